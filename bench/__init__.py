@@ -1,0 +1,1 @@
+"""Benchmarks of portable_net against the case study's literal NumPy loop."""

@@ -1,0 +1,66 @@
+"""Sessions: the test suite per backend, and lint.
+
+nox                      lint and the tests on numpy, array_api_strict, torch and jax
+nox -s tests             the same tests, plus cupy (skipped without a CUDA GPU)
+nox -s "tests(backend='torch')"
+nox --no-venv --no-install -s "tests(backend='cupy')"   on a GPU machine, offline
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+CPU_BACKENDS = ("numpy", "array_api_strict", "torch", "jax")
+GPU_BACKENDS = ("cupy",)
+
+# what each backend's session installs besides the package and its test extra;
+# torch is pinned to the CPU build this project's machines carry (an unpinned torch is a
+# multi-gigabyte CUDA download)
+BACKEND_DEPS = {
+    "numpy": [],
+    "array_api_strict": [],
+    "torch": ["torch==2.13.0"],
+    "jax": ["jax"],
+    "cupy": ["cupy-cuda12x"],
+}
+
+nox.options.sessions = ["lint", *(f"tests(backend='{b}')" for b in CPU_BACKENDS)]
+
+
+def _has_cuda() -> bool:
+    return shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidiactl")
+
+
+@nox.session
+@nox.parametrize("backend", [nox.param(b, id=b) for b in CPU_BACKENDS + GPU_BACKENDS])
+def tests(session: nox.Session, backend: str) -> None:
+    """Run the test suite on one backend (cupy needs a CUDA GPU and is off by default)."""
+    if backend in GPU_BACKENDS and not _has_cuda():
+        session.skip(f"{backend} needs a CUDA GPU and none is visible")
+    session.install("-e", ".[test]", *BACKEND_DEPS[backend])
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *session.posargs,
+        env={"PORTABLE_NET_BACKENDS": backend},
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common mistakes with ruff."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", "portable_net", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "portable_net", "tests", "bench", "noxfile.py")
+
+
+if __name__ == "__main__":
+    nox.main()

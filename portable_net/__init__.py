@@ -1,0 +1,34 @@
+"""portable_net: neural-network classifiers with hand-written backpropagation, written once
+against the Python array API standard, so the same code trains on NumPy, CuPy, PyTorch, JAX
+or array-api-strict arrays, on the CPU or a GPU, with the same numbers on each.
+"""
+
+from ._backend import available_backends, get_namespace
+from .data import make_spiral
+from .errors import NotFittedError, TrainingDiverged
+from .estimator import Classifier
+from .gradcheck import gradient_check
+from .loss import softmax_cross_entropy
+from .model import accuracy, init_params, loss_and_grads, predict, predict_proba
+from .train import History, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Classifier",
+    "History",
+    "NotFittedError",
+    "TrainingDiverged",
+    "__version__",
+    "accuracy",
+    "available_backends",
+    "get_namespace",
+    "gradient_check",
+    "init_params",
+    "loss_and_grads",
+    "make_spiral",
+    "predict",
+    "predict_proba",
+    "softmax_cross_entropy",
+    "train",
+]

@@ -1,0 +1,333 @@
+"""Backend plumbing: names -> array API namespaces, devices, dtypes, mixed-input errors.
+
+Everything library-specific that the shared code path needs lives here, so the rest of the
+package is written against the array API standard only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import warnings
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+
+__all__ = ["available_backends", "get_namespace"]
+
+#: Backend names, in the order they are tried and listed.
+BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "cupy")
+
+# backend name -> (module that must be importable, module holding the namespace)
+_NAMESPACE_MODULES = {
+    "numpy": ("numpy", "array_api_compat.numpy"),
+    "array_api_strict": ("array_api_strict", "array_api_strict"),
+    "torch": ("torch", "array_api_compat.torch"),
+    "jax": ("jax", "jax.numpy"),
+    "cupy": ("cupy", "array_api_compat.cupy"),
+}
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(_NAMESPACE_MODULES[name][0]) is not None
+
+
+def _cupy_device_count() -> int:
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # no driver, no device, broken install: not usable here
+        return 0
+
+
+def _usable(name: str) -> bool:
+    if not _installed(name):
+        return False
+    if name == "cupy":
+        return _cupy_device_count() > 0
+    return True
+
+
+def get_namespace(backend: Any = None) -> ModuleType:
+    """Return the array API namespace for a backend name or for an array.
+
+    Parameters
+    ----------
+    backend : str, array, namespace or None
+        A backend name (``"numpy"``, ``"array_api_strict"``, ``"torch"``, ``"jax"``,
+        ``"cupy"``), an array of any of those libraries, a namespace (returned as it is), or
+        None for NumPy.
+
+    Returns
+    -------
+    module
+        A namespace that follows the array API standard (through ``array_api_compat`` where
+        the library needs it).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the backends available here.
+    ImportError
+        For a known backend that is not installed (or, for CuPy, has no GPU).
+    TypeError
+        For an object that is neither a name nor an array.
+    """
+    if backend is None:
+        backend = "numpy"
+    if isinstance(backend, ModuleType):
+        return backend
+    if isinstance(backend, str):
+        name = backend.strip().lower().replace("-", "_")
+        if name not in _NAMESPACE_MODULES:
+            raise ValueError(
+                f"unknown backend {backend!r}; known backends are {', '.join(BACKENDS)} "
+                f"and the ones available here are {', '.join(_usable_names()) or 'none'}"
+            )
+        if not _usable(name):
+            why = (
+                "CuPy is installed but no CUDA device is visible"
+                if (name == "cupy" and _installed(name))
+                else f"{_NAMESPACE_MODULES[name][0]} is not installed"
+            )
+            raise ImportError(
+                f"backend {name!r} is not available: {why}; available here: "
+                f"{', '.join(_usable_names()) or 'none'} (install it with "
+                f"pip install 'portable-net[{name}]')"
+            )
+        return importlib.import_module(_NAMESPACE_MODULES[name][1])
+    if array_api_compat.is_array_api_obj(backend):
+        return array_api_compat.array_namespace(backend)
+    raise TypeError(
+        f"backend must be a backend name, an array or a namespace, not {type(backend).__name__}"
+    )
+
+
+def _usable_names() -> list[str]:
+    return [name for name in BACKENDS if _usable(name)]
+
+
+def available_backends() -> dict[str, tuple[str, ...]]:
+    """Return the backends usable here, each with the names of its devices.
+
+    Example: ``{"numpy": ("cpu",), "torch": ("cpu", "cuda:0")}``. A device name is what
+    ``--device`` and the ``device=`` arguments accept.
+    """
+    out = {}
+    for name in _usable_names():
+        try:
+            devices = tuple(label for label, _ in _devices(name))
+        except Exception:  # a backend that imports but cannot list devices is not usable
+            continue
+        if devices:
+            out[name] = devices
+    return out
+
+
+def _devices(name: str) -> list[tuple[str, Any]]:
+    """(label, device object) pairs for a backend, default device first."""
+    if name == "numpy":
+        return [("cpu", "cpu")]
+    if name == "array_api_strict":
+        import array_api_strict
+
+        return [(d._device, d) for d in array_api_strict.__array_namespace_info__().devices()]
+    if name == "torch":
+        import torch
+
+        pairs = [("cpu", torch.device("cpu"))]
+        if torch.cuda.is_available():
+            pairs += [
+                (f"cuda:{i}", torch.device("cuda", i)) for i in range(torch.cuda.device_count())
+            ]
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            pairs.append(("mps", torch.device("mps")))
+        return pairs
+    if name == "jax":
+        import jax
+
+        seen = []
+        for platform in (None, "cpu"):
+            try:
+                devs = jax.devices(platform) if platform else jax.devices()
+            except RuntimeError:
+                continue
+            seen += [d for d in devs if d not in seen]
+        return [(f"{d.platform}:{d.id}", d) for d in seen]
+    if name == "cupy":
+        import cupy
+
+        return [(f"cuda:{i}", cupy.cuda.Device(i)) for i in range(_cupy_device_count())]
+    raise ValueError(f"unknown backend {name!r}")
+
+
+def backend_name(xp: ModuleType) -> str:
+    """The backend name of a namespace (``"numpy"``, ``"torch"``, ...)."""
+    checks = (
+        ("numpy", array_api_compat.is_numpy_namespace),
+        ("array_api_strict", array_api_compat.is_array_api_strict_namespace),
+        ("torch", array_api_compat.is_torch_namespace),
+        ("jax", array_api_compat.is_jax_namespace),
+        ("cupy", array_api_compat.is_cupy_namespace),
+    )
+    for name, check in checks:
+        if check(xp):
+            return name
+    return getattr(xp, "__name__", type(xp).__name__)
+
+
+def resolve_device(xp: ModuleType, device: Any) -> Any:
+    """Turn a device name (``"cpu"``, ``"cuda:0"``) into the backend's device object.
+
+    None stays None (the backend's default device); a device object passes through.
+    """
+    if device is None or not isinstance(device, str):
+        return device
+    name = backend_name(xp)
+    if name not in _NAMESPACE_MODULES:
+        return device
+    pairs = _devices(name)
+    wanted = device.strip().lower()
+    for label, obj in pairs:
+        aliases = {label.lower()}
+        if label.endswith(":0"):
+            aliases.add(label[:-2].lower())  # "cuda" means "cuda:0"
+        if name == "jax" and label.startswith(("gpu:", "cuda:")):
+            aliases |= {"cuda" + label[3:] if label.startswith("gpu") else "gpu" + label[4:]}
+        if wanted in aliases:
+            return obj
+    raise ValueError(
+        f"device {device!r} is not available for backend {name!r}; "
+        f"available: {', '.join(label for label, _ in pairs)}"
+    )
+
+
+def library_name(x: Any) -> str:
+    """A short name of the library that owns an array, for error messages."""
+    for name, check in (
+        ("numpy", array_api_compat.is_numpy_array),
+        ("torch", array_api_compat.is_torch_array),
+        ("jax", array_api_compat.is_jax_array),
+        ("cupy", array_api_compat.is_cupy_array),
+    ):
+        if check(x):
+            return name
+    return type(x).__module__.split(".")[0]  # array_api_strict, dask, ...
+
+
+def device_label(device: Any) -> str:
+    """A readable name for a device object."""
+    inner = getattr(device, "_device", None)  # array_api_strict.Device
+    if isinstance(inner, str):
+        return inner
+    platform = getattr(device, "platform", None)  # jax
+    if isinstance(platform, str) and hasattr(device, "id"):
+        return f"{platform}:{device.id}"
+    if type(device).__module__.startswith("cupy"):
+        return f"cuda:{device.id}"
+    return str(device)
+
+
+def namespace_and_device(arrays: Mapping[str, Any]) -> tuple[ModuleType, Any]:
+    """The one namespace and device shared by the named arrays.
+
+    Raises TypeError naming the arguments when an argument is not an array, or when
+    arrays from different libraries or on different devices are mixed.
+    """
+    first_name = first = None
+    for arg, x in arrays.items():
+        if not array_api_compat.is_array_api_obj(x) or isinstance(x, (int, float, complex)):
+            raise TypeError(
+                f"{arg} must be an array (numpy, torch, jax, cupy or array_api_strict), "
+                f"not {type(x).__name__}"
+            )
+        if first is None:
+            first_name, first = arg, x
+            continue
+        if library_name(x) != library_name(first):
+            raise TypeError(
+                f"{first_name} is a {library_name(first)} array but {arg} is a "
+                f"{library_name(x)} array; pass arrays of one library "
+                f"(convert one of them with that library's asarray)"
+            )
+    if first is None:
+        raise TypeError("no array given")
+    xp = array_api_compat.array_namespace(first)
+    dev = array_api_compat.device(first)
+    for arg, x in arrays.items():
+        d = array_api_compat.device(x)
+        if d != dev:
+            raise TypeError(
+                f"{first_name} is on device {device_label(dev)} but {arg} is on device "
+                f"{device_label(d)}; move them to one device"
+            )
+    return xp, dev
+
+
+def float_dtype(xp: ModuleType, device: Any, dtype: Any = None) -> Any:
+    """The floating dtype to create data in: float64 unless asked otherwise.
+
+    A backend without float64 (JAX without x64, some devices) gets its default floating
+    dtype and a warning; asking for float64 explicitly there is an error.
+    """
+    info = xp.__array_namespace_info__()
+    available = info.dtypes(device=device, kind="real floating")
+    if dtype is None:
+        if "float64" in available:
+            return available["float64"]
+        default = info.default_dtypes(device=device)["real floating"]
+        hint = (
+            " (enable float64 with jax.config.update('jax_enable_x64', True))"
+            if backend_name(xp) == "jax"
+            else ""
+        )
+        warnings.warn(
+            f"{backend_name(xp)} has no float64 on this device{hint}; using {default}, "
+            "so results will differ from float64 backends beyond float32 precision",
+            UserWarning,
+            stacklevel=3,
+        )
+        return default
+    key = _dtype_name(dtype)
+    if key not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+    if key not in available:
+        hint = (
+            " (enable it with jax.config.update('jax_enable_x64', True))"
+            if backend_name(xp) == "jax"
+            else ""
+        )
+        raise ValueError(f"dtype {key} is not available on {backend_name(xp)} on this device{hint}")
+    return available[key]
+
+
+def _dtype_name(dtype: Any) -> str:
+    """'float32' for "float32", numpy.float32, torch.float32, jax.numpy.float32, ..."""
+    if isinstance(dtype, str):
+        return dtype
+    for attr in ("name", "__name__"):
+        name = getattr(dtype, attr, None)
+        if isinstance(name, str):
+            return name
+    inner = getattr(dtype, "dtype", None)  # jax.numpy scalar types
+    if inner is not None and isinstance(getattr(inner, "name", None), str):
+        return inner.name
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def int_dtype(xp: ModuleType, device: Any) -> Any:
+    """The backend's default integer dtype on a device (int64, or int32 for JAX without x64)."""
+    return xp.__array_namespace_info__().default_dtypes(device=device)["integral"]
+
+
+def to_namespace(xp_arg: Any) -> ModuleType:
+    """Resolve an ``xp=`` argument: None (NumPy), a backend name or a namespace."""
+    if xp_arg is not None and not isinstance(xp_arg, (str, ModuleType)):
+        raise TypeError(
+            f"xp must be None, a backend name or a namespace, not {type(xp_arg).__name__}"
+        )
+    return get_namespace(xp_arg)

@@ -1,0 +1,137 @@
+"""Argument checks shared by the public functions: clear errors, raised before any work."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from ._backend import library_name
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, not {value!r}")
+    value = float(value)
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        raise ValueError(f"{name} must be finite and in {interval}, got {value}")
+    return value
+
+
+def is_floating(xp: ModuleType, x: Any) -> bool:
+    return xp.isdtype(x.dtype, "real floating")
+
+
+def check_features(xp: ModuleType, X: Any, name: str = "X") -> None:
+    """X must be a non-empty 2-D floating array of finite values."""
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(X.shape)}")
+    if not is_floating(xp, X):
+        raise TypeError(
+            f"{name} must hold real floating values (float32 or float64), got dtype {X.dtype}"
+        )
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"{name} holds NaN or infinite values")
+
+
+def check_labels(xp: ModuleType, y: Any, n_rows: int, n_classes: int, name: str = "y") -> None:
+    """y must be 1-D integer labels in [0, n_classes), one per row of X."""
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n_samples,), got shape {tuple(y.shape)}")
+    if not xp.isdtype(y.dtype, "integral"):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.shape[0] != n_rows:
+        raise ValueError(f"{name} has {y.shape[0]} labels but X has {n_rows} rows; they must match")
+    lo, hi = int(xp.min(y)), int(xp.max(y))
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(
+            f"{name} must hold labels in [0, {n_classes}) for a model with {n_classes} "
+            f"classes, got labels from {lo} to {hi}"
+        )
+
+
+def check_params(params: Any) -> int:
+    """params must be a dict W1, b1, ..., WL, bL of chained shapes; returns L."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays W1, b1, ..., not {type(params).__name__}")
+    n_layers = len(params) // 2
+    expected = {f"{p}{i}" for i in range(1, n_layers + 1) for p in "Wb"}
+    if n_layers == 0 or set(params) != expected:
+        raise ValueError(
+            "params must hold exactly W1, b1, ..., WL, bL for some L >= 1, "
+            f"got keys {sorted(params)}"
+        )
+    fan_in = None
+    for i in range(1, n_layers + 1):
+        W, b = params[f"W{i}"], params[f"b{i}"]
+        for key, arr in ((f"W{i}", W), (f"b{i}", b)):
+            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
+                raise TypeError(f"params[{key!r}] must be an array, not {type(arr).__name__}")
+        if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[1]:
+            raise ValueError(
+                f"params W{i} must be 2-D (fan_in, fan_out) and b{i} 1-D (fan_out,), "
+                f"got W{i} {tuple(W.shape)} and b{i} {tuple(b.shape)}"
+            )
+        if fan_in is not None and W.shape[0] != fan_in:
+            raise ValueError(
+                f"params W{i} has {W.shape[0]} rows but layer {i - 1} has {fan_in} outputs "
+                f"(W{i - 1} {tuple(params[f'W{i - 1}'].shape)}, W{i} {tuple(W.shape)})"
+            )
+        fan_in = W.shape[1]
+    return n_layers
+
+
+def check_feature_count(X: Any, params: Mapping[str, Any]) -> None:
+    W1 = params["W1"]
+    if X.shape[1] != W1.shape[0]:
+        raise ValueError(
+            f"X has {X.shape[1]} features (shape {tuple(X.shape)}) but the model expects "
+            f"{W1.shape[0]} (W1 has shape {tuple(W1.shape)})"
+        )
+
+
+def check_floating_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
+    for key, arr in params.items():
+        if not is_floating(xp, arr):
+            raise TypeError(f"params[{key!r}] must be floating, got dtype {arr.dtype}")
+
+
+def array_arguments(params: Mapping[str, Any] | None, **arrays: Any) -> dict[str, Any]:
+    """The named arrays of one call, parameters included, for the mixed-library check."""
+    out = dict(arrays)
+    if params is not None:
+        out.update({f"params[{k!r}]": v for k, v in params.items()})
+    return out
+
+
+def describe(x: Any) -> str:
+    return f"{library_name(x)} array of shape {tuple(getattr(x, 'shape', ()))}"

@@ -1,0 +1,194 @@
+"""The network: parameters, forward through any depth, hand-written backprop, predictions.
+
+A model with layer sizes ``[D, H1, ..., K]`` computes
+``h_0 = X``, ``h_l = relu(h_{l-1} W_l + b_l)`` for the hidden layers and
+``scores = h_{L-1} W_L + b_L``; ``[D, K]`` is the softmax linear classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from . import layers
+from ._backend import float_dtype, namespace_and_device, resolve_device, to_namespace
+from ._validation import (
+    array_arguments,
+    check_feature_count,
+    check_features,
+    check_floating_params,
+    check_int,
+    check_labels,
+    check_params,
+    check_real,
+)
+from .loss import l2_penalty, one_hot, softmax, softmax_xent
+
+__all__ = [
+    "accuracy",
+    "init_params",
+    "loss_and_grads",
+    "predict",
+    "predict_proba",
+]
+
+Params = dict[str, Any]
+
+
+def init_params(
+    layer_sizes: Sequence[int],
+    *,
+    seed: int = 0,
+    scale: float = 0.01,
+    xp: Any = None,
+    device: Any = None,
+    dtype: Any = None,
+) -> Params:
+    """Initial parameters ``{"W1", "b1", ..., "WL", "bL"}`` for the given layer sizes.
+
+    ``W_l`` has shape ``(sizes[l-1], sizes[l])`` and is drawn ``scale * standard_normal`` from
+    ``numpy.random.default_rng(seed)`` (layer by layer, so one seed gives the same weights on
+    every backend); ``b_l`` is 1-D zeros.  ``[2, 3]`` is the softmax classifier,
+    ``[2, 100, 3]`` the case study's net.  ``xp``, ``device`` and ``dtype`` are as in
+    :func:`make_spiral` (float64 unless asked otherwise).
+    """
+    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+        raise TypeError(
+            f"layer_sizes must be a sequence of integers, not {type(layer_sizes).__name__}"
+        )
+    sizes = [check_int(f"layer_sizes[{i}]", s, minimum=1) for i, s in enumerate(layer_sizes)]
+    if len(sizes) < 2:
+        raise ValueError(
+            f"layer_sizes needs at least an input and an output size, got {list(layer_sizes)}"
+        )
+    seed = check_int("seed", seed, minimum=0)
+    scale = check_real("scale", scale, low=0.0)
+    xp = to_namespace(xp)
+    device = resolve_device(xp, device)
+    fdtype = float_dtype(xp, device, dtype)
+    rng = np.random.default_rng(seed)
+    params = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        W = scale * rng.standard_normal((fan_in, fan_out))
+        params[f"W{i}"] = xp.asarray(W, dtype=fdtype, device=device)
+        params[f"b{i}"] = xp.zeros((fan_out,), dtype=fdtype, device=device)
+    return params
+
+
+# --- the portable core: namespace given, inputs already checked -------------------------
+
+
+def forward(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+    """Scores (N, K) of the rows of X (N, D); no caches kept."""
+    h = X
+    for i in range(1, n_layers):
+        h = xp.maximum(h @ params[f"W{i}"] + params[f"b{i}"], 0.0)  # (N, H_i)
+    return h @ params[f"W{n_layers}"] + params[f"b{n_layers}"]  # (N, K)
+
+
+def loss_only(
+    xp: ModuleType, params: Mapping[str, Any], X: Any, onehot: Any, reg: float, n_layers: int
+) -> Any:
+    """The regularised loss (0-d), without the backward pass."""
+    scores = forward(xp, params, X, n_layers)
+    n = scores.shape[0]
+    shifted = scores - xp.max(scores, axis=1, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(shifted), axis=1))
+    data_loss = (xp.sum(lse) - xp.sum(onehot * shifted)) / n
+    weights = [params[f"W{i}"] for i in range(1, n_layers + 1)]
+    return data_loss + l2_penalty(xp, weights, reg)
+
+
+def loss_and_grads_core(
+    xp: ModuleType, params: Mapping[str, Any], X: Any, onehot: Any, reg: float, n_layers: int
+) -> tuple[Any, Params]:
+    """Forward, loss and hand-written backward through all layers.
+
+    X (N, D), onehot (N, K) -> loss 0-d, grads with the keys and shapes of params.
+    """
+    # forward, keeping what backward needs
+    caches = []
+    h = X  # (N, D)
+    for i in range(1, n_layers):
+        z, affine_cache = layers.affine_forward(h, params[f"W{i}"], params[f"b{i}"])  # (N, H_i)
+        h, relu_cache = layers.relu_forward(xp, z)  # (N, H_i)
+        caches.append((affine_cache, relu_cache))
+    scores, last_cache = layers.affine_forward(h, params[f"W{n_layers}"], params[f"b{n_layers}"])
+
+    data_loss, dscores = softmax_xent(xp, scores, onehot)  # (), (N, K)
+    weights = [params[f"W{i}"] for i in range(1, n_layers + 1)]
+    loss = data_loss + l2_penalty(xp, weights, reg)
+
+    # backward, last layer first
+    grads: Params = {}
+    dh, dW, db = layers.affine_backward(xp, dscores, last_cache, need_dx=n_layers > 1)
+    grads[f"W{n_layers}"], grads[f"b{n_layers}"] = dW, db
+    for i in range(n_layers - 1, 0, -1):
+        affine_cache, relu_cache = caches[i - 1]
+        dz = layers.relu_backward(xp, dh, relu_cache)  # (N, H_i)
+        dh, dW, db = layers.affine_backward(xp, dz, affine_cache, need_dx=i > 1)
+        grads[f"W{i}"], grads[f"b{i}"] = dW, db
+    # d (0.5 reg ||W||^2) / dW = reg W
+    for i in range(1, n_layers + 1):
+        grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
+    return loss, {k: grads[k] for k in params}
+
+
+# --- public functions: check, then call the core ----------------------------------------
+
+
+def prepare(params: Any, X: Any, y: Any = None) -> tuple[ModuleType, Any, int, Params]:
+    """Check params, X (and y) and return (xp, device, n_layers, params in X's dtype)."""
+    n_layers = check_params(params)
+    arrays = array_arguments(params, X=X) if y is None else array_arguments(params, X=X, y=y)
+    xp, device = namespace_and_device(arrays)
+    check_floating_params(xp, params)
+    check_features(xp, X)
+    check_feature_count(X, params)
+    if y is not None:
+        check_labels(xp, y, X.shape[0], params[f"W{n_layers}"].shape[1])
+    # dtype follows X
+    params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
+    return xp, device, n_layers, params
+
+
+def loss_and_grads(
+    params: Mapping[str, Any], X: Any, y: Any, *, reg: float = 1e-3
+) -> tuple[Any, Params]:
+    """The regularised loss and its gradient wrt every parameter, by hand-written backprop.
+
+    The loss is the mean softmax cross-entropy plus ``0.5 * reg * sum_l ||W_l||^2`` (biases
+    are not regularised, and the penalty is not divided by N, as in the case study).
+
+    Returns
+    -------
+    loss : 0-d array of X's dtype on X's device (``float(loss)`` for a number)
+    grads : dict with the keys and shapes of ``params``
+    """
+    reg = check_real("reg", reg, low=0.0)
+    xp, _, n_layers, params = prepare(params, X, y)
+    onehot = one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype)
+    return loss_and_grads_core(xp, params, X, onehot, reg, n_layers)
+
+
+def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
+    """Class probabilities, shape (N, K), rows summing to 1."""
+    xp, _, n_layers, params = prepare(params, X)
+    return softmax(xp, forward(xp, params, X, n_layers))
+
+
+def predict(params: Mapping[str, Any], X: Any) -> Any:
+    """The most probable class of each row, shape (N,), integer labels."""
+    xp, _, n_layers, params = prepare(params, X)
+    return xp.argmax(forward(xp, params, X, n_layers), axis=1)
+
+
+def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
+    """The fraction of rows whose predicted class equals ``y``, as a Python float."""
+    xp, _, n_layers, params = prepare(params, X, y)
+    pred = xp.argmax(forward(xp, params, X, n_layers), axis=1)
+    hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))
+    return int(hits) / X.shape[0]  # exact: the same float on every backend

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+import portable_net as pn
+from tests._helpers import assert_on, to_numpy
+
+
+def naive_reference(scores, y):
+    """The case study's softmax loss and gradient, in float64 NumPy (small scores only)."""
+    n = scores.shape[0]
+    exp = np.exp(scores)
+    probs = exp / exp.sum(axis=1, keepdims=True)
+    loss = -np.log(probs[range(n), y]).sum() / n
+    dscores = probs.copy()
+    dscores[range(n), y] -= 1
+    return loss, dscores / n
+
+
+def test_matches_the_case_study_formula():
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((50, 4)) * 3
+    y = rng.integers(0, 4, 50)
+    loss, dscores = pn.softmax_cross_entropy(scores, y)
+    ref_loss, ref_d = naive_reference(scores, y)
+    assert loss.shape == ()
+    np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-13)
+    np.testing.assert_allclose(dscores, ref_d, rtol=1e-12, atol=1e-16)
+
+
+def test_gradient_matches_centred_differences():
+    rng = np.random.default_rng(1)
+    scores = rng.standard_normal((6, 3))
+    y = rng.integers(0, 3, 6)
+    _, dscores = pn.softmax_cross_entropy(scores, y)
+    h = 1e-6
+    numeric = np.zeros_like(scores)
+    for idx in np.ndindex(*scores.shape):
+        plus, minus = scores.copy(), scores.copy()
+        plus[idx] += h
+        minus[idx] -= h
+        numeric[idx] = (
+            float(pn.softmax_cross_entropy(plus, y)[0])
+            - float(pn.softmax_cross_entropy(minus, y)[0])
+        ) / (2 * h)
+    np.testing.assert_allclose(dscores, numeric, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("big", [1e4, -1e4, 7e5])
+def test_stable_for_large_scores(big):
+    scores = np.array([[big, 0.0, -3.0], [0.0, big, big - 2.0]])
+    y = np.array([1, 2])
+    loss, dscores = pn.softmax_cross_entropy(scores, y)
+    assert np.isfinite(float(loss)) and np.all(np.isfinite(dscores))
+    # -log p[y] = logsumexp(row) - row[y], with NumPy's own stable log-add-exp
+    lse = np.logaddexp.reduce(scores, axis=1)
+    np.testing.assert_allclose(float(loss), np.mean(lse - scores[[0, 1], y]), rtol=1e-12)
+    probs = np.exp(scores - lse[:, None])
+    probs[[0, 1], y] -= 1
+    np.testing.assert_allclose(dscores, probs / 2, atol=1e-15)
+
+
+def test_every_backend_gives_numpy_s_numbers(xp, device):
+    rng = np.random.default_rng(2)
+    scores_np = rng.standard_normal((40, 5)) * 10
+    y_np = rng.integers(0, 5, 40)
+    ref_loss, ref_d = pn.softmax_cross_entropy(scores_np, y_np)
+    scores = xp.asarray(scores_np, device=device)
+    y = xp.asarray(y_np, device=device)
+    loss, dscores = pn.softmax_cross_entropy(scores, y)
+    assert_on(loss, xp, device)
+    assert_on(dscores, xp, device)
+    np.testing.assert_allclose(float(loss), float(ref_loss), rtol=1e-13)
+    np.testing.assert_allclose(to_numpy(dscores), ref_d, rtol=1e-12, atol=1e-17)
+    np.testing.assert_array_equal(to_numpy(scores), scores_np)  # input untouched
+
+
+def test_float32_stays_float32(xp, device):
+    scores = xp.asarray([[1.0, 2.0], [3.0, 1e4]], dtype=xp.float32, device=device)
+    y = xp.asarray([0, 1], device=device)
+    loss, dscores = pn.softmax_cross_entropy(scores, y)
+    assert loss.dtype == xp.float32 and dscores.dtype == xp.float32
+    np.testing.assert_allclose(float(loss), (np.log1p(np.e) - 0.0) / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("scores", "y", "error", "match"),
+    [
+        (np.zeros(3), np.zeros(3, int), ValueError, "scores must be a non-empty 2-D"),
+        (np.zeros((0, 3)), np.zeros(0, int), ValueError, "scores must be a non-empty 2-D"),
+        (np.zeros((2, 3), int), np.zeros(2, int), TypeError, "scores must be real floating"),
+        (np.array([[0.0, np.nan]]), np.zeros(1, int), ValueError, "NaN or infinite"),
+        (np.zeros((2, 3)), np.zeros(2), TypeError, "integer class labels"),
+        (np.zeros((2, 3)), np.array([0, 3]), ValueError, r"labels in \[0, 3\).*from 0 to 3"),
+        (np.zeros((2, 3)), np.array([-1, 0]), ValueError, r"labels in \[0, 3\)"),
+        (np.zeros((2, 3)), np.zeros(3, int), ValueError, "y has 3 labels but X has 2 rows"),
+        (np.zeros((2, 3)), [0, 1], TypeError, "y must be an array"),
+    ],
+)
+def test_bad_input(scores, y, error, match):
+    with pytest.raises(error, match=match):
+        pn.softmax_cross_entropy(scores, y)

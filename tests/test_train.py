@@ -1,0 +1,388 @@
+import math
+
+import numpy as np
+import pytest
+
+import portable_net as pn
+from bench import reference
+from tests._helpers import assert_on, to_numpy
+
+
+def on(xp, device, arrays):
+    return {k: xp.asarray(v, device=device) for k, v in arrays.items()}
+
+
+# --- the case study, against its literal loop -------------------------------------------
+
+
+def test_net_equals_the_case_study_literal_loop():
+    X, y = pn.make_spiral(seed=0)
+    params = pn.init_params([2, 100, 3], seed=0)
+    new, history = pn.train(params, X, y, steps=1000, log_every=100)
+    W, b, W2, b2, log = reference.train_two_layer(
+        X,
+        y,
+        params["W1"],
+        params["b1"][None, :],
+        params["W2"],
+        params["b2"][None, :],
+        steps=1000,
+        log_every=100,
+    )
+    assert history.steps == [s for s, _ in log]
+    np.testing.assert_allclose(history.loss, [v for _, v in log], rtol=1e-10)
+    for ours, theirs in ((new["W1"], W), (new["b1"], b[0]), (new["W2"], W2), (new["b2"], b2[0])):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-12)
+
+
+def test_softmax_equals_the_case_study_literal_loop():
+    X, y = pn.make_spiral(seed=1)
+    params = pn.init_params([2, 3], seed=1)
+    new, history = pn.train(params, X, y, steps=200, log_every=10)
+    W, b, log = reference.train_softmax(X, y, params["W1"], params["b1"][None, :])
+    assert history.steps == list(range(0, 200, 10))
+    np.testing.assert_allclose(history.loss, [v for _, v in log], rtol=1e-12)
+    np.testing.assert_allclose(new["W1"], W, rtol=1e-10)
+    np.testing.assert_allclose(new["b1"], b[0], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_case_study_is_reproduced(seed):
+    X, y = pn.make_spiral(seed=seed)
+    softmax, s_hist = pn.train(pn.init_params([2, 3], seed=seed), X, y, steps=200, log_every=10)
+    net, n_hist = pn.train(pn.init_params([2, 100, 3], seed=seed), X, y)
+    # near a uniform guess: weights of 0.01 give scores of about 0.01 (softmax) or 1e-4 (net)
+    assert s_hist.loss[0] == pytest.approx(math.log(3), abs=1e-2)
+    assert n_hist.loss[0] == pytest.approx(math.log(3), abs=1e-3)
+    assert 0.40 <= pn.accuracy(softmax, X, y) <= 0.60  # a line cannot follow the arms
+    assert pn.accuracy(net, X, y) >= 0.97
+    assert n_hist.steps == list(range(0, 10_000, 1000))
+    assert 0.15 < n_hist.loss[-1] < 0.35 and 0.7 < s_hist.loss[-1] < 0.85
+
+
+# --- every backend gives NumPy's numbers --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sizes", "lr"),
+    [([2, 3], 1.0), ([2, 100, 3], 1.0), ([2, 16, 8, 3], 0.3)],
+    ids=["softmax", "net", "deep"],
+)
+def test_every_backend_gives_numpy_s_numbers_in_float64(xp, device, sizes, lr):
+    # (the deep net at the case study's rate of 1.0 turns chaotic and amplifies the last bit
+    # of any summation order; at 0.3 it trains smoothly)
+    X_np, y_np = pn.make_spiral(seed=2)
+    p_np = pn.init_params(sizes, seed=2)
+    ref, ref_hist = pn.train(p_np, X_np, y_np, steps=1000, log_every=50, learning_rate=lr)
+    X, y = pn.make_spiral(seed=2, xp=xp, device=device)
+    params = pn.init_params(sizes, seed=2, xp=xp, device=device)
+    new, hist = pn.train(params, X, y, steps=1000, log_every=50, learning_rate=lr)
+    assert hist.steps == ref_hist.steps
+    np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-9)
+    for k in new:
+        assert_on(new[k], xp, device)
+        assert new[k].dtype == xp.float64
+        np.testing.assert_allclose(to_numpy(new[k]), ref[k], rtol=1e-7, atol=1e-10)
+
+
+def test_float32_follows_x_and_lands_near_float64(xp, device):
+    X_np, y_np = pn.make_spiral(seed=3)
+    ref, ref_hist = pn.train(pn.init_params([2, 100, 3], seed=3), X_np, y_np, steps=3000)
+    X, y = pn.make_spiral(seed=3, xp=xp, device=device, dtype="float32")
+    params = pn.init_params([2, 100, 3], seed=3, xp=xp, device=device)  # float64 in ...
+    new, hist = pn.train(params, X, y, steps=3000)
+    for v in new.values():  # ... float32 out: dtype follows X
+        assert v.dtype == xp.float32
+        assert_on(v, xp, device)
+    np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=2e-2)
+    assert abs(pn.accuracy(new, X, y) - pn.accuracy(ref, X_np, y_np)) <= 0.01
+
+
+# --- momentum and mini-batches, against references written out here ------------------
+
+
+def reference_sgd(params, X, y, *, steps, lr, reg, momentum=0.0, batch_size=None, seed=0):
+    """Plain NumPy: gradient descent with classical momentum and seeded mini-batches."""
+    W1, b1, W2, b2 = (params[k].copy() for k in ("W1", "b1", "W2", "b2"))
+    v = [np.zeros_like(p) for p in (W1, b1, W2, b2)]
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    order, start = None, n
+    losses = []
+    for _ in range(steps):
+        if batch_size is None:
+            Xb, yb = X, y
+        else:
+            if start >= n:
+                order, start = rng.permutation(n), 0
+            idx = order[start : start + batch_size]
+            start += batch_size
+            Xb, yb = X[idx], y[idx]
+        m = Xb.shape[0]
+        hidden = np.maximum(0, Xb @ W1 + b1)
+        scores = hidden @ W2 + b2
+        scores = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        losses.append(
+            -np.log(probs[range(m), yb]).mean() + 0.5 * reg * ((W1**2).sum() + (W2**2).sum())
+        )
+        d = probs
+        d[range(m), yb] -= 1
+        d /= m
+        dW2, db2 = hidden.T @ d + reg * W2, d.sum(0)
+        dh = d @ W2.T
+        dh[hidden <= 0] = 0
+        dW1, db1 = Xb.T @ dh + reg * W1, dh.sum(0)
+        for i, (p, g) in enumerate(zip((W1, b1, W2, b2), (dW1, db1, dW2, db2))):
+            v[i] = momentum * v[i] - lr * g
+            p += v[i]
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}, losses
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"momentum": 0.9, "learning_rate": 0.1},
+        {"batch_size": 32, "learning_rate": 0.5},
+        {"batch_size": 64, "momentum": 0.5, "learning_rate": 0.3, "seed": 7},
+        {"batch_size": 1000, "learning_rate": 1.0},  # one batch bigger than the data
+    ],
+    ids=["momentum", "minibatch", "minibatch-momentum", "batch-larger-than-data"],
+)
+def test_momentum_and_minibatches_match_a_reference(xp, device, kwargs):
+    X_np, y_np = pn.make_spiral(seed=4)
+    p_np = pn.init_params([2, 20, 3], seed=4)
+    ref, losses = reference_sgd(
+        p_np,
+        X_np,
+        y_np,
+        steps=300,
+        lr=kwargs["learning_rate"],
+        reg=1e-3,
+        momentum=kwargs.get("momentum", 0.0),
+        batch_size=kwargs.get("batch_size"),
+        seed=kwargs.get("seed", 0),
+    )
+    X, y = pn.make_spiral(seed=4, xp=xp, device=device)
+    new, hist = pn.train(on(xp, device, p_np), X, y, steps=300, log_every=25, **kwargs)
+    np.testing.assert_allclose(hist.loss, losses[::25], rtol=1e-9)
+    for k in new:
+        np.testing.assert_allclose(to_numpy(new[k]), ref[k], rtol=1e-7, atol=1e-10)
+
+
+def test_momentum_trains_the_net():
+    X, y = pn.make_spiral()
+    new, _ = pn.train(
+        pn.init_params([2, 100, 3]), X, y, steps=2000, learning_rate=0.3, momentum=0.9
+    )
+    assert pn.accuracy(new, X, y) >= 0.97
+
+
+def test_same_seed_same_batches_other_seed_other_batches():
+    X, y = pn.make_spiral()
+    p = pn.init_params([2, 10, 3])
+    a = pn.train(p, X, y, steps=50, batch_size=16, seed=1, log_every=10)[1].loss
+    b = pn.train(p, X, y, steps=50, batch_size=16, seed=1, log_every=10)[1].loss
+    c = pn.train(p, X, y, steps=50, batch_size=16, seed=2, log_every=10)[1].loss
+    assert a == b and a != c
+
+
+# --- the history and the callback -------------------------------------------------------
+
+
+def test_history_and_callback():
+    X, y = pn.make_spiral(seed=5)
+    p = pn.init_params([2, 10, 3], seed=5)
+    seen = []
+    new, hist = pn.train(
+        p,
+        X,
+        y,
+        steps=25,
+        log_every=10,
+        callback=lambda s, loss, params: seen.append((s, loss, sorted(params))),
+    )
+    assert hist.steps == [0, 10, 20]
+    assert all(isinstance(v, float) for v in hist.loss)
+    assert hist.loss[0] == float(pn.loss_and_grads(p, X, y)[0])  # before the first update
+    assert seen == [(s, v, ["W1", "W2", "b1", "b2"]) for s, v in zip(hist.steps, hist.loss)]
+    assert hist.final_loss == pytest.approx(float(pn.loss_and_grads(new, X, y)[0]), rel=1e-12)
+
+
+def test_zero_steps_returns_a_copy():
+    X, y = pn.make_spiral(5)
+    p = pn.init_params([2, 3])
+    new, hist = pn.train(p, X, y, steps=0)
+    assert hist.steps == [] and hist.loss == []
+    for k in p:
+        assert new[k] is not p[k]
+        np.testing.assert_array_equal(new[k], p[k])
+
+
+# --- the caller's arrays ------------------------------------------------------------------
+
+
+def test_caller_arrays_are_untouched_and_results_are_theirs(xp, device):
+    X, y = pn.make_spiral(20, seed=6, xp=xp, device=device)
+    params = pn.init_params([2, 8, 3], seed=6, xp=xp, device=device)
+    before = {k: to_numpy(v) for k, v in params.items()}
+    X_before, y_before = to_numpy(X), to_numpy(y)
+    new, _ = pn.train(params, X, y, steps=20, momentum=0.5)
+    for k in params:
+        np.testing.assert_array_equal(to_numpy(params[k]), before[k])
+        assert new[k] is not params[k]
+        assert_on(new[k], xp, device)
+    np.testing.assert_array_equal(to_numpy(X), X_before)
+    np.testing.assert_array_equal(to_numpy(y), y_before)
+    assert not np.array_equal(to_numpy(new["W1"]), before["W1"])
+
+
+# --- divergence ---------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings on the way
+def test_divergence_at_a_logged_step_names_it():
+    X, y = pn.make_spiral()
+    with pytest.raises(
+        pn.TrainingDiverged, match=r"at step 10; try a smaller learning rate"
+    ) as info:
+        pn.train(pn.init_params([2, 100, 3]), X, y, learning_rate=1e300, steps=100, log_every=10)
+    assert info.value.step == 10 and not math.isfinite(info.value.loss)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_after_the_last_logged_step_is_caught_at_the_end():
+    X, y = pn.make_spiral()
+    with pytest.raises(pn.TrainingDiverged, match="at step 3"):
+        pn.train(pn.init_params([2, 100, 3]), X, y, learning_rate=1e300, steps=3, log_every=1000)
+
+
+# --- bad input: clear errors before any work ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"steps": -1}, ValueError, "steps must be >= 0"),
+        ({"steps": 1.5}, TypeError, "steps must be an integer"),
+        ({"learning_rate": 0.0}, ValueError, "learning_rate must be finite and in"),
+        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"learning_rate": float("inf")}, ValueError, "learning_rate"),
+        ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
+        ({"reg": -1e-3}, ValueError, "reg must be finite"),
+        ({"momentum": 1.0}, ValueError, r"momentum must be finite and in \[0.0, 1.0\)"),
+        ({"momentum": -0.1}, ValueError, "momentum"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"log_every": 0}, ValueError, "log_every must be >= 1"),
+        ({"callback": 3}, TypeError, "callback must be callable"),
+        ({"learning_rate": "1"}, TypeError, "learning_rate must be a real number"),
+    ],
+)
+def test_bad_hyperparameters(kwargs, error, match):
+    X, y = pn.make_spiral(5)
+    called = []
+    kwargs.setdefault("callback", lambda *a: called.append(a))
+    with pytest.raises(error, match=match):
+        pn.train(pn.init_params([2, 3]), X, y, **kwargs)
+    assert not called
+
+
+def _bad_arrays():
+    X, y = pn.make_spiral(5)
+    p = pn.init_params([2, 4, 3])
+    nan_X = X.copy()
+    nan_X[2, 1] = np.nan
+    inf_X = X.copy()
+    inf_X[0, 0] = np.inf
+    return [
+        (
+            "X 1-D",
+            p,
+            X[:, 0],
+            y,
+            ValueError,
+            r"X must be 2-D \(n_samples, n_features\), got shape \(15,\)",
+        ),
+        ("X empty", p, X[:0], y[:0], ValueError, "X must not be empty"),
+        ("X NaN", p, nan_X, y, ValueError, "X holds NaN or infinite"),
+        ("X inf", p, inf_X, y, ValueError, "X holds NaN or infinite"),
+        ("X int", p, np.ones((15, 2), dtype=int), y, TypeError, "X must hold real floating"),
+        ("rows", p, X, y[:-1], ValueError, "y has 14 labels but X has 15 rows"),
+        (
+            "features",
+            p,
+            np.hstack([X, X[:, :1]]),
+            y,
+            ValueError,
+            r"X has 3 features \(shape \(15, 3\)\) but the model expects 2 \(W1 has shape \(2, 4\)\)",
+        ),
+        (
+            "labels high",
+            p,
+            X,
+            np.where(y == 2, 3, y),
+            ValueError,
+            r"labels in \[0, 3\).*from 0 to 3",
+        ),
+        ("labels negative", p, X, y - 1, ValueError, r"labels in \[0, 3\)"),
+        ("labels float", p, X, y.astype(float), TypeError, "integer class labels"),
+        ("labels 2-D", p, X, y[:, None], ValueError, "y must be 1-D"),
+        ("labels list", p, X, list(y), TypeError, "y must be an array"),
+        ("params not dict", [p["W1"]], X, y, TypeError, "params must be a dict"),
+        (
+            "params keys",
+            {"W1": p["W1"], "b1": p["b1"], "W3": p["W2"], "b3": p["b2"]},
+            X,
+            y,
+            ValueError,
+            "exactly W1, b1, ..., WL, bL",
+        ),
+        (
+            "params chain",
+            {**p, "W2": np.zeros((5, 3))},
+            X,
+            y,
+            ValueError,
+            "W2 has 5 rows but layer 1 has 4 outputs",
+        ),
+        ("params bias", {**p, "b1": np.zeros(3)}, X, y, ValueError, "b1 1-D"),
+        (
+            "params int",
+            {**p, "W1": np.zeros((2, 4), dtype=int)},
+            X,
+            y,
+            TypeError,
+            "must be floating",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "X", "y", "error", "match"), _bad_arrays(), ids=[c[0] for c in _bad_arrays()]
+)
+def test_bad_arrays(name, params, X, y, error, match):
+    with pytest.raises(error, match=match):
+        pn.train(params, X, y, steps=1)
+    with pytest.raises(error, match=match):
+        pn.loss_and_grads(params, X, y)
+
+
+def test_mixed_libraries_are_named_in_train():
+    torch = pytest.importorskip("torch")
+    X, y = pn.make_spiral(5)
+    p = pn.init_params([2, 3])
+    with pytest.raises(
+        TypeError,
+        match=r"params\['W1'\] is a numpy array but X is a torch array|X is a torch array but .* is a numpy array",
+    ):
+        pn.train(p, torch.asarray(X), torch.asarray(y), steps=1)
+    with pytest.raises(TypeError, match="X is a numpy array but y is a torch array"):
+        pn.predict_proba(p, X) if False else pn.accuracy(p, X, torch.asarray(y))
+
+
+def test_mixed_devices_are_named_in_train():
+    strict = pytest.importorskip("array_api_strict")
+    X, y = pn.make_spiral(5, xp=strict, device="device1")
+    p = pn.init_params([2, 3], xp=strict)  # on the default device
+    with pytest.raises(TypeError, match="device1.*CPU_DEVICE|CPU_DEVICE.*device1"):
+        pn.train(p, X, y, steps=1)
