@@ -2,8 +2,8 @@
 
 nox                      lint and the tests on numpy, array_api_strict, torch and jax
 nox -s tests             the same tests, plus cupy (skipped without a CUDA GPU)
-nox -s "tests(backend='torch')"
-nox --no-venv --no-install -s "tests(backend='cupy')"   on a GPU machine, offline
+nox -s "tests(torch)"
+nox --no-venv --no-install -s "tests(cupy)"   on a GPU machine, offline
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ BACKEND_DEPS = {
     "cupy": ["cupy-cuda12x"],
 }
 
-nox.options.sessions = ["lint", *(f"tests(backend='{b}')" for b in CPU_BACKENDS)]
+nox.options.sessions = ["lint", *(f"tests({b})" for b in CPU_BACKENDS)]
 
 
 def _has_cuda() -> bool:
@@ -44,7 +44,7 @@ def tests(session: nox.Session, backend: str) -> None:
     """Run the test suite on one backend (cupy needs a CUDA GPU and is off by default)."""
     if backend in GPU_BACKENDS and not _has_cuda():
         session.skip(f"{backend} needs a CUDA GPU and none is visible")
-    session.install("-e", ".[test]", *BACKEND_DEPS[backend])
+    session.install("-e", ".[test,plot,progress]", *BACKEND_DEPS[backend])
     session.run(
         "python",
         "-m",
