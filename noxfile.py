@@ -58,8 +58,8 @@ def tests(session: nox.Session, backend: str) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and common mistakes with ruff."""
     session.install("ruff==0.17.6")
-    session.run("ruff", "check", "portable_net", "tests", "bench", "noxfile.py")
-    session.run("ruff", "format", "--check", "portable_net", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "portable_net", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "portable_net", "tests", "bench", "examples", "noxfile.py")
 
 
 if __name__ == "__main__":

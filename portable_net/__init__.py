@@ -8,8 +8,10 @@ from .data import make_spiral
 from .errors import NotFittedError, TrainingDiverged
 from .estimator import Classifier
 from .gradcheck import gradient_check
+from .io import load, save
 from .loss import softmax_cross_entropy
 from .model import accuracy, init_params, loss_and_grads, predict, predict_proba
+from .plot import plot_data, plot_decision_regions, plot_loss
 from .train import History, train
 
 __version__ = "0.1.0"
@@ -25,10 +27,15 @@ __all__ = [
     "get_namespace",
     "gradient_check",
     "init_params",
+    "load",
     "loss_and_grads",
     "make_spiral",
+    "plot_data",
+    "plot_decision_regions",
+    "plot_loss",
     "predict",
     "predict_proba",
+    "save",
     "softmax_cross_entropy",
     "train",
 ]

@@ -206,6 +206,11 @@ def resolve_device(xp: ModuleType, device: Any) -> Any:
     )
 
 
+def device_of(x: Any) -> Any:
+    """The device of an array (``array_api_compat.device``: NumPy < 2 has no ``.device``)."""
+    return array_api_compat.device(x)
+
+
 def library_name(x: Any) -> str:
     """A short name of the library that owns an array, for error messages."""
     for name, check in (

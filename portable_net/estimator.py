@@ -178,6 +178,106 @@ class Classifier:
         self.n_features_in_ = int(X.shape[1])
         return self
 
+    def save(self, path: Any) -> Any:
+        """Save the fitted classifier to one ``.npz`` file (see :func:`portable_net.save`).
+
+        The file holds the weights and, as plain data, the constructor's arguments (all but
+        ``callback``), ``classes_``, ``n_features_in_`` and the loss history.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        """
+        from .io import _to_host, save
+
+        if not hasattr(self, "params_"):
+            raise NotFittedError("this Classifier is not fitted yet; call fit(X, y) before save")
+        settings = {name: getattr(self, name) for name in self._PARAM_NAMES if name != "callback"}
+        settings["hidden_sizes"] = [int(h) for h in settings["hidden_sizes"]]
+        return save(
+            path,
+            self.params_,
+            estimator="Classifier",
+            settings=settings,
+            classes=_to_host(self.classes_).tolist(),
+            n_features_in=self.n_features_in_,
+            history=self.history_,
+        )
+
+    @classmethod
+    def load(cls, path: Any, *, xp: Any = None, device: Any = None) -> Classifier:
+        """A fitted Classifier from a file written by :meth:`save` (or :func:`portable_net.save`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.npz`` file.
+        xp : None, str or namespace
+            Backend of ``params_`` and ``classes_``: None for NumPy, a name or a namespace.
+        device : None, str or device
+            Their device; None for the backend's default.
+
+        Returns
+        -------
+        Classifier
+            With ``params_``, ``classes_``, ``n_features_in_`` and ``history_`` restored. A
+            model saved by :func:`portable_net.save` has classes ``0 .. K-1`` and the
+            default settings.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            As :func:`portable_net.load`, and for saved classes that do not fit the model.
+        """
+        from ._backend import int_dtype, resolve_device, to_namespace
+        from .io import load
+
+        namespace = to_namespace(xp)
+        device = resolve_device(namespace, device)
+        params, meta = load(path, xp=namespace, device=device)
+        sizes = meta["layer_sizes"]
+        settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+        known = {k: v for k, v in settings.items() if k in cls._PARAM_NAMES and k != "callback"}
+        if "hidden_sizes" not in known:
+            known["hidden_sizes"] = tuple(sizes[1:-1])
+        else:
+            known["hidden_sizes"] = tuple(known["hidden_sizes"])
+        model = cls(**known)
+        classes = meta.get("classes", list(range(sizes[-1])))
+        if (
+            not isinstance(classes, list)
+            or len(classes) != sizes[-1]
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+            or classes != sorted(set(classes))
+        ):
+            raise ValueError(
+                f"{str(path)!r}: its classes {classes!r} are not {sizes[-1]} distinct sorted "
+                "integer labels, one per output of the model"
+            )
+        model.params_ = params
+        model.classes_ = namespace.asarray(
+            classes, dtype=int_dtype(namespace, device), device=device
+        )
+        model.n_features_in_ = int(sizes[0])
+        history = meta.get("history") if isinstance(meta.get("history"), dict) else {}
+        model.history_ = History(
+            steps=list(history.get("steps", [])),
+            loss=list(history.get("loss", [])),
+            final_loss=history.get("final_loss"),
+        )
+        return model
+
     def _check_fitted(self, X: Any) -> Any:
         if not hasattr(self, "params_"):
             raise NotFittedError(

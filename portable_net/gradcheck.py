@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _packed
 from ._validation import check_int, check_real
 from .loss import one_hot
-from .model import loss_and_grads_core, loss_only, prepare
+from .model import loss_and_grads, prepare
 
 __all__ = ["gradient_check"]
 
@@ -43,8 +44,13 @@ def relative_errors(
             UserWarning,
             stacklevel=3,
         )
-    onehot = one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype)
-    _, grads = loss_and_grads_core(xp, params, X, onehot, reg, n_layers)
+    data = _packed.prepare_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
+    _, grads = loss_and_grads(params, X, y, reg=reg)
+
+    def loss_at(trial):
+        packed = _packed.pack(xp, trial, n_layers)
+        return float(_packed.loss(xp, packed, data, reg, X.shape[1]))
+
     rng = np.random.default_rng(seed)
     errors = {}
     for key, p in params.items():
@@ -61,8 +67,7 @@ def relative_errors(
             mask = flat_index == i
             plus = {**params, key: xp.where(mask, p + h, p)}
             minus = {**params, key: xp.where(mask, p - h, p)}
-            f_plus = float(loss_only(xp, plus, X, onehot, reg, n_layers))
-            f_minus = float(loss_only(xp, minus, X, onehot, reg, n_layers))
+            f_plus, f_minus = loss_at(plus), loss_at(minus)
             numeric = (f_plus - f_minus) / (2.0 * h)
             analytic = float(flat_grad[i])
             scale = max(abs(analytic), abs(numeric))

@@ -1,4 +1,11 @@
-"""Layers as forward/backward pairs: forward -> (out, cache), backward(dout, cache) -> grads."""
+"""Layers as forward/backward pairs, in the (features, batch) layout.
+
+Activations are stored transposed, one column per example: ``h`` is (H, B). Then the
+softmax reduces over a short leading axis of K rows (fast on every library), a bias is a
+column (H, 1), and the first layer folds its bias into its weights by a row of ones under X.
+
+forward -> (out, cache); backward(dout, cache) -> gradients.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +13,22 @@ from types import ModuleType
 from typing import Any
 
 
-def affine_forward(x: Any, W: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    """x (N, D) @ W (D, M) + b (M,) -> out (N, M)."""
-    out = x @ W + b  # (N, M)
-    return out, (x, W)
+def affine_forward(W: Any, x: Any, b: Any | None) -> tuple[Any, tuple[Any, Any]]:
+    """W (M, D) @ x (D, B) (+ b (M, 1)) -> out (M, B)."""
+    out = W @ x  # (M, B)
+    if b is not None:
+        out += b  # in place on our own fresh array (rebinds on immutable arrays)
+    return out, (W, x)
 
 
 def affine_backward(
-    xp: ModuleType, dout: Any, cache: tuple[Any, Any], *, need_dx: bool = True
-) -> tuple[Any, Any, Any]:
-    """dout (N, M) -> dx (N, D) or None, dW (D, M), db (M,)."""
-    x, W = cache
-    dW = x.T @ dout  # (D, M)
-    db = xp.sum(dout, axis=0)  # (M,)
-    dx = dout @ W.T if need_dx else None  # (N, D)
+    xp: ModuleType, dout: Any, cache: tuple[Any, Any], *, need_dx: bool, with_bias: bool
+) -> tuple[Any | None, Any, Any | None]:
+    """dout (M, B) -> dx (D, B) or None, dW (M, D), db (M, 1) or None."""
+    W, x = cache
+    dW = dout @ x.T  # (M, D)
+    db = xp.sum(dout, axis=1, keepdims=True) if with_bias else None  # (M, 1)
+    dx = W.T @ dout if need_dx else None  # (D, B)
     return dx, dW, db
 
 
@@ -32,3 +41,28 @@ def relu_forward(xp: ModuleType, x: Any) -> tuple[Any, Any]:
 def relu_backward(xp: ModuleType, dout: Any, cache: Any) -> Any:
     """Pass the gradient where the unit was active, zero elsewhere (no mask assignment)."""
     return xp.where(cache > 0, dout, 0.0)
+
+
+def softmax_xent_backward(
+    xp: ModuleType, scores: Any, onehot: Any, scale: float, *, need_loss: bool
+) -> tuple[Any | None, Any]:
+    """Softmax cross-entropy over the K rows of scores (K, B), against onehot (K, B).
+
+    Returns the summed loss of the columns (0-d, only if ``need_loss``) and
+    ``dscores = scale * (softmax(scores) - onehot)`` (K, B); ``scale`` is 1/N for the gradient
+    of the mean (times the learning rate when the caller folds it in).
+    Overwrites ``scores``, which must be the caller's own temporary.
+    """
+    # subtract the column max: exp would overflow for large scores
+    scores -= xp.max(scores, axis=0, keepdims=True)  # (K, B), <= 0
+    exp = xp.exp(scores)  # (K, B), in (0, 1]
+    sumexp = xp.sum(exp, axis=0, keepdims=True)  # (1, B), in [1, K]
+    loss_sum = None
+    if need_loss:
+        # -log p[y] = log(sum exp) - shifted[y]
+        loss_sum = xp.sum(xp.log(sumexp)) - xp.sum(onehot * scores)
+    # d loss / d scores = (p - onehot) / N
+    exp /= sumexp
+    exp -= onehot
+    exp *= scale
+    return loss_sum, exp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from ._backend import namespace_and_device
+from ._backend import device_of, namespace_and_device
 from ._validation import check_labels, is_floating
 
 __all__ = ["softmax_cross_entropy"]
@@ -13,7 +13,7 @@ __all__ = ["softmax_cross_entropy"]
 
 def one_hot(xp: ModuleType, y: Any, n_classes: int, dtype: Any) -> Any:
     """(N,) integer labels -> (N, K) one-hot rows, by comparison (no index assignment)."""
-    classes = xp.arange(n_classes, dtype=y.dtype, device=y.device)  # (K,)
+    classes = xp.arange(n_classes, dtype=y.dtype, device=device_of(y))  # (K,)
     return xp.astype(xp.expand_dims(y, axis=1) == classes, dtype)  # (N, K)
 
 

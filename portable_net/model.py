@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import layers
-from ._backend import float_dtype, namespace_and_device, resolve_device, to_namespace
+from . import _packed
+from ._backend import device_of, float_dtype, namespace_and_device, resolve_device, to_namespace
 from ._validation import (
     array_arguments,
     check_feature_count,
@@ -25,7 +25,7 @@ from ._validation import (
     check_params,
     check_real,
 )
-from .loss import l2_penalty, one_hot, softmax, softmax_xent
+from .loss import one_hot, softmax
 
 __all__ = [
     "accuracy",
@@ -78,66 +78,14 @@ def init_params(
     return params
 
 
-# --- the portable core: namespace given, inputs already checked -------------------------
-
-
-def forward(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
-    """Scores (N, K) of the rows of X (N, D); no caches kept."""
-    h = X
-    for i in range(1, n_layers):
-        h = xp.maximum(h @ params[f"W{i}"] + params[f"b{i}"], 0.0)  # (N, H_i)
-    return h @ params[f"W{n_layers}"] + params[f"b{n_layers}"]  # (N, K)
-
-
-def loss_only(
-    xp: ModuleType, params: Mapping[str, Any], X: Any, onehot: Any, reg: float, n_layers: int
-) -> Any:
-    """The regularised loss (0-d), without the backward pass."""
-    scores = forward(xp, params, X, n_layers)
-    n = scores.shape[0]
-    shifted = scores - xp.max(scores, axis=1, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(shifted), axis=1))
-    data_loss = (xp.sum(lse) - xp.sum(onehot * shifted)) / n
-    weights = [params[f"W{i}"] for i in range(1, n_layers + 1)]
-    return data_loss + l2_penalty(xp, weights, reg)
-
-
-def loss_and_grads_core(
-    xp: ModuleType, params: Mapping[str, Any], X: Any, onehot: Any, reg: float, n_layers: int
-) -> tuple[Any, Params]:
-    """Forward, loss and hand-written backward through all layers.
-
-    X (N, D), onehot (N, K) -> loss 0-d, grads with the keys and shapes of params.
-    """
-    # forward, keeping what backward needs
-    caches = []
-    h = X  # (N, D)
-    for i in range(1, n_layers):
-        z, affine_cache = layers.affine_forward(h, params[f"W{i}"], params[f"b{i}"])  # (N, H_i)
-        h, relu_cache = layers.relu_forward(xp, z)  # (N, H_i)
-        caches.append((affine_cache, relu_cache))
-    scores, last_cache = layers.affine_forward(h, params[f"W{n_layers}"], params[f"b{n_layers}"])
-
-    data_loss, dscores = softmax_xent(xp, scores, onehot)  # (), (N, K)
-    weights = [params[f"W{i}"] for i in range(1, n_layers + 1)]
-    loss = data_loss + l2_penalty(xp, weights, reg)
-
-    # backward, last layer first
-    grads: Params = {}
-    dh, dW, db = layers.affine_backward(xp, dscores, last_cache, need_dx=n_layers > 1)
-    grads[f"W{n_layers}"], grads[f"b{n_layers}"] = dW, db
-    for i in range(n_layers - 1, 0, -1):
-        affine_cache, relu_cache = caches[i - 1]
-        dz = layers.relu_backward(xp, dh, relu_cache)  # (N, H_i)
-        dh, dW, db = layers.affine_backward(xp, dz, affine_cache, need_dx=i > 1)
-        grads[f"W{i}"], grads[f"b{i}"] = dW, db
-    # d (0.5 reg ||W||^2) / dW = reg W
-    for i in range(1, n_layers + 1):
-        grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
-    return loss, {k: grads[k] for k in params}
-
-
 # --- public functions: check, then call the core ----------------------------------------
+
+
+def scores(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+    """Class scores (N, K) of the rows of X (N, D), through the training step's forward."""
+    packed = _packed.pack(xp, params, n_layers)
+    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=device_of(X))
+    return _packed.forward_scores(xp, packed, xp.concat([X.T, ones], axis=0)).T  # (N, K)
 
 
 def prepare(params: Any, X: Any, y: Any = None) -> tuple[ModuleType, Any, int, Params]:
@@ -170,25 +118,35 @@ def loss_and_grads(
     """
     reg = check_real("reg", reg, low=0.0)
     xp, _, n_layers, params = prepare(params, X, y)
-    onehot = one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype)
-    return loss_and_grads_core(xp, params, X, onehot, reg, n_layers)
+    packed = _packed.pack(xp, params, n_layers)
+    data = _packed.prepare_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
+    n, n_features = X.shape
+    loss_sum, packed_grads = _packed.data_loss_and_grads(
+        xp, packed, data, 1.0 / n, _packed.block_size(packed, n), need_loss=True
+    )
+    loss = loss_sum / n + _packed.penalty(xp, packed, n_features, reg)
+    grads = _packed.unpack(xp, packed_grads, n_features, copy=True)
+    for i in range(1, n_layers + 1):
+        # d (0.5 reg ||W||^2) / dW = reg W
+        grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
+    return loss, grads
 
 
 def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     """Class probabilities, shape (N, K), rows summing to 1."""
     xp, _, n_layers, params = prepare(params, X)
-    return softmax(xp, forward(xp, params, X, n_layers))
+    return softmax(xp, scores(xp, params, X, n_layers))
 
 
 def predict(params: Mapping[str, Any], X: Any) -> Any:
     """The most probable class of each row, shape (N,), integer labels."""
     xp, _, n_layers, params = prepare(params, X)
-    return xp.argmax(forward(xp, params, X, n_layers), axis=1)
+    return xp.argmax(scores(xp, params, X, n_layers), axis=1)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     """The fraction of rows whose predicted class equals ``y``, as a Python float."""
     xp, _, n_layers, params = prepare(params, X, y)
-    pred = xp.argmax(forward(xp, params, X, n_layers), axis=1)
+    pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
     hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))
     return int(hits) / X.shape[0]  # exact: the same float on every backend

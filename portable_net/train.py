@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import int_dtype
+from . import _packed
+from ._backend import backend_name, int_dtype
+from ._step import make_step
 from ._validation import check_int, check_real
 from .errors import TrainingDiverged
 from .loss import one_hot
-from .model import loss_and_grads_core, loss_only, prepare
-from .optim import init_state, sgd_update
+from .model import prepare
 
 __all__ = ["History", "train"]
 
@@ -59,27 +60,22 @@ def _check_hyperparameters(
 class _Batches:
     """Seeded shuffled mini-batches: one permutation per epoch, drawn on the host."""
 
-    def __init__(
-        self, xp: ModuleType, X: Any, onehot: Any, batch_size: int, seed: int, device: Any
-    ):
-        self.xp, self.X, self.onehot, self.batch_size = xp, X, onehot, batch_size
-        self.n = X.shape[0]
+    def __init__(self, xp: ModuleType, data: _packed.Data, batch_size: int, seed: int, device: Any):
+        self.xp, self.data, self.batch_size = xp, data, batch_size
         self.rng = np.random.default_rng(seed)
         self.idx_dtype = int_dtype(xp, device)
         self.device = device
-        self.start = self.n  # forces a new epoch on first use
+        self.start = data.n  # forces a new epoch on first use
 
     def next(self) -> tuple[Any, Any]:
-        xp = self.xp
-        if self.start >= self.n:
-            perm = xp.asarray(
-                self.rng.permutation(self.n), dtype=self.idx_dtype, device=self.device
-            )
-            self.Xp = xp.take(self.X, perm, axis=0)  # (N, D), this epoch's order
-            self.onehotp = xp.take(self.onehot, perm, axis=0)  # (N, K)
+        xp, n = self.xp, self.data.n
+        if self.start >= n:
+            perm = xp.asarray(self.rng.permutation(n), dtype=self.idx_dtype, device=self.device)
+            self.X1 = xp.take(self.data.X1, perm, axis=1)  # (D + 1, N), this epoch's order
+            self.onehot = xp.take(self.data.onehot, perm, axis=1)  # (K, N)
             self.start = 0
-        stop = min(self.start + self.batch_size, self.n)
-        batch = self.Xp[self.start : stop, :], self.onehotp[self.start : stop, :]
+        stop = min(self.start + self.batch_size, n)
+        batch = self.X1[:, self.start : stop], self.onehot[:, self.start : stop]
         self.start = stop
         return batch
 
@@ -97,6 +93,7 @@ def train(
     seed: int = 0,
     log_every: int = 1000,
     callback: Callable[[int, float, dict[str, Any]], Any] | None = None,
+    jit: bool | None = None,
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
@@ -129,6 +126,10 @@ def train(
     callback : callable or None
         ``callback(step, loss, params)`` at each logged step; ``params`` are the current
         parameters (not copies: do not modify them, copy what you keep).
+    jit : bool or None
+        JAX arrays: compile the step with ``jax.jit`` and run the steps between two logged
+        steps as one compiled loop (the default, None or True); False runs the portable step
+        eagerly. Full-batch training only; other backends ignore it.
 
     Returns
     -------
@@ -145,27 +146,84 @@ def train(
     steps, learning_rate, reg, momentum, batch_size, seed, log_every = _check_hyperparameters(
         steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
     )
+    if jit is not None and not isinstance(jit, bool):
+        raise TypeError(f"jit must be True, False or None, not {jit!r}")
     xp, device, n_layers, params = prepare(params, X, y)
 
-    # prepare once: private copies, one-hot labels, optimiser state
-    work = {k: xp.asarray(v, copy=True) for k, v in params.items()}
-    onehot = one_hot(xp, y, work[f"W{n_layers}"].shape[1], X.dtype)  # (N, K)
-    state = init_state(xp, work, momentum)
-    batches = None if batch_size is None else _Batches(xp, X, onehot, batch_size, seed, device)
+    # prepare once: private packed copies, the data in the step's layout, optimiser state
+    n, n_features = X.shape
+    packed = _packed.pack(xp, params, n_layers)
+    data = _packed.prepare_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
+    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0.0 else []
     history = History()
 
-    for step in range(steps):
-        Xb, onehot_b = (X, onehot) if batches is None else batches.next()
-        loss, grads = loss_and_grads_core(xp, work, Xb, onehot_b, reg, n_layers)
-        if step % log_every == 0:
-            _log(history, step, float(loss), learning_rate, callback, work)
-        work, state = sgd_update(work, grads, state, learning_rate=learning_rate, momentum=momentum)
+    def report(step: int, loss: Any) -> None:
+        _log(
+            history,
+            step,
+            float(loss),
+            learning_rate,
+            callback,
+            _packed.unpack(xp, packed, n_features, copy=False) if callback else None,
+        )
 
-    final = float(loss_only(xp, work, X, onehot, reg, n_layers))
+    accel = None if batch_size is not None else _accelerator(xp, jit)
+    if accel is not None:
+        step = make_step(
+            xp,
+            packed,
+            n_features=n_features,
+            learning_rate=learning_rate,
+            reg=reg,
+            momentum=momentum,
+            block=None,
+        )
+        for start in range(0, steps, log_every):
+            packed, velocity, loss = accel.logged_step(step, packed, velocity, data)
+            report(start, loss)
+            stretch = min(log_every, steps - start) - 1
+            if stretch > 0:
+                packed, velocity = accel.stretch(step, packed, velocity, data, stretch)
+    else:
+        step = make_step(
+            xp,
+            packed,
+            n_features=n_features,
+            learning_rate=learning_rate,
+            reg=reg,
+            momentum=momentum,
+            block=_packed.block_size(packed, batch_size or n),
+        )
+        batches = None if batch_size is None else _Batches(xp, data, batch_size, seed, device)
+        for i in range(steps):
+            X1, onehot = (data.X1, data.onehot) if batches is None else batches.next()
+            logged = i % log_every == 0
+            packed, velocity, loss = step(packed, velocity, X1, onehot, logged)
+            if logged:
+                report(i, loss)
+
+    final = float(_packed.loss(xp, packed, data, reg, n_features))
     if not math.isfinite(final):
         raise TrainingDiverged(steps, final, learning_rate)
     history.final_loss = final
-    return work, history
+    return _packed.unpack(xp, packed, n_features, copy=True), history
+
+
+def _host(xp: ModuleType, device: Any) -> bool:
+    """Whether arrays live in host memory, where cache-sized blocks of examples pay."""
+    name = backend_name(xp)
+    if name in ("numpy", "array_api_strict"):
+        return True
+    return name == "torch" and getattr(device, "type", "cpu") == "cpu"
+
+
+def _accelerator(xp: ModuleType, jit: bool | None):
+    """The compiled stretch of steps for the backends that have one (JAX), else None."""
+    if jit is False or backend_name(xp) != "jax":
+        return None
+    from ._accel import _jax
+
+    return _jax
 
 
 def _log(history: History, step: int, loss: float, learning_rate: float, callback, params) -> None:

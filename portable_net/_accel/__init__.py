@@ -1,0 +1,1 @@
+"""Optional library-specific layers over the portable step; each must give its numbers."""

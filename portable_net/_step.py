@@ -1,0 +1,78 @@
+"""One pure, standard-only training step, in the packed layout of :mod:`_packed`.
+
+``step(packed, velocity, X1, onehot, need_loss) -> (packed, velocity, loss or None)``
+
+It is written against ``xp`` only, branches on nothing but Python values fixed for the run
+(so it traces under ``jax.jit``), and updates in place where the library's arrays are
+writable (``p -= g``) while rebinding where they are not: the loop owns these arrays.
+The learning rate is folded into the gradient's 1/N scale, and the L2 penalty into a decay of
+the weights, so an update is two in-place operations per parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from . import _packed
+
+Step = Callable[[list[Any], list[Any], Any, Any, bool], tuple[list[Any], list[Any], Any]]
+
+
+def make_step(
+    xp: ModuleType,
+    packed: list[Any],
+    *,
+    n_features: int,
+    learning_rate: float,
+    reg: float,
+    momentum: float,
+    block: int | None,
+) -> Step:
+    """Build the step for one run (constants made once, outside the step)."""
+    masks = _packed.weight_masks(xp, packed, n_features)
+    lr_reg = [learning_rate * reg * m for m in masks]  # per parameter: lr * reg on weights only
+    decay = [1.0 - c for c in lr_reg]  # W <- W (1 - lr reg) - lr dW_data
+
+    def step(packed, velocity, X1, onehot, need_loss):
+        n = X1.shape[1]
+        data = _packed.Data(X1, onehot)
+        loss_sum, grads = _packed.data_loss_and_grads(
+            xp, packed, data, learning_rate / n, n if block is None else block, need_loss=need_loss
+        )
+        loss = None
+        if need_loss:
+            loss = loss_sum / n + _packed.penalty(xp, packed, n_features, reg)
+        new_packed, new_velocity = [], []
+        for j, (p, g) in enumerate(zip(packed, grads)):
+            if momentum == 0.0:
+                if reg != 0.0 and not _is_zero(lr_reg[j]):
+                    p *= decay[j]
+                p -= g
+            else:
+                # classical momentum: v = mu v - lr (dW + reg W); W += v
+                v = velocity[j]
+                v *= momentum
+                v -= g
+                if reg != 0.0 and not _is_zero(lr_reg[j]):
+                    v -= lr_reg[j] * p
+                p += v
+                new_velocity.append(v)
+            new_packed.append(p)
+        return new_packed, new_velocity, loss
+
+    # what makes two runs' steps the same computation (for compiled-step caches)
+    step.key = (
+        n_features,
+        learning_rate,
+        reg,
+        momentum,
+        block,
+        tuple(tuple(p.shape) for p in packed),
+    )
+    return step
+
+
+def _is_zero(c: Any) -> bool:
+    return isinstance(c, float) and c == 0.0

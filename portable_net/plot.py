@@ -1,0 +1,299 @@
+"""Pictures: the spiral, a model's decision regions over the plane, the loss curve.
+
+matplotlib (``pip install 'portable-net[plot]'``) is imported only when a picture is drawn.
+Arrays of any backend are accepted: the predictions are computed in the model's library
+and device, then everything is moved to the host for drawing.  With ``ax=None`` a new
+pyplot figure is made (headless machines get matplotlib's Agg backend automatically; a
+backend the user chose is left alone); pass ``ax`` to draw into your own figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._backend import namespace_and_device
+from .io import _to_host
+
+__all__ = ["plot_data", "plot_decision_regions", "plot_loss"]
+
+INSTALL_HINT = "pip install 'portable-net[plot]'"
+
+
+def _matplotlib() -> Any:
+    """The matplotlib module, or an ImportError that says how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            f"drawing pictures needs matplotlib, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return matplotlib
+
+
+def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
+    """``ax`` itself, or the axes of a new pyplot figure."""
+    _matplotlib()
+    if ax is not None:
+        if not hasattr(ax, "scatter") or not hasattr(ax, "figure"):
+            raise TypeError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}")
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _colors(n_classes: int) -> np.ndarray:
+    """One RGB colour per class (n_classes, 3): tab10, then tab20, then a spread of turbo."""
+    from matplotlib import colormaps
+
+    if n_classes <= 10:
+        rgba = colormaps["tab10"](np.arange(n_classes))
+    elif n_classes <= 20:
+        rgba = colormaps["tab20"](np.arange(n_classes))
+    else:
+        rgba = colormaps["turbo"](np.linspace(0.0, 1.0, n_classes))
+    return rgba[:, :3]
+
+
+#: how much of a class colour a region gets (the rest is white), so the points stand out
+REGION_TINT = 0.35
+
+
+def _region_colors(n_classes: int) -> np.ndarray:
+    """The RGB colours (n_classes, 3) the regions of each class are painted in."""
+    _matplotlib()
+    return REGION_TINT * _colors(n_classes) + (1.0 - REGION_TINT)
+
+
+def _host_points(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """X (N, 2) and y (N,) as NumPy arrays, checked."""
+    if not array_api_compat.is_array_api_obj(X) or isinstance(X, (int, float)):
+        raise TypeError(f"X must be an array, not {type(X).__name__}")
+    Xh = _to_host(X)
+    if Xh.ndim != 2 or Xh.shape[1] != 2 or Xh.shape[0] == 0:
+        raise ValueError(
+            f"X must have shape (n_samples, 2) to be drawn in the plane, got {tuple(X.shape)}"
+        )
+    if Xh.dtype.kind not in "fiu" or not np.all(np.isfinite(Xh)):
+        raise ValueError("X must hold finite real numbers")
+    if y is None:
+        return Xh.astype(np.float64), None
+    if not array_api_compat.is_array_api_obj(y) or isinstance(y, (int, float)):
+        raise TypeError(f"y must be an array or None, not {type(y).__name__}")
+    yh = _to_host(y)
+    if yh.ndim != 1 or yh.shape[0] != Xh.shape[0]:
+        raise ValueError(
+            f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
+            f"y has shape {tuple(y.shape)}"
+        )
+    if yh.dtype.kind not in "iu" or yh.min() < 0:
+        raise ValueError("y must hold non-negative integer class labels")
+    return Xh.astype(np.float64), yh.astype(np.int64)
+
+
+def _scatter(ax: Any, Xh: np.ndarray, yh: np.ndarray | None, n_classes: int) -> None:
+    colors = (
+        np.full((Xh.shape[0], 3), 0.3) if yh is None else _colors(max(n_classes, 1))[yh]
+    )  # (N, 3)
+    ax.scatter(Xh[:, 0], Xh[:, 1], c=colors, s=18, edgecolors="black", linewidths=0.5, zorder=3)
+
+
+def plot_data(X: Any, y: Any = None, ax: Any = None) -> Any:
+    """Draw 2-D points coloured by class: the raw spiral.
+
+    Parameters
+    ----------
+    X : array, shape (N, 2)
+        Points of any supported library and device.
+    y : array of integers, shape (N,), or None
+        Class labels (>= 0) colouring the points; None draws them all grey.
+    ax : matplotlib Axes or None
+        Where to draw; None makes a new pyplot figure.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax, (5.0, 5.0))
+    Xh, yh = _host_points(X, y)
+    _scatter(ax, Xh, yh, 0 if yh is None else int(yh.max()) + 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_0$")
+    ax.set_ylabel("$x_1$")
+    ax.set_title(
+        f"the data: {Xh.shape[0]} points" + ("" if yh is None else f", {yh.max() + 1} classes")
+    )
+    return ax
+
+
+def plot_decision_regions(
+    params: Mapping[str, Any],
+    X: Any,
+    y: Any = None,
+    ax: Any = None,
+    *,
+    resolution: int = 300,
+    margin: float = 0.25,
+) -> Any:
+    """Paint the plane by the class a model predicts there, and draw the points over it.
+
+    The model is evaluated (:func:`predict`) on a ``resolution x resolution`` grid over the
+    points' bounding box widened by ``margin`` of its size on each side, in the library and
+    on the device of ``params``; the predicted classes are moved to the host and drawn.
+    Regions are light tints of the class colours, points the full colours.
+
+    Parameters
+    ----------
+    params : dict of arrays
+        A model with 2 inputs (``W1`` of shape ``(2, H)``), of X's library and device.
+    X : array, shape (N, 2)
+        The points (the training data), which also set the extent of the picture.
+    y : array of integers, shape (N,), or None
+        Their labels (None: grey points).
+    ax : matplotlib Axes or None
+        Where to draw; None makes a new pyplot figure.
+    resolution : int
+        Grid points per axis (>= 2).
+    margin : float
+        Extra room around the points, as a fraction of their extent (>= 0).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from .model import predict
+
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+    if not isinstance(params, Mapping) or "W1" not in params:
+        raise TypeError("params must be a dict of arrays W1, b1, ... (see init_params)")
+    arrays = {"X": X, **{f"params[{k!r}]": v for k, v in params.items()}}
+    xp, device = namespace_and_device(arrays)
+    if params["W1"].ndim != 2 or params["W1"].shape[0] != 2:
+        raise ValueError(
+            f"decision regions are drawn for models with 2 inputs; W1 has shape "
+            f"{tuple(params['W1'].shape)}"
+        )
+    Xh, yh = _host_points(X, y)
+    ax = _axes(ax, (5.0, 5.0))
+
+    lo, hi = Xh.min(axis=0), Xh.max(axis=0)  # (2,), (2,)
+    pad = margin * np.maximum(hi - lo, 1e-9)
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xx, yy = np.meshgrid(gx, gy)  # (R, R) each
+    grid = np.stack([xx.ravel(), yy.ravel()], axis=1)  # (R*R, 2)
+    grid_xp = xp.asarray(grid, dtype=params["W1"].dtype, device=device)
+    labels = _to_host(predict(params, grid_xp)).reshape(xx.shape)  # (R, R) class indices
+
+    n_classes = int(params[f"W{len(params) // 2}"].shape[1])
+    rgb = _region_colors(n_classes)[labels]  # (R, R, 3)
+    dx, dy = (gx[1] - gx[0]) / 2.0, (gy[1] - gy[0]) / 2.0  # cells centred on grid points
+    extent = (gx[0] - dx, gx[-1] + dx, gy[0] - dy, gy[-1] + dy)
+    ax.imshow(
+        rgb,
+        origin="lower",
+        extent=extent,
+        interpolation="nearest",
+        aspect="equal",
+        zorder=1,
+    )
+    _scatter(ax, Xh, yh, n_classes)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel("$x_0$")
+    ax.set_ylabel("$x_1$")
+    ax.set_title("decision regions")
+    return ax
+
+
+def plot_loss(history: Any, ax: Any = None) -> Any:
+    """Draw the logged loss against the step, on a log scale.
+
+    Parameters
+    ----------
+    history : History or mapping
+        What :func:`train` returned (or ``Classifier.history_``), or a dict with ``steps``
+        and ``loss`` lists (as :func:`load` gives back the saved history).
+    ax : matplotlib Axes or None
+        Where to draw; None makes a new pyplot figure.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if isinstance(history, Mapping):
+        steps, loss = history.get("steps"), history.get("loss")
+    else:
+        steps, loss = getattr(history, "steps", None), getattr(history, "loss", None)
+    if steps is None or loss is None:
+        raise TypeError(
+            f"history must be a History or a dict with 'steps' and 'loss', "
+            f"not {type(history).__name__}"
+        )
+    try:
+        steps_h = np.asarray(steps, dtype=np.float64)
+        loss_h = np.asarray(loss, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("history.steps and history.loss must be lists of numbers") from None
+    if steps_h.ndim != 1 or loss_h.shape != steps_h.shape:
+        raise ValueError(
+            f"history.steps and history.loss must be lists of one length, got "
+            f"{steps_h.shape} and {loss_h.shape}"
+        )
+    if steps_h.size == 0:
+        raise ValueError("history holds no logged loss (train at least one step)")
+    if not np.all(np.isfinite(loss_h)) or np.any(loss_h <= 0):
+        raise ValueError("history.loss must hold finite positive values to be drawn on a log scale")
+    ax = _axes(ax, (5.0, 4.0))
+    ax.plot(steps_h, loss_h, marker="o" if steps_h.size <= 30 else None, markersize=3)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("training loss")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+def _figure(figsize: tuple[float, float], ncols: int) -> tuple[Any, Any]:
+    """A Figure drawn by Agg, outside pyplot: the global backend is never touched."""
+    _matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _training_figure(
+    params: Mapping[str, Any], X: Any, y: Any, history: Any, *, title: str | None = None
+) -> Any:
+    """The figure of ``portable-net train --plot``: decision regions, and the loss beside it.
+
+    Drawn by Agg outside pyplot (nothing is shown, the user's backend is untouched); save
+    it with ``fig.savefig(path)``.
+    """
+    fig, (left, right) = _figure((10.0, 4.6), 2)
+    plot_decision_regions(params, X, y, ax=left)
+    plot_loss(history, ax=right)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _data_figure(X: Any, y: Any = None, *, title: str | None = None) -> Any:
+    """The figure of ``portable-net data --plot``: the raw points, drawn by Agg."""
+    fig, (ax,) = _figure((5.0, 5.0), 1)
+    plot_data(X, y, ax=ax)
+    if title:
+        ax.set_title(title)
+    return fig
