@@ -24,6 +24,8 @@ from ._backend import device_of
 # at most this many activations per block (H * B): 2**14 float64 values are 128 KiB, which
 # stay in cache and below glibc's mmap threshold (fresh large temporaries page-fault each step)
 BLOCK_ELEMENTS = 2**14
+# but never fewer examples than this: below it, per-block call overhead dominates (wide layers)
+MIN_BLOCK = 64
 
 
 def pack(xp: ModuleType, params: Mapping[str, Any], n_layers: int) -> list[Any]:
@@ -70,9 +72,9 @@ def prepare_data(xp: ModuleType, X: Any, onehot_rows: Any) -> Data:
 
 def block_size(packed: list[Any], n: int) -> int:
     """Examples per block: at most BLOCK_ELEMENTS activations of the widest layer (at least
-    16 examples), the blocks of a batch of n made equal."""
+    MIN_BLOCK examples), the blocks of a batch of n made equal."""
     widest = max(p.shape[0] for p in packed[::2])
-    most = max(16, BLOCK_ELEMENTS // widest)
+    most = max(MIN_BLOCK, BLOCK_ELEMENTS // widest)
     n_blocks = -(-n // most)
     return -(-n // n_blocks)
 
@@ -116,13 +118,31 @@ def forward_scores(xp: ModuleType, packed: list[Any], X1: Any) -> Any:
     return h
 
 
-def loss(xp: ModuleType, packed: list[Any], data: Data, reg: float, n_features: int) -> Any:
-    """The regularised mean loss (0-d), forward only."""
-    scores = forward_scores(xp, packed, data.X1)  # (K, N)
-    shifted = scores - xp.max(scores, axis=0, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(shifted), axis=0))  # (N,)
-    data_loss = (xp.sum(lse) - xp.sum(data.onehot * shifted)) / data.n
-    return data_loss + penalty(xp, packed, n_features, reg)
+def loss(
+    xp: ModuleType,
+    packed: list[Any],
+    data: Data,
+    reg: float,
+    n_features: int,
+    block: int | None = None,
+) -> Any:
+    """The regularised mean loss (0-d), forward only, block by block."""
+    n = data.n
+    block = n if block is None else block
+    total = None
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        X1, onehot = (
+            (data.X1, data.onehot)
+            if block >= n
+            else (data.X1[:, start:stop], data.onehot[:, start:stop])
+        )
+        scores = forward_scores(xp, packed, X1)  # (K, B)
+        shifted = scores - xp.max(scores, axis=0, keepdims=True)
+        lse = xp.log(xp.sum(xp.exp(shifted), axis=0))  # (B,)
+        part = xp.sum(lse) - xp.sum(onehot * shifted)
+        total = part if total is None else total + part
+    return total / n + penalty(xp, packed, n_features, reg)
 
 
 def data_loss_and_grads(

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _packed
+from ._backend import device_of
 
 Step = Callable[[list[Any], list[Any], Any, Any, bool], tuple[list[Any], list[Any], Any]]
 
@@ -69,7 +70,7 @@ def make_step(
         reg,
         momentum,
         block,
-        tuple(tuple(p.shape) for p in packed),
+        tuple((tuple(p.shape), str(p.dtype), str(device_of(p))) for p in packed),
     )
     return step
 

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from array_api_compat import is_dask_array
 
 from . import _packed
 from ._backend import backend_name, int_dtype
@@ -94,6 +95,7 @@ def train(
     log_every: int = 1000,
     callback: Callable[[int, float, dict[str, Any]], Any] | None = None,
     jit: bool | None = None,
+    scheduler: Any = None,
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
@@ -130,10 +132,15 @@ def train(
         JAX arrays: compile the step with ``jax.jit`` and run the steps between two logged
         steps as one compiled loop (the default, None or True); False runs the portable step
         eagerly. Full-batch training only; other backends ignore it.
+    scheduler : None, str or distributed.Client
+        Dask arrays only (others ignore it): where the steps run, a ``Client`` or a Dask
+        scheduler name (``"threads"``); None is the active ``Client`` if there is one, else
+        Dask's default. See the README's Dask section.
 
     Returns
     -------
     params : dict of arrays
+        Dask ``X``: NumPy arrays (CuPy arrays for CuPy chunks), held on the client.
     history : History
 
     Raises
@@ -148,6 +155,27 @@ def train(
     )
     if jit is not None and not isinstance(jit, bool):
         raise TypeError(f"jit must be True, False or None, not {jit!r}")
+
+    # --- Dask arrays (issue #6): their own loop, before the in-memory checks (lazy arrays) --
+    if is_dask_array(X) or is_dask_array(y):
+        from ._accel import _dask
+
+        return _dask.train(
+            params,
+            X,
+            y,
+            steps=steps,
+            learning_rate=learning_rate,
+            reg=reg,
+            momentum=momentum,
+            batch_size=batch_size,
+            seed=seed,
+            log_every=log_every,
+            callback=callback,
+            scheduler=scheduler,
+        )
+    # --- end of the Dask hook ---------------------------------------------------------------
+
     xp, device, n_layers, params = prepare(params, X, y)
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
@@ -202,7 +230,8 @@ def train(
             if logged:
                 report(i, loss)
 
-    final = float(_packed.loss(xp, packed, data, reg, n_features))
+    full_block = _packed.block_size(packed, n) if _host(xp, device) else None
+    final = float(_packed.loss(xp, packed, data, reg, n_features, full_block))
     if not math.isfinite(final):
         raise TrainingDiverged(steps, final, learning_rate)
     history.final_loss = final

@@ -1,0 +1,306 @@
+"""The benchmark suite: ``python -m bench [--quick] [--backends numpy,torch] [--rounds 3]``.
+
+Times training steps of every installed backend at several sizes against the case study's
+loop transcribed literally in NumPy (``bench/reference.py``), timed in the same run,
+alternating with the measured code, each measurement in its own process
+(``bench/_worker.py``) with glibc's heap trimming and mmap threshold set high for both sides
+(``MALLOC_*``), so the ratio measures computation and not the allocator's luck. Reports
+medians over rounds, ratios to the reference and peak traced memory; writes
+``bench/results/<machine>.json`` and ``.md``.
+
+Also: the whole-process comparison (``portable-net train`` against the case study's script,
+default environment), the block-size ablation, and the slope of cost against points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+HIGH = str(2**30)
+MALLOC_ENV = {"MALLOC_TOP_PAD_": HIGH, "MALLOC_TRIM_THRESHOLD_": HIGH, "MALLOC_MMAP_THRESHOLD_": HIGH}
+
+# (points per class, hidden): 300, 30,000, 300,000 points; 3,000,000 on a GPU
+CPU_SIZES = [(100, 100), (100, 1024), (10_000, 100), (10_000, 1024), (100_000, 100)]
+GPU_SIZES = [*CPU_SIZES, (1_000_000, 100), (1_000_000, 256)]
+WORK_PER_ROUND = 3e8  # about this many activation-updates (N * H * steps) per timed run
+
+
+def machine_name() -> str:
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    except Exception:
+        pass
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return re.search(r"model name\s*:\s*(.+)", text).group(1).strip()
+    except Exception:
+        return platform.processor() or platform.machine()
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def worker(spec: dict, env: dict | None = None, timeout: int = 900) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench._worker", json.dumps(spec)],
+        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        env={**os.environ, **(env or {}), "PYTHONWARNINGS": "ignore"},
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"worker failed for {spec}: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def gpu_devices() -> dict[str, str]:
+    """backend -> device name of the GPU backends usable here."""
+    import portable_net as pn
+
+    found = pn.available_backends()
+    out = {}
+    if "cupy" in found:
+        out["cupy"] = found["cupy"][0]
+    if "torch" in found and any(d.startswith("cuda") for d in found["torch"]):
+        out["torch"] = "cuda:0"
+    if "jax" in found and any(d.startswith(("gpu", "cuda")) for d in found["jax"]):
+        out["jax"] = next(d for d in found["jax"] if d.startswith(("gpu", "cuda")))
+    return out
+
+
+def check_reference() -> dict:
+    """The baseline must reproduce the case study: first loss near ln 3, accuracy >= 0.97."""
+    from bench import reference
+
+    X, y = reference.spiral_legacy(seed=0)
+    W, b, W2, b2 = reference.init_legacy()
+    W, b, W2, b2, log = reference.train_two_layer(X, y, W, b, W2, b2)
+    acc = float(np.mean(np.argmax(np.maximum(0, X @ W + b) @ W2 + b2, axis=1) == y))
+    first = float(log[0][1])
+    if abs(first - math.log(3)) > 0.01 or acc < 0.97:
+        raise SystemExit(f"the reference loop is broken: first loss {first}, accuracy {acc}")
+    return {"first_loss": first, "accuracy": acc, "loss_at_9000": float(log[-1][1])}
+
+
+def steps_for(n: int, hidden: int, per_step_hint: float | None = None) -> int:
+    return int(max(3, min(5000, WORK_PER_ROUND / (n * hidden))))
+
+
+def matrix(args) -> list[dict]:
+    """The configurations to time: (backend, device, size, dtype)."""
+    import portable_net as pn
+
+    found = pn.available_backends()
+    wanted = args.backends.split(",") if args.backends else list(found)
+    configs = []
+    gpus = gpu_devices()
+    for backend in wanted:
+        if backend not in found:
+            continue
+        on_gpu = backend in gpus and backend != "numpy"
+        sizes = GPU_SIZES if on_gpu else CPU_SIZES
+        if backend == "array_api_strict":
+            sizes = sizes[:1]  # a test backend: the case study's size only
+        elif not on_gpu and backend != "numpy":
+            sizes = [s for s in sizes if s[0] * s[1] <= 10_000 * 100]
+        if args.quick:
+            sizes = [s for s in sizes if s[0] * s[1] <= 10_000 * 100]
+        for n_per_class, hidden in sizes:
+            for dtype in ("float64", "float32"):
+                configs.append({
+                    "backend": backend, "device": gpus.get(backend) if on_gpu else None,
+                    "n_per_class": n_per_class, "hidden": hidden, "dtype": dtype,
+                })
+    return configs
+
+
+def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
+    """Per size and dtype: rounds of (reference, then each backend), alternating."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in configs:
+        groups.setdefault((c["n_per_class"], c["hidden"], c["dtype"]), []).append(c)
+    rows = []
+    for (n_per_class, hidden, dtype), members in groups.items():
+        n = 3 * n_per_class
+        steps = steps_for(n, hidden)
+        with_ref = n * hidden <= 300_000 * 100  # the literal loop needs ~8 arrays of N x H
+        times: dict[str, list[float]] = {"reference": []}
+        peaks: dict[str, int] = {}
+        for _ in range(rounds):
+            if with_ref:
+                r = worker({"kind": "reference", "backend": "numpy", "n_per_class": n_per_class,
+                            "hidden": hidden, "dtype": dtype, "steps": steps}, MALLOC_ENV)
+                times["reference"].append(r["seconds_per_step"])
+                peaks["reference"] = r.get("peak_bytes", 0)
+            for c in members:
+                key = f"{c['backend']}@{c['device'] or 'cpu'}"
+                r = worker({"kind": "ours", "steps": steps, **c}, MALLOC_ENV)
+                times.setdefault(key, []).append(r["seconds_per_step"])
+                if "peak_bytes" in r:
+                    peaks[key] = r["peak_bytes"]
+        ref = statistics.median(times["reference"]) if times["reference"] else None
+        for key, values in times.items():
+            if key == "reference" and not values:
+                continue
+            t = statistics.median(values)
+            backend, device = key.split("@") if key != "reference" else ("reference (literal NumPy)", "cpu")
+            row = {
+                "backend": backend, "device": device, "points": n, "hidden": hidden,
+                "dtype": dtype, "seconds_per_step": t, "rounds": values,
+                "ratio_to_reference": (t / ref) if ref else None,
+                "peak_bytes": peaks.get(key),
+                "peak_ratio_to_reference": (peaks[key] / peaks["reference"])
+                if key in peaks and peaks.get("reference") else None,
+            }
+            rows.append(row)
+            print(format_row(row), flush=True)
+    return rows
+
+
+def format_row(r: dict) -> str:
+    ratio = f"{r['ratio_to_reference']:.2f}" if r["ratio_to_reference"] is not None else "-"
+    peak = f"{r['peak_bytes'] / 2**20:.1f} MiB" if r.get("peak_bytes") else "-"
+    pr = f"{r['peak_ratio_to_reference']:.2f}" if r.get("peak_ratio_to_reference") is not None else "-"
+    return (f"| {r['backend']} | {r['device']} | {r['points']:,} | {r['hidden']} | {r['dtype']} | "
+            f"{r['seconds_per_step'] * 1e6:,.1f} | {ratio} | {peak} | {pr} |")
+
+
+def whole_process(rounds: int) -> dict:
+    """``portable-net train`` against the case study's script, whole processes, default env."""
+    exe = shutil.which("portable-net")
+    ours = [exe, "train"] if exe else [sys.executable, "-m", "portable_net", "train"]
+    script = [sys.executable, str(ROOT / "bench" / "case_study_script.py")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    times = {"script": [], "portable-net train": []}
+    for _ in range(rounds):
+        for name, cmd in (("script", script), ("portable-net train", ours)):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env=env)
+            times[name].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"seconds": med, "rounds": times, "ratio": med["portable-net train"] / med["script"]}
+
+
+def ablation(rounds: int) -> list[dict]:
+    """What the row blocks buy at the case study's size, in both allocator settings."""
+    out = []
+    base = {"kind": "ours", "backend": "numpy", "n_per_class": 100, "hidden": 100,
+            "dtype": "float64", "steps": 3000}
+    for env_name, env in (("default allocator", {}), ("MALLOC_* high", MALLOC_ENV)):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        res = {"one block of 300": [], "blocks of 150": [], "reference": []}
+        for _ in range(rounds):
+            ref = {**base, "kind": "reference"}
+            res["reference"].append(worker(ref, {**clean, **env})["seconds_per_step"])
+            res["one block of 300"].append(
+                worker({**base, "block_elements": 10**9}, {**clean, **env})["seconds_per_step"])
+            res["blocks of 150"].append(worker(base, {**clean, **env})["seconds_per_step"])
+        for k, v in res.items():
+            out.append({"allocator": env_name, "variant": k, "seconds_per_step": statistics.median(v)})
+    return out
+
+
+def write(results: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    name = slug(results["machine"])
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        f"# Benchmark results: {results['machine']}",
+        "",
+        f"{results['date']}, Python {results['python']}, NumPy {results['numpy']}, "
+        f"{results['cores']} cores. Medians of {results['rounds']} rounds; each round times the "
+        "reference and then every backend, each in its own process with MALLOC_TOP_PAD_, "
+        "MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set to 1 GiB. Time per step is the "
+        "marginal cost of a training step; ratio = time / the literal loop's time at the same "
+        "size and dtype in the same run (below 1 is faster); peak = traced memory of two steps "
+        "(NumPy-backed runs only).",
+        "",
+        "| backend | device | points | hidden | dtype | us per step | ratio to reference | peak memory | peak ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *[format_row(r) for r in results["rows"]],
+    ]
+    wp = results.get("whole_process")
+    if wp:
+        lines += [
+            "",
+            "## As a user meets it",
+            "",
+            f"`portable-net train` (10,000 steps of the case study's net, NumPy) took "
+            f"{wp['seconds']['portable-net train']:.2f} s against {wp['seconds']['script']:.2f} s "
+            f"for the case study's script run as a script, whole processes in the default "
+            f"environment, medians of {len(wp['rounds']['script'])} alternating rounds: "
+            f"**ratio {wp['ratio']:.2f}**.",
+        ]
+    if results.get("ablation"):
+        lines += ["", "## What the row blocks buy (NumPy, 300 points, hidden 100, float64)", "",
+                  "| allocator | variant | us per step |", "| --- | --- | --- |"]
+        lines += [f"| {a['allocator']} | {a['variant']} | {a['seconds_per_step'] * 1e6:.1f} |"
+                  for a in results["ablation"]]
+    if results.get("slope"):
+        s = results["slope"]
+        lines += ["", "## Cost against points (NumPy, hidden 100, float64)", "",
+                  f"{s['ns_per_point']:.1f} ns per point per step from 30,000 to 300,000 points; "
+                  f"10x the points cost {s['growth_10x']:.2f}x the time (1.00 is linear)."]
+    lines += ["", f"Reference check: first loss {results['reference_check']['first_loss']:.6f} "
+              f"(ln 3 = 1.098612), accuracy {results['reference_check']['accuracy']:.2f}."]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="sizes up to 30,000 points only")
+    parser.add_argument("--backends", default=None, help="comma-separated backends (default: all installed)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per size (default 3)")
+    parser.add_argument("--no-whole-process", action="store_true", help="skip the whole-process comparison")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the block-size ablation")
+    args = parser.parse_args(argv)
+
+    import portable_net as pn
+
+    results = {
+        "machine": machine_name(), "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(), "numpy": np.__version__, "cores": os.cpu_count(),
+        "portable_net": pn.__version__, "rounds": args.rounds,
+        "reference_check": check_reference(),
+    }
+    print(f"# {results['machine']}: reference check {results['reference_check']}", flush=True)
+    print("| backend | device | points | hidden | dtype | us per step | ratio | peak | peak ratio |")
+    results["rows"] = run_matrix(matrix(args), args.rounds)
+    np_rows = {(r["points"], r["hidden"], r["dtype"]): r for r in results["rows"] if r["backend"] == "numpy"}
+    a, b = np_rows.get((30_000, 100, "float64")), np_rows.get((300_000, 100, "float64"))
+    if a and b:
+        results["slope"] = {
+            "ns_per_point": (b["seconds_per_step"] - a["seconds_per_step"]) / 270_000 * 1e9,
+            "growth_10x": b["seconds_per_step"] / a["seconds_per_step"] / 10,
+        }
+    if not args.no_whole_process:
+        results["whole_process"] = whole_process(args.rounds)
+        print(f"whole process: {results['whole_process']}", flush=True)
+    if not args.no_ablation:
+        results["ablation"] = ablation(args.rounds)
+    path = write(results)
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
