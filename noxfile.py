@@ -44,7 +44,8 @@ def tests(session: nox.Session, backend: str) -> None:
     """Run the test suite on one backend (cupy needs a CUDA GPU and is off by default)."""
     if backend in GPU_BACKENDS and not _has_cuda():
         session.skip(f"{backend} needs a CUDA GPU and none is visible")
-    session.install("-e", ".[test,plot,progress]", *BACKEND_DEPS[backend])
+    # the dask extra: every tests session also covers Dask arrays (tests/test_dask.py)
+    session.install("-e", ".[test,plot,progress,dask]", *BACKEND_DEPS[backend])
     session.run(
         "python",
         "-m",
@@ -54,12 +55,49 @@ def tests(session: nox.Session, backend: str) -> None:
     )
 
 
+ALL_CPU_DEPS = ["array-api-strict", "torch==2.13.0", "jax"]
+
+
+@nox.session(default=False)
+def compare(session: nox.Session) -> None:
+    """Train the same model on every backend; fail where float64 leaves NumPy's numbers."""
+    session.install("-e", ".", *ALL_CPU_DEPS)
+    session.run("python", "-m", "bench.compare", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Time every backend against the case study's literal loop; write bench/results/."""
+    session.install("-e", ".", *ALL_CPU_DEPS)
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session(default=False, venv_backend="none")
+def gpu(session: nox.Session) -> None:
+    """On a GPU machine, offline: the tests on cupy, torch and jax there, compare, bench."""
+    session.run("nvidia-smi", "-L", external=True)
+    for backend in ("cupy", "torch", "jax"):
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            *session.posargs,
+            env={"PORTABLE_NET_BACKENDS": backend},
+            success_codes=[0, 5],
+        )
+    session.run("python", "-m", "bench.compare", "--backends", "numpy,cupy,torch,jax")
+    session.run("python", "-m", "bench", "--backends", "numpy,cupy,torch,jax", "--no-ablation")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check style and common mistakes with ruff."""
     session.install("ruff==0.17.6")
     session.run("ruff", "check", "portable_net", "tests", "bench", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "portable_net", "tests", "bench", "examples", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "portable_net", "tests", "bench", "examples", "noxfile.py"
+    )
 
 
 if __name__ == "__main__":

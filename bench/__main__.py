@@ -32,7 +32,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 HIGH = str(2**30)
-MALLOC_ENV = {"MALLOC_TOP_PAD_": HIGH, "MALLOC_TRIM_THRESHOLD_": HIGH, "MALLOC_MMAP_THRESHOLD_": HIGH}
+MALLOC_ENV = {
+    "MALLOC_TOP_PAD_": HIGH,
+    "MALLOC_TRIM_THRESHOLD_": HIGH,
+    "MALLOC_MMAP_THRESHOLD_": HIGH,
+}
 
 # (points per class, hidden): 300, 30,000, 300,000 points; 3,000,000 on a GPU
 CPU_SIZES = [(100, 100), (100, 1024), (10_000, 100), (10_000, 1024), (100_000, 100)]
@@ -62,7 +66,10 @@ def slug(text: str) -> str:
 def worker(spec: dict, env: dict | None = None, timeout: int = 900) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "bench._worker", json.dumps(spec)],
-        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
         env={**os.environ, **(env or {}), "PYTHONWARNINGS": "ignore"},
     )
     if out.returncode != 0:
@@ -124,10 +131,15 @@ def matrix(args) -> list[dict]:
             sizes = [s for s in sizes if s[0] * s[1] <= 10_000 * 100]
         for n_per_class, hidden in sizes:
             for dtype in ("float64", "float32"):
-                configs.append({
-                    "backend": backend, "device": gpus.get(backend) if on_gpu else None,
-                    "n_per_class": n_per_class, "hidden": hidden, "dtype": dtype,
-                })
+                configs.append(
+                    {
+                        "backend": backend,
+                        "device": gpus.get(backend) if on_gpu else None,
+                        "n_per_class": n_per_class,
+                        "hidden": hidden,
+                        "dtype": dtype,
+                    }
+                )
     return configs
 
 
@@ -140,13 +152,22 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
     for (n_per_class, hidden, dtype), members in groups.items():
         n = 3 * n_per_class
         steps = steps_for(n, hidden)
-        with_ref = n * hidden <= 300_000 * 100  # the literal loop needs ~8 arrays of N x H
+        with_ref = n * hidden <= 4 * 10**7  # the literal loop holds ~8 arrays of N x H
         times: dict[str, list[float]] = {"reference": []}
         peaks: dict[str, int] = {}
         for _ in range(rounds):
             if with_ref:
-                r = worker({"kind": "reference", "backend": "numpy", "n_per_class": n_per_class,
-                            "hidden": hidden, "dtype": dtype, "steps": steps}, MALLOC_ENV)
+                r = worker(
+                    {
+                        "kind": "reference",
+                        "backend": "numpy",
+                        "n_per_class": n_per_class,
+                        "hidden": hidden,
+                        "dtype": dtype,
+                        "steps": steps,
+                    },
+                    MALLOC_ENV,
+                )
                 times["reference"].append(r["seconds_per_step"])
                 peaks["reference"] = r.get("peak_bytes", 0)
             for c in members:
@@ -160,14 +181,22 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
             if key == "reference" and not values:
                 continue
             t = statistics.median(values)
-            backend, device = key.split("@") if key != "reference" else ("reference (literal NumPy)", "cpu")
+            backend, device = (
+                key.split("@") if key != "reference" else ("reference (literal NumPy)", "cpu")
+            )
             row = {
-                "backend": backend, "device": device, "points": n, "hidden": hidden,
-                "dtype": dtype, "seconds_per_step": t, "rounds": values,
+                "backend": backend,
+                "device": device,
+                "points": n,
+                "hidden": hidden,
+                "dtype": dtype,
+                "seconds_per_step": t,
+                "rounds": values,
                 "ratio_to_reference": (t / ref) if ref else None,
                 "peak_bytes": peaks.get(key),
                 "peak_ratio_to_reference": (peaks[key] / peaks["reference"])
-                if key in peaks and peaks.get("reference") else None,
+                if key in peaks and peaks.get("reference")
+                else None,
             }
             rows.append(row)
             print(format_row(row), flush=True)
@@ -177,9 +206,15 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
 def format_row(r: dict) -> str:
     ratio = f"{r['ratio_to_reference']:.2f}" if r["ratio_to_reference"] is not None else "-"
     peak = f"{r['peak_bytes'] / 2**20:.1f} MiB" if r.get("peak_bytes") else "-"
-    pr = f"{r['peak_ratio_to_reference']:.2f}" if r.get("peak_ratio_to_reference") is not None else "-"
-    return (f"| {r['backend']} | {r['device']} | {r['points']:,} | {r['hidden']} | {r['dtype']} | "
-            f"{r['seconds_per_step'] * 1e6:,.1f} | {ratio} | {peak} | {pr} |")
+    pr = (
+        f"{r['peak_ratio_to_reference']:.2f}"
+        if r.get("peak_ratio_to_reference") is not None
+        else "-"
+    )
+    return (
+        f"| {r['backend']} | {r['device']} | {r['points']:,} | {r['hidden']} | {r['dtype']} | "
+        f"{r['seconds_per_step'] * 1e6:,.1f} | {ratio} | {peak} | {pr} |"
+    )
 
 
 def whole_process(rounds: int) -> dict:
@@ -201,8 +236,14 @@ def whole_process(rounds: int) -> dict:
 def ablation(rounds: int) -> list[dict]:
     """What the row blocks buy at the case study's size, in both allocator settings."""
     out = []
-    base = {"kind": "ours", "backend": "numpy", "n_per_class": 100, "hidden": 100,
-            "dtype": "float64", "steps": 3000}
+    base = {
+        "kind": "ours",
+        "backend": "numpy",
+        "n_per_class": 100,
+        "hidden": 100,
+        "dtype": "float64",
+        "steps": 3000,
+    }
     for env_name, env in (("default allocator", {}), ("MALLOC_* high", MALLOC_ENV)):
         clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
         res = {"one block of 300": [], "blocks of 150": [], "reference": []}
@@ -210,10 +251,13 @@ def ablation(rounds: int) -> list[dict]:
             ref = {**base, "kind": "reference"}
             res["reference"].append(worker(ref, {**clean, **env})["seconds_per_step"])
             res["one block of 300"].append(
-                worker({**base, "block_elements": 10**9}, {**clean, **env})["seconds_per_step"])
+                worker({**base, "block_elements": 10**9}, {**clean, **env})["seconds_per_step"]
+            )
             res["blocks of 150"].append(worker(base, {**clean, **env})["seconds_per_step"])
         for k, v in res.items():
-            out.append({"allocator": env_name, "variant": k, "seconds_per_step": statistics.median(v)})
+            out.append(
+                {"allocator": env_name, "variant": k, "seconds_per_step": statistics.median(v)}
+            )
     return out
 
 
@@ -249,17 +293,31 @@ def write(results: dict) -> Path:
             f"**ratio {wp['ratio']:.2f}**.",
         ]
     if results.get("ablation"):
-        lines += ["", "## What the row blocks buy (NumPy, 300 points, hidden 100, float64)", "",
-                  "| allocator | variant | us per step |", "| --- | --- | --- |"]
-        lines += [f"| {a['allocator']} | {a['variant']} | {a['seconds_per_step'] * 1e6:.1f} |"
-                  for a in results["ablation"]]
+        lines += [
+            "",
+            "## What the row blocks buy (NumPy, 300 points, hidden 100, float64)",
+            "",
+            "| allocator | variant | us per step |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {a['allocator']} | {a['variant']} | {a['seconds_per_step'] * 1e6:.1f} |"
+            for a in results["ablation"]
+        ]
     if results.get("slope"):
         s = results["slope"]
-        lines += ["", "## Cost against points (NumPy, hidden 100, float64)", "",
-                  f"{s['ns_per_point']:.1f} ns per point per step from 30,000 to 300,000 points; "
-                  f"10x the points cost {s['growth_10x']:.2f}x the time (1.00 is linear)."]
-    lines += ["", f"Reference check: first loss {results['reference_check']['first_loss']:.6f} "
-              f"(ln 3 = 1.098612), accuracy {results['reference_check']['accuracy']:.2f}."]
+        lines += [
+            "",
+            "## Cost against points (NumPy, hidden 100, float64)",
+            "",
+            f"{s['ns_per_point']:.1f} ns per point per step from 30,000 to 300,000 points; "
+            f"10x the points cost {s['growth_10x']:.2f}x the time (1.00 is linear).",
+        ]
+    lines += [
+        "",
+        f"Reference check: first loss {results['reference_check']['first_loss']:.6f} "
+        f"(ln 3 = 1.098612), accuracy {results['reference_check']['accuracy']:.2f}.",
+    ]
     path = RESULTS / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -268,24 +326,40 @@ def write(results: dict) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 30,000 points only")
-    parser.add_argument("--backends", default=None, help="comma-separated backends (default: all installed)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per size (default 3)")
-    parser.add_argument("--no-whole-process", action="store_true", help="skip the whole-process comparison")
+    parser.add_argument(
+        "--backends", default=None, help="comma-separated backends (default: all installed)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds per size (default 3)"
+    )
+    parser.add_argument(
+        "--no-whole-process", action="store_true", help="skip the whole-process comparison"
+    )
     parser.add_argument("--no-ablation", action="store_true", help="skip the block-size ablation")
     args = parser.parse_args(argv)
 
     import portable_net as pn
 
     results = {
-        "machine": machine_name(), "date": time.strftime("%Y-%m-%d"),
-        "python": platform.python_version(), "numpy": np.__version__, "cores": os.cpu_count(),
-        "portable_net": pn.__version__, "rounds": args.rounds,
+        "machine": machine_name(),
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cores": os.cpu_count(),
+        "portable_net": pn.__version__,
+        "rounds": args.rounds,
         "reference_check": check_reference(),
     }
     print(f"# {results['machine']}: reference check {results['reference_check']}", flush=True)
-    print("| backend | device | points | hidden | dtype | us per step | ratio | peak | peak ratio |")
+    print(
+        "| backend | device | points | hidden | dtype | us per step | ratio | peak | peak ratio |"
+    )
     results["rows"] = run_matrix(matrix(args), args.rounds)
-    np_rows = {(r["points"], r["hidden"], r["dtype"]): r for r in results["rows"] if r["backend"] == "numpy"}
+    np_rows = {
+        (r["points"], r["hidden"], r["dtype"]): r
+        for r in results["rows"]
+        if r["backend"] == "numpy"
+    }
     a, b = np_rows.get((30_000, 100, "float64")), np_rows.get((300_000, 100, "float64"))
     if a and b:
         results["slope"] = {

@@ -118,8 +118,10 @@ class Classifier:
 
     def fit(self, X: Any, y: Any) -> Classifier:
         """Train on features X (N, D) and integer labels y (N,); returns self."""
-        X, y = _as_array(X, "X"), _as_array(y, "y")
-        xp, device = namespace_and_device({"X": X, "y": y})
+        dask_input = array_api_compat.is_dask_array(X) or array_api_compat.is_dask_array(y)
+        if not dask_input:
+            X, y = _as_array(X, "X"), _as_array(y, "y")
+            xp, device = namespace_and_device({"X": X, "y": y})
         hidden = self.hidden_sizes
         if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
             raise TypeError(f"hidden_sizes must be a sequence of integers, not {hidden!r}")
@@ -134,22 +136,28 @@ class Classifier:
             self.log_every,
             self.callback,
         )
-        if X.ndim == 2 and xp.isdtype(X.dtype, ("integral", "bool")):
-            X = xp.astype(X, float_dtype(xp, device))  # integer features: the default float
-        check_features(xp, X)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
-                f"y has shape {tuple(y.shape)}"
-            )
-        if not xp.isdtype(y.dtype, "integral"):
-            raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-        classes = xp.unique_values(y)  # (K,) sorted
-        if classes.shape[0] < 2:
-            raise ValueError(
-                f"y must hold at least 2 classes to learn from, got {classes.shape[0]}"
-            )
-        y_index = xp.searchsorted(classes, y)  # labels -> 0..K-1
+        if dask_input:  # Dask arrays (issue #6): classes in one pass, the rest checked by train
+            from ._accel import _dask
+
+            X, y_index, classes = _dask.classifier_inputs(X, y)
+            xp, device = array_api_compat.array_namespace(classes), None
+        else:
+            if X.ndim == 2 and xp.isdtype(X.dtype, ("integral", "bool")):
+                X = xp.astype(X, float_dtype(xp, device))  # integer features: the default float
+            check_features(xp, X)
+            if y.ndim != 1 or y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
+                    f"y has shape {tuple(y.shape)}"
+                )
+            if not xp.isdtype(y.dtype, "integral"):
+                raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+            classes = xp.unique_values(y)  # (K,) sorted
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    f"y must hold at least 2 classes to learn from, got {classes.shape[0]}"
+                )
+            y_index = xp.searchsorted(classes, y)  # labels -> 0..K-1
 
         params = init_params(
             [X.shape[1], *hidden, classes.shape[0]],
@@ -292,11 +300,23 @@ class Classifier:
 
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (N, K), columns in the order of ``classes_``."""
+        if array_api_compat.is_dask_array(X):  # Dask (issue #6): lazy, chunk by chunk
+            from ._accel import _dask
+
+            if not hasattr(self, "params_"):
+                self._check_fitted(X)  # raises NotFittedError
+            return _dask.predict_proba(self.params_, X)
         X = self._check_fitted(X)
         return predict_proba(self.params_, X)
 
     def predict(self, X: Any) -> Any:
         """The predicted label of each row, from ``classes_``."""
+        if array_api_compat.is_dask_array(X):  # Dask (issue #6): lazy, chunk by chunk
+            proba = self.predict_proba(X)
+            classes = self.classes_
+            return proba.map_blocks(
+                lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
+            )
         X = self._check_fitted(X)
         xp = array_api_compat.array_namespace(X)
         return xp.take(self.classes_, predict_indices(self.params_, X), axis=0)
@@ -304,6 +324,15 @@ class Classifier:
     def score(self, X: Any, y: Any) -> float:
         """Mean accuracy of ``predict(X)`` against ``y``."""
         pred = self.predict(X)
+        if array_api_compat.is_dask_array(pred):  # Dask (issue #6): one pass
+            import dask
+
+            if y.ndim != 1 or y.shape[0] != pred.shape[0]:
+                raise ValueError(
+                    f"y must be 1-D with {pred.shape[0]} labels, got shape {tuple(y.shape)}"
+                )
+            (hits,) = dask.compute((pred == y).sum())
+            return int(hits) / pred.shape[0]
         y = _as_array(y, "y")
         xp, _ = namespace_and_device(
             {"X": X if array_api_compat.is_array_api_obj(X) else pred, "y": y}

@@ -389,3 +389,54 @@ def test_mixed_devices_are_named_in_train():
     p = pn.init_params([2, 3], xp=strict)  # on the default device
     with pytest.raises(TypeError, match="device1.*CPU_DEVICE|CPU_DEVICE.*device1"):
         pn.train(p, X, y, steps=1)
+
+
+# --- the optional layers give the portable step's numbers ---------------------------------
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_jax_compiled_loop_gives_the_eager_step_s_numbers(momentum):
+    pytest.importorskip("jax")
+    if "jax" not in pn.available_backends():
+        pytest.skip("jax is not usable here")
+    X, y = pn.make_spiral(seed=8, xp="jax")
+    params = pn.init_params([2, 30, 3], seed=8, xp="jax")
+    lr = 0.2 if momentum else 1.0
+    kw = {"steps": 250, "log_every": 60, "momentum": momentum, "learning_rate": lr}
+    compiled, h_c = pn.train(params, X, y, jit=True, **kw)
+    eager, h_e = pn.train(params, X, y, jit=False, **kw)
+    assert h_c.steps == h_e.steps == [0, 60, 120, 180, 240]
+    np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
+    assert h_c.final_loss == pytest.approx(h_e.final_loss, rel=1e-12)
+    for k in params:
+        np.testing.assert_allclose(
+            to_numpy(compiled[k]), to_numpy(eager[k]), rtol=1e-10, atol=1e-14
+        )
+
+
+def test_jit_must_be_a_bool_or_none():
+    X, y = pn.make_spiral(5)
+    with pytest.raises(TypeError, match="jit must be True, False or None"):
+        pn.train(pn.init_params([2, 3]), X, y, jit="yes")
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 299])
+def test_row_blocks_sum_to_the_full_batch_gradient(block):
+    import array_api_compat.numpy as xp
+
+    from portable_net import _packed
+    from portable_net.loss import one_hot
+
+    X, y = pn.make_spiral(seed=9)
+    params = pn.init_params([2, 20, 7, 3], seed=9, scale=0.5)
+    packed = _packed.pack(xp, params, 3)
+    data = _packed.prepare_data(xp, X, one_hot(xp, y, 3, X.dtype))
+    whole = _packed.data_loss_and_grads(xp, packed, data, 1 / 300, 300, need_loss=True)
+    parts = _packed.data_loss_and_grads(xp, packed, data, 1 / 300, block, need_loss=True)
+    assert float(parts[0]) == pytest.approx(float(whole[0]), rel=1e-13)
+    for a, b in zip(parts[1], whole[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-16)
+    full = _packed.loss(xp, packed, data, 1e-3, 2)
+    assert float(_packed.loss(xp, packed, data, 1e-3, 2, block)) == pytest.approx(
+        float(full), rel=1e-13
+    )

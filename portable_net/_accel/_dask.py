@@ -1,0 +1,508 @@
+"""Dask arrays: data-parallel gradient descent, one fused task per chunk and a tree reduction.
+
+X (N, D), y (N,) Dask arrays, chunked along the rows (any scheduler: threads, processes,
+``dask.distributed``; NumPy chunks, or CuPy chunks on GPU workers):
+
+  checks of shapes and dtypes (no work) -> the feature axis made one chunk (rechunked)
+  -> per row chunk ONE task: the chunk in the step's layout (X1 = [X^T; 1], onehot) plus its
+     statistics (finite?, smallest and largest label); persisted once, where it was made
+  -> one ``dask.compute`` of the statistics: NaN, labels out of range are errors here
+  per step:
+    parameters (NumPy or CuPy arrays, on the client) -> one key of the step's graph
+    -> per chunk one fused task: forward, loss, backward on that chunk
+       (:func:`_packed.data_loss_and_grads`, i.e. :func:`_packed.partial` over cache-sized
+       blocks), returning the partial summed loss (at logged steps only) and gradients
+    -> a tree reduction (fan-in ``FAN_IN``) of those (loss, gradients) pairs
+    -> one result on the client: the summed gradient; the update is the arithmetic of
+       :func:`_step.make_step` (weight decay, momentum), applied to the client's arrays.
+
+The parameters are small (a few MB at most) and the data large, so the parameters travel to
+the chunks every step and the data never moves. The loss is part of a step's result only at
+logged steps. Mini-batches (``batch_size``) stream pieces of chunks in a seeded order: each
+chunk is cut into pieces of at most ``batch_size`` rows, an epoch is a seeded permutation of
+the pieces, and a batch is the next pieces of that order that together hold at most
+``batch_size`` rows (at least one piece). Rows inside a piece keep their order.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from .. import _packed
+from .._validation import check_feature_count, check_floating_params, check_params
+from ..errors import TrainingDiverged
+from ..loss import one_hot
+
+#: chunk results summed per reduction task
+FAN_IN = 8
+
+
+def is_dask(x: Any) -> bool:
+    """Whether x is a Dask array (without importing Dask when it is not loaded)."""
+    return array_api_compat.is_dask_array(x)
+
+
+# --- the tasks that run next to the data --------------------------------------------------
+
+
+class _Box:
+    """The step's parameters as one opaque graph value (a bare list would be read as tasks)."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays: list[Any]):
+        self.arrays = arrays
+
+
+def _block(xp: Any, packed: list[Any], n: int) -> int:
+    """Examples per cache-sized block on the host; a GPU chunk is one block."""
+    return _packed.block_size(packed, n) if array_api_compat.is_numpy_namespace(xp) else n
+
+
+def _prepare_chunk(Xc: Any, yc: Any, n_classes: int) -> tuple[Any, Any, tuple[bool, int, int]]:
+    """One row chunk -> (X1 (D + 1, n), onehot (K, n), (all finite?, min label, max label))."""
+    xp = array_api_compat.array_namespace(Xc)
+    stats = (bool(xp.all(xp.isfinite(Xc))), int(xp.min(yc)), int(xp.max(yc)))
+    data = _packed.prepare_data(xp, Xc, one_hot(xp, yc, n_classes, Xc.dtype))
+    return data.X1, data.onehot, stats
+
+
+def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, stop):
+    """The fused task: one chunk's (or piece's) summed loss (or None) and scaled gradient."""
+    X1, onehot = chunk[0], chunk[1]
+    if start is not None:
+        X1, onehot = X1[:, start:stop], onehot[:, start:stop]
+    xp = array_api_compat.array_namespace(X1)
+    packed = box.arrays
+    return _packed.data_loss_and_grads(
+        xp,
+        packed,
+        _packed.Data(X1, onehot),
+        scale,
+        _block(xp, packed, X1.shape[1]),
+        need_loss=need_loss,
+    )
+
+
+def _sum_parts(*parts):
+    """Sum (loss, grads) pairs into a fresh pair; inputs are never modified (a retried task
+    must find them as they were)."""
+    loss, grads = parts[0][0], [g.copy() for g in parts[0][1]]
+    for part_loss, part in parts[1:]:
+        for g, p in zip(grads, part):
+            g += p
+        if loss is not None:
+            loss = loss + part_loss
+    return loss, grads
+
+
+def _chunk_loss(box: _Box, chunk: tuple) -> float:
+    """One chunk's summed data loss, forward only (block by block, as :func:`_packed.loss`)."""
+    X1, onehot = chunk[0], chunk[1]
+    xp = array_api_compat.array_namespace(X1)
+    packed = box.arrays
+    n = X1.shape[1]
+    block = _block(xp, packed, n)
+    total = 0.0
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        scores = _packed.forward_scores(xp, packed, X1[:, a:b])
+        shifted = scores - xp.max(scores, axis=0, keepdims=True)
+        lse = xp.log(xp.sum(xp.exp(shifted), axis=0))
+        total += float(xp.sum(lse) - xp.sum(onehot[:, a:b] * shifted))
+    return total
+
+
+def _sum_floats(*xs: float) -> float:
+    return math.fsum(xs)
+
+
+# --- the client side ----------------------------------------------------------------------
+
+
+class _Runner:
+    """persist / compute on the chosen scheduler: a distributed Client, a scheduler name
+    ("threads", "sync", ...) or None (the active Client if there is one, else Dask's default)."""
+
+    def __init__(self, scheduler: Any):
+        self.scheduler = scheduler
+
+    def persist(self, objs: list[Any]) -> list[Any]:
+        import dask
+
+        if hasattr(self.scheduler, "persist") and hasattr(self.scheduler, "get"):
+            # a Client (older Dask persists through a Client only when it is the default one)
+            return list(self.scheduler.persist(objs, optimize_graph=False))
+        return list(dask.persist(*objs, scheduler=self.scheduler, optimize_graph=False))
+
+    def compute(self, *objs: Any) -> tuple[Any, ...]:
+        import dask
+
+        return dask.compute(*objs, scheduler=self.scheduler, optimize_graph=False)
+
+
+def _tree(delayed: Callable, parts: list[Any], combine: Callable, tag: str) -> Any:
+    """Reduce delayed values pairwise-ish (``FAN_IN`` at a time) into one delayed value."""
+    level = 0
+    while len(parts) > 1:
+        parts = [
+            delayed(combine, pure=False)(
+                *parts[i : i + FAN_IN], dask_key_name=f"{tag}-sum-{level}-{i}"
+            )
+            for i in range(0, len(parts), FAN_IN)
+        ]
+        level += 1
+    return parts[0]
+
+
+class DaskData:
+    """A training set persisted chunk by chunk in the step's layout (see the module doc)."""
+
+    def __init__(self, chunks: list[Any], sizes: list[int], runner: _Runner):
+        self.chunks, self.sizes, self.runner = chunks, sizes, runner
+        self.n = sum(sizes)
+
+    def _params(self, packed: list[Any], tag: str) -> Any:
+        import dask
+
+        return dask.delayed(_Box(packed), name=f"{tag}-params", traverse=False)
+
+    def grads(
+        self,
+        packed: list[Any],
+        scale: float,
+        need_loss: bool,
+        pieces: list[tuple[int, int | None, int | None]] | None = None,
+    ) -> tuple[Any, list[Any]]:
+        """One compute: the summed loss (or None) and the scaled gradient over the chunks
+        (or over ``pieces``: (chunk index, start, stop), None for the whole chunk)."""
+        import dask
+
+        tag = f"pn-step-{uuid.uuid4().hex}"
+        box = self._params(packed, tag)
+        if pieces is None:
+            pieces = [(i, None, None) for i in range(len(self.chunks))]
+        parts = [
+            dask.delayed(_chunk_grads, pure=False)(
+                box, self.chunks[i], scale, need_loss, a, b, dask_key_name=f"{tag}-chunk-{k}"
+            )
+            for k, (i, a, b) in enumerate(pieces)
+        ]
+        (result,) = self.runner.compute(_tree(dask.delayed, parts, _sum_parts, tag))
+        return result
+
+    def loss_sum(self, packed: list[Any]) -> float:
+        """The summed data loss over all chunks (forward only)."""
+        import dask
+
+        tag = f"pn-loss-{uuid.uuid4().hex}"
+        box = self._params(packed, tag)
+        parts = [
+            dask.delayed(_chunk_loss, pure=False)(box, c, dask_key_name=f"{tag}-chunk-{k}")
+            for k, c in enumerate(self.chunks)
+        ]
+        (result,) = self.runner.compute(_tree(dask.delayed, parts, _sum_floats, tag))
+        return float(result)
+
+
+# --- input checks and preparation -----------------------------------------------------------
+
+
+def _as_dask(x: Any, name: str, row_chunks: tuple[int, ...] | None) -> Any:
+    """A Dask array, a NumPy (or CuPy) array made one with the given row chunks."""
+    import dask.array as da
+
+    if is_dask(x):
+        return x
+    if array_api_compat.is_numpy_array(x) or array_api_compat.is_cupy_array(x):
+        chunks = (row_chunks, *((s,) for s in x.shape[1:])) if row_chunks else "auto"
+        return da.from_array(x, chunks=chunks)
+    raise TypeError(
+        f"{name} is a {type(x).__module__.split('.')[0]} {type(x).__name__}: with Dask arrays, "
+        "pass the other argument as a Dask or NumPy array"
+    )
+
+
+def _known_chunks(x: Any, name: str) -> None:
+    if any(math.isnan(c) for axis in x.chunks for c in axis):
+        raise ValueError(
+            f"{name} has chunks of unknown size (shape {x.shape}); call "
+            f"{name}.compute_chunk_sizes() first (or build it with known chunk sizes)"
+        )
+
+
+def _client_namespace(meta: Any) -> Any:
+    """The namespace of the chunks' library: the parameters live there on the client."""
+    if array_api_compat.is_cupy_array(meta):
+        import array_api_compat.cupy as cp
+
+        return cp
+    import array_api_compat.numpy as xnp
+
+    return xnp
+
+
+def _client_params(xp: Any, params: Mapping[str, Any], dtype: Any) -> dict[str, Any]:
+    """Parameters as arrays of the chunks' library (Dask parameters are computed: small)."""
+    out = {}
+    for key, arr in params.items():
+        if is_dask(arr):
+            arr = arr.compute()
+        if not (
+            array_api_compat.is_numpy_array(arr)
+            or array_api_compat.is_cupy_array(arr)
+            or isinstance(arr, np.generic)
+        ):
+            raise TypeError(
+                f"params[{key!r}] is a {type(arr).__module__.split('.')[0]} array; with Dask "
+                "data pass NumPy (or, for CuPy chunks, CuPy) or Dask parameters"
+            )
+        out[key] = arr
+    check_floating_params(array_api_compat.array_namespace(*out.values()), out)
+    return {k: xp.astype(xp.asarray(v), dtype, copy=True) for k, v in out.items()}
+
+
+def prepare(
+    params: Mapping[str, Any], X: Any, y: Any, scheduler: Any
+) -> tuple[Any, int, dict[str, Any], DaskData]:
+    """Check params, X and y; persist the chunks in the step's layout. Returns (client
+    namespace, n_layers, params on the client in X's dtype, the persisted data)."""
+    import dask
+
+    n_layers = check_params(params)
+    if not is_dask(X):
+        y = _as_dask(y, "y", None)
+        X = _as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
+    y = _as_dask(y, "y", X.chunks[0] if X.ndim == 2 else None)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
+    _known_chunks(X, "X")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must not be empty, got shape {tuple(X.shape)}")
+    if not np.issubdtype(X.dtype, np.floating) or X.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"X must hold real floating values (float32 or float64), got dtype {X.dtype}"
+        )
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,), got shape {tuple(y.shape)}")
+    _known_chunks(y, "y")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {X.shape[0]} rows; they must match")
+    check_feature_count(X, params)
+    n_classes = int(params[f"W{n_layers}"].shape[1])
+    xp = _client_namespace(getattr(X, "_meta", None))
+    params = _client_params(xp, params, X.dtype)
+
+    # chunks that split the feature axis are made one chunk there (D is small); y follows
+    # X's row chunks
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    if y.chunks[0] != X.chunks[0]:
+        y = y.rechunk({0: X.chunks[0]})
+    sizes = list(X.chunks[0])
+    Xb, yb = X.to_delayed().ravel(), y.to_delayed().ravel()
+    token = uuid.uuid4().hex
+    prepared = [
+        dask.delayed(_prepare_chunk, pure=False)(
+            xc, yc, n_classes, dask_key_name=f"pn-data-{token}-{i}"
+        )
+        for i, (xc, yc, s) in enumerate(zip(Xb, yb, sizes))
+        if s > 0
+    ]
+    sizes = [s for s in sizes if s > 0]
+    runner = _Runner(scheduler)
+    chunks = runner.persist(prepared)
+    stats = runner.compute(
+        *[
+            dask.delayed(lambda c: c[2], pure=False)(c, dask_key_name=f"pn-stats-{token}-{i}")
+            for i, c in enumerate(chunks)
+        ]
+    )
+    if not all(s[0] for s in stats):
+        raise ValueError("X holds NaN or infinite values")
+    lo, hi = min(s[1] for s in stats), max(s[2] for s in stats)
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(
+            f"y must hold labels in [0, {n_classes}) for a model with {n_classes} "
+            f"classes, got labels from {lo} to {hi}"
+        )
+    return xp, n_layers, params, DaskData(chunks, sizes, runner)
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+
+def _pieces(sizes: list[int], batch_size: int) -> list[tuple[int, int, int]]:
+    """Each chunk cut into near-equal pieces of at most batch_size rows."""
+    out = []
+    for i, n in enumerate(sizes):
+        k = -(-n // batch_size)
+        bounds = [(n * j) // k for j in range(k + 1)]
+        out += [(i, bounds[j], bounds[j + 1]) for j in range(k)]
+    return out
+
+
+class _PieceBatches:
+    """Seeded batches of pieces: one permutation of the pieces per epoch."""
+
+    def __init__(self, sizes: list[int], batch_size: int, seed: int):
+        self.pieces = _pieces(sizes, batch_size)
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order: list[int] = []
+        self.pos = 0
+
+    def next(self) -> tuple[list[tuple[int, int, int]], int]:
+        if self.pos >= len(self.order):
+            self.order = [int(i) for i in self.rng.permutation(len(self.pieces))]
+            self.pos = 0
+        batch, rows = [], 0
+        while self.pos < len(self.order):
+            piece = self.pieces[self.order[self.pos]]
+            size = piece[2] - piece[1]
+            if batch and rows + size > self.batch_size:
+                break
+            batch.append(piece)
+            rows += size
+            self.pos += 1
+        return batch, rows
+
+
+def make_update(
+    xp: Any,
+    packed: list[Any],
+    *,
+    n_features: int,
+    learning_rate: float,
+    reg: float,
+    momentum: float,
+) -> Callable[[list[Any], list[Any], list[Any]], None]:
+    """The update of :func:`_step.make_step`, in place on the client's arrays, for gradients
+    already scaled by the learning rate: ``p *= 1 - lr reg; p -= g`` (weights; biases
+    ``p -= g``), or with momentum ``v *= mu; v -= g; v -= lr reg p; p += v``."""
+    masks = _packed.weight_masks(xp, packed, n_features)
+    lr_reg = [learning_rate * reg * m for m in masks]
+    decay = [1.0 - c for c in lr_reg]
+    decays = [reg != 0.0 and not (isinstance(c, float) and c == 0.0) for c in lr_reg]
+
+    def update(packed: list[Any], velocity: list[Any], grads: list[Any]) -> None:
+        for j, (p, g) in enumerate(zip(packed, grads)):
+            g = xp.asarray(g)
+            if momentum == 0.0:
+                if decays[j]:
+                    p *= decay[j]
+                p -= g
+            else:
+                v = velocity[j]
+                v *= momentum
+                v -= g
+                if decays[j]:
+                    v -= lr_reg[j] * p
+                p += v
+
+    return update
+
+
+def train(
+    params: Mapping[str, Any],
+    X: Any,
+    y: Any,
+    *,
+    steps: int,
+    learning_rate: float,
+    reg: float,
+    momentum: float,
+    batch_size: int | None,
+    seed: int,
+    log_every: int,
+    callback: Callable | None,
+    scheduler: Any = None,
+):
+    """:func:`portable_net.train` on Dask arrays (hyperparameters already checked there).
+
+    Returns NumPy (CuPy for CuPy chunks) parameters and the History, with the semantics of
+    the in-memory loop: the loss before the update at logged steps, the final full-data loss.
+    """
+    from ..train import History, _log
+
+    xp, n_layers, params, data = prepare(params, X, y, scheduler)
+    n_features = int(params["W1"].shape[0])
+    packed = _packed.pack(xp, params, n_layers)
+    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0.0 else []
+    update = make_update(
+        xp, packed, n_features=n_features, learning_rate=learning_rate, reg=reg, momentum=momentum
+    )
+    history = History()
+    batches = None if batch_size is None else _PieceBatches(data.sizes, batch_size, seed)
+
+    for i in range(steps):
+        logged = i % log_every == 0
+        if batches is None:
+            pieces, n = None, data.n
+        else:
+            pieces, n = batches.next()
+        loss_sum, grads = data.grads(packed, learning_rate / n, logged, pieces)
+        if logged:
+            loss = float(loss_sum / n + _packed.penalty(xp, packed, n_features, reg))
+            view = _packed.unpack(xp, packed, n_features, copy=False) if callback else None
+            _log(history, i, loss, learning_rate, callback, view)
+        update(packed, velocity, grads)
+
+    final = data.loss_sum(packed) / data.n + float(_packed.penalty(xp, packed, n_features, reg))
+    if not math.isfinite(final):
+        raise TrainingDiverged(steps, final, learning_rate)
+    history.final_loss = final
+    return _packed.unpack(xp, packed, n_features, copy=True), history
+
+
+# --- the estimator's side ---------------------------------------------------------------------
+
+
+def classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:
+    """For :meth:`Classifier.fit`: (X as floating Dask array, labels -> 0..K-1 as a Dask
+    array, the sorted distinct labels as a NumPy array), with one pass over y."""
+    import dask
+    import dask.array as da
+
+    if not is_dask(X):
+        y = _as_dask(y, "y", None)
+        X = _as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
+    y = _as_dask(y, "y", X.chunks[0] if X.ndim == 2 else None)
+    if X.ndim == 2 and (np.issubdtype(X.dtype, np.integer) or X.dtype == np.bool_):
+        X = X.astype(np.float64)  # integer features: the default float
+    if y.ndim != 1 or (X.ndim == 2 and y.shape[0] != X.shape[0]):
+        raise ValueError(
+            f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
+            f"y has shape {tuple(y.shape)}"
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    (classes,) = dask.compute(da.unique(y))
+    classes = np.asarray(classes)
+    if classes.shape[0] < 2:
+        raise ValueError(f"y must hold at least 2 classes to learn from, got {classes.shape[0]}")
+    if not np.array_equal(classes, np.arange(classes.shape[0])):
+        y = y.map_blocks(lambda b: np.searchsorted(classes, b), dtype=np.int64)
+    return X, y, classes
+
+
+def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
+    """Class probabilities of a Dask X, chunk by chunk (lazy; a Dask array (N, K))."""
+    from ..model import predict_proba as proba
+
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
+    check_feature_count(X, params)
+    X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
+    n_classes = int(params[f"W{len(params) // 2}"].shape[1])
+    return X.map_blocks(
+        lambda b: proba(params, b), chunks=(X.chunks[0], (n_classes,)), dtype=X.dtype
+    )
