@@ -44,7 +44,7 @@ def _ours(spec, X, y, params):
     if "block_elements" in spec:
         from portable_net import _packed
 
-        _packed.BLOCK_ELEMENTS = spec["block_elements"]
+        _packed.BLOCK_ELEMENTS = _packed.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
 
     def run(steps):
         t = time.perf_counter()

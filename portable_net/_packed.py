@@ -21,10 +21,14 @@ from typing import Any
 from . import layers
 from ._backend import device_of
 
-# at most this many activations per block (H * B): 2**14 float64 values are 128 KiB, which
-# stay in cache and below glibc's mmap threshold (fresh large temporaries page-fault each step)
+# Activations per block (H * B). Batches use blocks of at most 2**14 values (128 KiB in
+# float64): below glibc's mmap threshold, so a step's few temporaries are not returned to the
+# system and page-faulted back every step. Large batches (over 64 large blocks, where the
+# allocator settles on reusing the same chunks) use blocks of about 2**17 values (1 MiB), which
+# cost fewer calls per example.
 BLOCK_ELEMENTS = 2**14
-# but never fewer examples than this: below it, per-block call overhead dominates (wide layers)
+LARGE_BLOCK_ELEMENTS = 2**17
+# never fewer examples than this: below it, per-block call overhead dominates (wide layers)
 MIN_BLOCK = 64
 
 
@@ -71,10 +75,13 @@ def prepare_data(xp: ModuleType, X: Any, onehot_rows: Any) -> Data:
 
 
 def block_size(packed: list[Any], n: int) -> int:
-    """Examples per block: at most BLOCK_ELEMENTS activations of the widest layer (at least
-    MIN_BLOCK examples), the blocks of a batch of n made equal."""
+    """Examples per block for a batch of n, the blocks made equal (see BLOCK_ELEMENTS)."""
     widest = max(p.shape[0] for p in packed[::2])
-    most = max(MIN_BLOCK, BLOCK_ELEMENTS // widest)
+    large = max(MIN_BLOCK, LARGE_BLOCK_ELEMENTS // widest)
+    if n >= 64 * large:
+        most = large
+    else:
+        most = max(MIN_BLOCK, BLOCK_ELEMENTS // widest)
     n_blocks = -(-n // most)
     return -(-n // n_blocks)
 

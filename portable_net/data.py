@@ -63,7 +63,7 @@ def make_spiral(
     k = check_int("n_classes", n_classes, minimum=2)
     noise = check_real("noise", noise, low=0.0)
     seed = check_int("seed", seed, minimum=0)
-    if chunks is not None:  # Dask arrays (issue #6), chunk by chunk
+    if chunks is not None:  # Dask arrays, chunk by chunk
         return _dask_spiral(n, k, noise, seed, xp, device, dtype, chunks)
     xp = to_namespace(xp)
     device = resolve_device(xp, device)
@@ -83,7 +83,7 @@ def make_spiral(
     )
 
 
-# --- the spiral as Dask arrays (issue #6) ----------------------------------------------------
+# --- the spiral as Dask arrays ----------------------------------------------------
 #
 # The noise is one stream: the in-memory spiral draws standard_normal(n) per class in order,
 # and NumPy's Generator gives the same numbers drawn in any pieces, so the noise of row r is

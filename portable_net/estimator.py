@@ -136,7 +136,7 @@ class Classifier:
             self.log_every,
             self.callback,
         )
-        if dask_input:  # Dask arrays (issue #6): classes in one pass, the rest checked by train
+        if dask_input:  # Dask arrays: classes in one pass, the rest checked by train
             from ._accel import _dask
 
             X, y_index, classes = _dask.classifier_inputs(X, y)
@@ -300,7 +300,7 @@ class Classifier:
 
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (N, K), columns in the order of ``classes_``."""
-        if array_api_compat.is_dask_array(X):  # Dask (issue #6): lazy, chunk by chunk
+        if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
             from ._accel import _dask
 
             if not hasattr(self, "params_"):
@@ -311,7 +311,7 @@ class Classifier:
 
     def predict(self, X: Any) -> Any:
         """The predicted label of each row, from ``classes_``."""
-        if array_api_compat.is_dask_array(X):  # Dask (issue #6): lazy, chunk by chunk
+        if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
             proba = self.predict_proba(X)
             classes = self.classes_
             return proba.map_blocks(
@@ -324,7 +324,7 @@ class Classifier:
     def score(self, X: Any, y: Any) -> float:
         """Mean accuracy of ``predict(X)`` against ``y``."""
         pred = self.predict(X)
-        if array_api_compat.is_dask_array(pred):  # Dask (issue #6): one pass
+        if array_api_compat.is_dask_array(pred):  # Dask: one pass
             import dask
 
             if y.ndim != 1 or y.shape[0] != pred.shape[0]:

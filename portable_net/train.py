@@ -156,7 +156,7 @@ def train(
     if jit is not None and not isinstance(jit, bool):
         raise TypeError(f"jit must be True, False or None, not {jit!r}")
 
-    # --- Dask arrays (issue #6): their own loop, before the in-memory checks (lazy arrays) --
+    # --- Dask arrays: their own loop, before the in-memory checks (the arrays are lazy) ------
     if is_dask_array(X) or is_dask_array(y):
         from ._accel import _dask
 
@@ -220,7 +220,7 @@ def train(
             learning_rate=learning_rate,
             reg=reg,
             momentum=momentum,
-            block=_packed.block_size(packed, batch_size or n),
+            block=_packed.block_size(packed, batch_size or n) if _host(xp, device) else None,
         )
         batches = None if batch_size is None else _Batches(xp, data, batch_size, seed, device)
         for i in range(steps):
@@ -230,8 +230,8 @@ def train(
             if logged:
                 report(i, loss)
 
-    full_block = _packed.block_size(packed, n) if _host(xp, device) else None
-    final = float(_packed.loss(xp, packed, data, reg, n_features, full_block))
+    final_block = _packed.block_size(packed, n) if _host(xp, device) else None
+    final = float(_packed.loss(xp, packed, data, reg, n_features, final_block))
     if not math.isfinite(final):
         raise TrainingDiverged(steps, final, learning_rate)
     history.final_loss = final
