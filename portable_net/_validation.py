@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+import array_api_compat
+
 from ._backend import library_name
 
 
@@ -88,13 +90,13 @@ def check_params(params: Any) -> int:
     if n_layers == 0 or set(params) != expected:
         raise ValueError(
             "params must hold exactly W1, b1, ..., WL, bL for some L >= 1, "
-            f"got keys {sorted(params)}"
+            f"got keys {sorted(map(str, params))}"
         )
     fan_in = None
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
         for key, arr in ((f"W{i}", W), (f"b{i}", b)):
-            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
+            if not array_api_compat.is_array_api_obj(arr) or isinstance(arr, (int, float)):
                 raise TypeError(f"params[{key!r}] must be an array, not {type(arr).__name__}")
         if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[1]:
             raise ValueError(
@@ -108,6 +110,14 @@ def check_params(params: Any) -> int:
             )
         fan_in = W.shape[1]
     return n_layers
+
+
+def layer_sizes(params: Any) -> list[int]:
+    """Check params as :func:`check_params` does and return the layer sizes [D, H1, ..., K]."""
+    n_layers = check_params(params)
+    return [int(params["W1"].shape[0])] + [
+        int(params[f"W{i}"].shape[1]) for i in range(1, n_layers + 1)
+    ]
 
 
 def check_feature_count(X: Any, params: Mapping[str, Any]) -> None:

@@ -22,6 +22,7 @@ import array_api_compat
 import numpy as np
 
 from ._backend import float_dtype, resolve_device, to_namespace
+from ._validation import layer_sizes
 
 __all__ = ["load", "save"]
 
@@ -50,38 +51,6 @@ def _to_host(x: Any) -> np.ndarray:
         return np.array(np.from_dlpack(x), copy=True)
     except (TypeError, BufferError, ValueError, RuntimeError, AttributeError):
         return np.array(x, copy=True)
-
-
-def _layer_sizes(params: Any) -> list[int]:
-    """Check ``W1, b1, ..., WL, bL`` of chained shapes and return the layer sizes."""
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of arrays W1, b1, ..., not {type(params).__name__}")
-    n_layers = len(params) // 2
-    expected = {f"{p}{i}" for i in range(1, n_layers + 1) for p in "Wb"}
-    if n_layers == 0 or set(params) != expected:
-        raise ValueError(
-            f"params must hold exactly W1, b1, ..., WL, bL for some L >= 1, got keys "
-            f"{sorted(map(str, params))}"
-        )
-    sizes: list[int] = []
-    for i in range(1, n_layers + 1):
-        W, b = params[f"W{i}"], params[f"b{i}"]
-        for key, arr in ((f"W{i}", W), (f"b{i}", b)):
-            if not array_api_compat.is_array_api_obj(arr) or isinstance(arr, (int, float)):
-                raise TypeError(f"params[{key!r}] must be an array, not {type(arr).__name__}")
-        if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[1]:
-            raise ValueError(
-                f"params W{i} must be 2-D (fan_in, fan_out) and b{i} 1-D (fan_out,), "
-                f"got W{i} {tuple(W.shape)} and b{i} {tuple(b.shape)}"
-            )
-        if sizes and W.shape[0] != sizes[-1]:
-            raise ValueError(
-                f"params W{i} has {W.shape[0]} rows but layer {i - 1} has {sizes[-1]} outputs"
-            )
-        if not sizes:
-            sizes.append(int(W.shape[0]))
-        sizes.append(int(W.shape[1]))
-    return sizes
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -154,7 +123,7 @@ def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) ->
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, not {type(path).__name__}")
     path = Path(path)
-    sizes = _layer_sizes(params)
+    sizes = layer_sizes(params)
     weights = {key: _to_host(params[key]) for key in params}
     dtypes = {str(w.dtype) for w in weights.values()}
     if len(dtypes) != 1 or next(iter(dtypes)) not in ("float32", "float64"):

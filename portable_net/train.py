@@ -196,16 +196,17 @@ def train(
         )
 
     accel = None if batch_size is not None else _accelerator(xp, jit)
+    on_host = accel is None and _host(xp, device)
+    step = make_step(
+        xp,
+        packed,
+        n_features=n_features,
+        learning_rate=learning_rate,
+        reg=reg,
+        momentum=momentum,
+        block=_packed.block_size(packed, batch_size or n) if on_host else None,
+    )
     if accel is not None:
-        step = make_step(
-            xp,
-            packed,
-            n_features=n_features,
-            learning_rate=learning_rate,
-            reg=reg,
-            momentum=momentum,
-            block=None,
-        )
         for start in range(0, steps, log_every):
             packed, velocity, loss = accel.logged_step(step, packed, velocity, data)
             report(start, loss)
@@ -213,15 +214,6 @@ def train(
             if stretch > 0:
                 packed, velocity = accel.stretch(step, packed, velocity, data, stretch)
     else:
-        step = make_step(
-            xp,
-            packed,
-            n_features=n_features,
-            learning_rate=learning_rate,
-            reg=reg,
-            momentum=momentum,
-            block=_packed.block_size(packed, batch_size or n) if _host(xp, device) else None,
-        )
         batches = None if batch_size is None else _Batches(xp, data, batch_size, seed, device)
         for i in range(steps):
             X1, onehot = (data.X1, data.onehot) if batches is None else batches.next()

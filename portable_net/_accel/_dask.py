@@ -35,6 +35,7 @@ import array_api_compat
 import numpy as np
 
 from .. import _packed
+from .._step import make_update
 from .._validation import check_feature_count, check_floating_params, check_params
 from ..errors import TrainingDiverged
 from ..loss import one_hot
@@ -376,41 +377,6 @@ class _PieceBatches:
         return batch, rows
 
 
-def make_update(
-    xp: Any,
-    packed: list[Any],
-    *,
-    n_features: int,
-    learning_rate: float,
-    reg: float,
-    momentum: float,
-) -> Callable[[list[Any], list[Any], list[Any]], None]:
-    """The update of :func:`_step.make_step`, in place on the client's arrays, for gradients
-    already scaled by the learning rate: ``p *= 1 - lr reg; p -= g`` (weights; biases
-    ``p -= g``), or with momentum ``v *= mu; v -= g; v -= lr reg p; p += v``."""
-    masks = _packed.weight_masks(xp, packed, n_features)
-    lr_reg = [learning_rate * reg * m for m in masks]
-    decay = [1.0 - c for c in lr_reg]
-    decays = [reg != 0.0 and not (isinstance(c, float) and c == 0.0) for c in lr_reg]
-
-    def update(packed: list[Any], velocity: list[Any], grads: list[Any]) -> None:
-        for j, (p, g) in enumerate(zip(packed, grads)):
-            g = xp.asarray(g)
-            if momentum == 0.0:
-                if decays[j]:
-                    p *= decay[j]
-                p -= g
-            else:
-                v = velocity[j]
-                v *= momentum
-                v -= g
-                if decays[j]:
-                    v -= lr_reg[j] * p
-                p += v
-
-    return update
-
-
 def train(
     params: Mapping[str, Any],
     X: Any,
@@ -454,7 +420,7 @@ def train(
             loss = float(loss_sum / n + _packed.penalty(xp, packed, n_features, reg))
             view = _packed.unpack(xp, packed, n_features, copy=False) if callback else None
             _log(history, i, loss, learning_rate, callback, view)
-        update(packed, velocity, grads)
+        packed, velocity = update(packed, velocity, [xp.asarray(g) for g in grads])
 
     final = data.loss_sum(packed) / data.n + float(_packed.penalty(xp, packed, n_features, reg))
     if not math.isfinite(final):
