@@ -74,12 +74,17 @@ def prepare_data(xp: ModuleType, X: Any, onehot_rows: Any) -> Data:
     return Data(X1=xp.concat([X.T, ones], axis=0), onehot=xp.asarray(onehot_rows.T, copy=True))
 
 
-def block_size(packed: list[Any], n: int) -> int:
-    """Examples per block for a batch of n, the blocks made equal (see BLOCK_ELEMENTS)."""
+def block_size(packed: list[Any], n: int, *, large: bool = True) -> int:
+    """Examples per block for a batch of n, the blocks made equal (see BLOCK_ELEMENTS).
+
+    ``large=False`` keeps to the small blocks: for processes whose allocator settings are not
+    their own (Dask workers start with glibc's MALLOC_TRIM_THRESHOLD_ set, which freezes the
+    mmap threshold at 128 KiB, so larger temporaries are mapped and unmapped every block).
+    """
     widest = max(p.shape[0] for p in packed[::2])
-    large = max(MIN_BLOCK, LARGE_BLOCK_ELEMENTS // widest)
-    if n >= 64 * large:
-        most = large
+    big = max(MIN_BLOCK, LARGE_BLOCK_ELEMENTS // widest)
+    if large and n >= 64 * big:
+        most = big
     else:
         most = max(MIN_BLOCK, BLOCK_ELEMENTS // widest)
     n_blocks = -(-n // most)
