@@ -67,9 +67,11 @@ def compare(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Time every backend against the case study's literal loop; write bench/results/."""
-    session.install("-e", ".", *ALL_CPU_DEPS)
+    """Time every backend against the case study's literal loop, and Dask against in-memory
+    NumPy; write bench/results/."""
+    session.install("-e", ".[dask]", *ALL_CPU_DEPS)
     session.run("python", "-m", "bench", *session.posargs)
+    session.run("python", "-m", "bench.dask_bench")
 
 
 @nox.session(default=False, venv_backend="none")
