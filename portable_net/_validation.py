@@ -10,8 +10,6 @@ from typing import Any
 
 import array_api_compat
 
-from ._backend import library_name
-
 
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -141,7 +139,3 @@ def array_arguments(params: Mapping[str, Any] | None, **arrays: Any) -> dict[str
     if params is not None:
         out.update({f"params[{k!r}]": v for k, v in params.items()})
     return out
-
-
-def describe(x: Any) -> str:
-    return f"{library_name(x)} array of shape {tuple(getattr(x, 'shape', ()))}"

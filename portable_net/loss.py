@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from . import layers
 from ._backend import device_of, namespace_and_device
 from ._validation import check_labels, is_floating
 
@@ -17,36 +18,10 @@ def one_hot(xp: ModuleType, y: Any, n_classes: int, dtype: Any) -> Any:
     return xp.astype(xp.expand_dims(y, axis=1) == classes, dtype)  # (N, K)
 
 
-def softmax_xent(xp: ModuleType, scores: Any, onehot: Any, n_total: int | None = None):
-    """Mean cross-entropy of softmax(scores) and its gradient wrt the scores.
-
-    scores (N, K), onehot (N, K) -> loss 0-d, dscores (N, K).
-    ``n_total`` divides instead of N when the rows are one block of a larger batch.
-    """
-    n = scores.shape[0] if n_total is None else n_total
-    # subtract the row max: exp would overflow for large scores, and log-softmax stays exact
-    shifted = scores - xp.max(scores, axis=1, keepdims=True)  # (N, K), <= 0
-    exp = xp.exp(shifted)  # (N, K), in (0, 1]
-    sumexp = xp.sum(exp, axis=1, keepdims=True)  # (N, 1), in [1, K]
-    # -log p[y] = log(sum exp) - shifted[y]
-    loss = (xp.sum(xp.log(sumexp)) - xp.sum(onehot * shifted)) / n  # ()
-    # d loss / d scores = (p - onehot) / N
-    dscores = (exp / sumexp - onehot) / n  # (N, K)
-    return loss, dscores
-
-
 def softmax(xp: ModuleType, scores: Any) -> Any:
     """Row-wise softmax, stable for any finite scores. (N, K) -> (N, K)."""
     exp = xp.exp(scores - xp.max(scores, axis=1, keepdims=True))
     return exp / xp.sum(exp, axis=1, keepdims=True)
-
-
-def l2_penalty(xp: ModuleType, weights: list[Any], reg: float) -> Any:
-    """0.5 * reg * sum ||W||^2 over the weight matrices (biases are not regularised)."""
-    total = xp.sum(weights[0] * weights[0])
-    for W in weights[1:]:
-        total = total + xp.sum(W * W)
-    return (0.5 * reg) * total
 
 
 def softmax_cross_entropy(scores: Any, y: Any) -> tuple[Any, Any]:
@@ -77,4 +52,13 @@ def softmax_cross_entropy(scores: Any, y: Any) -> tuple[Any, Any]:
     if not bool(xp.all(xp.isfinite(scores))):
         raise ValueError("scores hold NaN or infinite values")
     check_labels(xp, y, scores.shape[0], scores.shape[1])
-    return softmax_xent(xp, scores, one_hot(xp, y, scores.shape[1], scores.dtype))
+    n, k = scores.shape
+    # the training step's softmax, in its (classes, examples) layout, on a copy it may overwrite
+    loss_sum, dscores = layers.softmax_xent_backward(
+        xp,
+        xp.asarray(scores.T, copy=True),
+        one_hot(xp, y, k, scores.dtype).T,
+        1.0 / n,
+        need_loss=True,
+    )
+    return loss_sum / n, dscores.T
