@@ -1,8 +1,9 @@
 """One measurement, in its own process: ``python -m bench._worker '<json spec>'``.
 
 Prints one JSON object: seconds per step (the marginal cost: a run of S steps minus a run of
-0 steps, so checks, preparation and the final loss are not counted) and, for NumPy-backed
-runs, the peak of traced memory during two steps.
+0 steps, so checks, preparation and the final loss are not counted) and the peak memory of
+two steps: traced allocations for NumPy-backed runs, the memory pool for CuPy, the CUDA
+allocator's peak for torch on a GPU (the input data included).
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ def main(spec: dict) -> dict:
         run(2)
         out["peak_bytes"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    elif spec["backend"] == "cupy":  # the pool keeps what the run needed at its peak
+        import cupy
+
+        pool = cupy.get_default_memory_pool()
+        pool.free_all_blocks()
+        run(2)
+        out["peak_bytes"] = pool.total_bytes()
+    elif spec["backend"] == "torch" and str(spec.get("device") or "cpu").startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        run(2)
+        out["peak_bytes"] = torch.cuda.max_memory_allocated()
     return out
 
 
