@@ -13,6 +13,7 @@ the same function serves a GPU at millions of points and one chunk of a distribu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -74,13 +75,15 @@ def prepare_data(xp: ModuleType, X: Any, onehot_rows: Any) -> Data:
     return Data(X1=xp.concat([X.T, ones], axis=0), onehot=xp.asarray(onehot_rows.T, copy=True))
 
 
-def block_size(packed: list[Any], n: int, *, large: bool = True) -> int:
+def block_size(packed: list[Any], n: int, *, large: bool | None = None) -> int:
     """Examples per block for a batch of n, the blocks made equal (see BLOCK_ELEMENTS).
 
-    ``large=False`` keeps to the small blocks: for processes whose allocator settings are not
-    their own (Dask workers start with glibc's MALLOC_TRIM_THRESHOLD_ set, which freezes the
-    mmap threshold at 128 KiB, so larger temporaries are mapped and unmapped every block).
+    ``large`` allows the 1 MiB blocks of large batches; by default they are allowed unless
+    glibc's mmap threshold is frozen at 128 KiB (see :func:`_mmap_threshold_frozen`), where
+    every larger temporary would be mapped and unmapped again for every block.
     """
+    if large is None:
+        large = not _mmap_threshold_frozen()
     widest = max(p.shape[0] for p in packed[::2])
     big = max(MIN_BLOCK, LARGE_BLOCK_ELEMENTS // widest)
     if large and n >= 64 * big:
@@ -89,6 +92,22 @@ def block_size(packed: list[Any], n: int, *, large: bool = True) -> int:
         most = max(MIN_BLOCK, BLOCK_ELEMENTS // widest)
     n_blocks = -(-n // most)
     return -(-n // n_blocks)
+
+
+def _mmap_threshold_frozen() -> bool:
+    """Whether this process's glibc keeps its mmap threshold at 128 KiB or so.
+
+    glibc raises the threshold as large blocks are freed, unless any of MALLOC_TRIM_THRESHOLD_,
+    MALLOC_TOP_PAD_, MALLOC_MMAP_MAX_ or MALLOC_MMAP_THRESHOLD_ was set when the process started:
+    Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, for one.
+    """
+    env = os.environ
+    if "MALLOC_MMAP_THRESHOLD_" in env:
+        try:
+            return int(env["MALLOC_MMAP_THRESHOLD_"]) < 2**21
+        except ValueError:
+            return True
+    return any(k in env for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"))
 
 
 def partial(

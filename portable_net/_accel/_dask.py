@@ -62,11 +62,9 @@ class _Box:
 
 
 def _block(xp: Any, packed: list[Any], n: int) -> int:
-    """Examples per cache-sized block on the host (the small blocks: see
-    :func:`_packed.block_size`); a GPU chunk is one block."""
-    return (
-        _packed.block_size(packed, n, large=False) if array_api_compat.is_numpy_namespace(xp) else n
-    )
+    """Examples per cache-sized block on the host (see :func:`_packed.block_size`: a worker
+    whose glibc mmap threshold is frozen gets the small blocks); a GPU chunk is one block."""
+    return _packed.block_size(packed, n) if array_api_compat.is_numpy_namespace(xp) else n
 
 
 def _prepare_chunk(Xc: Any, yc: Any, n_classes: int) -> tuple[Any, Any, tuple[bool, int, int]]:
