@@ -88,8 +88,19 @@ def gpu(session: nox.Session) -> None:
             env={"PORTABLE_NET_BACKENDS": backend},
             success_codes=[0, 5],
         )
+    # sized for a short visit to a GPU machine: fewer rounds, no CPU-only extras
     session.run("python", "-m", "bench.compare", "--backends", "numpy,cupy,torch,jax")
-    session.run("python", "-m", "bench", "--backends", "numpy,cupy,torch,jax", "--no-ablation")
+    session.run(
+        "python",
+        "-m",
+        "bench",
+        "--backends",
+        "numpy,cupy,torch,jax",
+        "--rounds",
+        "2",
+        "--no-ablation",
+        "--no-whole-process",
+    )
 
 
 @nox.session
