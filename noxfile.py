@@ -78,17 +78,20 @@ def bench(session: nox.Session) -> None:
 def gpu(session: nox.Session) -> None:
     """On a GPU machine, offline: the tests on cupy, torch and jax there, compare, bench."""
     session.run("nvidia-smi", "-L", external=True)
-    for backend in ("cupy", "torch", "jax"):
+    # each backend's own tests (ids naming the GPU backend), not the whole suite three times
+    for backend, ids in (("cupy", "cupy"), ("torch", "torch-cuda"), ("jax", "jax")):
         session.run(
             "python",
             "-m",
             "pytest",
             "-q",
+            "-k",
+            ids,
             *session.posargs,
             env={"PORTABLE_NET_BACKENDS": backend},
             success_codes=[0, 5],
         )
-    # sized for a short visit to a GPU machine: fewer rounds, no CPU-only extras
+    # sized for a short visit to a GPU machine: the targets' sizes, 2 rounds, no CPU extras
     session.run("python", "-m", "bench.compare", "--backends", "numpy,cupy,torch,jax")
     session.run(
         "python",
@@ -96,6 +99,7 @@ def gpu(session: nox.Session) -> None:
         "bench",
         "--backends",
         "numpy,cupy,torch,jax",
+        "--gpu-check",
         "--rounds",
         "2",
         "--no-ablation",

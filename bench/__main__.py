@@ -40,7 +40,10 @@ MALLOC_ENV = {
 
 # (points per class, hidden): 300, 30,000, 300,000 points; 3,000,000 on a GPU
 CPU_SIZES = [(100, 100), (100, 1024), (10_000, 100), (10_000, 1024), (100_000, 100)]
-GPU_SIZES = [*CPU_SIZES, (1_000_000, 100), (1_000_000, 256)]
+CASE_STUDY = (100, 100)
+GPU_LARGE = (1_000_000, 256)
+GPU_SIZES = [*CPU_SIZES, (1_000_000, 100), GPU_LARGE]
+GPU_MIN_STEPS = 100  # device runs: enough steps that the marginal time is not launch noise
 WORK_PER_ROUND = 3e8  # about this many activation-updates (N * H * steps) per timed run
 
 
@@ -129,17 +132,33 @@ def matrix(args) -> list[dict]:
             sizes = [s for s in sizes if s[0] * s[1] <= 10_000 * 100]
         if args.quick:
             sizes = [s for s in sizes if s[0] * s[1] <= 10_000 * 100]
-        for n_per_class, hidden in sizes:
-            for dtype in ("float64", "float32"):
-                configs.append(
-                    {
-                        "backend": backend,
-                        "device": gpus.get(backend) if on_gpu else None,
-                        "n_per_class": n_per_class,
-                        "hidden": hidden,
-                        "dtype": dtype,
-                    }
-                )
+        pairs = [(size, dtype) for size in sizes for dtype in ("float64", "float32")]
+        if args.gpu_check:  # a short visit: the targets' sizes only
+            pairs = [(CASE_STUDY, "float64")]
+            if on_gpu or (backend == "numpy" and "cupy" in gpus):
+                pairs.append((GPU_LARGE, "float32"))
+        for (n_per_class, hidden), dtype in pairs:
+            configs.append(
+                {
+                    "backend": backend,
+                    "device": gpus.get(backend) if on_gpu else None,
+                    "n_per_class": n_per_class,
+                    "hidden": hidden,
+                    "dtype": dtype,
+                }
+            )
+    if "cupy" in gpus and "numpy" in wanted and not args.quick and not args.gpu_check:
+        # the CPU's side of the GPU's speed-up at 3,000,000 points (float32, hidden 256)
+        n_per_class, hidden = GPU_LARGE
+        configs.append(
+            {
+                "backend": "numpy",
+                "device": None,
+                "n_per_class": n_per_class,
+                "hidden": hidden,
+                "dtype": "float32",
+            }
+        )
     return configs
 
 
@@ -172,7 +191,8 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
                 peaks["reference"] = r.get("peak_bytes", 0)
             for c in members:
                 key = f"{c['backend']}@{c['device'] or 'cpu'}"
-                r = worker({"kind": "ours", "steps": steps, **c}, MALLOC_ENV)
+                member_steps = max(steps, GPU_MIN_STEPS) if c["device"] else steps
+                r = worker({"kind": "ours", "steps": member_steps, **c}, MALLOC_ENV)
                 times.setdefault(key, []).append(r["seconds_per_step"])
                 if "peak_bytes" in r:
                     peaks[key] = r["peak_bytes"]
@@ -261,6 +281,188 @@ def ablation(rounds: int) -> list[dict]:
     return out
 
 
+def gpu_report(rows: list[dict], rounds: int) -> dict:
+    """CuPy on the GPU: the issue's targets, the roofline and what the fused layer buys.
+
+    - the card's copy bandwidth and float32 FMA throughput, measured in this run;
+    - the fused step's bytes and flops (``portable_net._accel._cupy.Plan``) at 3,000,000
+      points, hidden 256, float32, and the time they bound it to;
+    - speed-ups over NumPy on this machine's CPU (same run) at the case study's size and at
+      3,000,000 points; the CuPy pool's peak against twice the data plus one layer's
+      activations;
+    - the fused layer against the portable path (``jit=False``) and with CUDA graphs on,
+      alternating in rounds.
+    """
+    from portable_net._accel._cupy import Plan, flops_per_step
+
+    device = gpu_devices()["cupy"]
+    out: dict = {"device": device}
+    bw = [worker({"kind": "bandwidth", "backend": "cupy"}) for _ in range(rounds)]
+    fma = [worker({"kind": "fma", "backend": "cupy"}) for _ in range(rounds)]
+    out["copy_bytes_per_second"] = statistics.median(b["bytes_per_second"] for b in bw)
+    out["fma_flops_per_second"] = statistics.median(f["flops_per_second"] for f in fma)
+    out["cpu_copy_bytes_per_second"] = worker({"kind": "bandwidth", "backend": "numpy"})[
+        "bytes_per_second"
+    ]
+
+    def row(backend, points, hidden, dtype):
+        for r in rows:
+            if (r["backend"], r["points"], r["hidden"], r["dtype"]) == (
+                backend,
+                points,
+                hidden,
+                dtype,
+            ):
+                return r
+        return None
+
+    n_large = 3 * GPU_LARGE[0]
+    h_large = GPU_LARGE[1]
+    plan = Plan(n=n_large, d1=3, h=h_large, k=3)
+    bytes_step = plan.bytes_per_step(4)
+    flops_step = flops_per_step(plan)
+    t_bytes = bytes_step / out["copy_bytes_per_second"]
+    t_flops = flops_step / out["fma_flops_per_second"]
+    out["large"] = {
+        "points": n_large,
+        "hidden": h_large,
+        "dtype": "float32",
+        "bytes_per_step": bytes_step,
+        "flops_per_step": flops_step,
+        "bandwidth_bound_seconds": t_bytes,
+        "compute_bound_seconds": t_flops,
+        # the activations a materialising formulation writes and reads: h, relu(h), dh, at
+        # least once each way (3 N H values in, 3 N H out), for comparison
+        "materialised_bytes_per_step": 6 * n_large * h_large * 4,
+    }
+    cupy_large, numpy_large = (
+        row("cupy", n_large, h_large, "float32"),
+        row("numpy", n_large, h_large, "float32"),
+    )
+    if cupy_large:
+        t = cupy_large["seconds_per_step"]
+        out["large"]["seconds_per_step"] = t
+        out["large"]["ratio_to_bandwidth_bound"] = t / t_bytes
+        out["large"]["ratio_to_roofline"] = t / max(t_bytes, t_flops)
+        out["large"]["ratio_to_materialised_bandwidth_bound"] = t / (
+            out["large"]["materialised_bytes_per_step"] / out["copy_bytes_per_second"]
+        )
+        if numpy_large:
+            out["large"]["speedup_over_numpy"] = numpy_large["seconds_per_step"] / t
+        data_bytes = n_large * (2 * 4 + 8)  # X float32 (N, 2) and int64 labels
+        limit = 2 * data_bytes + n_large * h_large * 4
+        out["large"]["peak_bytes"] = cupy_large.get("peak_bytes")
+        out["large"]["peak_limit_bytes"] = limit
+    small_cupy, small_numpy = row("cupy", 300, 100, "float64"), row("numpy", 300, 100, "float64")
+    if small_cupy and small_numpy:
+        out["small"] = {
+            "cupy_seconds_per_step": small_cupy["seconds_per_step"],
+            "numpy_seconds_per_step": small_numpy["seconds_per_step"],
+            "ratio": small_cupy["seconds_per_step"] / small_numpy["seconds_per_step"],
+        }
+
+    # what the fused layer and graphs buy, alternating in rounds
+    variants = {
+        "fused (default)": {},
+        "portable path (jit=False)": {"jit": False},
+        "fused, CUDA graphs of 16 steps": {"graph_steps": 16},
+    }
+    sizes = [(100, 100, "float64", 5000), (*GPU_LARGE, "float32", 100)]
+    ablation = []
+    for n_per_class, hidden, dtype, steps in sizes:
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(rounds):
+            for name, extra in variants.items():
+                spec = {
+                    "kind": "ours",
+                    "backend": "cupy",
+                    "device": device,
+                    "n_per_class": n_per_class,
+                    "hidden": hidden,
+                    "dtype": dtype,
+                    "steps": steps,
+                    **extra,
+                }
+                times[name].append(worker(spec, MALLOC_ENV)["seconds_per_step"])
+        for name, values in times.items():
+            ablation.append(
+                {
+                    "points": 3 * n_per_class,
+                    "hidden": hidden,
+                    "dtype": dtype,
+                    "variant": name,
+                    "seconds_per_step": statistics.median(values),
+                    "rounds": values,
+                }
+            )
+    out["ablation"] = ablation
+    return out
+
+
+def gpu_lines(g: dict) -> list[str]:
+    """The Markdown section of :func:`gpu_report`."""
+    lines = [
+        "",
+        f"## CuPy on {g['device']}: targets",
+        "",
+        f"Copy bandwidth {g['copy_bytes_per_second'] / 1e9:,.0f} GB/s (read + write, 1 GiB "
+        f"arrays), float32 FMA throughput {g['fma_flops_per_second'] / 1e12:,.1f} TFLOP/s, "
+        f"both measured in this run; this machine's CPU copies at "
+        f"{g['cpu_copy_bytes_per_second'] / 1e9:,.1f} GB/s.",
+    ]
+    if "small" in g:
+        sm = g["small"]
+        lines += [
+            "",
+            f"- Case study's size (300 points, hidden 100, float64): CuPy "
+            f"{sm['cupy_seconds_per_step'] * 1e6:,.1f} us per step against NumPy "
+            f"{sm['numpy_seconds_per_step'] * 1e6:,.1f} us on this machine's CPU: "
+            f"**ratio {sm['ratio']:.2f}** (target at most 1).",
+        ]
+    lg = g["large"]
+    lines += [
+        f"- 3,000,000 points, hidden 256, float32: the fused step moves "
+        f"{lg['bytes_per_step'] / 1e6:,.0f} MB (X1 twice, onehot, dscores out and in, partial "
+        f"sums, parameters) and does {lg['flops_per_step'] / 1e9:,.1f} GFLOP (activations "
+        f"recomputed in backward): bandwidth bound {lg['bandwidth_bound_seconds'] * 1e6:,.0f} us,"
+        f" compute bound {lg['compute_bound_seconds'] * 1e6:,.0f} us. A formulation that "
+        f"materialises the activations moves at least "
+        f"{lg['materialised_bytes_per_step'] / 1e9:,.1f} GB per step.",
+    ]
+    if "seconds_per_step" in lg:
+        lines += [
+            f"  - Time per step {lg['seconds_per_step'] * 1e6:,.0f} us: "
+            f"**{lg['ratio_to_roofline']:.2f}x the roofline bound** (the larger of the two), "
+            f"{lg['ratio_to_bandwidth_bound']:.1f}x the bandwidth bound alone, "
+            f"{lg['ratio_to_materialised_bandwidth_bound']:.2f}x the materialising "
+            "formulation's bandwidth bound.",
+        ]
+        if "speedup_over_numpy" in lg:
+            lines.append(
+                f"  - **{lg['speedup_over_numpy']:.0f}x faster than NumPy** on this machine's "
+                "CPU (target at least 30x)."
+            )
+        if lg.get("peak_bytes"):
+            lines.append(
+                f"  - Peak of CuPy's memory pool {lg['peak_bytes'] / 2**20:,.0f} MiB against "
+                f"{lg['peak_limit_bytes'] / 2**20:,.0f} MiB for twice the data plus one layer's "
+                "activations."
+            )
+    lines += [
+        "",
+        "### What the fused layer and CUDA graphs buy",
+        "",
+        "| points | hidden | dtype | variant | us per step |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {a['points']:,} | {a['hidden']} | {a['dtype']} | {a['variant']} | "
+        f"{a['seconds_per_step'] * 1e6:,.1f} |"
+        for a in g["ablation"]
+    ]
+    return lines
+
+
 def write(results: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     name = slug(results["machine"])
@@ -313,6 +515,8 @@ def write(results: dict) -> Path:
             f"{s['ns_per_point']:.1f} ns per point per step from 30,000 to 300,000 points; "
             f"10x the points cost {s['growth_10x']:.2f}x the time (1.00 is linear).",
         ]
+    if results.get("gpu"):
+        lines += gpu_lines(results["gpu"])
     lines += [
         "",
         f"Reference check: first loss {results['reference_check']['first_loss']:.6f} "
@@ -336,6 +540,12 @@ def main(argv=None) -> int:
         "--no-whole-process", action="store_true", help="skip the whole-process comparison"
     )
     parser.add_argument("--no-ablation", action="store_true", help="skip the block-size ablation")
+    parser.add_argument(
+        "--gpu-check",
+        action="store_true",
+        help="only the sizes of the GPU targets (300 points float64; 3,000,000 points, hidden "
+        "256, float32 on GPUs and NumPy), for a short visit to a GPU machine",
+    )
     args = parser.parse_args(argv)
 
     import portable_net as pn
@@ -366,6 +576,8 @@ def main(argv=None) -> int:
             "ns_per_point": (b["seconds_per_step"] - a["seconds_per_step"]) / 270_000 * 1e9,
             "growth_10x": b["seconds_per_step"] / a["seconds_per_step"] / 10,
         }
+    if "cupy" in gpu_devices() and (not args.backends or "cupy" in args.backends.split(",")):
+        results["gpu"] = gpu_report(results["rows"], args.rounds)
     if not args.no_whole_process:
         results["whole_process"] = whole_process(args.rounds)
         print(f"whole process: {results['whole_process']}", flush=True)

@@ -47,15 +47,97 @@ def _ours(spec, X, y, params):
 
         _packed.BLOCK_ELEMENTS = _packed.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
 
+    if "graph_steps" in spec:
+        from portable_net._accel import _cupy
+
+        _cupy.GRAPH_STEPS = spec["graph_steps"]
+    jit = spec.get("jit")
+
     def run(steps):
         t = time.perf_counter()
-        pn.train(pb, Xb, yb, steps=steps, log_every=max(steps, 1))  # ends with a host read
+        # ends with a host read of the final loss: the device is synchronised
+        pn.train(pb, Xb, yb, steps=steps, log_every=max(steps, 1), jit=jit)
         return time.perf_counter() - t
 
     return run
 
 
+def bandwidth(spec: dict) -> dict:
+    """Copy bandwidth: bytes read plus bytes written per second by ``dst[...] = src``.
+
+    CuPy: 1 GiB arrays, timed with CUDA events; NumPy: 256 MiB arrays (``np.copyto``).
+    Median of 20 copies after a warm-up.
+    """
+    if spec["backend"] == "cupy":
+        import cupy
+
+        n = 2**30 // 4
+        src = cupy.ones(n, dtype=cupy.float32)
+        dst = cupy.empty_like(src)
+        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        dst[...] = src
+        times = []
+        for _ in range(20):
+            start.record()
+            dst[...] = src
+            stop.record()
+            stop.synchronize()
+            times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+    else:
+        n = 2**28 // 4
+        src = np.ones(n, dtype=np.float32)
+        dst = np.empty_like(src)
+        np.copyto(dst, src)
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            np.copyto(dst, src)
+            times.append(time.perf_counter() - t)
+    seconds = float(np.median(times))
+    return {"bytes_per_second": 2 * n * 4 / seconds, "bytes": 2 * n * 4, "seconds": seconds}
+
+
+_FMA_KERNEL = r"""
+extern "C" __global__ void fma_loop(float* out, int iters)
+{
+    float a = threadIdx.x * 1e-7f, b = 1.0f - 1e-7f, c = 1e-7f;
+    float x0 = a, x1 = a + 1, x2 = a + 2, x3 = a + 3, x4 = a + 4, x5 = a + 5, x6 = a + 6,
+          x7 = a + 7;
+    for (int i = 0; i < iters; ++i) {
+        x0 = x0 * b + c; x1 = x1 * b + c; x2 = x2 * b + c; x3 = x3 * b + c;
+        x4 = x4 * b + c; x5 = x5 * b + c; x6 = x6 * b + c; x7 = x7 * b + c;
+    }
+    out[blockIdx.x * blockDim.x + threadIdx.x] = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+}
+"""
+
+
+def fma_throughput(spec: dict) -> dict:
+    """float32 FMA throughput of the card: 8 independent chains per thread, many threads."""
+    import cupy
+
+    kernel = cupy.RawKernel(_FMA_KERNEL, "fma_loop")
+    blocks, threads, iters = 132 * 64, 256, 4096
+    out = cupy.empty(blocks * threads, dtype=cupy.float32)
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    kernel((blocks,), (threads,), (out, np.int32(iters)))
+    times = []
+    for _ in range(10):
+        start.record()
+        kernel((blocks,), (threads,), (out, np.int32(iters)))
+        stop.record()
+        stop.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+    seconds = float(np.median(times))
+    flops = 2.0 * 8 * iters * blocks * threads
+    return {"flops_per_second": flops / seconds, "seconds": seconds}
+
+
 def main(spec: dict) -> dict:
+    if spec["kind"] == "bandwidth":
+        return bandwidth(spec)
+    if spec["kind"] == "fma":
+        return fma_throughput(spec)
     if spec["backend"] == "jax":
         os.environ.setdefault("JAX_ENABLE_X64", "1")
     import portable_net as pn

@@ -29,6 +29,10 @@ from ._backend import device_of
 # cost fewer calls per example.
 BLOCK_ELEMENTS = 2**14
 LARGE_BLOCK_ELEMENTS = 2**17
+# On devices (GPU memory, JAX): one block unless a layer's activations would exceed this many
+# values (256 MiB in float32), so that a step at millions of points holds a few blocks'
+# temporaries rather than several copies of a whole layer's activations.
+DEVICE_BLOCK_ELEMENTS = 2**26
 # never fewer examples than this: below it, per-block call overhead dominates (wide layers)
 MIN_BLOCK = 64
 
@@ -90,6 +94,17 @@ def block_size(packed: list[Any], n: int, *, large: bool | None = None) -> int:
         most = big
     else:
         most = max(MIN_BLOCK, BLOCK_ELEMENTS // widest)
+    n_blocks = -(-n // most)
+    return -(-n // n_blocks)
+
+
+def device_block_size(packed: list[Any], n: int) -> int | None:
+    """Examples per block on a device: None (one block) while the widest layer's activations
+    of all n examples fit in DEVICE_BLOCK_ELEMENTS, else equal blocks that do."""
+    widest = max(p.shape[0] for p in packed[::2])
+    if widest * n <= DEVICE_BLOCK_ELEMENTS:
+        return None
+    most = max(MIN_BLOCK, DEVICE_BLOCK_ELEMENTS // widest)
     n_blocks = -(-n // most)
     return -(-n // n_blocks)
 

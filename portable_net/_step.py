@@ -93,6 +93,14 @@ def make_step(
         packed, velocity = update(packed, velocity, grads)
         return packed, velocity, loss
 
+    # the settings, for the optional backend layers that implement the same step
+    step.settings = {
+        "n_features": n_features,
+        "learning_rate": learning_rate,
+        "reg": reg,
+        "momentum": momentum,
+        "block": block,
+    }
     # what makes two runs' steps the same computation (for compiled-step caches)
     step.key = (
         n_features,

@@ -129,9 +129,11 @@ def train(
         ``callback(step, loss, params)`` at each logged step; ``params`` are the current
         parameters (not copies: do not modify them, copy what you keep).
     jit : bool or None
-        JAX arrays: compile the step with ``jax.jit`` and run the steps between two logged
-        steps as one compiled loop (the default, None or True); False runs the portable step
-        eagerly. Full-batch training only; other backends ignore it.
+        Full-batch training on JAX or CuPy arrays: None or True (the default) uses the
+        backend's own implementation of the same step; False runs the portable step eagerly.
+        JAX: the step compiled with ``jax.jit``, the steps between two logged steps as one
+        compiled loop. CuPy, nets with one hidden layer: three fused CUDA kernels per step,
+        without host synchronisation. Other backends and mini-batches ignore it.
     scheduler : None, str or distributed.Client
         Dask arrays only (others ignore it): where the steps run, a ``Client`` or a Dask
         scheduler name (``"threads"``); None is the active ``Client`` if there is one, else
@@ -195,8 +197,7 @@ def train(
             _packed.unpack(xp, packed, n_features, copy=False) if callback else None,
         )
 
-    accel = None if batch_size is not None else _accelerator(xp, jit)
-    on_host = accel is None and _host(xp, device)
+    on_host = _host(xp, device)
     step = make_step(
         xp,
         packed,
@@ -204,15 +205,16 @@ def train(
         learning_rate=learning_rate,
         reg=reg,
         momentum=momentum,
-        block=_packed.block_size(packed, batch_size or n) if on_host else None,
+        block=_block(packed, batch_size or n, on_host),
     )
-    if accel is not None:
+    runner = None if batch_size is not None else _runner(xp, jit, step, packed, velocity, data)
+    if runner is not None:
         for start in range(0, steps, log_every):
-            packed, velocity, loss = accel.logged_step(step, packed, velocity, data)
+            packed, velocity, loss = runner.logged_step(packed, velocity)
             report(start, loss)
             stretch = min(log_every, steps - start) - 1
             if stretch > 0:
-                packed, velocity = accel.stretch(step, packed, velocity, data, stretch)
+                packed, velocity = runner.stretch(packed, velocity, stretch)
     else:
         batches = None if batch_size is None else _Batches(xp, data, batch_size, seed, device)
         for i in range(steps):
@@ -222,8 +224,7 @@ def train(
             if logged:
                 report(i, loss)
 
-    final_block = _packed.block_size(packed, n) if _host(xp, device) else None
-    final = float(_packed.loss(xp, packed, data, reg, n_features, final_block))
+    final = float(_packed.loss(xp, packed, data, reg, n_features, _block(packed, n, on_host)))
     if not math.isfinite(final):
         raise TrainingDiverged(steps, final, learning_rate)
     history.final_loss = final
@@ -238,13 +239,44 @@ def _host(xp: ModuleType, device: Any) -> bool:
     return name == "torch" and getattr(device, "type", "cpu") == "cpu"
 
 
-def _accelerator(xp: ModuleType, jit: bool | None):
-    """The compiled stretch of steps for the backends that have one (JAX), else None."""
-    if jit is False or backend_name(xp) != "jax":
-        return None
-    from ._accel import _jax
+def _block(packed: list[Any], n: int, on_host: bool) -> int | None:
+    """Examples per block: cache-sized on the host; on devices, blocks only for batches whose
+    activations would exceed ``_packed.DEVICE_BLOCK_ELEMENTS`` (None: one block)."""
+    if on_host:
+        return _packed.block_size(packed, n)
+    return _packed.device_block_size(packed, n)
 
-    return _jax
+
+def _runner(xp: ModuleType, jit: bool | None, step, packed, velocity, data):
+    """A backend's own implementation of the full-batch steps, or None for the portable loop.
+
+    JAX: the step compiled, a stretch of steps as one compiled loop. CuPy: the fused kernels
+    of :mod:`._accel._cupy` for nets with one hidden layer.
+    """
+    if jit is False:
+        return None
+    name = backend_name(xp)
+    if name == "jax":
+        from ._accel import _jax
+
+        return _JaxRunner(_jax, step, data)
+    if name == "cupy":
+        from ._accel import _cupy
+
+        if _cupy.supported(packed, None):
+            return _cupy.runner(step, packed, velocity, data)
+    return None
+
+
+class _JaxRunner:
+    def __init__(self, module, step, data):
+        self.module, self.step, self.data = module, step, data
+
+    def logged_step(self, packed, velocity):
+        return self.module.logged_step(self.step, packed, velocity, self.data)
+
+    def stretch(self, packed, velocity, n_steps):
+        return self.module.stretch(self.step, packed, velocity, self.data, n_steps)
 
 
 def _log(history: History, step: int, loss: float, learning_rate: float, callback, params) -> None:

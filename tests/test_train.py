@@ -394,13 +394,18 @@ def test_mixed_devices_are_named_in_train():
 # --- the optional layers give the portable step's numbers ---------------------------------
 
 
-@pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_jax_compiled_loop_gives_the_eager_step_s_numbers(momentum):
+@pytest.mark.parametrize(
+    ("momentum", "n_classes", "hidden"),
+    [(0.0, 3, [30]), (0.9, 3, [30]), (0.0, 12, [30]), (0.9, 4, [20, 10])],
+)
+def test_jax_compiled_loop_gives_the_eager_step_s_numbers(momentum, n_classes, hidden):
+    # one hidden layer on the CPU: JAX's own layout of the step (unrolled ReLU gradient up to
+    # 8 classes, a product beyond); two hidden layers: the portable step compiled
     pytest.importorskip("jax")
     if "jax" not in pn.available_backends():
         pytest.skip("jax is not usable here")
-    X, y = pn.make_spiral(seed=8, xp="jax")
-    params = pn.init_params([2, 30, 3], seed=8, xp="jax")
+    X, y = pn.make_spiral(100, n_classes, seed=8, xp="jax")
+    params = pn.init_params([2, *hidden, n_classes], seed=8, xp="jax")
     lr = 0.2 if momentum else 1.0
     kw = {"steps": 250, "log_every": 60, "momentum": momentum, "learning_rate": lr}
     compiled, h_c = pn.train(params, X, y, jit=True, **kw)

@@ -1,0 +1,307 @@
+"""CuPy: the fused step of :mod:`._cuda_step`, three kernel launches per step.
+
+An optional layer over the portable step, for nets with one hidden layer trained full-batch
+on CuPy arrays (``train(..., jit=None or True)``, the default); it reproduces the portable
+step's numbers (tested against it on the GPU, and on the CPU through a serial emulation of the
+same kernel source). What it buys over the portable path on a GPU:
+
+- no cuBLAS calls, no temporaries of the activations: three kernels, whatever N and H;
+- the buffers (dscores, losses, partial sums) are made once per run and reused;
+- no host synchronisation between logged steps;
+- optionally (``GRAPH_STEPS``), the steps between two logged steps replayed as a CUDA graph
+  of ``GRAPH_STEPS`` steps, captured once per run on the runner's own stream.
+
+Kernel launch parameters (grid and chunk sizes) are decided once per run by :class:`Plan`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from . import _cuda_step
+
+# Steps per captured CUDA graph in a stretch; 0 launches the kernels one by one. Off until the
+# GPU benchmark shows that it pays (bench/__main__.py measures both).
+GRAPH_STEPS = 0
+
+# largest shapes the kernels keep in registers (per-thread arrays of D1 and K values)
+MAX_D1 = 64
+MAX_K = 64
+
+THREADS_PER_BLOCK = 256
+# backward: aim for about this many threads, (H + 1) per chunk of examples
+TARGET_THREADS = 2**17
+MIN_CHUNK = 32
+MAX_GRID = 2**16  # grid-stride loops cover the rest
+
+
+def supported(packed: list[Any], batch_size: int | None) -> bool:
+    """Whether the fused step applies: one hidden layer, full batch, float32/64, small D1, K."""
+    if batch_size is not None or len(packed) != 3:
+        return False
+    d1, k = packed[0].shape[1], packed[1].shape[0]
+    return str(packed[0].dtype) in ("float32", "float64") and d1 <= MAX_D1 and k <= MAX_K
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Launch geometry of one run: N examples, D1 inputs (with the ones row), H units, K."""
+
+    n: int
+    d1: int
+    h: int
+    k: int
+
+    @property
+    def chunk(self) -> int:
+        """Examples per backward thread."""
+        chunks = max(1, TARGET_THREADS // (self.h + 1))
+        return max(MIN_CHUNK, -(-self.n // chunks))
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.n // self.chunk)
+
+    def grid(self, threads: int) -> int:
+        return max(1, min(MAX_GRID, -(-threads // THREADS_PER_BLOCK)))
+
+    @property
+    def forward_grid(self) -> int:
+        return self.grid(self.n)
+
+    @property
+    def backward_grid(self) -> int:
+        return self.grid(self.n_chunks * (self.h + 1))
+
+    @property
+    def update_grid(self) -> int:
+        return self.grid(self.h * self.d1 + self.k * self.h + self.k)
+
+    def bytes_per_step(self, itemsize: int) -> int:
+        """Bytes the three kernels read and write per step (parameters' reads not counted
+        per thread: they stay in cache).
+
+        forward: X1 (D1 N) and onehot (K N) in, dscores (K N) out; backward: X1 and dscores
+        in, partial (C (H+1) (K+D1)) out; update: partial in, parameters in and out.
+        """
+        n, d1, h, k = self.n, self.d1, self.h, self.k
+        partial = self.n_chunks * (h + 1) * (k + d1)
+        params = h * d1 + k * h + k
+        return itemsize * (d1 * n + 2 * k * n + d1 * n + k * n + 2 * partial + 2 * params)
+
+
+_modules: dict[tuple, Any] = {}
+
+
+def _kernels(dtype: str, plan: Plan) -> dict[str, Any]:
+    """The compiled kernels for this dtype and shape (cached per process)."""
+    import cupy
+
+    key = (dtype, plan.d1, plan.h, plan.k, cupy.cuda.Device().id)
+    if key not in _modules:
+        code = _cuda_step.source(dtype, plan.d1, plan.h, plan.k)
+        _modules[key] = cupy.RawModule(code=code, options=("--std=c++17",))
+    module = _modules[key]
+    return {name: module.get_function(name) for name in _cuda_step.SIGNATURES}
+
+
+class Runner:
+    """One run's fused steps: ``logged_step`` and ``stretch``, as train's loop needs them.
+
+    ``kernels`` maps kernel names to callables ``(grid_tuple, block_tuple, args_tuple)``: CuPy's
+    RawKernel convention. The tests pass a CPU emulation with NumPy arrays instead.
+    """
+
+    def __init__(
+        self,
+        xp: ModuleType,
+        step: Any,
+        packed: list[Any],
+        data: Any,
+        *,
+        kernels: dict[str, Any] | None = None,
+        contiguous: Any = None,
+        scalar: Any = None,
+        graph_steps: int | None = None,
+    ):
+        settings = step.settings
+        self.xp = xp
+        self.step = step
+        self.n_features = settings["n_features"]
+        self.reg = settings["reg"]
+        A1, W2 = packed[0], packed[1]
+        self.dtype = str(A1.dtype)
+        self.plan = Plan(n=data.n, d1=A1.shape[1], h=A1.shape[0], k=W2.shape[0])
+        device = getattr(A1, "device", None)
+        self.kernels = kernels if kernels is not None else _kernels(self.dtype, self.plan)
+        if contiguous is None:
+            import cupy
+
+            contiguous = cupy.ascontiguousarray
+        # the kernels index C-contiguous arrays; the packed layout's transposes may not be
+        self.contiguous = contiguous
+        self.X1, self.onehot = contiguous(data.X1), contiguous(data.onehot)
+        # numpy scalar types for the kernels' scalar arguments
+        import numpy as np
+
+        self.T = scalar or (np.float32 if self.dtype == "float32" else np.float64)
+        self.i32 = np.int32
+        lr, reg, mu = settings["learning_rate"], settings["reg"], settings["momentum"]
+        self.scale = self.T(lr / data.n)
+        self.use_momentum = self.i32(mu > 0.0)
+        self.momentum = self.T(mu)
+        self.decays = self.i32(reg != 0.0)
+        self.decay = self.T(1.0 - lr * reg)
+        self.lr_reg = self.T(lr * reg)
+        p = self.plan
+        kw = {"dtype": A1.dtype, "device": device}
+        self.dscores = xp.empty((p.k, p.n), **kw)
+        self.losses = xp.empty((p.n,), **kw)
+        self.partial = xp.empty((p.n_chunks, p.h + 1, p.k + p.d1), **kw)
+        self.graph_steps = GRAPH_STEPS if graph_steps is None else graph_steps
+        self.graph = None
+        self.graph_error: str | None = None
+        self.stream = None
+        self._cached_key: tuple | None = None
+        self._cached: list = []
+
+    # --- the step --------------------------------------------------------------------------
+    def _launches(self, packed: list[Any], velocity: list[Any], need_loss: bool) -> list:
+        """(kernel, grid, block, args) of the step's three launches, made once per set of
+        arrays: the step updates them in place, so the same arguments serve every step."""
+        key = (need_loss, *map(id, packed), *map(id, velocity))
+        if self._cached_key == key:
+            return self._cached
+        p, k = self.plan, self.kernels
+        A1, W2, b2 = packed
+        vA1, vW2, vb2 = velocity if velocity else packed  # not touched without momentum
+        block = (THREADS_PER_BLOCK,)
+        n, need, n_chunks = self.i32(p.n), self.i32(need_loss), self.i32(p.n_chunks)
+        forward = (A1, W2, b2, self.X1, self.onehot, self.scale, n, need, self.dscores,
+                   self.losses)  # fmt: skip
+        backward = (A1, W2, self.X1, self.dscores, n, self.i32(p.chunk), n_chunks, self.partial)
+        update = (A1, W2, b2, vA1, vW2, vb2, self.partial, n_chunks, self.use_momentum,
+                  self.momentum, self.decays, self.decay, self.lr_reg)  # fmt: skip
+        launches = [
+            (k["pn_forward"], (p.forward_grid,), block, forward),
+            (k["pn_backward"], (p.backward_grid,), block, backward),
+            (k["pn_update"], (p.update_grid,), block, update),
+        ]
+        self._cached_key, self._cached = key, launches
+        return launches
+
+    def _launch(self, packed: list[Any], velocity: list[Any], need_loss: bool) -> Any:
+        (fwd, fg, fb, fa), (bwd, bg, bb, ba), (upd, ug, ub, ua) = self._launches(
+            packed, velocity, need_loss
+        )
+        fwd(fg, fb, fa)
+        bwd(bg, bb, ba)
+        loss = None
+        if need_loss:  # before the update: the loss of the parameters the step started from
+            from .._packed import penalty
+
+            loss = self.xp.sum(self.losses) / self.plan.n + penalty(
+                self.xp, packed, self.n_features, self.reg
+            )
+        upd(ug, ub, ua)
+        return loss
+
+    def _own(self, arrays: list[Any]) -> list[Any]:
+        """C-contiguous arrays (copies made on the first call only; the loop owns them)."""
+        return [self.contiguous(a) for a in arrays]
+
+    def logged_step(self, packed: list[Any], velocity: list[Any]):
+        """One step that also returns the loss before its update (0-d, on the device)."""
+        packed, velocity = self._own(packed), self._own(velocity)
+        with self._on_stream():
+            loss = self._launch(packed, velocity, True)
+        return packed, velocity, loss
+
+    def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int):
+        """``n_steps`` steps without the loss; nothing comes back to the host."""
+        packed, velocity = self._own(packed), self._own(velocity)
+        with self._on_stream():
+            left = n_steps
+            g = self.graph_steps
+            if g and left >= g and self.graph_error is None:
+                graph = self._graph(packed, velocity)
+                if graph is not None:
+                    while left >= g:
+                        graph.launch(self.stream)
+                        left -= g
+            for _ in range(left):
+                self._launch(packed, velocity, False)
+        return packed, velocity
+
+    # --- streams and graphs (CuPy only) -------------------------------------------------------
+    def _on_stream(self):
+        """Run on the runner's own stream when graphs are on, ordered after (and before) the
+        caller's stream by events, without host synchronisation."""
+        import contextlib
+
+        if not self.graph_steps or self.graph_error is not None:
+            return contextlib.nullcontext()
+        return _StreamScope(self)
+
+    def _graph(self, packed, velocity):
+        if self.graph is None:
+            stream = self.stream
+            try:
+                stream.begin_capture()
+                try:
+                    for _ in range(self.graph_steps):
+                        self._launch(packed, velocity, False)
+                finally:
+                    graph = stream.end_capture()
+                self.graph = graph
+            except Exception as exc:  # capture unsupported here: launch step by step
+                self.graph_error = f"{type(exc).__name__}: {exc}"
+                return None
+        return self.graph
+
+
+class _StreamScope:
+    def __init__(self, runner: Runner):
+        self.runner = runner
+
+    def __enter__(self):
+        import cupy
+
+        r = self.runner
+        if r.stream is None:
+            r.stream = cupy.cuda.Stream(non_blocking=True)
+        self.caller = cupy.cuda.get_current_stream()
+        r.stream.wait_event(self.caller.record())  # after the caller's queued work
+        r.stream.__enter__()
+        return r.stream
+
+    def __exit__(self, *exc):
+        r = self.runner
+        r.stream.__exit__(*exc)
+        self.caller.wait_event(r.stream.record())  # the caller's later work after ours
+        return False
+
+
+def runner(step: Any, packed: list[Any], velocity: list[Any], data: Any) -> Runner:
+    """The fused steps of one training run on CuPy arrays (the packed params are its own)."""
+    from .._backend import get_namespace
+
+    return Runner(get_namespace("cupy"), step, packed, data)
+
+
+def itemsize(dtype: str) -> int:
+    return 4 if dtype == "float32" else 8
+
+
+def bandwidth_bound_seconds(plan: Plan, dtype: str, bytes_per_second: float) -> float:
+    """The time the step's memory traffic needs at ``bytes_per_second``."""
+    return plan.bytes_per_step(itemsize(dtype)) / bytes_per_second
+
+
+def flops_per_step(plan: Plan) -> int:
+    """Floating-point operations of the fused step (an FMA counts 2), activations recomputed
+    in backward: forward 2 H D1 + 2 H K per example, backward 2 H D1 + 4 H K + 2 H D1."""
+    n, d1, h, k = plan.n, plan.d1, plan.h, plan.k
+    return n * h * (2 * d1 + 2 * k) + n * h * (4 * d1 + 4 * k)

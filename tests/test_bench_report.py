@@ -1,0 +1,53 @@
+"""The benchmark's GPU report, on made-up measurements (the real ones need a GPU)."""
+
+from __future__ import annotations
+
+import bench.__main__ as suite
+from portable_net._accel._cupy import Plan, flops_per_step
+
+
+def test_gpu_report_arithmetic(monkeypatch):
+    calls = []
+
+    def fake_worker(spec, env=None, timeout=900):
+        calls.append(spec)
+        if spec["kind"] == "bandwidth":
+            return {"bytes_per_second": 4e12 if spec["backend"] == "cupy" else 2e10}
+        if spec["kind"] == "fma":
+            return {"flops_per_second": 5e13}
+        return {"seconds_per_step": 1e-3 if spec.get("jit") is False else 2e-4}
+
+    monkeypatch.setattr(suite, "worker", fake_worker)
+    monkeypatch.setattr(suite, "gpu_devices", lambda: {"cupy": "0"})
+    n, h = 3 * suite.GPU_LARGE[0], suite.GPU_LARGE[1]
+    rows = [
+        {"backend": "cupy", "points": n, "hidden": h, "dtype": "float32",
+         "seconds_per_step": 1.5e-3, "peak_bytes": 300 * 2**20},
+        {"backend": "numpy", "points": n, "hidden": h, "dtype": "float32",
+         "seconds_per_step": 0.9},
+        {"backend": "cupy", "points": 300, "hidden": 100, "dtype": "float64",
+         "seconds_per_step": 40e-6},
+        {"backend": "numpy", "points": 300, "hidden": 100, "dtype": "float64",
+         "seconds_per_step": 80e-6},
+    ]  # fmt: skip
+    g = suite.gpu_report(rows, rounds=1)
+    large = g["large"]
+    plan = Plan(n=n, d1=3, h=h, k=3)
+    assert large["bytes_per_step"] == plan.bytes_per_step(4)
+    assert large["speedup_over_numpy"] == 0.9 / 1.5e-3
+    bound = max(plan.bytes_per_step(4) / 4e12, flops_per_step(plan) / 5e13)
+    assert abs(large["ratio_to_roofline"] - 1.5e-3 / bound) < 1e-12
+    assert large["peak_limit_bytes"] == 2 * n * (2 * 4 + 8) + n * h * 4
+    assert g["small"]["ratio"] == 0.5
+    variants = {a["variant"] for a in g["ablation"]}
+    assert "portable path (jit=False)" in variants
+    jit_off = [c for c in calls if c.get("jit") is False]
+    assert jit_off and all(c["backend"] == "cupy" for c in jit_off)
+    text = "\n".join(suite.gpu_lines(g))
+    assert "600x faster than NumPy" in text
+    assert "ratio 0.50" in text
+
+
+def test_fused_step_flop_count_by_hand():
+    # per example and unit: forward 3 + 3 FMAs; backward 3 (recompute) + 3 + 3 + 3 FMAs
+    assert flops_per_step(Plan(n=10, d1=3, h=4, k=3)) == 10 * 4 * 2 * (6 + 12)

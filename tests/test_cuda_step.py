@@ -1,0 +1,241 @@
+"""The CuPy layer's fused kernels (portable_net/_accel/_cuda_step.py and _cupy.py).
+
+Against the portable step, its independent reference:
+- on the CPU, the very same kernel source compiled with g++ behind a serial launcher (the
+  kernels' threads never communicate, so any order is a valid schedule), driven by the same
+  Runner that drives the GPU, so launch geometry, chunking and buffers are exercised too;
+- with nvcc, where installed: the source compiles for the GPU (syntax and types as NVRTC sees
+  them);
+- on a GPU with CuPy: train() with the layer (the default) against jit=False.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import portable_net as pn
+from portable_net import _packed
+from portable_net._accel import _cuda_step, _cupy
+from portable_net._backend import backend_name, get_namespace
+from portable_net._step import make_step
+from portable_net.loss import one_hot
+
+from ._helpers import to_numpy
+
+_C_TYPES = {
+    "int": ctypes.c_int,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+}
+
+
+def _cpu_kernels(tmp_path, dtype: str, d1: int, h: int, k: int) -> dict:
+    """The kernels compiled for the host, with CuPy's RawKernel calling convention."""
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    src = tmp_path / f"step_{dtype}_{d1}_{h}_{k}.cpp"
+    lib_path = src.with_suffix(".so")
+    src.write_text(_cuda_step.cpu_source(dtype, d1, h, k))
+    subprocess.run(
+        ["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-o", str(lib_path), str(src)],
+        check=True,
+        capture_output=True,
+    )
+    lib = ctypes.CDLL(str(lib_path))
+    t = "float" if dtype == "float32" else "double"
+    kernels = {}
+    for name, signature in _cuda_step.SIGNATURES.items():
+        fn = getattr(lib, f"cpu_{name}")
+        types = []
+        for ctype, _ in signature:
+            if "*" in ctype:
+                types.append(ctypes.c_void_p)
+            else:
+                types.append(_C_TYPES[t if ctype == "T" else ctype])
+        fn.argtypes = [ctypes.c_uint, ctypes.c_uint, *types]
+        fn.restype = None
+
+        def call(grid, block, args, fn=fn, signature=signature):
+            assert len(args) == len(signature)
+            converted = []
+            for (ctype, arg_name), value in zip(signature, args):
+                if "*" in ctype:
+                    assert isinstance(value, np.ndarray), arg_name
+                    assert value.flags.c_contiguous, arg_name
+                    assert str(value.dtype) == dtype, (arg_name, value.dtype)
+                    converted.append(value.ctypes.data)
+                else:
+                    converted.append(value.item())
+            fn(grid[0], block[0], *converted)
+
+        kernels[name] = call
+    return kernels
+
+
+def _setup(dtype, hidden, lr, reg, momentum, n_per_class=100, seed=0):
+    xp = get_namespace("numpy")
+    X, y = pn.make_spiral(n_per_class, 3, seed=seed)
+    params = pn.init_params([2, hidden, 3], seed=seed + 1)
+    X = X.astype(dtype)
+    params = {key: v.astype(dtype) for key, v in params.items()}
+    data = _packed.prepare_data(xp, X, one_hot(xp, y, 3, X.dtype))
+    packed = _packed.pack(xp, params, 2)
+    step = make_step(
+        xp, packed, n_features=2, learning_rate=lr, reg=reg, momentum=momentum, block=None
+    )
+    return xp, data, step, params
+
+
+def _run_portable(xp, data, step, params, steps, log_every, momentum):
+    packed = _packed.pack(xp, params, 2)
+    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0 else []
+    losses = []
+    for i in range(steps):
+        logged = i % log_every == 0
+        packed, velocity, loss = step(packed, velocity, data.X1, data.onehot, logged)
+        if logged:
+            losses.append(float(loss))
+    return losses, packed
+
+
+def _run_fused(xp, data, step, params, steps, log_every, momentum, kernels):
+    packed = _packed.pack(xp, params, 2)
+    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0 else []
+    runner = _cupy.Runner(
+        xp, step, packed, data, kernels=kernels, contiguous=np.ascontiguousarray, graph_steps=0
+    )
+    losses = []
+    for start in range(0, steps, log_every):
+        packed, velocity, loss = runner.logged_step(packed, velocity)
+        losses.append(float(loss))
+        if min(log_every, steps - start) > 1:
+            packed, velocity = runner.stretch(packed, velocity, min(log_every, steps - start) - 1)
+    return losses, packed, runner
+
+
+@pytest.mark.parametrize(
+    ("dtype", "hidden", "lr", "reg", "momentum"),
+    [
+        ("float64", 100, 1.0, 1e-3, 0.0),  # the case study
+        ("float64", 37, 0.5, 1e-3, 0.9),  # momentum, an odd width
+        ("float64", 20, 1.0, 0.0, 0.0),  # no regularisation
+        ("float32", 100, 0.3, 1e-3, 0.0),  # float32 rounding: a smooth stretch
+    ],
+)
+def test_fused_step_on_cpu_matches_portable_step(tmp_path, dtype, hidden, lr, reg, momentum):
+    xp, data, step, params = _setup(dtype, hidden, lr, reg, momentum)
+    kernels = _cpu_kernels(tmp_path, dtype, 3, hidden, 3)
+    steps, log_every = 300, 50
+    ref_losses, ref_packed = _run_portable(xp, data, step, params, steps, log_every, momentum)
+    losses, packed, runner = _run_fused(xp, data, step, params, steps, log_every, momentum, kernels)
+    assert runner.plan.n_chunks > 1  # the partial sums over chunks are exercised
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(losses, ref_losses, rtol=tol)
+    for p, q in zip(packed, ref_packed):
+        np.testing.assert_allclose(p, q, rtol=tol * 10, atol=tol * 10)
+    assert losses[-1] < losses[0] - 0.1  # it trained
+
+
+def test_fused_step_on_cpu_grid_stride_and_one_chunk(tmp_path, monkeypatch):
+    """A grid smaller than the work (each thread loops) and one chunk for all examples."""
+    monkeypatch.setattr(_cupy, "MAX_GRID", 1)
+    monkeypatch.setattr(_cupy, "TARGET_THREADS", 1)  # one chunk: chunk = n
+    xp, data, step, params = _setup("float64", 30, 1.0, 1e-3, 0.0, n_per_class=111)
+    kernels = _cpu_kernels(tmp_path, "float64", 3, 30, 3)
+    ref_losses, ref_packed = _run_portable(xp, data, step, params, 60, 20, 0.0)
+    losses, packed, runner = _run_fused(xp, data, step, params, 60, 20, 0.0, kernels)
+    assert runner.plan.n_chunks == 1 and runner.plan.forward_grid == 1
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+    for p, q in zip(packed, ref_packed):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_plan_geometry_covers_every_example():
+    for n, h in [(1, 1), (300, 100), (3_000_000, 256), (12_345, 1024), (33, 7)]:
+        plan = _cupy.Plan(n=n, d1=3, h=h, k=3)
+        assert plan.chunk >= _cupy.MIN_CHUNK
+        assert (plan.n_chunks - 1) * plan.chunk < n <= plan.n_chunks * plan.chunk
+        assert 1 <= plan.backward_grid <= _cupy.MAX_GRID
+    # bytes of one step, counted by hand for N = 300, H = 100, float64: X1 read twice (3 N),
+    # onehot once (3 N), dscores written and read (3 N each), partials written and read,
+    # parameters read and written
+    plan = _cupy.Plan(n=300, d1=3, h=100, k=3)
+    partial = plan.n_chunks * 101 * 6
+    params = 300 + 300 + 3
+    assert plan.bytes_per_step(8) == 8 * (
+        3 * 300 * 2 + 3 * 300 + 3 * 300 * 2 + 2 * partial + 2 * params
+    )
+
+
+def test_supported_only_for_one_hidden_layer_full_batch():
+    xp = get_namespace("numpy")
+    two = _packed.pack(xp, pn.init_params([2, 10, 3]), 2)
+    three = _packed.pack(xp, pn.init_params([2, 10, 10, 3]), 3)
+    one = _packed.pack(xp, pn.init_params([2, 3]), 1)
+    assert _cupy.supported(two, None)
+    assert not _cupy.supported(two, 32)
+    assert not _cupy.supported(three, None)
+    assert not _cupy.supported(one, None)
+    wide = _packed.pack(xp, pn.init_params([100, 10, 3]), 2)
+    assert not _cupy.supported(wide, None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kernels_compile_with_nvcc(tmp_path, dtype):
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not installed")
+    src = tmp_path / "step.cu"
+    src.write_text(_cuda_step.source(dtype, 3, 100, 3))
+    out = tmp_path / "step.ptx"
+    res = subprocess.run(
+        [nvcc, "--ptx", "-std=c++17", "-arch=compute_90", "-o", str(out), str(src)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    ptx = out.read_text()
+    for name in _cuda_step.SIGNATURES:
+        assert f".entry {name}(" in ptx
+
+
+# --- on a GPU ----------------------------------------------------------------------------
+
+
+def _cupy_only(xp):
+    if backend_name(xp) != "cupy":
+        pytest.skip("the fused layer is CuPy's")
+
+
+@pytest.mark.parametrize("graph_steps", [0, 16])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_cupy_layer_matches_portable_path(xp, device, monkeypatch, graph_steps, momentum):
+    _cupy_only(xp)
+    monkeypatch.setattr(_cupy, "GRAPH_STEPS", graph_steps)
+    X, y = pn.make_spiral(100, 3, seed=0, xp=xp, device=device)
+    params = pn.init_params([2, 100, 3], seed=0, xp=xp, device=device)
+    lr = 1.0 if momentum == 0 else 0.1
+    kw = {"steps": 1000, "log_every": 100, "learning_rate": lr, "momentum": momentum}
+    fused, h_fused = pn.train(params, X, y, **kw)
+    portable, h_portable = pn.train(params, X, y, jit=False, **kw)
+    np.testing.assert_allclose(h_fused.loss, h_portable.loss, rtol=1e-9)
+    assert abs(h_fused.final_loss - h_portable.final_loss) <= 1e-9 * h_portable.final_loss
+    for key in params:
+        np.testing.assert_allclose(
+            to_numpy(fused[key]), to_numpy(portable[key]), rtol=1e-7, atol=1e-9
+        )
+
+
+def test_cupy_layer_float32_accuracy(xp, device):
+    _cupy_only(xp)
+    X, y = pn.make_spiral(100, 3, seed=0, xp=xp, device=device, dtype=xp.float32)
+    params = pn.init_params([2, 100, 3], seed=0, xp=xp, device=device, dtype=xp.float32)
+    fused, _ = pn.train(params, X, y, steps=10_000)
+    portable, _ = pn.train(params, X, y, steps=10_000, jit=False)
+    assert abs(pn.accuracy(fused, X, y) - pn.accuracy(portable, X, y)) <= 0.01
+    assert pn.accuracy(fused, X, y) >= 0.97
