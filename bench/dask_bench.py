@@ -129,28 +129,46 @@ def make_update_for(xp, packed):
 
 
 # distributed's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536: glibc then hands the
-# heap's top back to the OS after each step's 100-KiB temporaries and page-faults them in again
-# (2.8x slower in a plain process here); TUNED raises it for the workers of the "trim 16 MiB"
-# rows (it did not recover the in-process speed on the machine of the first results: open)
-TUNED = 16 * 2**20
+# heap's top back to the OS after each step's 100-KiB temporaries and page-faults them in again;
+# and any MALLOC_* setting freezes glibc's mmap threshold at 128 KiB, so larger temporaries are
+# mapped and unmapped for every block. The "tuned" rows raise both for the workers.
+DEFAULT_ENV = {"MALLOC_TRIM_THRESHOLD_": "65536"}
+TUNED_ENV = {"MALLOC_TRIM_THRESHOLD_": str(16 * 2**20), "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20)}
+TUNED_LABEL = "trim 16 MiB, mmap 32 MiB"
 
 
-def cluster(n_workers: int, trim: int | None):
-    import dask
+def cluster(n_workers: int, tuned: bool):
+    """A LocalCluster of single-threaded worker processes, with glibc's settings of
+    TUNED_ENV (or distributed's default, DEFAULT_ENV).
+
+    The nanny writes its ``pre-spawn-environ`` into this process's own environment, and an
+    existing environment variable takes precedence over the Dask setting: after a first
+    cluster, ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` is ignored. So the
+    values are set in ``os.environ`` here, before each cluster starts, and checked on the
+    workers.
+    """
     from distributed import Client, LocalCluster
 
-    env = (
-        {} if trim is None else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": trim}
+    env = TUNED_ENV if tuned else DEFAULT_ENV
+    for key in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    c = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
     )
-    with dask.config.set(env):
-        c = LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
-    return c, Client(c, set_as_default=False)
+    client = Client(c, set_as_default=False)
+    client.wait_for_workers(n_workers, timeout=120)
+    keys = sorted(env)
+    seen = set(client.run(lambda: tuple(os.environ.get(k) for k in keys)).values())
+    if seen != {tuple(env[k] for k in keys)}:
+        client.close()
+        c.close()
+        raise RuntimeError(f"workers started with {keys} = {seen}, not {env}")
+    return c, client
 
 
 def main(argv=None) -> int:
@@ -201,12 +219,11 @@ def main(argv=None) -> int:
     with dask.config.set(scheduler="threads"):
         r = dask_step_time(points, base_chunks, params, args.steps, "threads")
         report({"setup": "dask threads (local)", **r})
-    for n_workers, trim in ((1, None), (2, None), (1, TUNED), (2, TUNED)):
-        c, client = cluster(n_workers, trim)
-        label = f"dask distributed, {n_workers} worker(s)" + (", trim 16 MiB" if trim else "")
+    for n_workers, tuned in ((1, False), (2, False), (1, True), (2, True)):
+        c, client = cluster(n_workers, tuned)
+        label = f"dask distributed, {n_workers} worker(s)" + (f", {TUNED_LABEL}" if tuned else "")
         try:
-            client.wait_for_workers(n_workers, timeout=120)
-            chunk_list = sweep if (n_workers == 2 and trim) else [base_chunks]
+            chunk_list = sweep if (n_workers == 2 and tuned) else [base_chunks]
             for chunks in chunk_list:
                 r = dask_step_time(points, chunks, params, args.steps, client, client)
                 report({"setup": label, **r})
@@ -217,7 +234,7 @@ def main(argv=None) -> int:
     numpy_s = rows[0]["step_s"]
     for row in rows:
         row["vs_numpy"] = row["step_s"] / numpy_s
-    sweep_rows = [r for r in rows if r["setup"] == "dask distributed, 2 worker(s), trim 16 MiB"]
+    sweep_rows = [r for r in rows if r["setup"] == f"dask distributed, 2 worker(s), {TUNED_LABEL}"]
     negligible = [r["chunks"] for r in sweep_rows if r.get("overhead_share", 1.0) < 0.05]
     summary = {
         "cpu": cpu_model(),
@@ -272,7 +289,7 @@ def markdown(s: dict) -> str:
     neg = s["overhead_below_5pct_at_chunks"]
     lines += [
         "",
-        "Overhead below 5% of the step on 2 workers (trim 16 MiB) at "
+        f"Overhead below 5% of the step on 2 workers ({TUNED_LABEL}) at "
         + (f"{', '.join(map(str, neg))} chunks." if neg else "none of the chunk counts tried."),
         "",
     ]

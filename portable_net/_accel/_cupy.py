@@ -135,7 +135,10 @@ class Runner:
         self.dtype = str(A1.dtype)
         self.plan = Plan(n=data.n, d1=A1.shape[1], h=A1.shape[0], k=W2.shape[0])
         device = getattr(A1, "device", None)
-        self.kernels = kernels if kernels is not None else _kernels(self.dtype, self.plan)
+        # CuPy launches on the current device: make it the arrays' one around every launch
+        self._device_scope = device if hasattr(device, "__enter__") else None
+        with self._on_device():
+            self.kernels = kernels if kernels is not None else _kernels(self.dtype, self.plan)
         if contiguous is None:
             import cupy
 
@@ -215,14 +218,14 @@ class Runner:
     def logged_step(self, packed: list[Any], velocity: list[Any]):
         """One step that also returns the loss before its update (0-d, on the device)."""
         packed, velocity = self._own(packed), self._own(velocity)
-        with self._on_stream():
+        with self._on_device(), self._on_stream():
             loss = self._launch(packed, velocity, True)
         return packed, velocity, loss
 
     def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int):
         """``n_steps`` steps without the loss; nothing comes back to the host."""
         packed, velocity = self._own(packed), self._own(velocity)
-        with self._on_stream():
+        with self._on_device(), self._on_stream():
             left = n_steps
             g = self.graph_steps
             if g and left >= g and self.graph_error is None:
@@ -235,7 +238,12 @@ class Runner:
                 self._launch(packed, velocity, False)
         return packed, velocity
 
-    # --- streams and graphs (CuPy only) -------------------------------------------------------
+    # --- devices, streams and graphs (CuPy only) -----------------------------------------------
+    def _on_device(self):
+        import contextlib
+
+        return self._device_scope if self._device_scope is not None else contextlib.nullcontext()
+
     def _on_stream(self):
         """Run on the runner's own stream when graphs are on, ordered after (and before) the
         caller's stream by events, without host synchronisation."""
