@@ -513,7 +513,8 @@ def write(results: dict) -> Path:
             "## Cost against points (NumPy, hidden 100, float64)",
             "",
             f"{s['ns_per_point']:.1f} ns per point per step from 30,000 to 300,000 points; "
-            f"10x the points cost {s['growth_10x']:.2f}x the time (1.00 is linear).",
+            f"10x the points cost {10 * s['growth_10x']:.1f}x the time ({s['growth_10x']:.2f} "
+            "of linear growth: no worse than linear below 1).",
         ]
     if results.get("gpu"):
         lines += gpu_lines(results["gpu"])
