@@ -367,12 +367,17 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
         "portable path (jit=False)": {"jit": False},
         "fused, CUDA graphs of 16 steps": {"graph_steps": 16},
     }
+    large_only = {
+        "fused, 1 example per forward thread": {"forward_examples": 1},
+        "fused, 8 examples per forward thread": {"forward_examples": 8},
+    }
     sizes = [(100, 100, "float64", 5000), (*GPU_LARGE, "float32", 100)]
     ablation = []
     for n_per_class, hidden, dtype, steps in sizes:
-        times: dict[str, list[float]] = {k: [] for k in variants}
+        these = {**variants, **(large_only if n_per_class == GPU_LARGE[0] else {})}
+        times: dict[str, list[float]] = {k: [] for k in these}
         for _ in range(rounds):
-            for name, extra in variants.items():
+            for name, extra in these.items():
                 spec = {
                     "kind": "ours",
                     "backend": "cupy",

@@ -47,10 +47,11 @@ def _ours(spec, X, y, params):
 
         _packed.BLOCK_ELEMENTS = _packed.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
 
-    if "graph_steps" in spec:
+    if "graph_steps" in spec or "forward_examples" in spec:
         from portable_net._accel import _cupy
 
-        _cupy.GRAPH_STEPS = spec["graph_steps"]
+        _cupy.GRAPH_STEPS = spec.get("graph_steps", _cupy.GRAPH_STEPS)
+        _cupy.FORWARD_EXAMPLES = spec.get("forward_examples", _cupy.FORWARD_EXAMPLES)
     jit = spec.get("jit")
 
     def run(steps):

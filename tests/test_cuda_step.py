@@ -34,13 +34,13 @@ _C_TYPES = {
 }
 
 
-def _cpu_kernels(tmp_path, dtype: str, d1: int, h: int, k: int) -> dict:
+def _cpu_kernels(tmp_path, dtype: str, d1: int, h: int, k: int, ex: int = 1) -> dict:
     """The kernels compiled for the host, with CuPy's RawKernel calling convention."""
     if shutil.which("g++") is None:
         pytest.skip("g++ is not installed")
-    src = tmp_path / f"step_{dtype}_{d1}_{h}_{k}.cpp"
+    src = tmp_path / f"step_{dtype}_{d1}_{h}_{k}_{ex}.cpp"
     lib_path = src.with_suffix(".so")
-    src.write_text(_cuda_step.cpu_source(dtype, d1, h, k))
+    src.write_text(_cuda_step.cpu_source(dtype, d1, h, k, ex))
     subprocess.run(
         ["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-o", str(lib_path), str(src)],
         check=True,
@@ -127,13 +127,19 @@ def _run_fused(xp, data, step, params, steps, log_every, momentum, kernels):
         ("float32", 100, 0.3, 1e-3, 0.0),  # float32 rounding: a smooth stretch
     ],
 )
-def test_fused_step_on_cpu_matches_portable_step(tmp_path, dtype, hidden, lr, reg, momentum):
+@pytest.mark.parametrize("ex", [1, 3])  # examples per forward thread (3: a ragged last tile)
+def test_fused_step_on_cpu_matches_portable_step(
+    tmp_path, monkeypatch, dtype, hidden, lr, reg, momentum, ex
+):
+    monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES", ex)
+    monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES_FROM", 1)
     xp, data, step, params = _setup(dtype, hidden, lr, reg, momentum)
-    kernels = _cpu_kernels(tmp_path, dtype, 3, hidden, 3)
+    kernels = _cpu_kernels(tmp_path, dtype, 3, hidden, 3, ex)
     steps, log_every = 300, 50
     ref_losses, ref_packed = _run_portable(xp, data, step, params, steps, log_every, momentum)
     losses, packed, runner = _run_fused(xp, data, step, params, steps, log_every, momentum, kernels)
     assert runner.plan.n_chunks > 1  # the partial sums over chunks are exercised
+    assert runner.plan.ex == ex
     tol = 1e-12 if dtype == "float64" else 2e-5
     np.testing.assert_allclose(losses, ref_losses, rtol=tol)
     for p, q in zip(packed, ref_packed):
@@ -141,12 +147,15 @@ def test_fused_step_on_cpu_matches_portable_step(tmp_path, dtype, hidden, lr, re
     assert losses[-1] < losses[0] - 0.1  # it trained
 
 
-def test_fused_step_on_cpu_grid_stride_and_one_chunk(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ex", [1, 4])
+def test_fused_step_on_cpu_grid_stride_and_one_chunk(tmp_path, monkeypatch, ex):
     """A grid smaller than the work (each thread loops) and one chunk for all examples."""
     monkeypatch.setattr(_cupy, "MAX_GRID", 1)
     monkeypatch.setattr(_cupy, "TARGET_THREADS", 1)  # one chunk: chunk = n
-    xp, data, step, params = _setup("float64", 30, 1.0, 1e-3, 0.0, n_per_class=111)
-    kernels = _cpu_kernels(tmp_path, "float64", 3, 30, 3)
+    monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES", ex)
+    monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES_FROM", 1)
+    xp, data, step, params = _setup("float64", 30, 1.0, 1e-3, 0.0, n_per_class=1111)
+    kernels = _cpu_kernels(tmp_path, "float64", 3, 30, 3, ex)
     ref_losses, ref_packed = _run_portable(xp, data, step, params, 60, 20, 0.0)
     losses, packed, runner = _run_fused(xp, data, step, params, 60, 20, 0.0, kernels)
     assert runner.plan.n_chunks == 1 and runner.plan.forward_grid == 1
@@ -157,7 +166,11 @@ def test_fused_step_on_cpu_grid_stride_and_one_chunk(tmp_path, monkeypatch):
 
 def test_plan_geometry_covers_every_example():
     for n, h in [(1, 1), (300, 100), (3_000_000, 256), (12_345, 1024), (33, 7)]:
-        plan = _cupy.Plan(n=n, d1=3, h=h, k=3)
+        plan = _cupy.Plan.for_batch(n, 3, h, 3)
+        assert plan.ex == (_cupy.FORWARD_EXAMPLES if n >= _cupy.FORWARD_EXAMPLES_FROM else 1)
+        assert plan.forward_grid * _cupy.THREADS_PER_BLOCK * plan.ex >= min(
+            n, _cupy.MAX_GRID * _cupy.THREADS_PER_BLOCK * plan.ex
+        )
         assert plan.chunk >= _cupy.MIN_CHUNK
         assert (plan.n_chunks - 1) * plan.chunk < n <= plan.n_chunks * plan.chunk
         assert 1 <= plan.backward_grid <= _cupy.MAX_GRID
@@ -185,13 +198,13 @@ def test_supported_only_for_one_hidden_layer_full_batch():
     assert not _cupy.supported(wide, None)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_kernels_compile_with_nvcc(tmp_path, dtype):
+@pytest.mark.parametrize(("dtype", "ex"), [("float32", 4), ("float64", 1)])
+def test_kernels_compile_with_nvcc(tmp_path, dtype, ex):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not installed")
     src = tmp_path / "step.cu"
-    src.write_text(_cuda_step.source(dtype, 3, 100, 3))
+    src.write_text(_cuda_step.source(dtype, 3, 100, 3, ex))
     out = tmp_path / "step.ptx"
     res = subprocess.run(
         [nvcc, "--ptx", "-std=c++17", "-arch=compute_90", "-o", str(out), str(src)],

@@ -4,7 +4,7 @@ One step of ``scores = W2^T relu(A1 X1) + b2``, softmax cross-entropy, its gradi
 update, in the packed layout of :mod:`portable_net._packed` (A1 = [W1^T | b1] (H, D1),
 W2^T (K, H), b2 (K, 1); X1 = [X^T; 1] (D1, N), onehot (K, N), all C-contiguous):
 
-``pn_forward``   one thread per example: its H hidden units, K scores, softmax, and
+``pn_forward``   one thread per EX examples: their H hidden units, K scores, softmax, and
                  ``dscores = scale (p - onehot)`` (K, N); the example's loss when asked.
                  The activations are recomputed, never stored: only K values per example
                  reach memory.
@@ -66,40 +66,55 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
 _BODY = r"""
 extern "C" __global__ void pn_forward(ARGS_pn_forward)
 {
-    // thread: example i; reads X1[:, i], onehot[:, i]; writes dscores[:, i], loss[i]
+    // thread: EX examples, i = base + threadIdx.x + e blockDim.x (coalesced); reads X1[:, i],
+    // onehot[:, i]; writes dscores[:, i], loss[i]. Each parameter read serves EX examples.
     const size_t N = (size_t)n;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < N;
-         i += (size_t)blockDim.x * gridDim.x) {
-        T x[D1];
-        for (int d = 0; d < D1; ++d) x[d] = X1[d * N + i];
-        T s[K];
-        for (int k = 0; k < K; ++k) s[k] = (T)0;
+    const size_t tile = (size_t)blockDim.x * EX;
+    for (size_t base = (size_t)blockIdx.x * tile; base < N; base += tile * gridDim.x) {
+        T x[EX][D1];
+        T s[EX][K];
+        for (int e = 0; e < EX; ++e) {
+            const size_t i = base + threadIdx.x + (size_t)e * blockDim.x;
+            for (int d = 0; d < D1; ++d) x[e][d] = i < N ? X1[d * N + i] : (T)0;
+            for (int k = 0; k < K; ++k) s[e][k] = (T)0;
+        }
         for (int j = 0; j < H; ++j) {
-            T z = (T)0;  // pre-activation of unit j
-            for (int d = 0; d < D1; ++d) z += A1[j * D1 + d] * x[d];
-            if (z > (T)0) {
-                for (int k = 0; k < K; ++k) s[k] += W2[k * H + j] * z;
+            T a[D1];
+            T w[K];
+            for (int d = 0; d < D1; ++d) a[d] = A1[j * D1 + d];
+            for (int k = 0; k < K; ++k) w[k] = W2[k * H + j];
+            for (int e = 0; e < EX; ++e) {
+                T z = (T)0;  // pre-activation of unit j
+                for (int d = 0; d < D1; ++d) z += a[d] * x[e][d];
+                if (z > (T)0) {
+                    for (int k = 0; k < K; ++k) s[e][k] += w[k] * z;
+                }
             }
         }
-        T m = s[0] + b2[0];
-        for (int k = 0; k < K; ++k) {
-            s[k] += b2[k];
-            m = s[k] > m ? s[k] : m;
+        for (int e = 0; e < EX; ++e) {
+            const size_t i = base + threadIdx.x + (size_t)e * blockDim.x;
+            if (i >= N) continue;
+            T* se = s[e];
+            T m = se[0] + b2[0];
+            for (int k = 0; k < K; ++k) {
+                se[k] += b2[k];
+                m = se[k] > m ? se[k] : m;
+            }
+            T sum = (T)0;
+            T ex[K];
+            for (int k = 0; k < K; ++k) {
+                se[k] -= m;  // shifted scores, <= 0
+                ex[k] = PN_EXP(se[k]);
+                sum += ex[k];
+            }
+            T picked = (T)0;
+            for (int k = 0; k < K; ++k) {
+                const T y = onehot[k * N + i];
+                picked += y * se[k];
+                dscores[k * N + i] = (ex[k] / sum - y) * scale;
+            }
+            if (need_loss) loss[i] = PN_LOG(sum) - picked;
         }
-        T sum = (T)0;
-        T e[K];
-        for (int k = 0; k < K; ++k) {
-            s[k] -= m;  // shifted scores, <= 0
-            e[k] = PN_EXP(s[k]);
-            sum += e[k];
-        }
-        T picked = (T)0;
-        for (int k = 0; k < K; ++k) {
-            const T y = onehot[k * N + i];
-            picked += y * s[k];
-            dscores[k * N + i] = (e[k] / sum - y) * scale;
-        }
-        if (need_loss) loss[i] = PN_LOG(sum) - picked;
     }
 }
 
@@ -212,13 +227,15 @@ def _args(name: str) -> str:
     return ", ".join(f"{ctype} {arg}" for ctype, arg in SIGNATURES[name])
 
 
-def source(dtype: str, d1: int, h: int, k: int) -> str:
-    """CUDA C of the three kernels for float type ``dtype`` and shapes (D1, H, K)."""
+def source(dtype: str, d1: int, h: int, k: int, ex: int = 1) -> str:
+    """CUDA C of the three kernels for float type ``dtype``, shapes (D1, H, K), and ``ex``
+    examples per forward thread."""
     ctype, exp, log = _TYPES[dtype]
     head = (
         f"typedef {ctype} T;\n"
         f"#define PN_EXP {exp}\n#define PN_LOG {log}\n"
         f"constexpr int D1 = {int(d1)};\nconstexpr int H = {int(h)};\nconstexpr int K = {int(k)};\n"
+        f"constexpr int EX = {int(ex)};\n"
     )
     body = _BODY
     for name in SIGNATURES:
@@ -236,7 +253,7 @@ static pn_dim3 threadIdx, blockIdx, blockDim, gridDim;
 """
 
 
-def cpu_source(dtype: str, d1: int, h: int, k: int) -> str:
+def cpu_source(dtype: str, d1: int, h: int, k: int, ex: int = 1) -> str:
     """The same kernels as C++ for the host, each behind ``cpu_<name>(grid, block, args...)``
     that runs every (block, thread) of the launch in turn: a serial emulation for the tests,
     valid because the kernels' threads never communicate."""
@@ -254,4 +271,4 @@ def cpu_source(dtype: str, d1: int, h: int, k: int) -> str:
             "        }\n"
             "}\n"
         )
-    return _CPU_SHIM + source(dtype, d1, h, k) + "\n".join(wrappers)
+    return _CPU_SHIM + source(dtype, d1, h, k, ex) + "\n".join(wrappers)

@@ -35,6 +35,10 @@ THREADS_PER_BLOCK = 256
 TARGET_THREADS = 2**17
 MIN_CHUNK = 32
 MAX_GRID = 2**16  # grid-stride loops cover the rest
+# forward: examples per thread (each parameter read then serves that many), from this many
+# examples on; one per thread below (more threads for small batches)
+FORWARD_EXAMPLES = 4
+FORWARD_EXAMPLES_FROM = 2**16
 
 
 def supported(packed: list[Any], batch_size: int | None) -> bool:
@@ -53,6 +57,12 @@ class Plan:
     d1: int
     h: int
     k: int
+    ex: int = 1  # examples per forward thread
+
+    @classmethod
+    def for_batch(cls, n: int, d1: int, h: int, k: int) -> Plan:
+        ex = FORWARD_EXAMPLES if n >= FORWARD_EXAMPLES_FROM else 1
+        return cls(n=n, d1=d1, h=h, k=k, ex=max(1, int(ex)))
 
     @property
     def chunk(self) -> int:
@@ -69,7 +79,7 @@ class Plan:
 
     @property
     def forward_grid(self) -> int:
-        return self.grid(self.n)
+        return self.grid(-(-self.n // self.ex))
 
     @property
     def backward_grid(self) -> int:
@@ -99,9 +109,9 @@ def _kernels(dtype: str, plan: Plan) -> dict[str, Any]:
     """The compiled kernels for this dtype and shape (cached per process)."""
     import cupy
 
-    key = (dtype, plan.d1, plan.h, plan.k, cupy.cuda.Device().id)
+    key = (dtype, plan.d1, plan.h, plan.k, plan.ex, cupy.cuda.Device().id)
     if key not in _modules:
-        code = _cuda_step.source(dtype, plan.d1, plan.h, plan.k)
+        code = _cuda_step.source(dtype, plan.d1, plan.h, plan.k, plan.ex)
         _modules[key] = cupy.RawModule(code=code, options=("--std=c++17",))
     module = _modules[key]
     return {name: module.get_function(name) for name in _cuda_step.SIGNATURES}
@@ -133,7 +143,7 @@ class Runner:
         self.reg = settings["reg"]
         A1, W2 = packed[0], packed[1]
         self.dtype = str(A1.dtype)
-        self.plan = Plan(n=data.n, d1=A1.shape[1], h=A1.shape[0], k=W2.shape[0])
+        self.plan = Plan.for_batch(data.n, A1.shape[1], A1.shape[0], W2.shape[0])
         device = getattr(A1, "device", None)
         # CuPy launches on the current device: make it the arrays' one around every launch
         self._device_scope = device if hasattr(device, "__enter__") else None
