@@ -234,8 +234,20 @@ def test_cupy_layer_matches_portable_path(xp, device, monkeypatch, graph_steps, 
     params = pn.init_params([2, 100, 3], seed=0, xp=xp, device=device)
     lr = 1.0 if momentum == 0 else 0.1
     kw = {"steps": 1000, "log_every": 100, "learning_rate": lr, "momentum": momentum}
+    runners = []
+    make_runner = _cupy.runner
+
+    def spy(*args):
+        runners.append(make_runner(*args))
+        return runners[-1]
+
+    monkeypatch.setattr(_cupy, "runner", spy)
     fused, h_fused = pn.train(params, X, y, **kw)
+    assert len(runners) == 1  # the fused layer ran
+    if graph_steps:
+        assert runners[0].graph_error is None and runners[0].graph is not None
     portable, h_portable = pn.train(params, X, y, jit=False, **kw)
+    assert len(runners) == 1  # and jit=False did not use it
     np.testing.assert_allclose(h_fused.loss, h_portable.loss, rtol=1e-9)
     assert abs(h_fused.final_loss - h_portable.final_loss) <= 1e-9 * h_portable.final_loss
     for key in params:

@@ -398,17 +398,31 @@ def test_mixed_devices_are_named_in_train():
     ("momentum", "n_classes", "hidden"),
     [(0.0, 3, [30]), (0.9, 3, [30]), (0.0, 12, [30]), (0.9, 4, [20, 10])],
 )
-def test_jax_compiled_loop_gives_the_eager_step_s_numbers(momentum, n_classes, hidden):
+def test_jax_compiled_loop_gives_the_eager_step_s_numbers(monkeypatch, momentum, n_classes, hidden):
     # one hidden layer on the CPU: JAX's own layout of the step (unrolled ReLU gradient up to
     # 8 classes, a product beyond); two hidden layers: the portable step compiled
     pytest.importorskip("jax")
     if "jax" not in pn.available_backends():
         pytest.skip("jax is not usable here")
+    from portable_net._accel import _jax
+
     X, y = pn.make_spiral(100, n_classes, seed=8, xp="jax")
     params = pn.init_params([2, *hidden, n_classes], seed=8, xp="jax")
+    _jax._cache.clear()
+    layouts = []
+    own_layout = _jax._one_hidden_cpu_stretch
+
+    def spy(step, packed):
+        layouts.append(own_layout(step, packed))
+        return layouts[-1]
+
+    monkeypatch.setattr(_jax, "_one_hidden_cpu_stretch", spy)
     lr = 0.2 if momentum else 1.0
     kw = {"steps": 250, "log_every": 60, "momentum": momentum, "learning_rate": lr}
     compiled, h_c = pn.train(params, X, y, jit=True, **kw)
+    on_cpu = all(d.platform == "cpu" for d in X.devices())
+    # which stretch ran: JAX's own layout for one hidden layer on the CPU, else the portable one
+    assert len(layouts) == 1 and (layouts[0] is not None) == (len(hidden) == 1 and on_cpu)
     eager, h_e = pn.train(params, X, y, jit=False, **kw)
     assert h_c.steps == h_e.steps == [0, 60, 120, 180, 240]
     np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
