@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import nox
+import nox.command
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
@@ -74,37 +76,53 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench.dask_bench")
 
 
+# the GPU check's stages, most needed first (a short visit may end before the last)
+GPU_STAGES = ("tests-cupy", "bench", "compare", "tests-torch", "tests-jax")
+
+
 @nox.session(default=False, venv_backend="none")
 def gpu(session: nox.Session) -> None:
-    """On a GPU machine, offline: the tests on cupy, torch and jax there, compare, bench."""
+    """On a GPU machine, offline: the tests on cupy, torch and jax there, compare, bench.
+
+    ``nox --no-venv --no-install -s gpu -- [STAGE ...]`` runs the named stages only (of
+    tests-cupy, bench, compare, tests-torch, tests-jax). Every stage runs even when an earlier
+    one fails, and the session fails at the end naming the stages that did, so that one failure
+    does not cost the rest of a short visit.
+    """
+    stages = session.posargs or list(GPU_STAGES)
+    unknown = sorted(set(stages) - set(GPU_STAGES))
+    if unknown:
+        session.error(f"unknown stages {unknown}; known: {', '.join(GPU_STAGES)}")
     session.run("nvidia-smi", "-L", external=True)
     # each backend's own tests (ids naming the GPU backend), not the whole suite three times
-    for backend, ids in (("cupy", "cupy"), ("torch", "torch-cuda"), ("jax", "jax")):
-        session.run(
-            "python",
-            "-m",
-            "pytest",
-            "-q",
-            "-k",
-            ids,
-            *session.posargs,
-            env={"PORTABLE_NET_BACKENDS": backend},
-            success_codes=[0, 5],
+    pytest_ids = {"tests-cupy": ("cupy", "cupy"), "tests-torch": ("torch", "torch-cuda"),
+                  "tests-jax": ("jax", "jax")}  # fmt: skip
+    commands = {
+        name: (
+            ["python", "-m", "pytest", "-q", "--durations=5", "-k", ids],
+            {"env": {"PORTABLE_NET_BACKENDS": backend}, "success_codes": [0, 5]},
         )
+        for name, (backend, ids) in pytest_ids.items()
+    }
+    backends = "numpy,cupy,torch,jax"
+    commands["compare"] = (["python", "-m", "bench.compare", "--backends", backends], {})
     # sized for a short visit to a GPU machine: the targets' sizes, 2 rounds, no CPU extras
-    session.run("python", "-m", "bench.compare", "--backends", "numpy,cupy,torch,jax")
-    session.run(
-        "python",
-        "-m",
-        "bench",
-        "--backends",
-        "numpy,cupy,torch,jax",
-        "--gpu-check",
-        "--rounds",
-        "2",
-        "--no-ablation",
-        "--no-whole-process",
-    )
+    commands["bench"] = (
+        ["python", "-m", "bench", "--backends", backends, "--gpu-check", "--rounds", "2",
+         "--no-ablation", "--no-whole-process"],
+        {},
+    )  # fmt: skip
+    failed = []
+    for name in [s for s in GPU_STAGES if s in stages]:
+        args, kwargs = commands[name]
+        started = time.monotonic()
+        try:
+            session.run(*args, **kwargs)
+        except nox.command.CommandFailed:
+            failed.append(name)
+        session.log(f"stage {name}: {time.monotonic() - started:.0f} s")
+    if failed:
+        session.error(f"GPU stages failed: {', '.join(failed)}")
 
 
 @nox.session

@@ -582,8 +582,10 @@ def main(argv=None) -> int:
             "ns_per_point": (b["seconds_per_step"] - a["seconds_per_step"]) / 270_000 * 1e9,
             "growth_10x": b["seconds_per_step"] / a["seconds_per_step"] / 10,
         }
+    write(results)  # kept if a later part fails or runs out of time (a GPU visit is short)
     if "cupy" in gpu_devices() and (not args.backends or "cupy" in args.backends.split(",")):
         results["gpu"] = gpu_report(results["rows"], args.rounds)
+        write(results)
     if not args.no_whole_process:
         results["whole_process"] = whole_process(args.rounds)
         print(f"whole process: {results['whole_process']}", flush=True)
