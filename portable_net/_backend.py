@@ -211,6 +211,17 @@ def device_of(x: Any) -> Any:
     return array_api_compat.device(x)
 
 
+def outside_autograd(x: Any) -> Any:
+    """x itself, or for a torch tensor that requires grad, ``x.detach()`` (no copy).
+
+    The library computes gradients by hand: arrays that record an autograd graph would make
+    every training step extend one graph (memory growing with the steps) and copy warnings.
+    """
+    if getattr(x, "requires_grad", False) and callable(getattr(x, "detach", None)):
+        return x.detach()
+    return x
+
+
 def library_name(x: Any) -> str:
     """A short name of the library that owns an array, for error messages."""
     for name, check in (

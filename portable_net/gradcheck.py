@@ -37,7 +37,7 @@ def relative_errors(
     if max_entries is not None:
         max_entries = check_int("max_entries", max_entries, minimum=1)
     seed = check_int("seed", seed, minimum=0)
-    xp, device, n_layers, params = prepare(params, X, y)
+    xp, device, n_layers, params, X, y = prepare(params, X, y)
     if not xp.isdtype(X.dtype, xp.float64):
         warnings.warn(
             f"gradient checking in {X.dtype} is dominated by rounding; use float64",

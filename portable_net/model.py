@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from . import _packed
-from ._backend import device_of, float_dtype, namespace_and_device, resolve_device, to_namespace
+from ._backend import (
+    device_of,
+    float_dtype,
+    namespace_and_device,
+    outside_autograd,
+    resolve_device,
+    to_namespace,
+)
 from ._validation import (
     array_arguments,
     check_feature_count,
@@ -88,11 +95,17 @@ def scores(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> 
     return _packed.forward_scores(xp, packed, xp.concat([X.T, ones], axis=0)).T  # (N, K)
 
 
-def prepare(params: Any, X: Any, y: Any = None) -> tuple[ModuleType, Any, int, Params]:
-    """Check params, X (and y) and return (xp, device, n_layers, params in X's dtype)."""
+def prepare(params: Any, X: Any, y: Any = None) -> tuple[ModuleType, Any, int, Params, Any, Any]:
+    """Check params, X (and y) and return (xp, device, n_layers, params in X's dtype, X, y).
+
+    torch tensors that require grad come back detached (the same memory, no autograd graph):
+    the computations are hand-written backprop, and their results do not require grad.
+    """
     n_layers = check_params(params)
     arrays = array_arguments(params, X=X) if y is None else array_arguments(params, X=X, y=y)
     xp, device = namespace_and_device(arrays)
+    params = {k: outside_autograd(v) for k, v in params.items()}
+    X, y = outside_autograd(X), outside_autograd(y)
     check_floating_params(xp, params)
     check_features(xp, X)
     check_feature_count(X, params)
@@ -100,7 +113,7 @@ def prepare(params: Any, X: Any, y: Any = None) -> tuple[ModuleType, Any, int, P
         check_labels(xp, y, X.shape[0], params[f"W{n_layers}"].shape[1])
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
-    return xp, device, n_layers, params
+    return xp, device, n_layers, params, X, y
 
 
 def loss_and_grads(
@@ -117,7 +130,7 @@ def loss_and_grads(
     grads : dict with the keys and shapes of ``params``
     """
     reg = check_real("reg", reg, low=0.0)
-    xp, _, n_layers, params = prepare(params, X, y)
+    xp, _, n_layers, params, X, y = prepare(params, X, y)
     packed = _packed.pack(xp, params, n_layers)
     data = _packed.prepare_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     n, n_features = X.shape
@@ -134,19 +147,19 @@ def loss_and_grads(
 
 def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     """Class probabilities, shape (N, K), rows summing to 1."""
-    xp, _, n_layers, params = prepare(params, X)
+    xp, _, n_layers, params, X, _ = prepare(params, X)
     return softmax(xp, scores(xp, params, X, n_layers))
 
 
 def predict(params: Mapping[str, Any], X: Any) -> Any:
     """The most probable class of each row, shape (N,), integer labels."""
-    xp, _, n_layers, params = prepare(params, X)
+    xp, _, n_layers, params, X, _ = prepare(params, X)
     return xp.argmax(scores(xp, params, X, n_layers), axis=1)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     """The fraction of rows whose predicted class equals ``y``, as a Python float."""
-    xp, _, n_layers, params = prepare(params, X, y)
+    xp, _, n_layers, params, X, y = prepare(params, X, y)
     pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
     hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))
     return int(hits) / X.shape[0]  # exact: the same float on every backend

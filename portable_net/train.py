@@ -178,7 +178,7 @@ def train(
         )
     # --- end of the Dask hook ---------------------------------------------------------------
 
-    xp, device, n_layers, params = prepare(params, X, y)
+    xp, device, n_layers, params, X, y = prepare(params, X, y)
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
@@ -197,7 +197,7 @@ def train(
             _packed.unpack(xp, packed, n_features, copy=False) if callback else None,
         )
 
-    on_host = _host(xp, device)
+    host = _host(xp, device)
     step = make_step(
         xp,
         packed,
@@ -205,7 +205,7 @@ def train(
         learning_rate=learning_rate,
         reg=reg,
         momentum=momentum,
-        block=_block(packed, batch_size or n, on_host),
+        block=_block(packed, batch_size or n, host),
     )
     runner = None if batch_size is not None else _runner(xp, jit, step, packed, velocity, data)
     if runner is not None:
@@ -224,26 +224,32 @@ def train(
             if logged:
                 report(i, loss)
 
-    final = float(_packed.loss(xp, packed, data, reg, n_features, _block(packed, n, on_host)))
+    final = float(_packed.loss(xp, packed, data, reg, n_features, _block(packed, n, host)))
     if not math.isfinite(final):
         raise TrainingDiverged(steps, final, learning_rate)
     history.final_loss = final
     return _packed.unpack(xp, packed, n_features, copy=True), history
 
 
-def _host(xp: ModuleType, device: Any) -> bool:
-    """Whether arrays live in host memory, where cache-sized blocks of examples pay."""
+def _host(xp: ModuleType, device: Any) -> str | None:
+    """Where the arrays live: "numpy" (host memory, cheap calls: numpy, array_api_strict),
+    "torch" (host memory, calls of several microseconds) or None (a device, or JAX)."""
     name = backend_name(xp)
     if name in ("numpy", "array_api_strict"):
-        return True
-    return name == "torch" and getattr(device, "type", "cpu") == "cpu"
+        return "numpy"
+    if name == "torch" and getattr(device, "type", "cpu") == "cpu":
+        return "torch"
+    return None
 
 
-def _block(packed: list[Any], n: int, on_host: bool) -> int | None:
-    """Examples per block: cache-sized on the host; on devices, blocks only for batches whose
-    activations would exceed ``_packed.DEVICE_BLOCK_ELEMENTS`` (None: one block)."""
-    if on_host:
+def _block(packed: list[Any], n: int, host: str | None) -> int | None:
+    """Examples per block: cache-sized on the host (larger for torch, whose calls cost more);
+    on devices, blocks only for batches whose activations would exceed
+    ``_packed.DEVICE_BLOCK_ELEMENTS`` (None: one block)."""
+    if host == "numpy":
         return _packed.block_size(packed, n)
+    if host == "torch":
+        return _packed.coarse_block_size(packed, n)
     return _packed.device_block_size(packed, n)
 
 

@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -383,6 +384,40 @@ def test_mixed_libraries_are_named_in_train():
         pn.predict_proba(p, X) if False else pn.accuracy(p, X, torch.asarray(y))
 
 
+def test_torch_tensors_that_require_grad_train_outside_autograd():
+    """Tensors from an autograd workflow (``requires_grad``): the same numbers as plain
+    tensors, no graph recorded (it would grow with every step), no warnings, and the caller's
+    tensors untouched and still requiring grad."""
+    torch = pytest.importorskip("torch")
+    X_np, y_np = pn.make_spiral(30)
+    p_np = pn.init_params([2, 20, 3], seed=1)
+    plain, plain_hist = pn.train(p_np, X_np, y_np, steps=50, log_every=10)
+
+    params = {k: torch.asarray(v).requires_grad_() for k, v in p_np.items()}
+    X = torch.asarray(X_np).requires_grad_()
+    y = torch.asarray(y_np)
+    before = {k: v.detach().clone() for k, v in params.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's "converting a tensor with requires_grad"
+        new, hist = pn.train(params, X, y, steps=50, log_every=10)
+        loss, grads = pn.loss_and_grads(params, X, y)
+        proba = pn.predict_proba(params, X)
+        acc = pn.accuracy(params, X, y)
+    np.testing.assert_allclose(hist.loss, plain_hist.loss, rtol=1e-12)
+    for key, value in new.items():
+        assert not value.requires_grad and value.grad_fn is None, key
+        np.testing.assert_allclose(value.numpy(), plain[key], rtol=1e-10, atol=1e-14)
+    for out in (loss, proba, *grads.values()):
+        assert not out.requires_grad and out.grad_fn is None
+    ref_loss, _ = pn.loss_and_grads(p_np, X_np, y_np)
+    assert float(loss) == pytest.approx(float(ref_loss), rel=1e-12)
+    assert acc == pn.accuracy(p_np, X_np, y_np)
+    for key, value in params.items():
+        assert value.requires_grad and value.grad is None
+        assert torch.equal(value.detach(), before[key]), key
+    assert X.requires_grad and X.grad is None
+
+
 def test_mixed_devices_are_named_in_train():
     strict = pytest.importorskip("array_api_strict")
     X, y = pn.make_spiral(5, xp=strict, device="device1")
@@ -459,3 +494,40 @@ def test_row_blocks_sum_to_the_full_batch_gradient(block):
     assert float(_packed.loss(xp, packed, data, 1e-3, 2, block)) == pytest.approx(
         float(full), rel=1e-13
     )
+
+
+def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypatch):
+    """torch on the CPU: blocks of COARSE_BLOCK_ELEMENTS values when MALLOC_MMAP_THRESHOLD_
+    and MALLOC_TRIM_THRESHOLD_ are raised, NumPy's cache-sized blocks otherwise; either way
+    NumPy's numbers."""
+    torch = pytest.importorskip("torch")
+    from portable_net import _packed
+
+    X_np, y_np = pn.make_spiral(1000)  # 3000 points
+    p_np = pn.init_params([2, 100, 3], seed=2, scale=0.5)
+    packed = _packed.pack(np, p_np, 2)
+    ref, ref_hist = pn.train(p_np, X_np, y_np, steps=40, log_every=10)
+    used = []
+    real = _packed.coarse_block_size
+    monkeypatch.setattr(_packed, "coarse_block_size", lambda *a: used.append(real(*a)) or used[-1])
+    for raised in (False, True):
+        for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+            if raised:
+                monkeypatch.setenv(key, str(2**25))
+            else:
+                monkeypatch.delenv(key, raising=False)
+        used.clear()
+        params = {k: torch.asarray(v) for k, v in p_np.items()}
+        new, hist = pn.train(
+            params, torch.asarray(X_np), torch.asarray(y_np), steps=40, log_every=10
+        )
+        # 2**18 // 100 = 2621 examples at most: 2 blocks of 1500; else NumPy's 19 of 158
+        assert used == ([1500] if raised else [_packed.block_size(packed, 3000)]) * 2
+        assert used[0] != _packed.block_size(packed, 3000) or not raised
+        np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
+        for key, value in new.items():
+            np.testing.assert_allclose(value.numpy(), ref[key], rtol=1e-9, atol=1e-13)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # Dask's nanny: not raised
+    assert not _packed.heap_keeps_blocks()
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "lots")
+    assert not _packed.heap_keeps_blocks()
