@@ -31,7 +31,7 @@ BLOCK_ELEMENTS = 2**14
 LARGE_BLOCK_ELEMENTS = 2**17
 # torch on the CPU: several microseconds per call, so blocks of about 2**18 values (2 MiB in
 # float64) pay, but only where glibc's heap keeps such temporaries (see heap_keeps_blocks):
-# 1.2-3.6x faster per step there from 300 to 30,000 points; elsewhere the default blocks.
+# 1.15-3.5x faster per step there from 300 to 300,000 points; elsewhere the default blocks.
 COARSE_BLOCK_ELEMENTS = 2**18
 # On devices (GPU memory, JAX): one block unless a layer's activations would exceed this many
 # values (256 MiB in float32), so that a step at millions of points holds a few blocks'
