@@ -9,6 +9,7 @@ caller's arrays -> checks (errors here, before any work)
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -133,7 +134,8 @@ def train(
         backend's own implementation of the same step; False runs the portable step eagerly.
         JAX: the step compiled with ``jax.jit``, the steps between two logged steps as one
         compiled loop. CuPy, nets with one hidden layer: three fused CUDA kernels per step,
-        without host synchronisation. Other backends and mini-batches ignore it.
+        without host synchronisation (if they cannot be built here, a RuntimeWarning and the
+        portable step). Other backends and mini-batches ignore it.
     scheduler : None, str or distributed.Client
         Dask arrays only (others ignore it): where the steps run, a ``Client`` or a Dask
         scheduler name (``"threads"``); None is the active ``Client`` if there is one, else
@@ -270,7 +272,15 @@ def _runner(xp: ModuleType, jit: bool | None, step, packed, velocity, data):
         from ._accel import _cupy
 
         if _cupy.supported(packed, None):
-            return _cupy.runner(step, packed, velocity, data)
+            try:  # compiles the kernels (once per process and shape)
+                return _cupy.runner(step, packed, velocity, data)
+            except Exception as exc:  # an optional layer never stops training
+                warnings.warn(
+                    f"the fused CuPy step is unavailable ({type(exc).__name__}: {exc}); "
+                    "training with the portable step (the same numbers, slower)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
     return None
 
 

@@ -264,3 +264,26 @@ def test_cupy_layer_float32_accuracy(xp, device):
     portable, _ = pn.train(params, X, y, steps=10_000, jit=False)
     assert abs(pn.accuracy(fused, X, y) - pn.accuracy(portable, X, y)) <= 0.01
     assert pn.accuracy(fused, X, y) >= 0.97
+
+
+def test_a_cupy_layer_that_fails_to_build_falls_back_to_the_portable_step(monkeypatch):
+    """If the fused kernels cannot be built (a CUDA compiler refusing them, say), train warns
+    and runs the portable step: the same numbers, no failure. Simulated on NumPy arrays by
+    letting train take them for CuPy's."""
+    import importlib
+
+    train_module = importlib.import_module("portable_net.train")
+    X, y = pn.make_spiral(50)
+    params = pn.init_params([2, 30, 3], seed=3, scale=0.5)
+    expected, expected_hist = pn.train(params, X, y, steps=30, log_every=10)
+
+    def refuse(*args):
+        raise RuntimeError("nvrtc: error: invalid option")
+
+    monkeypatch.setattr(train_module, "backend_name", lambda xp: "cupy")
+    monkeypatch.setattr(_cupy, "runner", refuse)
+    with pytest.warns(RuntimeWarning, match="fused CuPy step is unavailable.*invalid option"):
+        new, hist = pn.train(params, X, y, steps=30, log_every=10)
+    np.testing.assert_allclose(hist.loss, expected_hist.loss, rtol=1e-12)
+    for key in params:
+        np.testing.assert_allclose(new[key], expected[key], rtol=1e-10, atol=1e-14)
