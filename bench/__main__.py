@@ -285,15 +285,15 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
     """CuPy on the GPU: the issue's targets, the roofline and what the fused layer buys.
 
     - the card's copy bandwidth and float32 FMA throughput, measured in this run;
-    - the fused step's bytes and flops (``portable_net._accel._cupy.Plan``) at 3,000,000
+    - the fused step's bytes and flops (``bench/cupy_cost.py``) at 3,000,000
       points, hidden 256, float32, and the time they bound it to;
     - speed-ups over NumPy on this machine's CPU (same run) at the case study's size and at
       3,000,000 points; the CuPy pool's peak against twice the data plus one layer's
       activations;
-    - the fused layer against the portable path (``jit=False``) and with CUDA graphs on,
+    - the fused layer against the portable path (``engine="portable"``) and with CUDA graphs on,
       alternating in rounds.
     """
-    from portable_net._accel._cupy import Plan, flops_per_step
+    from bench.cupy_cost import Plan, bytes_per_step, flops_per_step
 
     device = gpu_devices()["cupy"]
     out: dict = {"device": device}
@@ -319,7 +319,7 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
     n_large = 3 * GPU_LARGE[0]
     h_large = GPU_LARGE[1]
     plan = Plan(n=n_large, d1=3, h=h_large, k=3)
-    bytes_step = plan.bytes_per_step(4)
+    bytes_step = bytes_per_step(plan, 4)
     flops_step = flops_per_step(plan)
     t_bytes = bytes_step / out["copy_bytes_per_second"]
     t_flops = flops_step / out["fma_flops_per_second"]
@@ -427,7 +427,7 @@ def gpu_lines(g: dict) -> list[str]:
     lg = g["large"]
     lines += [
         f"- 3,000,000 points, hidden 256, float32: the fused step moves "
-        f"{lg['bytes_per_step'] / 1e6:,.0f} MB (X1 twice, onehot, dscores out and in, partial "
+        f"{lg['bytes_per_step'] / 1e6:,.0f} MB (Xt1 twice, onehot, dscores out and in, partial "
         f"sums, parameters) and does {lg['flops_per_step'] / 1e9:,.1f} GFLOP (activations "
         f"recomputed in backward): bandwidth bound {lg['bandwidth_bound_seconds'] * 1e6:,.0f} us,"
         f" compute bound {lg['compute_bound_seconds'] * 1e6:,.0f} us. A formulation that "

@@ -42,22 +42,27 @@ def _ours(spec, X, y, params):
     Xb = xp.asarray(X, device=device)
     yb = xp.asarray(y, device=device)
     pb = {k: xp.asarray(v, device=device) for k, v in params.items()}
-    if "block_elements" in spec:
-        from portable_net import _packed
+    if "block_elements" in spec:  # the block-size ablation: the host policy's block sizes
+        from portable_net.engines import blocks
 
-        _packed.BLOCK_ELEMENTS = _packed.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
+        blocks.BLOCK_ELEMENTS = blocks.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
 
-    if "graph_steps" in spec or "forward_examples" in spec:
-        from portable_net._accel import _cupy
+    engine = "portable" if spec.get("jit") is False else "auto"
+    if "graph_steps" in spec or "forward_examples" in spec:  # the fused CuPy engine's options
+        from functools import partial
 
-        _cupy.GRAPH_STEPS = spec.get("graph_steps", _cupy.GRAPH_STEPS)
-        _cupy.FORWARD_EXAMPLES = spec.get("forward_examples", _cupy.FORWARD_EXAMPLES)
-    jit = spec.get("jit")
+        from portable_net.engines.cupy_engine import fused_engine
+
+        engine = partial(
+            fused_engine,
+            graph_steps=spec.get("graph_steps", 0),
+            forward_examples=spec.get("forward_examples"),
+        )
 
     def run(steps):
         t = time.perf_counter()
         # ends with a host read of the final loss: the device is synchronised
-        pn.train(pb, Xb, yb, steps=steps, log_every=max(steps, 1), jit=jit)
+        pn.train(pb, Xb, yb, steps=steps, log_every=max(steps, 1), engine=engine)
         return time.perf_counter() - t
 
     return run

@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 import portable_net as pn
-from portable_net import _packed
-from portable_net._step import make_step
+from portable_net import network
+from portable_net.engines.blocks import block_size
 from portable_net.loss import one_hot
+from portable_net.step import StepSettings, make_step, make_update
 
 HIDDEN = 100
 LR, REG = 1.0, 1e-3
@@ -52,34 +53,29 @@ def slug(text: str) -> str:
 def numpy_step_time(X, y, params, steps: int) -> float:
     import array_api_compat.numpy as xp
 
-    packed = _packed.pack(xp, params, 2)
-    data = _packed.prepare_data(xp, X, one_hot(xp, y, 3, X.dtype))
-    step = make_step(
-        xp,
-        packed,
-        n_features=2,
-        learning_rate=LR,
-        reg=REG,
-        momentum=0.0,
-        block=_packed.block_size(packed, data.n),
+    packed = network.pack(xp, params, 2)
+    data = network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
+    settings = StepSettings(
+        n_features=2, learning_rate=LR, reg=REG, momentum=0.0, block=block_size(packed, data.n)
     )
-    packed, _, _ = step(packed, [], data.X1, data.onehot, False)  # warm-up
+    step = make_step(xp, packed, settings)
+    packed, _, _ = step(packed, [], data.Xt1, data.onehot, False)  # warm-up
     t0 = time.perf_counter()
     for _ in range(steps):
-        packed, _, _ = step(packed, [], data.X1, data.onehot, False)
+        packed, _, _ = step(packed, [], data.Xt1, data.onehot, False)
     return (time.perf_counter() - t0) / steps
 
 
 def dask_step_time(points: int, chunks: int, params, steps: int, scheduler, client=None) -> dict:
     """Seconds per step (data persisted beforehand), and the workers' compute share."""
-    from portable_net._accel import _dask
+    from portable_net.engines import dask_engine
 
     per_class = points // 3
     X, y = pn.make_spiral(per_class, 3, seed=0, chunks=-(-3 * per_class // chunks))
     t0 = time.perf_counter()
-    xp, n_layers, p, data = _dask.prepare(params, X, y, scheduler)
+    xp, n_layers, p, data = dask_engine.check_and_persist(params, X, y, scheduler)
     prepare_s = time.perf_counter() - t0
-    packed = _packed.pack(xp, p, n_layers)
+    packed = network.pack(xp, p, n_layers)
     update = make_update_for(xp, packed)
     _, grads = data.grads(packed, LR / data.n, True)  # warm-up (and the loss path)
     update(packed, [], grads)
@@ -123,9 +119,8 @@ def dask_step_time(points: int, chunks: int, params, steps: int, scheduler, clie
 
 
 def make_update_for(xp, packed):
-    from portable_net._accel._dask import make_update
-
-    return make_update(xp, packed, n_features=2, learning_rate=LR, reg=REG, momentum=0.0)
+    settings = StepSettings(n_features=2, learning_rate=LR, reg=REG, momentum=0.0)
+    return make_update(xp, packed, settings)
 
 
 # distributed's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536: glibc then hands the

@@ -4,17 +4,17 @@ or array-api-strict arrays, on the CPU or a GPU, with the same numbers on each.
 """
 
 from ._backend import available_backends, get_namespace
+from ._version import __version__
 from .data import make_spiral
 from .errors import NotFittedError, TrainingDiverged
 from .estimator import Classifier
 from .gradcheck import gradient_check
+from .history import History
 from .io import load, save
 from .loss import softmax_cross_entropy
 from .model import accuracy, init_params, loss_and_grads, predict, predict_proba
 from .plot import plot_data, plot_decision_regions, plot_loss
-from .train import History, train
-
-__version__ = "0.1.0"
+from .training import train
 
 __all__ = [
     "Classifier",

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 __all__ = ["available_backends", "get_namespace"]
 
@@ -211,17 +212,6 @@ def device_of(x: Any) -> Any:
     return array_api_compat.device(x)
 
 
-def outside_autograd(x: Any) -> Any:
-    """x itself, or for a torch tensor that requires grad, ``x.detach()`` (no copy).
-
-    The library computes gradients by hand: arrays that record an autograd graph would make
-    every training step extend one graph (memory growing with the steps) and copy warnings.
-    """
-    if getattr(x, "requires_grad", False) and callable(getattr(x, "detach", None)):
-        return x.detach()
-    return x
-
-
 def library_name(x: Any) -> str:
     """A short name of the library that owns an array, for error messages."""
     for name, check in (
@@ -308,7 +298,7 @@ def float_dtype(xp: ModuleType, device: Any, dtype: Any = None) -> Any:
             stacklevel=3,
         )
         return default
-    key = _dtype_name(dtype)
+    key = dtype_name(dtype)
     if key not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
     if key not in available:
@@ -321,7 +311,7 @@ def float_dtype(xp: ModuleType, device: Any, dtype: Any = None) -> Any:
     return available[key]
 
 
-def _dtype_name(dtype: Any) -> str:
+def dtype_name(dtype: Any) -> str:
     """'float32' for "float32", numpy.float32, torch.float32, jax.numpy.float32, ..."""
     if isinstance(dtype, str):
         return dtype
@@ -347,3 +337,23 @@ def to_namespace(xp_arg: Any) -> ModuleType:
             f"xp must be None, a backend name or a namespace, not {type(xp_arg).__name__}"
         )
     return get_namespace(xp_arg)
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A NumPy copy of an array of any supported library, moved off its device if needed."""
+    if isinstance(x, np.ndarray):
+        return np.array(x, copy=True)
+    if array_api_compat.is_torch_array(x):
+        return np.array(x.detach().cpu().numpy(), copy=True)
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_jax_array(x):
+        return np.array(x, copy=True)
+    try:  # array_api_strict and any other DLPack producer: ask for a CPU copy
+        return np.from_dlpack(x, device="cpu", copy=True)
+    except (TypeError, BufferError, ValueError, RuntimeError, AttributeError):
+        pass
+    try:  # NumPy < 2.1 has no device/copy arguments
+        return np.array(np.from_dlpack(x), copy=True)
+    except (TypeError, BufferError, ValueError, RuntimeError, AttributeError):
+        return np.array(x, copy=True)

@@ -259,7 +259,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # imported here so that --help and argument errors stay fast
     from .data import make_spiral
     from .model import accuracy, init_params
-    from .train import train
+    from .training import train
 
     if args.model == "softmax" and args.hidden is not None:
         parser.error("--hidden applies to --model mlp only")
@@ -481,7 +481,7 @@ def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except _CsvError as exc:
         parser.error(f"argument POINTS: {exc}")
     X = xp.asarray(points, dtype=params["W1"].dtype, device=device)
-    from .io import _to_host
+    from ._backend import to_host as _to_host
 
     with _output(args.output) as out:
         if args.proba:

@@ -143,7 +143,7 @@ def _dask_spiral(n: int, k: int, noise: float, seed: int, xp: Any, device: Any, 
         ) from None
     from dask.base import tokenize
 
-    from ._backend import _dtype_name, backend_name
+    from ._backend import backend_name, dtype_name
 
     namespace = to_namespace(xp)
     name = backend_name(namespace)
@@ -151,7 +151,7 @@ def _dask_spiral(n: int, k: int, noise: float, seed: int, xp: Any, device: Any, 
         raise ValueError(f"make_spiral with chunks makes NumPy or CuPy chunks, not {name!r} ones")
     if device is not None and name == "numpy" and device != "cpu":
         raise ValueError(f"device {device!r} is not available for NumPy chunks; use None or 'cpu'")
-    fdtype = "float64" if dtype is None else _dtype_name(dtype)
+    fdtype = "float64" if dtype is None else dtype_name(dtype)
     if fdtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
     total = n * k

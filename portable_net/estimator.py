@@ -11,9 +11,10 @@ import numpy as np
 from ._backend import float_dtype, namespace_and_device
 from ._validation import check_features, check_int, is_floating
 from .errors import NotFittedError
+from .history import History
 from .model import init_params, predict_proba
 from .model import predict as predict_indices
-from .train import History, _check_hyperparameters, train
+from .training import check_hyperparameters, train
 
 __all__ = ["Classifier"]
 
@@ -126,7 +127,7 @@ class Classifier:
         if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
             raise TypeError(f"hidden_sizes must be a sequence of integers, not {hidden!r}")
         hidden = [check_int(f"hidden_sizes[{i}]", h, minimum=1) for i, h in enumerate(hidden)]
-        _check_hyperparameters(
+        check_hyperparameters(
             self.steps,
             self.learning_rate,
             self.reg,
@@ -137,7 +138,7 @@ class Classifier:
             self.callback,
         )
         if dask_input:  # Dask arrays: classes in one pass, the rest checked by train
-            from ._accel import _dask
+            from .engines import dask_engine as _dask
 
             X, y_index, classes = _dask.classifier_inputs(X, y)
             xp, device = array_api_compat.array_namespace(classes), None
@@ -207,7 +208,8 @@ class Classifier:
         NotFittedError
             Before :meth:`fit`.
         """
-        from .io import _to_host, save
+        from ._backend import to_host
+        from .io import save
 
         if not hasattr(self, "params_"):
             raise NotFittedError("this Classifier is not fitted yet; call fit(X, y) before save")
@@ -218,7 +220,7 @@ class Classifier:
             self.params_,
             estimator="Classifier",
             settings=settings,
-            classes=_to_host(self.classes_).tolist(),
+            classes=to_host(self.classes_).tolist(),
             n_features_in=self.n_features_in_,
             history=self.history_,
         )
@@ -301,7 +303,7 @@ class Classifier:
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (N, K), columns in the order of ``classes_``."""
         if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
-            from ._accel import _dask
+            from .engines import dask_engine as _dask
 
             if not hasattr(self, "params_"):
                 self._check_fitted(X)  # raises NotFittedError

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _packed
+from . import network
 from ._validation import check_int, check_real
 from .loss import one_hot
-from .model import loss_and_grads, prepare
+from .model import check_inputs, loss_and_grads
 
 __all__ = ["gradient_check"]
 
@@ -37,19 +37,19 @@ def relative_errors(
     if max_entries is not None:
         max_entries = check_int("max_entries", max_entries, minimum=1)
     seed = check_int("seed", seed, minimum=0)
-    xp, device, n_layers, params, X, y = prepare(params, X, y)
+    xp, device, n_layers, params, X, y = check_inputs(params, X, y)
     if not xp.isdtype(X.dtype, xp.float64):
         warnings.warn(
             f"gradient checking in {X.dtype} is dominated by rounding; use float64",
             UserWarning,
             stacklevel=3,
         )
-    data = _packed.prepare_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
+    data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     _, grads = loss_and_grads(params, X, y, reg=reg)
 
     def loss_at(trial):
-        packed = _packed.pack(xp, trial, n_layers)
-        return float(_packed.loss(xp, packed, data, reg, X.shape[1]))
+        packed = network.pack(xp, trial, n_layers)
+        return float(network.mean_loss(xp, packed, data, reg, X.shape[1]))
 
     rng = np.random.default_rng(seed)
     errors = {}

@@ -21,8 +21,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._backend import float_dtype, resolve_device, to_namespace
+from ._backend import float_dtype, resolve_device, to_host, to_namespace
 from ._validation import layer_sizes
+from ._version import __version__
 
 __all__ = ["load", "save"]
 
@@ -31,26 +32,6 @@ _FORMAT_VERSION = 1
 _METADATA_KEY = "_metadata"
 #: metadata names that save() fills in itself
 _RESERVED = ("layer_sizes", "dtype", "portable_net_version")
-
-
-def _to_host(x: Any) -> np.ndarray:
-    """A NumPy copy of an array of any supported library, moved off its device if needed."""
-    if isinstance(x, np.ndarray):
-        return np.array(x, copy=True)
-    if array_api_compat.is_torch_array(x):
-        return np.array(x.detach().cpu().numpy(), copy=True)
-    if array_api_compat.is_cupy_array(x):
-        return x.get()
-    if array_api_compat.is_jax_array(x):
-        return np.array(x, copy=True)
-    try:  # array_api_strict and any other DLPack producer: ask for a CPU copy
-        return np.from_dlpack(x, device="cpu", copy=True)
-    except (TypeError, BufferError, ValueError, RuntimeError, AttributeError):
-        pass
-    try:  # NumPy < 2.1 has no device/copy arguments
-        return np.array(np.from_dlpack(x), copy=True)
-    except (TypeError, BufferError, ValueError, RuntimeError, AttributeError):
-        return np.array(x, copy=True)
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -80,7 +61,7 @@ def _plain(value: Any, where: str) -> Any:
             "final_loss": _plain(getattr(value, "final_loss", None), f"{where}.final_loss"),
         }
     if array_api_compat.is_array_api_obj(value):
-        return _plain(_to_host(value).tolist(), where)
+        return _plain(to_host(value).tolist(), where)
     raise TypeError(
         f"metadata {where} must be plain data (numbers, strings, lists, dicts, arrays), "
         f"not {type(value).__name__}"
@@ -118,13 +99,12 @@ def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) ->
     OSError
         When the file cannot be written (a missing directory, no permission).
     """
-    from . import __version__  # here: the package imports this module while it loads
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, not {type(path).__name__}")
     path = Path(path)
     sizes = layer_sizes(params)
-    weights = {key: _to_host(params[key]) for key in params}
+    weights = {key: to_host(params[key]) for key in params}
     dtypes = {str(w.dtype) for w in weights.values()}
     if len(dtypes) != 1 or next(iter(dtypes)) not in ("float32", "float64"):
         raise TypeError(

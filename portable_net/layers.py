@@ -4,7 +4,9 @@ Activations are stored transposed, one column per example: ``h`` is (H, B). Then
 softmax reduces over a short leading axis of K rows (fast on every library), a bias is a
 column (H, 1), and the first layer folds its bias into its weights by a row of ones under X.
 
-forward -> (out, cache); backward(dout, cache) -> gradients.
+forward -> (out, cache); backward(dout, cache) -> gradients. The loss layer (softmax
+cross-entropy) is in :mod:`portable_net.loss`; the chain through the layers in
+:mod:`portable_net.network`.
 """
 
 from __future__ import annotations
@@ -41,28 +43,3 @@ def relu_forward(xp: ModuleType, x: Any) -> tuple[Any, Any]:
 def relu_backward(xp: ModuleType, dout: Any, cache: Any) -> Any:
     """Pass the gradient where the unit was active, zero elsewhere (no mask assignment)."""
     return xp.where(cache > 0, dout, 0.0)
-
-
-def softmax_xent_backward(
-    xp: ModuleType, scores: Any, onehot: Any, scale: float, *, need_loss: bool
-) -> tuple[Any | None, Any]:
-    """Softmax cross-entropy over the K rows of scores (K, B), against onehot (K, B).
-
-    Returns the summed loss of the columns (0-d, only if ``need_loss``) and
-    ``dscores = scale * (softmax(scores) - onehot)`` (K, B); ``scale`` is 1/N for the gradient
-    of the mean (times the learning rate when the caller folds it in).
-    Overwrites ``scores``, which must be the caller's own temporary.
-    """
-    # subtract the column max: exp would overflow for large scores
-    scores -= xp.max(scores, axis=0, keepdims=True)  # (K, B), <= 0
-    exp = xp.exp(scores)  # (K, B), in (0, 1]
-    sumexp = xp.sum(exp, axis=0, keepdims=True)  # (1, B), in [1, K]
-    loss_sum = None
-    if need_loss:
-        # -log p[y] = log(sum exp) - shifted[y]
-        loss_sum = xp.sum(xp.log(sumexp)) - xp.sum(onehot * scores)
-    # d loss / d scores = (p - onehot) / N
-    exp /= sumexp
-    exp -= onehot
-    exp *= scale
-    return loss_sum, exp

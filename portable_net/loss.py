@@ -1,15 +1,62 @@
-"""Softmax cross-entropy, numerically stable, with its gradient; the L2 penalty."""
+"""The loss: softmax cross-entropy (one formula, with its gradient) and the L2 penalty.
+
+The training step works in the (classes, examples) layout of :mod:`portable_net.layers`:
+scores are (K, B), one column per example. :func:`softmax_xent` is the formula every caller
+uses: the training step, the forward-only loss, each chunk of a distributed array, and the
+public :func:`softmax_cross_entropy` (on the transpose of its (N, K) scores).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from . import layers
 from ._backend import device_of, namespace_and_device
 from ._validation import check_labels, is_floating
 
 __all__ = ["softmax_cross_entropy"]
+
+
+def softmax_xent(
+    xp: ModuleType,
+    scores: Any,
+    onehot: Any,
+    scale: float,
+    *,
+    need_loss: bool,
+    need_grad: bool = True,
+) -> tuple[Any | None, Any | None]:
+    """Softmax cross-entropy over the K rows of scores (K, B), against onehot (K, B).
+
+    Returns the summed loss of the columns (0-d, only if ``need_loss``) and
+    ``dscores = scale * (softmax(scores) - onehot)`` (K, B) (only if ``need_grad``);
+    ``scale`` is 1/N for the gradient of the mean (times the learning rate when the caller
+    folds it in). Overwrites ``scores``, which must be the caller's own temporary.
+    """
+    # subtract the column max: exp would overflow for large scores
+    scores -= xp.max(scores, axis=0, keepdims=True)  # (K, B), <= 0
+    exp = xp.exp(scores)  # (K, B), in (0, 1]
+    sumexp = xp.sum(exp, axis=0, keepdims=True)  # (1, B), in [1, K]
+    loss_sum = None
+    if need_loss:
+        # -log p[y] = log(sum exp) - shifted[y]
+        loss_sum = xp.sum(xp.log(sumexp)) - xp.sum(onehot * scores)
+    if not need_grad:
+        return loss_sum, None
+    # d loss / d scores = (p - onehot) / N
+    exp /= sumexp
+    exp -= onehot
+    exp *= scale
+    return loss_sum, exp
+
+
+def l2_penalty(xp: ModuleType, weights: Sequence[Any], reg: float) -> Any:
+    """``0.5 * reg * sum ||W||^2`` over the given weights (biases are not passed in), 0-d."""
+    total = xp.sum(weights[0] * weights[0])
+    for W in weights[1:]:
+        total = total + xp.sum(W * W)
+    return (0.5 * reg) * total
 
 
 def one_hot(xp: ModuleType, y: Any, n_classes: int, dtype: Any) -> Any:
@@ -53,8 +100,8 @@ def softmax_cross_entropy(scores: Any, y: Any) -> tuple[Any, Any]:
         raise ValueError("scores hold NaN or infinite values")
     check_labels(xp, y, scores.shape[0], scores.shape[1])
     n, k = scores.shape
-    # the training step's softmax, in its (classes, examples) layout, on a copy it may overwrite
-    loss_sum, dscores = layers.softmax_xent_backward(
+    # the training step's formula, in its (classes, examples) layout, on a copy it may overwrite
+    loss_sum, dscores = softmax_xent(
         xp,
         xp.asarray(scores.T, copy=True),
         one_hot(xp, y, k, scores.dtype).T,

@@ -13,15 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _packed
-from ._backend import (
-    device_of,
-    float_dtype,
-    namespace_and_device,
-    outside_autograd,
-    resolve_device,
-    to_namespace,
-)
+from . import network
+from ._backend import float_dtype, namespace_and_device, resolve_device, to_namespace
 from ._validation import (
     array_arguments,
     check_feature_count,
@@ -32,6 +25,7 @@ from ._validation import (
     check_params,
     check_real,
 )
+from .engines import block_for, outside_autograd
 from .loss import one_hot, softmax
 
 __all__ = [
@@ -90,15 +84,16 @@ def init_params(
 
 def scores(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
     """Class scores (N, K) of the rows of X (N, D), through the training step's forward."""
-    packed = _packed.pack(xp, params, n_layers)
-    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=device_of(X))
-    return _packed.forward_scores(xp, packed, xp.concat([X.T, ones], axis=0)).T  # (N, K)
+    packed = network.pack(xp, params, n_layers)
+    return network.forward_scores(xp, packed, network.inputs_with_ones(xp, X)).T  # (N, K)
 
 
-def prepare(params: Any, X: Any, y: Any = None) -> tuple[ModuleType, Any, int, Params, Any, Any]:
+def check_inputs(
+    params: Any, X: Any, y: Any = None
+) -> tuple[ModuleType, Any, int, Params, Any, Any]:
     """Check params, X (and y) and return (xp, device, n_layers, params in X's dtype, X, y).
 
-    torch tensors that require grad come back detached (the same memory, no autograd graph):
+    Arrays that record an autograd graph come back outside it (the same memory, no graph):
     the computations are hand-written backprop, and their results do not require grad.
     """
     n_layers = check_params(params)
@@ -130,15 +125,15 @@ def loss_and_grads(
     grads : dict with the keys and shapes of ``params``
     """
     reg = check_real("reg", reg, low=0.0)
-    xp, _, n_layers, params, X, y = prepare(params, X, y)
-    packed = _packed.pack(xp, params, n_layers)
-    data = _packed.prepare_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
+    xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+    packed = network.pack(xp, params, n_layers)
+    data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     n, n_features = X.shape
-    loss_sum, packed_grads = _packed.data_loss_and_grads(
-        xp, packed, data, 1.0 / n, _packed.block_size(packed, n), need_loss=True
+    loss_sum, packed_grads = network.data_loss_and_grads(
+        xp, packed, data, 1.0 / n, block_for(xp, device, packed, n), need_loss=True
     )
-    loss = loss_sum / n + _packed.penalty(xp, packed, n_features, reg)
-    grads = _packed.unpack(xp, packed_grads, n_features, copy=True)
+    loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
+    grads = network.unpack(xp, packed_grads, n_features, copy=True)
     for i in range(1, n_layers + 1):
         # d (0.5 reg ||W||^2) / dW = reg W
         grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
@@ -147,19 +142,19 @@ def loss_and_grads(
 
 def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     """Class probabilities, shape (N, K), rows summing to 1."""
-    xp, _, n_layers, params, X, _ = prepare(params, X)
+    xp, _, n_layers, params, X, _ = check_inputs(params, X)
     return softmax(xp, scores(xp, params, X, n_layers))
 
 
 def predict(params: Mapping[str, Any], X: Any) -> Any:
     """The most probable class of each row, shape (N,), integer labels."""
-    xp, _, n_layers, params, X, _ = prepare(params, X)
+    xp, _, n_layers, params, X, _ = check_inputs(params, X)
     return xp.argmax(scores(xp, params, X, n_layers), axis=1)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     """The fraction of rows whose predicted class equals ``y``, as a Python float."""
-    xp, _, n_layers, params, X, y = prepare(params, X, y)
+    xp, _, n_layers, params, X, y = check_inputs(params, X, y)
     pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
     hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))
     return int(hits) / X.shape[0]  # exact: the same float on every backend

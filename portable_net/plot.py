@@ -15,8 +15,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._backend import namespace_and_device
-from .io import _to_host
+from ._backend import namespace_and_device, to_host
 
 __all__ = ["plot_data", "plot_decision_regions", "plot_loss"]
 
@@ -74,7 +73,7 @@ def _host_points(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """X (N, 2) and y (N,) as NumPy arrays, checked."""
     if not array_api_compat.is_array_api_obj(X) or isinstance(X, (int, float)):
         raise TypeError(f"X must be an array, not {type(X).__name__}")
-    Xh = _to_host(X)
+    Xh = to_host(X)
     if Xh.ndim != 2 or Xh.shape[1] != 2 or Xh.shape[0] == 0:
         raise ValueError(
             f"X must have shape (n_samples, 2) to be drawn in the plane, got {tuple(X.shape)}"
@@ -85,7 +84,7 @@ def _host_points(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None]:
         return Xh.astype(np.float64), None
     if not array_api_compat.is_array_api_obj(y) or isinstance(y, (int, float)):
         raise TypeError(f"y must be an array or None, not {type(y).__name__}")
-    yh = _to_host(y)
+    yh = to_host(y)
     if yh.ndim != 1 or yh.shape[0] != Xh.shape[0]:
         raise ValueError(
             f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
@@ -191,7 +190,7 @@ def plot_decision_regions(
     xx, yy = np.meshgrid(gx, gy)  # (R, R) each
     grid = np.stack([xx.ravel(), yy.ravel()], axis=1)  # (R*R, 2)
     grid_xp = xp.asarray(grid, dtype=params["W1"].dtype, device=device)
-    labels = _to_host(predict(params, grid_xp)).reshape(xx.shape)  # (R, R) class indices
+    labels = to_host(predict(params, grid_xp)).reshape(xx.shape)  # (R, R) class indices
 
     n_classes = int(params[f"W{len(params) // 2}"].shape[1])
     rgb = _region_colors(n_classes)[labels]  # (R, R, 3)

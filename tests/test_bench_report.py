@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bench.__main__ as suite
-from portable_net._accel._cupy import Plan, flops_per_step
+from bench.cupy_cost import Plan, bytes_per_step, flops_per_step
 
 
 def test_gpu_report_arithmetic(monkeypatch):
@@ -33,9 +33,9 @@ def test_gpu_report_arithmetic(monkeypatch):
     g = suite.gpu_report(rows, rounds=1)
     large = g["large"]
     plan = Plan(n=n, d1=3, h=h, k=3)
-    assert large["bytes_per_step"] == plan.bytes_per_step(4)
+    assert large["bytes_per_step"] == bytes_per_step(plan, 4)
     assert large["speedup_over_numpy"] == 0.9 / 1.5e-3
-    bound = max(plan.bytes_per_step(4) / 4e12, flops_per_step(plan) / 5e13)
+    bound = max(bytes_per_step(plan, 4) / 4e12, flops_per_step(plan) / 5e13)
     assert abs(large["ratio_to_roofline"] - 1.5e-3 / bound) < 1e-12
     assert large["peak_limit_bytes"] == 2 * n * (2 * 4 + 8) + n * h * 4
     assert g["small"]["ratio"] == 0.5

@@ -1,12 +1,12 @@
-"""The CuPy layer's fused kernels (portable_net/_accel/_cuda_step.py and _cupy.py).
+"""The CuPy engine's fused kernels (portable_net/engines/cuda_kernels.py and cupy_engine.py).
 
 Against the portable step, its independent reference:
 - on the CPU, the very same kernel source compiled with g++ behind a serial launcher (the
   kernels' threads never communicate, so any order is a valid schedule), driven by the same
-  Runner that drives the GPU, so launch geometry, chunking and buffers are exercised too;
+  engine that drives the GPU, so launch geometry, chunking and buffers are exercised too;
 - with nvcc, where installed: the source compiles for the GPU (syntax and types as NVRTC sees
   them);
-- on a GPU with CuPy: train() with the layer (the default) against jit=False.
+- on a GPU with CuPy: train() with the engine (the default) against engine="portable".
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ import numpy as np
 import pytest
 
 import portable_net as pn
-from portable_net import _packed
-from portable_net._accel import _cuda_step, _cupy
+from bench.cupy_cost import bytes_per_step
+from portable_net import engines, network
 from portable_net._backend import backend_name, get_namespace
-from portable_net._step import make_step
+from portable_net.engines import cuda_kernels
+from portable_net.engines import cupy_engine as _cupy
 from portable_net.loss import one_hot
+from portable_net.step import StepSettings, make_step
 
 from ._helpers import to_numpy
 
@@ -40,7 +42,7 @@ def _cpu_kernels(tmp_path, dtype: str, d1: int, h: int, k: int, ex: int = 1) -> 
         pytest.skip("g++ is not installed")
     src = tmp_path / f"step_{dtype}_{d1}_{h}_{k}_{ex}.cpp"
     lib_path = src.with_suffix(".so")
-    src.write_text(_cuda_step.cpu_source(dtype, d1, h, k, ex))
+    src.write_text(cuda_kernels.cpu_source(dtype, d1, h, k, ex))
     subprocess.run(
         ["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-o", str(lib_path), str(src)],
         check=True,
@@ -49,7 +51,7 @@ def _cpu_kernels(tmp_path, dtype: str, d1: int, h: int, k: int, ex: int = 1) -> 
     lib = ctypes.CDLL(str(lib_path))
     t = "float" if dtype == "float32" else "double"
     kernels = {}
-    for name, signature in _cuda_step.SIGNATURES.items():
+    for name, signature in cuda_kernels.SIGNATURES.items():
         fn = getattr(lib, f"cpu_{name}")
         types = []
         for ctype, _ in signature:
@@ -83,31 +85,35 @@ def _setup(dtype, hidden, lr, reg, momentum, n_per_class=100, seed=0):
     params = pn.init_params([2, hidden, 3], seed=seed + 1)
     X = X.astype(dtype)
     params = {key: v.astype(dtype) for key, v in params.items()}
-    data = _packed.prepare_data(xp, X, one_hot(xp, y, 3, X.dtype))
-    packed = _packed.pack(xp, params, 2)
-    step = make_step(
-        xp, packed, n_features=2, learning_rate=lr, reg=reg, momentum=momentum, block=None
-    )
-    return xp, data, step, params
+    data = network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
+    settings = StepSettings(n_features=2, learning_rate=lr, reg=reg, momentum=momentum)
+    return xp, data, settings, params
 
 
-def _run_portable(xp, data, step, params, steps, log_every, momentum):
-    packed = _packed.pack(xp, params, 2)
+def _run_portable(xp, data, settings, params, steps, log_every, momentum):
+    packed = network.pack(xp, params, 2)
+    step = make_step(xp, packed, settings)
     velocity = [xp.zeros_like(p) for p in packed] if momentum > 0 else []
     losses = []
     for i in range(steps):
         logged = i % log_every == 0
-        packed, velocity, loss = step(packed, velocity, data.X1, data.onehot, logged)
+        packed, velocity, loss = step(packed, velocity, data.Xt1, data.onehot, logged)
         if logged:
             losses.append(float(loss))
     return losses, packed
 
 
-def _run_fused(xp, data, step, params, steps, log_every, momentum, kernels):
-    packed = _packed.pack(xp, params, 2)
+def _run_fused(xp, data, settings, params, steps, log_every, momentum, kernels):
+    packed = network.pack(xp, params, 2)
     velocity = [xp.zeros_like(p) for p in packed] if momentum > 0 else []
-    runner = _cupy.Runner(
-        xp, step, packed, data, kernels=kernels, contiguous=np.ascontiguousarray, graph_steps=0
+    runner = _cupy.FusedEngine(
+        xp,
+        settings,
+        packed,
+        data,
+        kernels=kernels,
+        contiguous=np.ascontiguousarray,
+        graph_steps=0,
     )
     losses = []
     for start in range(0, steps, log_every):
@@ -133,11 +139,13 @@ def test_fused_step_on_cpu_matches_portable_step(
 ):
     monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES", ex)
     monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES_FROM", 1)
-    xp, data, step, params = _setup(dtype, hidden, lr, reg, momentum)
+    xp, data, settings, params = _setup(dtype, hidden, lr, reg, momentum)
     kernels = _cpu_kernels(tmp_path, dtype, 3, hidden, 3, ex)
     steps, log_every = 300, 50
-    ref_losses, ref_packed = _run_portable(xp, data, step, params, steps, log_every, momentum)
-    losses, packed, runner = _run_fused(xp, data, step, params, steps, log_every, momentum, kernels)
+    ref_losses, ref_packed = _run_portable(xp, data, settings, params, steps, log_every, momentum)
+    losses, packed, runner = _run_fused(
+        xp, data, settings, params, steps, log_every, momentum, kernels
+    )
     assert runner.plan.n_chunks > 1  # the partial sums over chunks are exercised
     assert runner.plan.ex == ex
     tol = 1e-12 if dtype == "float64" else 2e-5
@@ -154,10 +162,10 @@ def test_fused_step_on_cpu_grid_stride_and_one_chunk(tmp_path, monkeypatch, ex):
     monkeypatch.setattr(_cupy, "TARGET_THREADS", 1)  # one chunk: chunk = n
     monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES", ex)
     monkeypatch.setattr(_cupy, "FORWARD_EXAMPLES_FROM", 1)
-    xp, data, step, params = _setup("float64", 30, 1.0, 1e-3, 0.0, n_per_class=1111)
+    xp, data, settings, params = _setup("float64", 30, 1.0, 1e-3, 0.0, n_per_class=1111)
     kernels = _cpu_kernels(tmp_path, "float64", 3, 30, 3, ex)
-    ref_losses, ref_packed = _run_portable(xp, data, step, params, 60, 20, 0.0)
-    losses, packed, runner = _run_fused(xp, data, step, params, 60, 20, 0.0, kernels)
+    ref_losses, ref_packed = _run_portable(xp, data, settings, params, 60, 20, 0.0)
+    losses, packed, runner = _run_fused(xp, data, settings, params, 60, 20, 0.0, kernels)
     assert runner.plan.n_chunks == 1 and runner.plan.forward_grid == 1
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
     for p, q in zip(packed, ref_packed):
@@ -174,27 +182,27 @@ def test_plan_geometry_covers_every_example():
         assert plan.chunk >= _cupy.MIN_CHUNK
         assert (plan.n_chunks - 1) * plan.chunk < n <= plan.n_chunks * plan.chunk
         assert 1 <= plan.backward_grid <= _cupy.MAX_GRID
-    # bytes of one step, counted by hand for N = 300, H = 100, float64: X1 read twice (3 N),
+    # bytes of one step, counted by hand for N = 300, H = 100, float64: Xt1 read twice (3 N),
     # onehot once (3 N), dscores written and read (3 N each), partials written and read,
     # parameters read and written
     plan = _cupy.Plan(n=300, d1=3, h=100, k=3)
     partial = plan.n_chunks * 101 * 6
     params = 300 + 300 + 3
-    assert plan.bytes_per_step(8) == 8 * (
+    assert bytes_per_step(plan, 8) == 8 * (
         3 * 300 * 2 + 3 * 300 + 3 * 300 * 2 + 2 * partial + 2 * params
     )
 
 
 def test_supported_only_for_one_hidden_layer_full_batch():
     xp = get_namespace("numpy")
-    two = _packed.pack(xp, pn.init_params([2, 10, 3]), 2)
-    three = _packed.pack(xp, pn.init_params([2, 10, 10, 3]), 3)
-    one = _packed.pack(xp, pn.init_params([2, 3]), 1)
+    two = network.pack(xp, pn.init_params([2, 10, 3]), 2)
+    three = network.pack(xp, pn.init_params([2, 10, 10, 3]), 3)
+    one = network.pack(xp, pn.init_params([2, 3]), 1)
     assert _cupy.supported(two, None)
     assert not _cupy.supported(two, 32)
     assert not _cupy.supported(three, None)
     assert not _cupy.supported(one, None)
-    wide = _packed.pack(xp, pn.init_params([100, 10, 3]), 2)
+    wide = network.pack(xp, pn.init_params([100, 10, 3]), 2)
     assert not _cupy.supported(wide, None)
 
 
@@ -204,7 +212,7 @@ def test_kernels_compile_with_nvcc(tmp_path, dtype, ex):
     if nvcc is None:
         pytest.skip("nvcc is not installed")
     src = tmp_path / "step.cu"
-    src.write_text(_cuda_step.source(dtype, 3, 100, 3, ex))
+    src.write_text(cuda_kernels.source(dtype, 3, 100, 3, ex))
     out = tmp_path / "step.ptx"
     res = subprocess.run(
         [nvcc, "--ptx", "-std=c++17", "-arch=compute_90", "-o", str(out), str(src)],
@@ -213,7 +221,7 @@ def test_kernels_compile_with_nvcc(tmp_path, dtype, ex):
     )
     assert res.returncode == 0, res.stderr
     ptx = out.read_text()
-    for name in _cuda_step.SIGNATURES:
+    for name in cuda_kernels.SIGNATURES:
         assert f".entry {name}(" in ptx
 
 
@@ -229,25 +237,24 @@ def _cupy_only(xp):
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_cupy_layer_matches_portable_path(xp, device, monkeypatch, graph_steps, momentum):
     _cupy_only(xp)
-    monkeypatch.setattr(_cupy, "GRAPH_STEPS", graph_steps)
     X, y = pn.make_spiral(100, 3, seed=0, xp=xp, device=device)
     params = pn.init_params([2, 100, 3], seed=0, xp=xp, device=device)
     lr = 1.0 if momentum == 0 else 0.1
     kw = {"steps": 1000, "log_every": 100, "learning_rate": lr, "momentum": momentum}
     runners = []
-    make_runner = _cupy.runner
+    make_runner = _cupy.fused_engine
 
     def spy(*args):
-        runners.append(make_runner(*args))
+        runners.append(make_runner(*args, graph_steps=graph_steps))
         return runners[-1]
 
-    monkeypatch.setattr(_cupy, "runner", spy)
+    monkeypatch.setattr(_cupy, "fused_engine", spy)
     fused, h_fused = pn.train(params, X, y, **kw)
     assert len(runners) == 1  # the fused layer ran
     if graph_steps:
         assert runners[0].graph_error is None and runners[0].graph is not None
-    portable, h_portable = pn.train(params, X, y, jit=False, **kw)
-    assert len(runners) == 1  # and jit=False did not use it
+    portable, h_portable = pn.train(params, X, y, engine="portable", **kw)
+    assert len(runners) == 1  # and engine="portable" did not use it
     np.testing.assert_allclose(h_fused.loss, h_portable.loss, rtol=1e-9)
     assert abs(h_fused.final_loss - h_portable.final_loss) <= 1e-9 * h_portable.final_loss
     for key in params:
@@ -261,7 +268,7 @@ def test_cupy_layer_float32_accuracy(xp, device):
     X, y = pn.make_spiral(100, 3, seed=0, xp=xp, device=device, dtype=xp.float32)
     params = pn.init_params([2, 100, 3], seed=0, xp=xp, device=device, dtype=xp.float32)
     fused, _ = pn.train(params, X, y, steps=10_000)
-    portable, _ = pn.train(params, X, y, steps=10_000, jit=False)
+    portable, _ = pn.train(params, X, y, steps=10_000, engine="portable")
     assert abs(pn.accuracy(fused, X, y) - pn.accuracy(portable, X, y)) <= 0.01
     assert pn.accuracy(fused, X, y) >= 0.97
 
@@ -270,9 +277,6 @@ def test_a_cupy_layer_that_fails_to_build_falls_back_to_the_portable_step(monkey
     """If the fused kernels cannot be built (a CUDA compiler refusing them, say), train warns
     and runs the portable step: the same numbers, no failure. Simulated on NumPy arrays by
     letting train take them for CuPy's."""
-    import importlib
-
-    train_module = importlib.import_module("portable_net.train")
     X, y = pn.make_spiral(50)
     params = pn.init_params([2, 30, 3], seed=3, scale=0.5)
     expected, expected_hist = pn.train(params, X, y, steps=30, log_every=10)
@@ -280,8 +284,8 @@ def test_a_cupy_layer_that_fails_to_build_falls_back_to_the_portable_step(monkey
     def refuse(*args):
         raise RuntimeError("nvrtc: error: invalid option")
 
-    monkeypatch.setattr(train_module, "backend_name", lambda xp: "cupy")
-    monkeypatch.setattr(_cupy, "runner", refuse)
+    monkeypatch.setattr(engines, "backend_name", lambda xp: "cupy")
+    monkeypatch.setattr(_cupy, "fused_engine", refuse)
     with pytest.warns(RuntimeWarning, match="fused CuPy step is unavailable.*invalid option"):
         new, hist = pn.train(params, X, y, steps=30, log_every=10)
     np.testing.assert_allclose(hist.loss, expected_hist.loss, rtol=1e-12)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import portable_net as pn
-from portable_net.io import _to_host
+from portable_net._backend import to_host
 from tests._helpers import assert_on, to_numpy
 
 
@@ -21,7 +21,7 @@ def _model(xp=None, device=None, sizes=(2, 8, 3), dtype=None, steps=30):
 
 def test_to_host_copies_every_backend(xp, device):
     x = xp.asarray([[1.5, -2.0], [3.0, 4.25]], device=device)
-    host = _to_host(x)
+    host = to_host(x)
     assert isinstance(host, np.ndarray)
     np.testing.assert_array_equal(host, to_numpy(x))
     host[0, 0] = 99.0  # a copy: the caller's array is not touched

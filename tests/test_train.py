@@ -439,7 +439,7 @@ def test_jax_compiled_loop_gives_the_eager_step_s_numbers(monkeypatch, momentum,
     pytest.importorskip("jax")
     if "jax" not in pn.available_backends():
         pytest.skip("jax is not usable here")
-    from portable_net._accel import _jax
+    from portable_net.engines import jax_engine as _jax
 
     X, y = pn.make_spiral(100, n_classes, seed=8, xp="jax")
     params = pn.init_params([2, *hidden, n_classes], seed=8, xp="jax")
@@ -447,18 +447,18 @@ def test_jax_compiled_loop_gives_the_eager_step_s_numbers(monkeypatch, momentum,
     layouts = []
     own_layout = _jax._one_hidden_cpu_stretch
 
-    def spy(step, packed):
-        layouts.append(own_layout(step, packed))
+    def spy(settings, packed):
+        layouts.append(own_layout(settings, packed))
         return layouts[-1]
 
     monkeypatch.setattr(_jax, "_one_hidden_cpu_stretch", spy)
     lr = 0.2 if momentum else 1.0
     kw = {"steps": 250, "log_every": 60, "momentum": momentum, "learning_rate": lr}
-    compiled, h_c = pn.train(params, X, y, jit=True, **kw)
+    compiled, h_c = pn.train(params, X, y, engine="auto", **kw)
     on_cpu = all(d.platform == "cpu" for d in X.devices())
     # which stretch ran: JAX's own layout for one hidden layer on the CPU, else the portable one
     assert len(layouts) == 1 and (layouts[0] is not None) == (len(hidden) == 1 and on_cpu)
-    eager, h_e = pn.train(params, X, y, jit=False, **kw)
+    eager, h_e = pn.train(params, X, y, engine="portable", **kw)
     assert h_c.steps == h_e.steps == [0, 60, 120, 180, 240]
     np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
     assert h_c.final_loss == pytest.approx(h_e.final_loss, rel=1e-12)
@@ -474,24 +474,42 @@ def test_jit_must_be_a_bool_or_none():
         pn.train(pn.init_params([2, 3]), X, y, jit="yes")
 
 
+@pytest.mark.parametrize(("jit", "engine"), [(True, "auto"), (False, "portable")])
+def test_jit_still_works_and_warns_that_engine_replaces_it(jit, engine):
+    X, y = pn.make_spiral(20, seed=4)
+    params = pn.init_params([2, 10, 3], seed=4, scale=0.5)
+    expected, expected_hist = pn.train(params, X, y, steps=30, log_every=10, engine=engine)
+    with pytest.warns(DeprecationWarning, match="engine="):
+        new, hist = pn.train(params, X, y, steps=30, log_every=10, jit=jit)
+    assert hist.loss == expected_hist.loss
+    for key in params:
+        np.testing.assert_array_equal(new[key], expected[key])
+
+
+def test_engine_must_be_a_known_name_or_a_factory():
+    X, y = pn.make_spiral(5)
+    with pytest.raises(ValueError, match="engine must be one of 'auto', 'portable'"):
+        pn.train(pn.init_params([2, 3]), X, y, engine="fast")
+
+
 @pytest.mark.parametrize("block", [1, 7, 64, 299])
 def test_row_blocks_sum_to_the_full_batch_gradient(block):
     import array_api_compat.numpy as xp
 
-    from portable_net import _packed
+    from portable_net import network
     from portable_net.loss import one_hot
 
     X, y = pn.make_spiral(seed=9)
     params = pn.init_params([2, 20, 7, 3], seed=9, scale=0.5)
-    packed = _packed.pack(xp, params, 3)
-    data = _packed.prepare_data(xp, X, one_hot(xp, y, 3, X.dtype))
-    whole = _packed.data_loss_and_grads(xp, packed, data, 1 / 300, 300, need_loss=True)
-    parts = _packed.data_loss_and_grads(xp, packed, data, 1 / 300, block, need_loss=True)
+    packed = network.pack(xp, params, 3)
+    data = network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
+    whole = network.data_loss_and_grads(xp, packed, data, 1 / 300, 300, need_loss=True)
+    parts = network.data_loss_and_grads(xp, packed, data, 1 / 300, block, need_loss=True)
     assert float(parts[0]) == pytest.approx(float(whole[0]), rel=1e-13)
     for a, b in zip(parts[1], whole[1]):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-16)
-    full = _packed.loss(xp, packed, data, 1e-3, 2)
-    assert float(_packed.loss(xp, packed, data, 1e-3, 2, block)) == pytest.approx(
+    full = network.mean_loss(xp, packed, data, 1e-3, 2)
+    assert float(network.mean_loss(xp, packed, data, 1e-3, 2, block)) == pytest.approx(
         float(full), rel=1e-13
     )
 
@@ -501,15 +519,16 @@ def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypa
     and MALLOC_TRIM_THRESHOLD_ are raised, NumPy's cache-sized blocks otherwise; either way
     NumPy's numbers."""
     torch = pytest.importorskip("torch")
-    from portable_net import _packed
+    from portable_net import network
+    from portable_net.engines import blocks
 
     X_np, y_np = pn.make_spiral(1000)  # 3000 points
     p_np = pn.init_params([2, 100, 3], seed=2, scale=0.5)
-    packed = _packed.pack(np, p_np, 2)
+    packed = network.pack(np, p_np, 2)
     ref, ref_hist = pn.train(p_np, X_np, y_np, steps=40, log_every=10)
     used = []
-    real = _packed.coarse_block_size
-    monkeypatch.setattr(_packed, "coarse_block_size", lambda *a: used.append(real(*a)) or used[-1])
+    real = blocks.coarse_block_size
+    monkeypatch.setattr(blocks, "coarse_block_size", lambda *a: used.append(real(*a)) or used[-1])
     for raised in (False, True):
         for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
             if raised:
@@ -522,12 +541,12 @@ def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypa
             params, torch.asarray(X_np), torch.asarray(y_np), steps=40, log_every=10
         )
         # 2**18 // 100 = 2621 examples at most: 2 blocks of 1500; else NumPy's 19 of 158
-        assert used == ([1500] if raised else [_packed.block_size(packed, 3000)]) * 2
-        assert used[0] != _packed.block_size(packed, 3000) or not raised
+        assert used == ([1500] if raised else [blocks.block_size(packed, 3000)]) * 2
+        assert used[0] != blocks.block_size(packed, 3000) or not raised
         np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
         for key, value in new.items():
             np.testing.assert_allclose(value.numpy(), ref[key], rtol=1e-9, atol=1e-13)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # Dask's nanny: not raised
-    assert not _packed.heap_keeps_blocks()
+    assert not blocks.heap_keeps_blocks()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "lots")
-    assert not _packed.heap_keeps_blocks()
+    assert not blocks.heap_keeps_blocks()

@@ -1,15 +1,17 @@
-"""CuPy: the fused step of :mod:`._cuda_step`, three kernel launches per step.
+"""CuPy: the fused step of :mod:`.cuda_kernels`, three kernel launches per step.
 
-An optional layer over the portable step, for nets with one hidden layer trained full-batch
-on CuPy arrays (``train(..., jit=None or True)``, the default); it reproduces the portable
+An optional engine over the portable step, for nets with one hidden layer trained full-batch
+on CuPy arrays (``train(..., engine="auto")``, the default); it reproduces the portable
 step's numbers (tested against it on the GPU, and on the CPU through a serial emulation of the
 same kernel source). What it buys over the portable path on a GPU:
 
 - no cuBLAS calls, no temporaries of the activations: three kernels, whatever N and H;
 - the buffers (dscores, losses, partial sums) are made once per run and reused;
 - no host synchronisation between logged steps;
-- optionally (``GRAPH_STEPS``), the steps between two logged steps replayed as a CUDA graph
-  of ``GRAPH_STEPS`` steps, captured once per run on the runner's own stream.
+- optionally (``graph_steps``), the steps between two logged steps replayed as a CUDA graph
+  of ``graph_steps`` steps, captured once per run on the engine's own stream. Off by default
+  until a GPU benchmark shows that it pays (``bench`` measures both, passing
+  ``engine=functools.partial(fused_engine, graph_steps=16)`` to ``train``).
 
 Kernel launch parameters (grid and chunk sizes) are decided once per run by :class:`Plan`.
 """
@@ -20,11 +22,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from . import _cuda_step
-
-# Steps per captured CUDA graph in a stretch; 0 launches the kernels one by one. Off until the
-# GPU benchmark shows that it pays (bench/__main__.py measures both).
-GRAPH_STEPS = 0
+from ..network import StepData, penalty
+from ..step import Step, StepSettings
+from . import cuda_kernels
 
 # largest shapes the kernels keep in registers (per-thread arrays of D1 and K values)
 MAX_D1 = 64
@@ -60,8 +60,13 @@ class Plan:
     ex: int = 1  # examples per forward thread
 
     @classmethod
-    def for_batch(cls, n: int, d1: int, h: int, k: int) -> Plan:
-        ex = FORWARD_EXAMPLES if n >= FORWARD_EXAMPLES_FROM else 1
+    def for_batch(
+        cls, n: int, d1: int, h: int, k: int, forward_examples: int | None = None
+    ) -> Plan:
+        """``forward_examples``: examples per forward thread from FORWARD_EXAMPLES_FROM
+        examples on (default FORWARD_EXAMPLES)."""
+        ex = FORWARD_EXAMPLES if forward_examples is None else forward_examples
+        ex = ex if n >= FORWARD_EXAMPLES_FROM else 1
         return cls(n=n, d1=d1, h=h, k=k, ex=max(1, int(ex)))
 
     @property
@@ -89,18 +94,6 @@ class Plan:
     def update_grid(self) -> int:
         return self.grid(self.h * self.d1 + self.k * self.h + self.k)
 
-    def bytes_per_step(self, itemsize: int) -> int:
-        """Bytes the three kernels read and write per step (parameters' reads not counted
-        per thread: they stay in cache).
-
-        forward: X1 (D1 N) and onehot (K N) in, dscores (K N) out; backward: X1 and dscores
-        in, partial (C (H+1) (K+D1)) out; update: partial in, parameters in and out.
-        """
-        n, d1, h, k = self.n, self.d1, self.h, self.k
-        partial = self.n_chunks * (h + 1) * (k + d1)
-        params = h * d1 + k * h + k
-        return itemsize * (d1 * n + 2 * k * n + d1 * n + k * n + 2 * partial + 2 * params)
-
 
 _modules: dict[tuple, Any] = {}
 
@@ -111,14 +104,14 @@ def _kernels(dtype: str, plan: Plan) -> dict[str, Any]:
 
     key = (dtype, plan.d1, plan.h, plan.k, plan.ex, cupy.cuda.Device().id)
     if key not in _modules:
-        code = _cuda_step.source(dtype, plan.d1, plan.h, plan.k, plan.ex)
+        code = cuda_kernels.source(dtype, plan.d1, plan.h, plan.k, plan.ex)
         _modules[key] = cupy.RawModule(code=code, options=("--std=c++17",))
     module = _modules[key]
-    return {name: module.get_function(name) for name in _cuda_step.SIGNATURES}
+    return {name: module.get_function(name) for name in cuda_kernels.SIGNATURES}
 
 
-class Runner:
-    """One run's fused steps: ``logged_step`` and ``stretch``, as train's loop needs them.
+class FusedEngine:
+    """One run's fused steps: ``logged_step`` and ``stretch``, as the training loop needs them.
 
     ``kernels`` maps kernel names to callables ``(grid_tuple, block_tuple, args_tuple)``: CuPy's
     RawKernel convention. The tests pass a CPU emulation with NumPy arrays instead.
@@ -127,24 +120,25 @@ class Runner:
     def __init__(
         self,
         xp: ModuleType,
-        step: Any,
+        settings: StepSettings,
         packed: list[Any],
-        data: Any,
+        data: StepData,
         *,
         kernels: dict[str, Any] | None = None,
         contiguous: Any = None,
         scalar: Any = None,
-        graph_steps: int | None = None,
+        graph_steps: int = 0,
+        forward_examples: int | None = None,
     ):
-        settings = step.settings
         self.xp = xp
-        self.step = step
-        self.n_features = settings["n_features"]
-        self.reg = settings["reg"]
-        A1, W2 = packed[0], packed[1]
-        self.dtype = str(A1.dtype)
-        self.plan = Plan.for_batch(data.n, A1.shape[1], A1.shape[0], W2.shape[0])
-        device = getattr(A1, "device", None)
+        self.n_features = settings.n_features
+        self.reg = settings.reg
+        W1b, W2 = packed[0], packed[1]
+        self.dtype = str(W1b.dtype)
+        self.plan = Plan.for_batch(
+            data.n, W1b.shape[1], W1b.shape[0], W2.shape[0], forward_examples
+        )
+        device = getattr(W1b, "device", None)
         # CuPy launches on the current device: make it the arrays' one around every launch
         self._device_scope = device if hasattr(device, "__enter__") else None
         with self._on_device():
@@ -155,13 +149,13 @@ class Runner:
             contiguous = cupy.ascontiguousarray
         # the kernels index C-contiguous arrays; the packed layout's transposes may not be
         self.contiguous = contiguous
-        self.X1, self.onehot = contiguous(data.X1), contiguous(data.onehot)
+        self.Xt1, self.onehot = contiguous(data.Xt1), contiguous(data.onehot)
         # numpy scalar types for the kernels' scalar arguments
         import numpy as np
 
         self.T = scalar or (np.float32 if self.dtype == "float32" else np.float64)
         self.i32 = np.int32
-        lr, reg, mu = settings["learning_rate"], settings["reg"], settings["momentum"]
+        lr, reg, mu = settings.learning_rate, settings.reg, settings.momentum
         self.scale = self.T(lr / data.n)
         self.use_momentum = self.i32(mu > 0.0)
         self.momentum = self.T(mu)
@@ -169,11 +163,11 @@ class Runner:
         self.decay = self.T(1.0 - lr * reg)
         self.lr_reg = self.T(lr * reg)
         p = self.plan
-        kw = {"dtype": A1.dtype, "device": device}
+        kw = {"dtype": W1b.dtype, "device": device}
         self.dscores = xp.empty((p.k, p.n), **kw)
         self.losses = xp.empty((p.n,), **kw)
         self.partial = xp.empty((p.n_chunks, p.h + 1, p.k + p.d1), **kw)
-        self.graph_steps = GRAPH_STEPS if graph_steps is None else graph_steps
+        self.graph_steps = graph_steps
         self.graph = None
         self.graph_error: str | None = None
         self.stream = None
@@ -188,14 +182,15 @@ class Runner:
         if self._cached_key == key:
             return self._cached
         p, k = self.plan, self.kernels
-        A1, W2, b2 = packed
-        vA1, vW2, vb2 = velocity if velocity else packed  # not touched without momentum
+        W1b, W2, b2 = packed
+        vW1b, vW2, vb2 = velocity if velocity else packed  # not touched without momentum
         block = (THREADS_PER_BLOCK,)
         n, need, n_chunks = self.i32(p.n), self.i32(need_loss), self.i32(p.n_chunks)
-        forward = (A1, W2, b2, self.X1, self.onehot, self.scale, n, need, self.dscores,
+        forward = (W1b, W2, b2, self.Xt1, self.onehot, self.scale, n, need, self.dscores,
                    self.losses)  # fmt: skip
-        backward = (A1, W2, self.X1, self.dscores, n, self.i32(p.chunk), n_chunks, self.partial)
-        update = (A1, W2, b2, vA1, vW2, vb2, self.partial, n_chunks, self.use_momentum,
+        backward = (W1b, W2, self.Xt1, self.dscores, n, self.i32(p.chunk), n_chunks,
+                    self.partial)  # fmt: skip
+        update = (W1b, W2, b2, vW1b, vW2, vb2, self.partial, n_chunks, self.use_momentum,
                   self.momentum, self.decays, self.decay, self.lr_reg)  # fmt: skip
         launches = [
             (k["pn_forward"], (p.forward_grid,), block, forward),
@@ -213,8 +208,6 @@ class Runner:
         bwd(bg, bb, ba)
         loss = None
         if need_loss:  # before the update: the loss of the parameters the step started from
-            from .._packed import penalty
-
             loss = self.xp.sum(self.losses) / self.plan.n + penalty(
                 self.xp, packed, self.n_features, self.reg
             )
@@ -255,7 +248,7 @@ class Runner:
         return self._device_scope if self._device_scope is not None else contextlib.nullcontext()
 
     def _on_stream(self):
-        """Run on the runner's own stream when graphs are on, ordered after (and before) the
+        """Run on the engine's own stream when graphs are on, ordered after (and before) the
         caller's stream by events, without host synchronisation."""
         import contextlib
 
@@ -281,13 +274,13 @@ class Runner:
 
 
 class _StreamScope:
-    def __init__(self, runner: Runner):
-        self.runner = runner
+    def __init__(self, engine: FusedEngine):
+        self.engine = engine
 
     def __enter__(self):
         import cupy
 
-        r = self.runner
+        r = self.engine
         if r.stream is None:
             r.stream = cupy.cuda.Stream(non_blocking=True)
         self.caller = cupy.cuda.get_current_stream()
@@ -296,30 +289,31 @@ class _StreamScope:
         return r.stream
 
     def __exit__(self, *exc):
-        r = self.runner
+        r = self.engine
         r.stream.__exit__(*exc)
         self.caller.wait_event(r.stream.record())  # the caller's later work after ours
         return False
 
 
-def runner(step: Any, packed: list[Any], velocity: list[Any], data: Any) -> Runner:
-    """The fused steps of one training run on CuPy arrays (the packed params are its own)."""
-    from .._backend import get_namespace
-
-    return Runner(get_namespace("cupy"), step, packed, data)
-
-
-def itemsize(dtype: str) -> int:
-    return 4 if dtype == "float32" else 8
-
-
-def bandwidth_bound_seconds(plan: Plan, dtype: str, bytes_per_second: float) -> float:
-    """The time the step's memory traffic needs at ``bytes_per_second``."""
-    return plan.bytes_per_step(itemsize(dtype)) / bytes_per_second
-
-
-def flops_per_step(plan: Plan) -> int:
-    """Floating-point operations of the fused step (an FMA counts 2), activations recomputed
-    in backward: forward 2 H D1 + 2 H K per example, backward 2 H D1 + 4 H K + 2 H D1."""
-    n, d1, h, k = plan.n, plan.d1, plan.h, plan.k
-    return n * h * (2 * d1 + 2 * k) + n * h * (4 * d1 + 4 * k)
+def fused_engine(
+    xp: ModuleType,
+    step: Step,
+    settings: StepSettings,
+    packed: list[Any],
+    velocity: list[Any],
+    data: StepData,
+    *,
+    graph_steps: int = 0,
+    forward_examples: int | None = None,
+) -> FusedEngine:
+    """The fused steps of one training run on CuPy arrays (an :data:`EngineFactory`; the
+    packed params are the loop's own). ``graph_steps``: steps per captured CUDA graph in a
+    stretch (0: the kernels launched one by one)."""
+    return FusedEngine(
+        xp,
+        settings,
+        packed,
+        data,
+        graph_steps=graph_steps,
+        forward_examples=forward_examples,
+    )

@@ -4,17 +4,18 @@ X (N, D), y (N,) Dask arrays, chunked along the rows (any scheduler: threads, pr
 ``dask.distributed``; NumPy chunks, or CuPy chunks on GPU workers):
 
   checks of shapes and dtypes (no work) -> the feature axis made one chunk (rechunked)
-  -> per row chunk ONE task: the chunk in the step's layout (X1 = [X^T; 1], onehot) plus its
+  -> per row chunk ONE task: the chunk in the step's layout (Xt1 = [X^T; 1], onehot) plus its
      statistics (finite?, smallest and largest label); persisted once, where it was made
   -> one ``dask.compute`` of the statistics: NaN, labels out of range are errors here
   per step:
     parameters (NumPy or CuPy arrays, on the client) -> one key of the step's graph
     -> per chunk one fused task: forward, loss, backward on that chunk
-       (:func:`_packed.data_loss_and_grads`, i.e. :func:`_packed.partial` over cache-sized
-       blocks), returning the partial summed loss (at logged steps only) and gradients
+       (:func:`portable_net.network.data_loss_and_grads` over cache-sized blocks), returning
+       the partial summed loss (at logged steps only) and gradients
     -> a tree reduction (fan-in ``FAN_IN``) of those (loss, gradients) pairs
     -> one result on the client: the summed gradient; the update is the arithmetic of
-       :func:`_step.make_step` (weight decay, momentum), applied to the client's arrays.
+       :func:`portable_net.step.make_update` (weight decay, momentum), applied to the
+       client's arrays.
 
 The parameters are small (a few MB at most) and the data large, so the parameters travel to
 the chunks every step and the data never moves. The loss is part of a step's result only at
@@ -34,11 +35,12 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .. import _packed
-from .._step import make_update
+from .. import network
 from .._validation import check_feature_count, check_floating_params, check_params
-from ..errors import TrainingDiverged
+from ..history import History, check_final_loss, log_step
 from ..loss import one_hot
+from ..step import StepSettings, make_update
+from .blocks import block_size
 
 #: chunk results summed per reduction task
 FAN_IN = 8
@@ -62,32 +64,34 @@ class _Box:
 
 
 def _block(xp: Any, packed: list[Any], n: int) -> int:
-    """Examples per cache-sized block on the host (see :func:`_packed.block_size`: a worker
+    """Examples per cache-sized block on the host (see :func:`.blocks.block_size`: a worker
     whose glibc mmap threshold is frozen gets the small blocks); a GPU chunk is one block."""
-    return _packed.block_size(packed, n) if array_api_compat.is_numpy_namespace(xp) else n
+    return block_size(packed, n) if array_api_compat.is_numpy_namespace(xp) else n
 
 
-def _prepare_chunk(Xc: Any, yc: Any, n_classes: int) -> tuple[Any, Any, tuple[bool, int, int]]:
-    """One row chunk -> (X1 (D + 1, n), onehot (K, n), (all finite?, min label, max label))."""
+def _chunk_in_step_layout(
+    Xc: Any, yc: Any, n_classes: int
+) -> tuple[Any, Any, tuple[bool, int, int]]:
+    """One row chunk -> (Xt1 (D + 1, n), onehot (K, n), (all finite?, min label, max label))."""
     xp = array_api_compat.array_namespace(Xc)
     stats = (bool(xp.all(xp.isfinite(Xc))), int(xp.min(yc)), int(xp.max(yc)))
-    data = _packed.prepare_data(xp, Xc, one_hot(xp, yc, n_classes, Xc.dtype))
-    return data.X1, data.onehot, stats
+    data = network.step_data(xp, Xc, one_hot(xp, yc, n_classes, Xc.dtype))
+    return data.Xt1, data.onehot, stats
 
 
 def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, stop):
     """The fused task: one chunk's (or piece's) summed loss (or None) and scaled gradient."""
-    X1, onehot = chunk[0], chunk[1]
+    Xt1, onehot = chunk[0], chunk[1]
     if start is not None:
-        X1, onehot = X1[:, start:stop], onehot[:, start:stop]
-    xp = array_api_compat.array_namespace(X1)
+        Xt1, onehot = Xt1[:, start:stop], onehot[:, start:stop]
+    xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
-    return _packed.data_loss_and_grads(
+    return network.data_loss_and_grads(
         xp,
         packed,
-        _packed.Data(X1, onehot),
+        network.StepData(Xt1, onehot),
         scale,
-        _block(xp, packed, X1.shape[1]),
+        _block(xp, packed, Xt1.shape[1]),
         need_loss=need_loss,
     )
 
@@ -105,20 +109,11 @@ def _sum_parts(*parts):
 
 
 def _chunk_loss(box: _Box, chunk: tuple) -> float:
-    """One chunk's summed data loss, forward only (block by block, as :func:`_packed.loss`)."""
-    X1, onehot = chunk[0], chunk[1]
-    xp = array_api_compat.array_namespace(X1)
+    """One chunk's summed data loss, forward only, block by block."""
+    data = network.StepData(chunk[0], chunk[1])
+    xp = array_api_compat.array_namespace(data.Xt1)
     packed = box.arrays
-    n = X1.shape[1]
-    block = _block(xp, packed, n)
-    total = 0.0
-    for a in range(0, n, block):
-        b = min(a + block, n)
-        scores = _packed.forward_scores(xp, packed, X1[:, a:b])
-        shifted = scores - xp.max(scores, axis=0, keepdims=True)
-        lse = xp.log(xp.sum(xp.exp(shifted), axis=0))
-        total += float(xp.sum(lse) - xp.sum(onehot[:, a:b] * shifted))
-    return total
+    return float(network.data_loss_sum(xp, packed, data, _block(xp, packed, data.n)))
 
 
 def _sum_floats(*xs: float) -> float:
@@ -128,7 +123,7 @@ def _sum_floats(*xs: float) -> float:
 # --- the client side ----------------------------------------------------------------------
 
 
-class _Runner:
+class Scheduler:
     """persist / compute on the chosen scheduler: a distributed Client, a scheduler name
     ("threads", "sync", ...) or None (the active Client if there is one, else Dask's default)."""
 
@@ -166,8 +161,8 @@ def _tree(delayed: Callable, parts: list[Any], combine: Callable, tag: str) -> A
 class DaskData:
     """A training set persisted chunk by chunk in the step's layout (see the module doc)."""
 
-    def __init__(self, chunks: list[Any], sizes: list[int], runner: _Runner):
-        self.chunks, self.sizes, self.runner = chunks, sizes, runner
+    def __init__(self, chunks: list[Any], sizes: list[int], scheduler: Scheduler):
+        self.chunks, self.sizes, self.scheduler = chunks, sizes, scheduler
         self.n = sum(sizes)
 
     def _params(self, packed: list[Any], tag: str) -> Any:
@@ -196,7 +191,7 @@ class DaskData:
             )
             for k, (i, a, b) in enumerate(pieces)
         ]
-        (result,) = self.runner.compute(_tree(dask.delayed, parts, _sum_parts, tag))
+        (result,) = self.scheduler.compute(_tree(dask.delayed, parts, _sum_parts, tag))
         return result
 
     def loss_sum(self, packed: list[Any]) -> float:
@@ -209,7 +204,7 @@ class DaskData:
             dask.delayed(_chunk_loss, pure=False)(box, c, dask_key_name=f"{tag}-chunk-{k}")
             for k, c in enumerate(self.chunks)
         ]
-        (result,) = self.runner.compute(_tree(dask.delayed, parts, _sum_floats, tag))
+        (result,) = self.scheduler.compute(_tree(dask.delayed, parts, _sum_floats, tag))
         return float(result)
 
 
@@ -270,7 +265,7 @@ def _client_params(xp: Any, params: Mapping[str, Any], dtype: Any) -> dict[str, 
     return {k: xp.astype(xp.asarray(v), dtype, copy=True) for k, v in out.items()}
 
 
-def prepare(
+def check_and_persist(
     params: Mapping[str, Any], X: Any, y: Any, scheduler: Any
 ) -> tuple[Any, int, dict[str, Any], DaskData]:
     """Check params, X and y; persist the chunks in the step's layout. Returns (client
@@ -313,16 +308,16 @@ def prepare(
     Xb, yb = X.to_delayed().ravel(), y.to_delayed().ravel()
     token = uuid.uuid4().hex
     prepared = [
-        dask.delayed(_prepare_chunk, pure=False)(
+        dask.delayed(_chunk_in_step_layout, pure=False)(
             xc, yc, n_classes, dask_key_name=f"pn-data-{token}-{i}"
         )
         for i, (xc, yc, s) in enumerate(zip(Xb, yb, sizes))
         if s > 0
     ]
     sizes = [s for s in sizes if s > 0]
-    runner = _Runner(scheduler)
-    chunks = runner.persist(prepared)
-    stats = runner.compute(
+    where = Scheduler(scheduler)
+    chunks = where.persist(prepared)
+    stats = where.compute(
         *[
             dask.delayed(lambda c: c[2], pure=False)(c, dask_key_name=f"pn-stats-{token}-{i}")
             for i, c in enumerate(chunks)
@@ -336,7 +331,7 @@ def prepare(
             f"y must hold labels in [0, {n_classes}) for a model with {n_classes} "
             f"classes, got labels from {lo} to {hi}"
         )
-    return xp, n_layers, params, DaskData(chunks, sizes, runner)
+    return xp, n_layers, params, DaskData(chunks, sizes, where)
 
 
 # --- the loop ---------------------------------------------------------------------------
@@ -398,15 +393,14 @@ def train(
     Returns NumPy (CuPy for CuPy chunks) parameters and the History, with the semantics of
     the in-memory loop: the loss before the update at logged steps, the final full-data loss.
     """
-    from ..train import History, _log
-
-    xp, n_layers, params, data = prepare(params, X, y, scheduler)
+    xp, n_layers, params, data = check_and_persist(params, X, y, scheduler)
     n_features = int(params["W1"].shape[0])
-    packed = _packed.pack(xp, params, n_layers)
+    packed = network.pack(xp, params, n_layers)
     velocity = [xp.zeros_like(p) for p in packed] if momentum > 0.0 else []
-    update = make_update(
-        xp, packed, n_features=n_features, learning_rate=learning_rate, reg=reg, momentum=momentum
+    settings = StepSettings(
+        n_features=n_features, learning_rate=learning_rate, reg=reg, momentum=momentum
     )
+    update = make_update(xp, packed, settings)
     history = History()
     batches = None if batch_size is None else _PieceBatches(data.sizes, batch_size, seed)
 
@@ -418,16 +412,14 @@ def train(
             pieces, n = batches.next()
         loss_sum, grads = data.grads(packed, learning_rate / n, logged, pieces)
         if logged:
-            loss = float(loss_sum / n + _packed.penalty(xp, packed, n_features, reg))
-            view = _packed.unpack(xp, packed, n_features, copy=False) if callback else None
-            _log(history, i, loss, learning_rate, callback, view)
+            loss = float(loss_sum / n + network.penalty(xp, packed, n_features, reg))
+            view = network.unpack(xp, packed, n_features, copy=False) if callback else None
+            log_step(history, i, loss, learning_rate, callback, view)
         packed, velocity = update(packed, velocity, [xp.asarray(g) for g in grads])
 
-    final = data.loss_sum(packed) / data.n + float(_packed.penalty(xp, packed, n_features, reg))
-    if not math.isfinite(final):
-        raise TrainingDiverged(steps, final, learning_rate)
-    history.final_loss = final
-    return _packed.unpack(xp, packed, n_features, copy=True), history
+    final = data.loss_sum(packed) / data.n + float(network.penalty(xp, packed, n_features, reg))
+    check_final_loss(history, final, steps, learning_rate)
+    return network.unpack(xp, packed, n_features, copy=True), history
 
 
 # --- the estimator's side ---------------------------------------------------------------------

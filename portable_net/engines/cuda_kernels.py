@@ -1,19 +1,19 @@
 """The fused training step of a one-hidden-layer net, as CUDA C: three kernels per step.
 
-One step of ``scores = W2^T relu(A1 X1) + b2``, softmax cross-entropy, its gradient and the
-update, in the packed layout of :mod:`portable_net._packed` (A1 = [W1^T | b1] (H, D1),
-W2^T (K, H), b2 (K, 1); X1 = [X^T; 1] (D1, N), onehot (K, N), all C-contiguous):
+One step of ``scores = W2^T relu(W1b Xt1) + b2``, softmax cross-entropy, its gradient and the
+update, in the packed layout of :mod:`portable_net.network` (W1b = [W1^T | b1] (H, D1),
+W2^T (K, H), b2 (K, 1); Xt1 = [X^T; 1] (D1, N), onehot (K, N), all C-contiguous):
 
 ``pn_forward``   one thread per EX examples: their H hidden units, K scores, softmax, and
                  ``dscores = scale (p - onehot)`` (K, N); the example's loss when asked.
                  The activations are recomputed, never stored: only K values per example
                  reach memory.
 ``pn_backward``  one thread per (hidden unit j, chunk of examples): the chunk's share of
-                 dW2^T[:, j] and dA1[j, :], recomputing the unit's pre-activation from X1;
+                 dW2^T[:, j] and dW1b[j, :], recomputing the unit's pre-activation from Xt1;
                  thread j = H sums db2. Partial sums go to ``partial`` (C, H + 1, K + D1).
 ``pn_update``    one thread per parameter entry: sums its C partials in a fixed order (the
                  result does not depend on scheduling) and applies the update of
-                 :func:`portable_net._step.make_update` (decay, momentum) in place.
+                 :func:`portable_net.step.make_update` (decay, momentum) in place.
 
 No atomics, no ``__syncthreads``, grid-stride loops only: any order of threads gives the same
 numbers, which is what lets the same source run serially on the CPU in the tests
@@ -25,10 +25,10 @@ from __future__ import annotations
 # argument lists, in launch order; "T" is the float type
 SIGNATURES: dict[str, list[tuple[str, str]]] = {
     "pn_forward": [
-        ("const T*", "A1"),
+        ("const T*", "W1b"),
         ("const T*", "W2"),
         ("const T*", "b2"),
-        ("const T*", "X1"),
+        ("const T*", "Xt1"),
         ("const T*", "onehot"),
         ("T", "scale"),
         ("int", "n"),
@@ -37,9 +37,9 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
         ("T*", "loss"),
     ],
     "pn_backward": [
-        ("const T*", "A1"),
+        ("const T*", "W1b"),
         ("const T*", "W2"),
-        ("const T*", "X1"),
+        ("const T*", "Xt1"),
         ("const T*", "dscores"),
         ("int", "n"),
         ("int", "chunk"),
@@ -47,10 +47,10 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
         ("T*", "partial"),
     ],
     "pn_update": [
-        ("T*", "A1"),
+        ("T*", "W1b"),
         ("T*", "W2"),
         ("T*", "b2"),
-        ("T*", "vA1"),
+        ("T*", "vW1b"),
         ("T*", "vW2"),
         ("T*", "vb2"),
         ("const T*", "partial"),
@@ -66,7 +66,7 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
 _BODY = r"""
 extern "C" __global__ void pn_forward(ARGS_pn_forward)
 {
-    // thread: EX examples, i = base + threadIdx.x + e blockDim.x (coalesced); reads X1[:, i],
+    // thread: EX examples, i = base + threadIdx.x + e blockDim.x (coalesced); reads Xt1[:, i],
     // onehot[:, i]; writes dscores[:, i], loss[i]. Each parameter read serves EX examples.
     const size_t N = (size_t)n;
     const size_t tile = (size_t)blockDim.x * EX;
@@ -75,13 +75,13 @@ extern "C" __global__ void pn_forward(ARGS_pn_forward)
         T s[EX][K];
         for (int e = 0; e < EX; ++e) {
             const size_t i = base + threadIdx.x + (size_t)e * blockDim.x;
-            for (int d = 0; d < D1; ++d) x[e][d] = i < N ? X1[d * N + i] : (T)0;
+            for (int d = 0; d < D1; ++d) x[e][d] = i < N ? Xt1[d * N + i] : (T)0;
             for (int k = 0; k < K; ++k) s[e][k] = (T)0;
         }
         for (int j = 0; j < H; ++j) {
             T a[D1];
             T w[K];
-            for (int d = 0; d < D1; ++d) a[d] = A1[j * D1 + d];
+            for (int d = 0; d < D1; ++d) a[d] = W1b[j * D1 + d];
             for (int k = 0; k < K; ++k) w[k] = W2[k * H + j];
             for (int e = 0; e < EX; ++e) {
                 T z = (T)0;  // pre-activation of unit j
@@ -130,19 +130,19 @@ extern "C" __global__ void pn_backward(ARGS_pn_backward)
         const size_t start = c * (size_t)chunk;
         const size_t stop = start + (size_t)chunk < N ? start + (size_t)chunk : N;
         T gw[K];  // dW2^T[:, j] (or db2 for j == H)
-        T ga[D1];  // dA1[j, :]
+        T ga[D1];  // dW1b[j, :]
         for (int k = 0; k < K; ++k) gw[k] = (T)0;
         for (int d = 0; d < D1; ++d) ga[d] = (T)0;
         if (j < H) {
             T a[D1];
             T w[K];
-            for (int d = 0; d < D1; ++d) a[d] = A1[j * D1 + d];
+            for (int d = 0; d < D1; ++d) a[d] = W1b[j * D1 + d];
             for (int k = 0; k < K; ++k) w[k] = W2[k * H + j];
             for (size_t i = start; i < stop; ++i) {
                 T x[D1];
                 T z = (T)0;
                 for (int d = 0; d < D1; ++d) {
-                    x[d] = X1[d * N + i];
+                    x[d] = Xt1[d * N + i];
                     z += a[d] * x[d];
                 }
                 if (z > (T)0) {
@@ -168,7 +168,7 @@ extern "C" __global__ void pn_backward(ARGS_pn_backward)
 
 extern "C" __global__ void pn_update(ARGS_pn_update)
 {
-    // thread: one entry of A1 (H*D1), then W2^T (K*H), then b2 (K)
+    // thread: one entry of W1b (H*D1), then W2^T (K*H), then b2 (K)
     const size_t total = (size_t)H * D1 + (size_t)K * H + K;
     const size_t stride = (size_t)(H + 1) * (K + D1);
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
@@ -179,10 +179,10 @@ extern "C" __global__ void pn_update(ARGS_pn_update)
         bool weight;
         if (e < (size_t)H * D1) {
             const int j = (int)(e / D1), d = (int)(e % D1);
-            p = A1 + e;
-            v = vA1 + e;
+            p = W1b + e;
+            v = vW1b + e;
             offset = (size_t)j * (K + D1) + K + d;
-            weight = d < D1 - 1;  // A1's last column is b1
+            weight = d < D1 - 1;  // W1b's last column is b1
         } else if (e < (size_t)H * D1 + (size_t)K * H) {
             const size_t f = e - (size_t)H * D1;
             const int k = (int)(f / H), j = (int)(f % H);

@@ -6,7 +6,7 @@ compiled loop on the device, and only the logged step's loss is read.
 On the CPU, a net with one hidden layer trained on the full batch runs its stretches with the
 same step in a layout chosen for XLA:CPU (:func:`_one_hidden_cpu_stretch`): the same layers
 and update, but the hidden activations kept batch-major, (B, H), so that both products summed
-over the batch (dW2 and dA1) are plain (K, B) @ (B, H) products, and the first layer's
+over the batch (dW2 and dW1b) are plain (K, B) @ (B, H) products, and the first layer's
 parameters carried transposed. The portable layout's (H, B) products summed over the batch are
 two to four times slower in XLA:CPU's library kernels, and its masked (H, B) ReLU gradient is
 split across threads, which costs far more than it saves when the other core is busy. Only the
@@ -22,7 +22,9 @@ import array_api_compat
 import jax
 
 from .. import layers
-from .._step import make_update
+from ..loss import softmax_xent
+from ..network import StepData
+from ..step import Step, StepSettings, cache_key, make_update
 
 # compiled functions by the step's settings: runs with the same settings reuse them
 _cache: dict[tuple, tuple[Any, Any]] = {}
@@ -32,22 +34,22 @@ _CACHE_SIZE = 8
 _UNROLLED_CLASSES = 8
 
 
-def _compiled(step, packed):
-    key = step.key
+def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
+    key = cache_key(settings, packed)
     if key not in _cache:
 
         @jax.jit
-        def logged(packed, velocity, X1, onehot):
-            return step(packed, velocity, X1, onehot, True)
+        def logged(packed, velocity, Xt1, onehot):
+            return step(packed, velocity, Xt1, onehot, True)
 
-        stretch = _one_hidden_cpu_stretch(step, packed)
+        stretch = _one_hidden_cpu_stretch(settings, packed)
         if stretch is None:
 
             @jax.jit
-            def stretch(packed, velocity, X1, onehot, n_steps):
+            def stretch(packed, velocity, Xt1, onehot, n_steps):
                 def body(_, carry):
                     p, v = carry
-                    p, v, _ = step(p, v, X1, onehot, False)
+                    p, v, _ = step(p, v, Xt1, onehot, False)
                     return p, v
 
                 return jax.lax.fori_loop(0, n_steps, body, (packed, velocity))
@@ -58,30 +60,25 @@ def _compiled(step, packed):
     return _cache[key]
 
 
-def _one_hidden_cpu_stretch(step, packed):
-    """The stretch for [A1, W2^T, b2] on the CPU, full batch, in the batch-major layout; or None."""
-    settings = step.settings
-    n_features, learning_rate = settings["n_features"], settings["learning_rate"]
-    reg, momentum = settings["reg"], settings["momentum"]
-    if len(packed) != 3 or settings["block"] is not None:
+def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
+    """The stretch for [W1b, W2^T, b2] on the CPU, full batch, in the batch-major layout; or
+    None."""
+    learning_rate = settings.learning_rate
+    if len(packed) != 3 or settings.block is not None:
         return None
     if any(d.platform != "cpu" for p in packed for d in p.devices()):
         return None
     xp = array_api_compat.array_namespace(*packed)
-    update = make_update(
-        xp, packed, n_features=n_features, learning_rate=learning_rate, reg=reg, momentum=momentum
-    )
+    update = make_update(xp, packed, settings)
     n_classes = packed[1].shape[0]
 
-    def body(A1T, W2T, b2, velocity, X1, X1T, onehot):
-        # forward: hT = (A1 X1)^T (B, H), scores (K, B) as in the portable layout
-        hT = X1T @ A1T
+    def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot):
+        # forward: hT = (W1b Xt1)^T (B, H), scores (K, B) as in the portable layout
+        hT = X_ones @ W1bT
         rT, _ = layers.relu_forward(xp, hT)
         scores = W2T @ rT.T
         scores += b2
-        _, dscores = layers.softmax_xent_backward(
-            xp, scores, onehot, learning_rate / X1.shape[1], need_loss=False
-        )
+        _, dscores = softmax_xent(xp, scores, onehot, learning_rate / Xt1.shape[1], need_loss=False)
         # backward: dW2^T = dscores r^T = dscores @ rT, dhT = dscores^T W2^T
         dW2T = dscores @ rT  # (K, H)
         db2 = xp.sum(dscores, axis=1, keepdims=True)  # (K, 1)
@@ -94,37 +91,44 @@ def _one_hidden_cpu_stretch(step, packed):
             dhT = dT @ W2T
         drT = layers.relu_backward(xp, dhT, rT)  # (B, H)
         # (D+1, H), kept as computed: XLA would otherwise fold the transpose into the product
-        dA1T = jax.lax.optimization_barrier(X1 @ drT)
+        dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
-        new, velocity = update([A1T.T, W2T, b2], velocity, [dA1T.T, dW2T, db2])
+        new, velocity = update([W1bT.T, W2T, b2], velocity, [dW1bT.T, dW2T, db2])
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
         return new[0].T, new[1], new[2], velocity
 
     @jax.jit
-    def stretch(packed, velocity, X1, onehot, n_steps):
-        X1T = X1.T
+    def stretch(packed, velocity, Xt1, onehot, n_steps):
+        X_ones = Xt1.T  # (B, D+1): the inputs batch-major, with their ones column
 
         def loop(_, carry):
-            A1T, W2T, b2, v = carry
-            return body(A1T, W2T, b2, v, X1, X1T, onehot)
+            W1bT, W2T, b2, v = carry
+            return body(W1bT, W2T, b2, v, Xt1, X_ones, onehot)
 
-        # A1 and its velocity carried transposed, (D+1, H)
+        # W1b and its velocity carried transposed, (D+1, H)
         v0 = [velocity[0].T, *velocity[1:]] if velocity else []
-        A1T, W2T, b2, v = jax.lax.fori_loop(
+        W1bT, W2T, b2, v = jax.lax.fori_loop(
             0, n_steps, loop, (packed[0].T, packed[1], packed[2], v0)
         )
-        return [A1T.T, W2T, b2], ([v[0].T, *v[1:]] if v else [])
+        return [W1bT.T, W2T, b2], ([v[0].T, *v[1:]] if v else [])
 
     return stretch
 
 
-def logged_step(step, packed, velocity, data):
-    """One step that also returns the loss before its update."""
-    return _compiled(step, packed)[0](packed, velocity, data.X1, data.onehot)
+class JaxEngine:
+    """The steps of one full-batch run on JAX arrays, compiled (cached across runs by
+    :func:`portable_net.step.cache_key`)."""
 
+    def __init__(self, step: Step, settings: StepSettings, packed: list[Any], data: StepData):
+        self.data = data
+        self.logged, self.compiled_stretch = _compiled(step, settings, packed)
 
-def stretch(step, packed, velocity, data, n_steps: int):
-    """``n_steps`` steps without the loss, as one compiled loop."""
-    return _compiled(step, packed)[1](packed, velocity, data.X1, data.onehot, n_steps)
+    def logged_step(self, packed, velocity):
+        """One step that also returns the loss before its update."""
+        return self.logged(packed, velocity, self.data.Xt1, self.data.onehot)
+
+    def stretch(self, packed, velocity, n_steps: int):
+        """``n_steps`` steps without the loss, as one compiled loop."""
+        return self.compiled_stretch(packed, velocity, self.data.Xt1, self.data.onehot, n_steps)

@@ -1,1 +1,0 @@
-"""Optional library-specific layers over the portable step; each must give its numbers."""

@@ -1,0 +1,111 @@
+"""Engines: the only place that names an array library or an allocator.
+
+The training loop (:mod:`portable_net.training`) asks for two things:
+
+- :func:`block_for` how many examples a block of the gradient's sum holds on this library
+  and device (an allocator's and a library's business, :mod:`.blocks`);
+- :func:`engine_for` an :class:`Engine` that runs full-batch steps: ``logged_step`` (one step
+  and its loss) and ``stretch`` (steps without the loss, nothing read back by the host).
+
+Engines: :class:`.portable.PortableEngine` (the default: the portable step in a loop, any
+library), :mod:`.jax_engine` (the step compiled, a stretch as one compiled loop),
+:mod:`.cupy_engine` (fused CUDA kernels from :mod:`.cuda_kernels`, one hidden layer).
+Each gives the portable step's numbers. Dask arrays have their own loop,
+:mod:`.dask_engine`; :func:`outside_autograd` keeps torch's autograd out of the way.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Protocol
+
+from array_api_compat import is_dask_array
+
+from .._backend import backend_name
+from ..network import StepData
+from ..step import Step, StepSettings
+from .blocks import block_for
+from .portable import PortableEngine
+from .torch_arrays import outside_autograd
+
+__all__ = [
+    "ENGINE_NAMES",
+    "Engine",
+    "EngineFactory",
+    "PortableEngine",
+    "block_for",
+    "engine_for",
+    "outside_autograd",
+    "own_loop",
+]
+
+#: the names ``train(..., engine=...)`` accepts
+ENGINE_NAMES = ("auto", "portable")
+
+
+class Engine(Protocol):
+    """What the training loop needs from an engine (full-batch steps on the run's data)."""
+
+    def logged_step(self, packed: list[Any], velocity: list[Any]) -> tuple[list, list, Any]:
+        """One step; also the loss (0-d, on the device) of the parameters it started from."""
+        ...
+
+    def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int) -> tuple[list, list]:
+        """``n_steps`` steps without the loss."""
+        ...
+
+
+#: ``factory(xp, step, settings, packed, velocity, data) -> Engine``: an engine of one's own
+#: choice (experiments, benchmarks), passed as ``train(..., engine=factory)``
+EngineFactory = Callable[[ModuleType, Step, StepSettings, list[Any], list[Any], StepData], Engine]
+
+
+def engine_for(
+    xp: ModuleType,
+    step: Step,
+    settings: StepSettings,
+    packed: list[Any],
+    velocity: list[Any],
+    data: StepData,
+    engine: str | EngineFactory = "auto",
+) -> Engine:
+    """The engine of one full-batch run.
+
+    ``"portable"``: the portable step. ``"auto"``: the library's own engine where there is
+    one (JAX: compiled; CuPy, one hidden layer: fused kernels), else the portable step. A
+    callable: ``engine(xp, step, settings, packed, velocity, data)``.
+    """
+    if callable(engine):
+        return engine(xp, step, settings, packed, velocity, data)
+    if engine == "auto":
+        name = backend_name(xp)
+        if name == "jax":
+            from . import jax_engine
+
+            return jax_engine.JaxEngine(step, settings, packed, data)
+        if name == "cupy":
+            from . import cupy_engine
+
+            if cupy_engine.supported(packed, None):
+                try:  # compiles the kernels (once per process and shape)
+                    return cupy_engine.fused_engine(xp, step, settings, packed, velocity, data)
+                except Exception as exc:  # an optional engine never stops training
+                    warnings.warn(
+                        f"the fused CuPy step is unavailable ({type(exc).__name__}: {exc}); "
+                        "training with the portable step (the same numbers, slower)",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+    return PortableEngine(step, data)
+
+
+def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:
+    """The training loop of arrays that bring their own (Dask: lazy and chunked,
+    :func:`.dask_engine.train`), or None for in-memory arrays."""
+    if is_dask_array(X) or is_dask_array(y):
+        from . import dask_engine
+
+        return dask_engine.train
+    return None

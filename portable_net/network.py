@@ -1,0 +1,209 @@
+"""The network's forward pass and backprop, in the training step's layout.
+
+The public parameters are ``W_l`` (fan_in, fan_out) and ``b_l`` (fan_out,). The step works on
+them packed in the (features, batch) layout of :mod:`portable_net.layers`, one column per
+example:
+
+    W1b = [W1^T | b1]   (H1, D + 1)  the first layer with its bias folded in: it multiplies
+    Xt1 = [X^T; 1]      (D + 1, N)   the inputs, transposed, with a row of ones under them
+    W_l^T               (H_l, H_{l-1}) and b_l as a column (H_l, 1), for l >= 2
+
+so ``packed = [W1b, W2^T, b2, ..., WL^T, bL]``. A full-batch gradient is a sum over blocks of
+examples (columns); :func:`block_loss_and_grads` computes one block's share. How many
+examples a block holds is the engine's decision (:mod:`portable_net.engines.blocks`): here
+it is a plain argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from . import layers
+from ._backend import device_of
+from .loss import l2_penalty, softmax_xent
+
+
+def pack(xp: ModuleType, params: Mapping[str, Any], n_layers: int) -> list[Any]:
+    """Public params -> [W1b, W2^T, b2, ..., WL^T, bL] (fresh arrays, the caller's untouched)."""
+    W1b = xp.concat([params["W1"].T, xp.expand_dims(params["b1"], axis=1)], axis=1)  # (H1, D+1)
+    packed = [W1b]
+    for i in range(2, n_layers + 1):
+        packed.append(xp.asarray(params[f"W{i}"].T, copy=True))  # (H_i, H_{i-1})
+        packed.append(xp.expand_dims(params[f"b{i}"], axis=1) + 0.0)  # (H_i, 1), a copy
+    return packed
+
+
+def unpack(xp: ModuleType, packed: list[Any], n_features: int, *, copy: bool) -> dict[str, Any]:
+    """[W1b, W2^T, b2, ...] -> {"W1": (D, H1), "b1": (H1,), ...}; views unless ``copy``."""
+
+    def out(x: Any) -> Any:
+        return xp.asarray(x, copy=True) if copy else x
+
+    W1b = packed[0]
+    params = {"W1": out(W1b[:, :n_features].T), "b1": out(W1b[:, n_features])}
+    for i in range(2, len(packed) // 2 + 2):
+        params[f"W{i}"] = out(packed[2 * i - 3].T)
+        params[f"b{i}"] = out(packed[2 * i - 2][:, 0])
+    return params
+
+
+def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
+    """X (N, D) -> Xt1 = [X^T; 1] (D + 1, N): the inputs that W1b multiplies."""
+    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=device_of(X))
+    return xp.concat([X.T, ones], axis=0)
+
+
+@dataclass
+class StepData:
+    """A training set in the step's layout: Xt1 = [X^T; 1] (D + 1, N), onehot (K, N)."""
+
+    Xt1: Any
+    onehot: Any
+
+    @property
+    def n(self) -> int:
+        return self.Xt1.shape[1]
+
+
+def step_data(xp: ModuleType, X: Any, onehot_rows: Any) -> StepData:
+    """X (N, D) and one-hot rows (N, K) -> the step's layout, made once per run."""
+    return StepData(Xt1=inputs_with_ones(xp, X), onehot=xp.asarray(onehot_rows.T, copy=True))
+
+
+def forward(xp: ModuleType, packed: list[Any], Xt1: Any) -> tuple[Any, list[Any]]:
+    """Scores (K, B) of the columns of Xt1 (D + 1, B), and what backward needs per layer."""
+    n_layers = (len(packed) + 1) // 2
+    caches = []
+    h, cache = layers.affine_forward(packed[0], Xt1, None)  # (H1, B)
+    for i in range(2, n_layers + 1):
+        h, relu_cache = layers.relu_forward(xp, h)  # (H_{i-1}, B)
+        caches.append((cache, relu_cache))
+        h, cache = layers.affine_forward(packed[2 * i - 3], h, packed[2 * i - 2])  # (H_i, B)
+    caches.append((cache, None))
+    return h, caches
+
+
+def backward(xp: ModuleType, dscores: Any, caches: list[Any]) -> list[Any]:
+    """d loss / d scores (K, B) -> [dW1b, dW2^T, db2, ...], last layer first."""
+    n_layers = len(caches)
+    grads: list[Any] = [None] * (2 * n_layers - 1)
+    dout = dscores  # (H_i, B)
+    cache, _ = caches[-1]
+    for i in range(n_layers, 1, -1):
+        dh, dW, db = layers.affine_backward(xp, dout, cache, need_dx=True, with_bias=True)
+        grads[2 * i - 3], grads[2 * i - 2] = dW, db
+        cache, relu_cache = caches[i - 2]
+        dout = layers.relu_backward(xp, dh, relu_cache)  # (H_{i-1}, B)
+    _, grads[0], _ = layers.affine_backward(xp, dout, cache, need_dx=False, with_bias=False)
+    return grads
+
+
+def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any) -> Any:
+    """Scores (K, B) of the columns of Xt1 (D + 1, B)."""
+    return forward(xp, packed, Xt1)[0]
+
+
+def block_loss_and_grads(
+    xp: ModuleType, packed: list[Any], Xt1: Any, onehot: Any, scale: float, *, need_loss: bool
+) -> tuple[Any | None, list[Any]]:
+    """One block's share of the data loss and of its gradient, in the packed layout.
+
+    Xt1 (D + 1, B), onehot (K, B) -> (summed loss of the block or None, [dW1b, dW2^T, db2,
+    ...]) with the gradient scaled by ``scale`` (1/N of the whole batch, times the learning
+    rate when the caller folds it in). No regularisation here: it is added once per step.
+    """
+    scores, caches = forward(xp, packed, Xt1)  # (K, B)
+    loss_sum, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=need_loss)
+    return loss_sum, backward(xp, dscores, caches)
+
+
+def data_loss_and_grads(
+    xp: ModuleType,
+    packed: list[Any],
+    data: StepData,
+    scale: float,
+    block: int | None,
+    *,
+    need_loss: bool,
+) -> tuple[Any | None, list[Any]]:
+    """The whole batch's summed data loss (or None) and scaled gradient: a sum over blocks
+    of ``block`` examples (None: one block)."""
+    n = data.n
+    if block is None or block >= n:
+        return block_loss_and_grads(xp, packed, data.Xt1, data.onehot, scale, need_loss=need_loss)
+    loss_sum, grads = None, None
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        part_loss, part = block_loss_and_grads(
+            xp,
+            packed,
+            data.Xt1[:, start:stop],
+            data.onehot[:, start:stop],
+            scale,
+            need_loss=need_loss,
+        )
+        if grads is None:
+            loss_sum, grads = part_loss, part
+            continue
+        for j, p in enumerate(part):
+            g = grads[j]
+            g += p  # in place where writable, a new array where not
+            grads[j] = g
+        if need_loss:
+            loss_sum = loss_sum + part_loss
+    return loss_sum, grads
+
+
+def data_loss_sum(xp: ModuleType, packed: list[Any], data: StepData, block: int | None) -> Any:
+    """The summed data loss (0-d), forward only, block by block (None: one block)."""
+    n = data.n
+    block = n if block is None else block
+    total = None
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        Xt1, onehot = (
+            (data.Xt1, data.onehot)
+            if block >= n
+            else (data.Xt1[:, start:stop], data.onehot[:, start:stop])
+        )
+        part, _ = softmax_xent(
+            xp, forward_scores(xp, packed, Xt1), onehot, 1.0, need_loss=True, need_grad=False
+        )
+        total = part if total is None else total + part
+    return total
+
+
+def mean_loss(
+    xp: ModuleType,
+    packed: list[Any],
+    data: StepData,
+    reg: float,
+    n_features: int,
+    block: int | None = None,
+) -> Any:
+    """The regularised mean loss (0-d), forward only, block by block."""
+    return data_loss_sum(xp, packed, data, block) / data.n + penalty(xp, packed, n_features, reg)
+
+
+def weights(packed: list[Any], n_features: int) -> list[Any]:
+    """The regularised entries of the packed parameters: W1^T (W1b without its bias column),
+    W2^T, ..., WL^T."""
+    return [packed[0][:, :n_features], *packed[1::2]]
+
+
+def penalty(xp: ModuleType, packed: list[Any], n_features: int, reg: float) -> Any:
+    """0.5 * reg * sum ||W||^2, biases excluded (W1b's last column is b1)."""
+    return l2_penalty(xp, weights(packed, n_features), reg)
+
+
+def weight_masks(xp: ModuleType, packed: list[Any], n_features: int) -> list[Any]:
+    """1 where a packed entry is a weight (regularised), 0 where it is a bias."""
+    W1b = packed[0]
+    cols = xp.arange(W1b.shape[1], device=device_of(W1b))
+    masks = [xp.astype(xp.expand_dims(cols < n_features, axis=0), W1b.dtype)]  # (1, D+1)
+    for i in range(1, len(packed)):
+        masks.append(1.0 if i % 2 == 1 else 0.0)
+    return masks
