@@ -273,10 +273,13 @@ def _figure(figsize: tuple[float, float], ncols: int) -> tuple[Any, Any]:
     return fig, axes
 
 
-def _training_figure(
+def training_figure(
     params: Mapping[str, Any], X: Any, y: Any, history: Any, *, title: str | None = None
 ) -> Any:
     """The figure of ``portable-net train --plot``: decision regions, and the loss beside it.
+
+    Not exported from ``portable_net``: ``plot_decision_regions`` and ``plot_loss`` are the
+    public way to draw into your own figure.
 
     Drawn by Agg outside pyplot (nothing is shown, the user's backend is untouched); save
     it with ``fig.savefig(path)``.
@@ -289,10 +292,15 @@ def _training_figure(
     return fig
 
 
-def _data_figure(X: Any, y: Any = None, *, title: str | None = None) -> Any:
+def data_figure(X: Any, y: Any = None, *, title: str | None = None) -> Any:
     """The figure of ``portable-net data --plot``: the raw points, drawn by Agg."""
     fig, (ax,) = _figure((5.0, 5.0), 1)
     plot_data(X, y, ax=ax)
     if title:
         ax.set_title(title)
     return fig
+
+
+# the names these had before the command line used them from outside this module
+_training_figure = training_figure
+_data_figure = data_figure

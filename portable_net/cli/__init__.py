@@ -1,0 +1,120 @@
+"""The ``portable-net`` command: the case study from the command line.
+
+``train``     the case study's classifiers on the spiral (pictures, saved models, JSON)
+``data``      the spiral as CSV, or its picture
+``predict``   a saved model's labels (or probabilities) for the points of a CSV file
+``evaluate``  a saved model's accuracy and loss on a spiral
+``gradcheck`` the hand-written gradients against centred differences
+``backends``  the backends installed here and their devices
+
+One module per command declares its options beside the function that runs it
+(``NAME``, ``HELP``, ``DESCRIPTION``, ``EPILOG``, ``add_arguments``, ``run``); options
+shared by several commands are declared once in ``_args``, and what commands do alike at
+run time (backends, output files, saved models, signals) is in ``_run``.
+
+Every error is one line on stderr: exit status 2 for bad usage or input (options, files),
+1 for a failure at run time (training diverged, a gradient check failed, a write failed),
+130 for Ctrl-C and 143 for SIGTERM (a file being written is removed, never left half-done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+
+from . import _run, backends, data, evaluate, gradcheck, predict, train
+from ._args import PROG, BadInput, Failure, Help, Parser, one_line
+
+__all__ = ["main"]
+
+COMMANDS = (train, data, predict, evaluate, gradcheck, backends)
+
+_DESCRIPTION = """\
+Train the CS231n case study's classifiers on the spiral, with
+hand-written backprop, on any array API backend; keep and use the models."""
+_EPILOG = """\
+examples:
+  portable-net train                         the case study's net (10,000 steps)
+  portable-net train --plot net.png --save net.npz
+  portable-net data --output points.csv      the spiral as CSV
+  portable-net predict net.npz points.csv    one label per row
+  portable-net evaluate net.npz --seed 1     accuracy and loss on a fresh spiral
+  portable-net gradcheck                     backprop against finite differences
+
+'portable-net COMMAND --help' describes each command and its options.
+Exit status: 0 success, 1 failure at run time, 2 bad usage or input,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM); an interrupted run leaves
+no partly written file behind."""
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser, and each command's subparser by name."""
+    from .. import __version__
+
+    parser = Parser(prog=PROG, formatter_class=Help, description=_DESCRIPTION, epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=Parser
+    )
+    subs: dict[str, argparse.ArgumentParser] = {}
+    for module in COMMANDS:
+        sub = commands.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=module.DESCRIPTION,
+            epilog=module.EPILOG,
+            formatter_class=Help,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+        subs[module.NAME] = sub
+    return parser, subs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``portable-net`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str or None
+        The arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        0 on success, 1 for a failure at run time, 2 for bad usage or input, 130 when
+        interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM.
+    """
+    parser, subs = _parser()
+    args = parser.parse_args(argv)
+    prog = subs[args.command].prog
+    with _run.sigterm_interrupts():
+        try:
+            return args.run(args, subs[args.command])
+        except BadInput as exc:
+            print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
+            return 2
+        except Failure as exc:
+            print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
+            return 1
+        except MemoryError:
+            print(f"{prog}: error: out of memory", file=sys.stderr)
+            return 1
+        except _run.Terminated:
+            print(f"{prog}: terminated", file=sys.stderr)
+            return 143
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. '| head': stop quietly
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
