@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, NamedTuple
 
-__all__ = ["SGD", "Adam", "AdamState", "LearningRateSchedule", "SGDState"]
+__all__ = ["Adam", "AdamState", "LearningRateSchedule", "SGD", "SGDState"]
 
 
 def _check_rate(name: str, value: Any) -> None:

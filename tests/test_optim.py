@@ -127,7 +127,13 @@ def test_sgd_with_changing_rate_matches_sklearn(xp, device, momentum, nesterov):
     for lr, g in zip(lrs, grads):
         sk.learning_rate = lr
         sk.update_params(sk_params, g)
-    ps, _, _ = _run(xp, device, SGD(1.0, momentum, nesterov), params, grads, lrs=lrs)
+    # the rate as a Python float and as a 0-d array on the caller's device, alternately
+    mixed = [
+        lr if k % 2 else xp.asarray(lr, dtype=xp.float64, device=device) for k, lr in enumerate(lrs)
+    ]
+    ps, state, _ = _run(xp, device, SGD(1.0, momentum, nesterov), params, grads, lrs=mixed)
+    for a in ps + state.velocity:
+        assert_on(a, xp, device)
     for ours, ref in zip(ps, sk_params):
         np.testing.assert_allclose(to_numpy(ours), ref, rtol=0, atol=1e-10)
 
