@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import operator
 import os
 import stat
 import zipfile
@@ -278,9 +279,9 @@ def _read_csv(
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         for row in reader:
-            if all(not f.strip() for f in row):
-                continue
-            rows.append([f.strip() for f in row])
+            if not row or (not row[0].strip() and not "".join(row).strip()):
+                continue  # a blank line
+            rows.append(row)  # fields keep their spaces: float() ignores them
             lines.append(reader.line_num)
     except csv.Error as exc:
         line = reader.line_num
@@ -293,11 +294,10 @@ def _read_csv(
     if not rows:
         raise ValueError(f"{name!r} holds no rows (only blank lines)")
 
-    first, first_line = rows[0], lines[0]
+    first, first_line = [f.strip() for f in rows[0]], lines[0]
     n_cols = len(first)
-    first_line_text = _line_text(text, first_line)
     if n_cols < 2:
-        hint = _delimiter_hint(first_line_text, delimiter)
+        hint = _delimiter_hint(_line_text(text, first_line), delimiter)
         raise ValueError(
             f"{name!r}, line {first_line}: one column only; expected feature columns and a "
             f"label column separated by {delimiter!r}{hint}"
@@ -335,7 +335,7 @@ def _read_csv(
         raise ValueError(
             f"{name!r}, line {first_line}: the first row mixes numbers and names (column "
             f"{j + 1}: {first[j]!r} is not a number), so it is neither a header nor a data row"
-            + _delimiter_hint(first_line_text, delimiter)
+            + _delimiter_hint(_line_text(text, first_line), delimiter)
         )
     if has_header:
         feature_names = [first[j] for j in feature_cols]
@@ -345,38 +345,47 @@ def _read_csv(
     else:
         feature_names = [f"x{k}" for k in range(len(feature_cols))]
 
-    X = np.empty((len(rows), len(feature_cols)), dtype=np.float64)
+    if len(feature_cols) == 1:
+        only = feature_cols[0]
+
+        def pick(row: list[str]) -> tuple[str, ...]:
+            return (row[only],)
+
+    else:
+        pick = operator.itemgetter(*feature_cols)  # type: ignore[assignment]
+    values: list[list[float]] = []
     labels: list[str] = []
-    for i, (row, line) in enumerate(zip(rows, lines)):
+    for row, line in zip(rows, lines):
         if len(row) != n_cols:
             raise ValueError(
                 f"{name!r}, line {line}: {len(row)} fields, expected {n_cols} (as on line "
                 f"{first_line})" + _delimiter_hint(_line_text(text, line), delimiter)
             )
         try:
-            X[i] = [float(row[j]) for j in feature_cols]
+            values.append(list(map(float, pick(row))))
         except ValueError:
             for k, j in enumerate(feature_cols):
-                if not _is_number(row[j]):
+                field = row[j].strip()
+                if not _is_number(field):
                     what = (
-                        "is empty (a missing value)"
-                        if not row[j]
-                        else f"{row[j]!r} is not a number"
+                        "is empty (a missing value)" if not field else f"{field!r} is not a number"
                     )
                     raise ValueError(
                         f"{name!r}, line {line}, column {j + 1} ({feature_names[k]!r}): {what}"
-                        + (_delimiter_hint(row[j], delimiter) if row[j] else "")
+                        + (_delimiter_hint(field, delimiter) if field else "")
                     ) from None
             raise
-        if not row[label_col]:
+        label_field = row[label_col].strip()
+        if not label_field:
             raise ValueError(f"{name!r}, line {line}: the label (column {label_col + 1}) is empty")
-        labels.append(row[label_col])
+        labels.append(label_field)
+    X = np.array(values, dtype=np.float64).reshape(len(rows), len(feature_cols))
     bad = ~np.isfinite(X)
     if bad.any():
         i, k = (int(v) for v in np.argwhere(bad)[0])
         raise ValueError(
             f"{name!r}, line {lines[i]}, column {feature_cols[k] + 1} ({feature_names[k]!r}): "
-            f"{rows[i][feature_cols[k]]!r} is not finite"
+            f"{rows[i][feature_cols[k]].strip()!r} is not finite"
         )
     return X, _parse_labels(labels, name, lines), feature_names
 

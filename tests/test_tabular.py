@@ -25,7 +25,7 @@ def _write(tmp_path, text, name="data.csv"):
 
 
 def test_csv_with_header_string_labels(tmp_path):
-    p = _write(tmp_path, "a,b,species\n1.5,2,setosa\n\n-3e-1, 4 ,virginica\n")
+    p = _write(tmp_path, "a,b,species\n1.5,2,setosa\n\n , ,\n-3e-1, 4 ,virginica\n")
     X, labels, names = read_table(p)
     np.testing.assert_array_equal(X, [[1.5, 2.0], [-0.3, 4.0]])
     assert X.dtype == np.float64
