@@ -792,6 +792,10 @@ class Classifier:
                     stacklevel=4,
                 )
             batch_size = min(settings["batch_size"], n)
+        if early_stopping and self.validation_scores_ is None:  # warm start, switched on
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not early_stopping and self.best_loss_ is None:  # warm start, switched off
+            self.best_loss_ = np.inf
         alpha = settings["alpha"]
         params = self.params_
         for _ in range(1 if incremental else settings["max_iter"]):

@@ -347,3 +347,61 @@ def test_fit_leaves_the_caller_s_arrays_alone():
     _fit_quietly(_clf(max_iter=3, early_stopping=True, validation_fraction=0.2), X, y)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
+
+
+# --- save / load --------------------------------------------------------------------------
+
+
+def test_save_and_load_keep_the_fitted_attributes(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = pn.make_spiral(20, 3, seed=2)
+    frame = pd.DataFrame(X, columns=["u", "v"])
+    labels = np.array(["ant", "bee", "cat"])[y]
+    clf = _fit_quietly(
+        _clf(hidden_layer_sizes=(6, 5), early_stopping=True, max_iter=4, random_state=3),
+        frame,
+        labels,
+    )
+    clf.save(tmp_path / "clf.npz")
+    back = pn.Classifier.load(tmp_path / "clf.npz")
+    assert back.get_params() == {**clf.get_params(), "hidden_layer_sizes": (6, 5)}
+    for name in ("loss_curve_", "validation_scores_", "best_validation_score_", "best_loss_"):
+        assert getattr(back, name) == getattr(clf, name), name
+    for name in ("n_iter_", "t_", "loss_", "n_layers_", "n_outputs_", "out_activation_"):
+        assert getattr(back, name) == getattr(clf, name), name
+    np.testing.assert_array_equal(back.classes_, clf.classes_)
+    np.testing.assert_array_equal(back.feature_names_in_, ["u", "v"])
+    np.testing.assert_array_equal(back.predict(frame), clf.predict(frame))
+    for a, b in zip(back.coefs_ + back.intercepts_, clf.coefs_ + clf.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    # and it trains on: warm start from the loaded weights
+    _fit_quietly(back.set_params(warm_start=True, max_iter=1, early_stopping=False), frame, labels)
+    assert back.n_iter_ == clf.n_iter_ + 1
+
+
+def test_a_model_loads_back_into_its_library_and_device(xp, device, tmp_path):
+    X, y = pn.make_spiral(20, 3, seed=2, xp=xp, device=device)
+    clf = _fit_quietly(_clf(hidden_layer_sizes=(6,), max_iter=2, random_state=0), X, y)
+    clf.save(tmp_path / "clf.npz")
+    back = pn.Classifier.load(tmp_path / "clf.npz")  # no xp: the library it was saved from
+    for a in [*back.coefs_, back.classes_, back.predict(X)]:
+        assert_on(a, xp, device)
+    np.testing.assert_array_equal(to_numpy(back.predict_proba(X)), to_numpy(clf.predict_proba(X)))
+    on_numpy = pn.Classifier.load(tmp_path / "clf.npz", xp="numpy")
+    assert isinstance(on_numpy.coefs_[0], np.ndarray)
+    np.testing.assert_array_equal(on_numpy.predict(to_numpy(X)), to_numpy(clf.predict(X)))
+
+
+def test_load_says_what_to_do_when_the_saved_library_is_missing(tmp_path):
+    X, y = pn.make_spiral(10, 3)
+    clf = _fit_quietly(_clf(hidden_layer_sizes=(4,), max_iter=1), X, y)
+    pn.save(tmp_path / "m.npz", clf.params_, backend="cupy", device="cuda:0", classes=[0, 1, 2])
+    if "cupy" not in pn.available_backends():
+        with pytest.raises(ImportError, match=r"fitted on cupy arrays.*Pass xp='numpy'"):
+            pn.Classifier.load(tmp_path / "m.npz")
+    back = pn.Classifier.load(tmp_path / "m.npz", xp="numpy")
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    pn.save(tmp_path / "t.npz", clf.params_, backend="numpy", device="cuda:7")
+    with pytest.warns(UserWarning, match="device 'cuda:7' .* not available here"):
+        back = pn.Classifier.load(tmp_path / "t.npz")
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
