@@ -801,8 +801,10 @@ class Classifier:
         for _ in range(1 if incremental else settings["max_iter"]):
             lr = self._schedule.learning_rate
             common = dict(learning_rate=lr, log_every=1, **optimizer)
-            if batch_size >= n:  # full batch: one step
-                params, history = train(params, X, y_index, steps=1, reg=alpha / n, **common)
+            if batch_size >= n:  # full batch: one step (eager: compiling one step is waste)
+                params, history = train(
+                    params, X, y_index, steps=1, reg=alpha / n, jit=False, **common
+                )
                 loss = history.loss[0]
             elif self.shuffle:  # train's own seeded shuffle, a new seed each epoch
                 steps = -(-n // batch_size)
