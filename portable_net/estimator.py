@@ -408,8 +408,16 @@ class Classifier:
         :func:`train` call (the step size is passed separately, per epoch, by the schedule).
 
         Today's :func:`train` does classical momentum SGD only, and restarts the velocity at
-        each call (each epoch). The optimiser module (SGD with Nesterov's momentum, Adam) and
-        ``train(..., optimizer=...)`` with a warm-started optimiser state plug in here.
+        each call (each epoch). Wiring the optimiser module in:
+
+        - here: return ``{"optimizer": SGD(momentum, nesterov=...)}`` or
+          ``{"optimizer": Adam(beta_1, beta_2, epsilon)}`` instead of raising;
+        - in :meth:`_fit_epochs`: pass the optimiser state returned by the previous
+          :func:`train` call (velocities; Adam's moments and step count, which its bias
+          correction needs across epochs) into the next call, keep it on ``self`` between
+          ``partial_fit`` calls and ``warm_start`` fits (MLPClassifier keeps its optimiser for
+          ``partial_fit`` and makes a new one in ``fit``), and drop it when ``fit`` starts over.
+          The step size stays a per-call argument (the schedules change it per epoch).
         """
         if self.solver == "adam":
             raise NotImplementedError(

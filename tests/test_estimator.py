@@ -405,3 +405,10 @@ def test_load_says_what_to_do_when_the_saved_library_is_missing(tmp_path):
     with pytest.warns(UserWarning, match="device 'cuda:7' .* not available here"):
         back = pn.Classifier.load(tmp_path / "t.npz")
     np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+
+
+def test_verbose_prints_each_epoch_s_loss(capsys):
+    X, y = pn.make_spiral(10, 3)
+    clf = _fit_quietly(_clf(hidden_layer_sizes=(4,), max_iter=3, verbose=True), X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)]
