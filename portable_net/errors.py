@@ -67,10 +67,11 @@ def _joint_class(ours: type) -> type | None:
     if not isinstance(base, type):
         return None
     joint = type(
-        joint_name,
+        ours.__name__,  # what tracebacks and warnings show
         (ours, base),
         {
             "__module__": __name__,
+            "__qualname__": joint_name,  # where pickle finds it
             "__doc__": f"{ours.__name__} that is also scikit-learn's {sklearn_name}.",
         },
     )
