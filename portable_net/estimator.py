@@ -1,202 +1,958 @@
-"""Classifier: the network with scikit-learn's conventions, on any library's arrays."""
+"""Classifier: the network as a scikit-learn estimator, on any library's arrays.
+
+The names and the behaviour follow :class:`sklearn.neural_network.MLPClassifier` wherever the
+meaning is the same (docs/sklearn.md lists every difference and its reason). scikit-learn is
+optional: nothing here imports it unless scikit-learn itself asks (``__sklearn_tags__``) or is
+already imported (the errors and warnings then also derive from scikit-learn's classes, see
+:mod:`portable_net.errors`).
+
+All training runs through :meth:`Classifier._fit_epochs`: epoch by epoch, one :func:`train`
+call per epoch, as MLPClassifier's stochastic solvers do.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+import math
+import numbers
+import sys
+import warnings
 from typing import Any
 
 import array_api_compat
 import numpy as np
 
-from ._backend import float_dtype, namespace_and_device
-from ._validation import check_features, check_int, is_floating
-from .errors import NotFittedError
-from .history import History
-from .model import init_params, predict_proba
-from .model import predict as predict_indices
-from .training import check_hyperparameters, train
+from ._backend import (
+    backend_name,
+    device_label,
+    float_dtype,
+    get_namespace,
+    int_dtype,
+    library_name,
+    resolve_device,
+    to_host,
+    to_namespace,
+)
+from ._validation import check_int, check_real
+from .errors import ConvergenceWarning, DataConversionWarning, NotFittedError, warning_category
+from .model import predict_proba as _model_predict_proba
+from .training import train
 
 __all__ = ["Classifier"]
 
+_SCHEDULES = ("constant", "invscaling", "adaptive")
+_SOLVERS = ("sgd", "adam")
+#: constructor names of portable_net 0.1 -> their names now (for set_params' error)
+_RENAMED = {
+    "hidden_sizes": "hidden_layer_sizes",
+    "reg": "alpha (reg = alpha / batch size)",
+    "steps": "max_iter (epochs)",
+    "seed": "random_state",
+    "scale": "(none: the initial weights are Glorot-uniform, as MLPClassifier's)",
+    "log_every": "verbose",
+    "callback": "(none: loss_curve_ records every epoch)",
+}
 
-def _as_array(x: Any, name: str) -> Any:
-    """Arrays pass through; lists and tuples become NumPy arrays, as scikit-learn does."""
-    if array_api_compat.is_array_api_obj(x):
-        return x
-    if isinstance(x, (list, tuple)):
-        try:
-            return np.asarray(x)
-        except ValueError as exc:
-            raise ValueError(f"{name} could not be made into an array: {exc}") from None
-    raise TypeError(f"{name} must be an array or a list, not {type(x).__name__}")
+
+# --- host helpers -------------------------------------------------------------------------
+
+
+def _random_state(seed: Any) -> np.random.RandomState:
+    """scikit-learn's ``check_random_state``: None, an int or a RandomState."""
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState, not {seed!r}"
+    )
+
+
+def _dispatch_on() -> bool:
+    """scikit-learn's ``array_api_dispatch`` setting (False when scikit-learn isn't loaded)."""
+    if "sklearn" not in sys.modules:
+        return False
+    try:
+        from sklearn import get_config
+    except ImportError:
+        return False
+    return bool(get_config().get("array_api_dispatch", False))
+
+
+def _is_sparse(x: Any) -> bool:
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
+
+
+def _feature_names(X: Any) -> np.ndarray | None:
+    """Column names of a DataFrame when all are strings (scikit-learn's rule)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "shape") or isinstance(X, np.ndarray):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    kinds = {isinstance(n, str) for n in names}
+    if kinds == {True}:
+        return names
+    if len(kinds) > 1:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {sorted({type(n).__name__ for n in names})} as feature name "
+            "/ column name types. Convert the names to strings (X.columns = "
+            "X.columns.astype(str))."
+        )
+    return None
+
+
+def _num_samples(x: Any) -> int:
+    return int(x.shape[0]) if hasattr(x, "shape") and len(x.shape) else len(x)
+
+
+class _HostLabels:
+    """The labels as a NumPy array on the host (for encoding y and saving), kept in a box:
+    scikit-learn's array API checks require every fitted NumPy attribute to follow X's
+    library, and these are bookkeeping, not a fitted result."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+
+class _Schedule:
+    """MLPClassifier's learning-rate schedules (``SGDOptimizer``): the step size of the next
+    epoch, updated at each epoch's end."""
+
+    def __init__(self, init: float, schedule: str, power_t: float):
+        self.init, self.schedule, self.power_t = init, schedule, power_t
+        self.learning_rate = init
+
+    def iteration_ends(self, t: int) -> None:
+        if self.schedule == "invscaling":
+            self.learning_rate = self.init / (t + 1) ** self.power_t
+
+    def trigger_stopping(self, msg: str, verbose: bool) -> bool:
+        if self.schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
 
 
 class Classifier:
-    """A ReLU network classifier trained by hand-written backprop and gradient descent.
+    """A ReLU network classifier trained by hand-written backprop, MLPClassifier's way.
+
+    The parameters, fitted attributes and methods are those of
+    :class:`sklearn.neural_network.MLPClassifier` where the meaning is the same; docs/sklearn.md
+    has the side-by-side table. Input of any supported library (NumPy, PyTorch, JAX, CuPy,
+    array-api-strict) trains in that library on that device; fitted arrays and results stay
+    there. Lists, pandas DataFrames/Series and other array-likes are NumPy input.
 
     Parameters
     ----------
-    hidden_sizes : sequence of int
-        Width of each hidden layer: ``(100,)`` is the case study's net, ``()`` the softmax
-        linear classifier.
-    steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
-        As in :func:`train`; ``seed`` also seeds the initial weights.
-    scale : float
-        Initial weights are ``scale * standard_normal``.
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden ReLU layer; ``()`` is the softmax linear classifier.
+    solver : {"sgd", "adam"}, default="adam"
+        The optimiser. ``"adam"`` (and ``"sgd"`` with ``nesterovs_momentum=True`` and
+        ``momentum > 0``) needs the optimiser module and raises NotImplementedError for now.
+    alpha : float, default=1e-4
+        L2 strength, scaled as MLPClassifier's: each batch's loss adds
+        ``alpha / (2 * batch_size) * sum ||W||^2``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size, ``min(200, n_samples)`` for "auto"; clipped to ``[1, n_samples]``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The step-size schedule (MLPClassifier's, for ``solver="sgd"``).
+    learning_rate_init : float, default=1e-3
+        The initial step size.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule: ``lr = init / (t + 1) ** power_t``, ``t``
+        the number of samples seen.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the samples in each epoch.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds the initial weights, the shuffling and the validation split.
+    tol : float, default=1e-4
+        Convergence: training stops when the loss (or the validation score) does not improve
+        by ``tol`` for ``n_iter_no_change`` epochs.
+    verbose : bool, default=False
+        Print the loss of each epoch.
+    warm_start : bool, default=False
+        ``fit`` continues from the fitted weights.
+    momentum : float, default=0.9
+        SGD momentum in ``[0, 1]``.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (needs the optimiser module; see ``solver``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified) and stop when its accuracy
+        stops improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        In ``[0, 1)``.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
 
-    Attributes (after :meth:`fit`)
-    ------------------------------
-    params_ : dict of arrays, in the library and on the device of the training data
-    history_ : History
-    classes_ : array of the distinct labels seen in ``fit``, sorted
+    Attributes
+    ----------
+    classes_ : array (K,)
+        The labels, sorted: numeric and boolean labels in the library of X, strings as NumPy.
     n_features_in_ : int
-
-    ``fit`` accepts any supported library's arrays (and lists, as NumPy); ``predict``,
-    ``predict_proba`` and ``score`` take arrays of the same library and device and return
-    that library's arrays on that device.
+    feature_names_in_ : NumPy array of str (only when X had string column names)
+    coefs_, intercepts_ : lists of arrays
+        ``coefs_[i]`` has shape ``(n_in, n_out)`` of layer ``i + 1``; X's library and device.
+    loss_ : float
+        The loss of the last epoch (mean of the batch losses, as MLPClassifier).
+    loss_curve_ : list of float
+    best_loss_ : float or None (None with early stopping)
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Samples seen.
+    n_layers_ : int
+    n_outputs_ : int
+        Number of output units: K (a softmax over K >= 2 units, also for two classes).
+    out_activation_ : str
+        ``"softmax"``.
     """
 
     def __init__(
         self,
-        hidden_sizes: Sequence[int] = (100,),
+        hidden_layer_sizes: Any = (100,),
         *,
-        steps: int = 10_000,
-        learning_rate: float = 1.0,
-        reg: float = 1e-3,
-        momentum: float = 0.0,
-        batch_size: int | None = None,
-        seed: int = 0,
-        scale: float = 0.01,
-        log_every: int = 1000,
-        callback: Callable[[int, float, dict[str, Any]], Any] | None = None,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
     ):
-        self.hidden_sizes = hidden_sizes
-        self.steps = steps
-        self.learning_rate = learning_rate
-        self.reg = reg
-        self.momentum = momentum
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
-        self.seed = seed
-        self.scale = scale
-        self.log_every = log_every
-        self.callback = callback
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
 
-    _PARAM_NAMES = (
-        "hidden_sizes",
-        "steps",
-        "learning_rate",
-        "reg",
-        "momentum",
-        "batch_size",
-        "seed",
-        "scale",
-        "log_every",
-        "callback",
-    )
+    # --- scikit-learn's estimator protocol ------------------------------------------------
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return sorted(p.name for p in signature.parameters.values() if p.name != "self")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as scikit-learn's ``get_params``."""
-        return {name: getattr(self, name) for name in self._PARAM_NAMES}
+        return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params: Any) -> Classifier:
-        """Set constructor arguments, as scikit-learn's ``set_params``."""
+        """Set constructor arguments, as scikit-learn's ``set_params``; returns self."""
+        valid = self._get_param_names()
         for name, value in params.items():
-            if name not in self._PARAM_NAMES:
+            if name not in valid:
+                hint = f" (renamed: use {_RENAMED[name]})" if name in _RENAMED else ""
                 raise ValueError(
-                    f"unknown parameter {name!r}; valid: {', '.join(self._PARAM_NAMES)}"
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}{hint}. "
+                    f"Valid parameters are: {valid!r}."
                 )
             setattr(self, name, value)
         return self
 
     def __repr__(self) -> str:
-        defaults = Classifier()
-        args = [
-            f"{name}={getattr(self, name)!r}"
-            for name in self._PARAM_NAMES
-            if getattr(self, name) != getattr(defaults, name)
-        ]
-        return f"Classifier({', '.join(args)})"
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        args = []
+        for name in self._get_param_names():
+            value, default = getattr(self, name), defaults[name]
+            try:
+                same = bool(value == default) and type(value) is type(default)
+            except Exception:  # arrays and other odd values: show them
+                same = False
+            if not same:
+                args.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (called by scikit-learn only, so importing it here is free)."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            transformer_tags=None,
+            classifier_tags=ClassifierTags(multi_class=True, multi_label=False),
+            regressor_tags=None,
+            array_api_support=True,
+            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coefs_")
+
+    @property
+    def params_(self) -> dict[str, Any]:
+        """The weights as the functional API takes them: ``{"W1", "b1", ..., "WL", "bL"}``."""
+        self._check_is_fitted()
+        out = {}
+        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_), start=1):
+            out[f"W{i}"], out[f"b{i}"] = W, b
+        return out
+
+    # --- checks ---------------------------------------------------------------------------
+
+    def _checked_settings(self) -> dict[str, Any]:
+        """The constructor's arguments, checked (scikit-learn checks them in fit, not in
+        ``__init__``), as plain Python values."""
+        hidden = self.hidden_layer_sizes
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            hidden = [hidden]
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(
+                f"hidden_layer_sizes must be an int or a sequence of ints, not {hidden!r}"
+            )
+        hidden = [check_int(f"hidden_layer_sizes[{i}]", h, minimum=1) for i, h in enumerate(hidden)]
+        if self.solver not in _SOLVERS:
+            why = " (portable_net has no L-BFGS solver)" if self.solver == "lbfgs" else ""
+            raise ValueError(f"solver must be 'sgd' or 'adam', got {self.solver!r}{why}")
+        if self.learning_rate not in _SCHEDULES:
+            raise ValueError(
+                "learning_rate must be 'constant', 'invscaling' or 'adaptive' (the step size "
+                f"itself is learning_rate_init), got {self.learning_rate!r}"
+            )
+        batch_size = self.batch_size
+        if batch_size != "auto":
+            if isinstance(batch_size, str):
+                raise ValueError(f"batch_size must be 'auto' or an int, got {batch_size!r}")
+            batch_size = check_int("batch_size", batch_size, minimum=1)
+        for name in ("shuffle", "verbose", "warm_start", "nesterovs_momentum", "early_stopping"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_, numbers.Integral)):
+                raise TypeError(f"{name} must be a bool, not {value!r}")
+        _random_state(self.random_state)  # raises for a bad one
+        return {
+            "hidden": hidden,
+            "batch_size": batch_size,
+            "alpha": check_real("alpha", self.alpha, low=0.0),
+            "learning_rate_init": check_real(
+                "learning_rate_init", self.learning_rate_init, low=0.0, low_open=True
+            ),
+            "power_t": check_real("power_t", self.power_t, low=0.0),
+            "max_iter": check_int("max_iter", self.max_iter, minimum=1),
+            "tol": check_real("tol", self.tol, low=0.0),
+            "momentum": check_real("momentum", self.momentum, low=0.0, high=1.0),
+            "validation_fraction": check_real(
+                "validation_fraction", self.validation_fraction, low=0.0, high=1.0, high_open=True
+            ),
+            "beta_1": check_real("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True),
+            "beta_2": check_real("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True),
+            "epsilon": check_real("epsilon", self.epsilon, low=0.0, low_open=True),
+            "n_iter_no_change": check_int("n_iter_no_change", self.n_iter_no_change, minimum=1),
+        }
+
+    def _optimizer(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """THE place where the optimiser is chosen: the optimiser arguments of each
+        :func:`train` call (the step size is passed separately, per epoch, by the schedule).
+
+        Today's :func:`train` does classical momentum SGD only, and restarts the velocity at
+        each call (each epoch). Wiring the optimiser module in:
+
+        - here: return ``{"optimizer": SGD(momentum, nesterov=...)}`` or
+          ``{"optimizer": Adam(beta_1, beta_2, epsilon)}`` instead of raising;
+        - in :meth:`_fit_epochs`: pass the optimiser state returned by the previous
+          :func:`train` call (velocities; Adam's moments and step count, which its bias
+          correction needs across epochs) into the next call, keep it on ``self`` between
+          ``partial_fit`` calls and ``warm_start`` fits (MLPClassifier keeps its optimiser for
+          ``partial_fit`` and makes a new one in ``fit``), and drop it when ``fit`` starts over.
+          The step size stays a per-call argument (the schedules change it per epoch).
+        """
+        if self.solver == "adam":
+            raise NotImplementedError(
+                "solver='adam' needs portable_net's optimiser module, not available in this "
+                "version; use solver='sgd' with nesterovs_momentum=False"
+            )
+        if self.nesterovs_momentum and settings["momentum"] > 0.0:
+            raise NotImplementedError(
+                "nesterovs_momentum=True needs portable_net's optimiser module, not available "
+                "in this version; use nesterovs_momentum=False (classical momentum)"
+            )
+        return {"momentum": settings["momentum"]}
+
+    def _check_is_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _validate_X(self, X: Any, *, reset: bool, method: str) -> tuple[Any, Any, Any]:
+        """X as a 2-D floating array of its library (array-likes: NumPy), checked as
+        scikit-learn's ``check_array``; returns (X, xp, device)."""
+        name = type(self).__name__
+        if X is None:
+            raise ValueError(f"{name}.{method}(): X must be an array, got None")
+        if _is_sparse(X):
+            raise TypeError(
+                f"{name} does not accept sparse input (got {type(X).__name__}); it trains "
+                "dense arrays only: convert with X.toarray()"
+            )
+        names = _feature_names(X)
+        if not array_api_compat.is_array_api_obj(X) or isinstance(X, (int, float, complex)):
+            try:
+                X = np.asarray(X)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"X could not be made into an array: {exc}") from None
+        if isinstance(X, np.ndarray) and X.dtype.kind in "OUS":  # object/strings -> float
+            try:
+                X = X.astype(np.float64)
+            except (ValueError, TypeError) as exc:  # the same type, a clearer message
+                raise type(exc)(
+                    f"X must hold numbers; converting it to float failed: {exc}"
+                ) from None
+        xp = array_api_compat.array_namespace(X)
+        device = array_api_compat.device(X)
+        if X.ndim == 0:
+            raise ValueError(
+                f"Expected 2D array, got scalar array instead:\narray={X!r}.\n"
+                "Reshape your data: X must be 2-D (n_samples, n_features)."
+            )
+        if X.ndim == 1:
+            raise ValueError(
+                "Expected 2D array, got 1D array instead. Reshape your data either using "
+                "array.reshape(-1, 1) if your data has a single feature or "
+                "array.reshape(1, -1) if it contains a single sample."
+            )
+        if X.ndim > 2:
+            raise ValueError(f"Found array with dim {X.ndim}. {name} expected <= 2.")
+        if xp.isdtype(X.dtype, "complex floating"):
+            raise ValueError("Complex data not supported: X has a complex dtype")
+        if X.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a minimum of 1 "
+                f"is required by {name}."
+            )
+        if X.shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 "
+                f"is required by {name}."
+            )
+        if not xp.isdtype(X.dtype, "real floating") or str(X.dtype).endswith("float16"):
+            X = xp.astype(X, float_dtype(xp, device))  # integers, booleans: the default float
+        if not bool(xp.all(xp.isfinite(X))):
+            what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
+            raise ValueError(f"Input X contains {what}.")
+        if reset:
+            self.n_features_in_ = int(X.shape[1])
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            self._check_fitted_on(X, xp, device, method)
+            self._check_feature_names(names)
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {name} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+        return X, xp, device
+
+    def _check_fitted_on(self, X: Any, xp: Any, device: Any, method: str) -> None:
+        W = self.coefs_[0]
+        if isinstance(W, np.ndarray) and array_api_compat.is_dask_array(X):
+            return
+        if library_name(X) != library_name(W) or array_api_compat.device(W) != device:
+            raise ValueError(
+                f"Inputs passed to {type(self).__name__}.{method}() must use the same "
+                "namespace and the same device as those passed to fit(): X is a "
+                f"{library_name(X)} array on {device_label(device)}, the model was fitted on "
+                f"{library_name(W)} arrays on {device_label(array_api_compat.device(W))} "
+                "(array-likes such as lists and DataFrames count as NumPy arrays)"
+            )
+
+    def _check_feature_names(self, names: np.ndarray | None) -> None:
+        fitted = getattr(self, "feature_names_in_", None)
+        name = type(self).__name__
+        if fitted is None and names is None:
+            return
+        if names is not None and fitted is None:
+            warnings.warn(
+                f"X has feature names, but {name} was fitted without feature names",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        if names is None:
+            warnings.warn(
+                f"X does not have valid feature names, but {name} was fitted with feature names",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        if len(names) != len(fitted) or np.any(names != fitted):
+            raise ValueError(
+                "The feature names should match those that were passed during fit.\n"
+                f"Fitted with: {list(fitted)}\nGot: {list(names)}"
+            )
+
+    def _host_labels(self, y: Any, n_rows: int) -> np.ndarray:
+        """y as a 1-D NumPy array of labels, checked as scikit-learn checks a target."""
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        if _is_sparse(y):
+            raise TypeError(f"{name} does not accept a sparse y; pass a dense 1-D array")
+        y = to_host(y) if array_api_compat.is_array_api_obj(y) else np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples, ), for example using ravel().",
+                warning_category(DataConversionWarning),
+                stacklevel=4,
+            )
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(
+                f"y must be 1-D (n_samples,), got shape {y.shape}: {name} does not support "
+                "multilabel or multi-output targets"
+            )
+        if y.shape[0] != n_rows:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{n_rows}, {y.shape[0]}]"
+            )
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported: y has a complex dtype")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)):
+                what = "NaN" if np.any(np.isnan(y)) else "infinity or a value too large"
+                raise ValueError(f"Input y contains {what}.")
+            if np.any(y != np.round(y)):
+                raise ValueError(
+                    "Unknown label type: continuous. Maybe you are trying to fit a "
+                    "classifier, which expects discrete classes on a regression target with "
+                    "continuous values."
+                )
+        if y.dtype.kind == "O":
+            kinds = {type(v) for v in y.tolist()}
+            if any(v is None for v in y.tolist()):
+                raise ValueError("Input y contains None (missing labels are not supported).")
+            if len({k for k in kinds if not issubclass(k, numbers.Number)}) > 1 or (
+                any(issubclass(k, str) for k in kinds)
+                and any(issubclass(k, numbers.Number) for k in kinds)
+            ):
+                raise ValueError(
+                    "Unknown label type: y mixes labels of different types "
+                    f"({sorted(k.__name__ for k in kinds)}); use labels of one type"
+                )
+        return y
+
+    # --- fitting ----------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> Classifier:
-        """Train on features X (N, D) and integer labels y (N,); returns self."""
-        dask_input = array_api_compat.is_dask_array(X) or array_api_compat.is_dask_array(y)
-        if not dask_input:
-            X, y = _as_array(X, "X"), _as_array(y, "y")
-            xp, device = namespace_and_device({"X": X, "y": y})
-        hidden = self.hidden_sizes
-        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
-            raise TypeError(f"hidden_sizes must be a sequence of integers, not {hidden!r}")
-        hidden = [check_int(f"hidden_sizes[{i}]", h, minimum=1) for i, h in enumerate(hidden)]
-        check_hyperparameters(
-            self.steps,
-            self.learning_rate,
-            self.reg,
-            self.momentum,
-            self.batch_size,
-            self.seed,
-            self.log_every,
-            self.callback,
-        )
-        if dask_input:  # Dask arrays: classes in one pass, the rest checked by train
-            from .engines import dask_engine as _dask
+        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self.
 
-            X, y_index, classes = _dask.classifier_inputs(X, y)
-            xp, device = array_api_compat.array_namespace(classes), None
+        Up to ``max_iter`` epochs, fewer when the convergence test (``tol``,
+        ``n_iter_no_change``) is met. With ``warm_start=True`` a fitted model continues.
+        """
+        return self._fit(X, y, incremental=False, classes=None)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Classifier:
+        """One epoch over X and y; ``classes`` (all the labels) is required on the first call.
+
+        Returns self.
+        """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any) -> Classifier:
+        settings = self._checked_settings()
+        optimizer = self._optimizer(settings)
+        name = type(self).__name__
+        first = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+        if incremental and not self.__sklearn_is_fitted__() and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+
+        if array_api_compat.is_dask_array(X) or array_api_compat.is_dask_array(y):
+            X, y_index, labels, xp, device = self._dask_inputs(X, y, first)
         else:
-            if X.ndim == 2 and xp.isdtype(X.dtype, ("integral", "bool")):
-                X = xp.astype(X, float_dtype(xp, device))  # integer features: the default float
-            check_features(xp, X)
-            if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            X, xp, device = self._validate_X(X, reset=first, method="fit")
+            y_host = self._host_labels(y, int(X.shape[0]))
+            labels, y_host_index = self._encode(y_host, classes, first, incremental)
+            y_index = xp.asarray(y_host_index, dtype=int_dtype(xp, device), device=device)
+        if first:
+            if labels.shape[0] < 2:
                 raise ValueError(
-                    f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
-                    f"y has shape {tuple(y.shape)}"
+                    f"{name} can't train when only one class is present: y holds the single "
+                    f"class {labels[0]!r}; it needs at least 2 classes to learn from"
                 )
-            if not xp.isdtype(y.dtype, "integral"):
-                raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-            classes = xp.unique_values(y)  # (K,) sorted
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    f"y must hold at least 2 classes to learn from, got {classes.shape[0]}"
-                )
-            y_index = xp.searchsorted(classes, y)  # labels -> 0..K-1
-
-        params = init_params(
-            [X.shape[1], *hidden, classes.shape[0]],
-            seed=self.seed,
-            scale=self.scale,
-            xp=xp,
-            device=device,
-            dtype=X.dtype,
-        )
-        params, history = train(
-            params,
-            X,
-            y_index,
-            steps=self.steps,
-            learning_rate=self.learning_rate,
-            reg=self.reg,
-            momentum=self.momentum,
-            batch_size=self.batch_size,
-            seed=self.seed,
-            log_every=self.log_every,
-            callback=self.callback,
-        )
-        self.params_: dict[str, Any] = params
-        self.history_: History = history
-        self.classes_ = classes
-        self.n_features_in_ = int(X.shape[1])
+            self.classes_ = self._classes_array(labels, xp, device)
+            self._labels = _HostLabels(labels)  # the host copy, for encoding later calls
+        rng = _random_state(self.random_state)
+        if first:
+            self._initialize(settings, X, xp, device, rng)
+        if not incremental or not hasattr(self, "_schedule"):
+            self._schedule = _Schedule(
+                settings["learning_rate_init"], self.learning_rate, settings["power_t"]
+            )
+        self._fit_epochs(X, y_index, settings, optimizer, rng, incremental=incremental)
         return self
 
+    def _encode(self, y: np.ndarray, classes: Any, first: bool, incremental: bool):
+        """(the sorted labels, y as indices into them) on the host."""
+        if incremental and classes is not None:
+            given = np.unique(
+                np.asarray(
+                    to_host(classes) if array_api_compat.is_array_api_obj(classes) else classes
+                )
+            )
+            if self.__sklearn_is_fitted__() and not np.array_equal(given, self._labels.values):
+                raise ValueError(
+                    f"`classes={given!r}` is not the same as on last call to partial_fit, "
+                    f"was: {self._labels.values!r}"
+                )
+        else:
+            given = None
+        try:
+            seen = np.unique(y)
+        except TypeError as exc:
+            raise ValueError(f"Unknown label type: labels that cannot be sorted ({exc})") from None
+        labels = given if given is not None else (seen if first else self._labels.values)
+        missing = np.setdiff1d(seen, labels)
+        if missing.size:
+            if not first and not incremental:
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {labels!r}, `y` has {seen!r}"
+                )
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {labels!r}. "
+                f"'y' has {seen!r}."
+            )
+        if not first and not incremental and not np.array_equal(seen, labels):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the "
+                f"previous call to fit. Previously got {labels!r}, `y` has {seen!r}"
+            )
+        return labels, np.searchsorted(labels, y)
+
+    @staticmethod
+    def _classes_array(labels: np.ndarray, xp: Any, device: Any) -> Any:
+        """Numeric and boolean labels in X's library and device; strings stay NumPy."""
+        if labels.dtype.kind in "biuf" and not array_api_compat.is_numpy_namespace(xp):
+            dtype = getattr(xp, labels.dtype.name, None)
+            if labels.dtype.kind in "iu":
+                dtype = int_dtype(xp, device)
+            elif labels.dtype.kind == "f":
+                dtype = float_dtype(xp, device)
+            return xp.asarray(labels, dtype=dtype, device=device)
+        return labels.copy()
+
+    def _dask_inputs(self, X: Any, y: Any, first: bool):
+        from .engines import dask_engine as _dask
+
+        if self.early_stopping:
+            raise NotImplementedError("early_stopping is not available for Dask arrays")
+        X, y_index, labels = _dask.classifier_inputs(X, y)
+        if first:
+            self.n_features_in_ = int(X.shape[1])
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X, y_index, np.asarray(labels), np, None
+
+    def _initialize(self, settings, X, xp, device, rng) -> None:
+        """Fresh weights and bookkeeping, as MLPClassifier's ``_initialize``: Glorot-uniform
+        weights and biases ``U(-b, b)``, ``b = sqrt(6 / (fan_in + fan_out))``, drawn layer by
+        layer from ``random_state`` (the same draws as MLPClassifier's for K > 2 classes)."""
+        sizes = [int(X.shape[1]), *settings["hidden"], int(self._labels.values.shape[0])]
+        dtype = X.dtype
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            W = rng.uniform(-bound, bound, (fan_in, fan_out))
+            b = rng.uniform(-bound, bound, fan_out)
+            self.coefs_.append(xp.asarray(W, dtype=dtype, device=device))
+            self.intercepts_.append(xp.asarray(b, dtype=dtype, device=device))
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(sizes)
+        self.n_outputs_ = sizes[-1]
+        self.out_activation_ = "softmax"
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _validation_split(self, X, y_index, settings, rng, xp, device):
+        """A stratified split (as ``train_test_split(stratify=y)``): ``ceil(fraction * n)``
+        validation samples, each class in proportion; the order drawn from ``rng``."""
+        y_host = to_host(y_index)
+        n = y_host.shape[0]
+        n_val = math.ceil(settings["validation_fraction"] * n)
+        counts = np.bincount(y_host, minlength=self.n_outputs_)
+        exact = n_val * counts / n
+        per_class = np.floor(exact).astype(int)
+        for k in np.argsort(-(exact - per_class), kind="stable")[: n_val - per_class.sum()]:
+            per_class[k] += 1
+        val = []
+        for k in range(counts.shape[0]):
+            members = np.flatnonzero(y_host == k)
+            val.append(rng.permutation(members)[: per_class[k]])
+        val_idx = np.sort(np.concatenate(val))
+        if val_idx.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        train_idx = np.setdiff1d(np.arange(n), val_idx)
+        take = lambda a, idx: xp.take(  # noqa: E731
+            a, xp.asarray(idx, dtype=int_dtype(xp, device), device=device), axis=0
+        )
+        return (
+            take(X, train_idx),
+            take(y_index, train_idx),
+            take(X, val_idx),
+            take(y_index, val_idx),
+        )
+
+    def _fit_epochs(self, X, y_index, settings, optimizer, rng, *, incremental: bool) -> None:
+        """All training: epochs of :func:`train`, MLPClassifier's ``_fit_stochastic`` loop.
+
+        Each epoch is one :func:`train` call over ``ceil(n / batch_size)`` mini-batches
+        (a fresh shuffle seed per epoch from ``random_state``; without shuffling, one call
+        per batch in order), then the epoch's loss, the convergence test, the schedule.
+        """
+        xp = array_api_compat.array_namespace(X)
+        device = array_api_compat.device(X)
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            X, y_index, X_val, y_val = self._validation_split(X, y_index, settings, rng, xp, device)
+        n = int(X.shape[0])
+        if settings["batch_size"] == "auto":
+            batch_size = min(200, n)
+        else:
+            if settings["batch_size"] > n:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to "
+                    "be clipped",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            batch_size = min(settings["batch_size"], n)
+        if early_stopping and self.validation_scores_ is None:  # warm start, switched on
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not early_stopping and self.best_loss_ is None:  # warm start, switched off
+            self.best_loss_ = np.inf
+        alpha = settings["alpha"]
+        params = self.params_
+        for _ in range(1 if incremental else settings["max_iter"]):
+            lr = self._schedule.learning_rate
+            common = dict(learning_rate=lr, log_every=1, **optimizer)
+            if batch_size >= n:  # full batch: one step (eager: compiling one step is waste)
+                params, history = train(
+                    params, X, y_index, steps=1, reg=alpha / n, jit=False, **common
+                )
+                loss = history.loss[0]
+            elif self.shuffle:  # train's own seeded shuffle, a new seed each epoch
+                steps = -(-n // batch_size)
+                last = n - (steps - 1) * batch_size
+                params, history = train(
+                    params,
+                    X,
+                    y_index,
+                    steps=steps,
+                    batch_size=batch_size,
+                    seed=int(rng.randint(np.iinfo(np.int32).max)),
+                    reg=alpha / batch_size,
+                    **common,
+                )
+                # the epoch's loss: the batch losses weighted by batch size, as MLPClassifier
+                loss = (batch_size * sum(history.loss[:-1]) + last * history.loss[-1]) / n
+            else:  # in order: one call per batch (momentum restarts each batch, see _optimizer)
+                total = 0.0
+                for start in range(0, n, batch_size):
+                    stop = min(start + batch_size, n)
+                    params, history = train(
+                        params,
+                        X[start:stop, ...],
+                        y_index[start:stop],
+                        steps=1,
+                        reg=alpha / (stop - start),
+                        **common,
+                    )
+                    total += history.loss[0] * (stop - start)
+                loss = total / n
+            self.coefs_ = [params[f"W{i}"] for i in range(1, len(params) // 2 + 1)]
+            self.intercepts_ = [params[f"b{i}"] for i in range(1, len(params) // 2 + 1)]
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_ = loss
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            self._update_no_improvement_count(
+                early_stopping,
+                X_val if early_stopping else None,
+                y_val if early_stopping else None,
+                settings,
+            )
+            self._schedule.iteration_ends(self.t_)
+            if self._no_improvement_count > settings["n_iter_no_change"]:
+                what = "Validation score" if early_stopping else "Training loss"
+                msg = (
+                    f"{what} did not improve more than tol={settings['tol']:f} for "
+                    f"{settings['n_iter_no_change']} consecutive epochs."
+                )
+                if self._schedule.trigger_stopping(msg, self.verbose):
+                    break
+                self._no_improvement_count = 0
+            if incremental:
+                break
+            if self.n_iter_ == settings["max_iter"]:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({settings['max_iter']}) reached "
+                    "and the optimization hasn't converged yet.",
+                    warning_category(ConvergenceWarning),
+                    stacklevel=4,
+                )
+        if early_stopping:  # the best weights seen, as MLPClassifier
+            self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
+            del self._best_coefs, self._best_intercepts
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, settings) -> None:
+        tol = settings["tol"]
+        if early_stopping:
+            xp = array_api_compat.array_namespace(X_val)
+            pred = xp.argmax(_model_predict_proba(self.params_, X_val), axis=1)
+            hits = xp.sum(xp.astype(pred == xp.astype(y_val, pred.dtype), X_val.dtype))
+            score = float(hits) / X_val.shape[0]
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_coefs = list(self.coefs_)  # train returns new arrays: no copy
+                self._best_intercepts = list(self.intercepts_)
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # --- predicting -------------------------------------------------------------------------
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities (n_samples, K), columns in the order of ``classes_``, in X's
+        library and device."""
+        self._check_is_fitted()
+        if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
+            from .engines import dask_engine as _dask
+
+            return _dask.predict_proba(self.params_, X)
+        X, _, _ = self._validate_X(X, reset=False, method="predict_proba")
+        return _model_predict_proba(self.params_, X)
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """The log of :meth:`predict_proba`."""
+        self._check_is_fitted()
+        X, xp, _ = self._validate_X(X, reset=False, method="predict_log_proba")
+        return xp.log(_model_predict_proba(self.params_, X))
+
+    def predict(self, X: Any) -> Any:
+        """The predicted label of each row, from ``classes_``."""
+        self._check_is_fitted()
+        if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
+            proba = self.predict_proba(X)
+            classes = self.classes_
+            return proba.map_blocks(
+                lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
+            )
+        X, xp, _ = self._validate_X(X, reset=False, method="predict")
+        index = xp.argmax(_model_predict_proba(self.params_, X), axis=1)
+        if isinstance(self.classes_, np.ndarray) and not array_api_compat.is_numpy_namespace(xp):
+            return self.classes_[to_host(index)]  # string labels stay NumPy
+        return xp.take(self.classes_, index, axis=0)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        pred = self.predict(X)
+        if array_api_compat.is_dask_array(pred):  # Dask: one pass
+            import dask
+
+            (hits,) = dask.compute((pred == y).sum())
+            return int(hits) / pred.shape[0]
+        y_host = self._host_labels(y, int(pred.shape[0]))
+        hits = to_host(pred) == y_host
+        if sample_weight is None:
+            return float(np.mean(hits))
+        w = (
+            to_host(sample_weight)
+            if array_api_compat.is_array_api_obj(sample_weight)
+            else np.asarray(sample_weight, dtype=np.float64)
+        )
+        return float(np.average(hits, weights=w))
+
+    # --- files ------------------------------------------------------------------------------
+
     def save(self, path: Any) -> Any:
-        """Save the fitted classifier to one ``.npz`` file (see :func:`portable_net.save`).
+        """Save the fitted classifier to one ``.npz`` file (no pickle; see
+        :func:`portable_net.save`).
 
-        The file holds the weights and, as plain data, the constructor's arguments (all but
-        ``callback``), ``classes_``, ``n_features_in_`` and the loss history.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file to write.
+        The file holds the weights and, as plain data, the constructor's arguments, the labels,
+        the fitted attributes and the library and device the model was fitted on (used by
+        :meth:`load` when ``xp`` is not given).
 
         Returns
         -------
@@ -208,21 +964,53 @@ class Classifier:
         NotFittedError
             Before :meth:`fit`.
         """
-        from ._backend import to_host
         from .io import save
 
-        if not hasattr(self, "params_"):
-            raise NotFittedError("this Classifier is not fitted yet; call fit(X, y) before save")
-        settings = {name: getattr(self, name) for name in self._PARAM_NAMES if name != "callback"}
-        settings["hidden_sizes"] = [int(h) for h in settings["hidden_sizes"]]
+        self._check_is_fitted()
+        settings = self.get_params()
+        hidden = settings["hidden_layer_sizes"]
+        settings["hidden_layer_sizes"] = (
+            [int(hidden)] if isinstance(hidden, numbers.Integral) else [int(h) for h in hidden]
+        )
+        if not (settings["random_state"] is None or isinstance(settings["random_state"], int)):
+            settings["random_state"] = None  # a RandomState object is not plain data
+        W = self.coefs_[0]
+        labels = self._labels.values
+        fitted = {
+            "n_features_in_": self.n_features_in_,
+            "feature_names_in_": (
+                [str(n) for n in self.feature_names_in_]
+                if hasattr(self, "feature_names_in_")
+                else None
+            ),
+            "loss_": getattr(self, "loss_", None),
+            "loss_curve_": [float(v) for v in self.loss_curve_],
+            "best_loss_": (
+                None
+                if self.best_loss_ is None or not math.isfinite(self.best_loss_)
+                else float(self.best_loss_)
+            ),
+            "validation_scores_": self.validation_scores_,
+            "best_validation_score_": (
+                None
+                if self.best_validation_score_ is None
+                or not math.isfinite(self.best_validation_score_)
+                else float(self.best_validation_score_)
+            ),
+            "n_iter_": self.n_iter_,
+            "t_": self.t_,
+        }
         return save(
             path,
             self.params_,
-            estimator="Classifier",
+            estimator=type(self).__name__,
             settings=settings,
-            classes=to_host(self.classes_).tolist(),
+            classes=labels.tolist(),
+            classes_dtype=labels.dtype.str if labels.dtype.kind in "US" else labels.dtype.name,
             n_features_in=self.n_features_in_,
-            history=self.history_,
+            fitted=fitted,
+            backend=backend_name(array_api_compat.array_namespace(W)),
+            device=device_label(array_api_compat.device(W)),
         )
 
     @classmethod
@@ -234,114 +1022,94 @@ class Classifier:
         path : str or path-like
             The ``.npz`` file.
         xp : None, str or namespace
-            Backend of ``params_`` and ``classes_``: None for NumPy, a name or a namespace.
+            Backend of the fitted arrays. None: the library the model was saved from (NumPy
+            for files that do not record it).
         device : None, str or device
-            Their device; None for the backend's default.
-
-        Returns
-        -------
-        Classifier
-            With ``params_``, ``classes_``, ``n_features_in_`` and ``history_`` restored. A
-            model saved by :func:`portable_net.save` has classes ``0 .. K-1`` and the
-            default settings.
+            Their device. None with ``xp=None``: the saved device when it exists here (else
+            the library's default device, with a warning); None with an ``xp``: that
+            library's default device.
 
         Raises
         ------
         FileNotFoundError, ValueError
-            As :func:`portable_net.load`, and for saved classes that do not fit the model.
+            As :func:`portable_net.load`, and for saved labels that do not fit the model.
+        ImportError
+            When ``xp`` is None and the saved library is not installed here (the message
+            says which ``xp=`` to pass instead).
         """
-        from ._backend import int_dtype, resolve_device, to_namespace
         from .io import load
 
-        namespace = to_namespace(xp)
+        params, meta = load(path)  # NumPy first: the metadata decides where they go
+        if xp is None:
+            saved = meta.get("backend") if isinstance(meta.get("backend"), str) else "numpy"
+            try:
+                namespace = get_namespace(saved)
+            except ImportError as exc:
+                raise ImportError(
+                    f"{str(path)!r} holds a model fitted on {saved} arrays, and {exc}. Pass "
+                    "xp='numpy' (or another backend) to Classifier.load to load it there."
+                ) from None
+            if device is None and isinstance(meta.get("device"), str):
+                try:
+                    device = resolve_device(namespace, meta["device"])
+                except ValueError:
+                    warnings.warn(
+                        f"{str(path)!r} was saved from device {meta['device']!r} of {saved}, "
+                        "which is not available here; loading onto the default device",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                    device = None
+        else:
+            namespace = to_namespace(xp)
         device = resolve_device(namespace, device)
-        params, meta = load(path, xp=namespace, device=device)
         sizes = meta["layer_sizes"]
         settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
-        known = {k: v for k, v in settings.items() if k in cls._PARAM_NAMES and k != "callback"}
-        if "hidden_sizes" not in known:
-            known["hidden_sizes"] = tuple(sizes[1:-1])
-        else:
-            known["hidden_sizes"] = tuple(known["hidden_sizes"])
+        if "hidden_sizes" in settings and "hidden_layer_sizes" not in settings:  # 0.1 files
+            settings = {"hidden_layer_sizes": settings["hidden_sizes"]}
+        known = {k: v for k, v in settings.items() if k in cls._get_param_names()}
+        known["hidden_layer_sizes"] = tuple(known.get("hidden_layer_sizes", sizes[1:-1]))
         model = cls(**known)
         classes = meta.get("classes", list(range(sizes[-1])))
+        kind = meta.get("classes_dtype")
+        try:
+            labels = np.asarray(classes, dtype=kind) if isinstance(kind, str) else None
+        except TypeError:
+            labels = None
+        if labels is None:
+            labels = np.asarray(classes)
         if (
             not isinstance(classes, list)
-            or len(classes) != sizes[-1]
-            or not all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
-            or classes != sorted(set(classes))
+            or labels.ndim != 1
+            or labels.shape[0] != sizes[-1]
+            or labels.dtype.kind not in "biufUS"
+            or not np.array_equal(labels, np.unique(labels))
         ):
             raise ValueError(
                 f"{str(path)!r}: its classes {classes!r} are not {sizes[-1]} distinct sorted "
-                "integer labels, one per output of the model"
+                "labels, one per output of the model"
             )
-        model.params_ = params
-        model.classes_ = namespace.asarray(
-            classes, dtype=int_dtype(namespace, device), device=device
-        )
+        target = {k: namespace.asarray(v, device=device) for k, v in params.items()}
+        n_layers = len(sizes) - 1
+        model.coefs_ = [target[f"W{i}"] for i in range(1, n_layers + 1)]
+        model.intercepts_ = [target[f"b{i}"] for i in range(1, n_layers + 1)]
+        model._labels = _HostLabels(labels)
+        model.classes_ = cls._classes_array(labels, namespace, device)
         model.n_features_in_ = int(sizes[0])
-        history = meta.get("history") if isinstance(meta.get("history"), dict) else {}
-        model.history_ = History(
-            steps=list(history.get("steps", [])),
-            loss=list(history.get("loss", [])),
-            final_loss=history.get("final_loss"),
-        )
+        model.n_layers_ = len(sizes)
+        model.n_outputs_ = int(sizes[-1])
+        model.out_activation_ = "softmax"
+        fitted = meta.get("fitted") if isinstance(meta.get("fitted"), dict) else {}
+        model.loss_curve_ = list(fitted.get("loss_curve_", []))
+        if fitted.get("loss_") is not None:
+            model.loss_ = fitted["loss_"]
+        model.n_iter_ = int(fitted.get("n_iter_", len(model.loss_curve_)))
+        model.t_ = int(fitted.get("t_", 0))
+        model.validation_scores_ = fitted.get("validation_scores_")
+        model.best_validation_score_ = fitted.get("best_validation_score_")
+        best = fitted.get("best_loss_", None)
+        model.best_loss_ = best if best is not None or model.validation_scores_ else np.inf
+        if fitted.get("feature_names_in_"):
+            model.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        model._no_improvement_count = 0
         return model
-
-    def _check_fitted(self, X: Any) -> Any:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(
-                "this Classifier is not fitted yet; call fit(X, y) before predict, "
-                "predict_proba or score"
-            )
-        X = _as_array(X, "X")
-        xp, _ = namespace_and_device({"X": X, "classes_": self.classes_})
-        if X.ndim == 2 and not is_floating(xp, X):
-            X = xp.astype(X, self.params_["W1"].dtype)
-        return X
-
-    def predict_proba(self, X: Any) -> Any:
-        """Class probabilities (N, K), columns in the order of ``classes_``."""
-        if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
-            from .engines import dask_engine as _dask
-
-            if not hasattr(self, "params_"):
-                self._check_fitted(X)  # raises NotFittedError
-            return _dask.predict_proba(self.params_, X)
-        X = self._check_fitted(X)
-        return predict_proba(self.params_, X)
-
-    def predict(self, X: Any) -> Any:
-        """The predicted label of each row, from ``classes_``."""
-        if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
-            proba = self.predict_proba(X)
-            classes = self.classes_
-            return proba.map_blocks(
-                lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
-            )
-        X = self._check_fitted(X)
-        xp = array_api_compat.array_namespace(X)
-        return xp.take(self.classes_, predict_indices(self.params_, X), axis=0)
-
-    def score(self, X: Any, y: Any) -> float:
-        """Mean accuracy of ``predict(X)`` against ``y``."""
-        pred = self.predict(X)
-        if array_api_compat.is_dask_array(pred):  # Dask: one pass
-            import dask
-
-            if y.ndim != 1 or y.shape[0] != pred.shape[0]:
-                raise ValueError(
-                    f"y must be 1-D with {pred.shape[0]} labels, got shape {tuple(y.shape)}"
-                )
-            (hits,) = dask.compute((pred == y).sum())
-            return int(hits) / pred.shape[0]
-        y = _as_array(y, "y")
-        xp, _ = namespace_and_device(
-            {"X": X if array_api_compat.is_array_api_obj(X) else pred, "y": y}
-        )
-        if y.ndim != 1 or y.shape[0] != pred.shape[0]:
-            raise ValueError(
-                f"y must be 1-D with {pred.shape[0]} labels, got shape {tuple(y.shape)}"
-            )
-        hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))
-        return int(hits) / pred.shape[0]  # exact: the same float on every backend

@@ -235,7 +235,8 @@ def test_a_saved_model_predicts_the_same_on_every_backend(trained, tmp_path, bac
 
 def test_classifier_labels_come_back_from_predict(tmp_path):
     X, y = pn.make_spiral(20, 3)
-    clf = pn.Classifier((8,), steps=100).fit(X, 2 * y + 1)
+    clf = pn.Classifier((8,), solver="sgd", nesterovs_momentum=False, max_iter=5)
+    clf.fit(X, 2 * y + 1)
     clf.save(tmp_path / "clf.npz")
     _spiral_csv(tmp_path / "pts.csv", n_per_class=20)
     status, stdout, _ = call("predict", str(tmp_path / "clf.npz"), str(tmp_path / "pts.csv"))
