@@ -796,7 +796,7 @@ class Classifier:
             common = dict(learning_rate=lr, log_every=1, **optimizer)
             if batch_size >= n:  # full batch: one step (eager: compiling one step is waste)
                 params, history = train(
-                    params, X, y_index, steps=1, reg=alpha / n, jit=False, **common
+                    params, X, y_index, steps=1, reg=alpha / n, engine="portable", **common
                 )
                 loss = history.loss[0]
             elif self.shuffle:  # train's own seeded shuffle, a new seed each epoch
