@@ -47,7 +47,7 @@ def delimiter(text: str) -> str:
     return text
 
 
-def test_size(text: str) -> float | int:
+def held_out_size(text: str) -> float | int:
     """--test-size: a fraction in (0, 1) (written with a point or an exponent) or a count."""
     try:
         count = int(text)
@@ -150,6 +150,7 @@ _OPTION_WORDS = (
     (re.compile(r"\blabel=(\S+?) is not a column"), r"--label \1 is not a column"),
     (re.compile(r"\blabel=(\S+?) cannot be found"), r"--label \1 cannot be found"),
     (re.compile(r"\btest_size=(\S+?) "), r"--test-size \1 "),
+    (re.compile(r"\btest_size as a"), "--test-size as a"),
     (re.compile(r"\(max_bytes\)"), "(the largest file read)"),
 )
 

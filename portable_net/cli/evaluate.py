@@ -99,7 +99,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     scaler = _data.standardizer_of(args.model, meta)
     X, labels, _ = _data.read(args.data, args.label, args.delimiter)
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
-    y = _data.class_indices(labels, classes, args.data, "argument --data")
+    y = _data.class_indices(labels, classes, args.data, "--data")
     if scaler is not None:
         X = scaler.transform(X)
     from .._backend import int_dtype

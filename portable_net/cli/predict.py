@@ -221,8 +221,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from .. import predict, predict_proba
 
-    if (args.points is None) == (args.data is None):
-        parser.error("give the points as POINTS or as --data FILE (one of them)")
+    if args.points is None and args.data is None:
+        parser.error("the following arguments are required: POINTS (or give --data FILE)")
+    if args.points is not None and args.data is not None:
+        parser.error("give the points as POINTS or as --data FILE, not both")
     _data.check_data_options(args, parser)
     xp, device = _run.namespace(parser, args, True)
     _run.check_output(parser, "--output", args.output)

@@ -52,7 +52,7 @@ examples:
   portable-net train --json --steps 2000 > run.json
   portable-net train --data iris.csv --label species --test-size 0.3 --standardize
   portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
-      --lr 0.1 --steps 300 --log-every 100 --save digits.npz
+      --lr 0.5 --steps 300 --log-every 100 --save digits.npz
 
 A bad data file is one line on stderr and exit status 2, before any training.
 Ctrl-C exits with status 130 and SIGTERM with 143; --save and --plot files are
@@ -161,7 +161,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--test-size",
         metavar="SIZE",
-        type=_data.test_size,
+        type=_data.held_out_size,
         default=None,
         help="hold out a stratified test set of SIZE rows (a count) or of this fraction of "
         "them (in (0, 1)), drawn by --seed; report its accuracy and per-class table "
@@ -266,8 +266,10 @@ def _user_data(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, de
     }
     X_test = y_test = None
     if args.test_size is not None:
+        names_of = np.asarray(classes)  # split by the class names: its errors name them
         try:
-            X, X_test, y, y_test = split(X, y, args.test_size, args.seed)
+            X, X_test, y, y_test = split(X, names_of[y], args.test_size, args.seed)
+            y, y_test = np.searchsorted(names_of, y), np.searchsorted(names_of, y_test)
         except ValueError as exc:
             raise BadInput(
                 f"argument --test-size: {args.data!r}: {_data.cli_words(str(exc))}"
