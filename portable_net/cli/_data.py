@@ -232,7 +232,10 @@ def encode(labels: Any, path: str) -> tuple[list[int | str], Any]:
     from ..tabular import encode_labels
 
     keys = label_keys(labels)
-    classes_arr, y = encode_labels(np.asarray(keys))
+    try:
+        classes_arr, y = encode_labels(np.asarray(keys))
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. integers beyond int64
+        raise BadInput(f"argument --data: {path!r}: its labels cannot be classes: {exc}") from None
     classes = [_key(c) if isinstance(keys[0], int) else str(c) for c in classes_arr.tolist()]
     if len(classes) < 2:
         raise BadInput(
@@ -288,9 +291,10 @@ def standardizer_of(path: str, meta: dict[str, Any]) -> Any:
     except ValueError as exc:
         raise BadInput(f"{path!r}: its saved standardisation is unusable: {exc}") from None
     n_inputs = meta["layer_sizes"][0]
-    if scaler.mean_.shape[0] != n_inputs:
+    n_features = len(scaler.to_dict()["mean"])
+    if n_features != n_inputs:
         raise BadInput(
-            f"{path!r}: its saved standardisation has {scaler.mean_.shape[0]} features but "
+            f"{path!r}: its saved standardisation has {n_features} features but "
             f"the model has {n_inputs} inputs"
         )
     return scaler

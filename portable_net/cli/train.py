@@ -82,8 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(
         parser,
         "--plot",
-        what="the decision regions and the loss curve (log scale); with --data, for "
-        "2 feature columns only",
+        what="the decision regions (of data with 2 feature columns) and the loss curve (log scale)",
     )
     parser.add_argument(
         "--save",
