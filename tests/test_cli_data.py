@@ -406,3 +406,22 @@ def test_a_bad_file_for_predict_or_evaluate_is_one_line(files, good_model, args,
     )
     assert match in err
     assert not (Path(files["dir"]) / "out.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("saved", "match"),
+    [
+        ({"mean": [0.0], "scale": [1.0]}, "its saved standardisation has 1 features"),
+        ({"mean": [0.0, 0.0], "scale": [1.0, 0.0]}, "saved standardisation is unusable"),
+        ({"mean": [0.0, 0.0]}, "saved standardisation is unusable"),
+    ],
+)
+def test_a_broken_saved_standardisation_is_refused(tmp_path, saved, match):
+    params = pn.init_params([2, 3, 2])
+    pn.save(tmp_path / "m.npz", params, standardize=saved, classes=["a", "b"])
+    (tmp_path / "p.csv").write_text("x0,x1,label\n0.5,0.5,a\n1.5,0.5,b\n")
+    for args in (
+        ["predict", str(tmp_path / "m.npz"), str(tmp_path / "p.csv")],
+        ["evaluate", str(tmp_path / "m.npz"), "--data", str(tmp_path / "p.csv")],
+    ):
+        assert match in _one_line_error(*call(*args))
