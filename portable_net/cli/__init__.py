@@ -1,16 +1,19 @@
 """The ``portable-net`` command: the case study from the command line.
 
-``train``     the case study's classifiers on the spiral (pictures, saved models, JSON)
+``train``     the case study's classifiers on the spiral or on a user's data file (CSV, .npz,
+              .npy pair), with a held-out test set and standardised features
 ``data``      the spiral as CSV, or its picture
-``predict``   a saved model's labels (or probabilities) for the points of a CSV file
-``evaluate``  a saved model's accuracy and loss on a spiral
+``predict``   a saved model's labels (or probabilities) for the points of a file
+``evaluate``  a saved model's accuracy and loss on a spiral or on a labelled file
 ``gradcheck`` the hand-written gradients against centred differences
 ``backends``  the backends installed here and their devices
 
 One module per command declares its options beside the function that runs it
 (``NAME``, ``HELP``, ``DESCRIPTION``, ``EPILOG``, ``add_arguments``, ``run``); options
 shared by several commands are declared once in ``_args``, and what commands do alike at
-run time (backends, output files, saved models, signals) is in ``_run``.
+run time (backends, output files, saved models, signals) is in ``_run``, and what they do
+with a user's data files (reading, class names, standardisation, per-class report) in
+``_data``.
 
 Every error is one line on stderr: exit status 2 for bad usage or input (options, files),
 1 for a failure at run time (training diverged, a gradient check failed, a write failed),
@@ -33,8 +36,8 @@ __all__ = ["main"]
 COMMANDS = (train, data, predict, evaluate, gradcheck, backends)
 
 _DESCRIPTION = """\
-Train the CS231n case study's classifiers on the spiral, with
-hand-written backprop, on any array API backend; keep and use the models."""
+Train the CS231n case study's classifiers on the spiral (or on your own data),
+with hand-written backprop, on any array API backend; keep and use the models."""
 _EPILOG = """\
 examples:
   portable-net train                         the case study's net (10,000 steps)
@@ -42,6 +45,9 @@ examples:
   portable-net data --output points.csv      the spiral as CSV
   portable-net predict net.npz points.csv    one label per row
   portable-net evaluate net.npz --seed 1     accuracy and loss on a fresh spiral
+  portable-net train --data my.csv --label species --test-size 0.25 --standardize \\
+      --save my.npz                          your data: held-out accuracy, per class
+  portable-net predict my.npz --data new.csv class names of new samples
   portable-net gradcheck                     backprop against finite differences
 
 'portable-net COMMAND --help' describes each command and its options.

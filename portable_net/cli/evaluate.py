@@ -1,4 +1,4 @@
-"""``portable-net evaluate``: a saved model's accuracy and loss on a spiral."""
+"""``portable-net evaluate``: a saved model's accuracy and loss on a spiral, or on a file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import warnings
 from typing import Any
 
-from . import _run
+from . import _data, _run
 from ._args import (
     MAX_PER_CLASS,
     MAX_SEED,
@@ -22,21 +22,46 @@ from ._args import (
 )
 
 NAME = "evaluate"
-HELP = "print a saved model's accuracy and loss on a spiral"
+HELP = "print a saved model's accuracy and loss on a spiral, or on your data"
 DESCRIPTION = """\
 Load a saved model and print its accuracy and its loss (the mean cross-entropy,
 without the L2 penalty) on a spiral. By default the spiral it was trained on, as
-recorded by 'portable-net train --save'; choose another with --seed."""
+recorded by 'portable-net train --save'; choose another with --seed.
+
+With --data FILE, on your own labelled data instead, read as 'train --data' reads
+it (a CSV file with its label column, --label, the last by default; an .npz
+archive with X and y; or X.npy,y.npy), with a per-class table (precision,
+recall, f1, support) and, with --confusion, the confusion matrix. The labels
+must be among the model's classes (as named in its training data); a model
+trained with --standardize has its saved statistics applied first."""
 EPILOG = """\
 examples:
   portable-net evaluate net.npz
-  portable-net evaluate net.npz --seed 1 --n-per-class 1000"""
+  portable-net evaluate net.npz --seed 1 --n-per-class 1000
+  portable-net evaluate digits.npz --data digits.csv --label digit --confusion"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
     add_spiral_options(parser, from_model=True)
-    add_option(parser, "--noise")
+    add_option(
+        parser,
+        "--noise",
+        default=None,
+        help="standard deviation of the angular noise (>= 0) (default: 0.2)",
+    )
+    _data.add_data_options(
+        parser,
+        data_help="evaluate on the labelled samples of FILE instead of a spiral",
+        label_help="the label column of a CSV file, by header name or by index (0 is the "
+        "first column, -1 the last) (default: the last column)",
+    )
+    parser.add_argument(
+        "--confusion",
+        action="store_true",
+        help="with --data, also print the confusion matrix (rows: true class, columns: "
+        "predicted class)",
+    )
     add_option(parser, "--json")
     add_backend_options(parser, dtype=False)
 
@@ -53,6 +78,66 @@ def _recorded(path: str, data: Any, key: str, default: int, low: int, high: int)
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    _data.check_data_options(args, parser)
+    if args.data is not None:
+        for option in ("--n-per-class", "--seed", "--noise"):
+            if getattr(args, option[2:].replace("-", "_")) is not None:
+                parser.error(f"argument {option}: applies to the spiral; --data gives the data")
+        return _run_on_data(args, parser)
+    if args.confusion:
+        parser.error("argument --confusion: applies to --data FILE only")
+    args.noise = 0.2 if args.noise is None else args.noise
+    return _run_on_spiral(args, parser)
+
+
+def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .. import accuracy, loss_and_grads, predict
+
+    xp, device = _run.namespace(parser, args, True)
+    params, meta = _run.load_model(args.model, xp, device)
+    classes = _run.classes_of(args.model, meta)
+    scaler = _data.standardizer_of(args.model, meta)
+    X, labels, _ = _data.read(args.data, args.label, args.delimiter)
+    _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
+    y = _data.class_indices(labels, classes, args.data, "--data")
+    if scaler is not None:
+        X = scaler.transform(X)
+    from .._backend import int_dtype
+
+    X_xp = xp.asarray(X, dtype=params["W1"].dtype, device=device)
+    y_xp = xp.asarray(y, dtype=int_dtype(xp, device), device=device)
+    with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
+        warnings.simplefilter("ignore", RuntimeWarning)
+        acc = accuracy(params, X_xp, y_xp)
+        loss = float(loss_and_grads(params, X_xp, y_xp, reg=0.0)[0])
+        predicted = _run.to_host(predict(params, X_xp))
+    if not math.isfinite(loss):  # finite weights can still overflow the scores
+        raise Failure(f"the model's loss on {args.data!r} is {loss}: its scores overflow")
+    table = _data.per_class(y, predicted, len(classes))
+    if args.json:
+        _run.print_json(
+            {
+                "accuracy": acc,
+                "loss": loss,
+                "data": args.data,
+                "rows": int(X.shape[0]),
+                "classes": classes,
+                "standardize": scaler is not None,
+                **_data.report_json(classes, table, args.confusion),
+            }
+        )
+        return 0
+    print(
+        f"data: {args.data}: {X.shape[0]} rows, {X.shape[1]} features, {len(classes)} classes"
+        + (" (standardized as in training)" if scaler is not None else "")
+    )
+    print(f"accuracy: {acc:.4f}")
+    print(f"loss: {loss:.6f}")
+    print("\n".join(_data.report_lines(classes, table, args.confusion)))
+    return 0
+
+
+def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .. import accuracy, loss_and_grads, make_spiral
 
     xp, device = _run.namespace(parser, args, True)
@@ -62,6 +147,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if sizes[0] != 2:
         raise BadInput(f"{args.model!r}: the model has {sizes[0]} inputs; the spiral has 2")
     data = meta.get("data")
+    if isinstance(data, dict) and "file" in data:  # trained with 'train --data'
+        classes = _run.classes_of(args.model, meta)
+        if classes != list(range(n_classes)):
+            raise BadInput(
+                f"{args.model!r}: its classes ({one_line(', '.join(map(str, classes)), 80)}) "
+                f"are not the spiral's 0..{n_classes - 1}; evaluate it on its data with --data"
+            )
+    scaler = _data.standardizer_of(args.model, meta)
     n_per_class = args.n_per_class
     if n_per_class is None:
         n_per_class = _recorded(args.model, data, "n_per_class", 100, 1, MAX_PER_CLASS)
@@ -83,6 +176,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
+    if scaler is not None:  # the model learnt from standardized features
+        X = xp.asarray(scaler.transform(_run.to_host(X)), dtype=X.dtype, device=device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
         acc = accuracy(params, X, y)

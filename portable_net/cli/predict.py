@@ -1,4 +1,4 @@
-"""``portable-net predict``: a saved model's labels (or probabilities) for a CSV file's points."""
+"""``portable-net predict``: a saved model's labels (or probabilities) for a file's points."""
 
 from __future__ import annotations
 
@@ -9,29 +9,51 @@ import sys
 import warnings
 from typing import Any
 
-from . import _run
+from . import _data, _run
 from ._args import BadInput, Failure, add_backend_options, add_model_argument, add_option
 
 NAME = "predict"
-HELP = "print a saved model's label (or probabilities) for each point of a CSV file"
+HELP = "print a saved model's label (or probabilities) for each point of a file"
 DESCRIPTION = """\
 Load a model saved by 'portable-net train --save' (or portable_net.save) and
-print the predicted label of each point of POINTS, one per line, in order.
+print the predicted label of each point of POINTS (or of --data FILE), one per
+line, in order, by its class name (as in the training data).
 
 POINTS is a CSV file (or - for stdin) with one point per row: as many
 comma-separated numbers as the model has inputs (2 for the spiral). Blank lines
 and lines starting with # are skipped; a first row of column names is a header,
-and a column named 'label' is left out, so 'portable-net data' output works."""
+and a column named 'label' is left out, so 'portable-net data' output works.
+
+--data FILE reads the files 'train --data' reads: a CSV file (any --delimiter),
+an .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A CSV file
+holds features only: every column is a feature, except the column --label names
+(dropped) and, in a header, a column named 'label' or named as the label column
+the model was trained with (dropped). A model trained with --standardize has its
+saved statistics applied to the points first."""
 EPILOG = """\
 examples:
   portable-net predict net.npz points.csv
   portable-net predict net.npz points.csv --proba --output proba.csv
-  printf '0.5,0.5\\n-0.3,0.1\\n' | portable-net predict net.npz -"""
+  printf '0.5,0.5\\n-0.3,0.1\\n' | portable-net predict net.npz -
+  portable-net predict digits.npz --data digits.csv --label digit"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
-    parser.add_argument("points", metavar="POINTS", help="the CSV file of points, or -")
+    parser.add_argument(
+        "points",
+        metavar="POINTS",
+        nargs="?",
+        default=None,
+        help="the CSV file of points, or - for stdin (or give --data FILE)",
+    )
+    _data.add_data_options(
+        parser,
+        data_help="predict for the samples of FILE (instead of POINTS)",
+        label_help="a CSV column to leave out (the labels), by header name or by index "
+        "(0 is the first column, -1 the last) (default: none, but a header column named "
+        "'label' or as the model's training label column)",
+    )
     parser.add_argument(
         "--proba",
         action="store_true",
@@ -49,40 +71,77 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _read_text(path: str, name: str) -> str:
+def _read_text(path: str, name: str, option: str = "argument POINTS") -> str:
     try:
         if path == "-":
             return sys.stdin.read()
+        if option != "argument POINTS":  # POINTS may be a pipe, as <(command) gives
+            _data.check_regular_file(path, option)
         with open(path, encoding="utf-8", newline="") as f:
             return f.read()
     except FileNotFoundError:
-        raise BadInput(f"argument POINTS: {name!r} does not exist") from None
+        raise BadInput(f"{option}: {name!r} does not exist") from None
     except IsADirectoryError:
-        raise BadInput(f"argument POINTS: {name!r} is a directory") from None
+        raise BadInput(f"{option}: {name!r} is a directory") from None
     except UnicodeDecodeError:
-        raise BadInput(f"argument POINTS: {name!r} is not a UTF-8 text file") from None
+        raise BadInput(f"{option}: {name!r} is not a UTF-8 text file") from None
     except OSError as exc:
-        raise BadInput(f"argument POINTS: cannot read {name!r}: {exc.strerror or exc}") from None
+        raise BadInput(f"{option}: cannot read {name!r}: {exc.strerror or exc}") from None
 
 
-def read_points(path: str, n_features: int) -> Any:
+def read_points(
+    path: str,
+    n_features: int,
+    *,
+    delimiter: str = ",",
+    drop: int | str | None = None,
+    drop_names: tuple[str, ...] = (),
+    option: str = "argument POINTS",
+) -> Any:
     """The points of a CSV file (N, n_features) as float64 NumPy, or BadInput naming the line.
 
     Blank lines and lines starting with # are skipped; a first row of names is a header,
-    and a column named ``label`` (as ``portable-net data`` writes) is left out.
+    and a column named ``label`` (as ``portable-net data`` writes) or one of ``drop_names``
+    is left out, as is the column ``drop`` (a header name, or an index).
     """
     import numpy as np
 
     name = "<stdin>" if path == "-" else path
-    text = _read_text(path, name)
+    text = _read_text(path, name, option)
+    separated = "comma" if delimiter == "," else _data.delimiter_name(delimiter)
 
-    def bad(problem: str) -> BadInput:
-        return BadInput(f"argument POINTS: {name} line {reader.line_num}: {problem}")
+    def bad(problem: str, fields: list[str] | None = None) -> BadInput:
+        hint = "" if fields is None else _data.delimiter_hint(delimiter.join(fields), delimiter)
+        return BadInput(f"{option}: {name} line {reader.line_num}: {problem}{hint}")
+
+    def columns_kept(fields: list[str], header: bool) -> list[int]:
+        n = len(fields)
+        if isinstance(drop, str):
+            if not header:
+                raise bad(
+                    f"no header row, so the column --label {drop!r} cannot be found; give its index"
+                )
+            if drop not in fields:
+                raise bad(f"no column named {drop!r}; the columns are: {', '.join(fields)}")
+            dropped = fields.index(drop)
+        elif drop is not None:
+            if not -n <= drop < n:
+                raise bad(
+                    f"--label {drop} is not a column: there are {n} (indices {-n}..{n - 1})",
+                    fields,
+                )
+            dropped = drop % n
+        else:
+            dropped = -1
+        names = {"label", *(d.lower() for d in drop_names)}
+        return [
+            i for i, f in enumerate(fields) if i != dropped and not (header and f.lower() in names)
+        ]
 
     rows: list[list[float]] = []
     n_columns, keep = n_features, list(range(n_features))  # without a header
     header = False
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(text.splitlines(), delimiter=delimiter)
     while True:
         try:
             fields = next(reader, None)
@@ -97,30 +156,64 @@ def read_points(path: str, n_features: int) -> Any:
         if not rows and not header and all(v is None for v in values):  # a header row
             header = True
             n_columns = len(fields)
-            keep = [i for i, f in enumerate(fields) if f.lower() != "label"]
+            keep = columns_kept(fields, header)
             if len(keep) != n_features:
                 names = ", ".join(fields[i] for i in keep)
+                leave_out = option != "argument POINTS" and drop is None
                 raise bad(
-                    f"the header names {len(keep)} feature columns ({names}) "
-                    f"but the model has {n_features} inputs"
+                    f"the header names {len(keep)} feature columns ({_data.one_line(names, 60)})"
+                    f" but the model has {n_features} inputs"
+                    + (" (--label leaves out a column)" if leave_out else ""),
+                    fields,
                 )
             continue
+        if not rows and not header and drop is not None:  # no header: the first row counts
+            n_columns = len(fields)
+            keep = columns_kept(fields, header)
+            if len(keep) != n_features:
+                raise bad(
+                    f"{len(fields)} {separated}-separated values less the --label column "
+                    f"leave {len(keep)} features, but the model has {n_features} inputs",
+                    fields,
+                )
         if len(fields) != n_columns:
             raise bad(
-                f"expected {n_columns} comma-separated values"
+                f"expected {n_columns} {separated}-separated values"
                 f"{'' if header else f' (the model has {n_features} inputs)'}, "
-                f"got {len(fields)}"
+                f"got {len(fields)}",
+                fields,
             )
         point = [values[i] for i in keep]
         for i, v in zip(keep, point):
             if v is None:
-                raise bad(f"{fields[i]!r} is not a number")
+                raise bad(f"{fields[i]!r} is not a number", fields)
             if not math.isfinite(v):
                 raise bad(f"{fields[i]!r} is not a finite number")
         rows.append(point)
     if not rows:
-        raise BadInput(f"argument POINTS: {name} holds no points")
+        raise BadInput(f"{option}: {name} holds no points")
     return np.asarray(rows, dtype=np.float64)
+
+
+def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
+    """The points to predict for (float64 NumPy), from POINTS or --data."""
+    n_inputs = meta["layer_sizes"][0]
+    if args.data is None:
+        return read_points(args.points, n_inputs)
+    if _data.is_csv(args.data):
+        recorded = meta.get("data")
+        label = recorded.get("label") if isinstance(recorded, dict) else None
+        return read_points(
+            args.data,
+            n_inputs,
+            delimiter=args.delimiter,
+            drop=args.label,
+            drop_names=(label,) if isinstance(label, str) else (),
+            option="argument --data",
+        )
+    X = _data.read(args.data, None, args.delimiter)[0]  # an .npz or .npy pair: y is ignored
+    _data.check_features(X, n_inputs, f"argument --data: {args.data!r}")
+    return X
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -128,11 +221,19 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from .. import predict, predict_proba
 
+    if args.points is None and args.data is None:
+        parser.error("the following arguments are required: POINTS (or give --data FILE)")
+    if args.points is not None and args.data is not None:
+        parser.error("give the points as POINTS or as --data FILE, not both")
+    _data.check_data_options(args, parser)
     xp, device = _run.namespace(parser, args, True)
     _run.check_output(parser, "--output", args.output)
     params, meta = _run.load_model(args.model, xp, device)
     classes = _run.classes_of(args.model, meta)
-    points = read_points(args.points, meta["layer_sizes"][0])
+    scaler = _data.standardizer_of(args.model, meta)
+    points = _points(args, meta)
+    if scaler is not None:
+        points = scaler.transform(points)
     X = xp.asarray(points, dtype=params["W1"].dtype, device=device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,15 +1,17 @@
-"""``portable-net train``: the case study's classifiers on the spiral."""
+"""``portable-net train``: the case study's classifiers on the spiral, or on a user's data."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import _run
+from . import _data, _run
 from ._args import (
     MODEL_DEFAULTS,
+    BadInput,
     Failure,
     add_backend_options,
     add_option,
@@ -20,13 +22,25 @@ from ._args import (
 )
 
 NAME = "train"
-HELP = "train a classifier on the spiral and print the loss and training accuracy"
+HELP = "train a classifier on the spiral (or your data) and print the loss and accuracy"
 DESCRIPTION = """\
 Train a classifier on the spiral data set by full-batch gradient descent (or
 mini-batches with --batch-size), printing the loss every --log-every steps and
 the final training accuracy, as the case study does. With no options: the case
 study's two-layer net (100 hidden units, 10,000 steps, learning rate 1.0, reg 1e-3)
 on NumPy in float64.
+
+With --data FILE, train on your own data instead: a CSV file (one row per sample,
+a header line optional; the label column is the last one unless --label names
+another), an .npz archive with arrays X and y, or two .npy files given as
+X.npy,y.npy. Labels of any kind (names or numbers) become the classes; the net
+has one input per feature column and one output per class. --test-size holds out
+a stratified test set (drawn by --seed, the rows scikit-learn's train_test_split
+draws) and reports the test accuracy and a per-class table (precision, recall,
+f1, support) of it; --confusion adds the confusion matrix. --standardize scales
+each feature to zero mean and unit variance on the training rows; the class
+names and those statistics are saved in the --save file, and predict and evaluate
+apply them.
 
 On a terminal, a progress bar (with tqdm installed) moves at each logged step;
 it is off when the output is piped and with --quiet."""
@@ -36,7 +50,11 @@ examples:
   portable-net train --plot net.png --save net.npz
   portable-net train --backend torch --device cuda:0 --dtype float32
   portable-net train --json --steps 2000 > run.json
+  portable-net train --data iris.csv --label species --test-size 0.3 --standardize
+  portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
+      --lr 0.5 --steps 300 --log-every 100 --save digits.npz
 
+A bad data file is one line on stderr and exit status 2, before any training.
 Ctrl-C exits with status 130 and SIGTERM with 143; --save and --plot files are
 written whole or not at all (no partly written file is left behind)."""
 
@@ -50,6 +68,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option(parser, "--hidden")
     add_backend_options(parser)
+    _add_training_options(parser)
+    add_option(
+        parser,
+        "--seed",
+        help="seed of the spiral, the initial weights, the batch order and the --test-size split",
+    )
+    add_option(parser, "--n-per-class", default=None, help="spiral points per class (default: 100)")
+    add_option(
+        parser, "--classes", default=None, help="number of classes (spiral arms) (default: 3)"
+    )
+    _add_data_options(parser)
+    add_option(
+        parser,
+        "--plot",
+        what="the decision regions (of data with 2 feature columns) and the loss curve (log scale)",
+    )
+    parser.add_argument(
+        "--save",
+        metavar="FILE",
+        default=None,
+        help="also save the trained model to FILE (.npz: the weights, the layer sizes, "
+        "the settings and the loss history, and with --data the class names and the "
+        "--standardize statistics; read it with predict, evaluate or portable_net.load)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the training (and test) accuracy: no loss lines, no table, "
+        "no progress bar",
+    )
+    add_option(
+        parser,
+        "--json",
+        help="print one JSON object instead (settings, loss history, final loss, "
+        "training accuracy; with --data the classes, test accuracy and per-class table), "
+        "for scripts",
+    )
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    """How the weights are learnt: each option here is one keyword of portable_net.train
+    (see ``_training_settings``)."""
     parser.add_argument(
         "--steps",
         type=integer(0),
@@ -68,33 +128,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=integer(1), help="mini-batch size (default: the full batch)"
     )
-    add_option(parser, "--seed", help="seed of the data, the initial weights and the batch order")
-    add_option(parser, "--n-per-class")
-    add_option(parser, "--classes")
     parser.add_argument(
         "--log-every",
         type=integer(1),
         help="print the loss every this many steps (default: 1000 for mlp, 10 for softmax)",
     )
-    add_option(parser, "--plot", what="the decision regions and the loss curve (log scale)")
-    parser.add_argument(
-        "--save",
-        metavar="FILE",
-        default=None,
-        help="also save the trained model to FILE (.npz: the weights, the layer sizes, "
-        "the settings and the loss history; read it with predict, evaluate or "
-        "portable_net.load)",
-    )
-    parser.add_argument(
-        "--quiet",
-        action="store_true",
-        help="print only the training accuracy: no loss lines, no progress bar",
-    )
-    add_option(
+
+
+def _training_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of portable_net.train asked for on the command line (also saved, as the
+    model's ``training`` metadata)."""
+    default_steps, default_log_every = MODEL_DEFAULTS[args.model]
+    return {
+        "steps": default_steps if args.steps is None else args.steps,
+        "learning_rate": args.lr,
+        "reg": args.reg,
+        "momentum": args.momentum,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "log_every": default_log_every if args.log_every is None else args.log_every,
+    }
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    _data.add_data_options(
         parser,
-        "--json",
-        help="print one JSON object instead (settings, loss history, final loss, "
-        "training accuracy), for scripts",
+        data_help="train on the samples of FILE instead of the spiral",
+        label_help="the label column of a CSV file, by header name or by index (0 is the "
+        "first column, -1 the last) (default: the last column)",
+    )
+    parser.add_argument(
+        "--test-size",
+        metavar="SIZE",
+        type=_data.held_out_size,
+        default=None,
+        help="hold out a stratified test set of SIZE rows (a count) or of this fraction of "
+        "them (in (0, 1)), drawn by --seed; report its accuracy and per-class table "
+        "(default: train on every row, report on the training rows)",
+    )
+    parser.add_argument(
+        "--standardize",
+        action="store_true",
+        help="scale each feature to zero mean and unit variance (statistics of the training "
+        "rows, saved in the model for predict and evaluate)",
+    )
+    parser.add_argument(
+        "--confusion",
+        action="store_true",
+        help="also print the confusion matrix (rows: true class, columns: predicted class)",
     )
 
 
@@ -112,21 +193,48 @@ def _progress(steps: int, enabled: bool) -> Any:
     return tqdm(total=steps, unit="step", dynamic_ncols=True, leave=False, mininterval=0)
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    # imported here so that --help and argument errors stay fast
-    from .. import TrainingDiverged, accuracy, init_params, make_spiral, save, train
-    from .._backend import backend_name
+@dataclass
+class _Data:
+    """What the net learns from, on the chosen backend: the training rows, and the held-out
+    rows (with --test-size), plus what a model file keeps about a user's data."""
 
-    hidden = hidden_sizes(args, parser)
-    too_many = check_spiral_size(args.n_per_class, args.classes)
-    if too_many:
-        parser.error(f"argument --n-per-class/--classes: {too_many}")
-    xp, device = _run.namespace(parser, args, args.dtype == "float64")
-    _run.check_plot(parser, args.plot)
-    _run.check_output(parser, "--save", args.save)
-    default_steps, default_log_every = MODEL_DEFAULTS[args.model]
-    steps = default_steps if args.steps is None else args.steps
-    log_every = default_log_every if args.log_every is None else args.log_every
+    X: Any
+    y: Any
+    X_test: Any = None
+    y_test: Any = None
+    classes: list[Any] = field(default_factory=list)
+    #: saved as the model's ``data`` metadata
+    record: dict[str, Any] = field(default_factory=dict)
+    #: saved as the model's ``standardize`` metadata (with --standardize)
+    standardize: dict[str, list[float]] | None = None
+
+
+def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Options that need --data, or the spiral, or each other: usage errors before work."""
+    _data.check_data_options(args, parser)
+    if args.data is None:
+        for option, given in (
+            ("--test-size", args.test_size is not None),
+            ("--standardize", args.standardize),
+            ("--confusion", args.confusion),
+        ):
+            if given:
+                parser.error(f"argument {option}: applies to --data FILE only")
+        args.n_per_class = 100 if args.n_per_class is None else args.n_per_class
+        args.classes = 3 if args.classes is None else args.classes
+        too_many = check_spiral_size(args.n_per_class, args.classes)
+        if too_many:
+            parser.error(f"argument --n-per-class/--classes: {too_many}")
+        return
+    for option, value in (("--n-per-class", args.n_per_class), ("--classes", args.classes)):
+        if value is not None:
+            parser.error(f"argument {option}: applies to the spiral; --data gives the data")
+    if args.test_size is not None and args.seed >= 2**32:
+        parser.error("argument --seed: must be < 2**32 to draw the --test-size split")
+
+
+def _spiral(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, device) -> _Data:
+    from .. import make_spiral
 
     try:
         X, y = make_spiral(
@@ -134,11 +242,98 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
     except ValueError as exc:  # e.g. float64 asked of a backend without it
         parser.error(str(exc))
-    sizes = [X.shape[1], *hidden, args.classes]
-    params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=X.dtype)
+    record = {"n_per_class": args.n_per_class, "classes": args.classes, "seed": args.seed}
+    return _Data(X, y, classes=list(range(args.classes)), record=record)
+
+
+def _user_data(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, device) -> _Data:
+    """--data read, its labels encoded, split (--test-size) and scaled (--standardize) on the
+    host, then moved to the backend: every problem with the file is found here, before any
+    training."""
+    import numpy as np
+
+    from .._backend import int_dtype
+    from ..tabular import Standardizer, split
+
+    X, labels, names = _data.read(args.data, args.label, args.delimiter)
+    classes, y = _data.encode(labels, args.data)
+    record: dict[str, Any] = {
+        "file": args.data,
+        "label": args.label,
+        "feature_names": names,
+        "rows": int(X.shape[0]),
+    }
+    X_test = y_test = None
+    if args.test_size is not None:
+        names_of = np.asarray(classes)  # split by the class names: its errors name them
+        try:
+            X, X_test, y, y_test = split(X, names_of[y], args.test_size, args.seed)
+            y, y_test = np.searchsorted(names_of, y), np.searchsorted(names_of, y_test)
+        except ValueError as exc:
+            raise BadInput(
+                f"argument --test-size: {args.data!r}: {_data.cli_words(str(exc))}"
+            ) from None
+        record.update(test_size=args.test_size, test_rows=int(X_test.shape[0]))
+    if args.plot and X.shape[1] != 2:
+        parser.error(
+            f"argument --plot: draws data of 2 feature columns; {args.data!r} has {X.shape[1]}"
+        )
+    saved = None
+    if args.standardize:
+        scaler = Standardizer().fit(X)  # the training rows' statistics only
+        X = scaler.transform(X)
+        X_test = None if X_test is None else scaler.transform(X_test)
+        saved = scaler.to_dict()
+
+    def to_xp(a: Any, dtype: Any) -> Any:
+        return None if a is None else xp.asarray(a, dtype=dtype, device=device)
+
+    try:
+        fdtype = getattr(xp, args.dtype)
+        idtype = int_dtype(xp, device)
+        return _Data(
+            to_xp(X, fdtype),
+            to_xp(y.astype(np.int64, copy=False), idtype),
+            to_xp(X_test, fdtype),
+            to_xp(None if y_test is None else y_test.astype(np.int64, copy=False), idtype),
+            classes=classes,
+            record=record,
+            standardize=saved,
+        )
+    except (ValueError, TypeError) as exc:  # e.g. float64 asked of a backend without it
+        parser.error(str(exc))
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    # imported here so that --help and argument errors stay fast
+    from .. import TrainingDiverged, accuracy, init_params, predict, save, train
+    from .._backend import backend_name
+
+    hidden = hidden_sizes(args, parser)
+    _check_options(args, parser)
+    xp, device = _run.namespace(parser, args, args.dtype == "float64")
+    _run.check_plot(parser, args.plot)
+    _run.check_output(parser, "--save", args.save)
+    settings = _training_settings(args)
+
+    if args.data is None:
+        data = _spiral(args, parser, xp, device)
+    else:
+        data = _user_data(args, parser, xp, device)
+    sizes = [data.X.shape[1], *hidden, len(data.classes)]
+    params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=data.X.dtype)
 
     verbose = not (args.quiet or args.json)
-    bar = _progress(steps, not args.quiet)
+    if verbose and args.data is not None:
+        rows = f"{data.X.shape[0]} to train" + (
+            "" if data.X_test is None else f", {data.X_test.shape[0]} to test"
+        )
+        print(
+            f"data: {args.data}: {data.record['rows']} rows ({rows}), {sizes[0]} features, "
+            f"{sizes[-1]} classes" + (", standardized" if args.standardize else ""),
+            flush=True,
+        )
+    bar = _progress(settings["steps"], not args.quiet)
 
     def report(step: int, loss: float, _params) -> None:
         line = f"iteration {step} loss {loss:f}"
@@ -153,45 +348,38 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         with warnings.catch_warnings():  # numpy's overflow warnings: divergence is reported
             warnings.simplefilter("ignore", RuntimeWarning)
-            params, history = train(
-                params,
-                X,
-                y,
-                steps=steps,
-                learning_rate=args.lr,
-                reg=args.reg,
-                momentum=args.momentum,
-                batch_size=args.batch_size,
-                seed=args.seed,
-                log_every=log_every,
-                callback=report,
-            )
+            params, history = train(params, data.X, data.y, **settings, callback=report)
     except TrainingDiverged as exc:
         raise Failure(str(exc)) from None
     finally:
         if bar is not None:
             bar.close()
-    acc = accuracy(params, X, y)
-    settings = {
-        "steps": steps,
-        "learning_rate": args.lr,
-        "reg": args.reg,
-        "momentum": args.momentum,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "log_every": log_every,
-    }
-    data = {"n_per_class": args.n_per_class, "classes": args.classes, "seed": args.seed}
+    acc = accuracy(params, data.X, data.y)
+    metrics: dict[str, Any] = {"training_accuracy": acc}
+    table = None
+    if args.data is not None:
+        X_eval, y_eval = (data.X, data.y) if data.X_test is None else (data.X_test, data.y_test)
+        if data.X_test is not None:
+            metrics["test_accuracy"] = accuracy(params, data.X_test, data.y_test)
+        table = _data.per_class(
+            _run.to_host(y_eval), _run.to_host(predict(params, X_eval)), len(data.classes)
+        )
     if args.save:
+        extra: dict[str, Any] = {}
+        if args.data is not None:
+            extra = {"classes": data.classes}
+            if data.standardize is not None:
+                extra["standardize"] = data.standardize
         try:
             save(
                 args.save,
                 params,
                 model=args.model,
                 training=settings,
-                data=data,
+                data=data.record,
                 history=history,
-                training_accuracy=acc,
+                **metrics,
+                **extra,
                 backend=backend_name(xp),
                 device=_run.describe_device(xp, device),
             )
@@ -201,28 +389,43 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from ..plot import training_figure
 
         name = "softmax classifier" if args.model == "softmax" else f"net {sizes}"
-        fig = training_figure(params, X, y, history, title=f"{name}: training accuracy {acc:.2f}")
+        fig = training_figure(
+            params, data.X, data.y, history, title=f"{name}: training accuracy {acc:.2f}"
+        )
         _run.write_figure(fig, args.plot)
     if args.json:
-        _run.print_json(
-            {
-                "model": args.model,
-                "layer_sizes": sizes,
-                "backend": backend_name(xp),
-                "device": _run.describe_device(xp, device),
-                "dtype": args.dtype,
-                "settings": settings,
-                "data": data,
-                "history": {"steps": history.steps, "loss": history.loss},
-                "final_loss": history.final_loss,
-                "training_accuracy": acc,
-                "saved": args.save,
-                "plot": args.plot,
-            }
-        )
+        document: dict[str, Any] = {
+            "model": args.model,
+            "layer_sizes": sizes,
+            "backend": backend_name(xp),
+            "device": _run.describe_device(xp, device),
+            "dtype": args.dtype,
+            "settings": settings,
+            "data": data.record,
+            "history": {"steps": history.steps, "loss": history.loss},
+            "final_loss": history.final_loss,
+            **metrics,
+            "saved": args.save,
+            "plot": args.plot,
+        }
+        if table is not None:
+            document["classes"] = data.classes
+            document["standardize"] = args.standardize
+            document["report_on"] = "training" if data.X_test is None else "test"
+            document.update(_data.report_json(data.classes, table, args.confusion))
+        _run.print_json(document)
         return 0
-    print(f"training accuracy: {acc:.2f}")
+    if args.data is None:
+        print(f"training accuracy: {acc:.2f}")
+    else:
+        print(f"training accuracy: {acc:.4f}")
+        if "test_accuracy" in metrics:
+            print(f"test accuracy: {metrics['test_accuracy']:.4f}")
     if not args.quiet:
+        if table is not None:
+            on = "training" if data.X_test is None else "test"
+            print(f"per class, on the {on} rows:")
+            print("\n".join(_data.report_lines(data.classes, table, args.confusion)))
         if args.save:
             print(f"model saved to {args.save}")
         if args.plot:
