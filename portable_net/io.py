@@ -23,7 +23,7 @@ import array_api_compat
 import numpy as np
 
 from ._backend import float_dtype, resolve_device, to_namespace
-from ._validation import layer_sizes
+from ._validation import check_float_dtype, check_plain_array, layer_sizes
 
 __all__ = ["load", "save"]
 
@@ -126,8 +126,13 @@ def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) ->
     path = Path(path)
     sizes = layer_sizes(params)
     weights = {key: _to_host(params[key]) for key in params}
+    for key, w in weights.items():
+        check_plain_array(f"params[{key!r}]", params[key])
+        check_float_dtype(f"params[{key!r}]", w.dtype)
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"params[{key!r}] holds NaN or infinite values; it cannot be saved")
     dtypes = {str(w.dtype) for w in weights.values()}
-    if len(dtypes) != 1 or next(iter(dtypes)) not in ("float32", "float64"):
+    if len(dtypes) != 1:
         raise TypeError(
             f"params must all be float32 or all float64, got dtypes "
             f"{ {k: str(w.dtype) for k, w in weights.items()} }"
