@@ -143,6 +143,7 @@ def check_params(params: Any) -> int:
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
         for key, arr in ((f"W{i}", W), (f"b{i}", b)):
+            check_plain_array(f"params[{key!r}]", arr)
             if not array_api_compat.is_array_api_obj(arr) or isinstance(arr, (int, float)):
                 raise TypeError(f"params[{key!r}] must be an array, not {type(arr).__name__}")
         if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[1]:
