@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import portable_net as pn
-from portable_net import layers
-from portable_net.gradcheck import GradientCheck, relative_errors, verdict
+from portable_net import gradcheck, layers
 
 
 def _case_study(n_rows=None, dtype=None, xp=None, device=None):
@@ -87,10 +86,10 @@ def test_a_wrong_gradient_is_caught(monkeypatch, dtype, where, bug, wrong):
 def test_the_result_stays_a_float_for_old_callers():
     params, X, y = _case_study(20)
     result = pn.gradient_check(params, X, y, max_entries=3)
-    assert isinstance(result, float) and isinstance(result, GradientCheck)
+    assert isinstance(result, float) and isinstance(result, gradcheck.GradientCheck)
     assert float(result) == max(result.errors.values())
     assert f"{result:.2e}" == f"{float(result):.2e}"
-    assert relative_errors(params, X, y, max_entries=3) == result.errors
+    assert gradcheck.relative_errors(params, X, y, max_entries=3) == result.errors
     assert result.h == 1e-5
 
 
@@ -112,7 +111,7 @@ def test_the_numeric_side_agrees_with_an_independent_difference():
 
 
 def test_verdicts():
-    assert [verdict(e) for e in (1e-9, 1e-5, 1e-3, 0.5, float("nan"))] == [
+    assert [gradcheck.verdict(e) for e in (1e-9, 1e-5, 1e-3, 0.5, float("nan"))] == [
         "good",
         "acceptable",
         "suspicious",
