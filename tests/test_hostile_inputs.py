@@ -149,3 +149,17 @@ def test_masked_entries_are_not_silently_used():
     np.testing.assert_array_equal(
         pn.predict(params, masked.filled(0.0)), pn.predict(params, np.where(masked.mask, 0.0, X))
     )
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_finite_parameters_whose_sum_overflows_are_not_refused():
+    import array_api_compat.numpy as xnp
+
+    from portable_net._validation import check_finite_params
+
+    params = {"W1": np.full((2, 3), 1e308), "b1": np.full(3, 1e308)}
+    assert not np.isfinite(sum(float(np.sum(v)) for v in params.values()))
+    check_finite_params(xnp, params)  # no error: every value is finite
+    params["b1"] = np.array([1e308, -np.inf, 0.0])
+    with pytest.raises(ValueError, match=r"params 'b1' hold NaN"):
+        check_finite_params(xnp, params)
