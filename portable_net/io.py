@@ -212,6 +212,11 @@ class _Refused(ValueError):
 
 
 def _bad(path: Path, problem: str) -> ValueError:
+    """The one error of load, on one line of bounded length (a hostile file's names and
+    values are quoted in the problem)."""
+    problem = " ".join(problem.split())
+    if len(problem) > 400:
+        problem = problem[:397] + "..."
     return _Refused(f"{str(path)!r} is not a usable portable_net model: {problem}")
 
 
@@ -538,6 +543,10 @@ def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
     ):
         raise _bad(path, f"its layer sizes {sizes!r} are not a list of positive integers")
+    if len(sizes) - 1 > (MAX_MEMBERS - 1) // 2:
+        raise _bad(
+            path, f"it declares {len(sizes) - 1} layers, over the limit of {(MAX_MEMBERS - 1) // 2}"
+        )
     if document.get("dtype") not in ("float32", "float64"):
         raise _bad(path, f"its dtype {document.get('dtype')!r} is not float32 or float64")
     if not isinstance(document.get("metadata"), dict):

@@ -358,3 +358,20 @@ def test_mutated_files_load_as_valid_models_or_raise_value_error(tmp_path, data)
     else:
         _check_model(result)
     assert peak < PEAK_LIMIT, f"{peak / 2**20:.1f} MiB"
+
+
+def test_refusals_stay_one_short_line_whatever_the_file_holds(tmp_path):
+    valid = _valid_bytes(tmp_path)
+    members = _members(valid)
+    members["x\n" * 20_000 + ".npy"] = _npy(np.zeros(2))
+    path = _zip(tmp_path / "long-name.npz", members)
+    _assert_refused(path, "unexpected entries")
+    assert len(str(pytest.raises(ValueError, pn.load, path).value)) < 600
+
+    doc = _doc(valid)
+    doc["layer_sizes"] = [2] * 100_000
+    members = _members(valid)
+    members["_metadata.npy"] = _metadata(doc)
+    path = _zip(tmp_path / "many-layers.npz", members)
+    _assert_refused(path, "layers, over the limit")
+    assert len(str(pytest.raises(ValueError, pn.load, path).value)) < 600
