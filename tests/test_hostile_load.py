@@ -81,7 +81,7 @@ def _assert_refused(path, match, *, peak_limit=PEAK_LIMIT):
     assert isinstance(result, ValueError), repr(result)
     assert str(path) in str(result), result
     assert match in str(result), result
-    assert "\n" not in str(result)
+    assert "\n" not in str(result) and len(str(result)) < 600
 
 
 # --- class 1: one test per way a file could exhaust memory, crash or hang the loader -----------
@@ -366,7 +366,6 @@ def test_refusals_stay_one_short_line_whatever_the_file_holds(tmp_path):
     members["x\n" * 20_000 + ".npy"] = _npy(np.zeros(2))
     path = _zip(tmp_path / "long-name.npz", members)
     _assert_refused(path, "unexpected entries")
-    assert len(str(pytest.raises(ValueError, pn.load, path).value)) < 600
 
     doc = _doc(valid)
     doc["layer_sizes"] = [2] * 100_000
@@ -374,4 +373,3 @@ def test_refusals_stay_one_short_line_whatever_the_file_holds(tmp_path):
     members["_metadata.npy"] = _metadata(doc)
     path = _zip(tmp_path / "many-layers.npz", members)
     _assert_refused(path, "layers, over the limit")
-    assert len(str(pytest.raises(ValueError, pn.load, path).value)) < 600
