@@ -210,7 +210,7 @@ def _check(
     errors, checked, at_kinks, skipped = {}, {}, {}, {}
     for key, p in rparams.items():
         size = math.prod(p.shape)
-        entries = range(size)
+        entries: range | list[int] = range(size)
         if max_entries is not None and size > max_entries:
             entries = sorted(rng.choice(size, size=max_entries, replace=False).tolist())
         flat_index = xp.reshape(xp.arange(size, device=device), p.shape)

@@ -374,7 +374,7 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
         document = _read_document(path, text)
         sizes, dtype = document["layer_sizes"], document["dtype"]
         n_layers = len(sizes) - 1
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         for i in range(1, n_layers + 1):
             shapes[f"W{i}"] = (sizes[i - 1], sizes[i])
             shapes[f"b{i}"] = (sizes[i],)
