@@ -36,7 +36,13 @@ import numpy as np
 
 from .. import _packed
 from .._step import make_update
-from .._validation import check_feature_count, check_floating_params, check_params
+from .._validation import (
+    check_feature_count,
+    check_float_dtype,
+    check_floating_params,
+    check_params,
+    check_plain_array,
+)
 from ..errors import TrainingDiverged
 from ..loss import one_hot
 
@@ -278,6 +284,12 @@ def prepare(
     import dask
 
     n_layers = check_params(params)
+    # unknown chunk sizes first: a NumPy argument would be chunked like them (and fail)
+    for name, x in (("X", X), ("y", y)):
+        if is_dask(x):
+            _known_chunks(x, name)
+        else:
+            check_plain_array(name, x)
     if not is_dask(X):
         y = _as_dask(y, "y", None)
         X = _as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
@@ -287,10 +299,7 @@ def prepare(
     _known_chunks(X, "X")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must not be empty, got shape {tuple(X.shape)}")
-    if not np.issubdtype(X.dtype, np.floating) or X.dtype not in (np.float32, np.float64):
-        raise TypeError(
-            f"X must hold real floating values (float32 or float64), got dtype {X.dtype}"
-        )
+    check_float_dtype("X", X.dtype)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (n_samples,), got shape {tuple(y.shape)}")
     _known_chunks(y, "y")
