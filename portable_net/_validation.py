@@ -45,8 +45,60 @@ def check_real(
     return value
 
 
+#: the floating dtypes the library computes in, everywhere (arguments, save, load, Dask)
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def dtype_name(dtype: Any) -> str:
+    """'float32' for "float32", numpy.float32, torch.float32, jax.numpy.float32, ..."""
+    if isinstance(dtype, str):
+        return dtype
+    for attr in ("name", "__name__"):
+        name = getattr(dtype, attr, None)
+        if isinstance(name, str):
+            return name
+    inner = getattr(dtype, "dtype", None)  # jax.numpy scalar types
+    if inner is not None and isinstance(getattr(inner, "name", None), str):
+        return inner.name
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def check_float_dtype(name: str, dtype: Any) -> None:
+    """The one dtype rule: float32 or float64; float16, bfloat16, complex, integers refused.
+
+    Every check of a floating argument (data, parameters, saved weights, Dask chunks) calls
+    this function, so that they all refuse the same dtypes with the same message.
+    """
+    if dtype_name(dtype) not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must hold real floating values (float32 or float64), got dtype "
+            f"{dtype_name(dtype)}; data and parameters must be floating, in one of these two "
+            "dtypes (convert with astype)"
+        )
+
+
 def is_floating(xp: ModuleType, x: Any) -> bool:
+    """Whether x holds real floating values of any precision (see :func:`check_float_dtype`
+    for the dtypes the library accepts)."""
     return xp.isdtype(x.dtype, "real floating")
+
+
+def check_plain_array(name: str, x: Any) -> None:
+    """Refuse NumPy subclasses (numpy.ma.MaskedArray, numpy.matrix, ...): their operators do
+    not follow the array API (a mask is silently dropped or broadcast, a matrix stays 2-D)."""
+    import numpy as np
+
+    if isinstance(x, np.ndarray) and type(x) is not np.ndarray:
+        kind = f"{type(x).__module__}.{type(x).__qualname__}"
+        hint = (
+            " (fill or drop the masked entries first, e.g. X.filled(...) or X.compressed())"
+            if isinstance(x, np.ma.MaskedArray)
+            else ""
+        )
+        raise TypeError(
+            f"{name} is a {kind}, a subclass of numpy.ndarray; pass a plain numpy.ndarray "
+            f"(numpy.asarray({name}) drops the subclass){hint}"
+        )
 
 
 def check_features(xp: ModuleType, X: Any, name: str = "X") -> None:
@@ -55,10 +107,7 @@ def check_features(xp: ModuleType, X: Any, name: str = "X") -> None:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(X.shape)}")
-    if not is_floating(xp, X):
-        raise TypeError(
-            f"{name} must hold real floating values (float32 or float64), got dtype {X.dtype}"
-        )
+    check_float_dtype(name, X.dtype)
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"{name} holds NaN or infinite values")
 
@@ -94,6 +143,7 @@ def check_params(params: Any) -> int:
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
         for key, arr in ((f"W{i}", W), (f"b{i}", b)):
+            check_plain_array(f"params[{key!r}]", arr)
             if not array_api_compat.is_array_api_obj(arr) or isinstance(arr, (int, float)):
                 raise TypeError(f"params[{key!r}] must be an array, not {type(arr).__name__}")
         if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[1]:
@@ -129,8 +179,29 @@ def check_feature_count(X: Any, params: Mapping[str, Any]) -> None:
 
 def check_floating_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
     for key, arr in params.items():
-        if not is_floating(xp, arr):
-            raise TypeError(f"params[{key!r}] must be floating, got dtype {arr.dtype}")
+        check_float_dtype(f"params[{key!r}]", arr.dtype)
+
+
+def check_finite_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
+    """Refuse parameters holding NaN or infinity, naming them (a model with a NaN weight
+    would predict one class for every point).
+
+    One reduction per parameter and one host synchronisation: NaN and infinity propagate
+    through a sum, so the sum of the parameters' sums is finite unless one holds them (or the
+    sum overflows, which the exact per-parameter check, run only then, tells apart).
+    """
+    total = None
+    for arr in params.values():
+        part = xp.sum(arr)
+        total = part if total is None else total + part
+    if total is None or math.isfinite(float(total)):
+        return
+    bad = [key for key, arr in params.items() if not bool(xp.all(xp.isfinite(arr)))]
+    if bad:
+        raise ValueError(
+            f"params {', '.join(repr(k) for k in bad)} hold NaN or infinite values; "
+            "the model is unusable (was training diverging?)"
+        )
 
 
 def array_arguments(params: Mapping[str, Any] | None, **arrays: Any) -> dict[str, Any]:
@@ -138,4 +209,6 @@ def array_arguments(params: Mapping[str, Any] | None, **arrays: Any) -> dict[str
     out = dict(arrays)
     if params is not None:
         out.update({f"params[{k!r}]": v for k, v in params.items()})
+    for name, x in out.items():
+        check_plain_array(name, x)
     return out

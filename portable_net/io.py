@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -22,7 +23,7 @@ import array_api_compat
 import numpy as np
 
 from ._backend import float_dtype, resolve_device, to_host, to_namespace
-from ._validation import layer_sizes
+from ._validation import check_float_dtype, check_plain_array, layer_sizes
 from ._version import __version__
 
 __all__ = ["load", "save"]
@@ -105,8 +106,13 @@ def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) ->
     path = Path(path)
     sizes = layer_sizes(params)
     weights = {key: to_host(params[key]) for key in params}
+    for key, w in weights.items():
+        check_plain_array(f"params[{key!r}]", params[key])
+        check_float_dtype(f"params[{key!r}]", w.dtype)
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"params[{key!r}] holds NaN or infinite values; it cannot be saved")
     dtypes = {str(w.dtype) for w in weights.values()}
-    if len(dtypes) != 1 or next(iter(dtypes)) not in ("float32", "float64"):
+    if len(dtypes) != 1:
         raise TypeError(
             f"params must all be float32 or all float64, got dtypes "
             f"{ {k: str(w.dtype) for k, w in weights.items()} }"
@@ -162,8 +168,62 @@ def _param_order(key: str) -> tuple[int, str]:
     return int(key[1:]), "a" if key[0] == "W" else "b"
 
 
+# --- limits of what load reads, all checked before the data they bound is read ----------
+
+#: the weights of one model, in bytes (4 GiB: a float64 net of half a billion parameters)
+MAX_WEIGHT_BYTES = 2**32
+#: the metadata document, in bytes as stored (a 0-d unicode array: 4 bytes per character)
+MAX_METADATA_BYTES = 2**26
+#: how deeply the metadata's lists and dicts may nest
+MAX_METADATA_DEPTH = 64
+#: zip members: a weight and a bias per layer, and the metadata
+MAX_MEMBERS = 2 * 1024 + 1
+#: a deflated member larger than this many bytes ...
+_RATIO_FLOOR = 2**20
+#: ... may inflate to at most this many times its compressed size (model weights barely
+#: compress; save stores them uncompressed)
+MAX_COMPRESSION_RATIO = 100
+_MAX_HEADER = 10_000
+_CHUNK = 2**20
+
+
+class _Refused(ValueError):
+    """A file refused by load's own checks (passed through, never re-worded)."""
+
+
 def _bad(path: Path, problem: str) -> ValueError:
-    return ValueError(f"{str(path)!r} is not a usable portable_net model: {problem}")
+    """The one error of load, on one line of bounded length (a hostile file's names and
+    values are quoted in the problem)."""
+    problem = " ".join(problem.split())
+    if len(problem) > 400:
+        problem = problem[:397] + "..."
+    return _Refused(f"{str(path)!r} is not a usable portable_net model: {problem}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# what reading a hostile file may raise, anywhere from the OS to zipfile, zlib and numpy
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    UnicodeError,
+    SyntaxError,
+    OverflowError,
+    RecursionError,
+    MemoryError,
+)
 
 
 def load(
@@ -171,7 +231,13 @@ def load(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load a model written by :func:`save`, onto any backend and device.
 
-    The file is read with ``allow_pickle=False``: nothing in it is ever executed.
+    The file is read with ``allow_pickle=False``: nothing in it is ever executed. Its memory
+    is bounded by what can be checked before any data is read: only a regular file is opened
+    (a FIFO or a device never blocks the call); every zip member must be stored or deflated,
+    unencrypted, within the file and of a sane compression ratio; the metadata is read first
+    (at most ``MAX_METADATA_BYTES``, nested at most ``MAX_METADATA_DEPTH`` deep); every
+    weight's ``.npy`` header must then declare exactly the shape and dtype of the layer sizes
+    in the metadata (at most ``MAX_WEIGHT_BYTES`` in all) before its data is read.
 
     Parameters
     ----------
@@ -196,69 +262,49 @@ def load(
     ------
     FileNotFoundError
         When the file does not exist.
+    IsADirectoryError
+        When the path is a directory.
     ValueError
-        Naming the file and the problem, when it is not an ``.npz`` file, is truncated or
-        corrupted, holds object (pickled) arrays, lacks a weight or the metadata, or holds
-        weights of the wrong shape or dtype.
+        Naming the file and the problem, for anything else: not a regular file, unreadable
+        (permissions, I/O errors), not an ``.npz`` file, truncated or corrupted, compressed
+        with another method or encrypted, over the limits above, holding object (pickled)
+        arrays, lacking a weight or the metadata, or holding weights of the wrong shape or
+        dtype or with NaN or infinite values.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, not {type(path).__name__}")
     namespace = to_namespace(xp)
     device = resolve_device(namespace, device)
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(f"model file {str(path)!r} is a directory")
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head[:2] != b"PK":
-        what = "a .npy array" if head[:4] == b"\x93NUM" else "not an .npz (zip) file"
-        raise _bad(path, f"{what}; save models with portable_net.save")
-    if not zipfile.is_zipfile(path):
-        raise _bad(path, "the file is truncated or corrupted (its zip directory is unreadable)")
-
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if _METADATA_KEY not in names:
-                raise _bad(path, f"it lacks the {_METADATA_KEY!r} entry (not written by save)")
-            raw = {name: npz[name] for name in names}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise _bad(
-                path, "it holds object arrays (pickled data), which are never loaded"
-            ) from None
-        if "usable portable_net model" in str(exc):
-            raise
-        raise _bad(path, f"the file is truncated or corrupted ({exc})") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
-        raise _bad(path, f"the file is truncated or corrupted ({exc})") from None
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise _bad(path, f"it cannot be read ({_one_line(exc)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"model file {str(path)!r} is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise _bad(path, "it is not a regular file (a FIFO, socket or device)")
+    try:
+        # O_NONBLOCK: were the path swapped for a FIFO after the check, open would not wait
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _bad(path, f"it cannot be read ({_one_line(exc)})") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            raw, document = _read_model(path, f)
+    except _Refused:
+        raise
+    except _READ_ERRORS as exc:
+        raise _bad(path, f"the file is truncated or corrupted ({_one_line(exc)})") from None
 
-    document = _read_document(path, raw.pop(_METADATA_KEY))
     sizes, dtype = document["layer_sizes"], document["dtype"]
-    n_layers = len(sizes) - 1
-    expected = {f"{p}{i}": None for i in range(1, n_layers + 1) for p in "Wb"}
-    for key in expected:
-        if key not in raw:
-            raise _bad(path, f"it lacks the weight {key!r} (layer sizes {sizes})")
-    extra = sorted(set(raw) - set(expected))
-    if extra:
-        raise _bad(path, f"it holds unexpected entries {extra}")
-    for i in range(1, n_layers + 1):
-        for key, shape in ((f"W{i}", (sizes[i - 1], sizes[i])), (f"b{i}", (sizes[i],))):
-            arr = raw[key]
-            if arr.dtype.hasobject:
-                raise _bad(path, f"weight {key!r} is an object array")
-            if tuple(arr.shape) != shape:
-                raise _bad(path, f"weight {key!r} has shape {arr.shape}, expected {shape}")
-            if str(arr.dtype) != dtype:
-                raise _bad(path, f"weight {key!r} has dtype {arr.dtype}, expected {dtype}")
-
     target = float_dtype(namespace, device, None if dtype == "float64" else dtype)
     params = {
         key: namespace.asarray(raw[key], dtype=target, device=device)
-        for key in sorted(expected, key=_param_order)
+        for key in sorted(raw, key=_param_order)
     }
     metadata = dict(document["metadata"])
     metadata.update(
@@ -269,14 +315,198 @@ def load(
     return params, metadata
 
 
+def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The checked weights (NumPy) and metadata document of the open file ``f``."""
+    info = os.fstat(f.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        raise _bad(path, "it is not a regular file (a FIFO, socket or device)")
+    file_bytes = info.st_size
+    head = f.read(4)
+    if head[:2] != b"PK":
+        what = "a .npy array" if head[:4] == b"\x93NUM" else "not an .npz (zip) file"
+        raise _bad(path, f"{what}; save models with portable_net.save")
+    f.seek(0)
+    try:
+        archive = zipfile.ZipFile(f)
+    except _READ_ERRORS as exc:
+        raise _bad(
+            path,
+            "the file is truncated or corrupted (its zip directory is unreadable: "
+            f"{_one_line(exc)})",
+        ) from None
+    with archive:
+        members = _members(path, archive, file_bytes)
+        if _METADATA_KEY not in members:
+            raise _bad(path, f"it lacks the {_METADATA_KEY!r} entry (not written by save)")
+        # the metadata first: it declares the shapes every other header must have
+        meta_info = members.pop(_METADATA_KEY)
+        with archive.open(meta_info) as stream:
+            shape, fortran, mdtype = _header(path, stream, _METADATA_KEY)
+            if shape != () or mdtype.kind != "U":
+                raise _bad(path, f"its {_METADATA_KEY!r} entry is not a JSON string")
+            if mdtype.itemsize > MAX_METADATA_BYTES:
+                raise _bad(
+                    path,
+                    f"its metadata declares {mdtype.itemsize} bytes, over the limit of "
+                    f"{MAX_METADATA_BYTES}",
+                )
+            text = _data(path, stream, meta_info, _METADATA_KEY, shape, fortran, mdtype)
+        document = _read_document(path, text)
+        sizes, dtype = document["layer_sizes"], document["dtype"]
+        n_layers = len(sizes) - 1
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i in range(1, n_layers + 1):
+            shapes[f"W{i}"] = (sizes[i - 1], sizes[i])
+            shapes[f"b{i}"] = (sizes[i],)
+        total = sum(math.prod(s) for s in shapes.values()) * np.dtype(dtype).itemsize
+        if total > MAX_WEIGHT_BYTES:
+            raise _bad(
+                path,
+                f"its layer sizes {sizes} declare {total} bytes of weights, over the limit "
+                f"of {MAX_WEIGHT_BYTES}",
+            )
+        for key in shapes:
+            if key not in members:
+                raise _bad(path, f"it lacks the weight {key!r} (layer sizes {sizes})")
+        extra = sorted(set(members) - set(shapes))
+        if extra:
+            raise _bad(path, f"it holds unexpected entries {extra}")
+        raw = {}
+        for key in sorted(shapes, key=_param_order):
+            with archive.open(members[key]) as stream:
+                shape, fortran, wdtype = _header(path, stream, key)
+                if wdtype.hasobject:
+                    raise _bad(
+                        path, "it holds object arrays (pickled data), which are never loaded"
+                    )
+                if shape != shapes[key]:
+                    raise _bad(path, f"weight {key!r} has shape {shape}, expected {shapes[key]}")
+                if str(wdtype) != dtype or wdtype.byteorder not in ("=", "<", "|"):
+                    raise _bad(path, f"weight {key!r} has dtype {wdtype}, expected {dtype}")
+                arr = _data(path, stream, members[key], key, shape, fortran, wdtype)
+            if not np.all(np.isfinite(arr)):
+                raise _bad(path, f"weight {key!r} holds NaN or infinite values")
+            raw[key] = arr
+    return raw, document
+
+
+def _members(path: Path, archive: zipfile.ZipFile, file_bytes: int) -> dict[str, Any]:
+    """The zip members by array name, each checked from the zip directory alone."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise _bad(path, f"it holds {len(infos)} entries, over the limit of {MAX_MEMBERS}")
+    members = {}
+    for member in infos:
+        name = member.filename
+        key = name[: -len(".npy")] if name.endswith(".npy") else name
+        if key in members:
+            raise _bad(path, f"it holds the entry {key!r} twice")
+        if member.flag_bits & 0x1:
+            raise _bad(path, f"its entry {name!r} is encrypted")
+        if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _bad(
+                path,
+                f"its entry {name!r} is compressed with zip method {member.compress_type} "
+                "(only stored or deflated entries are read)",
+            )
+        if member.header_offset + member.compress_size > file_bytes:
+            raise _bad(path, f"the file is truncated or corrupted ({name!r} ends past its end)")
+        if member.compress_type == zipfile.ZIP_STORED and member.file_size != member.compress_size:
+            raise _bad(path, f"the file is truncated or corrupted ({name!r} sizes disagree)")
+        if (
+            member.file_size > _RATIO_FLOOR
+            and member.file_size > MAX_COMPRESSION_RATIO * member.compress_size
+        ):
+            raise _bad(
+                path,
+                f"its entry {name!r} would inflate {member.compress_size} bytes to "
+                f"{member.file_size}, over {MAX_COMPRESSION_RATIO} times (a zip bomb?)",
+            )
+        members[key] = member
+    return members
+
+
+def _header(path: Path, stream: Any, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """The shape, order and dtype of an ``.npy`` member, read from its header alone."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(stream, max_header_size=_MAX_HEADER)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(stream, max_header_size=_MAX_HEADER)
+        else:
+            raise _bad(path, f"its entry {key!r} has .npy format version {version}")
+    except _Refused:
+        raise
+    except _READ_ERRORS as exc:
+        raise _bad(
+            path,
+            f"the file is truncated or corrupted (its entry {key!r} is not a readable "
+            f"array: {_one_line(exc)})",
+        ) from None
+    return tuple(int(s) for s in shape), bool(fortran), dtype
+
+
+def _data(
+    path: Path,
+    stream: Any,
+    member: Any,
+    key: str,
+    shape: tuple[int, ...],
+    fortran: bool,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """An ``.npy`` member's data after its header, of exactly the declared size (checked
+    against the zip directory before anything is allocated), the CRC verified at the end."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    if stream.tell() + nbytes != member.file_size:
+        raise _bad(
+            path,
+            f"the file is truncated or corrupted ({key!r} holds {member.file_size} bytes, its "
+            f"header declares {stream.tell() + nbytes})",
+        )
+    buffer = bytearray(nbytes)
+    view = memoryview(buffer)
+    done = 0
+    while done < nbytes:
+        chunk = stream.read(min(_CHUNK, nbytes - done))
+        if not chunk:
+            raise _bad(path, f"the file is truncated or corrupted ({key!r} ends early)")
+        view[done : done + len(chunk)] = chunk
+        done += len(chunk)
+    if stream.read(1):  # also makes zipfile check the CRC
+        raise _bad(path, f"the file is truncated or corrupted ({key!r} is longer than declared)")
+    arr = np.frombuffer(buffer, dtype=dtype)
+    if dtype.kind == "U":
+        return arr.reshape(shape)
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in a JSON value (iteratively: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if level > MAX_METADATA_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
     """The JSON metadata document, checked."""
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise _bad(path, f"its {_METADATA_KEY!r} entry is not a JSON string")
     try:
         document = json.loads(str(raw[()]))
     except json.JSONDecodeError as exc:
-        raise _bad(path, f"its metadata is not valid JSON ({exc})") from None
+        raise _bad(path, f"its metadata is not valid JSON ({_one_line(exc)})") from None
+    except RecursionError:
+        raise _bad(path, "its metadata nests lists or dicts too deeply") from None
+    if _depth(document) > MAX_METADATA_DEPTH:
+        raise _bad(path, f"its metadata nests lists or dicts over {MAX_METADATA_DEPTH} levels deep")
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise _bad(path, "its metadata does not describe a portable_net model")
     version = document.get("format_version")
@@ -293,6 +523,10 @@ def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
     ):
         raise _bad(path, f"its layer sizes {sizes!r} are not a list of positive integers")
+    if len(sizes) - 1 > (MAX_MEMBERS - 1) // 2:
+        raise _bad(
+            path, f"it declares {len(sizes) - 1} layers, over the limit of {(MAX_MEMBERS - 1) // 2}"
+        )
     if document.get("dtype") not in ("float32", "float64"):
         raise _bad(path, f"its dtype {document.get('dtype')!r} is not float32 or float64")
     if not isinstance(document.get("metadata"), dict):

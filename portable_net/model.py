@@ -19,6 +19,7 @@ from ._validation import (
     array_arguments,
     check_feature_count,
     check_features,
+    check_finite_params,
     check_floating_params,
     check_int,
     check_labels,
@@ -108,6 +109,7 @@ def check_inputs(
         check_labels(xp, y, X.shape[0], params[f"W{n_layers}"].shape[1])
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
+    check_finite_params(xp, params)  # after the cast: a float64 weight may overflow float32
     return xp, device, n_layers, params, X, y
 
 

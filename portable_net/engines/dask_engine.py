@@ -36,7 +36,13 @@ import array_api_compat
 import numpy as np
 
 from .. import network
-from .._validation import check_feature_count, check_floating_params, check_params
+from .._validation import (
+    check_feature_count,
+    check_float_dtype,
+    check_floating_params,
+    check_params,
+    check_plain_array,
+)
 from ..history import History, check_final_loss, log_step
 from ..loss import one_hot
 from ..step import StepSettings, make_update
@@ -273,6 +279,12 @@ def check_and_persist(
     import dask
 
     n_layers = check_params(params)
+    # unknown chunk sizes first: a NumPy argument would be chunked like them (and fail)
+    for name, x in (("X", X), ("y", y)):
+        if is_dask(x):
+            _known_chunks(x, name)
+        else:
+            check_plain_array(name, x)
     if not is_dask(X):
         y = _as_dask(y, "y", None)
         X = _as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
@@ -282,10 +294,7 @@ def check_and_persist(
     _known_chunks(X, "X")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must not be empty, got shape {tuple(X.shape)}")
-    if not np.issubdtype(X.dtype, np.floating) or X.dtype not in (np.float32, np.float64):
-        raise TypeError(
-            f"X must hold real floating values (float32 or float64), got dtype {X.dtype}"
-        )
+    check_float_dtype("X", X.dtype)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (n_samples,), got shape {tuple(y.shape)}")
     _known_chunks(y, "y")
