@@ -98,8 +98,9 @@ def tests_wheel(session: nox.Session) -> None:
     backend, Dask and the test extra, and run the suite from a directory outside the
     checkout, so that it imports the installed package: a module missing from the wheel fails.
 
-    One pytest run covers numpy, array_api_strict, torch and jax: the tests that take the
-    backend fixture run on each, the rest once. Arguments after ``--`` go to pytest.
+    One pytest run (on two processes, pytest-xdist) covers numpy, array_api_strict, torch and
+    jax: the tests that take the backend fixture run on each, the rest once. Arguments after
+    ``--`` go to pytest (``-n 0``: one process).
     """
     session.install("build")
     work = Path(tempfile.mkdtemp(prefix="portable-net-wheel-"))
@@ -113,7 +114,7 @@ def tests_wheel(session: nox.Session) -> None:
             "--no-deps",
             str(wheel),
         )
-        session.install(f"{wheel}[test,plot,progress,dask]", *ALL_CPU_DEPS)
+        session.install(f"{wheel}[test,plot,progress,dask]", *ALL_CPU_DEPS, "pytest-xdist")
         # the checkout without the package (tests, bench, examples, docs, README), so that
         # only the installed wheel can provide portable_net
         run_dir = work / "run"
@@ -134,6 +135,9 @@ def tests_wheel(session: nox.Session) -> None:
             "no:cacheprovider",
             "--rootdir",
             str(run_dir),
+            # both cores (this suite's tests are single-threaded and short); -n 0 turns it off
+            "-n",
+            "2",
             *session.posargs,
             env={"PORTABLE_NET_BACKENDS": ",".join(CPU_BACKENDS)},
             success_codes=[0, 5],  # 5: nothing selected (-m or -k matching no test)
