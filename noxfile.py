@@ -84,12 +84,18 @@ def _check_wheel(wheel: Path) -> None:
         raise RuntimeError(f"{wheel.name} lacks {missing}")
 
 
-def _not_copied(directory: str, names: list[str]) -> set[str]:
-    top = Path(directory).resolve() == ROOT
+def _not_copied_to_build(directory: str, names: list[str]) -> set[str]:
     skip = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
-    if top:
-        skip |= {"portable_net", ".git", ".nox", ".venv", "build", "dist"}
+    if Path(directory).resolve() == ROOT:
+        skip |= {".git", ".nox", ".venv", "build", "dist"}
     return {n for n in names if n in skip or n.endswith(".egg-info")}
+
+
+def _not_copied(directory: str, names: list[str]) -> set[str]:
+    skip = _not_copied_to_build(directory, names)
+    if Path(directory).resolve() == ROOT:
+        skip |= {"portable_net"} & set(names)
+    return skip
 
 
 @nox.session
@@ -105,8 +111,11 @@ def tests_wheel(session: nox.Session) -> None:
     session.install("build")
     work = Path(tempfile.mkdtemp(prefix="portable-net-wheel-"))
     try:
-        # the wheel is built from the sdist, so a file missing from the sdist fails too
-        session.run("python", "-m", "build", "--outdir", str(work / "dist"), str(ROOT))
+        # built from a copy (setuptools writes *.egg-info beside the sources), and the wheel
+        # from the sdist, so that a file missing from the sdist fails too
+        src = work / "src"
+        shutil.copytree(ROOT, src, ignore=_not_copied_to_build)
+        session.run("python", "-m", "build", "--outdir", str(work / "dist"), str(src))
         (wheel,) = (work / "dist").glob("*.whl")
         _check_wheel(wheel)
         session.install(
@@ -227,9 +236,19 @@ def gpu(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and common mistakes with ruff."""
     session.install("ruff==0.17.6")
-    session.run("ruff", "check", "portable_net", "tests", "bench", "examples", "noxfile.py")
     session.run(
-        "ruff", "format", "--check", "portable_net", "tests", "bench", "examples", "noxfile.py"
+        "ruff", "check", "--no-cache", "portable_net", "tests", "bench", "examples", "noxfile.py"
+    )
+    session.run(
+        "ruff",
+        "format",
+        "--no-cache",
+        "--check",
+        "portable_net",
+        "tests",
+        "bench",
+        "examples",
+        "noxfile.py",
     )
 
 
