@@ -1,16 +1,24 @@
-"""Sessions: the test suite per backend, and lint.
+"""Sessions: lint, the test suite against the built wheel, the test suite per backend.
 
-nox                      lint and the tests on numpy, array_api_strict, torch and jax
-nox -s tests             the same tests, plus cupy (skipped without a CUDA GPU)
-nox -s "tests(torch)"
+nox                      lint, and the suite against the wheel on numpy, array_api_strict,
+                         torch and jax in one environment (tests_wheel)
+nox -s tests_wheel -- -m "not slow"    the same, without the long runs
+nox -s "tests(torch)"    the whole suite on one backend, from the checkout (editable)
+nox -s tests             that for every backend, plus cupy (skipped without a CUDA GPU)
 nox --no-venv --no-install -s "tests(cupy)"   on a GPU machine, offline
+
+With PORTABLE_NET_ONLY_BACKEND_TESTS=1 in the environment a tests session runs only the
+tests that take the backend fixture (xp, device): what another backend must show.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
+import zipfile
+from pathlib import Path
 
 import nox
 import nox.command
@@ -33,7 +41,9 @@ BACKEND_DEPS = {
     "cupy": ["cupy-cuda12x"],
 }
 
-nox.options.sessions = ["lint", *(f"tests({b})" for b in CPU_BACKENDS)]
+nox.options.sessions = ["lint", "tests_wheel"]
+
+ROOT = Path(__file__).resolve().parent
 
 
 def _has_cuda() -> bool:
@@ -54,10 +64,96 @@ def tests(session: nox.Session, backend: str) -> None:
         "pytest",
         *session.posargs,
         env={"PORTABLE_NET_BACKENDS": backend},
+        success_codes=[0, 5],  # 5: nothing selected (e.g. -k matching none on this backend)
     )
 
 
 ALL_CPU_DEPS = ["array-api-strict", "torch==2.13.0", "jax"]
+
+
+def _check_wheel(wheel: Path) -> None:
+    """Every module of the source tree, py.typed and the licence are in the wheel."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    wanted = {p.relative_to(ROOT).as_posix() for p in (ROOT / "portable_net").rglob("*.py")}
+    wanted.add("portable_net/py.typed")
+    missing = sorted(wanted - names)
+    if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names):
+        missing.append("*.dist-info/licenses/LICENSE")
+    if missing:
+        raise RuntimeError(f"{wheel.name} lacks {missing}")
+
+
+def _not_copied_to_build(directory: str, names: list[str]) -> set[str]:
+    skip = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+    if Path(directory).resolve() == ROOT:
+        skip |= {".git", ".nox", ".venv", "build", "dist"}
+    return {n for n in names if n in skip or n.endswith(".egg-info")}
+
+
+def _not_copied(directory: str, names: list[str]) -> set[str]:
+    skip = _not_copied_to_build(directory, names)
+    if Path(directory).resolve() == ROOT:
+        skip |= {"portable_net"} & set(names)
+    return skip
+
+
+@nox.session
+def tests_wheel(session: nox.Session) -> None:
+    """Build the sdist and from it the wheel, install the wheel (not editable) with every CPU
+    backend, Dask and the test extra, and run the suite from a directory outside the
+    checkout, so that it imports the installed package: a module missing from the wheel fails.
+
+    One pytest run (on two processes, pytest-xdist) covers numpy, array_api_strict, torch and
+    jax: the tests that take the backend fixture run on each, the rest once. Arguments after
+    ``--`` go to pytest (``-n 0``: one process).
+    """
+    session.install("build")
+    work = Path(tempfile.mkdtemp(prefix="portable-net-wheel-"))
+    try:
+        # built from a copy (setuptools writes *.egg-info beside the sources), and the wheel
+        # from the sdist, so that a file missing from the sdist fails too
+        src = work / "src"
+        shutil.copytree(ROOT, src, ignore=_not_copied_to_build)
+        session.run("python", "-m", "build", "--outdir", str(work / "dist"), str(src))
+        (wheel,) = (work / "dist").glob("*.whl")
+        _check_wheel(wheel)
+        session.install(
+            "--force-reinstall",
+            "--no-deps",
+            str(wheel),
+        )
+        session.install(f"{wheel}[test,plot,progress,dask]", *ALL_CPU_DEPS, "pytest-xdist")
+        # the checkout without the package (tests, bench, examples, docs, README), so that
+        # only the installed wheel can provide portable_net
+        run_dir = work / "run"
+        shutil.copytree(ROOT, run_dir, ignore=_not_copied)
+        session.chdir(run_dir)
+        session.run(
+            "python",
+            "-c",
+            "import pathlib, portable_net as p; f = pathlib.Path(p.__file__); "
+            "assert 'site-packages' in f.parts, f'portable_net from {f}, not the wheel'; "
+            "print('portable_net', p.__version__, 'from', f.parent)",
+        )
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(run_dir),
+            # both cores (this suite's tests are single-threaded and short); -n 0 turns it off
+            "-n",
+            "2",
+            *session.posargs,
+            env={"PORTABLE_NET_BACKENDS": ",".join(CPU_BACKENDS)},
+            success_codes=[0, 5],  # 5: nothing selected (-m or -k matching no test)
+        )
+    finally:
+        session.chdir(ROOT)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @nox.session(default=False)
@@ -70,10 +166,21 @@ def compare(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Time every backend against the case study's literal loop, and Dask against in-memory
-    NumPy; write bench/results/."""
+    NumPy; write the results to a new temporary directory each (printed).
+
+    ``nox -s bench -- --output bench/results`` updates the committed results; other arguments
+    go to ``python -m bench`` only.
+    """
     session.install("-e", ".[dask]", *ALL_CPU_DEPS)
     session.run("python", "-m", "bench", *session.posargs)
-    session.run("python", "-m", "bench.dask_bench")
+    args = list(session.posargs)
+    output = []
+    for i, arg in enumerate(args):
+        if arg == "--output" and i + 1 < len(args):
+            output = ["--output", args[i + 1]]
+        elif arg.startswith("--output="):
+            output = [arg]
+    session.run("python", "-m", "bench.dask_bench", *output)
 
 
 # the GPU check's stages, most needed first (a short visit may end before the last)
@@ -99,7 +206,21 @@ def gpu(session: nox.Session) -> None:
                   "tests-jax": ("jax", "jax")}  # fmt: skip
     commands = {
         name: (
-            ["python", "-m", "pytest", "-q", "--durations=5", "-k", ids],
+            # a third-party warning on the GPU machine (CUDA paths, drivers) is reported, not
+            # an error that would cost a short visit; portable_net's own deprecations still fail
+            [
+                "python",
+                "-m",
+                "pytest",
+                "-q",
+                "--durations=5",
+                "-k",
+                ids,
+                "-W",
+                "default",
+                "-W",
+                "error::DeprecationWarning:portable_net",
+            ],
             {"env": {"PORTABLE_NET_BACKENDS": backend}, "success_codes": [0, 5]},
         )
         for name, (backend, ids) in pytest_ids.items()
@@ -109,7 +230,7 @@ def gpu(session: nox.Session) -> None:
     # sized for a short visit to a GPU machine: the targets' sizes, 2 rounds, no CPU extras
     commands["bench"] = (
         ["python", "-m", "bench", "--backends", backends, "--gpu-check", "--rounds", "2",
-         "--no-ablation", "--no-whole-process"],
+         "--no-ablation", "--no-whole-process", "--output", "bench/results"],
         {},
     )  # fmt: skip
     failed = []
@@ -129,9 +250,19 @@ def gpu(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and common mistakes with ruff."""
     session.install("ruff==0.17.6")
-    session.run("ruff", "check", "portable_net", "tests", "bench", "examples", "noxfile.py")
     session.run(
-        "ruff", "format", "--check", "portable_net", "tests", "bench", "examples", "noxfile.py"
+        "ruff", "check", "--no-cache", "portable_net", "tests", "bench", "examples", "noxfile.py"
+    )
+    session.run(
+        "ruff",
+        "format",
+        "--no-cache",
+        "--check",
+        "portable_net",
+        "tests",
+        "bench",
+        "examples",
+        "noxfile.py",
     )
 
 

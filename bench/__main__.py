@@ -6,7 +6,8 @@ alternating with the measured code, each measurement in its own process
 (``bench/_worker.py``) with glibc's heap trimming and mmap threshold set high for both sides
 (``MALLOC_*``), so the ratio measures computation and not the allocator's luck. Reports
 medians over rounds, ratios to the reference and peak traced memory; writes
-``bench/results/<machine>.json`` and ``.md``.
+``<machine>.json`` and ``.md`` to ``--output DIR`` (default: a new temporary directory, printed;
+``--output bench/results`` updates the committed results).
 
 Also: the whole-process comparison (``portable-net train`` against the case study's script,
 default environment), the block-size ablation, and the slope of cost against points.
@@ -24,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -468,10 +470,10 @@ def gpu_lines(g: dict) -> list[str]:
     return lines
 
 
-def write(results: dict) -> Path:
-    RESULTS.mkdir(exist_ok=True)
+def write(results: dict, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
     name = slug(results["machine"])
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
     lines = [
         f"# Benchmark results: {results['machine']}",
         "",
@@ -528,7 +530,7 @@ def write(results: dict) -> Path:
         f"Reference check: first loss {results['reference_check']['first_loss']:.6f} "
         f"(ln 3 = 1.098612), accuracy {results['reference_check']['accuracy']:.2f}.",
     ]
-    path = RESULTS / f"{name}.md"
+    path = out / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -552,7 +554,17 @@ def main(argv=None) -> int:
         help="only the sizes of the GPU targets (300 points float64; 3,000,000 points, hidden "
         "256, float32 on GPUs and NumPy), for a short visit to a GPU machine",
     )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write <machine>.md and .json (default: a new temporary directory; "
+        "--output bench/results updates the committed results)",
+    )
     args = parser.parse_args(argv)
+    out = args.output or Path(tempfile.mkdtemp(prefix="portable-net-bench-"))
+    print(f"# results go to {out}", flush=True)
 
     import portable_net as pn
 
@@ -582,16 +594,16 @@ def main(argv=None) -> int:
             "ns_per_point": (b["seconds_per_step"] - a["seconds_per_step"]) / 270_000 * 1e9,
             "growth_10x": b["seconds_per_step"] / a["seconds_per_step"] / 10,
         }
-    write(results)  # kept if a later part fails or runs out of time (a GPU visit is short)
+    write(results, out)  # kept if a later part fails or runs out of time (a GPU visit is short)
     if "cupy" in gpu_devices() and (not args.backends or "cupy" in args.backends.split(",")):
         results["gpu"] = gpu_report(results["rows"], args.rounds)
-        write(results)
+        write(results, out)
     if not args.no_whole_process:
         results["whole_process"] = whole_process(args.rounds)
         print(f"whole process: {results['whole_process']}", flush=True)
     if not args.no_ablation:
         results["ablation"] = ablation(args.rounds)
-    path = write(results)
+    path = write(results, out)
     print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0
 

@@ -10,7 +10,9 @@ Measures, for the two-layer net (hidden 100, float64):
   * on 2 workers, the number of chunks swept at a fixed number of points.
 For the distributed runs the task stream gives the workers' compute time; the rest of the
 step's wall time (scheduler, communication, graph building and the update on the client) is
-reported as the overhead's share. Writes ``bench/results/dask-<cpu>.md`` and ``.json``.
+reported as the overhead's share. Writes ``dask-<cpu>.md`` and ``.json`` to ``--output DIR``
+(default: a new temporary directory, printed; ``--output bench/results`` updates the committed
+results).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -175,9 +178,19 @@ def main(argv=None) -> int:
         default="2,8,32,128",
         help="numbers of chunks swept on 2 workers (default 2,8,32,128)",
     )
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument(
+        "--output",
+        "--out",
+        dest="out",
+        default=None,
+        metavar="DIR",
+        help="where to write dask-<cpu>.md and .json (default: a new temporary directory; "
+        "--output bench/results updates the committed results)",
+    )
     ap.add_argument("--base-chunks", type=int, default=8, help="chunks of the other rows (8)")
     args = ap.parse_args(argv)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="portable-net-bench-"))
+    print(f"results go to {out}", flush=True)
     try:
         import dask
         import distributed  # noqa: F401
@@ -246,7 +259,6 @@ def main(argv=None) -> int:
         "overhead_below_5pct_at_chunks": negligible,
         "total_s": time.perf_counter() - started,
     }
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"dask-{slug(cpu_model())}"
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -4,20 +4,28 @@
 
 Draws the spiral, trains the softmax linear classifier (it fails: about 50% accuracy),
 then the two-layer ReLU network (it succeeds: about 99%), prints the loss as the case study
-does and writes three pictures to OUTPUT_DIR (default: the current directory):
-spiral.png, softmax.png and net.png, and saves the net to net.npz. Add e.g. ``xp="torch"`` to make_spiral and init_params
-to run it all on another backend.
+does and writes three pictures to OUTPUT_DIR: spiral.png, softmax.png and net.png, and saves
+the net to net.npz. Without OUTPUT_DIR it writes to a new temporary directory and prints its
+name; the README's pictures are redrawn only when asked: ``python examples/case_study.py docs``.
+Add e.g. ``xp="torch"`` to make_spiral and init_params to run it all on another backend.
 """
 
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 import portable_net as pn
 
-out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
-out.mkdir(parents=True, exist_ok=True)
+if len(sys.argv) > 2:
+    sys.exit("usage: python examples/case_study.py [OUTPUT_DIR]")
+if len(sys.argv) == 2:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+else:
+    out = Path(tempfile.mkdtemp(prefix="portable-net-case-study-"))
+print(f"writing to {out}")
 
 # the data: 3 spiral arms of 100 points, which no line can separate
 X, y = pn.make_spiral(100, 3, seed=0)

@@ -4,6 +4,11 @@ Backends: numpy, array_api_strict (on its default device and on its second devic
 proves that arrays are created on the caller's device), torch (CPU, and CUDA where present),
 jax (its default device), cupy (GPU). What is not installed or has no device is skipped.
 Narrow the set with ``PORTABLE_NET_BACKENDS=numpy,torch``.
+
+``PORTABLE_NET_ONLY_BACKEND_TESTS=1`` keeps only the tests that take the backend fixture
+(``xp``, ``device`` or ``backend``): what another backend must show, without rerunning the
+backend-independent rest of the suite (the ``tests(<backend>)`` nox sessions use it).
+Long runs are marked ``slow``; ``-m "not slow"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -27,6 +32,22 @@ _CASES = [
     ("jax", "jax", None),
     ("cupy", "cupy", None),
 ]
+
+
+def only_backend_tests() -> bool:
+    return os.environ.get("PORTABLE_NET_ONLY_BACKEND_TESTS", "").strip() not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests that take no backend when PORTABLE_NET_ONLY_BACKEND_TESTS is set."""
+    if not only_backend_tests():
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if "backend" in getattr(item, "fixturenames", ()) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def selected_backends() -> list[str]:
