@@ -148,7 +148,7 @@ def train(
         RuntimeWarning and the portable step if they cannot be built; see
         :mod:`portable_net.engines` and the README), else the portable step. ``"portable"``:
         the portable step, run eagerly. A callable
-        ``engine(xp, step, settings, packed, velocity, data)`` returning an engine
+        ``engine(xp, step, settings, packed, data)`` returning an engine
         (experiments). Mini-batches always run the portable step.
     jit : bool or None
         Deprecated spelling of ``engine``: True is ``"auto"``, False ``"portable"``
@@ -216,7 +216,7 @@ def train(
     )
     step = make_step(xp, packed, settings)
     if batch_size is None:
-        engine = engines.engine_for(xp, step, settings, packed, velocity, data, choice)
+        engine = engines.engine_for(xp, step, settings, packed, data, choice)
         for start in range(0, steps, log_every):
             packed, velocity, loss = engine.logged_step(packed, velocity)
             report(start, loss)

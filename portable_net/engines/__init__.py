@@ -57,9 +57,10 @@ class Engine(Protocol):
         ...
 
 
-#: ``factory(xp, step, settings, packed, velocity, data) -> Engine``: an engine of one's own
-#: choice (experiments, benchmarks), passed as ``train(..., engine=factory)``
-EngineFactory = Callable[[ModuleType, Step, StepSettings, list[Any], list[Any], StepData], Engine]
+#: ``factory(xp, step, settings, packed, data) -> Engine``: an engine of one's own choice
+#: (experiments, benchmarks), passed as ``train(..., engine=factory)``; ``packed`` are the
+#: run's initial parameters (their shapes, dtype and device)
+EngineFactory = Callable[[ModuleType, Step, StepSettings, list[Any], StepData], Engine]
 
 
 def engine_for(
@@ -67,7 +68,6 @@ def engine_for(
     step: Step,
     settings: StepSettings,
     packed: list[Any],
-    velocity: list[Any],
     data: StepData,
     engine: str | EngineFactory = "auto",
 ) -> Engine:
@@ -75,10 +75,10 @@ def engine_for(
 
     ``"portable"``: the portable step. ``"auto"``: the library's own engine where there is
     one (JAX: compiled; CuPy, one hidden layer: fused kernels), else the portable step. A
-    callable: ``engine(xp, step, settings, packed, velocity, data)``.
+    callable: ``engine(xp, step, settings, packed, data)``.
     """
     if callable(engine):
-        return engine(xp, step, settings, packed, velocity, data)
+        return engine(xp, step, settings, packed, data)
     if engine == "auto":
         name = backend_name(xp)
         if name == "jax":
@@ -90,7 +90,7 @@ def engine_for(
 
             if cupy_engine.supported(packed, None):
                 try:  # compiles the kernels (once per process and shape)
-                    return cupy_engine.fused_engine(xp, step, settings, packed, velocity, data)
+                    return cupy_engine.fused_engine(xp, step, settings, packed, data)
                 except Exception as exc:  # an optional engine never stops training
                     warnings.warn(
                         f"the fused CuPy step is unavailable ({type(exc).__name__}: {exc}); "

@@ -300,7 +300,6 @@ def fused_engine(
     step: Step,
     settings: StepSettings,
     packed: list[Any],
-    velocity: list[Any],
     data: StepData,
     *,
     graph_steps: int = 0,
