@@ -85,10 +85,11 @@ def is_floating(xp: ModuleType, x: Any) -> bool:
 
 def check_plain_array(name: str, x: Any) -> None:
     """Refuse NumPy subclasses (numpy.ma.MaskedArray, numpy.matrix, ...): their operators do
-    not follow the array API (a mask is silently dropped or broadcast, a matrix stays 2-D)."""
+    not follow the array API (a mask is silently dropped or broadcast, a matrix stays 2-D).
+    numpy.memmap is accepted: an ndarray whose memory is a file, with ndarray's operators."""
     import numpy as np
 
-    if isinstance(x, np.ndarray) and type(x) is not np.ndarray:
+    if isinstance(x, np.ndarray) and type(x) not in (np.ndarray, np.memmap):
         kind = f"{type(x).__module__}.{type(x).__qualname__}"
         hint = (
             " (fill or drop the masked entries first, e.g. X.filled(...) or X.compressed())"
@@ -187,13 +188,14 @@ def check_finite_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
     would predict one class for every point).
 
     One reduction per parameter and one host synchronisation: NaN and infinity propagate
-    through a sum, so the sum of the parameters' sums is finite unless one holds them (or the
-    sum overflows, which the exact per-parameter check, run only then, tells apart).
+    through ``max(|p|)`` and ``maximum`` (which, unlike a sum, cannot overflow), so the
+    largest magnitude is finite unless a parameter holds them; the exact per-parameter check
+    runs only then, to name them.
     """
     total = None
     for arr in params.values():
-        part = xp.sum(arr)
-        total = part if total is None else total + part
+        part = xp.max(xp.abs(arr))  # layer sizes are >= 1: never empty
+        total = part if total is None else xp.maximum(total, part)
     if total is None or math.isfinite(float(total)):
         return
     bad = [key for key, arr in params.items() if not bool(xp.all(xp.isfinite(arr)))]

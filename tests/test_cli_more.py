@@ -233,6 +233,7 @@ def test_a_saved_model_predicts_the_same_on_every_backend(trained, tmp_path, bac
     assert stdout == reference[1]
 
 
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer. Maximum iterations")
 def test_classifier_labels_come_back_from_predict(tmp_path):
     X, y = pn.make_spiral(20, 3)
     clf = pn.Classifier((8,), solver="sgd", nesterovs_momentum=False, max_iter=5)

@@ -277,6 +277,7 @@ def test_a_killed_worker_is_survived_or_reported(client):
 # --- the estimator ----------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer. Maximum iterations")
 def test_classifier_fits_dask_arrays_like_numpy():
     X_np, y_np = pn.make_spiral(50, 3, seed=2)
     labels = np.array([10, 20, 30])[y_np]  # arbitrary labels

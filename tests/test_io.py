@@ -265,6 +265,7 @@ def test_missing_file_and_bad_arguments(tmp_path):
 # --- Classifier --------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer. Maximum iterations")
 def test_classifier_save_and_load_on_every_backend(xp, device, tmp_path):
     X, y = pn.make_spiral(20, 3, seed=2)
     labels = 10 * y + 5  # classes 5, 15, 25
