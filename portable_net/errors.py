@@ -25,8 +25,9 @@ __all__ = ["ConvergenceWarning", "DataConversionWarning", "NotFittedError", "Tra
 class TrainingDiverged(FloatingPointError):
     """The training loss stopped being finite.
 
-    Raised by :func:`train` and :meth:`Classifier.fit <portable_net.Classifier.fit>` at the first logged step whose loss is
-    NaN or infinite; the message suggests a smaller learning rate.
+    Raised by :func:`train` and :meth:`Classifier.fit <portable_net.Classifier.fit>` at the
+    first logged step whose loss is NaN or infinite; the message suggests a smaller learning
+    rate.
 
     Parameters
     ----------
