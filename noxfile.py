@@ -246,6 +246,19 @@ def gpu(session: nox.Session) -> None:
         session.error(f"GPU stages failed: {', '.join(failed)}")
 
 
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the documentation into docs/_build/html, warnings as errors (numpydoc-validated).
+
+    ``nox -s docs -- -b linkcheck`` and the like pass options on to sphinx-build.
+    """
+    session.install("-e", ".[docs]")
+    session.run(
+        "python", "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html",
+        *session.posargs, "docs", "docs/_build/html",
+    )  # fmt: skip
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check style and common mistakes with ruff."""

@@ -76,6 +76,16 @@ def get_namespace(backend: Any = None) -> ModuleType:
         For a known backend that is not installed (or, for CuPy, has no GPU).
     TypeError
         For an object that is neither a name nor an array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portable_net as pn
+    >>> xp = pn.get_namespace("numpy")
+    >>> xp.__name__
+    'array_api_compat.numpy'
+    >>> pn.get_namespace(np.ones(3)) is xp  # an array's namespace
+    True
     """
     if backend is None:
         backend = "numpy"
@@ -114,8 +124,21 @@ def _usable_names() -> list[str]:
 def available_backends() -> dict[str, tuple[str, ...]]:
     """Return the backends usable here, each with the names of its devices.
 
-    Example: ``{"numpy": ("cpu",), "torch": ("cpu", "cuda:0")}``. A device name is what
-    ``--device`` and the ``device=`` arguments accept.
+    A backend is usable when its library imports and lists at least one device (CuPy: a
+    CUDA GPU is visible).
+
+    Returns
+    -------
+    dict of str to tuple of str
+        Backend name to device names, e.g. ``{"numpy": ("cpu",), "torch": ("cpu",
+        "cuda:0")}``. A device name is what ``--device`` and the ``device=`` arguments
+        accept.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> pn.available_backends()["numpy"]
+    ('cpu',)
     """
     out = {}
     for name in _usable_names():

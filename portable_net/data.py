@@ -44,9 +44,8 @@ def make_spiral(
     device : None, str or device
         Device of the returned arrays (``"cuda:0"``); None for the backend's default.
     dtype : None, "float32" or "float64"
-        dtype of ``X``: float64 by default (the case study's precision); a backend without
+        The dtype of ``X``: float64 by default (the case study's precision); a backend without
         float64 gets its default float and a warning.
-
     chunks : None, int, tuple of int or "auto"
         Not None: return Dask arrays (``pip install 'portable-net[dask]'``) of NumPy chunks
         (CuPy chunks with ``xp="cupy"``) with these rows per chunk, built chunk by chunk
@@ -56,8 +55,18 @@ def make_spiral(
     Returns
     -------
     X : array, shape (n_per_class * n_classes, 2)
+        The points, real floating, of the chosen library and device.
     y : array of integers, shape (n_per_class * n_classes,)
         Labels in ``[0, n_classes)``, class blocks in order.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> X.shape, X.dtype, y.shape
+    ((300, 2), dtype('float64'), (300,))
+    >>> [int((y == k).sum()) for k in range(3)]
+    [100, 100, 100]
     """
     n = check_int("n_per_class", n_per_class, minimum=1)
     k = check_int("n_classes", n_classes, minimum=2)

@@ -25,7 +25,27 @@ __all__ = ["ConvergenceWarning", "DataConversionWarning", "NotFittedError", "Tra
 class TrainingDiverged(FloatingPointError):
     """The training loss stopped being finite.
 
-    Attributes ``step`` (the step at which it was seen) and ``loss`` (the value, NaN or inf).
+    Raised by :func:`train` and :meth:`Classifier.fit <portable_net.Classifier.fit>` at the
+    first logged step whose loss is NaN or infinite; the message suggests a smaller learning
+    rate.
+
+    Parameters
+    ----------
+    step : int
+        The step at which the loss was seen (kept as the attribute ``step``).
+    loss : float
+        The loss, NaN or infinite (attribute ``loss``).
+    learning_rate : float or None
+        The learning rate of the run, named in the message (attribute ``learning_rate``).
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> exc = pn.TrainingDiverged(40, float("nan"), learning_rate=1e6)
+    >>> print(exc)
+    training diverged: the loss is nan at step 40; try a smaller learning rate (learning_rate=1e+06)
+    >>> isinstance(exc, FloatingPointError)
+    True
     """
 
     def __init__(self, step: int, loss: float, learning_rate: float | None = None):
@@ -91,10 +111,25 @@ class _Joinable:
 
 
 class NotFittedError(_Joinable, ValueError, AttributeError):
-    """A :class:`Classifier` was used before :meth:`Classifier.fit`.
+    """A :class:`Classifier` was used before :meth:`Classifier.fit <portable_net.Classifier.fit>`.
 
     A ValueError and an AttributeError (as scikit-learn's), and, when scikit-learn is
     imported, an instance of ``sklearn.exceptions.NotFittedError`` too.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        The message, as for any exception.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portable_net as pn
+    >>> try:
+    ...     pn.Classifier().predict(np.zeros((1, 2)))
+    ... except pn.NotFittedError:
+    ...     print("fit first")
+    fit first
     """
 
 

@@ -223,6 +223,18 @@ class Classifier:
         Number of output units: K (a softmax over K >= 2 units, also for two classes).
     out_activation_ : str
         ``"softmax"``.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> clf = pn.Classifier(hidden_layer_sizes=(100,), solver="sgd", nesterovs_momentum=False,
+    ...                     learning_rate_init=0.1, max_iter=20, random_state=0)
+    >>> clf = clf.fit(X, y)
+    >>> clf.classes_, clf.n_iter_
+    (array([0, 1, 2]), 20)
+    >>> clf.predict(X[:3]).shape, clf.predict_proba(X[:3]).shape
+    ((3,), (3, 3))
     """
 
     def __init__(
@@ -280,11 +292,45 @@ class Classifier:
         return sorted(p.name for p in signature.parameters.values() if p.name != "self")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's arguments, as scikit-learn's ``get_params``."""
+        """Get the constructor's arguments, as scikit-learn's ``get_params``.
+
+        Parameters
+        ----------
+        deep : bool
+            Ignored (no sub-estimators); scikit-learn's signature.
+
+        Returns
+        -------
+        dict of str to object
+            Each constructor argument's name and value.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> pn.Classifier(max_iter=50).get_params()["max_iter"]
+        50
+        """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params: Any) -> Classifier:
-        """Set constructor arguments, as scikit-learn's ``set_params``; returns self."""
+        """Set constructor arguments, as scikit-learn's ``set_params``.
+
+        Parameters
+        ----------
+        **params
+            Constructor arguments by name; an unknown name is a ValueError.
+
+        Returns
+        -------
+        Classifier
+            The estimator itself.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> pn.Classifier().set_params(alpha=1e-3).alpha
+        0.001
+        """
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
@@ -330,7 +376,17 @@ class Classifier:
 
     @property
     def params_(self) -> dict[str, Any]:
-        """The weights as the functional API takes them: ``{"W1", "b1", ..., "WL", "bL"}``."""
+        """The weights as the functional API takes them: ``{"W1", "b1", ..., "WL", "bL"}``.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> pn.accuracy(clf.params_, X, y) == clf.score(X, y)
+        True
+        """
         self._check_is_fitted()
         out = {}
         for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_), start=1):
@@ -588,17 +644,60 @@ class Classifier:
     # --- fitting ----------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> Classifier:
-        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self.
+        """Train on the examples X and their labels y.
 
         Up to ``max_iter`` epochs, fewer when the convergence test (``tol``,
         ``n_iter_no_change``) is met. With ``warm_start=True`` a fitted model continues.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples, of any supported library and device (training runs there).
+        y : array-like, shape (n_samples,)
+            Their labels, of any type (integers, strings, booleans).
+
+        Returns
+        -------
+        Classifier
+            The fitted estimator itself.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> clf.n_iter_
+        20
         """
         return self._fit(X, y, incremental=False, classes=None)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Classifier:
-        """One epoch over X and y; ``classes`` (all the labels) is required on the first call.
+        """Train for one epoch over X and y.
 
-        Returns self.
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples.
+        y : array-like, shape (n_samples,)
+            Their labels.
+        classes : array-like or None
+            All the labels that will ever be seen; required on the first call.
+
+        Returns
+        -------
+        Classifier
+            The estimator itself.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, random_state=0)
+        >>> for _ in range(3):
+        ...     clf = clf.partial_fit(X, y, classes=[0, 1, 2])
+        >>> clf.n_iter_
+        3
         """
         return self._fit(X, y, incremental=True, classes=classes)
 
@@ -894,8 +993,28 @@ class Classifier:
     # --- predicting -------------------------------------------------------------------------
 
     def predict_proba(self, X: Any) -> Any:
-        """Class probabilities (n_samples, K), columns in the order of ``classes_``, in X's
-        library and device."""
+        """Compute the class probabilities of each row.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples (a Dask array gives a lazy Dask array).
+
+        Returns
+        -------
+        array, shape (n_samples, K)
+            Probabilities, columns in the order of ``classes_``, in X's library and device.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X)
+        >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-12)
+        ((300, 3), True)
+        """
         self._check_is_fitted()
         if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
             from .engines import dask_engine as _dask
@@ -905,13 +1024,53 @@ class Classifier:
         return _model_predict_proba(self.params_, X)
 
     def predict_log_proba(self, X: Any) -> Any:
-        """The log of :meth:`predict_proba`."""
+        """Compute the log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples.
+
+        Returns
+        -------
+        array, shape (n_samples, K)
+            Log-probabilities, columns in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> bool((clf.predict_log_proba(X) <= 0).all())
+        True
+        """
         self._check_is_fitted()
         X, xp, _ = self._validate_X(X, reset=False, method="predict_log_proba")
         return xp.log(_model_predict_proba(self.params_, X))
 
     def predict(self, X: Any) -> Any:
-        """The predicted label of each row, from ``classes_``."""
+        """Predict the label of each row, one of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples (a Dask array gives a lazy Dask array).
+
+        Returns
+        -------
+        array, shape (n_samples,)
+            Labels from ``classes_`` (NumPy for string labels, else X's library).
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> clf.predict(X[:5]).shape
+        (5,)
+        """
         self._check_is_fitted()
         if array_api_compat.is_dask_array(X):  # Dask: lazy, chunk by chunk
             proba = self.predict_proba(X)
@@ -926,7 +1085,31 @@ class Classifier:
         return xp.take(self.classes_, index, axis=0)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        """Compute the mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples.
+        y : array-like, shape (n_samples,)
+            Their true labels.
+        sample_weight : array-like of shape (n_samples,) or None
+            Weights of the rows; None weighs them equally.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of rows predicted right.
+
+        Examples
+        --------
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> 0.0 <= clf.score(X, y) <= 1.0
+        True
+        """
         pred = self.predict(X)
         if array_api_compat.is_dask_array(pred):  # Dask: one pass
             import dask
@@ -947,12 +1130,16 @@ class Classifier:
     # --- files ------------------------------------------------------------------------------
 
     def save(self, path: Any) -> Any:
-        """Save the fitted classifier to one ``.npz`` file (no pickle; see
-        :func:`portable_net.save`).
+        """Save the fitted classifier to one ``.npz`` file (no pickle).
 
-        The file holds the weights and, as plain data, the constructor's arguments, the labels,
-        the fitted attributes and the library and device the model was fitted on (used by
-        :meth:`load` when ``xp`` is not given).
+        As :func:`portable_net.save`, the file holds the weights and, as plain data, the
+        constructor's arguments, the labels, the fitted attributes and the library and device
+        the model was fitted on (used by :meth:`load` when ``xp`` is not given).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write, exactly as named (``.npz`` is the convention).
 
         Returns
         -------
@@ -963,6 +1150,19 @@ class Classifier:
         ------
         NotFittedError
             Before :meth:`fit`.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> path = clf.save(Path(tempfile.mkdtemp()) / "clf.npz")
+        >>> again = pn.Classifier.load(path)
+        >>> bool((again.predict(X) == clf.predict(X)).all())
+        True
         """
         from .io import save
 
@@ -1015,7 +1215,9 @@ class Classifier:
 
     @classmethod
     def load(cls, path: Any, *, xp: Any = None, device: Any = None) -> Classifier:
-        """A fitted Classifier from a file written by :meth:`save` (or :func:`portable_net.save`).
+        """Load a fitted Classifier from a file written by :meth:`save`.
+
+        A file written by :func:`portable_net.save` loads too.
 
         Parameters
         ----------
@@ -1029,6 +1231,11 @@ class Classifier:
             the library's default device, with a warning); None with an ``xp``: that
             library's default device.
 
+        Returns
+        -------
+        Classifier
+            The fitted classifier, its arrays in the chosen library and device.
+
         Raises
         ------
         FileNotFoundError, ValueError
@@ -1036,6 +1243,18 @@ class Classifier:
         ImportError
             When ``xp`` is None and the saved library is not installed here (the message
             says which ``xp=`` to pass instead).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
+        >>> path = clf.save(Path(tempfile.mkdtemp()) / "clf.npz")
+        >>> pn.Classifier.load(path).n_iter_  # xp="torch", device="cuda:0": elsewhere
+        20
         """
         from .io import load
 

@@ -301,9 +301,15 @@ def gradient_check(
 
     Parameters
     ----------
-    params, X, y, reg
-        As in :func:`loss_and_grads`.  Use a few rows: each checked entry costs two forward
-        passes (and two more and a backward pass when rows sit on a kink).
+    params : dict of str to array
+        The model (``W1, b1, ..., WL, bL``), of X's library and device.
+    X : array, shape (N, D)
+        The examples.  Use a few rows: each checked entry costs two forward passes (and two
+        more and a backward pass when rows sit on a kink).
+    y : array of integers, shape (N,)
+        Their labels, in ``[0, K)``.
+    reg : float
+        The L2 regularisation strength, as in :func:`loss_and_grads`.
     h : float or None
         The finite-difference step; None for 1e-5 (1e-2 on a backend without float64).
     max_entries : int or None
@@ -323,5 +329,14 @@ def gradient_check(
     -----
     UserWarning
         When the hand-written gradient is not float64 (its rounding shows in the errors).
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(10, 3, seed=0)
+    >>> params = pn.init_params([2, 20, 3], seed=0, scale=0.5)
+    >>> result = pn.gradient_check(params, X[1:], y[1:], max_entries=5)
+    >>> bool(result < 1e-7), result.passed
+    (True, True)
     """
     return _check(params, X, y, reg=reg, h=h, max_entries=max_entries, seed=seed)

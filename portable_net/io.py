@@ -99,6 +99,16 @@ def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) ->
         For parameters that are not a model, or metadata that is not plain data.
     OSError
         When the file cannot be written (a missing directory, no permission).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import portable_net as pn
+    >>> params = pn.init_params([2, 100, 3], seed=0)
+    >>> path = pn.save(Path(tempfile.mkdtemp()) / "net.npz", params, steps=10_000)
+    >>> path.name
+    'net.npz'
     """
 
     if not isinstance(path, (str, os.PathLike)):
@@ -270,6 +280,17 @@ def load(
         with another method or encrypted, over the limits above, holding object (pickled)
         arrays, lacking a weight or the metadata, or holding weights of the wrong shape or
         dtype or with NaN or infinite values.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import portable_net as pn
+    >>> path = Path(tempfile.mkdtemp()) / "net.npz"
+    >>> _ = pn.save(path, pn.init_params([2, 100, 3], seed=0), steps=10_000)
+    >>> params, meta = pn.load(path)  # xp="torch", device="cuda:0": onto another backend
+    >>> meta["layer_sizes"], meta["steps"], meta["dtype"]
+    ([2, 100, 3], 10000, 'float64')
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, not {type(path).__name__}")

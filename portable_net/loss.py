@@ -88,6 +88,17 @@ def softmax_cross_entropy(scores: Any, y: Any) -> tuple[Any, Any]:
         ``float(loss)`` for a Python number).
     dscores : array, shape (N, K)
         ``(softmax(scores) - onehot(y)) / N``, the gradient of ``loss`` wrt ``scores``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portable_net as pn
+    >>> scores = np.zeros((4, 3))  # equal scores: every class has probability 1/3
+    >>> loss, dscores = pn.softmax_cross_entropy(scores, np.array([0, 1, 2, 0]))
+    >>> round(float(loss), 6)  # ln 3
+    1.098612
+    >>> dscores[0]  # (1/3 - 1, 1/3, 1/3) / 4
+    array([-0.16666667,  0.08333333,  0.08333333])
     """
     xp, _ = namespace_and_device({"scores": scores, "y": y})
     if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:

@@ -49,13 +49,41 @@ def init_params(
     device: Any = None,
     dtype: Any = None,
 ) -> Params:
-    """Initial parameters ``{"W1", "b1", ..., "WL", "bL"}`` for the given layer sizes.
+    """Draw initial parameters ``{"W1", "b1", ..., "WL", "bL"}`` for the given layer sizes.
 
     ``W_l`` has shape ``(sizes[l-1], sizes[l])`` and is drawn ``scale * standard_normal`` from
     ``numpy.random.default_rng(seed)`` (layer by layer, so one seed gives the same weights on
     every backend); ``b_l`` is 1-D zeros.  ``[2, 3]`` is the softmax classifier,
-    ``[2, 100, 3]`` the case study's net.  ``xp``, ``device`` and ``dtype`` are as in
-    :func:`make_spiral` (float64 unless asked otherwise).
+    ``[2, 100, 3]`` the case study's net.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[D, H1, ..., K]``: inputs, hidden layers (any number, none included) and classes.
+    seed : int
+        Seed of the NumPy generator the weights are drawn from.
+    scale : float
+        Standard deviation of the weights (>= 0); 0.01 as in the case study.
+    xp : None, str or namespace
+        Backend of the returned arrays: None for NumPy, a backend name (``"torch"``) or a
+        namespace.
+    device : None, str or device
+        Device of the returned arrays (``"cuda:0"``); None for the backend's default.
+    dtype : None, "float32" or "float64"
+        The parameters' dtype: float64 by default; a backend without float64 gets its
+        default float and a warning.
+
+    Returns
+    -------
+    dict of str to array
+        ``W1, b1, ..., WL, bL``, arrays of the chosen library, device and dtype.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> params = pn.init_params([2, 100, 3], seed=0)
+    >>> {name: tuple(p.shape) for name, p in params.items()}
+    {'W1': (2, 100), 'b1': (100,), 'W2': (100, 3), 'b2': (3,)}
     """
     if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
         raise TypeError(
@@ -116,15 +144,41 @@ def check_inputs(
 def loss_and_grads(
     params: Mapping[str, Any], X: Any, y: Any, *, reg: float = 1e-3
 ) -> tuple[Any, Params]:
-    """The regularised loss and its gradient wrt every parameter, by hand-written backprop.
+    """Compute the regularised loss and its gradient by hand-written backprop.
 
     The loss is the mean softmax cross-entropy plus ``0.5 * reg * sum_l ||W_l||^2`` (biases
     are not regularised, and the penalty is not divided by N, as in the case study).
 
+    Parameters
+    ----------
+    params : dict of str to array
+        ``W1, b1, ..., WL, bL`` (as :func:`init_params` makes them), of X's library and
+        device.
+    X : array, shape (N, D)
+        The examples, real floating and finite.
+    y : array of integers, shape (N,)
+        Labels in ``[0, K)``.
+    reg : float
+        The L2 regularisation strength (>= 0).
+
     Returns
     -------
-    loss : 0-d array of X's dtype on X's device (``float(loss)`` for a number)
-    grads : dict with the keys and shapes of ``params``
+    loss : 0-d array
+        The loss, of X's dtype on X's device (``float(loss)`` for a number).
+    grads : dict of str to array
+        The gradient of the loss with respect to each parameter, with the keys and shapes of
+        ``params``.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> params = pn.init_params([2, 100, 3], seed=0)
+    >>> loss, grads = pn.loss_and_grads(params, X, y, reg=1e-3)
+    >>> round(float(loss), 4)  # about ln 3 = 1.0986: the weights are small
+    1.0987
+    >>> tuple(grads["W1"].shape)
+    (2, 100)
     """
     reg = check_real("reg", reg, low=0.0)
     xp, device, n_layers, params, X, y = check_inputs(params, X, y)
@@ -143,19 +197,83 @@ def loss_and_grads(
 
 
 def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
-    """Class probabilities, shape (N, K), rows summing to 1."""
+    """Compute the class probabilities of each row: the softmax of the scores.
+
+    Parameters
+    ----------
+    params : dict of str to array
+        A model (``W1, b1, ..., WL, bL``) of X's library and device.
+    X : array, shape (N, D)
+        The examples.
+
+    Returns
+    -------
+    array, shape (N, K)
+        The probabilities, rows summing to 1, of X's library, device and dtype.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> proba = pn.predict_proba(pn.init_params([2, 3], seed=0), X)
+    >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-12)
+    ((300, 3), True)
+    """
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
     return softmax(xp, scores(xp, params, X, n_layers))
 
 
 def predict(params: Mapping[str, Any], X: Any) -> Any:
-    """The most probable class of each row, shape (N,), integer labels."""
+    """Predict the most probable class of each row.
+
+    Parameters
+    ----------
+    params : dict of str to array
+        A model (``W1, b1, ..., WL, bL``) of X's library and device.
+    X : array, shape (N, D)
+        The examples.
+
+    Returns
+    -------
+    array of integers, shape (N,)
+        Labels in ``[0, K)``, of X's library and device.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> pn.predict(pn.init_params([2, 3], seed=0), X).shape
+    (300,)
+    """
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
     return xp.argmax(scores(xp, params, X, n_layers), axis=1)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
-    """The fraction of rows whose predicted class equals ``y``, as a Python float."""
+    """Compute the fraction of rows whose predicted class equals ``y``.
+
+    Parameters
+    ----------
+    params : dict of str to array
+        A model (``W1, b1, ..., WL, bL``) of X's library and device.
+    X : array, shape (N, D)
+        The examples.
+    y : array of integers, shape (N,)
+        Their labels, in ``[0, K)``.
+
+    Returns
+    -------
+    float
+        The accuracy, a Python float in ``[0, 1]``, the same on every backend.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> params, _ = pn.train(pn.init_params([2, 3]), X, y, steps=200)
+    >>> round(pn.accuracy(params, X, y), 2)  # the softmax classifier: about half
+    0.53
+    """
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
     pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
     hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))

@@ -116,7 +116,16 @@ def plot_data(X: Any, y: Any = None, ax: Any = None) -> Any:
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> ax = pn.plot_data(X, y)
+    >>> ax.get_title()
+    'the data: 300 points, 3 classes'
     """
     ax = _axes(ax, (5.0, 5.0))
     Xh, yh = _host_points(X, y)
@@ -163,7 +172,17 @@ def plot_decision_regions(
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(100, 3, seed=0)
+    >>> params, history = pn.train(pn.init_params([2, 3]), X, y, steps=200)
+    >>> ax = pn.plot_decision_regions(params, X, y, resolution=100)
+    >>> ax.get_title()
+    'decision regions'
     """
     from .model import predict
 
@@ -226,7 +245,15 @@ def plot_loss(history: Any, ax: Any = None) -> Any:
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> ax = pn.plot_loss({"steps": [0, 1000, 2000], "loss": [1.1, 0.36, 0.26]})
+    >>> ax.get_yscale()
+    'log'
     """
     if isinstance(history, Mapping):
         steps, loss = history.get("steps"), history.get("loss")
