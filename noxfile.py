@@ -193,10 +193,10 @@ GPU_STAGES = (
     "preflight",
     "tests-cupy",
     "bench",
-    "memcheck",
     "compare",
     "tests-torch",
     "tests-jax",
+    "memcheck",
 )
 GPU_STAGE_NEEDS = {
     "tests-cupy": "cupy",
@@ -206,18 +206,22 @@ GPU_STAGE_NEEDS = {
     "tests-jax": "jax",
 }
 GPU_STAGE_SECONDS = {
-    "preflight": 90,
-    "tests-cupy": 120,
-    "bench": 240,
-    "memcheck": 120,
-    "compare": 90,
-    "tests-torch": 90,
-    "tests-jax": 120,
+    "preflight": 60,
+    "tests-cupy": 90,
+    "bench": 180,
+    "compare": 60,
+    "tests-torch": 60,
+    "tests-jax": 75,
+    "memcheck": 75,
 }
 GPU_REQUIRE = "cupy,torch,jax"  # backends that must work on the GPU (PORTABLE_NET_REQUIRE)
-# each backend's own tests, by the ids of its GPU case (jax: its default device, the GPU)
-GPU_TEST_IDS = {"tests-cupy": ("cupy", "cupy"), "tests-torch": ("torch", "torch-cuda"),
-                "tests-jax": ("jax", "jax")}  # fmt: skip
+# each backend's own tests, by the ids of its GPU case (jax: its default device, the GPU); for
+# torch and jax not the long runs that exercise no GPU-specific code (mini-batch loops, the
+# whole case study, the command line), which their CPU sessions cover
+_NOT_LONG = " and not minibatch and not case_study and not cli"
+GPU_TEST_IDS = {"tests-cupy": ("cupy", "cupy"),
+                "tests-torch": ("torch", "torch-cuda" + _NOT_LONG),
+                "tests-jax": ("jax", "jax" + _NOT_LONG)}  # fmt: skip
 
 
 def _gpu_commands(py: str, out: Path, backends: str) -> dict[str, tuple[list[str], dict]]:
@@ -268,8 +272,8 @@ def _run_stage(session: nox.Session, args: list[str], env: dict, seconds: int) -
 
 @nox.session(default=False, venv_backend="none")
 def gpu(session: nox.Session) -> None:
-    """On a GPU machine, offline: preflight, the tests on cupy, the GPU benchmark, a
-    compute-sanitizer run of the fused step, compare, the tests on torch (CUDA) and jax (GPU).
+    """On a GPU machine, offline: preflight, the tests on cupy, the GPU benchmark, compare, the
+    tests on torch (CUDA) and jax (GPU), a compute-sanitizer run of the fused step.
 
     The GPU visit runs ``bash bench/gpu-check.sh`` (the device tool's ``run`` with
     ``carry: [".whl"]``, ``timeout_s: 480``, command ``bash bench/gpu-check.sh``), which
@@ -277,7 +281,7 @@ def gpu(session: nox.Session) -> None:
     ``python3 -m nox --no-venv --no-install -s gpu -- --output $OUT`` under a time limit.
 
     ``nox --no-venv --no-install -s gpu -- [--output DIR] [STAGE ...]``: the named stages only
-    (of preflight, tests-cupy, bench, memcheck, compare, tests-torch, tests-jax; default all),
+    (of preflight, tests-cupy, bench, compare, tests-torch, tests-jax, memcheck; default all),
     results written into DIR as they are produced (default: a new temporary directory): the
     preflight's report, the benchmark's ``<card>.json`` and ``.md``, compare's table and
     ``stages.json`` (each stage's status and time, rewritten after each).

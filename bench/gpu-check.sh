@@ -8,7 +8,7 @@
 #   bash bench/gpu-check.sh [OUTPUT_DIR [STAGE ...]]
 # Installs the wheels carried in .whl (array-api-compat, array-api-strict, nox and the helpers
 # of nox the machine lacks) into a scratch folder, then runs `nox --no-venv --no-install -s gpu`
-# (noxfile.py): preflight, tests-cupy, bench, memcheck, compare, tests-torch, tests-jax, or the
+# (noxfile.py): preflight, tests-cupy, bench, compare, tests-torch, tests-jax, memcheck, or the
 # STAGEs named. Everything is written into OUTPUT_DIR (default: $OUT, else ./gpu-check-out) as
 # it is produced, at most 8 files: gpu.log (all the output), stages.json, preflight.json,
 # <card>.json and <card>.md (the benchmark), compare.md. The whole check runs under a time limit
