@@ -249,7 +249,16 @@ def _gpu_commands(py: str, out: Path, backends: str) -> dict[str, tuple[list[str
         {},
     )  # fmt: skip
     commands["compare"] = (
-        [py, "-m", "bench.compare", "--backends", backends, "--output", str(out / "compare.md")],
+        [
+            py,
+            "-m",
+            "bench.compare",
+            "--backends",
+            backends,
+            "--gpu-only",
+            "--output",
+            str(out / "compare.md"),
+        ],
         {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
     )
     return commands

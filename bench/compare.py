@@ -6,7 +6,8 @@ difference of the logged losses from NumPy's over the first 1000 steps and the f
 exits 1 when float64 differs by more than 1e-9 there, or a final accuracy by more than 0.01.
 JAX multiplies float32 matrices in float32 here (``JAX_DEFAULT_MATMUL_PRECISION=highest``;
 TF32, the default on recent GPUs, is not what the float32 comparison assumes). ``--output
-FILE`` also writes the table there, line by line.
+FILE`` also writes the table there, line by line; ``--gpu-only`` leaves out the CPU devices of
+torch and JAX.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ LOSS_TOL = 1e-9  # float64, relative, logged losses of the first 1000 steps
 ACC_TOL = 0.01
 
 
-def targets(backends: list[str] | None) -> list[tuple[str, str]]:
+def targets(backends: list[str] | None, gpu_only: bool = False) -> list[tuple[str, str]]:
     found = pn.available_backends()
     out = []
     for name, devices in found.items():
         if backends and name not in backends:
             continue
         for device in devices:
+            on_gpu = name == "cupy" or device.startswith(("cuda", "gpu"))
+            if gpu_only and not on_gpu and name != "numpy":
+                continue
             if name == "array_api_strict" and device != "CPU_DEVICE":
                 continue  # its other devices are test devices of the same CPU
             out.append((name, device))
@@ -55,6 +59,11 @@ def main(argv=None) -> int:
     parser.add_argument("--backends", default=None, help="comma-separated (default: all installed)")
     parser.add_argument("--steps", type=int, default=10_000, help="training steps for the accuracy")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--gpu-only",
+        action="store_true",
+        help="NumPy and the GPU devices only (not torch's or JAX's CPU device)",
+    )
     parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="the table")
     args = parser.parse_args(argv)
     wanted = args.backends.split(",") if args.backends else None
@@ -74,7 +83,7 @@ def main(argv=None) -> int:
     emit("| --- | --- | --- | --- | --- | --- | --- |")
     for dtype in ("float64", "float32"):
         ref_loss, ref_acc = run("numpy", "cpu", dtype, args.steps, args.seed)
-        for name, device in targets(wanted):
+        for name, device in targets(wanted, args.gpu_only):
             try:
                 loss, acc = run(name, device, dtype, args.steps, args.seed)
             except (ValueError, ImportError) as exc:  # e.g. no float64 on that device
