@@ -245,7 +245,8 @@ def _gpu_commands(py: str, out: Path, backends: str) -> dict[str, tuple[list[str
     # points), no CPU extras; the results files are rewritten into `out` as they grow
     commands["bench"] = (
         [py, "-m", "bench", "--backends", backends, "--gpu-check", "--rounds", "2",
-         "--cpu-rounds", "1", "--no-ablation", "--no-whole-process", "--output", str(out)],
+         "--cpu-rounds", "1", "--worker-timeout", "100", "--no-ablation", "--no-whole-process",
+         "--output", str(out)],
         {},
     )  # fmt: skip
     commands["compare"] = (
@@ -328,6 +329,10 @@ def gpu(session: nox.Session) -> None:
     started = time.monotonic()
     for name in [s for s in GPU_STAGES if s in stages]:
         t0 = time.monotonic()
+        # written before it runs: a check stopped by its time limit shows where it was
+        entry = {"stage": name, "status": "running", "seconds": None}
+        record["stages"].append(entry)
+        (out / "stages.json").write_text(json.dumps(record, indent=1))
         need = GPU_STAGE_NEEDS.get(name)
         if need in required and need not in working:
             status = f"not run: {need} does not work on the GPU (preflight)"
@@ -342,7 +347,7 @@ def gpu(session: nox.Session) -> None:
             session.log(f"stage {name}: {' '.join(cmd)}")
             status = _run_stage(session, cmd, {**env, **extra}, GPU_STAGE_SECONDS[name])
         seconds = time.monotonic() - t0
-        record["stages"].append({"stage": name, "status": status, "seconds": round(seconds, 1)})
+        entry.update(status=status, seconds=round(seconds, 1))
         record["seconds"] = round(time.monotonic() - started, 1)
         (out / "stages.json").write_text(json.dumps(record, indent=1))
         session.log(f"stage {name}: {status} ({seconds:.0f} s)")

@@ -53,6 +53,7 @@ CASE_STUDY = (100, 100)
 GPU_LARGE = (1_000_000, 256)
 GPU_SIZES = [*CPU_SIZES, (1_000_000, 100), GPU_LARGE]
 GPU_MIN_STEPS = 100  # device runs: enough steps that the marginal time is not launch noise
+WORKER_SECONDS = 900  # a measurement's time limit (--worker-timeout)
 WORK_PER_ROUND = 3e8  # about this many activation-updates (N * H * steps) per timed run
 
 
@@ -89,8 +90,9 @@ def _tail(text: str | bytes | None, lines: int = 12) -> str:
     return "\n".join((text or "").strip().splitlines()[-lines:])
 
 
-def worker(spec: dict, env: dict | None = None, timeout: int = 900) -> dict:
+def worker(spec: dict, env: dict | None = None, timeout: int | None = None) -> dict:
     """One measurement in its own process (``bench/_worker.py``); raises :class:`WorkerFailed`."""
+    timeout = WORKER_SECONDS if timeout is None else timeout
     try:
         out = subprocess.run(
             [sys.executable, "-m", "bench._worker", json.dumps(spec)],
@@ -689,6 +691,7 @@ def write(results: dict, out: Path) -> Path:
 
 
 def main(argv=None) -> int:
+    global WORKER_SECONDS
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 30,000 points only")
     parser.add_argument(
@@ -716,6 +719,13 @@ def main(argv=None) -> int:
         "--gpu-check these are also trimmed to two timed steps after a one-step warm-up",
     )
     parser.add_argument(
+        "--worker-timeout",
+        type=int,
+        default=900,
+        metavar="S",
+        help="seconds a measurement may take before it is a failure (default 900)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -727,6 +737,7 @@ def main(argv=None) -> int:
     out = args.output or Path(tempfile.mkdtemp(prefix="portable-net-bench-"))
     print(f"# results go to {out}", flush=True)
     started = time.monotonic()
+    WORKER_SECONDS = args.worker_timeout
 
     import portable_net as pn
 

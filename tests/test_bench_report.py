@@ -9,7 +9,7 @@ from bench.cupy_cost import Plan, bytes_per_step, flops_per_step
 def test_gpu_report_arithmetic(monkeypatch):
     calls = []
 
-    def fake_worker(spec, env=None, timeout=900):
+    def fake_worker(spec, env=None, timeout=None):
         calls.append(spec)
         if spec["kind"] == "bandwidth":
             return {"bytes_per_second": 2e10}
@@ -58,7 +58,7 @@ def test_a_fallback_or_a_failed_worker_is_a_failure_not_a_row(monkeypatch):
     graph that was not captured and a worker that died are recorded as failures (with the
     error's last lines), and the other measurements go on."""
 
-    def fake_worker(spec, env=None, timeout=900):
+    def fake_worker(spec, env=None, timeout=None):
         if spec["kind"] == "roofline":
             raise suite.WorkerFailed(spec, "Traceback\ncupy.cuda.runtime.CUDARuntimeError: oops")
         if spec["kind"] == "bandwidth":
