@@ -209,16 +209,19 @@ GPU_STAGE_SECONDS = {
     "preflight": 60,
     "tests-cupy": 90,
     "bench": 180,
-    "compare": 60,
+    "compare": 45,
     "tests-torch": 60,
-    "tests-jax": 75,
-    "memcheck": 75,
+    "tests-jax": 100,
+    "memcheck": 60,
 }
 GPU_REQUIRE = "cupy,torch,jax"  # backends that must work on the GPU (PORTABLE_NET_REQUIRE)
 # each backend's own tests, by the ids of its GPU case (jax: its default device, the GPU); for
 # torch and jax not the long runs that exercise no GPU-specific code (mini-batch loops, the
-# whole case study, the command line), which their CPU sessions cover
-_NOT_LONG = " and not minibatch and not case_study and not cli"
+# whole case study, the command line, finite differences, pictures), which their CPU sessions
+# and the cupy stage cover
+_NOT_LONG = (
+    " and not minibatch and not case_study and not cli and not centred_differences and not plot"
+)
 GPU_TEST_IDS = {"tests-cupy": ("cupy", "cupy"),
                 "tests-torch": ("torch", "torch-cuda" + _NOT_LONG),
                 "tests-jax": ("jax", "jax" + _NOT_LONG)}  # fmt: skip

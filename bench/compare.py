@@ -6,8 +6,7 @@ difference of the logged losses from NumPy's over the first 1000 steps and the f
 exits 1 when float64 differs by more than 1e-9 there, or a final accuracy by more than 0.01.
 JAX multiplies float32 matrices in float32 here (``JAX_DEFAULT_MATMUL_PRECISION=highest``;
 TF32, the default on recent GPUs, is not what the float32 comparison assumes). ``--output
-FILE`` also writes the table there, line by line; ``--gpu-only`` leaves out the CPU devices of
-torch and JAX.
+FILE`` also writes the table there, line by line; ``--gpu-only`` compares the GPU devices only.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ def targets(backends: list[str] | None, gpu_only: bool = False) -> list[tuple[st
             continue
         for device in devices:
             on_gpu = name == "cupy" or device.startswith(("cuda", "gpu"))
-            if gpu_only and not on_gpu and name != "numpy":
+            if gpu_only and not on_gpu:  # NumPy is the reference, computed anyway
                 continue
             if name == "array_api_strict" and device != "CPU_DEVICE":
                 continue  # its other devices are test devices of the same CPU
@@ -62,7 +61,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--gpu-only",
         action="store_true",
-        help="NumPy and the GPU devices only (not torch's or JAX's CPU device)",
+        help="the GPU devices only (not NumPy itself, torch's or JAX's CPU device)",
     )
     parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="the table")
     args = parser.parse_args(argv)
@@ -81,9 +80,13 @@ def main(argv=None) -> int:
         "| backend | device | dtype | max rel. loss diff (steps < 1000) | final accuracy | NumPy's | verdict |"
     )
     emit("| --- | --- | --- | --- | --- | --- | --- |")
+    compared = targets(wanted, args.gpu_only)
+    if not compared:  # a comparison of nothing is not a pass
+        emit("FAILED: nothing to compare" + (" (no GPU device here)" if args.gpu_only else ""))
+        return 1
     for dtype in ("float64", "float32"):
         ref_loss, ref_acc = run("numpy", "cpu", dtype, args.steps, args.seed)
-        for name, device in targets(wanted, args.gpu_only):
+        for name, device in compared:
             try:
                 loss, acc = run(name, device, dtype, args.steps, args.seed)
             except (ValueError, ImportError) as exc:  # e.g. no float64 on that device
