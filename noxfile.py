@@ -6,6 +6,7 @@ nox -s tests_wheel -- -m "not slow"    the same, without the long runs
 nox -s "tests(torch)"    the whole suite on one backend, from the checkout (editable)
 nox -s tests             that for every backend, plus cupy (skipped without a CUDA GPU)
 nox --no-venv --no-install -s "tests(cupy)"   on a GPU machine, offline
+bash bench/gpu-check.sh  the GPU check on a GPU machine, offline (the gpu session; bench/GPU.md)
 
 With PORTABLE_NET_ONLY_BACKEND_TESTS=1 in the environment a tests session runs only the
 tests that take the backend fixture (xp, device): what another backend must show.
@@ -13,8 +14,11 @@ tests that take the backend fixture (xp, device): what another backend must show
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -183,67 +187,202 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench.dask_bench", *output)
 
 
-# the GPU check's stages, most needed first (a short visit may end before the last)
-GPU_STAGES = ("tests-cupy", "bench", "compare", "tests-torch", "tests-jax")
+# The GPU check (the `gpu` session, run by bench/gpu-check.sh): its stages, most needed first
+# (a short visit may end before the last), what each needs on a GPU, and its own time limit
+GPU_STAGES = (
+    "preflight",
+    "tests-cupy",
+    "bench",
+    "compare",
+    "tests-torch",
+    "tests-jax",
+    "memcheck",
+)
+GPU_STAGE_NEEDS = {
+    "tests-cupy": "cupy",
+    "bench": "cupy",
+    "memcheck": "cupy",
+    "tests-torch": "torch",
+    "tests-jax": "jax",
+}
+GPU_STAGE_SECONDS = {
+    "preflight": 60,
+    "tests-cupy": 90,
+    "bench": 180,
+    "compare": 45,
+    "tests-torch": 60,
+    "tests-jax": 100,
+    "memcheck": 60,
+}
+GPU_REQUIRE = "cupy,torch,jax"  # backends that must work on the GPU (PORTABLE_NET_REQUIRE)
+# each backend's own tests, by the ids of its GPU case (jax: its default device, the GPU); for
+# torch and jax not the long runs that exercise no GPU-specific code (mini-batch loops, the
+# whole case study, the command line, finite differences, pictures), which their CPU sessions
+# and the cupy stage cover
+_NOT_LONG = (
+    " and not minibatch and not case_study and not cli and not centred_differences and not plot"
+)
+GPU_TEST_IDS = {"tests-cupy": ("cupy", "cupy"),
+                "tests-torch": ("torch", "torch-cuda" + _NOT_LONG),
+                "tests-jax": ("jax", "jax" + _NOT_LONG)}  # fmt: skip
+
+
+def _gpu_commands(py: str, out: Path, backends: str) -> dict[str, tuple[list[str], dict]]:
+    """Each stage's command line and the environment it adds."""
+    commands: dict[str, tuple[list[str], dict]] = {
+        "preflight": ([py, "-m", "bench.preflight", "--output", str(out / "preflight.json")], {})
+    }
+    for name, (backend, ids) in GPU_TEST_IDS.items():
+        commands[name] = (
+            # a third-party warning on the GPU machine (CUDA paths, drivers) is reported, not
+            # an error that would cost a short visit; portable_net's own deprecations still fail
+            [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", "--durations=5",
+             "--continue-on-collection-errors", "-k", ids, "-W", "default",
+             "-W", "error::DeprecationWarning:portable_net"],
+            # only the tests that take the backend: the GPU's, not the whole suite three times;
+            # JAX takes what it needs of the GPU's memory, not 75 % of it from the start
+            {"PORTABLE_NET_BACKENDS": backend, "PORTABLE_NET_ONLY_BACKEND_TESTS": "1",
+             "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
+        )  # fmt: skip
+    # sized for a short visit: the targets' sizes, 2 rounds (1 for NumPy at 3,000,000
+    # points), no CPU extras; the results files are rewritten into `out` as they grow
+    commands["bench"] = (
+        [py, "-m", "bench", "--backends", backends, "--gpu-check", "--rounds", "2",
+         "--cpu-rounds", "1", "--worker-timeout", "100", "--no-ablation", "--no-whole-process",
+         "--output", str(out)],
+        {},
+    )  # fmt: skip
+    commands["compare"] = (
+        [
+            py,
+            "-m",
+            "bench.compare",
+            "--backends",
+            backends,
+            "--gpu-only",
+            "--output",
+            str(out / "compare.md"),
+        ],
+        {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
+    )
+    return commands
+
+
+def _run_stage(session: nox.Session, args: list[str], env: dict, seconds: int) -> str:
+    """Run one stage under its own time limit (its child processes too); its status."""
+    if shutil.which("timeout"):  # coreutils: signals the whole process group
+        args = ["timeout", "-k", "10", str(seconds), *args]
+    try:
+        code = subprocess.run(
+            args, cwd=ROOT, env={**os.environ, **env}, timeout=seconds + 30
+        ).returncode
+    except subprocess.TimeoutExpired:
+        code = 124
+    if code in (124, 137):
+        return f"timed out after {seconds} s"
+    return "ok" if code == 0 else f"failed (exit status {code})"
 
 
 @nox.session(default=False, venv_backend="none")
 def gpu(session: nox.Session) -> None:
-    """On a GPU machine, offline: the tests on cupy, torch and jax there, compare, bench.
+    """On a GPU machine, offline: preflight, the tests on cupy, the GPU benchmark, compare, the
+    tests on torch (CUDA) and jax (GPU), a compute-sanitizer run of the fused step.
 
-    ``nox --no-venv --no-install -s gpu -- [STAGE ...]`` runs the named stages only (of
-    tests-cupy, bench, compare, tests-torch, tests-jax). Every stage runs even when an earlier
-    one fails, and the session fails at the end naming the stages that did, so that one failure
-    does not cost the rest of a short visit.
+    The GPU visit runs ``bash bench/gpu-check.sh`` (the device tool's ``run`` with
+    ``carry: [".whl"]``, ``timeout_s: 480``, command ``bash bench/gpu-check.sh``), which
+    installs the carried wheels (``bench/fetch-gpu-wheels.sh``, see bench/GPU.md) and runs
+    ``python3 -m nox --no-venv --no-install -s gpu -- --output $OUT`` under a time limit.
+
+    ``nox --no-venv --no-install -s gpu -- [--output DIR] [STAGE ...]``: the named stages only
+    (of preflight, tests-cupy, bench, compare, tests-torch, tests-jax, memcheck; default all),
+    results written into DIR as they are produced (default: a new temporary directory): the
+    preflight's report, the benchmark's ``<card>.json`` and ``.md``, compare's table and
+    ``stages.json`` (each stage's status and time, rewritten after each).
+
+    ``PORTABLE_NET_REQUIRE`` (default ``cupy,torch,jax``; empty to turn it off, as on a machine
+    without a GPU) names the backends that must work on the GPU: the preflight fails unless
+    they do, and the tests fail instead of skipping them. After a failed preflight the stages
+    that need a missing backend are not run; with none of them working the check ends there.
+    Every other stage runs even when an earlier one fails, each under its own time limit, and
+    the session fails at the end naming the stages that did. Commands run with the Python
+    that runs nox (``sys.executable``).
     """
-    stages = session.posargs or list(GPU_STAGES)
+    args = list(session.posargs)
+    out = None
+    if "--output" in args:
+        i = args.index("--output")
+        if i + 1 >= len(args):
+            session.error("--output needs a directory")
+        out = Path(args[i + 1]).resolve()
+        del args[i : i + 2]
+    out = out or Path(tempfile.mkdtemp(prefix="portable-net-gpu-"))
+    out.mkdir(parents=True, exist_ok=True)
+    stages = args or list(GPU_STAGES)
     unknown = sorted(set(stages) - set(GPU_STAGES))
     if unknown:
         session.error(f"unknown stages {unknown}; known: {', '.join(GPU_STAGES)}")
-    session.run("nvidia-smi", "-L", external=True)
-    # each backend's own tests (ids naming the GPU backend), not the whole suite three times
-    pytest_ids = {"tests-cupy": ("cupy", "cupy"), "tests-torch": ("torch", "torch-cuda"),
-                  "tests-jax": ("jax", "jax")}  # fmt: skip
-    commands = {
-        name: (
-            # a third-party warning on the GPU machine (CUDA paths, drivers) is reported, not
-            # an error that would cost a short visit; portable_net's own deprecations still fail
-            [
-                "python",
-                "-m",
-                "pytest",
-                "-q",
-                "--durations=5",
-                "-k",
-                ids,
-                "-W",
-                "default",
-                "-W",
-                "error::DeprecationWarning:portable_net",
-            ],
-            {"env": {"PORTABLE_NET_BACKENDS": backend}, "success_codes": [0, 5]},
-        )
-        for name, (backend, ids) in pytest_ids.items()
-    }
-    backends = "numpy,cupy,torch,jax"
-    commands["compare"] = (["python", "-m", "bench.compare", "--backends", backends], {})
-    # sized for a short visit to a GPU machine: the targets' sizes, 2 rounds, no CPU extras
-    commands["bench"] = (
-        ["python", "-m", "bench", "--backends", backends, "--gpu-check", "--rounds", "2",
-         "--no-ablation", "--no-whole-process", "--output", "bench/results"],
-        {},
-    )  # fmt: skip
-    failed = []
+    require = os.environ.get("PORTABLE_NET_REQUIRE", GPU_REQUIRE)
+    required = [n.strip() for n in require.split(",") if n.strip()]
+    session.log(f"results go to {out}; required on the GPU: {require or 'nothing'}")
+    py = sys.executable
+    env = {"PORTABLE_NET_REQUIRE": require, "PYTHONUNBUFFERED": "1"}
+    working = set(required)  # what the preflight found working (all, until it says)
+    commands = _gpu_commands(py, out, "numpy,cupy,torch,jax")
+    record: dict = {"require": require, "stages": []}
+    started = time.monotonic()
     for name in [s for s in GPU_STAGES if s in stages]:
-        args, kwargs = commands[name]
-        started = time.monotonic()
-        try:
-            session.run(*args, **kwargs)
-        except nox.command.CommandFailed:
-            failed.append(name)
-        session.log(f"stage {name}: {time.monotonic() - started:.0f} s")
+        t0 = time.monotonic()
+        # written before it runs: a check stopped by its time limit shows where it was
+        entry = {"stage": name, "status": "running", "seconds": None}
+        record["stages"].append(entry)
+        (out / "stages.json").write_text(json.dumps(record, indent=1))
+        need = GPU_STAGE_NEEDS.get(name)
+        if need in required and need not in working:
+            status = f"not run: {need} does not work on the GPU (preflight)"
+        elif name == "memcheck":
+            status = _memcheck(session, py, env)
+        else:
+            if name in ("bench", "compare"):
+                backends = ["numpy", *(b for b in ("cupy", "torch", "jax") if b in working
+                                       or b not in required)]  # fmt: skip
+                commands = _gpu_commands(py, out, ",".join(backends))
+            cmd, extra = commands[name]
+            session.log(f"stage {name}: {' '.join(cmd)}")
+            status = _run_stage(session, cmd, {**env, **extra}, GPU_STAGE_SECONDS[name])
+        seconds = time.monotonic() - t0
+        entry.update(status=status, seconds=round(seconds, 1))
+        record["seconds"] = round(time.monotonic() - started, 1)
+        (out / "stages.json").write_text(json.dumps(record, indent=1))
+        session.log(f"stage {name}: {status} ({seconds:.0f} s)")
+        if name == "preflight" and status != "ok":
+            try:
+                report = json.loads((out / "preflight.json").read_text())
+            except (OSError, ValueError):
+                report = {}
+            working = {n for n, r in report.get("gpu", {}).items() if r.get("ok")}
+            if required and not working & set(required):
+                session.error(f"preflight: none of {require} works on the GPU here")
+    failed = [s["stage"] for s in record["stages"] if not s["status"].startswith(("ok", "skip"))]
+    lines = [f"  {s['stage']:12} {s['status']} ({s['seconds']:.0f} s)" for s in record["stages"]]
+    session.log("GPU check, stage by stage:\n" + "\n".join(lines))
     if failed:
         session.error(f"GPU stages failed: {', '.join(failed)}")
+
+
+def _memcheck(session: nox.Session, py: str, env: dict) -> str:
+    """compute-sanitizer's memcheck over a small fused run (``bench/fused_smoke.py``), where
+    the tool is on the machine."""
+    sys.path.insert(0, str(ROOT))
+    from bench.preflight import find_tool
+
+    tool = find_tool("compute-sanitizer")
+    if tool is None:
+        session.log("stage memcheck: skipped, compute-sanitizer is not on this machine")
+        return "skipped: no compute-sanitizer"
+    cmd = [tool, "--tool", "memcheck", "--error-exitcode", "86", "--print-limit", "20",
+           py, "-m", "bench.fused_smoke"]  # fmt: skip
+    session.log(f"stage memcheck: {' '.join(cmd)}")
+    return _run_stage(session, cmd, env, GPU_STAGE_SECONDS["memcheck"])
 
 
 @nox.session(default=False)

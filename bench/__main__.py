@@ -11,6 +11,13 @@ medians over rounds, ratios to the reference and peak traced memory; writes
 
 Also: the whole-process comparison (``portable-net train`` against the case study's script,
 default environment), the block-size ablation, and the slope of cost against points.
+
+Every measurement reports the engine that ran (``bench/_worker.py``); one that is not the
+engine its row names (the fused CuPy step falling back to the portable step, a CUDA graph not
+captured) is a failure, as is a worker that fails or runs past its timeout: each is recorded
+under ``"failures"`` (with the error's last lines) and the rest goes on; the suite then exits 1.
+The results files are rewritten after every group of measurements, so that a run cut short
+keeps what it measured.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ CASE_STUDY = (100, 100)
 GPU_LARGE = (1_000_000, 256)
 GPU_SIZES = [*CPU_SIZES, (1_000_000, 100), GPU_LARGE]
 GPU_MIN_STEPS = 100  # device runs: enough steps that the marginal time is not launch noise
+WORKER_SECONDS = 900  # a measurement's time limit (--worker-timeout)
 WORK_PER_ROUND = 3e8  # about this many activation-updates (N * H * steps) per timed run
 
 
@@ -68,18 +76,82 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def worker(spec: dict, env: dict | None = None, timeout: int = 900) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench._worker", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-        env={**os.environ, **(env or {}), "PYTHONWARNINGS": "ignore"},
-    )
+class WorkerFailed(RuntimeError):
+    """A measurement's process failed or ran out of time; ``tail``: its last lines of output."""
+
+    def __init__(self, spec: dict, tail: str):
+        super().__init__(f"worker failed for {spec}:\n{tail}")
+        self.spec, self.tail = spec, tail
+
+
+def _tail(text: str | bytes | None, lines: int = 12) -> str:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return "\n".join((text or "").strip().splitlines()[-lines:])
+
+
+def worker(spec: dict, env: dict | None = None, timeout: int | None = None) -> dict:
+    """One measurement in its own process (``bench/_worker.py``); raises :class:`WorkerFailed`."""
+    timeout = WORKER_SECONDS if timeout is None else timeout
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench._worker", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=timeout,
+            env={**os.environ, **(env or {}), "PYTHONWARNINGS": "ignore"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise WorkerFailed(spec, f"timed out after {timeout} s\n{_tail(exc.stderr)}") from None
     if out.returncode != 0:
-        raise RuntimeError(f"worker failed for {spec}: {out.stderr.strip().splitlines()[-1:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise WorkerFailed(spec, _tail(out.stderr) or f"exit status {out.returncode}")
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise WorkerFailed(spec, f"no result printed\n{_tail(out.stdout)}") from None
+
+
+def expected_engine(spec: dict) -> str | None:
+    """The engine a measurement must have run (None: not a training run)."""
+    if spec.get("kind") != "ours":
+        return None
+    portable = spec.get("jit") is False
+    if spec["backend"] == "cupy" and not portable:
+        return "FusedEngine"
+    if spec["backend"] == "jax" and not portable:
+        return "JaxEngine"
+    return "PortableEngine"
+
+
+def engine_problem(spec: dict, result: dict) -> str | None:
+    """Why a measurement did not measure what its row names, or None."""
+    want = expected_engine(spec)
+    if want is None:
+        return None
+    got = result.get("engine")
+    if got != want:
+        why = "; ".join(result.get("warnings", []))
+        return f"ran {got or 'an unreported engine'}, not {want}" + (f" ({why})" if why else "")
+    if spec.get("graph_steps") and not result.get("graph_captured"):
+        return f"no CUDA graph was captured ({result.get('graph_error')})"
+    return None
+
+
+def measure(spec: dict, env: dict | None, failures: list[dict]) -> dict | None:
+    """:func:`worker`, with a failure or a wrong engine recorded in ``failures`` (and printed);
+    None when nothing was measured."""
+    try:
+        r = worker(spec, env)
+    except WorkerFailed as exc:
+        failures.append({"spec": spec, "error": exc.tail})
+        print(f"FAILED {json.dumps(spec)}:\n{exc.tail}", flush=True)
+        return None
+    problem = engine_problem(spec, r)
+    if problem:
+        failures.append({"spec": spec, "error": problem, "engine": r.get("engine")})
+        print(f"FAILED {json.dumps(spec)}: {problem}", flush=True)
+    return r
 
 
 def gpu_devices() -> dict[str, str]:
@@ -164,21 +236,39 @@ def matrix(args) -> list[dict]:
     return configs
 
 
-def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
-    """Per size and dtype: rounds of (reference, then each backend), alternating."""
+SLOW_CPU = 4 * 10**7  # N * H from which a CPU run is slow (seconds per step)
+
+
+def run_matrix(
+    configs: list[dict],
+    rounds: int,
+    failures: list[dict] | None = None,
+    save=None,
+    cpu_rounds: int | None = None,
+    light_cpu: bool = False,
+) -> list[dict]:
+    """Per size and dtype: rounds of (reference, then each backend), alternating.
+
+    ``cpu_rounds``: rounds of the slow CPU runs (N * H of SLOW_CPU or more; default
+    ``rounds``); ``light_cpu``: those with a warm-up of one step, two timed steps and no
+    peak-memory run. ``save(rows)`` is called after each size and dtype.
+    """
+    failures = [] if failures is None else failures
     groups: dict[tuple, list[dict]] = {}
     for c in configs:
         groups.setdefault((c["n_per_class"], c["hidden"], c["dtype"]), []).append(c)
-    rows = []
+    rows: list[dict] = []
     for (n_per_class, hidden, dtype), members in groups.items():
         n = 3 * n_per_class
         steps = steps_for(n, hidden)
-        with_ref = n * hidden <= 4 * 10**7  # the literal loop holds ~8 arrays of N x H
+        slow_cpu = n * hidden >= SLOW_CPU
+        with_ref = n * hidden <= SLOW_CPU  # the literal loop holds ~8 arrays of N x H
         times: dict[str, list[float]] = {"reference": []}
         peaks: dict[str, int] = {}
-        for _ in range(rounds):
+        engines: dict[str, str] = {}
+        for i in range(rounds):
             if with_ref:
-                r = worker(
+                r = measure(
                     {
                         "kind": "reference",
                         "backend": "numpy",
@@ -188,19 +278,31 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
                         "steps": steps,
                     },
                     MALLOC_ENV,
+                    failures,
                 )
-                times["reference"].append(r["seconds_per_step"])
-                peaks["reference"] = r.get("peak_bytes", 0)
+                if r:
+                    times["reference"].append(r["seconds_per_step"])
+                    peaks["reference"] = r.get("peak_bytes", 0)
             for c in members:
                 key = f"{c['backend']}@{c['device'] or 'cpu'}"
-                member_steps = max(steps, GPU_MIN_STEPS) if c["device"] else steps
-                r = worker({"kind": "ours", "steps": member_steps, **c}, MALLOC_ENV)
+                spec = {"kind": "ours", "steps": steps, **c}
+                if c["device"]:
+                    spec["steps"] = max(steps, GPU_MIN_STEPS)
+                elif slow_cpu:
+                    if i >= (rounds if cpu_rounds is None else cpu_rounds):
+                        continue
+                    if light_cpu:
+                        spec.update(steps=2, warmup=1, peak=False)
+                r = measure(spec, MALLOC_ENV, failures)
+                if r is None:
+                    continue
                 times.setdefault(key, []).append(r["seconds_per_step"])
+                engines[key] = r.get("engine", "?")
                 if "peak_bytes" in r:
                     peaks[key] = r["peak_bytes"]
         ref = statistics.median(times["reference"]) if times["reference"] else None
         for key, values in times.items():
-            if key == "reference" and not values:
+            if not values:
                 continue
             t = statistics.median(values)
             backend, device = (
@@ -214,6 +316,7 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
                 "dtype": dtype,
                 "seconds_per_step": t,
                 "rounds": values,
+                "engine": engines.get(key, "reference"),
                 "ratio_to_reference": (t / ref) if ref else None,
                 "peak_bytes": peaks.get(key),
                 "peak_ratio_to_reference": (peaks[key] / peaks["reference"])
@@ -222,6 +325,8 @@ def run_matrix(configs: list[dict], rounds: int) -> list[dict]:
             }
             rows.append(row)
             print(format_row(row), flush=True)
+        if save is not None:
+            save(rows)
     return rows
 
 
@@ -235,7 +340,8 @@ def format_row(r: dict) -> str:
     )
     return (
         f"| {r['backend']} | {r['device']} | {r['points']:,} | {r['hidden']} | {r['dtype']} | "
-        f"{r['seconds_per_step'] * 1e6:,.1f} | {ratio} | {peak} | {pr} |"
+        f"{r['seconds_per_step'] * 1e6:,.1f} | {ratio} | {peak} | {pr} | "
+        f"{r.get('engine', '-')} |"
     )
 
 
@@ -283,7 +389,9 @@ def ablation(rounds: int) -> list[dict]:
     return out
 
 
-def gpu_report(rows: list[dict], rounds: int) -> dict:
+def gpu_report(
+    rows: list[dict], rounds: int, failures: list[dict] | None = None, save=None
+) -> dict:
     """CuPy on the GPU: the issue's targets, the roofline and what the fused layer buys.
 
     - the card's copy bandwidth and float32 FMA throughput, measured in this run;
@@ -293,19 +401,29 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
       3,000,000 points; the CuPy pool's peak against twice the data plus one layer's
       activations;
     - the fused layer against the portable path (``engine="portable"``) and with CUDA graphs on,
-      alternating in rounds.
+      alternating in rounds (the fused default's times are the matrix's rows of the same
+      size, where there are some).
+
+    ``save(report)`` is called after each part, the report holding what is measured so far;
+    failed measurements go to ``failures`` and are left out.
     """
+    failures = [] if failures is None else failures
+
+    def saved(report):
+        if save is not None:
+            save(report)
+        return report
+
     from bench.cupy_cost import Plan, bytes_per_step, flops_per_step
 
     device = gpu_devices()["cupy"]
     out: dict = {"device": device}
-    bw = [worker({"kind": "bandwidth", "backend": "cupy"}) for _ in range(rounds)]
-    fma = [worker({"kind": "fma", "backend": "cupy"}) for _ in range(rounds)]
-    out["copy_bytes_per_second"] = statistics.median(b["bytes_per_second"] for b in bw)
-    out["fma_flops_per_second"] = statistics.median(f["flops_per_second"] for f in fma)
-    out["cpu_copy_bytes_per_second"] = worker({"kind": "bandwidth", "backend": "numpy"})[
-        "bytes_per_second"
-    ]
+    # the card's copy bandwidth and FMA throughput, both from one process per round
+    roof = [measure({"kind": "roofline", "backend": "cupy"}, None, failures) for _ in range(rounds)]
+    roof = [r for r in roof if r]
+    cpu = measure({"kind": "bandwidth", "backend": "numpy"}, None, failures)
+    if cpu:
+        out["cpu_copy_bytes_per_second"] = cpu["bytes_per_second"]
 
     def row(backend, points, hidden, dtype):
         for r in rows:
@@ -318,43 +436,48 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
                 return r
         return None
 
-    n_large = 3 * GPU_LARGE[0]
-    h_large = GPU_LARGE[1]
-    plan = Plan(n=n_large, d1=3, h=h_large, k=3)
-    bytes_step = bytes_per_step(plan, 4)
-    flops_step = flops_per_step(plan)
-    t_bytes = bytes_step / out["copy_bytes_per_second"]
-    t_flops = flops_step / out["fma_flops_per_second"]
-    out["large"] = {
-        "points": n_large,
-        "hidden": h_large,
-        "dtype": "float32",
-        "bytes_per_step": bytes_step,
-        "flops_per_step": flops_step,
-        "bandwidth_bound_seconds": t_bytes,
-        "compute_bound_seconds": t_flops,
-        # the activations a materialising formulation writes and reads: h, relu(h), dh, at
-        # least once each way (3 N H values in, 3 N H out), for comparison
-        "materialised_bytes_per_step": 6 * n_large * h_large * 4,
-    }
-    cupy_large, numpy_large = (
-        row("cupy", n_large, h_large, "float32"),
-        row("numpy", n_large, h_large, "float32"),
-    )
-    if cupy_large:
-        t = cupy_large["seconds_per_step"]
-        out["large"]["seconds_per_step"] = t
-        out["large"]["ratio_to_bandwidth_bound"] = t / t_bytes
-        out["large"]["ratio_to_roofline"] = t / max(t_bytes, t_flops)
-        out["large"]["ratio_to_materialised_bandwidth_bound"] = t / (
-            out["large"]["materialised_bytes_per_step"] / out["copy_bytes_per_second"]
+    if roof:  # the 3,000,000-point target against the roofline
+        out["copy_bytes_per_second"] = statistics.median(r["bytes_per_second"] for r in roof)
+        out["fma_flops_per_second"] = statistics.median(r["flops_per_second"] for r in roof)
+
+        n_large = 3 * GPU_LARGE[0]
+        h_large = GPU_LARGE[1]
+        plan = Plan(n=n_large, d1=3, h=h_large, k=3)
+        bytes_step = bytes_per_step(plan, 4)
+        flops_step = flops_per_step(plan)
+        t_bytes = bytes_step / out["copy_bytes_per_second"]
+        t_flops = flops_step / out["fma_flops_per_second"]
+        out["large"] = {
+            "points": n_large,
+            "hidden": h_large,
+            "dtype": "float32",
+            "bytes_per_step": bytes_step,
+            "flops_per_step": flops_step,
+            "bandwidth_bound_seconds": t_bytes,
+            "compute_bound_seconds": t_flops,
+            # the activations a materialising formulation writes and reads: h, relu(h), dh, at
+            # least once each way (3 N H values in, 3 N H out), for comparison
+            "materialised_bytes_per_step": 6 * n_large * h_large * 4,
+        }
+        cupy_large, numpy_large = (
+            row("cupy", n_large, h_large, "float32"),
+            row("numpy", n_large, h_large, "float32"),
         )
-        if numpy_large:
-            out["large"]["speedup_over_numpy"] = numpy_large["seconds_per_step"] / t
-        data_bytes = n_large * (2 * 4 + 8)  # X float32 (N, 2) and int64 labels
-        limit = 2 * data_bytes + n_large * h_large * 4
-        out["large"]["peak_bytes"] = cupy_large.get("peak_bytes")
-        out["large"]["peak_limit_bytes"] = limit
+        if cupy_large:
+            t = cupy_large["seconds_per_step"]
+            out["large"]["seconds_per_step"] = t
+            out["large"]["ratio_to_bandwidth_bound"] = t / t_bytes
+            out["large"]["ratio_to_roofline"] = t / max(t_bytes, t_flops)
+            out["large"]["ratio_to_materialised_bandwidth_bound"] = t / (
+                out["large"]["materialised_bytes_per_step"] / out["copy_bytes_per_second"]
+            )
+            if numpy_large:
+                out["large"]["speedup_over_numpy"] = numpy_large["seconds_per_step"] / t
+                out["large"]["numpy_seconds_per_step"] = numpy_large["seconds_per_step"]
+            data_bytes = n_large * (2 * 4 + 8)  # X float32 (N, 2) and int64 labels
+            limit = 2 * data_bytes + n_large * h_large * 4
+            out["large"]["peak_bytes"] = cupy_large.get("peak_bytes")
+            out["large"]["peak_limit_bytes"] = limit
     small_cupy, small_numpy = row("cupy", 300, 100, "float64"), row("numpy", 300, 100, "float64")
     if small_cupy and small_numpy:
         out["small"] = {
@@ -362,6 +485,8 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
             "numpy_seconds_per_step": small_numpy["seconds_per_step"],
             "ratio": small_cupy["seconds_per_step"] / small_numpy["seconds_per_step"],
         }
+
+    saved(out)
 
     # what the fused layer and graphs buy, alternating in rounds
     variants = {
@@ -374,12 +499,21 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
         "fused, 8 examples per forward thread": {"forward_examples": 8},
     }
     sizes = [(100, 100, "float64", 5000), (*GPU_LARGE, "float32", 100)]
-    ablation = []
+    ablation: list[dict] = []
+    out["ablation"] = ablation
     for n_per_class, hidden, dtype, steps in sizes:
         these = {**variants, **(large_only if n_per_class == GPU_LARGE[0] else {})}
         times: dict[str, list[float]] = {k: [] for k in these}
+        engines: dict[str, str] = {}
+        matrix_row = row("cupy", 3 * n_per_class, hidden, dtype)
+        if matrix_row and matrix_row.get("rounds") and matrix_row.get("engine") == "FusedEngine":
+            # the same measurement as the matrix's row (same spec and steps): not repeated
+            times["fused (default)"] = list(matrix_row["rounds"])
+            engines["fused (default)"] = matrix_row["engine"]
         for _ in range(rounds):
             for name, extra in these.items():
+                if engines.get(name) and name == "fused (default)":
+                    continue
                 spec = {
                     "kind": "ours",
                     "backend": "cupy",
@@ -390,8 +524,16 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
                     "steps": steps,
                     **extra,
                 }
-                times[name].append(worker(spec, MALLOC_ENV)["seconds_per_step"])
+                r = measure(spec, MALLOC_ENV, failures)
+                if r is None:
+                    continue
+                times[name].append(r["seconds_per_step"])
+                engines[name] = r.get("engine", "?")
+                if spec.get("graph_steps"):
+                    engines[name] += " + CUDA graph" if r.get("graph_captured") else ", no graph"
         for name, values in times.items():
+            if not values:
+                continue
             ablation.append(
                 {
                     "points": 3 * n_per_class,
@@ -400,71 +542,79 @@ def gpu_report(rows: list[dict], rounds: int) -> dict:
                     "variant": name,
                     "seconds_per_step": statistics.median(values),
                     "rounds": values,
+                    "engine": engines.get(name, "?"),
                 }
             )
-    out["ablation"] = ablation
+        saved(out)
     return out
 
 
 def gpu_lines(g: dict) -> list[str]:
     """The Markdown section of :func:`gpu_report`."""
-    lines = [
-        "",
-        f"## CuPy on {g['device']}: targets",
-        "",
-        f"Copy bandwidth {g['copy_bytes_per_second'] / 1e9:,.0f} GB/s (read + write, 1 GiB "
-        f"arrays), float32 FMA throughput {g['fma_flops_per_second'] / 1e12:,.1f} TFLOP/s, "
-        f"both measured in this run; this machine's CPU copies at "
-        f"{g['cpu_copy_bytes_per_second'] / 1e9:,.1f} GB/s.",
-    ]
-    if "small" in g:
-        sm = g["small"]
+    lines = ["", f"## CuPy on {g['device']}: targets", ""]
+    if "copy_bytes_per_second" in g:
+        lines.append(
+            f"Copy bandwidth {g['copy_bytes_per_second'] / 1e9:,.0f} GB/s (read + write, 1 GiB "
+            f"arrays), float32 FMA throughput {g['fma_flops_per_second'] / 1e12:,.1f} TFLOP/s, "
+            "both measured in this run."
+        )
+    if "cpu_copy_bytes_per_second" in g:
+        lines.append(
+            f"This machine's CPU copies at {g['cpu_copy_bytes_per_second'] / 1e9:,.1f} GB/s."
+        )
+    if "large" not in g:
+        lines += ["", "(the card's roofline was not measured: see the failures)"]
+    else:
+        if "small" in g:
+            sm = g["small"]
+            lines += [
+                "",
+                f"- Case study's size (300 points, hidden 100, float64): CuPy "
+                f"{sm['cupy_seconds_per_step'] * 1e6:,.1f} us per step against NumPy "
+                f"{sm['numpy_seconds_per_step'] * 1e6:,.1f} us on this machine's CPU: "
+                f"**ratio {sm['ratio']:.2f}** (target at most 1).",
+            ]
+        lg = g["large"]
         lines += [
-            "",
-            f"- Case study's size (300 points, hidden 100, float64): CuPy "
-            f"{sm['cupy_seconds_per_step'] * 1e6:,.1f} us per step against NumPy "
-            f"{sm['numpy_seconds_per_step'] * 1e6:,.1f} us on this machine's CPU: "
-            f"**ratio {sm['ratio']:.2f}** (target at most 1).",
+            f"- 3,000,000 points, hidden 256, float32: the fused step moves "
+            f"{lg['bytes_per_step'] / 1e6:,.0f} MB (Xt1 twice, onehot, dscores out and in, partial "
+            f"sums, parameters) and does {lg['flops_per_step'] / 1e9:,.1f} GFLOP (activations "
+            f"recomputed in backward): bandwidth bound {lg['bandwidth_bound_seconds'] * 1e6:,.0f} us,"
+            f" compute bound {lg['compute_bound_seconds'] * 1e6:,.0f} us. A formulation that "
+            f"materialises the activations moves at least "
+            f"{lg['materialised_bytes_per_step'] / 1e9:,.1f} GB per step.",
         ]
-    lg = g["large"]
-    lines += [
-        f"- 3,000,000 points, hidden 256, float32: the fused step moves "
-        f"{lg['bytes_per_step'] / 1e6:,.0f} MB (Xt1 twice, onehot, dscores out and in, partial "
-        f"sums, parameters) and does {lg['flops_per_step'] / 1e9:,.1f} GFLOP (activations "
-        f"recomputed in backward): bandwidth bound {lg['bandwidth_bound_seconds'] * 1e6:,.0f} us,"
-        f" compute bound {lg['compute_bound_seconds'] * 1e6:,.0f} us. A formulation that "
-        f"materialises the activations moves at least "
-        f"{lg['materialised_bytes_per_step'] / 1e9:,.1f} GB per step.",
-    ]
-    if "seconds_per_step" in lg:
-        lines += [
-            f"  - Time per step {lg['seconds_per_step'] * 1e6:,.0f} us: "
-            f"**{lg['ratio_to_roofline']:.2f}x the roofline bound** (the larger of the two), "
-            f"{lg['ratio_to_bandwidth_bound']:.1f}x the bandwidth bound alone, "
-            f"{lg['ratio_to_materialised_bandwidth_bound']:.2f}x the materialising "
-            "formulation's bandwidth bound.",
-        ]
-        if "speedup_over_numpy" in lg:
-            lines.append(
-                f"  - **{lg['speedup_over_numpy']:.0f}x faster than NumPy** on this machine's "
-                "CPU (target at least 30x)."
-            )
-        if lg.get("peak_bytes"):
-            lines.append(
-                f"  - Peak of CuPy's memory pool {lg['peak_bytes'] / 2**20:,.0f} MiB against "
-                f"{lg['peak_limit_bytes'] / 2**20:,.0f} MiB for twice the data plus one layer's "
-                "activations."
-            )
+        if "seconds_per_step" in lg:
+            lines += [
+                f"  - Time per step {lg['seconds_per_step'] * 1e6:,.0f} us: "
+                f"**{lg['ratio_to_roofline']:.2f}x the roofline bound** (the larger of the two), "
+                f"{lg['ratio_to_bandwidth_bound']:.1f}x the bandwidth bound alone, "
+                f"{lg['ratio_to_materialised_bandwidth_bound']:.2f}x the materialising "
+                "formulation's bandwidth bound.",
+            ]
+            if "speedup_over_numpy" in lg:
+                lines.append(
+                    f"  - **{lg['speedup_over_numpy']:.0f}x faster than NumPy** on this machine's "
+                    "CPU (target at least 30x)."
+                )
+            if lg.get("peak_bytes"):
+                lines.append(
+                    f"  - Peak of CuPy's memory pool {lg['peak_bytes'] / 2**20:,.0f} MiB against "
+                    f"{lg['peak_limit_bytes'] / 2**20:,.0f} MiB for twice the data plus one layer's "
+                    "activations."
+                )
+    if not g.get("ablation"):
+        return lines
     lines += [
         "",
         "### What the fused layer and CUDA graphs buy",
         "",
-        "| points | hidden | dtype | variant | us per step |",
-        "| --- | --- | --- | --- | --- |",
+        "| points | hidden | dtype | variant | us per step | engine that ran |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
         f"| {a['points']:,} | {a['hidden']} | {a['dtype']} | {a['variant']} | "
-        f"{a['seconds_per_step'] * 1e6:,.1f} |"
+        f"{a['seconds_per_step'] * 1e6:,.1f} | {a.get('engine', '-')} |"
         for a in g["ablation"]
     ]
     return lines
@@ -485,8 +635,8 @@ def write(results: dict, out: Path) -> Path:
         "size and dtype in the same run (below 1 is faster); peak = traced memory of two steps "
         "(NumPy-backed runs only).",
         "",
-        "| backend | device | points | hidden | dtype | us per step | ratio to reference | peak memory | peak ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| backend | device | points | hidden | dtype | us per step | ratio to reference | peak memory | peak ratio | engine |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *[format_row(r) for r in results["rows"]],
     ]
     wp = results.get("whole_process")
@@ -525,6 +675,11 @@ def write(results: dict, out: Path) -> Path:
         ]
     if results.get("gpu"):
         lines += gpu_lines(results["gpu"])
+    if results.get("failures"):
+        lines += ["", f"## Failures ({len(results['failures'])})", ""]
+        for f in results["failures"]:
+            lines += [f"- `{json.dumps(f['spec'])}`:", "", "  ```", *(
+                "  " + line for line in str(f["error"]).splitlines()), "  ```"]  # fmt: skip
     lines += [
         "",
         f"Reference check: first loss {results['reference_check']['first_loss']:.6f} "
@@ -536,6 +691,7 @@ def write(results: dict, out: Path) -> Path:
 
 
 def main(argv=None) -> int:
+    global WORKER_SECONDS
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 30,000 points only")
     parser.add_argument(
@@ -555,6 +711,21 @@ def main(argv=None) -> int:
         "256, float32 on GPUs and NumPy), for a short visit to a GPU machine",
     )
     parser.add_argument(
+        "--cpu-rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rounds of the slow CPU runs (3,000,000 points on NumPy; default --rounds); with "
+        "--gpu-check these are also trimmed to two timed steps after a one-step warm-up",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=int,
+        default=900,
+        metavar="S",
+        help="seconds a measurement may take before it is a failure (default 900)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -565,6 +736,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = args.output or Path(tempfile.mkdtemp(prefix="portable-net-bench-"))
     print(f"# results go to {out}", flush=True)
+    started = time.monotonic()
+    WORKER_SECONDS = args.worker_timeout
 
     import portable_net as pn
 
@@ -580,9 +753,24 @@ def main(argv=None) -> int:
     }
     print(f"# {results['machine']}: reference check {results['reference_check']}", flush=True)
     print(
-        "| backend | device | points | hidden | dtype | us per step | ratio | peak | peak ratio |"
+        "| backend | device | points | hidden | dtype | us per step | ratio | peak | peak ratio "
+        "| engine |"
     )
-    results["rows"] = run_matrix(matrix(args), args.rounds)
+    failures: list[dict] = []
+    results["failures"] = failures
+
+    def save_rows(rows):
+        results["rows"] = rows
+        write(results, out)
+
+    results["rows"] = run_matrix(
+        matrix(args),
+        args.rounds,
+        failures,
+        save=save_rows,
+        cpu_rounds=args.cpu_rounds,
+        light_cpu=args.gpu_check,
+    )
     np_rows = {
         (r["points"], r["hidden"], r["dtype"]): r
         for r in results["rows"]
@@ -596,15 +784,25 @@ def main(argv=None) -> int:
         }
     write(results, out)  # kept if a later part fails or runs out of time (a GPU visit is short)
     if "cupy" in gpu_devices() and (not args.backends or "cupy" in args.backends.split(",")):
-        results["gpu"] = gpu_report(results["rows"], args.rounds)
+
+        def save_gpu(report):
+            results["gpu"] = report
+            write(results, out)
+
+        results["gpu"] = gpu_report(results["rows"], args.rounds, failures, save=save_gpu)
         write(results, out)
     if not args.no_whole_process:
         results["whole_process"] = whole_process(args.rounds)
         print(f"whole process: {results['whole_process']}", flush=True)
     if not args.no_ablation:
         results["ablation"] = ablation(args.rounds)
+    results["seconds"] = time.monotonic() - started
     path = write(results, out)
-    print(f"wrote {path} and {path.with_suffix('.json')}")
+    print(path.read_text(), flush=True)  # the report, also where only the log comes back
+    print(f"wrote {path} and {path.with_suffix('.json')} in {results['seconds']:.0f} s")
+    if failures:
+        print(f"FAILED: {len(failures)} measurements failed or ran another engine (above)")
+        return 1
     return 0
 
 

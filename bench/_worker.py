@@ -4,6 +4,16 @@ Prints one JSON object: seconds per step (the marginal cost: a run of S steps mi
 0 steps, so checks, preparation and the final loss are not counted) and the peak memory of
 two steps: traced allocations for NumPy-backed runs, the memory pool for CuPy, the CUDA
 allocator's peak for torch on a GPU (the input data included).
+
+Runs of ``portable_net.train`` also report which implementation ran (``"engine"``: the
+engine's class and settings, built here through :func:`portable_net.engines.engine_for` as
+``train`` would, e.g. ``FusedEngine`` with its launch plan and whether a CUDA graph was
+captured, or ``PortableEngine`` when the fused kernels fell back) and the warnings raised
+(``"warnings"``), so that a fallback cannot pass for the fused step. JAX runs multiply float32
+matrices in float32 (``JAX_DEFAULT_MATMUL_PRECISION=highest``, not TF32).
+
+Spec options besides the configuration: ``steps``, ``repeats`` (default 1), ``warmup`` (steps
+of the warm-up run, default min(steps, 5)), ``peak`` (false: skip the peak-memory run).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import os
 import sys
 import time
 import tracemalloc
+import warnings
 
 import numpy as np
 
@@ -31,8 +42,21 @@ def _reference(spec, X, y, params):
     return run
 
 
-def _ours(spec, X, y, params):
+def describe_engine(engine) -> dict:
+    """Which implementation an engine is: its class and the settings that decide its path."""
+    out = {"engine": type(engine).__name__}
+    plan = getattr(engine, "plan", None)
+    if plan is not None:  # the fused CuPy step
+        out["plan"] = {k: getattr(plan, k) for k in ("n", "d1", "h", "k", "ex", "chunk")}
+        out["graph_steps"] = engine.graph_steps
+        out["graph_captured"] = engine.graph is not None
+        out["graph_error"] = engine.graph_error
+    return out
+
+
+def _ours(spec, X, y, params, used):
     import portable_net as pn
+    from portable_net import engines
 
     xp = pn.get_namespace(spec["backend"])
     device = spec.get("device")
@@ -59,10 +83,15 @@ def _ours(spec, X, y, params):
             forward_examples=spec.get("forward_examples"),
         )
 
+    def recording(*args):  # the engine train would build, kept to report which one ran
+        built = engines.engine_for(*args, engine=engine)
+        used.append(built)
+        return built
+
     def run(steps):
         t = time.perf_counter()
         # ends with a host read of the final loss: the device is synchronised
-        pn.train(pb, Xb, yb, steps=steps, log_every=max(steps, 1), engine=engine)
+        pn.train(pb, Xb, yb, steps=steps, log_every=max(steps, 1), engine=recording)
         return time.perf_counter() - t
 
     return run
@@ -144,23 +173,46 @@ def main(spec: dict) -> dict:
         return bandwidth(spec)
     if spec["kind"] == "fma":
         return fma_throughput(spec)
+    if spec["kind"] == "roofline":  # both, in one process (one CUDA context)
+        return {**bandwidth(spec), **fma_throughput(spec)}
     if spec["backend"] == "jax":
         os.environ.setdefault("JAX_ENABLE_X64", "1")
+        os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
     import portable_net as pn
 
     dtype = np.float32 if spec["dtype"] == "float32" else np.float64
     X, y = pn.make_spiral(spec["n_per_class"], 3, seed=0)
     X = X.astype(dtype)
     params = {k: v.astype(dtype) for k, v in pn.init_params([2, spec["hidden"], 3], seed=0).items()}
-    run = (_reference if spec["kind"] == "reference" else _ours)(spec, X, y, params)
+    used: list = []
+    if spec["kind"] == "reference":
+        run = _reference(spec, X, y, params)
+    else:
+        run = _ours(spec, X, y, params, used)
     steps = spec["steps"]
-    run(min(steps, 5))  # warm-up: imports, caches, compilation
-    run(0)
-    timings = []
-    for _ in range(spec.get("repeats", 1)):
-        timings.append((run(steps) - run(0)) / steps)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(spec.get("warmup", min(steps, 5)))  # warm-up: imports, caches, compilation
+        run(0)
+        timings = []
+        timed = None
+        for _ in range(spec.get("repeats", 1)):
+            t_steps = run(steps)
+            timed = used[-1] if used else None  # the engine of the timed run (one per run)
+            timings.append((t_steps - run(0)) / steps)
     out = {"seconds_per_step": float(np.median(timings))}
-    if spec["kind"] == "reference" or spec["backend"] in ("numpy", "array_api_strict"):
+    if timed is not None:
+        out.update(describe_engine(timed))
+        if spec["backend"] == "jax":
+            import jax
+
+            out["jax_matmul_precision"] = jax.config.jax_default_matmul_precision
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    if messages:
+        out["warnings"] = messages
+    if spec.get("peak", True) is False:
+        pass
+    elif spec["kind"] == "reference" or spec["backend"] in ("numpy", "array_api_strict"):
         tracemalloc.start()
         run(2)
         out["peak_bytes"] = tracemalloc.get_traced_memory()[1]

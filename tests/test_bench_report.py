@@ -9,13 +9,16 @@ from bench.cupy_cost import Plan, bytes_per_step, flops_per_step
 def test_gpu_report_arithmetic(monkeypatch):
     calls = []
 
-    def fake_worker(spec, env=None, timeout=900):
+    def fake_worker(spec, env=None, timeout=None):
         calls.append(spec)
         if spec["kind"] == "bandwidth":
-            return {"bytes_per_second": 4e12 if spec["backend"] == "cupy" else 2e10}
-        if spec["kind"] == "fma":
-            return {"flops_per_second": 5e13}
-        return {"seconds_per_step": 1e-3 if spec.get("jit") is False else 2e-4}
+            return {"bytes_per_second": 2e10}
+        if spec["kind"] == "roofline":
+            return {"bytes_per_second": 4e12, "flops_per_second": 5e13}
+        if spec.get("jit") is False:
+            return {"seconds_per_step": 1e-3, "engine": "PortableEngine"}
+        graph = {"graph_steps": 16, "graph_captured": True} if spec.get("graph_steps") else {}
+        return {"seconds_per_step": 2e-4, "engine": "FusedEngine", **graph}
 
     monkeypatch.setattr(suite, "worker", fake_worker)
     monkeypatch.setattr(suite, "gpu_devices", lambda: {"cupy": "0"})
@@ -30,7 +33,9 @@ def test_gpu_report_arithmetic(monkeypatch):
         {"backend": "numpy", "points": 300, "hidden": 100, "dtype": "float64",
          "seconds_per_step": 80e-6},
     ]  # fmt: skip
-    g = suite.gpu_report(rows, rounds=1)
+    failures = []
+    g = suite.gpu_report(rows, rounds=1, failures=failures)
+    assert failures == []
     large = g["large"]
     plan = Plan(n=n, d1=3, h=h, k=3)
     assert large["bytes_per_step"] == bytes_per_step(plan, 4)
@@ -46,6 +51,40 @@ def test_gpu_report_arithmetic(monkeypatch):
     text = "\n".join(suite.gpu_lines(g))
     assert "600x faster than NumPy" in text
     assert "ratio 0.50" in text
+
+
+def test_a_fallback_or_a_failed_worker_is_a_failure_not_a_row(monkeypatch):
+    """A measurement that ran the portable step where the fused one was asked for, a CUDA
+    graph that was not captured and a worker that died are recorded as failures (with the
+    error's last lines), and the other measurements go on."""
+
+    def fake_worker(spec, env=None, timeout=None):
+        if spec["kind"] == "roofline":
+            raise suite.WorkerFailed(spec, "Traceback\ncupy.cuda.runtime.CUDARuntimeError: oops")
+        if spec["kind"] == "bandwidth":
+            return {"bytes_per_second": 2e10}
+        if spec.get("graph_steps"):
+            return {"seconds_per_step": 2e-4, "engine": "FusedEngine", "graph_captured": False,
+                    "graph_error": "capture unsupported"}  # fmt: skip
+        return {"seconds_per_step": 1e-3, "engine": "PortableEngine",
+                "warnings": ["RuntimeWarning: the fused CuPy step is unavailable"]}  # fmt: skip
+
+    monkeypatch.setattr(suite, "worker", fake_worker)
+    monkeypatch.setattr(suite, "gpu_devices", lambda: {"cupy": "0"})
+    failures = []
+    g = suite.gpu_report([], rounds=1, failures=failures)
+    assert "CUDARuntimeError: oops" in failures[0]["error"]
+    assert "large" not in g and g["cpu_copy_bytes_per_second"] == 2e10
+    # the run goes on without the roofline: the ablation is measured, its fallbacks flagged
+    errors = [f["error"] for f in failures[1:]]
+    assert any("ran PortableEngine, not FusedEngine" in e and "unavailable" in e for e in errors)
+    assert any("no CUDA graph was captured (capture unsupported)" in e for e in errors)
+    assert not any(f["spec"].get("jit") is False for f in failures)  # that one is portable
+    by_variant = {a["variant"]: a["engine"] for a in g["ablation"]}
+    assert by_variant["fused (default)"] == "PortableEngine"
+    assert "no graph" in by_variant["fused, CUDA graphs of 16 steps"]
+    text = "\n".join(suite.gpu_lines(g))
+    assert "roofline was not measured" in text and "PortableEngine" in text
 
 
 def test_fused_step_flop_count_by_hand():
