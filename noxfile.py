@@ -400,8 +400,11 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common mistakes with ruff."""
-    session.install("ruff==0.17.6")
+    """Check style and common mistakes with ruff, and the types of portable_net with mypy."""
+    # mypy and numpy (whose stubs type the host code) pinned, so that a new release cannot
+    # fail the check; the array libraries need not be installed: pyproject's [tool.mypy]
+    # reads them as untyped wherever they are
+    session.install("ruff==0.17.6", "mypy==2.4.1", "numpy==2.4.6")
     session.run(
         "ruff", "check", "--no-cache", "portable_net", "tests", "bench", "examples", "noxfile.py"
     )
@@ -416,6 +419,7 @@ def lint(session: nox.Session) -> None:
         "examples",
         "noxfile.py",
     )
+    session.run("mypy")  # [tool.mypy] in pyproject.toml: the files, the strictness
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import importlib.util
 import warnings
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import array_api_compat
 import numpy as np
@@ -111,7 +111,7 @@ def get_namespace(backend: Any = None) -> ModuleType:
             )
         return importlib.import_module(_NAMESPACE_MODULES[name][1])
     if array_api_compat.is_array_api_obj(backend):
-        return array_api_compat.array_namespace(backend)
+        return cast(ModuleType, array_api_compat.array_namespace(backend))
     raise TypeError(
         f"backend must be a backend name, an array or a namespace, not {type(backend).__name__}"
     )
@@ -343,8 +343,9 @@ def dtype_name(dtype: Any) -> str:
         if isinstance(name, str):
             return name
     inner = getattr(dtype, "dtype", None)  # jax.numpy scalar types
-    if inner is not None and isinstance(getattr(inner, "name", None), str):
-        return inner.name
+    inner_name = getattr(inner, "name", None)
+    if inner is not None and isinstance(inner_name, str):
+        return inner_name
     return str(dtype).rsplit(".", 1)[-1]
 
 
@@ -369,7 +370,7 @@ def to_host(x: Any) -> np.ndarray:
     if array_api_compat.is_torch_array(x):
         return np.array(x.detach().cpu().numpy(), copy=True)
     if array_api_compat.is_cupy_array(x):
-        return x.get()
+        return cast(np.ndarray, x.get())
     if array_api_compat.is_jax_array(x):
         return np.array(x, copy=True)
     try:  # array_api_strict and any other DLPack producer: ask for a CPU copy

@@ -14,10 +14,10 @@ import array_api_compat
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, not {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+    return number
 
 
 def check_real(
@@ -31,18 +31,18 @@ def check_real(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, not {value!r}")
-    value = float(value)
+    number = float(value)
     lo = "(" if low_open else "["
     hi = ")" if high_open else "]"
     interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-    bad = not math.isfinite(value)
+    bad = not math.isfinite(number)
     if low is not None:
-        bad |= value <= low if low_open else value < low
+        bad |= number <= low if low_open else number < low
     if high is not None:
-        bad |= value >= high if high_open else value > high
+        bad |= number >= high if high_open else number > high
     if bad:
-        raise ValueError(f"{name} must be finite and in {interval}, got {value}")
-    return value
+        raise ValueError(f"{name} must be finite and in {interval}, got {number}")
+    return number
 
 
 #: the floating dtypes the library computes in, everywhere (arguments, save, load, Dask)
@@ -58,8 +58,9 @@ def dtype_name(dtype: Any) -> str:
         if isinstance(name, str):
             return name
     inner = getattr(dtype, "dtype", None)  # jax.numpy scalar types
-    if inner is not None and isinstance(getattr(inner, "name", None), str):
-        return inner.name
+    inner_name = getattr(inner, "name", None)
+    if inner is not None and isinstance(inner_name, str):
+        return inner_name
     return str(dtype).rsplit(".", 1)[-1]
 
 
@@ -80,7 +81,7 @@ def check_float_dtype(name: str, dtype: Any) -> None:
 def is_floating(xp: ModuleType, x: Any) -> bool:
     """Whether x holds real floating values of any precision (see :func:`check_float_dtype`
     for the dtypes the library accepts)."""
-    return xp.isdtype(x.dtype, "real floating")
+    return bool(xp.isdtype(x.dtype, "real floating"))
 
 
 def check_plain_array(name: str, x: Any) -> None:

@@ -117,7 +117,9 @@ def _linspace_part(start: float, stop: float, num: int, i0: int, i1: int) -> np.
     return y
 
 
-def _spiral_chunk(state: dict, n: int, noise: float, r0: int, r1: int, dtype: str, cupy: bool):
+def _spiral_chunk(
+    state: dict[str, Any], n: int, noise: float, r0: int, r1: int, dtype: str, cupy: bool
+) -> Any:
     """Rows [r0, r1) of the spiral, from the generator state at row r0."""
     rng = np.random.default_rng()
     rng.bit_generator.state = state
@@ -141,7 +143,9 @@ def _spiral_chunk(state: dict, n: int, noise: float, r0: int, r1: int, dtype: st
     return X
 
 
-def _dask_spiral(n: int, k: int, noise: float, seed: int, xp: Any, device: Any, dtype: Any, chunks):
+def _dask_spiral(
+    n: int, k: int, noise: float, seed: int, xp: Any, device: Any, dtype: Any, chunks: Any
+) -> tuple[Any, Any]:
     try:
         import dask
         import dask.array as da

@@ -58,7 +58,7 @@ class TrainingDiverged(FloatingPointError):
             f"try a smaller learning rate{hint}"
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[TrainingDiverged], tuple[int, float, float | None]]:
         return (type(self), (self.step, self.loss, self.learning_rate))
 
 

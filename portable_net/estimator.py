@@ -17,7 +17,7 @@ import math
 import numbers
 import sys
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import array_api_compat
 import numpy as np
@@ -236,6 +236,13 @@ class Classifier:
     >>> clf.predict(X[:3]).shape, clf.predict_proba(X[:3]).shape
     ((3,), (3, 3))
     """
+
+    # the fitted attributes whose type is not that of their first assignment (declarations
+    # only: none exists before fit, so ``hasattr`` still tells a fitted estimator)
+    loss_curve_: list[float]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
 
     def __init__(
         self,
@@ -567,14 +574,13 @@ class Classifier:
     def _check_feature_names(self, names: np.ndarray | None) -> None:
         fitted = getattr(self, "feature_names_in_", None)
         name = type(self).__name__
-        if fitted is None and names is None:
-            return
-        if names is not None and fitted is None:
-            warnings.warn(
-                f"X has feature names, but {name} was fitted without feature names",
-                UserWarning,
-                stacklevel=4,
-            )
+        if fitted is None:
+            if names is not None:
+                warnings.warn(
+                    f"X has feature names, but {name} was fitted without feature names",
+                    UserWarning,
+                    stacklevel=4,
+                )
             return
         if names is None:
             warnings.warn(
@@ -639,7 +645,7 @@ class Classifier:
                     "Unknown label type: y mixes labels of different types "
                     f"({sorted(k.__name__ for k in kinds)}); use labels of one type"
                 )
-        return y
+        return cast(np.ndarray, y)
 
     # --- fitting ----------------------------------------------------------------------------
 
@@ -734,7 +740,9 @@ class Classifier:
         self._fit_epochs(X, y_index, settings, optimizer, rng, incremental=incremental)
         return self
 
-    def _encode(self, y: np.ndarray, classes: Any, first: bool, incremental: bool):
+    def _encode(
+        self, y: np.ndarray, classes: Any, first: bool, incremental: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(the sorted labels, y as indices into them) on the host."""
         if incremental and classes is not None:
             given = np.unique(
@@ -784,7 +792,7 @@ class Classifier:
             return xp.asarray(labels, dtype=dtype, device=device)
         return labels.copy()
 
-    def _dask_inputs(self, X: Any, y: Any, first: bool):
+    def _dask_inputs(self, X: Any, y: Any, first: bool) -> tuple[Any, Any, np.ndarray, Any, None]:
         from .engines import dask_engine as _dask
 
         if self.early_stopping:
@@ -799,7 +807,9 @@ class Classifier:
             )
         return X, y_index, np.asarray(labels), np, None
 
-    def _initialize(self, settings, X, xp, device, rng) -> None:
+    def _initialize(
+        self, settings: dict[str, Any], X: Any, xp: Any, device: Any, rng: np.random.RandomState
+    ) -> None:
         """Fresh weights and bookkeeping, as MLPClassifier's ``_initialize``: Glorot-uniform
         weights and biases ``U(-b, b)``, ``b = sqrt(6 / (fan_in + fan_out))``, drawn layer by
         layer from ``random_state`` (the same draws as MLPClassifier's for K > 2 classes)."""
@@ -828,7 +838,15 @@ class Classifier:
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _validation_split(self, X, y_index, settings, rng, xp, device):
+    def _validation_split(
+        self,
+        X: Any,
+        y_index: Any,
+        settings: dict[str, Any],
+        rng: np.random.RandomState,
+        xp: Any,
+        device: Any,
+    ) -> tuple[Any, Any, Any, Any]:
         """A stratified split (as ``train_test_split(stratify=y)``): ``ceil(fraction * n)``
         validation samples, each class in proportion; the order drawn from ``rng``."""
         y_host = to_host(y_index)
@@ -850,9 +868,10 @@ class Classifier:
                 "of your dataset."
             )
         train_idx = np.setdiff1d(np.arange(n), val_idx)
-        take = lambda a, idx: xp.take(  # noqa: E731
-            a, xp.asarray(idx, dtype=int_dtype(xp, device), device=device), axis=0
-        )
+
+        def take(a: Any, idx: np.ndarray) -> Any:
+            return xp.take(a, xp.asarray(idx, dtype=int_dtype(xp, device), device=device), axis=0)
+
         return (
             take(X, train_idx),
             take(y_index, train_idx),
@@ -860,7 +879,16 @@ class Classifier:
             take(y_index, val_idx),
         )
 
-    def _fit_epochs(self, X, y_index, settings, optimizer, rng, *, incremental: bool) -> None:
+    def _fit_epochs(
+        self,
+        X: Any,
+        y_index: Any,
+        settings: dict[str, Any],
+        optimizer: dict[str, Any],
+        rng: np.random.RandomState,
+        *,
+        incremental: bool,
+    ) -> None:
         """All training: epochs of :func:`train`, MLPClassifier's ``_fit_stochastic`` loop.
 
         Each epoch is one :func:`train` call over ``ceil(n / batch_size)`` mini-batches
@@ -964,30 +992,36 @@ class Classifier:
             self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
             del self._best_coefs, self._best_intercepts
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, settings) -> None:
+    def _update_no_improvement_count(
+        self, early_stopping: bool, X_val: Any, y_val: Any, settings: dict[str, Any]
+    ) -> None:
         tol = settings["tol"]
         if early_stopping:
             xp = array_api_compat.array_namespace(X_val)
             pred = xp.argmax(_model_predict_proba(self.params_, X_val), axis=1)
             hits = xp.sum(xp.astype(pred == xp.astype(y_val, pred.dtype), X_val.dtype))
             score = float(hits) / X_val.shape[0]
-            self.validation_scores_.append(score)
+            # with early stopping both are set (_initialize, _fit_epochs' warm start)
+            scores = cast("list[float]", self.validation_scores_)
+            best_score = cast(float, self.best_validation_score_)
+            scores.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + tol:
+            if score < best_score + tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if score > self.best_validation_score_:
+            if score > best_score:
                 self.best_validation_score_ = score
                 self._best_coefs = list(self.coefs_)  # train returns new arrays: no copy
                 self._best_intercepts = list(self.intercepts_)
         else:
-            if self.loss_curve_[-1] > self.best_loss_ - tol:
+            best_loss = cast(float, self.best_loss_)  # set without early stopping
+            if self.loss_curve_[-1] > best_loss - tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
+            if self.loss_curve_[-1] < best_loss:
                 self.best_loss_ = self.loss_curve_[-1]
 
     # --- predicting -------------------------------------------------------------------------
@@ -1115,7 +1149,7 @@ class Classifier:
             import dask
 
             (hits,) = dask.compute((pred == y).sum())
-            return int(hits) / pred.shape[0]
+            return cast(float, int(hits) / pred.shape[0])
         y_host = self._host_labels(y, int(pred.shape[0]))
         hits = to_host(pred) == y_host
         if sample_weight is None:
@@ -1283,7 +1317,8 @@ class Classifier:
             namespace = to_namespace(xp)
         device = resolve_device(namespace, device)
         sizes = meta["layer_sizes"]
-        settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+        saved_settings = meta.get("settings")
+        settings: dict[str, Any] = saved_settings if isinstance(saved_settings, dict) else {}
         if "hidden_sizes" in settings and "hidden_layer_sizes" not in settings:  # 0.1 files
             settings = {"hidden_layer_sizes": settings["hidden_sizes"]}
         known = {k: v for k, v in settings.items() if k in cls._get_param_names()}
@@ -1318,7 +1353,8 @@ class Classifier:
         model.n_layers_ = len(sizes)
         model.n_outputs_ = int(sizes[-1])
         model.out_activation_ = "softmax"
-        fitted = meta.get("fitted") if isinstance(meta.get("fitted"), dict) else {}
+        saved_fitted = meta.get("fitted")
+        fitted: dict[str, Any] = saved_fitted if isinstance(saved_fitted, dict) else {}
         model.loss_curve_ = list(fitted.get("loss_curve_", []))
         if fitted.get("loss_") is not None:
             model.loss_ = fitted["loss_"]

@@ -69,7 +69,7 @@ def _plain(value: Any, where: str) -> Any:
     )
 
 
-def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) -> Path:
+def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: Any) -> Path:
     """Save a model's parameters and plain metadata to one ``.npz`` file.
 
     Parameters
@@ -148,7 +148,8 @@ def save(path: str | os.PathLike, params: Mapping[str, Any], **metadata: Any) ->
         "dtype": dtype,
         "metadata": user,
     }
-    arrays = {key: weights[key] for key in sorted(weights, key=_param_order)}
+    # Any: a dict of arrays could name savez' own keyword (allow_pickle); these keys cannot
+    arrays: dict[str, Any] = {key: weights[key] for key in sorted(weights, key=_param_order)}
     arrays[_METADATA_KEY] = np.array(json.dumps(document))  # a 0-d unicode array, no pickle
     directory = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -237,7 +238,7 @@ _READ_ERRORS = (
 
 
 def load(
-    path: str | os.PathLike, *, xp: Any = None, device: Any = None
+    path: str | os.PathLike[str], *, xp: Any = None, device: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load a model written by :func:`save`, onto any backend and device.
 

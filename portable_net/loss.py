@@ -26,13 +26,14 @@ def softmax_xent(
     *,
     need_loss: bool,
     need_grad: bool = True,
-) -> tuple[Any | None, Any | None]:
+) -> tuple[Any, Any]:
     """Softmax cross-entropy over the K rows of scores (K, B), against onehot (K, B).
 
     Returns the summed loss of the columns (0-d, only if ``need_loss``) and
     ``dscores = scale * (softmax(scores) - onehot)`` (K, B) (only if ``need_grad``);
     ``scale`` is 1/N for the gradient of the mean (times the learning rate when the caller
-    folds it in). Overwrites ``scores``, which must be the caller's own temporary.
+    folds it in). Either is None where not asked for. Overwrites ``scores``, which must be
+    the caller's own temporary.
     """
     # subtract the column max: exp would overflow for large scores
     scores -= xp.max(scores, axis=0, keepdims=True)  # (K, B), <= 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -277,4 +277,4 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
     pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
     hits = xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))
-    return int(hits) / X.shape[0]  # exact: the same float on every backend
+    return cast(float, int(hits) / X.shape[0])  # exact: the same float on every backend

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from . import layers
 from ._backend import device_of
@@ -65,7 +65,7 @@ class StepData:
 
     @property
     def n(self) -> int:
-        return self.Xt1.shape[1]
+        return cast(int, self.Xt1.shape[1])
 
 
 def step_data(xp: ModuleType, X: Any, onehot_rows: Any) -> StepData:
@@ -134,7 +134,8 @@ def data_loss_and_grads(
     n = data.n
     if block is None or block >= n:
         return block_loss_and_grads(xp, packed, data.Xt1, data.onehot, scale, need_loss=need_loss)
-    loss_sum, grads = None, None
+    loss_sum: Any = None
+    grads: list[Any] | None = None
     for start in range(0, n, block):
         stop = min(start + block, n)
         part_loss, part = block_loss_and_grads(
@@ -154,7 +155,7 @@ def data_loss_and_grads(
             grads[j] = g
         if need_loss:
             loss_sum = loss_sum + part_loss
-    return loss_sum, grads
+    return loss_sum, cast("list[Any]", grads)  # n > block: the loop ran at least once
 
 
 def data_loss_sum(xp: ModuleType, packed: list[Any], data: StepData, block: int | None) -> Any:

@@ -10,7 +10,7 @@ backend the user chose is left alone); pass ``ax`` to draw into your own figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import array_api_compat
 import numpy as np
@@ -56,7 +56,7 @@ def _colors(n_classes: int) -> np.ndarray:
         rgba = colormaps["tab20"](np.arange(n_classes))
     else:
         rgba = colormaps["turbo"](np.linspace(0.0, 1.0, n_classes))
-    return rgba[:, :3]
+    return cast(np.ndarray, rgba[:, :3])
 
 
 #: how much of a class colour a region gets (the rest is white), so the points stand out

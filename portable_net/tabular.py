@@ -24,7 +24,7 @@ import os
 import stat
 import zipfile
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,7 +37,7 @@ MAX_BYTES = 1 << 30
 _OTHER_DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def _npy_pair(path: Any) -> tuple[Any, Any] | None:
 
 def _check_file(path: Any, max_bytes: int) -> str:
     """The path as a str, after checking that it is a regular, non-empty file of bounded size."""
-    name = os.fspath(path)
+    name: str = os.fspath(path)
     try:
         st = os.stat(name)
     except FileNotFoundError:
@@ -167,7 +167,7 @@ def _check_file(path: Any, max_bytes: int) -> str:
 def _load_npy(path: Any, max_bytes: int) -> np.ndarray:
     name = _check_file(path, max_bytes)
     try:
-        return np.load(name, allow_pickle=False)
+        return cast(np.ndarray, np.load(name, allow_pickle=False))
     except ValueError as exc:
         raise ValueError(f"{name!r} is not a readable .npy array without pickle: {exc}") from None
     except OSError as exc:
@@ -465,7 +465,7 @@ def decode_labels(classes: Any, y: Any) -> np.ndarray:
             f"y must hold class indices in 0..{classes.shape[0] - 1}, "
             f"got values from {y.min()} to {y.max()}"
         )
-    return classes[y]
+    return cast(np.ndarray, classes[y])
 
 
 # ---- splitting ----------------------------------------------------------------------------
@@ -496,7 +496,9 @@ def _split_sizes(n: int, test_size: Any) -> tuple[int, int]:
     return n_train, n_test
 
 
-def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState):
+def _approximate_mode(
+    class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState
+) -> np.ndarray:
     """Rows drawn per class, as ``sklearn.utils.extmath._approximate_mode`` (BSD-3-Clause):
     the floor of the proportional share, then the rows left over to the largest remainders,
     ties broken at random."""
@@ -513,7 +515,7 @@ def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.Ran
             need_to_add -= add_now
             if need_to_add == 0:
                 break
-    return floored.astype(int)
+    return cast(np.ndarray, floored.astype(int))
 
 
 def split(
@@ -637,7 +639,7 @@ class Standardizer:
         X = X.astype(np.float64, copy=False)
         if not np.isfinite(X).all():
             raise ValueError(f"{what} holds non-finite values")
-        return X
+        return cast(np.ndarray, X)
 
     def fit(self, X: Any) -> Standardizer:
         """Learn the mean and scale of each column of X (the training rows)."""
@@ -662,7 +664,7 @@ class Standardizer:
                 f"X has {X.shape[1]} features but the Standardizer was fitted on "
                 f"{self.mean_.shape[0]}"
             )
-        return (X - self.mean_) / self.scale_
+        return cast(np.ndarray, (X - self.mean_) / self.scale_)
 
     def to_dict(self) -> dict[str, list[float]]:
         """``{"mean": [...], "scale": [...]}`` as plain floats (for a model's metadata)."""

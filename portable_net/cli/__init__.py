@@ -27,6 +27,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 from . import _run, backends, data, evaluate, gradcheck, predict, train
 from ._args import PROG, BadInput, Failure, Help, Parser, one_line
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = subs[args.command].prog
     with _run.sigterm_interrupts():
         try:
-            return args.run(args, subs[args.command])
+            return cast(int, args.run(args, subs[args.command]))
         except BadInput as exc:
             print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
             return 2

@@ -7,7 +7,8 @@ more commands take is declared here once (``add_backend_options``, ``add_option`
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from .._backend import BACKENDS
 from .._validation import check_int, check_real
@@ -52,7 +53,7 @@ def shown(value: str, limit: int = 200) -> str:
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line and exit status 2, without the usage block."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
@@ -77,7 +78,7 @@ def _reason(exc: Exception) -> str:
     return str(exc).split(" ", 1)[1]  # "value must be ..." -> "must be ..."
 
 
-def _argument_type(convert: Any, expected: str, check: Any):
+def _argument_type(convert: Any, expected: str, check: Any) -> Callable[[str], Any]:
     """An argument type: ``convert`` the text, then ``check`` the value (a library check)."""
 
     def parse(text: str) -> Any:
@@ -93,7 +94,7 @@ def _argument_type(convert: Any, expected: str, check: Any):
     return parse
 
 
-def integer(minimum: int | None = None, maximum: int | None = None):
+def integer(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], Any]:
     """An integer checked by ``_validation.check_int`` (and <= ``maximum``)."""
 
     def check(value: int) -> int:
@@ -105,7 +106,9 @@ def integer(minimum: int | None = None, maximum: int | None = None):
     return _argument_type(int, "an integer", check)
 
 
-def real(low: float | None = None, high: float | None = None, **open_ends: bool):
+def real(
+    low: float | None = None, high: float | None = None, **open_ends: bool
+) -> Callable[[str], Any]:
     """A finite number checked by ``_validation.check_real``."""
     return _argument_type(
         float, "a number", lambda v: check_real("value", v, low=low, high=high, **open_ends)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._args import MAX_CLASSES, BadInput, one_line, shown
+
+if TYPE_CHECKING:  # for annotations only: this module imports numpy where it uses it
+    import numpy as np
 
 #: the longest class name a model file keeps (as ``_run.classes_of`` checks on loading)
 MAX_CLASS_NAME = 200
@@ -164,7 +167,9 @@ def cli_words(message: str) -> str:
     )
 
 
-def read(path: str, label: int | str | None, sep: str, option: str = "--data") -> tuple:
+def read(
+    path: str, label: int | str | None, sep: str, option: str = "--data"
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(X float64, labels, feature_names)`` of a data file, or BadInput naming ``option``."""
     from ..tabular import read_table
 

@@ -14,22 +14,19 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .._backend import backend_name, device_label, get_namespace, resolve_device
+from .._backend import backend_name, device_label, get_namespace, resolve_device, to_host
 from ._args import BadInput, Failure, one_line
-
-try:  # where the library core keeps it (portable_net._backend.to_host), else its old home
-    from .._backend import to_host  # type: ignore[attr-defined]
-except ImportError:
-    from ..io import _to_host as to_host
 
 __all__ = ["to_host"]
 
 PLOT_FORMATS = ("eps", "jpeg", "jpg", "pdf", "png", "ps", "svg", "svgz", "tif", "tiff", "webp")
 
 
-def namespace(parser: argparse.ArgumentParser, args: argparse.Namespace, float64: bool) -> tuple:
+def namespace(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, float64: bool
+) -> tuple[Any, Any]:
     """The namespace and device object asked for, or a usage error."""
     try:
         xp = get_namespace(args.backend)
@@ -221,7 +218,7 @@ def classes_of(path: str, meta: dict[str, Any]) -> list[Any]:
             f"{path!r}: its classes {one_line(repr(classes), 120)} are not {n_classes} distinct "
             "sorted labels (integers, or printable names without commas), one per output"
         )
-    return classes
+    return cast("list[Any]", classes)
 
 
 # --- signals: SIGTERM ends a run as Ctrl-C does, cleaning up what it was writing -------------

@@ -7,10 +7,17 @@ import csv
 import math
 import sys
 import warnings
-from typing import Any
+from typing import Any, cast
 
 from . import _data, _run
-from ._args import BadInput, Failure, add_backend_options, add_model_argument, add_option
+from ._args import (
+    BadInput,
+    Failure,
+    add_backend_options,
+    add_model_argument,
+    add_option,
+    one_line,
+)
 
 NAME = "predict"
 HELP = "print a saved model's label (or probabilities) for each point of a file"
@@ -161,7 +168,7 @@ def read_points(
                 names = ", ".join(fields[i] for i in keep)
                 leave_out = option != "argument POINTS" and drop is None
                 raise bad(
-                    f"the header names {len(keep)} feature columns ({_data.one_line(names, 60)})"
+                    f"the header names {len(keep)} feature columns ({one_line(names, 60)})"
                     f" but the model has {n_features} inputs"
                     + (" (--label leaves out a column)" if leave_out else ""),
                     fields,
@@ -189,7 +196,7 @@ def read_points(
                 raise bad(f"{fields[i]!r} is not a number", fields)
             if not math.isfinite(v):
                 raise bad(f"{fields[i]!r} is not a finite number")
-        rows.append(point)
+        rows.append(cast("list[float]", point))  # no None left: checked above
     if not rows:
         raise BadInput(f"{option}: {name} holds no points")
     return np.asarray(rows, dtype=np.float64)
