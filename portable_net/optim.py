@@ -167,6 +167,77 @@ class SGD:
             new_params.append(p)
         return new_params, SGDState(new_velocity)
 
+    def update_scaled(
+        self,
+        xp: ModuleType,
+        params: list[Any],
+        steps: list[Any],
+        state: SGDState,
+        decay: list[Any] | None = None,
+    ) -> tuple[list[Any], SGDState]:
+        """One update from gradients already multiplied by the rate (the training loop's fast
+        path: it folds the rate into the gradient's 1/N scale), with L2 as weight decay.
+
+        The same update as :meth:`update` with ``g = steps / lr + reg p``, rearranged so that
+        it costs two in-place operations per parameter without momentum::
+
+            p <- p (1 - lr reg) - s                      (momentum == 0)
+            v <- mu v - s - lr reg p;   p <- p + v       (classical)
+            u = s + lr reg p;  v <- mu v - u;   p <- p + mu v - u     (Nesterov)
+
+        Parameters
+        ----------
+        steps : list of arrays
+            ``lr * g_data`` per parameter (without the L2 term).
+        decay : list or None
+            Per parameter, ``lr * reg`` (a float, or an array broadcasting against the
+            parameter, e.g. 0 on bias entries) or None for no decay; None: no decay at all.
+            Make it once per rate with :meth:`weight_decay`.
+        """
+        mu = self.momentum
+        velocity = state.velocity
+        _check_lists(params, steps, velocity if mu != 0.0 else list(params), "velocity")
+        decay = [None] * len(params) if decay is None else decay
+        new_params, new_velocity = [], []
+        for j, (p, s) in enumerate(zip(params, steps)):
+            d = decay[j]
+            if mu == 0.0:
+                if d is not None:
+                    p *= d[1]  # 1 - lr reg
+                p -= s
+            elif not self.nesterov:
+                v = velocity[j]
+                v *= mu
+                v -= s
+                if d is not None:
+                    v -= d[0] * p  # v = mu v - lr (g + reg p)
+                p += v
+                new_velocity.append(v)
+            else:
+                u = s if d is None else s + d[0] * p  # lr (g + reg p)
+                v = velocity[j]
+                v *= mu
+                v -= u
+                p += mu * v
+                p -= u
+                new_velocity.append(v)
+            new_params.append(p)
+        return new_params, SGDState(new_velocity)
+
+    @staticmethod
+    def weight_decay(learning_rate: Any, reg: float, masks: list[Any]) -> list[Any]:
+        """The ``decay`` argument of :meth:`update_scaled`: per parameter ``(lr reg m,
+        1 - lr reg m)`` for its mask ``m`` (1 on weights, 0 on biases; a float or an
+        array), or None where there is nothing to decay."""
+        out = []
+        for m in masks:
+            if reg == 0.0 or (isinstance(m, float) and m == 0.0):
+                out.append(None)
+            else:
+                c = learning_rate * reg * m
+                out.append((c, 1.0 - c))
+        return out
+
 
 @dataclass(frozen=True)
 class Adam:
