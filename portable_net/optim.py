@@ -265,12 +265,17 @@ class Adam:
         Decay of the second moment, in [0, 1).
     epsilon : float, default 1e-8
         Added to the denominator, >= 0.
+    epsilon_after_correction : bool, default True
+        True: torch's placement of epsilon (above). False: scikit-learn's,
+        ``p <- p - lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``
+        (what :class:`portable_net.Classifier` uses, as ``MLPClassifier``).
     """
 
     learning_rate: float = 1e-3
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
+    epsilon_after_correction: bool = True
 
     def __post_init__(self) -> None:
         _check_rate("learning_rate", self.learning_rate)
@@ -280,6 +285,8 @@ class Adam:
             raise TypeError(f"epsilon must be a float, not {type(self.epsilon).__name__}")
         if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise ValueError(f"epsilon must be a finite float >= 0, got {self.epsilon!r}")
+        if not isinstance(self.epsilon_after_correction, bool):
+            raise TypeError("epsilon_after_correction must be a bool")
 
     def init(self, xp: ModuleType, params: list[Any]) -> AdamState:
         """Step 0 and zero moments on the parameters' library and device."""
@@ -304,10 +311,14 @@ class Adam:
         _check_lists(params, grads, state.v, "v")
         t = state.step + 1
         host_step = isinstance(t, numbers.Integral)
+        after = self.epsilon_after_correction
         if host_step:
-            # Python floats, as torch computes them from a host-side step count
-            step_size = lr / (1.0 - b1**t)
-            bc2_sqrt = math.sqrt(1.0 - b2**t)
+            # Python floats, as torch (and scikit-learn) compute them from a host-side count
+            if after:
+                step_size = lr / (1.0 - b1**t)
+                bc2_sqrt = math.sqrt(1.0 - b2**t)
+            else:
+                step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         corrections: dict[Any, tuple[Any, Any]] = {}
         new_params, new_m, new_v = [], [], []
         for p, g, m, v in zip(params, grads, state.m, state.v):
@@ -324,7 +335,12 @@ class Adam:
                         xp.sqrt(1.0 - b2**tf),
                     )
                 step_size, bc2_sqrt = corrections[p.dtype]
-            p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
+                if not after:
+                    step_size = step_size * bc2_sqrt
+            if after:
+                p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
+            else:
+                p -= step_size * m / (xp.sqrt(v) + eps)
             new_params.append(p)
             new_m.append(m)
             new_v.append(v)
