@@ -52,7 +52,7 @@ examples:
   portable-net train --json --steps 2000 > run.json
   portable-net train --data iris.csv --label species --test-size 0.3 --standardize
   portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
-      --lr 0.5 --steps 300 --log-every 100 --save digits.npz
+      --optimizer adam --steps 500 --log-every 100 --save digits.npz
 
 A bad data file is one line on stderr and exit status 2, before any training.
 Ctrl-C exits with status 130 and SIGTERM with 143; --save and --plot files are
