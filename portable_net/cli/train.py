@@ -55,8 +55,11 @@ examples:
       --optimizer adam --steps 500 --log-every 100 --save digits.npz
 
 A bad data file is one line on stderr and exit status 2, before any training.
-Ctrl-C exits with status 130 and SIGTERM with 143; --save and --plot files are
-written whole or not at all (no partly written file is left behind)."""
+Ctrl-C exits with status 130 and SIGTERM with 143; with --save, the parameters
+that training had reached are saved first (and said so on stderr). --save and
+--plot files are written whole or not at all (no partly written file is left
+behind). A run that ends with a higher loss than it started with, or with a
+training accuracy at chance, prints a warning and exits with status 1."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
