@@ -406,7 +406,8 @@ def train(
     # arrays that bring their own loop (lazy, chunked): before the in-memory checks
     own_loop = engines.own_loop(X, y)
     if own_loop is not None:
-        if validation is not None or validation_fraction is not None or early_stopping:
+        held = validation is not None or validation_fraction is not None
+        if held or early_stopping or restore_best:
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")

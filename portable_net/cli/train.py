@@ -59,7 +59,8 @@ Ctrl-C exits with status 130 and SIGTERM with 143; with --save, the parameters
 that training had reached are saved first (and said so on stderr). --save and
 --plot files are written whole or not at all (no partly written file is left
 behind). A run that ends with a higher loss than it started with, or with a
-training accuracy at chance, prints a warning and exits with status 1."""
+training accuracy at chance and a loss no lower (by 1%) than at its start, prints
+a warning and exits with status 1."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -464,7 +465,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             bar.close()
     acc = accuracy(params, data.X, data.y)
     trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
-    if settings["steps"] > 0:
+    # at chance and the loss no lower (by 1%) than at the start: stuck, not slow
+    if settings["steps"] > 0 and history.loss and history.final_loss > 0.99 * history.loss[0]:
         trouble += _at_chance(acc, data.y, len(data.classes))
     metrics: dict[str, Any] = {"training_accuracy": acc}
     table = None
