@@ -388,7 +388,8 @@ def train(
     -----
     TrainingWarning
         When the run ends worse than it started: ``history.final_loss`` (the full-data loss
-        of the returned parameters) above the loss logged at the run's first logged step
+        of the returned parameters) more than 10% above the loss logged at the run's first
+        logged step
         (full batch: of the parameters it started from; mini-batches: of that step's batch),
         for a run of at least 2 steps. The rate is probably too large.
     """
@@ -525,7 +526,8 @@ def train(
     final_block = engines.block_for(xp, device, packed, n)
     final = float(network.mean_loss(xp, packed, data, reg, n_features, final_block))
     check_final_loss(record, final, g, run.lr)
-    if g - first >= 2 and run.first_loss is not None and final > run.first_loss:
+    # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
+    if g - first >= 2 and run.first_loss is not None and final > 1.1 * run.first_loss:
         warnings.warn(
             f"training ended worse than it started: the loss went from {run.first_loss:.6g} "
             f"to {final:.6g} in {g - first} steps; try a smaller learning rate "
