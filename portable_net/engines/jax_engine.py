@@ -24,6 +24,7 @@ import jax
 from .. import layers
 from ..loss import softmax_xent
 from ..network import StepData
+from ..optim import SGDState
 from ..step import Step, StepSettings, cache_key, make_update
 
 # compiled functions by the step's settings: runs with the same settings reuse them
@@ -37,22 +38,22 @@ _UNROLLED_CLASSES = 8
 def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
     key = cache_key(settings, packed)
     if key not in _cache:
-
+        # the rate is an argument (traced): a schedule's new rate compiles nothing
         @jax.jit
-        def logged(packed, velocity, Xt1, onehot):
-            return step(packed, velocity, Xt1, onehot, True)
+        def logged(packed, state, Xt1, onehot, lr):
+            return step(packed, state, Xt1, onehot, True, lr)
 
         stretch = _one_hidden_cpu_stretch(settings, packed)
         if stretch is None:
 
             @jax.jit
-            def stretch(packed, velocity, Xt1, onehot, n_steps):
+            def stretch(packed, state, Xt1, onehot, n_steps, lr):
                 def body(_, carry):
-                    p, v = carry
-                    p, v, _ = step(p, v, Xt1, onehot, False)
-                    return p, v
+                    p, s = carry
+                    p, s, _ = step(p, s, Xt1, onehot, False, lr)
+                    return p, s
 
-                return jax.lax.fori_loop(0, n_steps, body, (packed, velocity))
+                return jax.lax.fori_loop(0, n_steps, body, (packed, state))
 
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
@@ -61,10 +62,9 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
 
 
 def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
-    """The stretch for [W1b, W2^T, b2] on the CPU, full batch, in the batch-major layout; or
-    None."""
-    learning_rate = settings.learning_rate
-    if len(packed) != 3 or settings.block is not None:
+    """The stretch for [W1b, W2^T, b2] on the CPU, full batch, SGD, in the batch-major layout;
+    or None."""
+    if len(packed) != 3 or settings.block is not None or not settings.folds_rate:
         return None
     if any(d.platform != "cpu" for p in packed for d in p.devices()):
         return None
@@ -72,7 +72,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     update = make_update(xp, packed, settings)
     n_classes = packed[1].shape[0]
 
-    def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot):
+    def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot, learning_rate):
         # forward: hT = (W1b Xt1)^T (B, H), scores (K, B) as in the portable layout
         hT = X_ones @ W1bT
         rT, _ = layers.relu_forward(xp, hT)
@@ -94,25 +94,29 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
-        new, velocity = update([W1bT.T, W2T, b2], velocity, [dW1bT.T, dW2T, db2])
+        new, state = update(
+            [W1bT.T, W2T, b2], SGDState(velocity), [dW1bT.T, dW2T, db2], learning_rate
+        )
+        velocity = state.velocity
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
         return new[0].T, new[1], new[2], velocity
 
     @jax.jit
-    def stretch(packed, velocity, Xt1, onehot, n_steps):
+    def stretch(packed, state, Xt1, onehot, n_steps, lr):
         X_ones = Xt1.T  # (B, D+1): the inputs batch-major, with their ones column
+        velocity = state.velocity
 
         def loop(_, carry):
             W1bT, W2T, b2, v = carry
-            return body(W1bT, W2T, b2, v, Xt1, X_ones, onehot)
+            return body(W1bT, W2T, b2, v, Xt1, X_ones, onehot, lr)
 
         # W1b and its velocity carried transposed, (D+1, H)
         v0 = [velocity[0].T, *velocity[1:]] if velocity else []
         W1bT, W2T, b2, v = jax.lax.fori_loop(
             0, n_steps, loop, (packed[0].T, packed[1], packed[2], v0)
         )
-        return [W1bT.T, W2T, b2], ([v[0].T, *v[1:]] if v else [])
+        return [W1bT.T, W2T, b2], SGDState([v[0].T, *v[1:]] if v else [])
 
     return stretch
 
@@ -122,13 +126,15 @@ class JaxEngine:
     :func:`portable_net.step.cache_key`)."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], data: StepData):
-        self.data = data
+        self.data, self.learning_rate = data, settings.learning_rate
         self.logged, self.compiled_stretch = _compiled(step, settings, packed)
 
-    def logged_step(self, packed, velocity):
+    def logged_step(self, packed, state, learning_rate=None):
         """One step that also returns the loss before its update."""
-        return self.logged(packed, velocity, self.data.Xt1, self.data.onehot)
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        return self.logged(packed, state, self.data.Xt1, self.data.onehot, lr)
 
-    def stretch(self, packed, velocity, n_steps: int):
+    def stretch(self, packed, state, n_steps: int, learning_rate=None):
         """``n_steps`` steps without the loss, as one compiled loop."""
-        return self.compiled_stretch(packed, velocity, self.data.Xt1, self.data.onehot, n_steps)
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        return self.compiled_stretch(packed, state, self.data.Xt1, self.data.onehot, n_steps, lr)

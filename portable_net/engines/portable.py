@@ -14,14 +14,14 @@ class PortableEngine:
     def __init__(self, step: Step, data: StepData):
         self.step, self.data = step, data
 
-    def logged_step(self, packed: list[Any], velocity: list[Any]):
+    def logged_step(self, packed: list[Any], state: Any, learning_rate: Any = None):
         """One step that also returns the loss before its update (0-d)."""
-        return self.step(packed, velocity, self.data.Xt1, self.data.onehot, True)
+        return self.step(packed, state, self.data.Xt1, self.data.onehot, True, learning_rate)
 
-    def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int):
+    def stretch(self, packed: list[Any], state: Any, n_steps: int, learning_rate: Any = None):
         """``n_steps`` steps without the loss."""
         for _ in range(n_steps):
-            packed, velocity, _ = self.step(
-                packed, velocity, self.data.Xt1, self.data.onehot, False
+            packed, state, _ = self.step(
+                packed, state, self.data.Xt1, self.data.onehot, False, learning_rate
             )
-        return packed, velocity
+        return packed, state
