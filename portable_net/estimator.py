@@ -17,6 +17,7 @@ import math
 import numbers
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any, cast
 
 import array_api_compat
@@ -889,7 +890,7 @@ class Classifier:
         X: Any,
         y_index: Any,
         settings: dict[str, Any],
-        optimizer: dict[str, Any],
+        optimizer: Callable[[float], Any],
         rng: np.random.RandomState,
         *,
         incremental: bool,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .errors import TrainingDiverged
 
@@ -73,7 +73,7 @@ def log_step(
     history.loss.append(loss)
     history.learning_rate.append(float(learning_rate))
     if callback is not None:
-        callback(step, loss, params)
+        callback(step, loss, cast("dict[str, Any]", params))  # given whenever callback is
 
 
 def check_final_loss(history: History, final: float, steps: int, learning_rate: float) -> None:

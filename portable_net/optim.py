@@ -229,7 +229,7 @@ class SGD:
         """The ``decay`` argument of :meth:`update_scaled`: per parameter ``(lr reg m,
         1 - lr reg m)`` for its mask ``m`` (1 on weights, 0 on biases; a float or an
         array), or None where there is nothing to decay."""
-        out = []
+        out: list[tuple[Any, Any] | None] = []
         for m in masks:
             if reg == 0.0 or (isinstance(m, float) and m == 0.0):
                 out.append(None)

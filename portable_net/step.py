@@ -69,10 +69,11 @@ class StepSettings:
         return learning_rate / n if self.folds_rate else 1.0 / n
 
 
-def cache_key(settings: StepSettings, packed: list[Any]) -> tuple:
+def cache_key(settings: StepSettings, packed: list[Any]) -> tuple[Any, ...]:
     """What makes two runs' steps the same computation (for caches of compiled steps): the
     settings but the rate (an argument of the step) and the parameters' shapes, dtypes and
     devices."""
+    assert settings.optimizer is not None  # the training loop always sets it
     opt = dataclasses.replace(settings.optimizer, learning_rate=1.0)
     key = dataclasses.replace(settings, learning_rate=1.0, optimizer=opt)
     arrays = tuple((tuple(p.shape), str(p.dtype), str(device_of(p))) for p in packed)
@@ -89,6 +90,7 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Up
     returned lists hold the new arrays either way.
     """
     reg, opt = settings.reg, settings.optimizer
+    assert opt is not None  # the training loop always sets it
     masks = network.weight_masks(xp, packed, settings.n_features)
     decays: dict[float, list[Any]] = {}  # by rate (Python floats): made once per rate
 
@@ -109,7 +111,7 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Up
 
         return update
 
-    def update(packed, state, grads, learning_rate=None):
+    def update_with_l2(packed, state, grads, learning_rate=None):
         if reg != 0.0:
             grads = [
                 g if isinstance(m, float) and m == 0.0 else g + (reg * m) * p
@@ -117,7 +119,7 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Up
             ]
         return opt.update(xp, packed, grads, state, learning_rate)
 
-    return update
+    return update_with_l2
 
 
 def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:

@@ -412,7 +412,7 @@ def train(
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")
-        return own_loop(
+        result: tuple[dict[str, Any], History] = own_loop(
             params,
             X,
             y,
@@ -426,6 +426,7 @@ def train(
             history=history,
             scheduler=scheduler,
         )
+        return result
 
     xp, device, n_layers, params, X, y = check_inputs(params, X, y)
     n_classes = params[f"W{n_layers}"].shape[1]
@@ -484,17 +485,17 @@ def train(
     g, end = first, first + steps  # the global step count
     try:
         if batch_size is None:
-            engine = engines.engine_for(xp, step, settings, packed, state, data, choice)
+            runner = engines.engine_for(xp, step, settings, packed, state, data, choice)
             while g < end:
                 if g % log_every == 0:
                     run.before_logged_step(packed, g)
-                    packed, state, loss = engine.logged_step(packed, state, run.lr)
+                    packed, state, loss = runner.logged_step(packed, state, run.lr)
                     g += 1
                     if run.after_logged_step(packed, g - 1, loss, n):
                         break
                 stretch = min(end, -(-g // log_every) * log_every) - g
                 if stretch > 0:
-                    packed, state = engine.stretch(packed, state, stretch, run.lr)
+                    packed, state = runner.stretch(packed, state, stretch, run.lr)
                     g += stretch
                     run.samples += stretch * n
         else:

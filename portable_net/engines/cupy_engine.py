@@ -162,7 +162,7 @@ class FusedEngine:
 
         self.T = scalar or (np.float32 if self.dtype == "float32" else np.float64)
         self.i32 = np.int32
-        reg, mu = settings.reg, settings.optimizer.momentum
+        reg, mu = settings.reg, getattr(settings.optimizer, "momentum", 0.0)  # SGD only
         self.n = data.n
         self.use_momentum = self.i32(mu > 0.0)
         self.momentum = self.T(mu)
@@ -175,9 +175,9 @@ class FusedEngine:
         self.losses = xp.empty((p.n,), **kw)
         self.partial = xp.empty((p.n_chunks, p.h + 1, p.k + p.d1), **kw)
         self.graph_steps = graph_steps
-        self.graph = None
+        self.graph: Any = None
         self.graph_error: str | None = None
-        self.stream = None
+        self.stream: Any = None
         self._cached_key: tuple | None = None
         self._cached: list = []
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import array_api_compat
@@ -181,7 +181,7 @@ class DaskData:
         packed: list[Any],
         scale: float,
         need_loss: bool,
-        pieces: list[tuple[int, int | None, int | None]] | None = None,
+        pieces: Sequence[tuple[int, int | None, int | None]] | None = None,
     ) -> tuple[Any, list[Any]]:
         """One compute: the summed loss (or None) and the scaled gradient over the chunks
         (or over ``pieces``: (chunk index, start, stop), None for the whole chunk)."""
@@ -370,7 +370,8 @@ class _PieceBatches:
         if self.pos >= len(self.order):
             self.order = [int(i) for i in self.rng.permutation(len(self.pieces))]
             self.pos = 0
-        batch, rows = [], 0
+        batch: list[tuple[int, int, int]] = []
+        rows = 0
         while self.pos < len(self.order):
             piece = self.pieces[self.order[self.pos]]
             size = piece[2] - piece[1]
