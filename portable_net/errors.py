@@ -71,8 +71,23 @@ class TrainingDiverged(FloatingPointError):
 
 
 class StopTraining(Exception):
-    """Raise it from a :func:`portable_net.train` callback to end training there: ``train``
-    returns normally, with the parameters reached and ``history.stop_reason == "callback"``."""
+    """Raise it from a :func:`portable_net.train` callback to end training there.
+
+    ``train`` then returns normally, with the parameters reached and
+    ``history.stop_reason == "callback"``.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> params = pn.init_params([2, 10, 3])
+    >>> def stop_early(step, loss, params):
+    ...     if step >= 2:
+    ...         raise pn.StopTraining
+    >>> params, history = pn.train(params, X, y, steps=10, log_every=1, callback=stop_early)
+    >>> history.stop_reason, history.steps
+    ('callback', [0, 1, 2])
+    """
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -81,14 +96,31 @@ class TrainingInterrupted(KeyboardInterrupt):
     A KeyboardInterrupt, so that uncaught it still ends the program. ``__cause__`` is the
     interrupt that arrived.
 
-    Attributes
+    Parameters
     ----------
     params : dict of arrays
-        Copies of the parameters reached (the last completed step; an in-place library may
-        be part-way through the steps between two logged steps).
+        Copies of the parameters reached, kept as the attribute ``params`` (the last
+        completed step; an in-place library may be part-way through the steps between two
+        logged steps).
     history : History
-        What was logged until then, with ``optimizer_state``: pass it as ``history=`` to
-        :func:`portable_net.train` to continue.
+        What was logged until then (attribute ``history``), with ``optimizer_state``: pass
+        it as ``history=`` to :func:`portable_net.train` to continue.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> exc = pn.TrainingInterrupted(params={}, history=pn.History())
+    >>> print(exc)
+    training interrupted
+    >>> isinstance(exc, KeyboardInterrupt)
+    True
+
+    Catch it around :func:`portable_net.train` to keep what was reached::
+
+        try:
+            params, history = pn.train(params, X, y, steps=100_000)
+        except pn.TrainingInterrupted as stop:
+            params, history = stop.params, stop.history
     """
 
     def __init__(self, params: Any, history: Any):
@@ -98,8 +130,23 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class TrainingWarning(RuntimeWarning):
-    """Training ended worse than it started (see :func:`portable_net.train`): the rate is
-    probably too large."""
+    """Training ended worse than it started (see :func:`portable_net.train`).
+
+    The loss of the returned parameters is more than 10% above the loss at the run's first
+    logged step: the learning rate is probably too large.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> params = pn.init_params([2, 10, 3])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = pn.train(params, X, y, steps=5, learning_rate=50.0, log_every=1)
+    >>> any(issubclass(w.category, pn.TrainingWarning) for w in caught)
+    True
+    """
 
 
 # our class name -> (name of the joint class in this module, scikit-learn's class name)

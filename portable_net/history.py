@@ -29,8 +29,20 @@ class History:
     and step count; ``schedule``: the learning-rate schedule's state) continues where it
     stopped, so two runs of 50 steps give the parameters of one of 100.
 
-    Attributes
+    Parameters
     ----------
+    steps : list of int
+        The logged steps.
+    loss : list of float
+        The loss at each logged step.
+    final_loss : float or None
+        The full-data loss of the returned parameters (None before a run ends).
+    learning_rate : list of float
+        The learning rate at each logged step.
+    val_loss : list of float
+        The held-out loss at each logged step (empty without held-out data).
+    val_accuracy : list of float
+        The held-out accuracy at each logged step (empty without held-out data).
     n_steps : int
         Steps taken in all runs so far.
     best_step : int or None
@@ -43,6 +55,18 @@ class History:
         The optimiser's state after the last step (arrays of the parameters' library).
     schedule : LearningRateSchedule or None
         The schedule's state (None for a constant rate).
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> params = pn.init_params([2, 10, 3])
+    >>> params, history = pn.train(params, X, y, steps=6, log_every=2)
+    >>> history.steps, history.n_steps, len(history.loss)
+    ([0, 2, 4], 6, 3)
+    >>> params, history = pn.train(params, X, y, steps=4, log_every=2, history=history)
+    >>> history.steps, history.n_steps
+    ([0, 2, 4, 6, 8], 10)
     """
 
     steps: list[int] = field(default_factory=list)

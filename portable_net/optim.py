@@ -20,6 +20,20 @@ The schedules (:class:`LearningRateSchedule`) are host-side Python, called once 
 and follow scikit-learn's ``MLPClassifier`` (``learning_rate`` = ``constant``,
 ``invscaling``, ``adaptive``) including its rule for stopping when the training loss stops
 improving.
+
+Examples
+--------
+Most code passes ``optimizer="adam"`` (or an instance of these classes) and ``lr_schedule``
+to :func:`portable_net.train`; used directly, an optimiser updates a list of arrays:
+
+>>> import numpy as np
+>>> from portable_net import optim
+>>> opt = optim.Adam(learning_rate=0.1)
+>>> params = [np.ones(3)]
+>>> state = opt.init(np, params)
+>>> params, state = opt.update(np, params, [np.ones(3)], state)
+>>> params[0].round(6), state.step
+(array([0.9, 0.9, 0.9]), 1)
 """
 
 from __future__ import annotations
@@ -64,15 +78,29 @@ def _check_lists(params: list[Any], grads: list[Any], buffers: list[Any], what: 
 
 
 class SGDState(NamedTuple):
-    """State of :class:`SGD`: one velocity per parameter (an empty list without momentum)."""
+    """State of :class:`~portable_net.optim.SGD`: one velocity per parameter.
+
+    Parameters
+    ----------
+    velocity : list of arrays
+        One velocity per parameter (an empty list without momentum).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> state = optim.SGD(0.1, momentum=0.9).init(np, [np.ones(2), np.ones(3)])
+    >>> [v.shape for v in state.velocity]
+    [(2,), (3,)]
+    """
 
     velocity: list[Any]
 
 
 class AdamState(NamedTuple):
-    """State of :class:`Adam`.
+    """State of :class:`~portable_net.optim.Adam`: the step count and the moment estimates.
 
-    Attributes
+    Parameters
     ----------
     step : int or 0-d array
         Number of updates made so far (0 after ``init``). A Python int, or a 0-d integer
@@ -80,6 +108,14 @@ class AdamState(NamedTuple):
         turns it into one).
     m, v : list of arrays
         First and second moment estimates, one per parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> state = optim.Adam().init(np, [np.ones(2)])
+    >>> state.step, state.m[0].shape, state.v[0].shape
+    (0, (2,), (2,))
     """
 
     step: Any
@@ -112,6 +148,25 @@ class SGD:
         ``mu`` in [0, 1).
     nesterov : bool, default False
         Nesterov's momentum (needs ``momentum > 0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portable_net as pn
+    >>> opt = pn.optim.SGD(0.5, momentum=0.9)
+    >>> params = [np.ones(2)]
+    >>> state = opt.init(np, params)
+    >>> params, state = opt.update(np, params, [np.ones(2)], state)
+    >>> params[0], state.velocity[0]
+    (array([0.5, 0.5]), array([-0.5, -0.5]))
+
+    In training:
+
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> opt = pn.optim.SGD(1.0, momentum=0.5, nesterov=True)
+    >>> new, history = pn.train(pn.init_params([2, 10, 3]), X, y, steps=5, optimizer=opt)
+    >>> history.n_steps
+    5
     """
 
     learning_rate: float
@@ -127,7 +182,27 @@ class SGD:
             raise ValueError("nesterov=True needs a momentum > 0")
 
     def init(self, xp: ModuleType, params: list[Any]) -> SGDState:
-        """Zero velocities on the parameters' library and device (none without momentum)."""
+        """Zero velocities on the parameters' library and device (none without momentum).
+
+        Parameters
+        ----------
+        xp : module
+            The parameters' array API namespace.
+        params : list of arrays
+            The parameters to be updated.
+
+        Returns
+        -------
+        SGDState
+            One zero velocity per parameter, or an empty list without momentum.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from portable_net import optim
+        >>> optim.SGD(0.1, momentum=0.9).init(np, [np.ones(2)])
+        SGDState(velocity=[array([0., 0.])])
+        """
         if self.momentum == 0.0:
             return SGDState([])
         return SGDState([xp.zeros_like(p) for p in params])
@@ -140,10 +215,39 @@ class SGD:
         state: SGDState,
         learning_rate: Any = None,
     ) -> tuple[list[Any], SGDState]:
-        """One update; ``learning_rate`` (a float or a 0-d array) overrides the configured one.
+        """One update of every parameter by its gradient.
 
         Modifies ``params`` and the state's arrays in place where they are writable; returns
         the new parameters and state either way.
+
+        Parameters
+        ----------
+        xp : module
+            The parameters' array API namespace.
+        params : list of arrays
+            The parameters (arrays the caller owns).
+        grads : list of arrays
+            Their gradients, same shapes, L2 term included.
+        state : SGDState
+            From :meth:`init` or the previous update.
+        learning_rate : float, 0-d array or None
+            Overrides the configured rate for this update (None: the configured one).
+
+        Returns
+        -------
+        params : list of arrays
+            The updated parameters.
+        state : SGDState
+            The updated velocities.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from portable_net import optim
+        >>> opt = optim.SGD(0.1)
+        >>> params, state = opt.update(np, [np.ones(2)], [np.ones(2)], opt.init(np, []))
+        >>> params
+        [array([0.9, 0.9])]
         """
         lr = self.learning_rate if learning_rate is None else learning_rate
         mu = self.momentum
@@ -175,9 +279,9 @@ class SGD:
         state: SGDState,
         decay: list[Any] | None = None,
     ) -> tuple[list[Any], SGDState]:
-        """One update from gradients already multiplied by the rate (the training loop's fast
-        path: it folds the rate into the gradient's 1/N scale), with L2 as weight decay.
+        """One update from gradients already multiplied by the rate, with L2 as weight decay.
 
+        The training loop's fast path: it folds the rate into the gradient's 1/N scale.
         The same update as :meth:`update` with ``g = steps / lr + reg p``, rearranged so that
         it costs two in-place operations per parameter without momentum::
 
@@ -187,12 +291,36 @@ class SGD:
 
         Parameters
         ----------
+        xp : module
+            The parameters' array API namespace.
+        params : list of arrays
+            The parameters (arrays the caller owns).
         steps : list of arrays
             ``lr * g_data`` per parameter (without the L2 term).
+        state : SGDState
+            From :meth:`init` or the previous update.
         decay : list or None
             Per parameter, ``lr * reg`` (a float, or an array broadcasting against the
             parameter, e.g. 0 on bias entries) or None for no decay; None: no decay at all.
             Make it once per rate with :meth:`weight_decay`.
+
+        Returns
+        -------
+        params : list of arrays
+            The updated parameters.
+        state : SGDState
+            The updated velocities.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from portable_net import optim
+        >>> opt = optim.SGD(0.1)
+        >>> decay = opt.weight_decay(0.1, 1.0, [1.0])
+        >>> params, state = opt.update_scaled(np, [np.ones(2)], [np.zeros(2)], opt.init(np, []),
+        ...                                   decay)
+        >>> params
+        [array([0.9, 0.9])]
         """
         mu = self.momentum
         velocity = state.velocity
@@ -226,9 +354,29 @@ class SGD:
 
     @staticmethod
     def weight_decay(learning_rate: Any, reg: float, masks: list[Any]) -> list[Any]:
-        """The ``decay`` argument of :meth:`update_scaled`: per parameter ``(lr reg m,
-        1 - lr reg m)`` for its mask ``m`` (1 on weights, 0 on biases; a float or an
-        array), or None where there is nothing to decay."""
+        """The ``decay`` argument of :meth:`update_scaled`.
+
+        Parameters
+        ----------
+        learning_rate : float or 0-d array
+            The rate ``lr``.
+        reg : float
+            The L2 strength.
+        masks : list of floats or arrays
+            Per parameter, 1 where it decays (weights), 0 where not (biases).
+
+        Returns
+        -------
+        list
+            Per parameter ``(lr reg m, 1 - lr reg m)`` for its mask ``m``, or None where
+            there is nothing to decay.
+
+        Examples
+        --------
+        >>> from portable_net import optim
+        >>> optim.SGD.weight_decay(0.5, 0.1, [1.0, 0.0])
+        [(0.05, 0.95), None]
+        """
         out: list[tuple[Any, Any] | None] = []
         for m in masks:
             if reg == 0.0 or (isinstance(m, float) and m == 0.0):
@@ -259,6 +407,7 @@ class Adam:
     Parameters
     ----------
     learning_rate : float, default 1e-3
+        The step size ``lr``, positive.
     beta_1 : float, default 0.9
         Decay of the first moment, in [0, 1).
     beta_2 : float, default 0.999
@@ -269,6 +418,24 @@ class Adam:
         True: torch's placement of epsilon (above). False: scikit-learn's,
         ``p <- p - lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``
         (what :class:`portable_net.Classifier` uses, as ``MLPClassifier``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portable_net as pn
+    >>> opt = pn.optim.Adam(0.1)
+    >>> params = [np.zeros(2)]
+    >>> params, state = opt.update(np, params, [np.array([1.0, -1.0])], opt.init(np, params))
+    >>> params[0].round(6), state.step
+    (array([-0.1,  0.1]), 1)
+
+    In training, with the betas chosen:
+
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> opt = pn.optim.Adam(1e-2, beta_1=0.8, beta_2=0.99)
+    >>> new, history = pn.train(pn.init_params([2, 10, 3]), X, y, steps=5, optimizer=opt)
+    >>> history.optimizer_state.step
+    5
     """
 
     learning_rate: float = 1e-3
@@ -289,7 +456,27 @@ class Adam:
             raise TypeError("epsilon_after_correction must be a bool")
 
     def init(self, xp: ModuleType, params: list[Any]) -> AdamState:
-        """Step 0 and zero moments on the parameters' library and device."""
+        """Step 0 and zero moments on the parameters' library and device.
+
+        Parameters
+        ----------
+        xp : module
+            The parameters' array API namespace.
+        params : list of arrays
+            The parameters to be updated.
+
+        Returns
+        -------
+        AdamState
+            Step count 0, one zero first and second moment per parameter.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from portable_net import optim
+        >>> optim.Adam().init(np, [np.ones(2)])
+        AdamState(step=0, m=[array([0., 0.])], v=[array([0., 0.])])
+        """
         return AdamState(0, [xp.zeros_like(p) for p in params], [xp.zeros_like(p) for p in params])
 
     def update(
@@ -300,10 +487,41 @@ class Adam:
         state: AdamState,
         learning_rate: Any = None,
     ) -> tuple[list[Any], AdamState]:
-        """One update; ``learning_rate`` (a float or a 0-d array) overrides the configured one.
+        """One update of every parameter by its gradient.
 
         Modifies ``params`` and the moments in place where they are writable; returns the new
         parameters and state (with the step count advanced by one) either way.
+
+        Parameters
+        ----------
+        xp : module
+            The parameters' array API namespace.
+        params : list of arrays
+            The parameters (arrays the caller owns).
+        grads : list of arrays
+            Their gradients, same shapes, L2 term included.
+        state : AdamState
+            From :meth:`init` or the previous update.
+        learning_rate : float, 0-d array or None
+            Overrides the configured rate for this update (None: the configured one).
+
+        Returns
+        -------
+        params : list of arrays
+            The updated parameters.
+        state : AdamState
+            The updated moments and step count.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from portable_net import optim
+        >>> opt = optim.Adam()
+        >>> params = [np.zeros(1)]
+        >>> params, state = opt.update(np, params, [np.ones(1)], opt.init(np, params),
+        ...                            learning_rate=0.5)
+        >>> params[0].round(6), state.step
+        (array([-0.5]), 1)
         """
         lr = self.learning_rate if learning_rate is None else learning_rate
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
@@ -354,7 +572,7 @@ _SCHEDULES = ("constant", "invscaling", "adaptive")
 class LearningRateSchedule:
     """The learning rate per epoch, and when to stop, as scikit-learn's ``MLPClassifier``.
 
-    Host-side and plain Python: read :attr:`learning_rate` for the coming epoch, and call
+    Host-side and plain Python: read ``learning_rate`` for the coming epoch, and call
     :meth:`end_epoch` with the epoch's mean training loss and its number of samples; it returns
     True when training should stop.
 
@@ -377,11 +595,42 @@ class LearningRateSchedule:
     learning_rate_init : float
         The first epoch's rate.
     kind : {"constant", "invscaling", "adaptive"}, default "constant"
+        How the rate changes over the epochs (above).
     power_t : float, default 0.5
         Exponent for ``invscaling``.
     tol : float, default 1e-4
         Improvement of the training loss that counts.
     n_iter_no_change : int, default 10
+        Epochs without improvement tolerated (the count must exceed it).
+
+    Attributes
+    ----------
+    learning_rate : float
+        The rate for the coming epoch.
+    t : int
+        Samples seen so far (scikit-learn's ``t_``).
+    best_loss : float
+        Lowest training loss so far.
+    no_improvement_count : int
+        Consecutive epochs without an improvement of at least ``tol``.
+
+    Examples
+    --------
+    >>> from portable_net import optim
+    >>> schedule = optim.LearningRateSchedule(0.1, "adaptive", n_iter_no_change=1)
+    >>> [schedule.end_epoch(1.0, n_samples=10) for _ in range(3)]
+    [False, False, False]
+    >>> schedule.learning_rate
+    0.02
+
+    In training, ``lr_schedule`` names the kind:
+
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> new, history = pn.train(pn.init_params([2, 10, 3]), X, y, steps=4, log_every=1,
+    ...                         lr_schedule="invscaling")
+    >>> history.learning_rate[0], history.learning_rate[-1] < 1.0
+    (1.0, True)
     """
 
     learning_rate_init: float
@@ -389,13 +638,13 @@ class LearningRateSchedule:
     power_t: float = 0.5
     tol: float = 1e-4
     n_iter_no_change: int = 10
-    #: the rate for the coming epoch
+    # the rate for the coming epoch
     learning_rate: float = field(init=False)
-    #: samples seen so far (scikit-learn's ``t_``)
+    # samples seen so far (scikit-learn's t_)
     t: int = field(init=False, default=0)
-    #: lowest training loss so far
+    # lowest training loss so far
     best_loss: float = field(init=False, default=math.inf)
-    #: consecutive epochs without an improvement of at least ``tol``
+    # consecutive epochs without an improvement of at least tol
     no_improvement_count: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -422,6 +671,20 @@ class LearningRateSchedule:
             The epoch's training loss (a Python float: the caller decides when to sync).
         n_samples : int
             Samples in the epoch (for ``invscaling``'s sample count).
+
+        Returns
+        -------
+        bool
+            True when training should stop.
+
+        Examples
+        --------
+        >>> from portable_net import optim
+        >>> schedule = optim.LearningRateSchedule(0.1, "invscaling", power_t=0.5)
+        >>> schedule.end_epoch(0.9, n_samples=3)
+        False
+        >>> schedule.learning_rate
+        0.05
         """
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")

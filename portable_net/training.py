@@ -332,7 +332,7 @@ def train(
         that step (before its update).
     validation_fraction : float in (0, 1) or None
         Hold out this fraction of (X, y) instead, stratified and drawn by ``seed`` (the rows
-        of :func:`portable_net.tabular.split`); training uses the rest. With
+        that the command line's ``--validation-fraction`` holds out); training uses the rest. With
         ``early_stopping`` and no held-out data: 0.1.
     early_stopping : bool
         Stop when the held-out loss has not improved on its best by more than ``tol`` at
@@ -349,14 +349,14 @@ def train(
         A previous run's history, to continue it: the steps count on from its ``n_steps``,
         the optimiser continues from its ``optimizer_state`` (copied, never modified) and the
         schedule from its ``schedule``; pass the parameters that run returned. The result is
-        a new History holding both runs' records. (Mini-batch orders are not carried over:
-        a continued run draws its own from ``seed``.)
+        a new History holding both runs' records. Mini-batch orders are not carried over:
+        a continued run draws its own from ``seed``.
     engine : "auto", "portable" or an engine factory
         What runs full-batch steps. ``"auto"`` (the default): the array library's own engine
         where it has one, the same step with the same numbers (a compiled loop of the steps
         between two logged steps, any optimiser; fused GPU kernels for nets with one hidden
         layer and SGD without Nesterov, with a RuntimeWarning and the portable step if they
-        cannot be built; see :mod:`portable_net.engines` and the README), else the portable
+        cannot be built; see the guides on performance and GPUs), else the portable
         step. ``"portable"``: the portable step, run eagerly. A callable
         ``engine(xp, step, settings, packed, state, data)`` returning an engine
         (experiments). Mini-batches always run the portable step.
@@ -373,6 +373,8 @@ def train(
     params : dict of arrays
         Chunked lazy ``X``: arrays of the chunks' library, held on the client.
     history : History
+        What was logged: the losses, held-out results, why the run stopped, and the
+        optimiser's state to continue from.
 
     Raises
     ------
@@ -392,6 +394,28 @@ def train(
         logged step
         (full batch: of the parameters it started from; mini-batches: of that step's batch),
         for a run of at least 2 steps. The rate is probably too large.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> X, y = pn.make_spiral(20, 3)
+    >>> params = pn.init_params([2, 10, 3])
+    >>> new, history = pn.train(params, X, y, steps=20, log_every=5)
+    >>> new["W1"].shape, history.steps
+    ((2, 10), [0, 5, 10, 15])
+
+    Adam, with a held-out fifth of the data and early stopping, then 10 steps more:
+
+    >>> new, history = pn.train(
+    ...     params, X, y, steps=20, optimizer="adam", learning_rate=1e-2, log_every=5,
+    ...     validation_fraction=0.2, early_stopping=True,
+    ... )
+    >>> len(history.val_loss) == len(history.loss)
+    True
+    >>> new, history = pn.train(new, X, y, steps=10, optimizer="adam", learning_rate=1e-2,
+    ...                         log_every=5, history=history)
+    >>> history.n_steps
+    30
     """
     steps, learning_rate, reg, momentum, batch_size, seed, log_every = check_hyperparameters(
         steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
