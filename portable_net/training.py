@@ -198,8 +198,9 @@ def train(
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
-    packed = network.pack(xp, params, n_layers)
-    data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
+    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5))
+    packed, data = prepare(xp, params, X, y, n_layers, params[f"W{n_layers}"].shape[1])
+    data = network.StepData(*data)
     velocity = [xp.zeros_like(p) for p in packed] if momentum > 0.0 else []
     history = History()
 
@@ -232,7 +233,23 @@ def train(
             if logged:
                 report(i, loss)
 
-    final_block = engines.block_for(xp, device, packed, n)
-    final = float(network.mean_loss(xp, packed, data, reg, n_features, final_block))
-    check_final_loss(history, final, steps, learning_rate)
-    return network.unpack(xp, packed, n_features, copy=True), history
+    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6))
+    final, result = finish(
+        xp, packed, data.Xt1, data.onehot, reg, n_features, engines.block_for(xp, device, packed, n)
+    )
+    check_final_loss(history, float(final), steps, learning_rate)
+    return result, history
+
+
+# the preparation and the end of a run: each one compiled program on libraries that compile
+def _prepare(xp, params, X, y, n_layers, n_classes):
+    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot)."""
+    data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
+    return network.pack(xp, params, n_layers), (data.Xt1, data.onehot)
+
+
+def _finish(xp, packed, Xt1, onehot, reg, n_features, block):
+    """The full-data loss of the packed parameters (0-d) and their public copies."""
+    data = network.StepData(Xt1, onehot)
+    final = network.mean_loss(xp, packed, data, reg, n_features, block)
+    return final, network.unpack(xp, packed, n_features, copy=True)

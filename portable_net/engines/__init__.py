@@ -36,6 +36,7 @@ __all__ = [
     "EngineFactory",
     "PortableEngine",
     "block_for",
+    "compiled",
     "engine_for",
     "outside_autograd",
     "own_loop",
@@ -99,6 +100,17 @@ def engine_for(
                         stacklevel=3,
                     )
     return PortableEngine(step, data)
+
+
+def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = ()):
+    """``fn`` as one compiled program where the library compiles what it runs (JAX: one
+    compilation, cached, instead of one per operation), else ``fn`` itself. ``fn`` must be
+    pure (arrays in, arrays out); the ``static_argnums`` arguments are Python values."""
+    if backend_name(xp) == "jax":
+        from . import jax_engine
+
+        return jax_engine.program(fn, static_argnums)
+    return fn
 
 
 def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:

@@ -16,6 +16,7 @@ portable layout's to about 1e-14 (as eager and compiled runs of the portable ste
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import array_api_compat
@@ -26,27 +27,67 @@ from ..loss import softmax_xent
 from ..network import StepData
 from ..step import Step, StepSettings, cache_key, make_update
 
-# compiled functions by the step's settings: runs with the same settings reuse them
-_cache: dict[tuple, tuple[Any, Any]] = {}
+# compiled functions by the step's settings and the arrays' shapes (never by a step count):
+# runs with the same settings reuse them
+_cache: dict[tuple, Any] = {}
 _CACHE_SIZE = 8
 # the ReLU gradient's (B, K) @ (K, H) product is written out as K broadcast products up to
 # this many classes (it then fuses with the mask into one pass); a matmul beyond
 _UNROLLED_CLASSES = 8
+#: how many times a run of steps was traced (each trace is one compilation, or one load from
+#: JAX's persistent cache): a new step count or ``log_every`` traces nothing
+traces = 0
+
+
+def default_cache_dir() -> str:
+    """Where :func:`use_compilation_cache` keeps compiled programs by default:
+    ``$XDG_CACHE_HOME/portable_net/jax``, else ``~/.cache/portable_net/jax``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "portable_net", "jax")
+
+
+def use_compilation_cache(directory: str | None = None) -> str:
+    """Keep JAX's compiled programs on disk, so that a later process starts warm.
+
+    Opt-in for the library (the ``portable-net`` command turns it on for ``--backend jax``):
+    it sets JAX's process-wide ``jax_compilation_cache_dir`` (default
+    :func:`default_cache_dir`) and caches every compilation, however short (a training run
+    compiles one loop and a few dozen small operations). Call it before the first
+    computation on JAX arrays. JAX's own environment variables do the same without code:
+    ``JAX_COMPILATION_CACHE_DIR=DIR JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0``.
+    Returns the directory.
+    """
+    directory = default_cache_dir() if directory is None else os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return directory
+
+
+_programs: dict[tuple, Any] = {}
+
+
+def program(fn, static_argnums: tuple[int, ...] = ()):
+    """``jax.jit(fn)``, one per function: the preparation and the end of a run as one
+    compilation each rather than one per operation."""
+    key = (fn, static_argnums)
+    if key not in _programs:
+        _programs[key] = jax.jit(fn, static_argnums=static_argnums)
+    return _programs[key]
 
 
 def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
+    """``run(packed, velocity, Xt1, onehot, n_steps) -> (packed, velocity, loss)``, compiled
+    once per :func:`portable_net.step.cache_key`: n_steps >= 1 steps, the loss of the first
+    (before its update), the trip count a traced argument. A logged step is ``n_steps=1``,
+    a stretch of n steps the same function with ``n`` (its loss unread): one compilation."""
     key = cache_key(settings, packed)
     if key not in _cache:
+        loop = _one_hidden_cpu_stretch(settings, packed)
+        if loop is None:
 
-        @jax.jit
-        def logged(packed, velocity, Xt1, onehot):
-            return step(packed, velocity, Xt1, onehot, True)
-
-        stretch = _one_hidden_cpu_stretch(settings, packed)
-        if stretch is None:
-
-            @jax.jit
-            def stretch(packed, velocity, Xt1, onehot, n_steps):
+            def loop(packed, velocity, Xt1, onehot, n_steps):
                 def body(_, carry):
                     p, v = carry
                     p, v, _ = step(p, v, Xt1, onehot, False)
@@ -54,15 +95,23 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
 
                 return jax.lax.fori_loop(0, n_steps, body, (packed, velocity))
 
+        def run(packed, velocity, Xt1, onehot, n_steps):
+            global traces
+            traces += 1
+            packed, velocity, loss = step(packed, velocity, Xt1, onehot, True)
+            packed, velocity = loop(packed, velocity, Xt1, onehot, n_steps - 1)
+            return packed, velocity, loss
+
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
-        _cache[key] = (logged, stretch)
+        _cache[key] = jax.jit(run)
     return _cache[key]
 
 
 def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
-    """The stretch for [W1b, W2^T, b2] on the CPU, full batch, in the batch-major layout; or
-    None."""
+    """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, in
+    the batch-major layout: ``loop(packed, velocity, Xt1, onehot, n_steps)``, to be traced;
+    or None."""
     learning_rate = settings.learning_rate
     if len(packed) != 3 or settings.block is not None:
         return None
@@ -99,7 +148,6 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
             velocity = [velocity[0].T, *velocity[1:]]
         return new[0].T, new[1], new[2], velocity
 
-    @jax.jit
     def stretch(packed, velocity, Xt1, onehot, n_steps):
         X_ones = Xt1.T  # (B, D+1): the inputs batch-major, with their ones column
 
@@ -122,13 +170,22 @@ class JaxEngine:
     :func:`portable_net.step.cache_key`)."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], data: StepData):
-        self.data = data
-        self.logged, self.compiled_stretch = _compiled(step, settings, packed)
+        # every argument committed to the data's device from the start: the compiled run's
+        # outputs are, and arguments placed otherwise would compile it a second time
+        self.device = next(iter(data.Xt1.devices()))
+        self.data = StepData(*jax.device_put((data.Xt1, data.onehot), self.device))
+        self.run = _compiled(step, settings, packed)
+
+    def _run(self, packed, velocity, n_steps: int):
+        packed, velocity = jax.device_put((packed, velocity), self.device)
+        return self.run(packed, velocity, self.data.Xt1, self.data.onehot, n_steps)
 
     def logged_step(self, packed, velocity):
         """One step that also returns the loss before its update."""
-        return self.logged(packed, velocity, self.data.Xt1, self.data.onehot)
+        return self._run(packed, velocity, 1)
 
     def stretch(self, packed, velocity, n_steps: int):
-        """``n_steps`` steps without the loss, as one compiled loop."""
-        return self.compiled_stretch(packed, velocity, self.data.Xt1, self.data.onehot, n_steps)
+        """``n_steps`` steps without the loss, as one compiled loop (the trip count is an
+        argument: any count runs the same compiled code)."""
+        packed, velocity, _ = self._run(packed, velocity, n_steps)
+        return packed, velocity
