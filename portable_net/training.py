@@ -80,17 +80,22 @@ class _Batches:
         self.device = device
         self.start = data.n  # forces a new epoch on first use
 
-    def next(self) -> tuple[Any, Any]:
-        xp, n = self.xp, self.data.n
+    def run(self, most: int) -> tuple[Any, Any, int, int, int]:
+        """The next run of at most ``most`` consecutive batches of one size, within one epoch:
+        (Xt1, onehot) of the epoch, the first batch's column, the count, the size."""
+        xp, n, size = self.xp, self.data.n, self.batch_size
         if self.start >= n:
             perm = xp.asarray(self.rng.permutation(n), dtype=self.idx_dtype, device=self.device)
             self.Xt1 = xp.take(self.data.Xt1, perm, axis=1)  # (D + 1, N), this epoch's order
             self.onehot = xp.take(self.data.onehot, perm, axis=1)  # (K, N)
             self.start = 0
-        stop = min(self.start + self.batch_size, n)
-        batch = self.Xt1[:, self.start : stop], self.onehot[:, self.start : stop]
-        self.start = stop
-        return batch
+        start = self.start
+        if n - start < size:  # the ragged last batch of the epoch, alone
+            size, count = n - start, 1
+        else:
+            count = min(most, (n - start) // size)
+        self.start = start + count * size
+        return self.Xt1, self.onehot, start, count, size
 
 
 def train(
@@ -149,7 +154,9 @@ def train(
         :mod:`portable_net.engines` and the README), else the portable step. ``"portable"``:
         the portable step, run eagerly. A callable
         ``engine(xp, step, settings, packed, velocity, data)`` returning an engine
-        (experiments). Mini-batches always run the portable step.
+        (experiments). Mini-batches: on JAX with ``"auto"``, the steps between two logged
+        steps as one compiled loop over the batches (the same numbers); else the portable
+        step.
     jit : bool or None
         Deprecated spelling of ``engine``: True is ``"auto"``, False ``"portable"``
         (DeprecationWarning; to be removed in the next release).
@@ -225,13 +232,21 @@ def train(
             if stretch > 0:
                 packed, velocity = engine.stretch(packed, velocity, stretch)
     else:
+        # runs of batches up to the next logged step (one compiled loop on JAX)
         batches = _Batches(xp, data, batch_size, seed, device)
-        for i in range(steps):
-            Xt1, onehot = batches.next()
+        runner = engines.batch_runner(xp, step, choice)
+        i = 0
+        while i < steps:
             logged = i % log_every == 0
-            packed, velocity, loss = step(packed, velocity, Xt1, onehot, logged)
+            Xt1, onehot, start, count, size = batches.run(
+                min(steps, i - i % log_every + log_every) - i
+            )
+            packed, velocity, loss = runner.run(
+                packed, velocity, Xt1, onehot, start, count, size, logged
+            )
             if logged:
                 report(i, loss)
+            i += count
 
     finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6))
     final, result = finish(

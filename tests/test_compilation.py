@@ -80,3 +80,36 @@ def test_use_compilation_cache_sets_jax_s_persistent_cache(tmp_path, monkeypatch
     finally:
         for k, v in old.items():
             jax.config.update(k, v)
+
+
+@pytest.mark.parametrize(
+    ("momentum", "batch_size", "log_every", "hidden"),
+    [(0.0, 32, 7, [20]), (0.9, 32, 1000, [20]), (0.5, 120, 3, [16, 8]), (0.0, 25, 10, [20])],
+)
+def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
+    momentum, batch_size, log_every, hidden
+):
+    # 120 points: batches of 32 leave a ragged 24 at the end of each epoch, 120 and 25 none
+    # and 20; runs cross logged steps and epochs
+    jax_engine = _jax()
+    X, y = pn.make_spiral(40, 3, seed=5, xp="jax")
+    params = pn.init_params([2, *hidden, 3], seed=5, xp="jax", scale=0.3)
+    kw = {"momentum": momentum, "learning_rate": 0.2, "batch_size": batch_size, "seed": 2}
+    before = jax_engine.traces
+    compiled, h_c = pn.train(params, X, y, steps=40, log_every=log_every, **kw)
+    traced = jax_engine.traces - before
+    assert 1 <= traced <= 2  # full batches, and the ragged one
+    eager, h_e = pn.train(params, X, y, steps=40, log_every=log_every, engine="portable", **kw)
+    assert h_c.steps == h_e.steps == list(range(0, 40, log_every))
+    np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
+    assert h_c.final_loss == pytest.approx(h_e.final_loss, rel=1e-12)
+    for k in params:
+        np.testing.assert_allclose(
+            to_numpy(compiled[k]), to_numpy(eager[k]), rtol=1e-10, atol=1e-14
+        )
+    # the same NumPy run: every library sees the same batches
+    p_np = {k: to_numpy(v) for k, v in params.items()}
+    ref, h_ref = pn.train(p_np, to_numpy(X), to_numpy(y), steps=40, log_every=log_every, **kw)
+    np.testing.assert_allclose(h_c.loss, h_ref.loss, rtol=1e-11)
+    for k in params:
+        np.testing.assert_allclose(to_numpy(compiled[k]), ref[k], rtol=1e-9, atol=1e-13)

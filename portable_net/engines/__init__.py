@@ -27,7 +27,7 @@ from .._backend import backend_name
 from ..network import StepData
 from ..step import Step, StepSettings
 from .blocks import block_for
-from .portable import PortableEngine
+from .portable import PortableBatches, PortableEngine
 from .torch_arrays import outside_autograd
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "PortableEngine",
+    "batch_runner",
     "block_for",
     "compiled",
     "engine_for",
@@ -100,6 +101,18 @@ def engine_for(
                         stacklevel=3,
                     )
     return PortableEngine(step, data)
+
+
+def batch_runner(xp: ModuleType, step: Step, engine: str | EngineFactory = "auto") -> Any:
+    """What runs a run of consecutive mini-batches, ``runner.run(packed, velocity, Xt1,
+    onehot, start, count, size, need_loss) -> (packed, velocity, loss of the first or
+    None)``: on JAX with ``"auto"`` one compiled loop over the batches, else the portable step
+    in a loop (the same numbers)."""
+    if engine == "auto" and backend_name(xp) == "jax":
+        from . import jax_engine
+
+        return jax_engine.JaxBatches(step)
+    return PortableBatches(step)
 
 
 def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = ()):

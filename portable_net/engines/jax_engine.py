@@ -189,3 +189,41 @@ class JaxEngine:
         argument: any count runs the same compiled code)."""
         packed, velocity, _ = self._run(packed, velocity, n_steps)
         return packed, velocity
+
+
+class JaxBatches:
+    """Runs of consecutive mini-batches as one compiled loop over the batch index: the
+    batches are slices of the epoch's shuffled data (drawn on the host, as for every
+    library), the start and the count are traced arguments, the batch size a static one (the
+    ragged last batch of an epoch compiles once more)."""
+
+    def __init__(self, step: Step):
+        self.step = step
+        self.compiled = jax.jit(self._run, static_argnums=(6,))
+
+    def _run(self, packed, velocity, Xt1, onehot, start, count, size):
+        global traces
+        traces += 1
+        step = self.step
+
+        def batch(j):
+            lo = start + j * size
+            return (
+                jax.lax.dynamic_slice_in_dim(Xt1, lo, size, axis=1),
+                jax.lax.dynamic_slice_in_dim(onehot, lo, size, axis=1),
+            )
+
+        packed, velocity, loss = step(packed, velocity, *batch(0), True)
+
+        def body(j, carry):
+            p, v = carry
+            p, v, _ = step(p, v, *batch(j), False)
+            return p, v
+
+        packed, velocity = jax.lax.fori_loop(1, count, body, (packed, velocity))
+        return packed, velocity, loss
+
+    def run(self, packed, velocity, Xt1, onehot, start: int, count: int, size: int, need_loss):
+        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
+        ``start`` on, as one compiled call; also the loss of the first step's batch."""
+        return self.compiled(packed, velocity, Xt1, onehot, start, count, size)

@@ -25,3 +25,23 @@ class PortableEngine:
                 packed, velocity, self.data.Xt1, self.data.onehot, False
             )
         return packed, velocity
+
+
+class PortableBatches:
+    """Runs of consecutive mini-batches with the portable step, one call per step."""
+
+    def __init__(self, step: Step):
+        self.step = step
+
+    def run(self, packed, velocity, Xt1, onehot, start: int, count: int, size: int, need_loss):
+        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
+        ``start`` on; also the loss of the first step's batch (0-d) when ``need_loss``."""
+        loss = None
+        for j in range(count):
+            lo = start + j * size
+            packed, velocity, part = self.step(
+                packed, velocity, Xt1[:, lo : lo + size], onehot[:, lo : lo + size], need_loss
+            )
+            if j == 0:
+                loss, need_loss = part, False
+        return packed, velocity, loss
