@@ -3,10 +3,17 @@ against the Python array API standard, so the same code trains on NumPy, CuPy, P
 or array-api-strict arrays, on the CPU or a GPU, with the same numbers on each.
 """
 
+from . import optim
 from ._backend import available_backends, get_namespace
 from ._version import __version__
 from .data import make_spiral
-from .errors import NotFittedError, TrainingDiverged
+from .errors import (
+    NotFittedError,
+    StopTraining,
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainingWarning,
+)
 from .estimator import Classifier
 from .gradcheck import gradient_check
 from .history import History
@@ -20,7 +27,10 @@ __all__ = [
     "Classifier",
     "History",
     "NotFittedError",
+    "StopTraining",
     "TrainingDiverged",
+    "TrainingInterrupted",
+    "TrainingWarning",
     "__version__",
     "accuracy",
     "available_backends",
@@ -30,6 +40,7 @@ __all__ = [
     "load",
     "loss_and_grads",
     "make_spiral",
+    "optim",
     "plot_data",
     "plot_decision_regions",
     "plot_loss",

@@ -19,7 +19,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["ConvergenceWarning", "DataConversionWarning", "NotFittedError", "TrainingDiverged"]
+__all__ = [
+    "ConvergenceWarning",
+    "DataConversionWarning",
+    "NotFittedError",
+    "StopTraining",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "TrainingWarning",
+]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -40,6 +48,38 @@ class TrainingDiverged(FloatingPointError):
 
     def __reduce__(self):
         return (type(self), (self.step, self.loss, self.learning_rate))
+
+
+class StopTraining(Exception):
+    """Raise it from a :func:`portable_net.train` callback to end training there: ``train``
+    returns normally, with the parameters reached and ``history.stop_reason == "callback"``."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or another KeyboardInterrupt) during :func:`portable_net.train`.
+
+    A KeyboardInterrupt, so that uncaught it still ends the program. ``__cause__`` is the
+    interrupt that arrived.
+
+    Attributes
+    ----------
+    params : dict of arrays
+        Copies of the parameters reached (the last completed step; an in-place library may
+        be part-way through the steps between two logged steps).
+    history : History
+        What was logged until then, with ``optimizer_state``: pass it as ``history=`` to
+        :func:`portable_net.train` to continue.
+    """
+
+    def __init__(self, params: Any, history: Any):
+        super().__init__("training interrupted")
+        self.params = params
+        self.history = history
+
+
+class TrainingWarning(RuntimeWarning):
+    """Training ended worse than it started (see :func:`portable_net.train`): the rate is
+    probably too large."""
 
 
 # our class name -> (name of the joint class in this module, scikit-learn's class name)

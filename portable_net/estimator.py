@@ -22,6 +22,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from . import optim
 from ._backend import (
     backend_name,
     device_label,
@@ -34,7 +35,14 @@ from ._backend import (
     to_namespace,
 )
 from ._validation import check_int, check_real
-from .errors import ConvergenceWarning, DataConversionWarning, NotFittedError, warning_category
+from .errors import (
+    ConvergenceWarning,
+    DataConversionWarning,
+    NotFittedError,
+    TrainingWarning,
+    warning_category,
+)
+from .history import History
 from .model import predict_proba as _model_predict_proba
 from .training import train
 
@@ -159,8 +167,7 @@ class Classifier:
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden ReLU layer; ``()`` is the softmax linear classifier.
     solver : {"sgd", "adam"}, default="adam"
-        The optimiser. ``"adam"`` (and ``"sgd"`` with ``nesterovs_momentum=True`` and
-        ``momentum > 0``) needs the optimiser module and raises NotImplementedError for now.
+        The optimiser (:mod:`portable_net.optim`), MLPClassifier's formulation of each.
     alpha : float, default=1e-4
         L2 strength, scaled as MLPClassifier's: each batch's loss adds
         ``alpha / (2 * batch_size) * sum ||W||^2``.
@@ -189,7 +196,7 @@ class Classifier:
     momentum : float, default=0.9
         SGD momentum in ``[0, 1]``.
     nesterovs_momentum : bool, default=True
-        Nesterov's momentum (needs the optimiser module; see ``solver``).
+        Nesterov's momentum (with ``momentum > 0``).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified) and stop when its accuracy
         stops improving; the best weights are kept.
@@ -388,33 +395,30 @@ class Classifier:
             "n_iter_no_change": check_int("n_iter_no_change", self.n_iter_no_change, minimum=1),
         }
 
-    def _optimizer(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """THE place where the optimiser is chosen: the optimiser arguments of each
-        :func:`train` call (the step size is passed separately, per epoch, by the schedule).
+    def _optimizer(self, settings: dict[str, Any]) -> Any:
+        """THE place where the optimiser is chosen: ``make(learning_rate)`` -> the
+        :mod:`portable_net.optim` optimiser of one :func:`train` call (the step size comes
+        per epoch from the schedule; Adam keeps ``learning_rate_init``, as MLPClassifier).
 
-        Today's :func:`train` does classical momentum SGD only, and restarts the velocity at
-        each call (each epoch). Wiring the optimiser module in:
-
-        - here: return ``{"optimizer": SGD(momentum, nesterov=...)}`` or
-          ``{"optimizer": Adam(beta_1, beta_2, epsilon)}`` instead of raising;
-        - in :meth:`_fit_epochs`: pass the optimiser state returned by the previous
-          :func:`train` call (velocities; Adam's moments and step count, which its bias
-          correction needs across epochs) into the next call, keep it on ``self`` between
-          ``partial_fit`` calls and ``warm_start`` fits (MLPClassifier keeps its optimiser for
-          ``partial_fit`` and makes a new one in ``fit``), and drop it when ``fit`` starts over.
-          The step size stays a per-call argument (the schedules change it per epoch).
+        Its state (velocities; Adam's moments and step count) is carried from call to call by
+        :meth:`_fit_epochs` through ``train(..., history=...)``, kept on ``self`` between
+        ``partial_fit`` calls and made anew by ``fit`` (MLPClassifier keeps its optimiser for
+        ``partial_fit`` and makes a new one in ``fit``, also with ``warm_start``).
         """
         if self.solver == "adam":
-            raise NotImplementedError(
-                "solver='adam' needs portable_net's optimiser module, not available in this "
-                "version; use solver='sgd' with nesterovs_momentum=False"
+            adam = optim.Adam(
+                settings["learning_rate_init"],
+                settings["beta_1"],
+                settings["beta_2"],
+                settings["epsilon"],
+                epsilon_after_correction=False,  # MLPClassifier's placement
             )
-        if self.nesterovs_momentum and settings["momentum"] > 0.0:
-            raise NotImplementedError(
-                "nesterovs_momentum=True needs portable_net's optimiser module, not available "
-                "in this version; use nesterovs_momentum=False (classical momentum)"
-            )
-        return {"momentum": settings["momentum"]}
+            return lambda learning_rate: adam
+        momentum = settings["momentum"]
+        if momentum >= 1.0:
+            raise ValueError(f"momentum must be in [0, 1) for training, got {momentum!r}")
+        nesterov = bool(self.nesterovs_momentum) and momentum > 0.0
+        return lambda learning_rate: optim.SGD(learning_rate, momentum, nesterov=nesterov)
 
     def _check_is_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
@@ -629,9 +633,10 @@ class Classifier:
         if first:
             self._initialize(settings, X, xp, device, rng)
         if not incremental or not hasattr(self, "_schedule"):
-            self._schedule = _Schedule(
-                settings["learning_rate_init"], self.learning_rate, settings["power_t"]
-            )
+            # Adam: a constant rate (MLPClassifier's schedules are SGD's)
+            kind = "constant" if self.solver == "adam" else self.learning_rate
+            self._schedule = _Schedule(settings["learning_rate_init"], kind, settings["power_t"])
+            self._optimizer_state = None  # a new optimiser (fit), kept by partial_fit
         self._fit_epochs(X, y_index, settings, optimizer, rng, incremental=incremental)
         return self
 
@@ -791,18 +796,30 @@ class Classifier:
             self.best_loss_ = np.inf
         alpha = settings["alpha"]
         params = self.params_
+
+        def run(*args, **kwargs):
+            # one train call, continuing the optimiser's state; its divergence warning is
+            # not for an epoch (the estimator has its own convergence warnings)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TrainingWarning)
+                out, history = train(
+                    *args, **kwargs, history=History(optimizer_state=self._optimizer_state)
+                )
+            self._optimizer_state = history.optimizer_state
+            return out, history
+
         for _ in range(1 if incremental else settings["max_iter"]):
             lr = self._schedule.learning_rate
-            common = dict(learning_rate=lr, log_every=1, **optimizer)
+            common = dict(optimizer=optimizer(lr), log_every=1)
             if batch_size >= n:  # full batch: one step (eager: compiling one step is waste)
-                params, history = train(
+                params, history = run(
                     params, X, y_index, steps=1, reg=alpha / n, engine="portable", **common
                 )
                 loss = history.loss[0]
             elif self.shuffle:  # train's own seeded shuffle, a new seed each epoch
                 steps = -(-n // batch_size)
                 last = n - (steps - 1) * batch_size
-                params, history = train(
+                params, history = run(
                     params,
                     X,
                     y_index,
@@ -814,11 +831,11 @@ class Classifier:
                 )
                 # the epoch's loss: the batch losses weighted by batch size, as MLPClassifier
                 loss = (batch_size * sum(history.loss[:-1]) + last * history.loss[-1]) / n
-            else:  # in order: one call per batch (momentum restarts each batch, see _optimizer)
+            else:  # in order: one call per batch, the optimiser's state carried along
                 total = 0.0
                 for start in range(0, n, batch_size):
                     stop = min(start + batch_size, n)
-                    params, history = train(
+                    params, history = run(
                         params,
                         X[start:stop, ...],
                         y_index[start:stop],

@@ -14,16 +14,48 @@ __all__ = ["History"]
 
 @dataclass
 class History:
-    """What :func:`portable_net.train` logged.
+    """What :func:`portable_net.train` logged, and what it needs to continue.
 
-    ``steps`` and ``loss`` are Python lists: the loss at steps 0, log_every, 2*log_every, ...,
-    computed before that step's update (with mini-batches, the loss of that step's batch).
+    ``steps``, ``loss`` and ``learning_rate`` are Python lists: at each logged step (the
+    multiples of ``log_every``, counted from the first step of the first run), the loss
+    computed before that step's update (with mini-batches, the loss of that step's batch) and
+    the rate of that step. With held-out data (``validation=`` or ``validation_fraction=``),
+    ``val_loss`` (the mean cross-entropy, without the L2 term) and ``val_accuracy`` hold the
+    held-out results of the same parameters at the same steps.
     ``final_loss`` is the full-data loss of the returned parameters.
+
+    To continue training, pass the history as ``train(..., history=...)``: the steps count
+    on from ``n_steps``, and the optimiser (``optimizer_state``: velocities, Adam's moments
+    and step count; ``schedule``: the learning-rate schedule's state) continues where it
+    stopped, so two runs of 50 steps give the parameters of one of 100.
+
+    Attributes
+    ----------
+    n_steps : int
+        Steps taken in all runs so far.
+    best_step : int or None
+        The logged step of the lowest validation loss (None without held-out data).
+    stop_reason : str or None
+        Why the last run ended before its ``steps``: ``"early_stopping"``, ``"callback"``
+        (:class:`portable_net.StopTraining`), ``"learning_rate"`` (the adaptive schedule's
+        rate fell to 1e-6); None when it ran them all.
+    optimizer_state : SGDState, AdamState or None
+        The optimiser's state after the last step (arrays of the parameters' library).
+    schedule : LearningRateSchedule or None
+        The schedule's state (None for a constant rate).
     """
 
     steps: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     final_loss: float | None = None
+    learning_rate: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    n_steps: int = 0
+    best_step: int | None = None
+    stop_reason: str | None = None
+    optimizer_state: Any = field(default=None, repr=False)
+    schedule: Any = field(default=None, repr=False)
 
 
 def log_step(
@@ -39,6 +71,7 @@ def log_step(
         raise TrainingDiverged(step, loss, learning_rate)
     history.steps.append(step)
     history.loss.append(loss)
+    history.learning_rate.append(float(learning_rate))
     if callback is not None:
         callback(step, loss, params)
 

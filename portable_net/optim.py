@@ -167,6 +167,77 @@ class SGD:
             new_params.append(p)
         return new_params, SGDState(new_velocity)
 
+    def update_scaled(
+        self,
+        xp: ModuleType,
+        params: list[Any],
+        steps: list[Any],
+        state: SGDState,
+        decay: list[Any] | None = None,
+    ) -> tuple[list[Any], SGDState]:
+        """One update from gradients already multiplied by the rate (the training loop's fast
+        path: it folds the rate into the gradient's 1/N scale), with L2 as weight decay.
+
+        The same update as :meth:`update` with ``g = steps / lr + reg p``, rearranged so that
+        it costs two in-place operations per parameter without momentum::
+
+            p <- p (1 - lr reg) - s                      (momentum == 0)
+            v <- mu v - s - lr reg p;   p <- p + v       (classical)
+            u = s + lr reg p;  v <- mu v - u;   p <- p + mu v - u     (Nesterov)
+
+        Parameters
+        ----------
+        steps : list of arrays
+            ``lr * g_data`` per parameter (without the L2 term).
+        decay : list or None
+            Per parameter, ``lr * reg`` (a float, or an array broadcasting against the
+            parameter, e.g. 0 on bias entries) or None for no decay; None: no decay at all.
+            Make it once per rate with :meth:`weight_decay`.
+        """
+        mu = self.momentum
+        velocity = state.velocity
+        _check_lists(params, steps, velocity if mu != 0.0 else list(params), "velocity")
+        decay = [None] * len(params) if decay is None else decay
+        new_params, new_velocity = [], []
+        for j, (p, s) in enumerate(zip(params, steps)):
+            d = decay[j]
+            if mu == 0.0:
+                if d is not None:
+                    p *= d[1]  # 1 - lr reg
+                p -= s
+            elif not self.nesterov:
+                v = velocity[j]
+                v *= mu
+                v -= s
+                if d is not None:
+                    v -= d[0] * p  # v = mu v - lr (g + reg p)
+                p += v
+                new_velocity.append(v)
+            else:
+                u = s if d is None else s + d[0] * p  # lr (g + reg p)
+                v = velocity[j]
+                v *= mu
+                v -= u
+                p += mu * v
+                p -= u
+                new_velocity.append(v)
+            new_params.append(p)
+        return new_params, SGDState(new_velocity)
+
+    @staticmethod
+    def weight_decay(learning_rate: Any, reg: float, masks: list[Any]) -> list[Any]:
+        """The ``decay`` argument of :meth:`update_scaled`: per parameter ``(lr reg m,
+        1 - lr reg m)`` for its mask ``m`` (1 on weights, 0 on biases; a float or an
+        array), or None where there is nothing to decay."""
+        out = []
+        for m in masks:
+            if reg == 0.0 or (isinstance(m, float) and m == 0.0):
+                out.append(None)
+            else:
+                c = learning_rate * reg * m
+                out.append((c, 1.0 - c))
+        return out
+
 
 @dataclass(frozen=True)
 class Adam:
@@ -194,12 +265,17 @@ class Adam:
         Decay of the second moment, in [0, 1).
     epsilon : float, default 1e-8
         Added to the denominator, >= 0.
+    epsilon_after_correction : bool, default True
+        True: torch's placement of epsilon (above). False: scikit-learn's,
+        ``p <- p - lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``
+        (what :class:`portable_net.Classifier` uses, as ``MLPClassifier``).
     """
 
     learning_rate: float = 1e-3
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
+    epsilon_after_correction: bool = True
 
     def __post_init__(self) -> None:
         _check_rate("learning_rate", self.learning_rate)
@@ -209,6 +285,8 @@ class Adam:
             raise TypeError(f"epsilon must be a float, not {type(self.epsilon).__name__}")
         if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise ValueError(f"epsilon must be a finite float >= 0, got {self.epsilon!r}")
+        if not isinstance(self.epsilon_after_correction, bool):
+            raise TypeError("epsilon_after_correction must be a bool")
 
     def init(self, xp: ModuleType, params: list[Any]) -> AdamState:
         """Step 0 and zero moments on the parameters' library and device."""
@@ -233,10 +311,14 @@ class Adam:
         _check_lists(params, grads, state.v, "v")
         t = state.step + 1
         host_step = isinstance(t, numbers.Integral)
+        after = self.epsilon_after_correction
         if host_step:
-            # Python floats, as torch computes them from a host-side step count
-            step_size = lr / (1.0 - b1**t)
-            bc2_sqrt = math.sqrt(1.0 - b2**t)
+            # Python floats, as torch (and scikit-learn) compute them from a host-side count
+            if after:
+                step_size = lr / (1.0 - b1**t)
+                bc2_sqrt = math.sqrt(1.0 - b2**t)
+            else:
+                step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         corrections: dict[Any, tuple[Any, Any]] = {}
         new_params, new_m, new_v = [], [], []
         for p, g, m, v in zip(params, grads, state.m, state.v):
@@ -253,7 +335,12 @@ class Adam:
                         xp.sqrt(1.0 - b2**tf),
                     )
                 step_size, bc2_sqrt = corrections[p.dtype]
-            p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
+                if not after:
+                    step_size = step_size * bc2_sqrt
+            if after:
+                p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
+            else:
+                p -= step_size * m / (xp.sqrt(v) + eps)
             new_params.append(p)
             new_m.append(m)
             new_v.append(v)

@@ -1,16 +1,22 @@
 """The training loop: check once, prepare once, step without host synchronisation, log.
 
 caller's arrays -> checks (errors here, before any work)
-  -> private copies of the parameters, one-hot labels, optimiser state
-  -> steps; at a logged step only: loss -> float, history, divergence check, callback
+  -> private copies of the parameters, one-hot labels, optimiser state (or the state a
+     previous run left in its History)
+  -> steps; at a logged step only: held-out loss and accuracy, loss -> float, history,
+     divergence check, learning-rate schedule, early stopping, callback
   -> new parameters, arrays of the caller's library on the caller's device
 
-The steps are the portable step of :mod:`portable_net.step`; an engine
-(:mod:`portable_net.engines`) may run them its own way, with the same numbers.
+The steps are the portable step of :mod:`portable_net.step`, whose update is one of
+:mod:`portable_net.optim`'s optimisers; an engine (:mod:`portable_net.engines`) may run them
+its own way, with the same numbers.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 import warnings
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -19,14 +25,20 @@ from typing import Any
 import numpy as np
 
 from . import engines, network
-from ._backend import int_dtype
+from ._backend import int_dtype, to_host
 from ._validation import check_int, check_real
+from .errors import StopTraining, TrainingInterrupted, TrainingWarning
 from .history import History, check_final_loss, log_step
-from .loss import one_hot
+from .loss import one_hot, softmax_xent
 from .model import check_inputs
+from .optim import SGD, Adam, AdamState, LearningRateSchedule, SGDState
 from .step import StepSettings, make_step
 
 __all__ = ["History", "train"]
+
+#: the names ``train(..., optimizer=...)`` accepts, and the rate each defaults to
+OPTIMIZERS = {"sgd": 1.0, "adam": 1e-3}
+SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
 def check_hyperparameters(
@@ -34,7 +46,8 @@ def check_hyperparameters(
 ):
     """The hyperparameters of :func:`train`, checked (errors name the argument)."""
     steps = check_int("steps", steps, minimum=0)
-    learning_rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
+    if learning_rate is not None:
+        learning_rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
     reg = check_real("reg", reg, low=0.0)
     momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
     if batch_size is not None:
@@ -44,6 +57,43 @@ def check_hyperparameters(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
     return steps, learning_rate, reg, momentum, batch_size, seed, log_every
+
+
+def choose_optimizer(optimizer: Any, learning_rate: Any, momentum: Any) -> SGD | Adam:
+    """``train``'s ``optimizer=``, ``learning_rate=`` and ``momentum=`` as one optimiser.
+
+    A name takes the rate (default: 1.0 for "sgd", 1e-3 for "adam") and, for "sgd", the
+    momentum; an instance carries its own, and an explicit ``learning_rate`` or ``momentum``
+    that differs from it is an error (there is one source of each number)."""
+    if isinstance(optimizer, (SGD, Adam)):
+        if learning_rate is not None and learning_rate != optimizer.learning_rate:
+            raise ValueError(
+                f"learning_rate={learning_rate!r} conflicts with the optimizer's "
+                f"learning_rate={optimizer.learning_rate!r}: give the rate in one place"
+            )
+        own = optimizer.momentum if isinstance(optimizer, SGD) else 0.0
+        if momentum and momentum != own:
+            raise ValueError(
+                f"momentum={momentum!r} conflicts with the optimizer {optimizer!r}: give the "
+                "momentum in the optimizer"
+            )
+        return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(
+            "optimizer must be 'sgd', 'adam', or a portable_net.optim.SGD or Adam instance, "
+            f"not {optimizer!r}"
+        )
+    lr = OPTIMIZERS[optimizer] if learning_rate is None else learning_rate
+    lr = check_real("learning_rate", lr, low=0.0, low_open=True)
+    momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    if optimizer == "adam":
+        if momentum:
+            raise ValueError(
+                "momentum applies to optimizer='sgd'; Adam's are beta_1 and beta_2 "
+                "(pass optimizer=portable_net.optim.Adam(...) to set them)"
+            )
+        return Adam(lr)
+    return SGD(lr, momentum)
 
 
 def _engine_choice(engine: Any, jit: Any) -> Any:
@@ -98,19 +148,131 @@ class _Batches:
         return self.Xt1, self.onehot, start, count, size
 
 
+class _HeldOut:
+    """Held-out data in the step's layout, and its loss and accuracy (one forward pass)."""
+
+    def __init__(self, xp: ModuleType, X: Any, y: Any, n_classes: int):
+        self.xp, self.y = xp, y
+        self.data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
+
+    def evaluate(self, packed: list[Any]) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) of the packed parameters: host floats."""
+        xp, data = self.xp, self.data
+        scores = network.forward_scores(xp, packed, data.Xt1)  # (K, Nv)
+        loss_sum, _ = softmax_xent(xp, scores, data.onehot, 1.0, need_loss=True, need_grad=False)
+        pred = xp.argmax(scores, axis=0)
+        hits = xp.sum(xp.astype(pred == xp.astype(self.y, pred.dtype), data.Xt1.dtype))
+        return float(loss_sum) / data.n, float(hits) / data.n
+
+
+def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping, seed):
+    """(X, y) to train on and the held-out (X_val, y_val) or None, checked."""
+    if validation is not None and validation_fraction is not None:
+        raise ValueError("pass validation=(X_val, y_val) or validation_fraction=, not both")
+    if validation is None and validation_fraction is None:
+        if not early_stopping:
+            return X, y, None
+        validation_fraction = 0.1  # as MLPClassifier
+    if validation is not None:
+        if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
+            raise TypeError("validation must be a pair (X_val, y_val)")
+        return X, y, validation
+    fraction = check_real(
+        "validation_fraction", validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    from .tabular import split
+
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32 to draw the validation split, got {seed}")
+    y_host = to_host(y)
+    rows = np.arange(y_host.shape[0])[:, None]
+    try:
+        train_rows, val_rows, _, _ = split(rows, y_host, fraction, seed)
+    except ValueError as exc:
+        raise ValueError(f"validation_fraction={fraction!r}: {exc}") from None
+    idx = int_dtype(xp, device)
+    tr = xp.asarray(np.sort(train_rows[:, 0]), dtype=idx, device=device)
+    va = xp.asarray(np.sort(val_rows[:, 0]), dtype=idx, device=device)
+    return (
+        xp.take(X, tr, axis=0),
+        xp.take(y, tr, axis=0),
+        (
+            xp.take(X, va, axis=0),
+            xp.take(y, va, axis=0),
+        ),
+    )
+
+
+def _copy_state(xp: ModuleType, state: Any) -> Any:
+    """A private copy of an optimiser state (the loop updates its arrays in place)."""
+    own = lambda arrays: [xp.asarray(a, copy=True) for a in arrays]  # noqa: E731
+    if isinstance(state, SGDState):
+        return SGDState(own(state.velocity))
+    step = state.step
+    if not isinstance(step, int):
+        step = xp.asarray(step, copy=True)
+    return AdamState(step, own(state.m), own(state.v))
+
+
+def _start_state(xp, packed, opt, previous: History | None) -> Any:
+    """The optimiser state: fresh, or a copy of what the previous run left (checked)."""
+    fresh = opt.init(xp, packed)
+    if previous is None or previous.optimizer_state is None:
+        return fresh
+    state = previous.optimizer_state
+    kind = type(fresh).__name__
+    if type(state) is not type(fresh):
+        raise ValueError(
+            f"history holds a {type(state).__name__} but the optimizer {opt!r} needs a {kind}: "
+            "continue with the optimiser that made the history"
+        )
+    arrays = state.velocity if isinstance(state, SGDState) else state.m
+    wanted = fresh.velocity if isinstance(fresh, SGDState) else fresh.m
+    if len(arrays) != len(wanted) or any(
+        tuple(a.shape) != tuple(b.shape) for a, b in zip(arrays, wanted)
+    ):
+        raise ValueError(
+            f"history's optimizer state does not fit these parameters and {opt!r} (another "
+            "net, or another momentum)"
+        )
+    return _copy_state(xp, state)
+
+
+def _check_stopping(tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best):
+    if lr_schedule not in SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {lr_schedule!r}")
+    tol = check_real("tol", tol)
+    n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
+    power_t = check_real("power_t", power_t, low=0.0)
+    for name, value in (("early_stopping", early_stopping), ("restore_best", restore_best)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, not {value!r}")
+    return tol, n_iter_no_change, power_t
+
+
 def train(
     params: Mapping[str, Any],
     X: Any,
     y: Any,
     *,
     steps: int = 10_000,
-    learning_rate: float = 1.0,
+    learning_rate: float | None = None,
     reg: float = 1e-3,
     momentum: float = 0.0,
+    optimizer: str | SGD | Adam = "sgd",
+    lr_schedule: str = "constant",
+    power_t: float = 0.5,
     batch_size: int | None = None,
     seed: int = 0,
     log_every: int = 1000,
     callback: Callable[[int, float, dict[str, Any]], Any] | None = None,
+    validation: tuple[Any, Any] | None = None,
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    n_iter_no_change: int = 10,
+    tol: float = 1e-4,
+    restore_best: bool = False,
+    history: History | None = None,
     engine: str | engines.EngineFactory = "auto",
     jit: bool | None = None,
     scheduler: Any = None,
@@ -128,32 +290,80 @@ def train(
         Labels in ``[0, K)``, K the number of outputs of the last layer.
     steps : int
         Number of updates (>= 0).
-    learning_rate : float
-        Step size (> 0).
+    learning_rate : float or None
+        Step size (> 0). None: 1.0 for ``optimizer="sgd"`` (the case study's), 1e-3 for
+        ``"adam"``, the instance's own rate for an optimiser instance (an explicit rate that
+        differs from the instance's is an error).
     reg : float
-        L2 strength (>= 0): the loss adds ``0.5 * reg * sum ||W||^2``.
+        L2 strength (>= 0): the loss adds ``0.5 * reg * sum ||W||^2``; the gradient that the
+        optimiser sees holds ``reg * W`` on the weights (not on the biases).
     momentum : float
-        Classical momentum in ``[0, 1)``: ``v = momentum * v - lr * g; W += v``. 0 is plain
-        gradient descent.
+        For ``optimizer="sgd"``: classical momentum in ``[0, 1)``,
+        ``v = momentum * v - lr * g; W += v``. 0 is plain gradient descent.
+    optimizer : "sgd", "adam", or a :class:`portable_net.optim.SGD` or ``Adam`` instance
+        The update (:mod:`portable_net.optim`). Nesterov's momentum:
+        ``optimizer=optim.SGD(lr, momentum, nesterov=True)``; Adam's betas and epsilon:
+        ``optim.Adam(lr, beta_1, beta_2, epsilon)``.
+    lr_schedule : {"constant", "invscaling", "adaptive"}
+        The rate over the run, as scikit-learn's ``MLPClassifier`` defines them
+        (:class:`portable_net.optim.LearningRateSchedule`), evaluated at the logged steps
+        only: for ``train``, an "epoch" of the schedule is the stretch between two logged
+        steps, its loss the loss logged at its end (with mini-batches, that step's batch
+        loss; choose ``log_every`` = the steps of one pass over the data to follow
+        MLPClassifier), its samples the examples the stretch's steps used. ``invscaling``:
+        ``lr = lr0 / (t + 1) ** power_t``, t the samples seen. ``adaptive``: the rate is
+        divided by 5 after ``n_iter_no_change`` + 1 logged steps in a row without the loss
+        improving by ``tol``, and training stops (``stop_reason "learning_rate"``) when it
+        would fall to 1e-6 or below. ``constant`` and ``invscaling`` never stop training.
+    power_t : float
+        Exponent of ``invscaling``.
     batch_size : int or None
         None: full-batch gradient descent (the case study). Otherwise seeded shuffled
         mini-batches of this size (the last of an epoch may be smaller).
     seed : int
-        Seed of the mini-batch order.
+        Seed of the mini-batch order and of the ``validation_fraction`` split.
     log_every : int
         The loss is recorded (and turned into a Python float, the only host synchronisation
-        of the loop) at steps 0, log_every, 2 * log_every, ...
+        of the loop) at steps 0, log_every, 2 * log_every, ... (counted on from a
+        ``history``'s ``n_steps``).
     callback : callable or None
         ``callback(step, loss, params)`` at each logged step; ``params`` are the current
-        parameters (not copies: do not modify them, copy what you keep).
+        parameters (not copies: do not modify them, copy what you keep). To end training
+        there, raise :class:`portable_net.StopTraining` in it: ``train`` then returns the
+        parameters reached, with ``history.stop_reason == "callback"``.
+    validation : (X_val, y_val) or None
+        Held-out data of X's library and device: its loss and accuracy are recorded at each
+        logged step (``history.val_loss``, ``history.val_accuracy``), of the parameters of
+        that step (before its update).
+    validation_fraction : float in (0, 1) or None
+        Hold out this fraction of (X, y) instead, stratified and drawn by ``seed`` (the rows
+        of :func:`portable_net.tabular.split`); training uses the rest. With
+        ``early_stopping`` and no held-out data: 0.1.
+    early_stopping : bool
+        Stop when the held-out loss has not improved on its best by more than ``tol`` at
+        ``n_iter_no_change`` logged steps in a row (``stop_reason "early_stopping"``).
+    n_iter_no_change : int
+        The patience of early stopping and of the adaptive schedule, in logged steps.
+    tol : float
+        The improvement that counts, for early stopping and the adaptive schedule.
+    restore_best : bool
+        Return the parameters of the logged step with the lowest held-out loss
+        (``history.best_step``) instead of the last ones (needs held-out data).
+        ``history.optimizer_state`` stays the last step's.
+    history : History or None
+        A previous run's history, to continue it: the steps count on from its ``n_steps``,
+        the optimiser continues from its ``optimizer_state`` (copied, never modified) and the
+        schedule from its ``schedule``; pass the parameters that run returned. The result is
+        a new History holding both runs' records. (Mini-batch orders are not carried over:
+        a continued run draws its own from ``seed``.)
     engine : "auto", "portable" or an engine factory
         What runs full-batch steps. ``"auto"`` (the default): the array library's own engine
         where it has one, the same step with the same numbers (a compiled loop of the steps
-        between two logged steps; fused GPU kernels for nets with one hidden layer, with a
-        RuntimeWarning and the portable step if they cannot be built; see
-        :mod:`portable_net.engines` and the README), else the portable step. ``"portable"``:
-        the portable step, run eagerly. A callable
-        ``engine(xp, step, settings, packed, velocity, data)`` returning an engine
+        between two logged steps, any optimiser; fused GPU kernels for nets with one hidden
+        layer and SGD without Nesterov, with a RuntimeWarning and the portable step if they
+        cannot be built; see :mod:`portable_net.engines` and the README), else the portable
+        step. ``"portable"``: the portable step, run eagerly. A callable
+        ``engine(xp, step, settings, packed, state, data)`` returning an engine
         (experiments). Mini-batches: on JAX with ``"auto"``, the steps between two logged
         steps as one compiled loop over the batches (the same numbers); else the portable
         step.
@@ -177,83 +387,172 @@ def train(
         For bad arguments, before any work.
     TrainingDiverged
         When the loss is NaN or infinite at a logged step or at the end.
+    TrainingInterrupted
+        On Ctrl-C (a KeyboardInterrupt, so uncaught it still ends the program), with
+        ``.params`` (copies of the parameters reached) and ``.history`` (to continue from).
+
+    Warns
+    -----
+    TrainingWarning
+        When the run ends worse than it started: ``history.final_loss`` (the full-data loss
+        of the returned parameters) above the loss logged at the run's first logged step
+        (full batch: of the parameters it started from; mini-batches: of that step's batch),
+        for a run of at least 2 steps. The rate is probably too large.
     """
     steps, learning_rate, reg, momentum, batch_size, seed, log_every = check_hyperparameters(
         steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
     )
+    opt = choose_optimizer(optimizer, learning_rate, momentum)
+    tol, n_iter_no_change, power_t = _check_stopping(
+        tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best
+    )
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"history must be a History or None, not {type(history).__name__}")
     choice = _engine_choice(engine, jit)
 
     # arrays that bring their own loop (lazy, chunked): before the in-memory checks
     own_loop = engines.own_loop(X, y)
     if own_loop is not None:
+        if validation is not None or validation_fraction is not None or early_stopping:
+            raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
+        if lr_schedule != "constant":
+            raise NotImplementedError("learning-rate schedules: not for Dask arrays")
         return own_loop(
             params,
             X,
             y,
             steps=steps,
-            learning_rate=learning_rate,
+            optimizer=opt,
             reg=reg,
-            momentum=momentum,
             batch_size=batch_size,
             seed=seed,
             log_every=log_every,
             callback=callback,
+            history=history,
             scheduler=scheduler,
         )
 
     xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+    n_classes = params[f"W{n_layers}"].shape[1]
+    X, y, validation = _held_out(
+        xp, device, X, y, validation, validation_fraction, early_stopping, seed
+    )
+    held_out = None
+    if validation is not None:
+        _, _, _, _, X_val, y_val = check_inputs(params, *validation)
+        held_out = _HeldOut(xp, X_val, y_val, n_classes)
+    elif restore_best:
+        raise ValueError("restore_best needs held-out data: validation= or validation_fraction=")
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
     prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5))
-    packed, data = prepare(xp, params, X, y, n_layers, params[f"W{n_layers}"].shape[1])
+    packed, data = prepare(xp, params, X, y, n_layers, n_classes)
     data = network.StepData(*data)
-    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0.0 else []
-    history = History()
-
-    def report(step: int, loss: Any) -> None:
-        view = network.unpack(xp, packed, n_features, copy=False) if callback else None
-        log_step(history, step, float(loss), learning_rate, callback, view)
-
+    state = _start_state(xp, packed, opt, history)
+    schedule = None
+    if history is not None and history.schedule is not None:
+        schedule = copy.copy(history.schedule)
+        if schedule.kind != lr_schedule:
+            raise ValueError(
+                f"history's schedule is {schedule.kind!r}, not lr_schedule={lr_schedule!r}"
+            )
+    elif lr_schedule != "constant":
+        schedule = LearningRateSchedule(
+            opt.learning_rate, lr_schedule, power_t, tol, n_iter_no_change
+        )
+    first = 0 if history is None else history.n_steps
+    record = (
+        History()
+        if history is None
+        else dataclasses.replace(
+            history,
+            steps=list(history.steps),
+            loss=list(history.loss),
+            learning_rate=list(history.learning_rate),
+            val_loss=list(history.val_loss),
+            val_accuracy=list(history.val_accuracy),
+            final_loss=None,
+            stop_reason=None,
+        )
+    )
     settings = StepSettings(
         n_features=n_features,
-        learning_rate=learning_rate,
+        learning_rate=opt.learning_rate,
         reg=reg,
-        momentum=momentum,
+        momentum=opt.momentum if isinstance(opt, SGD) else 0.0,
         block=engines.block_for(xp, device, packed, batch_size or n),
+        optimizer=opt,
     )
     step = make_step(xp, packed, settings)
-    if batch_size is None:
-        engine = engines.engine_for(xp, step, settings, packed, velocity, data, choice)
-        for start in range(0, steps, log_every):
-            packed, velocity, loss = engine.logged_step(packed, velocity)
-            report(start, loss)
-            stretch = min(log_every, steps - start) - 1
-            if stretch > 0:
-                packed, velocity = engine.stretch(packed, velocity, stretch)
-    else:
-        # runs of batches up to the next logged step (one compiled loop on JAX)
-        batches = _Batches(xp, data, batch_size, seed, device)
-        runner = engines.batch_runner(xp, step, choice)
-        i = 0
-        while i < steps:
-            logged = i % log_every == 0
-            Xt1, onehot, start, count, size = batches.run(
-                min(steps, i - i % log_every + log_every) - i
-            )
-            packed, velocity, loss = runner.run(
-                packed, velocity, Xt1, onehot, start, count, size, logged
-            )
-            if logged:
-                report(i, loss)
-            i += count
+    run = _Run(xp, record, schedule, held_out, callback, restore_best, early_stopping,
+               tol, n_iter_no_change, n_features, opt.learning_rate)  # fmt: skip
+    g, end = first, first + steps  # the global step count
+    try:
+        if batch_size is None:
+            engine = engines.engine_for(xp, step, settings, packed, state, data, choice)
+            while g < end:
+                if g % log_every == 0:
+                    run.before_logged_step(packed, g)
+                    packed, state, loss = engine.logged_step(packed, state, run.lr)
+                    g += 1
+                    if run.after_logged_step(packed, g - 1, loss, n):
+                        break
+                stretch = min(end, -(-g // log_every) * log_every) - g
+                if stretch > 0:
+                    packed, state = engine.stretch(packed, state, stretch, run.lr)
+                    g += stretch
+                    run.samples += stretch * n
+        else:
+            # the logged step alone, then runs of batches up to the next logged step (one
+            # compiled loop over the batches on JAX)
+            batches = _Batches(xp, data, batch_size, seed, device)
+            runner = engines.batch_runner(xp, step, settings, packed, choice)
+            while g < end:
+                if g % log_every == 0:
+                    run.before_logged_step(packed, g)
+                    Xt1, onehot, start, _, size = batches.run(1)
+                    packed, state, loss = runner.run(
+                        packed, state, Xt1, onehot, start, 1, size, True, run.lr
+                    )
+                    g += 1
+                    if run.after_logged_step(packed, g - 1, loss, size):
+                        break
+                most = min(end, -(-g // log_every) * log_every) - g
+                if most > 0:
+                    Xt1, onehot, start, count, size = batches.run(most)
+                    packed, state, _ = runner.run(
+                        packed, state, Xt1, onehot, start, count, size, False, run.lr
+                    )
+                    g += count
+                    run.samples += count * size
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):
+            raise
+        record.n_steps, record.optimizer_state = g, state
+        record.schedule = schedule
+        raise TrainingInterrupted(
+            network.unpack(xp, packed, n_features, copy=True), record
+        ) from exc
 
+    record.n_steps, record.optimizer_state, record.schedule = g, state, schedule
+    if run.best is not None:
+        packed = run.best
     finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6))
     final, result = finish(
         xp, packed, data.Xt1, data.onehot, reg, n_features, engines.block_for(xp, device, packed, n)
     )
-    check_final_loss(history, float(final), steps, learning_rate)
-    return result, history
+    final = float(final)
+    check_final_loss(record, final, g, run.lr)
+    if g - first >= 2 and run.first_loss is not None and final > run.first_loss:
+        warnings.warn(
+            f"training ended worse than it started: the loss went from {run.first_loss:.6g} "
+            f"to {final:.6g} in {g - first} steps; try a smaller learning rate "
+            f"(learning_rate={opt.learning_rate:g})",
+            TrainingWarning,
+            stacklevel=2,
+        )
+    return result, record
 
 
 # the preparation and the end of a run: each one compiled program on libraries that compile
@@ -268,3 +567,65 @@ def _finish(xp, packed, Xt1, onehot, reg, n_features, block):
     data = network.StepData(Xt1, onehot)
     final = network.mean_loss(xp, packed, data, reg, n_features, block)
     return final, network.unpack(xp, packed, n_features, copy=True)
+
+
+class _Run:
+    """What happens at a logged step: held-out results, the log, the schedule, early
+    stopping, the callback (host-side; the only synchronisation of the loop)."""
+
+    def __init__(self, xp, history, schedule, held_out, callback, restore_best,
+                 early_stopping, tol, patience, n_features, lr):  # fmt: skip
+        self.xp, self.history, self.schedule = xp, history, schedule
+        self.held_out, self.callback = held_out, callback
+        self.restore_best, self.early_stopping = restore_best, early_stopping
+        self.tol, self.patience, self.n_features = tol, patience, n_features
+        self.lr = float(schedule.learning_rate) if schedule is not None else lr
+        self.samples = 0  # examples used since the schedule's last evaluation
+        self.best = None  # packed copies of the best held-out parameters (restore_best)
+        self.best_val = min(history.val_loss) if history.val_loss else math.inf
+        self.no_improvement = 0
+        self.first_loss = None
+
+    def before_logged_step(self, packed: list[Any], step: int) -> None:
+        """Held-out results of the parameters of this step (before its update)."""
+        if self.held_out is None:
+            return
+        val_loss, val_acc = self.held_out.evaluate(packed)
+        self.history.val_loss.append(val_loss)
+        self.history.val_accuracy.append(val_acc)
+        if val_loss < self.best_val - self.tol:
+            self.no_improvement = 0
+        else:
+            self.no_improvement += 1
+        if val_loss < self.best_val:
+            self.best_val = val_loss
+            self.history.best_step = step
+            if self.restore_best:
+                self.best = [self.xp.asarray(p, copy=True) for p in packed]
+
+    def after_logged_step(self, packed: list[Any], step: int, loss: Any, n: int) -> bool:
+        """Log the step's loss; True when training should stop."""
+        xp, history = self.xp, self.history
+        view = None
+        if self.callback is not None:
+            view = network.unpack(xp, packed, self.n_features, copy=False)
+        loss = float(loss)
+        if self.first_loss is None:
+            self.first_loss = loss
+        stop = None
+        try:
+            log_step(history, step, loss, self.lr, self.callback, view)
+        except StopTraining:
+            stop = "callback"
+        # the schedule's "epoch": the steps since its last evaluation (the loss logged here
+        # is of the parameters they reached); its new rate applies from the next step on
+        if self.schedule is not None and self.samples > 0:
+            if self.schedule.end_epoch(loss, self.samples) and self.schedule.kind == "adaptive":
+                stop = stop or "learning_rate"
+            self.lr = float(self.schedule.learning_rate)
+            self.samples = 0
+        self.samples += n  # this step's examples
+        if self.early_stopping and self.no_improvement >= self.patience:
+            stop = stop or "early_stopping"
+        history.stop_reason = stop
+        return stop is not None

@@ -20,13 +20,17 @@ def _jax():
     return jax_engine
 
 
-@pytest.mark.parametrize(("hidden", "momentum"), [([20], 0.0), ([20], 0.9), ([12, 8], 0.0)])
-def test_a_new_step_count_or_log_every_compiles_nothing(hidden, momentum):
+@pytest.mark.parametrize(
+    ("hidden", "momentum", "optimizer"),
+    [([20], 0.0, "sgd"), ([20], 0.9, "sgd"), ([12, 8], 0.0, "sgd"), ([20], 0.0, "adam")],
+)
+def test_a_new_step_count_or_log_every_compiles_nothing(hidden, momentum, optimizer):
     jax_engine = _jax()
     X, y = pn.make_spiral(40, 3, seed=3, xp="jax")
     params = pn.init_params([2, *hidden, 3], seed=3, xp="jax")
     jax_engine._cache.clear()
-    kw = {"momentum": momentum, "learning_rate": 0.3}
+    kw = {"momentum": momentum, "learning_rate": 0.3 if optimizer == "sgd" else 0.01}
+    kw["optimizer"] = optimizer
     before = jax_engine.traces
     runs = [(50, 20), (7, 1000), (31, 3), (1, 1)]
     results = []
@@ -83,18 +87,25 @@ def test_use_compilation_cache_sets_jax_s_persistent_cache(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize(
-    ("momentum", "batch_size", "log_every", "hidden"),
-    [(0.0, 32, 7, [20]), (0.9, 32, 1000, [20]), (0.5, 120, 3, [16, 8]), (0.0, 25, 10, [20])],
+    ("momentum", "batch_size", "log_every", "hidden", "optimizer"),
+    [
+        (0.0, 32, 7, [20], "sgd"),
+        (0.9, 32, 1000, [20], "sgd"),
+        (0.5, 120, 3, [16, 8], "sgd"),
+        (0.0, 25, 10, [20], "sgd"),
+        (0.0, 32, 6, [20], "adam"),
+    ],
 )
 def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
-    momentum, batch_size, log_every, hidden
+    momentum, batch_size, log_every, hidden, optimizer
 ):
     # 120 points: batches of 32 leave a ragged 24 at the end of each epoch, 120 and 25 none
     # and 20; runs cross logged steps and epochs
     jax_engine = _jax()
     X, y = pn.make_spiral(40, 3, seed=5, xp="jax")
     params = pn.init_params([2, *hidden, 3], seed=5, xp="jax", scale=0.3)
-    kw = {"momentum": momentum, "learning_rate": 0.2, "batch_size": batch_size, "seed": 2}
+    kw = {"momentum": momentum, "batch_size": batch_size, "seed": 2, "optimizer": optimizer}
+    kw["learning_rate"] = 0.2 if optimizer == "sgd" else 0.01
     before = jax_engine.traces
     compiled, h_c = pn.train(params, X, y, steps=40, log_every=log_every, **kw)
     traced = jax_engine.traces - before

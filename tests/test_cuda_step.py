@@ -93,7 +93,7 @@ def _setup(dtype, hidden, lr, reg, momentum, n_per_class=100, seed=0):
 def _run_portable(xp, data, settings, params, steps, log_every, momentum):
     packed = network.pack(xp, params, 2)
     step = make_step(xp, packed, settings)
-    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0 else []
+    velocity = settings.optimizer.init(xp, packed)  # the optimiser's state
     losses = []
     for i in range(steps):
         logged = i % log_every == 0

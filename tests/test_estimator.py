@@ -14,7 +14,7 @@ import portable_net as pn
 from portable_net.errors import ConvergenceWarning
 from tests._helpers import assert_on, to_numpy
 
-# plain SGD: what today's train does exactly (Adam and Nesterov need the optimiser module)
+# plain SGD (classical momentum), the reference formulation of most tests here
 SGD = {"solver": "sgd", "nesterovs_momentum": False}
 
 
@@ -321,13 +321,66 @@ def test_bad_fit_arguments(kwargs, X, y, error, match):
         _clf(**kwargs).fit(X, y)
 
 
-def test_adam_and_nesterov_wait_for_the_optimiser_module():
-    X, y = pn.make_spiral(10)
-    with pytest.raises(NotImplementedError, match="solver='adam'"):
-        pn.Classifier().fit(X, y)  # MLPClassifier's defaults: Adam
-    with pytest.raises(NotImplementedError, match="nesterovs_momentum"):
-        pn.Classifier(solver="sgd").fit(X, y)
-    _fit_quietly(pn.Classifier(solver="sgd", momentum=0.0, max_iter=1), X, y)  # no momentum
+@pytest.mark.parametrize(
+    ("solver", "extra", "rtol"),
+    [
+        # Nesterov and classical momentum: MLPClassifier's formulation exactly
+        ("sgd", {"nesterovs_momentum": True, "momentum": 0.9, "learning_rate_init": 0.05}, 1e-10),
+        ("sgd", {"nesterovs_momentum": False, "momentum": 0.9, "learning_rate_init": 0.05}, 1e-10),
+        ("adam", {"learning_rate_init": 0.01}, 1e-10),
+    ],
+)
+@pytest.mark.parametrize("batch_size", [90, 32])
+def test_adam_and_momentum_are_mlpclassifier_s(solver, extra, rtol, batch_size):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = pn.make_spiral(30, 3, seed=6)
+    settings = dict(
+        solver=solver,
+        hidden_layer_sizes=(10,),
+        alpha=1e-3,
+        batch_size=batch_size,
+        max_iter=15,
+        shuffle=False,
+        tol=0.0,
+        random_state=3,
+        **extra,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MLPClassifier(**settings).fit(X, y)
+        ours = pn.Classifier(**settings).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=rtol)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=100 * rtol, atol=100 * rtol)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_partial_fit_carries_the_optimiser_state(solver):
+    X, y = pn.make_spiral(30, 3, seed=5)
+    settings = dict(
+        solver=solver, hidden_layer_sizes=(8,), batch_size=30, shuffle=False, random_state=2
+    )
+    full = _fit_quietly(pn.Classifier(**settings, max_iter=3, tol=0.0), X, y)
+    inc = pn.Classifier(**settings)
+    for _ in range(3):
+        inc.partial_fit(X, y, classes=[0, 1, 2])
+    np.testing.assert_allclose(inc.loss_curve_, full.loss_curve_, rtol=1e-12)
+    refit = _fit_quietly(pn.Classifier(**settings, max_iter=3, tol=0.0), X, y)
+    _fit_quietly(refit, X, y)  # a new fit: a new optimiser
+    np.testing.assert_allclose(refit.loss_curve_, full.loss_curve_, rtol=1e-12)
+
+
+def test_mlpclassifier_s_defaults_train_with_adam_as_it_does():
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = pn.make_spiral(30, 3, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = pn.Classifier(random_state=0, max_iter=60).fit(X, y)
+        ref = MLPClassifier(random_state=0, max_iter=60).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+    assert ours.score(X, y) == ref.score(X, y)
 
 
 def test_get_set_params_and_repr():

@@ -52,11 +52,14 @@ examples:
   portable-net train --json --steps 2000 > run.json
   portable-net train --data iris.csv --label species --test-size 0.3 --standardize
   portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
-      --lr 0.5 --steps 300 --log-every 100 --save digits.npz
+      --optimizer adam --steps 500 --log-every 100 --save digits.npz
 
 A bad data file is one line on stderr and exit status 2, before any training.
-Ctrl-C exits with status 130 and SIGTERM with 143; --save and --plot files are
-written whole or not at all (no partly written file is left behind)."""
+Ctrl-C exits with status 130 and SIGTERM with 143; with --save, the parameters
+that training had reached are saved first (and said so on stderr). --save and
+--plot files are written whole or not at all (no partly written file is left
+behind). A run that ends with a higher loss than it started with, or with a
+training accuracy at chance, prints a warning and exits with status 1."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,14 +119,37 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         help="number of gradient steps (default: 10000 for mlp, 200 for softmax)",
     )
     parser.add_argument(
-        "--lr", type=real(0.0, low_open=True), default=1.0, help="learning rate (> 0)"
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default="sgd",
+        help="the update: gradient descent (with --momentum, --nesterov) or Adam "
+        "(betas 0.9, 0.999, epsilon 1e-8) (default: sgd)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=real(0.0, low_open=True),
+        default=None,
+        help="learning rate (> 0) (default: 1.0 for sgd, 0.001 for adam)",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("constant", "invscaling", "adaptive"),
+        default="constant",
+        help="the rate over the run, as scikit-learn's MLPClassifier, evaluated at logged "
+        "steps: invscaling lr / (t + 1) ** 0.5 (t: samples seen); adaptive divides it by 5 "
+        "when the loss stops improving for --patience logged steps (default: constant)",
     )
     add_option(parser, "--reg")
     parser.add_argument(
         "--momentum",
         type=real(0.0, 1.0, high_open=True),
         default=0.0,
-        help="classical momentum in [0, 1); 0 is plain gradient descent",
+        help="sgd: momentum in [0, 1); 0 is plain gradient descent (default: 0.0)",
+    )
+    parser.add_argument(
+        "--nesterov",
+        action="store_true",
+        help="sgd: Nesterov's momentum instead of the classical one (needs --momentum > 0)",
     )
     parser.add_argument(
         "--batch-size", type=integer(1), help="mini-batch size (default: the full batch)"
@@ -133,21 +159,71 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         type=integer(1),
         help="print the loss every this many steps (default: 1000 for mlp, 10 for softmax)",
     )
+    parser.add_argument(
+        "--validation-fraction",
+        type=real(0.0, 1.0, low_open=True, high_open=True),
+        default=None,
+        help="hold out this fraction of the training rows (stratified, drawn by --seed) and "
+        "print its loss and accuracy at each logged step (default: none; 0.1 with "
+        "--early-stopping)",
+    )
+    parser.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="stop when the held-out loss has not improved (by 1e-4) for --patience logged "
+        "steps, and keep the best held-out parameters",
+    )
+    parser.add_argument(
+        "--patience",
+        type=integer(1),
+        default=10,
+        help="logged steps without improvement before --early-stopping stops or the "
+        "adaptive schedule lowers the rate (default: 10)",
+    )
 
 
 def _training_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keywords of portable_net.train asked for on the command line (also saved, as the
-    model's ``training`` metadata)."""
+    """What portable_net.train is asked for on the command line, as plain data (also saved,
+    as the model's ``training`` metadata); :func:`_train_keywords` makes train's keywords."""
     default_steps, default_log_every = MODEL_DEFAULTS[args.model]
+    lr = args.lr
+    if lr is None:
+        lr = 1e-3 if args.optimizer == "adam" else 1.0
     return {
         "steps": default_steps if args.steps is None else args.steps,
-        "learning_rate": args.lr,
+        "optimizer": args.optimizer,
+        "learning_rate": lr,
+        "lr_schedule": args.lr_schedule,
         "reg": args.reg,
         "momentum": args.momentum,
+        "nesterov": args.nesterov,
         "batch_size": args.batch_size,
         "seed": args.seed,
         "log_every": default_log_every if args.log_every is None else args.log_every,
+        "validation_fraction": args.validation_fraction,
+        "early_stopping": args.early_stopping,
+        "n_iter_no_change": args.patience,
     }
+
+
+def _train_keywords(settings: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of portable_net.train for the settings (Nesterov: an optim.SGD)."""
+    from ..optim import SGD
+
+    kw = dict(settings)
+    if kw.pop("nesterov"):
+        kw["optimizer"] = SGD(kw.pop("learning_rate"), kw.pop("momentum"), nesterov=True)
+    elif kw["optimizer"] == "adam":
+        kw.pop("momentum")
+    if kw["early_stopping"]:
+        kw["restore_best"] = True
+    return kw
+
+
+def format_loss(loss: float) -> str:
+    """A loss for a line of output: 6 decimals, or 6 significant digits when large (a
+    diverging run's loss must not print hundreds of digits)."""
+    return f"{loss:f}" if abs(loss) < 1e6 else f"{loss:.6g}"
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -213,6 +289,7 @@ def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     """Options that need --data, or the spiral, or each other: usage errors before work."""
     _data.check_data_options(args, parser)
     if args.data is None:
+        _check_training_options(args, parser)
         for option, given in (
             ("--test-size", args.test_size is not None),
             ("--standardize", args.standardize),
@@ -226,11 +303,21 @@ def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         if too_many:
             parser.error(f"argument --n-per-class/--classes: {too_many}")
         return
+    _check_training_options(args, parser)
     for option, value in (("--n-per-class", args.n_per_class), ("--classes", args.classes)):
         if value is not None:
             parser.error(f"argument {option}: applies to the spiral; --data gives the data")
     if args.test_size is not None and args.seed >= 2**32:
         parser.error("argument --seed: must be < 2**32 to draw the --test-size split")
+
+
+def _check_training_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    if args.nesterov and (args.optimizer != "sgd" or args.momentum == 0.0):
+        parser.error("argument --nesterov: needs --optimizer sgd and --momentum > 0")
+    if args.optimizer == "adam" and args.momentum != 0.0:
+        parser.error("argument --momentum: applies to --optimizer sgd")
+    if (args.validation_fraction is not None or args.early_stopping) and args.seed >= 2**32:
+        parser.error("argument --seed: must be < 2**32 to draw the held-out rows")
 
 
 def _spiral(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, device) -> _Data:
@@ -306,7 +393,16 @@ def _user_data(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, de
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # imported here so that --help and argument errors stay fast
-    from .. import TrainingDiverged, accuracy, init_params, predict, save, train
+    from .. import (
+        TrainingDiverged,
+        TrainingInterrupted,
+        TrainingWarning,
+        accuracy,
+        init_params,
+        predict,
+        save,
+        train,
+    )
     from .._backend import backend_name
 
     hidden = hidden_sizes(args, parser)
@@ -336,7 +432,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     bar = _progress(settings["steps"], not args.quiet)
 
     def report(step: int, loss: float, _params) -> None:
-        line = f"iteration {step} loss {loss:f}"
+        line = f"iteration {step} loss {format_loss(loss)}"
         if bar is not None:
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             bar.update(step - bar.n)  # the bar moves at logged steps only: no extra sync
@@ -346,15 +442,30 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(line, flush=True)
 
     try:
-        with warnings.catch_warnings():  # numpy's overflow warnings: divergence is reported
+        with warnings.catch_warnings(record=True) as caught:
+            # numpy's overflow warnings: divergence is reported; ours are kept
             warnings.simplefilter("ignore", RuntimeWarning)
-            params, history = train(params, data.X, data.y, **settings, callback=report)
+            warnings.simplefilter("always", TrainingWarning)
+            params, history = train(
+                params, data.X, data.y, **_train_keywords(settings), callback=report
+            )
     except TrainingDiverged as exc:
         raise Failure(str(exc)) from None
+    except TrainingInterrupted as exc:
+        if bar is not None:
+            bar.close()
+            bar = None
+        _save_interrupted(
+            args, exc, settings, data, backend_name(xp), _run.describe_device(xp, device)
+        )
+        raise exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else exc  # noqa: B904
     finally:
         if bar is not None:
             bar.close()
     acc = accuracy(params, data.X, data.y)
+    trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
+    if settings["steps"] > 0:
+        trouble += _at_chance(acc, data.y, len(data.classes))
     metrics: dict[str, Any] = {"training_accuracy": acc}
     table = None
     if args.data is not None:
@@ -402,7 +513,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "dtype": args.dtype,
             "settings": settings,
             "data": data.record,
-            "history": {"steps": history.steps, "loss": history.loss},
+            "history": {
+                "steps": history.steps,
+                "loss": history.loss,
+                **(
+                    {"val_loss": history.val_loss, "val_accuracy": history.val_accuracy}
+                    if history.val_loss
+                    else {}
+                ),
+                "stop_reason": history.stop_reason,
+            },
             "final_loss": history.final_loss,
             **metrics,
             "saved": args.save,
@@ -414,7 +534,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             document["report_on"] = "training" if data.X_test is None else "test"
             document.update(_data.report_json(data.classes, table, args.confusion))
         _run.print_json(document)
-        return 0
+        return _warn(trouble)
     if args.data is None:
         print(f"training accuracy: {acc:.2f}")
     else:
@@ -430,4 +550,68 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(f"model saved to {args.save}")
         if args.plot:
             print(f"picture saved to {args.plot}")
-    return 0
+        if history.val_loss:
+            print(
+                f"held-out: loss {format_loss(history.val_loss[-1])}, accuracy "
+                f"{history.val_accuracy[-1]:.4f}"
+                + (
+                    f" (stopped early; the parameters of step {history.best_step} kept)"
+                    if history.stop_reason == "early_stopping"
+                    else ""
+                )
+            )
+    return _warn(trouble)
+
+
+def _at_chance(acc: float, y: Any, n_classes: int) -> list[str]:
+    """A warning when the training accuracy is no better than always answering the most
+    frequent class."""
+    import numpy as np
+
+    counts = np.bincount(_run.to_host(y), minlength=n_classes)
+    share = counts.max() / max(1, counts.sum())
+    if acc <= share + 1e-12:
+        return [
+            f"the training accuracy {acc:.4f} is at chance (the most frequent class is "
+            f"{share:.4f} of the rows); try a smaller --lr"
+        ]
+    return []
+
+
+def _warn(trouble: list[str]) -> int:
+    """Print the warnings about the run; exit status 1 if there are any."""
+    for text in trouble:
+        print(f"portable-net train: warning: {text}", file=sys.stderr)
+    return 1 if trouble else 0
+
+
+def _save_interrupted(args, exc, settings, data, backend: str, device: str) -> None:
+    """Under --save, the parameters an interrupted run reached, said on stderr."""
+    from .. import save
+
+    if not args.save:
+        return
+    try:
+        save(
+            args.save,
+            exc.params,
+            model=args.model,
+            training=settings,
+            data=data.record,
+            history=exc.history,
+            interrupted_at_step=exc.history.n_steps,
+            backend=backend,
+            device=device,
+            **({"classes": data.classes} if args.data is not None else {}),
+            **({"standardize": data.standardize} if data.standardize is not None else {}),
+        )
+    except OSError as why:
+        print(
+            f"portable-net train: could not save the model to {args.save!r}: {why}", file=sys.stderr
+        )
+        return
+    print(
+        f"portable-net train: interrupted at step {exc.history.n_steps}; the parameters "
+        f"reached are saved to {args.save}",
+        file=sys.stderr,
+    )

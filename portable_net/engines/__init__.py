@@ -50,18 +50,25 @@ ENGINE_NAMES = ("auto", "portable")
 class Engine(Protocol):
     """What the training loop needs from an engine (full-batch steps on the run's data)."""
 
-    def logged_step(self, packed: list[Any], velocity: list[Any]) -> tuple[list, list, Any]:
-        """One step; also the loss (0-d, on the device) of the parameters it started from."""
+    def logged_step(
+        self, packed: list[Any], state: Any, learning_rate: Any = None
+    ) -> tuple[list, Any, Any]:
+        """One step; also the loss (0-d, on the device) of the parameters it started from.
+
+        ``state`` is the optimiser's (:mod:`portable_net.optim`: ``SGDState``, ``AdamState``);
+        ``learning_rate`` (None: the settings' rate) may change between calls."""
         ...
 
-    def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int) -> tuple[list, list]:
+    def stretch(
+        self, packed: list[Any], state: Any, n_steps: int, learning_rate: Any = None
+    ) -> tuple[list, Any]:
         """``n_steps`` steps without the loss."""
         ...
 
 
-#: ``factory(xp, step, settings, packed, velocity, data) -> Engine``: an engine of one's own
+#: ``factory(xp, step, settings, packed, state, data) -> Engine``: an engine of one's own
 #: choice (experiments, benchmarks), passed as ``train(..., engine=factory)``
-EngineFactory = Callable[[ModuleType, Step, StepSettings, list[Any], list[Any], StepData], Engine]
+EngineFactory = Callable[[ModuleType, Step, StepSettings, list[Any], Any, StepData], Engine]
 
 
 def engine_for(
@@ -69,18 +76,18 @@ def engine_for(
     step: Step,
     settings: StepSettings,
     packed: list[Any],
-    velocity: list[Any],
+    state: Any,
     data: StepData,
     engine: str | EngineFactory = "auto",
 ) -> Engine:
     """The engine of one full-batch run.
 
     ``"portable"``: the portable step. ``"auto"``: the library's own engine where there is
-    one (JAX: compiled; CuPy, one hidden layer: fused kernels), else the portable step. A
-    callable: ``engine(xp, step, settings, packed, velocity, data)``.
+    one (JAX: compiled, any optimiser; CuPy, one hidden layer: fused kernels, SGD only), else
+    the portable step. A callable: ``engine(xp, step, settings, packed, state, data)``.
     """
     if callable(engine):
-        return engine(xp, step, settings, packed, velocity, data)
+        return engine(xp, step, settings, packed, state, data)
     if engine == "auto":
         name = backend_name(xp)
         if name == "jax":
@@ -90,9 +97,10 @@ def engine_for(
         if name == "cupy":
             from . import cupy_engine
 
-            if cupy_engine.supported(packed, None):
+            # SGD only (classical momentum): other optimisers run the portable step
+            if cupy_engine.supported(packed, None, settings):
                 try:  # compiles the kernels (once per process and shape)
-                    return cupy_engine.fused_engine(xp, step, settings, packed, velocity, data)
+                    return cupy_engine.fused_engine(xp, step, settings, packed, state, data)
                 except Exception as exc:  # an optional engine never stops training
                     warnings.warn(
                         f"the fused CuPy step is unavailable ({type(exc).__name__}: {exc}); "
@@ -103,15 +111,21 @@ def engine_for(
     return PortableEngine(step, data)
 
 
-def batch_runner(xp: ModuleType, step: Step, engine: str | EngineFactory = "auto") -> Any:
-    """What runs a run of consecutive mini-batches, ``runner.run(packed, velocity, Xt1,
-    onehot, start, count, size, need_loss) -> (packed, velocity, loss of the first or
-    None)``: on JAX with ``"auto"`` one compiled loop over the batches, else the portable step
-    in a loop (the same numbers)."""
+def batch_runner(
+    xp: ModuleType,
+    step: Step,
+    settings: StepSettings,
+    packed: list[Any],
+    engine: str | EngineFactory = "auto",
+) -> Any:
+    """What runs a run of consecutive mini-batches, ``runner.run(packed, state, Xt1, onehot,
+    start, count, size, need_loss, learning_rate=None) -> (packed, state, loss of the first
+    or None)``: on JAX with ``"auto"`` one compiled loop over the batches, else the portable
+    step in a loop (the same numbers)."""
     if engine == "auto" and backend_name(xp) == "jax":
         from . import jax_engine
 
-        return jax_engine.JaxBatches(step)
+        return jax_engine.JaxBatches(step, settings, packed)
     return PortableBatches(step)
 
 

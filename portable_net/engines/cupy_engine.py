@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from ..network import StepData, penalty
+from ..optim import SGD, SGDState
 from ..step import Step, StepSettings
 from . import cuda_kernels
 
@@ -41,10 +42,16 @@ FORWARD_EXAMPLES = 4
 FORWARD_EXAMPLES_FROM = 2**16
 
 
-def supported(packed: list[Any], batch_size: int | None) -> bool:
-    """Whether the fused step applies: one hidden layer, full batch, float32/64, small D1, K."""
+def supported(packed: list[Any], batch_size: int | None, settings: Any = None) -> bool:
+    """Whether the fused step applies: one hidden layer, full batch, float32/64, small D1, K,
+    and (with ``settings``) SGD with no or classical momentum: the kernels implement that
+    update only; other optimisers (Adam, Nesterov) run the portable step, by design."""
     if batch_size is not None or len(packed) != 3:
         return False
+    if settings is not None:
+        opt = settings.optimizer
+        if not isinstance(opt, SGD) or opt.nesterov:
+            return False
     d1, k = packed[0].shape[1], packed[1].shape[0]
     return str(packed[0].dtype) in ("float32", "float64") and d1 <= MAX_D1 and k <= MAX_K
 
@@ -155,13 +162,13 @@ class FusedEngine:
 
         self.T = scalar or (np.float32 if self.dtype == "float32" else np.float64)
         self.i32 = np.int32
-        lr, reg, mu = settings.learning_rate, settings.reg, settings.momentum
-        self.scale = self.T(lr / data.n)
+        reg, mu = settings.reg, settings.optimizer.momentum
+        self.n = data.n
         self.use_momentum = self.i32(mu > 0.0)
         self.momentum = self.T(mu)
         self.decays = self.i32(reg != 0.0)
-        self.decay = self.T(1.0 - lr * reg)
-        self.lr_reg = self.T(lr * reg)
+        self.rate = None
+        self._set_rate(settings.learning_rate)
         p = self.plan
         kw = {"dtype": W1b.dtype, "device": device}
         self.dscores = xp.empty((p.k, p.n), **kw)
@@ -175,6 +182,19 @@ class FusedEngine:
         self._cached: list = []
 
     # --- the step --------------------------------------------------------------------------
+    def _set_rate(self, lr: Any) -> None:
+        """The kernels' scalars for the rate ``lr`` (a schedule may change it between logged
+        steps): the launches and any captured graph are remade."""
+        if lr is None or lr == self.rate:
+            return
+        lr = float(lr)
+        self.rate = lr
+        self.scale = self.T(lr / self.n)
+        self.decay = self.T(1.0 - lr * self.reg)
+        self.lr_reg = self.T(lr * self.reg)
+        self._cached_key, self._cached = None, []
+        self.graph = None
+
     def _launches(self, packed: list[Any], velocity: list[Any], need_loss: bool) -> list:
         """(kernel, grid, block, args) of the step's three launches, made once per set of
         arrays: the step updates them in place, so the same arguments serve every step."""
@@ -218,16 +238,19 @@ class FusedEngine:
         """C-contiguous arrays (copies made on the first call only; the loop owns them)."""
         return [self.contiguous(a) for a in arrays]
 
-    def logged_step(self, packed: list[Any], velocity: list[Any]):
-        """One step that also returns the loss before its update (0-d, on the device)."""
-        packed, velocity = self._own(packed), self._own(velocity)
+    def logged_step(self, packed: list[Any], state: Any, learning_rate: Any = None):
+        """One step that also returns the loss before its update (0-d, on the device).
+        ``state``: an :class:`~portable_net.optim.SGDState` (or its list of velocities)."""
+        self._set_rate(learning_rate)
+        packed, velocity = self._own(packed), self._own(_velocity(state))
         with self._on_device(), self._on_stream():
             loss = self._launch(packed, velocity, True)
-        return packed, velocity, loss
+        return packed, _same_kind(state, velocity), loss
 
-    def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int):
+    def stretch(self, packed: list[Any], state: Any, n_steps: int, learning_rate: Any = None):
         """``n_steps`` steps without the loss; nothing comes back to the host."""
-        packed, velocity = self._own(packed), self._own(velocity)
+        self._set_rate(learning_rate)
+        packed, velocity = self._own(packed), self._own(_velocity(state))
         with self._on_device(), self._on_stream():
             left = n_steps
             g = self.graph_steps
@@ -239,7 +262,7 @@ class FusedEngine:
                         left -= g
             for _ in range(left):
                 self._launch(packed, velocity, False)
-        return packed, velocity
+        return packed, _same_kind(state, velocity)
 
     # --- devices, streams and graphs (CuPy only) -----------------------------------------------
     def _on_device(self):
@@ -273,6 +296,14 @@ class FusedEngine:
         return self.graph
 
 
+def _velocity(state: Any) -> list[Any]:
+    return list(state.velocity) if isinstance(state, SGDState) else list(state)
+
+
+def _same_kind(state: Any, velocity: list[Any]) -> Any:
+    return SGDState(velocity) if isinstance(state, SGDState) else velocity
+
+
 class _StreamScope:
     def __init__(self, engine: FusedEngine):
         self.engine = engine
@@ -300,7 +331,7 @@ def fused_engine(
     step: Step,
     settings: StepSettings,
     packed: list[Any],
-    velocity: list[Any],
+    state: Any,
     data: StepData,
     *,
     graph_steps: int = 0,

@@ -388,47 +388,78 @@ def train(
     y: Any,
     *,
     steps: int,
-    learning_rate: float,
+    optimizer: Any,
     reg: float,
-    momentum: float,
     batch_size: int | None,
     seed: int,
     log_every: int,
     callback: Callable | None,
+    history: History | None = None,
     scheduler: Any = None,
 ):
     """:func:`portable_net.train` on Dask arrays (hyperparameters already checked there).
 
     Returns NumPy (CuPy for CuPy chunks) parameters and the History, with the semantics of
-    the in-memory loop: the loss before the update at logged steps, the final full-data loss.
+    the in-memory loop: the loss before the update at logged steps, the final full-data loss;
+    the update is the same optimiser's (:func:`portable_net.step.make_update`), applied to
+    the client's arrays; a ``history`` is continued as there.
     """
+    from ..errors import StopTraining, TrainingInterrupted
+    from ..training import _start_state
+
     xp, n_layers, params, data = check_and_persist(params, X, y, scheduler)
     n_features = int(params["W1"].shape[0])
     packed = network.pack(xp, params, n_layers)
-    velocity = [xp.zeros_like(p) for p in packed] if momentum > 0.0 else []
-    settings = StepSettings(
-        n_features=n_features, learning_rate=learning_rate, reg=reg, momentum=momentum
-    )
+    state = _start_state(xp, packed, optimizer, history)
+    lr = optimizer.learning_rate
+    settings = StepSettings(n_features=n_features, learning_rate=lr, reg=reg, optimizer=optimizer)
     update = make_update(xp, packed, settings)
-    history = History()
+    first = 0 if history is None else history.n_steps
+    record = (
+        History()
+        if history is None
+        else History(
+            steps=list(history.steps),
+            loss=list(history.loss),
+            learning_rate=list(history.learning_rate),
+            n_steps=history.n_steps,
+        )
+    )
     batches = None if batch_size is None else _PieceBatches(data.sizes, batch_size, seed)
+    g = first
+    try:
+        while g < first + steps:
+            logged = g % log_every == 0
+            if batches is None:
+                pieces, n = None, data.n
+            else:
+                pieces, n = batches.next()
+            loss_sum, grads = data.grads(packed, settings.gradient_scale(lr, n), logged, pieces)
+            stop = False
+            if logged:
+                loss = float(loss_sum / n + network.penalty(xp, packed, n_features, reg))
+                view = network.unpack(xp, packed, n_features, copy=False) if callback else None
+                try:
+                    log_step(record, g, loss, lr, callback, view)
+                except StopTraining:
+                    stop = True
+                    record.stop_reason = "callback"
+            packed, state = update(packed, state, [xp.asarray(a) for a in grads])
+            g += 1
+            if stop:
+                break
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):
+            raise
+        record.n_steps, record.optimizer_state = g, state
+        raise TrainingInterrupted(
+            network.unpack(xp, packed, n_features, copy=True), record
+        ) from exc
 
-    for i in range(steps):
-        logged = i % log_every == 0
-        if batches is None:
-            pieces, n = None, data.n
-        else:
-            pieces, n = batches.next()
-        loss_sum, grads = data.grads(packed, learning_rate / n, logged, pieces)
-        if logged:
-            loss = float(loss_sum / n + network.penalty(xp, packed, n_features, reg))
-            view = network.unpack(xp, packed, n_features, copy=False) if callback else None
-            log_step(history, i, loss, learning_rate, callback, view)
-        packed, velocity = update(packed, velocity, [xp.asarray(g) for g in grads])
-
+    record.n_steps, record.optimizer_state = g, state
     final = data.loss_sum(packed) / data.n + float(network.penalty(xp, packed, n_features, reg))
-    check_final_loss(history, final, steps, learning_rate)
-    return network.unpack(xp, packed, n_features, copy=True), history
+    check_final_loss(record, final, g, lr)
+    return network.unpack(xp, packed, n_features, copy=True), record
 
 
 # --- the estimator's side ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ import jax
 from .. import layers
 from ..loss import softmax_xent
 from ..network import StepData
+from ..optim import SGDState
 from ..step import Step, StepSettings, cache_key, make_update
 
 # compiled functions by the step's settings and the arrays' shapes (never by a step count):
@@ -78,29 +79,30 @@ def program(fn, static_argnums: tuple[int, ...] = ()):
 
 
 def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
-    """``run(packed, velocity, Xt1, onehot, n_steps) -> (packed, velocity, loss)``, compiled
+    """``run(packed, state, Xt1, onehot, n_steps, lr) -> (packed, state, loss)``, compiled
     once per :func:`portable_net.step.cache_key`: n_steps >= 1 steps, the loss of the first
-    (before its update), the trip count a traced argument. A logged step is ``n_steps=1``,
-    a stretch of n steps the same function with ``n`` (its loss unread): one compilation."""
+    (before its update); the trip count and the rate are traced arguments. A logged step is
+    ``n_steps=1``, a stretch of n steps the same function with ``n`` (its loss unread): one
+    compilation, whatever the step counts, ``log_every`` or a schedule's rates."""
     key = cache_key(settings, packed)
     if key not in _cache:
         loop = _one_hidden_cpu_stretch(settings, packed)
         if loop is None:
 
-            def loop(packed, velocity, Xt1, onehot, n_steps):
+            def loop(packed, state, Xt1, onehot, n_steps, lr):
                 def body(_, carry):
-                    p, v = carry
-                    p, v, _ = step(p, v, Xt1, onehot, False)
-                    return p, v
+                    p, s = carry
+                    p, s, _ = step(p, s, Xt1, onehot, False, lr)
+                    return p, s
 
-                return jax.lax.fori_loop(0, n_steps, body, (packed, velocity))
+                return jax.lax.fori_loop(0, n_steps, body, (packed, state))
 
-        def run(packed, velocity, Xt1, onehot, n_steps):
+        def run(packed, state, Xt1, onehot, n_steps, lr):
             global traces
             traces += 1
-            packed, velocity, loss = step(packed, velocity, Xt1, onehot, True)
-            packed, velocity = loop(packed, velocity, Xt1, onehot, n_steps - 1)
-            return packed, velocity, loss
+            packed, state, loss = step(packed, state, Xt1, onehot, True, lr)
+            packed, state = loop(packed, state, Xt1, onehot, n_steps - 1, lr)
+            return packed, state, loss
 
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
@@ -109,11 +111,10 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
 
 
 def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
-    """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, in
-    the batch-major layout: ``loop(packed, velocity, Xt1, onehot, n_steps)``, to be traced;
-    or None."""
-    learning_rate = settings.learning_rate
-    if len(packed) != 3 or settings.block is not None:
+    """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, SGD,
+    in the batch-major layout: ``loop(packed, state, Xt1, onehot, n_steps, lr)``, to be
+    traced; or None."""
+    if len(packed) != 3 or settings.block is not None or not settings.folds_rate:
         return None
     if any(d.platform != "cpu" for p in packed for d in p.devices()):
         return None
@@ -121,7 +122,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     update = make_update(xp, packed, settings)
     n_classes = packed[1].shape[0]
 
-    def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot):
+    def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot, learning_rate):
         # forward: hT = (W1b Xt1)^T (B, H), scores (K, B) as in the portable layout
         hT = X_ones @ W1bT
         rT, _ = layers.relu_forward(xp, hT)
@@ -143,24 +144,28 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
-        new, velocity = update([W1bT.T, W2T, b2], velocity, [dW1bT.T, dW2T, db2])
+        new, state = update(
+            [W1bT.T, W2T, b2], SGDState(velocity), [dW1bT.T, dW2T, db2], learning_rate
+        )
+        velocity = state.velocity
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
         return new[0].T, new[1], new[2], velocity
 
-    def stretch(packed, velocity, Xt1, onehot, n_steps):
+    def stretch(packed, state, Xt1, onehot, n_steps, lr):
         X_ones = Xt1.T  # (B, D+1): the inputs batch-major, with their ones column
+        velocity = state.velocity
 
         def loop(_, carry):
             W1bT, W2T, b2, v = carry
-            return body(W1bT, W2T, b2, v, Xt1, X_ones, onehot)
+            return body(W1bT, W2T, b2, v, Xt1, X_ones, onehot, lr)
 
         # W1b and its velocity carried transposed, (D+1, H)
         v0 = [velocity[0].T, *velocity[1:]] if velocity else []
         W1bT, W2T, b2, v = jax.lax.fori_loop(
             0, n_steps, loop, (packed[0].T, packed[1], packed[2], v0)
         )
-        return [W1bT.T, W2T, b2], ([v[0].T, *v[1:]] if v else [])
+        return [W1bT.T, W2T, b2], SGDState([v[0].T, *v[1:]] if v else [])
 
     return stretch
 
@@ -174,37 +179,54 @@ class JaxEngine:
         # outputs are, and arguments placed otherwise would compile it a second time
         self.device = next(iter(data.Xt1.devices()))
         self.data = StepData(*jax.device_put((data.Xt1, data.onehot), self.device))
+        self.learning_rate = settings.learning_rate
         self.run = _compiled(step, settings, packed)
 
-    def _run(self, packed, velocity, n_steps: int):
-        packed, velocity = jax.device_put((packed, velocity), self.device)
-        return self.run(packed, velocity, self.data.Xt1, self.data.onehot, n_steps)
+    def _run(self, packed, state, n_steps: int, learning_rate):
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        packed, state = jax.device_put((packed, state), self.device)
+        return self.run(packed, state, self.data.Xt1, self.data.onehot, n_steps, lr)
 
-    def logged_step(self, packed, velocity):
+    def logged_step(self, packed, state, learning_rate=None):
         """One step that also returns the loss before its update."""
-        return self._run(packed, velocity, 1)
+        return self._run(packed, state, 1, learning_rate)
 
-    def stretch(self, packed, velocity, n_steps: int):
+    def stretch(self, packed, state, n_steps: int, learning_rate=None):
         """``n_steps`` steps without the loss, as one compiled loop (the trip count is an
         argument: any count runs the same compiled code)."""
-        packed, velocity, _ = self._run(packed, velocity, n_steps)
-        return packed, velocity
+        packed, state, _ = self._run(packed, state, n_steps, learning_rate)
+        return packed, state
 
 
 class JaxBatches:
     """Runs of consecutive mini-batches as one compiled loop over the batch index: the
     batches are slices of the epoch's shuffled data (drawn on the host, as for every
-    library), the start and the count are traced arguments, the batch size a static one (the
-    ragged last batch of an epoch compiles once more)."""
+    library); the start, the count and the rate are traced arguments, the batch size a static
+    one (the ragged last batch of an epoch compiles once more). Compiled once per
+    :func:`portable_net.step.cache_key`, like :class:`JaxEngine`'s runs."""
 
-    def __init__(self, step: Step):
-        self.step = step
-        self.compiled = jax.jit(self._run, static_argnums=(6,))
+    def __init__(self, step: Step, settings: StepSettings, packed: list[Any]):
+        self.learning_rate = settings.learning_rate
+        key = ("batches", *cache_key(settings, packed))
+        if key not in _cache:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = jax.jit(_batch_run(step), static_argnums=(6,))
+        self.compiled = _cache[key]
 
-    def _run(self, packed, velocity, Xt1, onehot, start, count, size):
+    def run(self, packed, state, Xt1, onehot, start, count, size, need_loss, learning_rate=None):
+        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
+        ``start`` on, as one compiled call; also the loss of the first step's batch."""
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        device = next(iter(Xt1.devices()))
+        packed, state = jax.device_put((packed, state), device)
+        return self.compiled(packed, state, Xt1, onehot, start, count, size, lr)
+
+
+def _batch_run(step: Step):
+    def run(packed, state, Xt1, onehot, start, count, size, lr):
         global traces
         traces += 1
-        step = self.step
 
         def batch(j):
             lo = start + j * size
@@ -213,17 +235,14 @@ class JaxBatches:
                 jax.lax.dynamic_slice_in_dim(onehot, lo, size, axis=1),
             )
 
-        packed, velocity, loss = step(packed, velocity, *batch(0), True)
+        packed, state, loss = step(packed, state, *batch(0), True, lr)
 
         def body(j, carry):
-            p, v = carry
-            p, v, _ = step(p, v, *batch(j), False)
-            return p, v
+            p, s = carry
+            p, s, _ = step(p, s, *batch(j), False, lr)
+            return p, s
 
-        packed, velocity = jax.lax.fori_loop(1, count, body, (packed, velocity))
-        return packed, velocity, loss
+        packed, state = jax.lax.fori_loop(1, count, body, (packed, state))
+        return packed, state, loss
 
-    def run(self, packed, velocity, Xt1, onehot, start: int, count: int, size: int, need_loss):
-        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
-        ``start`` on, as one compiled call; also the loss of the first step's batch."""
-        return self.compiled(packed, velocity, Xt1, onehot, start, count, size)
+    return run

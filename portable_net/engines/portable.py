@@ -14,17 +14,17 @@ class PortableEngine:
     def __init__(self, step: Step, data: StepData):
         self.step, self.data = step, data
 
-    def logged_step(self, packed: list[Any], velocity: list[Any]):
+    def logged_step(self, packed: list[Any], state: Any, learning_rate: Any = None):
         """One step that also returns the loss before its update (0-d)."""
-        return self.step(packed, velocity, self.data.Xt1, self.data.onehot, True)
+        return self.step(packed, state, self.data.Xt1, self.data.onehot, True, learning_rate)
 
-    def stretch(self, packed: list[Any], velocity: list[Any], n_steps: int):
+    def stretch(self, packed: list[Any], state: Any, n_steps: int, learning_rate: Any = None):
         """``n_steps`` steps without the loss."""
         for _ in range(n_steps):
-            packed, velocity, _ = self.step(
-                packed, velocity, self.data.Xt1, self.data.onehot, False
+            packed, state, _ = self.step(
+                packed, state, self.data.Xt1, self.data.onehot, False, learning_rate
             )
-        return packed, velocity
+        return packed, state
 
 
 class PortableBatches:
@@ -33,15 +33,20 @@ class PortableBatches:
     def __init__(self, step: Step):
         self.step = step
 
-    def run(self, packed, velocity, Xt1, onehot, start: int, count: int, size: int, need_loss):
+    def run(self, packed, state, Xt1, onehot, start, count, size, need_loss, learning_rate=None):
         """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
         ``start`` on; also the loss of the first step's batch (0-d) when ``need_loss``."""
         loss = None
         for j in range(count):
             lo = start + j * size
-            packed, velocity, part = self.step(
-                packed, velocity, Xt1[:, lo : lo + size], onehot[:, lo : lo + size], need_loss
+            packed, state, part = self.step(
+                packed,
+                state,
+                Xt1[:, lo : lo + size],
+                onehot[:, lo : lo + size],
+                need_loss,
+                learning_rate,
             )
             if j == 0:
                 loss, need_loss = part, False
-        return packed, velocity, loss
+        return packed, state, loss
