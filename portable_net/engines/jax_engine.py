@@ -125,7 +125,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot, learning_rate):
         # forward: hT = (W1b Xt1)^T (B, H), scores (K, B) as in the portable layout
         hT = X_ones @ W1bT
-        rT, _ = layers.relu_forward(xp, hT)
+        rT, maskT = layers.relu_forward(xp, hT)
         scores = W2T @ rT.T
         scores += b2
         _, dscores = softmax_xent(xp, scores, onehot, learning_rate / Xt1.shape[1], need_loss=False)
@@ -139,7 +139,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
                 dhT = dhT + dT[:, k : k + 1] * W2T[k : k + 1, :]
         else:
             dhT = dT @ W2T
-        drT = layers.relu_backward(xp, dhT, rT)  # (B, H)
+        drT = layers.relu_backward(xp, dhT, maskT)  # (B, H)
         # (D+1, H), kept as computed: XLA would otherwise fold the transpose into the product
         dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
         if velocity:
