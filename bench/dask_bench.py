@@ -30,6 +30,7 @@ import portable_net as pn
 from portable_net import network
 from portable_net.engines.blocks import block_size
 from portable_net.loss import one_hot
+from portable_net.optim import SGDState
 from portable_net.step import StepSettings, make_step, make_update
 
 HIDDEN = 100
@@ -59,10 +60,10 @@ def numpy_step_time(X, y, params, steps: int) -> float:
         n_features=2, learning_rate=LR, reg=REG, momentum=0.0, block=block_size(packed, data.n)
     )
     step = make_step(xp, packed, settings)
-    packed, _, _ = step(packed, [], data.Xt1, data.onehot, False)  # warm-up
+    packed, _, _ = step(packed, SGDState([]), data.Xt1, data.onehot, False)  # warm-up
     t0 = time.perf_counter()
     for _ in range(steps):
-        packed, _, _ = step(packed, [], data.Xt1, data.onehot, False)
+        packed, _, _ = step(packed, SGDState([]), data.Xt1, data.onehot, False)
     return (time.perf_counter() - t0) / steps
 
 
@@ -78,7 +79,7 @@ def dask_step_time(points: int, chunks: int, params, steps: int, scheduler, clie
     packed = network.pack(xp, p, n_layers)
     update = make_update_for(xp, packed)
     _, grads = data.grads(packed, LR / data.n, True)  # warm-up (and the loss path)
-    update(packed, [], grads)
+    update(packed, SGDState([]), grads)
     compute_s = None
     if client is not None:
         from distributed import get_task_stream
@@ -87,7 +88,7 @@ def dask_step_time(points: int, chunks: int, params, steps: int, scheduler, clie
             t0 = time.perf_counter()
             for _ in range(steps):
                 _, grads = data.grads(packed, LR / data.n, False)
-                update(packed, [], grads)
+                update(packed, SGDState([]), grads)
             wall = time.perf_counter() - t0
         busy = sum(
             ss["stop"] - ss["start"]
@@ -101,7 +102,7 @@ def dask_step_time(points: int, chunks: int, params, steps: int, scheduler, clie
         t0 = time.perf_counter()
         for _ in range(steps):
             _, grads = data.grads(packed, LR / data.n, False)
-            update(packed, [], grads)
+            update(packed, SGDState([]), grads)
         wall = time.perf_counter() - t0
     step_s = wall / steps
     out = {

@@ -395,7 +395,8 @@ def train(
     -----
     TrainingWarning
         When the run ends worse than it started: ``history.final_loss`` (the full-data loss
-        of the returned parameters) above the loss logged at the run's first logged step
+        of the returned parameters) more than 10% above the loss logged at the run's first
+        logged step
         (full batch: of the parameters it started from; mini-batches: of that step's batch),
         for a run of at least 2 steps. The rate is probably too large.
     """
@@ -413,7 +414,8 @@ def train(
     # arrays that bring their own loop (lazy, chunked): before the in-memory checks
     own_loop = engines.own_loop(X, y)
     if own_loop is not None:
-        if validation is not None or validation_fraction is not None or early_stopping:
+        held = validation is not None or validation_fraction is not None
+        if held or early_stopping or restore_best:
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")
@@ -544,7 +546,8 @@ def train(
     )
     final = float(final)
     check_final_loss(record, final, g, run.lr)
-    if g - first >= 2 and run.first_loss is not None and final > run.first_loss:
+    # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
+    if g - first >= 2 and run.first_loss is not None and final > 1.1 * run.first_loss:
         warnings.warn(
             f"training ended worse than it started: the loss went from {run.first_loss:.6g} "
             f"to {final:.6g} in {g - first} steps; try a smaller learning rate "

@@ -58,8 +58,9 @@ A bad data file is one line on stderr and exit status 2, before any training.
 Ctrl-C exits with status 130 and SIGTERM with 143; with --save, the parameters
 that training had reached are saved first (and said so on stderr). --save and
 --plot files are written whole or not at all (no partly written file is left
-behind). A run that ends with a higher loss than it started with, or with a
-training accuracy at chance, prints a warning and exits with status 1."""
+behind). A run whose loss ends more than 10% above where it started, or that
+ends with a training accuracy at chance after its logged loss rose more than 10%
+above the start, prints a warning and exits with status 1."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -464,7 +465,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             bar.close()
     acc = accuracy(params, data.X, data.y)
     trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
-    if settings["steps"] > 0:
+    # at chance after the loss rose (by 10%) on the way: a divergence that fell back (e.g.
+    # to dead units), not a slow start
+    if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
         trouble += _at_chance(acc, data.y, len(data.classes))
     metrics: dict[str, Any] = {"training_accuracy": acc}
     table = None
@@ -521,7 +524,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     if history.val_loss
                     else {}
                 ),
-                "stop_reason": history.stop_reason,
+                **({"stop_reason": history.stop_reason} if history.stop_reason else {}),
             },
             "final_loss": history.final_loss,
             **metrics,
