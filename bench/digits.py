@@ -7,6 +7,10 @@ Adam (rate 1e-3), batches of 200, L2 ``alpha=1e-4``, 200 epochs: MLPClassifier's
 beside ``portable_net.train(..., optimizer="adam", batch_size=200)`` on NumPy, torch (CPU)
 and JAX (float64 everywhere, as MLPClassifier).
 
+MLPClassifier stops before ``max_iter`` when its training loss stops improving; our sides run
+as many epochs as it does (found by one untimed fit first; ``--epochs`` to choose), so the
+times compare the same work.
+
 Each side runs in its own fresh process (``--worker``), which loads the data from an .npz
 written once by the parent, so neither pays for the other's imports. Per process: the whole
 process (interpreter start, imports, the first fit with JAX's compilation, the test
@@ -84,7 +88,7 @@ def fit_sklearn(d: dict, seed: int) -> tuple[float, float]:
     return float(model.score(d["X_test"], d["y_test"])), float(model.n_iter_)
 
 
-def fit_ours(backend: str, d: dict, seed: int) -> tuple[float, float]:
+def fit_ours(backend: str, d: dict, seed: int, epochs: int) -> tuple[float, float]:
     if backend == "jax":
         import jax
 
@@ -103,7 +107,7 @@ def fit_ours(backend: str, d: dict, seed: int) -> tuple[float, float]:
         params,
         X,
         y,
-        steps=EPOCHS * per_epoch,
+        steps=epochs * per_epoch,
         batch_size=BATCH,
         optimizer="adam",
         learning_rate=RATE,
@@ -112,13 +116,13 @@ def fit_ours(backend: str, d: dict, seed: int) -> tuple[float, float]:
         log_every=per_epoch,  # one logged loss per epoch, as MLPClassifier's loss curve
     )
     acc = pn.accuracy(new, xp.asarray(d["X_test"]), xp.asarray(d["y_test"]))
-    return float(acc), float(EPOCHS)
+    return float(acc), float(epochs)
 
 
-def run_worker(side: str, data: str, seed: int) -> dict:
+def run_worker(side: str, data: str, seed: int, epochs: int) -> dict:
     """In a fresh process: fit twice, time each, and the test accuracy of the first."""
     d = dict(np.load(data))
-    fit = fit_sklearn if side == "sklearn" else (lambda dd, s: fit_ours(side, dd, s))
+    fit = fit_sklearn if side == "sklearn" else (lambda dd, s: fit_ours(side, dd, s, epochs))
     t0 = time.perf_counter()
     acc, epochs = fit(d, seed)
     t1 = time.perf_counter()
@@ -127,7 +131,7 @@ def run_worker(side: str, data: str, seed: int) -> dict:
     return {"first_fit_s": t1 - t0, "second_fit_s": t2 - t1, "accuracy": acc, "epochs": epochs}
 
 
-def measure(side: str, data: Path, seed: int, threads: int | None = None) -> dict:
+def measure(side: str, data: Path, seed: int, epochs: int, threads: int | None = None) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "PORTABLE_NET_JAX_CACHE": "off"}
     if threads is not None:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -135,7 +139,13 @@ def measure(side: str, data: Path, seed: int, threads: int | None = None) -> dic
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "bench.digits", "--worker", side, "--data", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "bench.digits",
+            *("--worker", side, "--data", str(data), "--epochs", str(epochs)),
+            *("--seed", str(seed)),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -156,7 +166,8 @@ def report(results: dict[str, list[dict]], load: str) -> str:
     lines = [
         "# Digits: portable_net against MLPClassifier",
         "",
-        f"{EPOCHS} epochs of Adam (rate {RATE}), batches of {BATCH}, {HIDDEN} hidden units, "
+        f"Adam (rate {RATE}), batches of {BATCH}, {HIDDEN} hidden units, at most {EPOCHS} "
+        "epochs (MLPClassifier stops by its convergence test; ours run as many epochs), "
         f"float64; medians of {len(results['sklearn'])} alternating rounds, each side in its "
         "own fresh process. process: start, imports, data, first fit (with compilation), test "
         "accuracy; fit 1: the first fit; fit 2: a second fit in the same process (no "
@@ -185,6 +196,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", default=None, help="directory for the results")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs of our sides (default: as many as MLPClassifier runs with max_iter=200 "
+        "before its convergence test stops it, found by one untimed fit)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.data, args.seed)))
+        print(json.dumps(run_worker(args.worker, args.data, args.seed, args.epochs)))
         return
     sides = [s for s in args.sides.split(",") if s]
     if "sklearn" not in sides:
@@ -204,11 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="digits-data-")) / "digits.npz"
     make_data(data, args.seed)
+    if args.epochs is None:  # as many epochs as MLPClassifier runs (its convergence test)
+        args.epochs = int(fit_sklearn(dict(np.load(data)), args.seed)[1])
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results: dict[str, list[dict]] = {s: [] for s in sides}
     for r in range(args.rounds):
         for side in sides if r % 2 == 0 else sides[::-1]:
-            results[side].append(measure(side, data, args.seed, args.threads))
+            results[side].append(measure(side, data, args.seed, args.epochs, args.threads))
             print(side, json.dumps(results[side][-1]), flush=True)
     if args.threads is not None:
         load += f"; {args.threads} BLAS/OpenMP thread(s) per side"
