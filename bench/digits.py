@@ -107,7 +107,7 @@ def fit_ours(backend: str, d: dict, seed: int, epochs: int) -> tuple[float, floa
         params,
         X,
         y,
-        steps=epochs * per_epoch,
+        steps=int(epochs) * per_epoch,
         batch_size=BATCH,
         optimizer="adam",
         learning_rate=RATE,
