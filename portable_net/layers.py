@@ -35,11 +35,21 @@ def affine_backward(
 
 
 def relu_forward(xp: ModuleType, x: Any) -> tuple[Any, Any]:
-    """max(0, x), elementwise; the output is its own cache (out > 0 exactly where x > 0)."""
-    out = xp.maximum(x, 0.0)
-    return out, out
+    """max(0, x), elementwise, as ``x * mask``; the cache is the mask (1.0 where x > 0, else
+    0.0, of x's dtype). Overwrites ``x``, which must be the caller's own temporary.
+
+    Multiplying by a 0/1 mask runs without data-dependent branches: on NumPy it is several
+    times faster than ``maximum`` or ``where`` when the signs are mixed, and the backward pass
+    is then one multiplication. (Only the sign of zero differs from ``maximum``: -0.0 for
+    negative inputs, which no later sum or product can tell from 0.0.)
+    """
+    mask = xp.astype(x > 0, x.dtype)
+    x *= mask  # in place on our own temporary (rebinds on immutable arrays)
+    return x, mask
 
 
 def relu_backward(xp: ModuleType, dout: Any, cache: Any) -> Any:
-    """Pass the gradient where the unit was active, zero elsewhere (no mask assignment)."""
-    return xp.where(cache > 0, dout, 0.0)
+    """Pass the gradient where the unit was active, zero elsewhere: ``dout * mask`` (no mask
+    assignment). Overwrites ``dout``, which must be the caller's own temporary."""
+    dout *= cache
+    return dout

@@ -130,17 +130,22 @@ class _Batches:
         self.device = device
         self.start = data.n  # forces a new epoch on first use
 
-    def next(self) -> tuple[Any, Any]:
-        xp, n = self.xp, self.data.n
+    def run(self, most: int) -> tuple[Any, Any, int, int, int]:
+        """The next run of at most ``most`` consecutive batches of one size, within one epoch:
+        (Xt1, onehot) of the epoch, the first batch's column, the count, the size."""
+        xp, n, size = self.xp, self.data.n, self.batch_size
         if self.start >= n:
             perm = xp.asarray(self.rng.permutation(n), dtype=self.idx_dtype, device=self.device)
             self.Xt1 = xp.take(self.data.Xt1, perm, axis=1)  # (D + 1, N), this epoch's order
             self.onehot = xp.take(self.data.onehot, perm, axis=1)  # (K, N)
             self.start = 0
-        stop = min(self.start + self.batch_size, n)
-        batch = self.Xt1[:, self.start : stop], self.onehot[:, self.start : stop]
-        self.start = stop
-        return batch
+        start = self.start
+        if n - start < size:  # the ragged last batch of the epoch, alone
+            size, count = n - start, 1
+        else:
+            count = min(most, (n - start) // size)
+        self.start = start + count * size
+        return self.Xt1, self.onehot, start, count, size
 
 
 class _HeldOut:
@@ -359,7 +364,9 @@ def train(
         cannot be built; see the guides on performance and GPUs), else the portable
         step. ``"portable"``: the portable step, run eagerly. A callable
         ``engine(xp, step, settings, packed, state, data)`` returning an engine
-        (experiments). Mini-batches always run the portable step.
+        (experiments). Mini-batches: on JAX with ``"auto"``, the steps between two logged
+        steps as one compiled loop over the batches (the same numbers); else the portable
+        step.
     jit : bool or None
         Deprecated spelling of ``engine``: True is ``"auto"``, False ``"portable"``
         (DeprecationWarning; to be removed in the next release).
@@ -436,7 +443,7 @@ def train(
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")
-        result: tuple[dict[str, Any], History] = own_loop(
+        dask_result: tuple[dict[str, Any], History] = own_loop(
             params,
             X,
             y,
@@ -450,7 +457,7 @@ def train(
             history=history,
             scheduler=scheduler,
         )
-        return result
+        return dask_result
 
     xp, device, n_layers, params, X, y = check_inputs(params, X, y)
     n_classes = params[f"W{n_layers}"].shape[1]
@@ -466,8 +473,9 @@ def train(
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
-    packed = network.pack(xp, params, n_layers)
-    data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
+    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5))
+    packed, data = prepare(xp, params, X, y, n_layers, n_classes)
+    data = network.StepData(*data)
     state = _start_state(xp, packed, opt, history)
     schedule = None
     if history is not None and history.schedule is not None:
@@ -523,19 +531,28 @@ def train(
                     g += stretch
                     run.samples += stretch * n
         else:
+            # the logged step alone, then runs of batches up to the next logged step (one
+            # compiled loop over the batches on JAX)
             batches = _Batches(xp, data, batch_size, seed, device)
+            runner = engines.batch_runner(xp, step, settings, packed, choice)
             while g < end:
-                Xt1, onehot = batches.next()
-                logged = g % log_every == 0
-                if logged:
+                if g % log_every == 0:
                     run.before_logged_step(packed, g)
-                packed, state, loss = step(packed, state, Xt1, onehot, logged, run.lr)
-                g += 1
-                if logged:
-                    if run.after_logged_step(packed, g - 1, loss, Xt1.shape[1]):
+                    Xt1, onehot, start, _, size = batches.run(1)
+                    packed, state, loss = runner.run(
+                        packed, state, Xt1, onehot, start, 1, size, True, run.lr
+                    )
+                    g += 1
+                    if run.after_logged_step(packed, g - 1, loss, size):
                         break
-                else:
-                    run.samples += Xt1.shape[1]
+                most = min(end, -(-g // log_every) * log_every) - g
+                if most > 0:
+                    Xt1, onehot, start, count, size = batches.run(most)
+                    packed, state, _ = runner.run(
+                        packed, state, Xt1, onehot, start, count, size, False, run.lr
+                    )
+                    g += count
+                    run.samples += count * size
     except KeyboardInterrupt as exc:
         if isinstance(exc, TrainingInterrupted):
             raise
@@ -548,8 +565,11 @@ def train(
     record.n_steps, record.optimizer_state, record.schedule = g, state, schedule
     if run.best is not None:
         packed = run.best
-    final_block = engines.block_for(xp, device, packed, n)
-    final = float(network.mean_loss(xp, packed, data, reg, n_features, final_block))
+    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6))
+    final, result = finish(
+        xp, packed, data.Xt1, data.onehot, reg, n_features, engines.block_for(xp, device, packed, n)
+    )
+    final = float(final)
     check_final_loss(record, final, g, run.lr)
     # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
     if g - first >= 2 and run.first_loss is not None and final > 1.1 * run.first_loss:
@@ -560,7 +580,21 @@ def train(
             TrainingWarning,
             stacklevel=2,
         )
-    return network.unpack(xp, packed, n_features, copy=True), record
+    return result, record
+
+
+# the preparation and the end of a run: each one compiled program on libraries that compile
+def _prepare(xp, params, X, y, n_layers, n_classes):
+    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot)."""
+    data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
+    return network.pack(xp, params, n_layers), (data.Xt1, data.onehot)
+
+
+def _finish(xp, packed, Xt1, onehot, reg, n_features, block):
+    """The full-data loss of the packed parameters (0-d) and their public copies."""
+    data = network.StepData(Xt1, onehot)
+    final = network.mean_loss(xp, packed, data, reg, n_features, block)
+    return final, network.unpack(xp, packed, n_features, copy=True)
 
 
 class _Run:

@@ -37,6 +37,15 @@ def namespace(
         import jax
 
         jax.config.update("jax_enable_x64", True)  # this process is ours: allow float64
+    if backend_name(xp) == "jax":
+        from ..engines.jax_engine import use_compilation_cache
+
+        where = os.environ.get("PORTABLE_NET_JAX_CACHE", "")  # a directory, or "off"
+        try:  # compiled programs kept on disk: the next process starts warm
+            if where.lower() not in ("off", "0", "no", "false"):
+                use_compilation_cache(where or None)
+        except OSError:
+            pass  # no writable cache directory: compile as usual
     return xp, device
 
 

@@ -27,7 +27,7 @@ from .._backend import backend_name
 from ..network import StepData
 from ..step import Step, StepSettings
 from .blocks import block_for
-from .portable import PortableEngine
+from .portable import PortableBatches, PortableEngine
 from .torch_arrays import outside_autograd
 
 __all__ = [
@@ -35,7 +35,9 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "PortableEngine",
+    "batch_runner",
     "block_for",
+    "compiled",
     "engine_for",
     "outside_autograd",
     "own_loop",
@@ -107,6 +109,35 @@ def engine_for(
                         stacklevel=3,
                     )
     return PortableEngine(step, data)
+
+
+def batch_runner(
+    xp: ModuleType,
+    step: Step,
+    settings: StepSettings,
+    packed: list[Any],
+    engine: str | EngineFactory = "auto",
+) -> Any:
+    """What runs a run of consecutive mini-batches, ``runner.run(packed, state, Xt1, onehot,
+    start, count, size, need_loss, learning_rate=None) -> (packed, state, loss of the first
+    or None)``: on JAX with ``"auto"`` one compiled loop over the batches, else the portable
+    step in a loop (the same numbers)."""
+    if engine == "auto" and backend_name(xp) == "jax":
+        from . import jax_engine
+
+        return jax_engine.JaxBatches(step, settings, packed)
+    return PortableBatches(step)
+
+
+def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = ()):
+    """``fn`` as one compiled program where the library compiles what it runs (JAX: one
+    compilation, cached, instead of one per operation), else ``fn`` itself. ``fn`` must be
+    pure (arrays in, arrays out); the ``static_argnums`` arguments are Python values."""
+    if backend_name(xp) == "jax":
+        from . import jax_engine
+
+        return jax_engine.program(fn, static_argnums)
+    return fn
 
 
 def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:

@@ -16,6 +16,7 @@ portable layout's to about 1e-14 (as eager and compiled runs of the portable ste
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import array_api_compat
@@ -27,27 +28,73 @@ from ..network import StepData
 from ..optim import SGDState
 from ..step import Step, StepSettings, cache_key, make_update
 
-# compiled functions by the step's settings: runs with the same settings reuse them
-_cache: dict[tuple, tuple[Any, Any]] = {}
+# compiled functions by the step's settings and the arrays' shapes (never by a step count):
+# runs with the same settings reuse them
+_cache: dict[tuple, Any] = {}
 _CACHE_SIZE = 8
 # the ReLU gradient's (B, K) @ (K, H) product is written out as K broadcast products up to
 # this many classes (it then fuses with the mask into one pass); a matmul beyond
 _UNROLLED_CLASSES = 8
+# XLA:CPU's LLVM passes that cost compilation time without speeding these small programs up
+# (measured on the case study and digits: about a third less compilation, the same steps)
+_COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
+#: how many times a run of steps was traced (each trace is one compilation, or one load from
+#: JAX's persistent cache): a new step count or ``log_every`` traces nothing
+traces = 0
+
+
+def default_cache_dir() -> str:
+    """Where :func:`use_compilation_cache` keeps compiled programs by default:
+    ``$XDG_CACHE_HOME/portable_net/jax``, else ``~/.cache/portable_net/jax``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "portable_net", "jax")
+
+
+def use_compilation_cache(directory: str | None = None) -> str:
+    """Keep JAX's compiled programs on disk, so that a later process starts warm.
+
+    Opt-in for the library (the ``portable-net`` command turns it on for ``--backend jax``):
+    it sets JAX's process-wide ``jax_compilation_cache_dir`` (default
+    :func:`default_cache_dir`) and caches every compilation, however short (a training run
+    compiles one loop and a few dozen small operations). Call it before the first
+    computation on JAX arrays. JAX's own environment variables do the same without code:
+    ``JAX_COMPILATION_CACHE_DIR=DIR JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0``.
+    Returns the directory.
+    """
+    directory = default_cache_dir() if directory is None else os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return directory
+
+
+_programs: dict[tuple, Any] = {}
+
+
+def program(fn, static_argnums: tuple[int, ...] = ()):
+    """``jax.jit(fn)``, one per function: the preparation and the end of a run as one
+    compilation each rather than one per operation."""
+    key = (fn, static_argnums)
+    if key not in _programs:
+        _programs[key] = jax.jit(
+            fn, static_argnums=static_argnums, compiler_options=_COMPILER_OPTIONS
+        )
+    return _programs[key]
 
 
 def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
+    """``run(packed, state, Xt1, onehot, n_steps, lr) -> (packed, state, loss)``, compiled
+    once per :func:`portable_net.step.cache_key`: n_steps >= 1 steps, the loss of the first
+    (before its update); the trip count and the rate are traced arguments. A logged step is
+    ``n_steps=1``, a stretch of n steps the same function with ``n`` (its loss unread): one
+    compilation, whatever the step counts, ``log_every`` or a schedule's rates."""
     key = cache_key(settings, packed)
     if key not in _cache:
-        # the rate is an argument (traced): a schedule's new rate compiles nothing
-        @jax.jit
-        def logged(packed, state, Xt1, onehot, lr):
-            return step(packed, state, Xt1, onehot, True, lr)
+        loop = _one_hidden_cpu_stretch(settings, packed)
+        if loop is None:
 
-        stretch = _one_hidden_cpu_stretch(settings, packed)
-        if stretch is None:
-
-            @jax.jit
-            def stretch(packed, state, Xt1, onehot, n_steps, lr):
+            def loop(packed, state, Xt1, onehot, n_steps, lr):
                 def body(_, carry):
                     p, s = carry
                     p, s, _ = step(p, s, Xt1, onehot, False, lr)
@@ -55,15 +102,23 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
 
                 return jax.lax.fori_loop(0, n_steps, body, (packed, state))
 
+        def run(packed, state, Xt1, onehot, n_steps, lr):
+            global traces
+            traces += 1
+            packed, state, loss = step(packed, state, Xt1, onehot, True, lr)
+            packed, state = loop(packed, state, Xt1, onehot, n_steps - 1, lr)
+            return packed, state, loss
+
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
-        _cache[key] = (logged, stretch)
+        _cache[key] = jax.jit(run, compiler_options=_COMPILER_OPTIONS)
     return _cache[key]
 
 
 def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
-    """The stretch for [W1b, W2^T, b2] on the CPU, full batch, SGD, in the batch-major layout;
-    or None."""
+    """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, SGD,
+    in the batch-major layout: ``loop(packed, state, Xt1, onehot, n_steps, lr)``, to be
+    traced; or None."""
     if len(packed) != 3 or settings.block is not None or not settings.folds_rate:
         return None
     if any(d.platform != "cpu" for p in packed for d in p.devices()):
@@ -75,7 +130,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot, learning_rate):
         # forward: hT = (W1b Xt1)^T (B, H), scores (K, B) as in the portable layout
         hT = X_ones @ W1bT
-        rT, _ = layers.relu_forward(xp, hT)
+        rT, maskT = layers.relu_forward(xp, hT)
         scores = W2T @ rT.T
         scores += b2
         _, dscores = softmax_xent(xp, scores, onehot, learning_rate / Xt1.shape[1], need_loss=False)
@@ -89,7 +144,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
                 dhT = dhT + dT[:, k : k + 1] * W2T[k : k + 1, :]
         else:
             dhT = dT @ W2T
-        drT = layers.relu_backward(xp, dhT, rT)  # (B, H)
+        drT = layers.relu_backward(xp, dhT, maskT)  # (B, H)
         # (D+1, H), kept as computed: XLA would otherwise fold the transpose into the product
         dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
         if velocity:
@@ -102,7 +157,6 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
             velocity = [velocity[0].T, *velocity[1:]]
         return new[0].T, new[1], new[2], velocity
 
-    @jax.jit
     def stretch(packed, state, Xt1, onehot, n_steps, lr):
         X_ones = Xt1.T  # (B, D+1): the inputs batch-major, with their ones column
         velocity = state.velocity
@@ -126,15 +180,76 @@ class JaxEngine:
     :func:`portable_net.step.cache_key`)."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], data: StepData):
-        self.data, self.learning_rate = data, settings.learning_rate
-        self.logged, self.compiled_stretch = _compiled(step, settings, packed)
+        # every argument committed to the data's device from the start: the compiled run's
+        # outputs are, and arguments placed otherwise would compile it a second time
+        self.device = next(iter(data.Xt1.devices()))
+        self.data = StepData(*jax.device_put((data.Xt1, data.onehot), self.device))
+        self.learning_rate = settings.learning_rate
+        self.run = _compiled(step, settings, packed)
+
+    def _run(self, packed, state, n_steps: int, learning_rate):
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        packed, state = jax.device_put((packed, state), self.device)
+        return self.run(packed, state, self.data.Xt1, self.data.onehot, n_steps, lr)
 
     def logged_step(self, packed, state, learning_rate=None):
         """One step that also returns the loss before its update."""
-        lr = self.learning_rate if learning_rate is None else learning_rate
-        return self.logged(packed, state, self.data.Xt1, self.data.onehot, lr)
+        return self._run(packed, state, 1, learning_rate)
 
     def stretch(self, packed, state, n_steps: int, learning_rate=None):
-        """``n_steps`` steps without the loss, as one compiled loop."""
+        """``n_steps`` steps without the loss, as one compiled loop (the trip count is an
+        argument: any count runs the same compiled code)."""
+        packed, state, _ = self._run(packed, state, n_steps, learning_rate)
+        return packed, state
+
+
+class JaxBatches:
+    """Runs of consecutive mini-batches as one compiled loop over the batch index: the
+    batches are slices of the epoch's shuffled data (drawn on the host, as for every
+    library); the start, the count and the rate are traced arguments, the batch size a static
+    one (the ragged last batch of an epoch compiles once more). Compiled once per
+    :func:`portable_net.step.cache_key`, like :class:`JaxEngine`'s runs."""
+
+    def __init__(self, step: Step, settings: StepSettings, packed: list[Any]):
+        self.learning_rate = settings.learning_rate
+        key = ("batches", *cache_key(settings, packed))
+        if key not in _cache:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = jax.jit(
+                _batch_run(step), static_argnums=(6,), compiler_options=_COMPILER_OPTIONS
+            )
+        self.compiled = _cache[key]
+
+    def run(self, packed, state, Xt1, onehot, start, count, size, need_loss, learning_rate=None):
+        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
+        ``start`` on, as one compiled call; also the loss of the first step's batch."""
         lr = self.learning_rate if learning_rate is None else learning_rate
-        return self.compiled_stretch(packed, state, self.data.Xt1, self.data.onehot, n_steps, lr)
+        device = next(iter(Xt1.devices()))
+        packed, state = jax.device_put((packed, state), device)
+        return self.compiled(packed, state, Xt1, onehot, start, count, size, lr)
+
+
+def _batch_run(step: Step):
+    def run(packed, state, Xt1, onehot, start, count, size, lr):
+        global traces
+        traces += 1
+
+        def batch(j):
+            lo = start + j * size
+            return (
+                jax.lax.dynamic_slice_in_dim(Xt1, lo, size, axis=1),
+                jax.lax.dynamic_slice_in_dim(onehot, lo, size, axis=1),
+            )
+
+        # one copy of the step in the program (half the compilation of a first step peeled
+        # off): every step computes its batch's loss, the first one's is kept
+        def body(j, carry):
+            p, s, first = carry
+            p, s, loss = step(p, s, *batch(j), True, lr)
+            return p, s, jax.numpy.where(j == 0, loss, first)
+
+        zero = jax.numpy.zeros((), dtype=Xt1.dtype)
+        return jax.lax.fori_loop(0, count, body, (packed, state, zero))
+
+    return run

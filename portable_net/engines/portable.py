@@ -25,3 +25,28 @@ class PortableEngine:
                 packed, state, self.data.Xt1, self.data.onehot, False, learning_rate
             )
         return packed, state
+
+
+class PortableBatches:
+    """Runs of consecutive mini-batches with the portable step, one call per step."""
+
+    def __init__(self, step: Step):
+        self.step = step
+
+    def run(self, packed, state, Xt1, onehot, start, count, size, need_loss, learning_rate=None):
+        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
+        ``start`` on; also the loss of the first step's batch (0-d) when ``need_loss``."""
+        loss = None
+        for j in range(count):
+            lo = start + j * size
+            packed, state, part = self.step(
+                packed,
+                state,
+                Xt1[:, lo : lo + size],
+                onehot[:, lo : lo + size],
+                need_loss,
+                learning_rate,
+            )
+            if j == 0:
+                loss, need_loss = part, False
+        return packed, state, loss

@@ -1,0 +1,126 @@
+"""Compiled engines compile once per step and shapes: never again for a new step count or
+``log_every``, with the portable step's numbers; the persistent cache of the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import portable_net as pn
+
+from ._helpers import to_numpy
+
+
+def _jax():
+    pytest.importorskip("jax")
+    if "jax" not in pn.available_backends():
+        pytest.skip("jax is not usable here")
+    from portable_net.engines import jax_engine
+
+    return jax_engine
+
+
+@pytest.mark.parametrize(
+    ("hidden", "momentum", "optimizer"),
+    [([20], 0.0, "sgd"), ([20], 0.9, "sgd"), ([12, 8], 0.0, "sgd"), ([20], 0.0, "adam")],
+)
+def test_a_new_step_count_or_log_every_compiles_nothing(hidden, momentum, optimizer):
+    jax_engine = _jax()
+    X, y = pn.make_spiral(40, 3, seed=3, xp="jax")
+    params = pn.init_params([2, *hidden, 3], seed=3, xp="jax")
+    jax_engine._cache.clear()
+    kw = {"momentum": momentum, "learning_rate": 0.3 if optimizer == "sgd" else 0.01}
+    kw["optimizer"] = optimizer
+    before = jax_engine.traces
+    runs = [(50, 20), (7, 1000), (31, 3), (1, 1)]
+    results = []
+    for steps, log_every in runs:
+        results.append(pn.train(params, X, y, steps=steps, log_every=log_every, **kw))
+        assert jax_engine.traces == before + 1, (steps, log_every)  # one compilation in all
+    run = next(iter(jax_engine._cache.values()))
+    assert run._cache_size() == 1  # and no second one for other argument placements
+    for (steps, log_every), (new, hist) in zip(runs, results):
+        ref, ref_hist = pn.train(
+            params, X, y, steps=steps, log_every=log_every, engine="portable", **kw
+        )
+        assert hist.steps == ref_hist.steps
+        np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
+        assert hist.final_loss == pytest.approx(ref_hist.final_loss, rel=1e-12)
+        for k in params:
+            np.testing.assert_allclose(to_numpy(new[k]), to_numpy(ref[k]), rtol=1e-10, atol=1e-14)
+
+
+def test_zero_steps_compiles_no_loop_and_returns_copies():
+    jax_engine = _jax()
+    X, y = pn.make_spiral(10, 3, seed=1, xp="jax")
+    params = pn.init_params([2, 5, 3], seed=1, xp="jax")
+    jax_engine._cache.clear()
+    before = jax_engine.traces
+    new, hist = pn.train(params, X, y, steps=0)
+    assert jax_engine.traces == before and hist.steps == []
+    for k in params:
+        np.testing.assert_array_equal(to_numpy(new[k]), to_numpy(params[k]))
+
+
+def test_use_compilation_cache_sets_jax_s_persistent_cache(tmp_path, monkeypatch):
+    jax_engine = _jax()
+    import jax
+
+    old = {
+        k: getattr(jax.config, k)
+        for k in (
+            "jax_compilation_cache_dir",
+            "jax_persistent_cache_min_compile_time_secs",
+            "jax_persistent_cache_min_entry_size_bytes",
+        )
+    }
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert jax_engine.default_cache_dir() == str(tmp_path / "portable_net" / "jax")
+    try:
+        where = jax_engine.use_compilation_cache(tmp_path / "c")
+        assert where == str(tmp_path / "c") and (tmp_path / "c").is_dir()
+        assert jax.config.jax_compilation_cache_dir == where
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+    finally:
+        for k, v in old.items():
+            jax.config.update(k, v)
+
+
+@pytest.mark.parametrize(
+    ("momentum", "batch_size", "log_every", "hidden", "optimizer"),
+    [
+        (0.0, 32, 7, [20], "sgd"),
+        (0.9, 32, 1000, [20], "sgd"),
+        (0.5, 120, 3, [16, 8], "sgd"),
+        (0.0, 25, 10, [20], "sgd"),
+        (0.0, 32, 6, [20], "adam"),
+    ],
+)
+def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
+    momentum, batch_size, log_every, hidden, optimizer
+):
+    # 120 points: batches of 32 leave a ragged 24 at the end of each epoch, 120 and 25 none
+    # and 20; runs cross logged steps and epochs
+    jax_engine = _jax()
+    X, y = pn.make_spiral(40, 3, seed=5, xp="jax")
+    params = pn.init_params([2, *hidden, 3], seed=5, xp="jax", scale=0.3)
+    kw = {"momentum": momentum, "batch_size": batch_size, "seed": 2, "optimizer": optimizer}
+    kw["learning_rate"] = 0.2 if optimizer == "sgd" else 0.01
+    before = jax_engine.traces
+    compiled, h_c = pn.train(params, X, y, steps=40, log_every=log_every, **kw)
+    traced = jax_engine.traces - before
+    assert 1 <= traced <= 2  # full batches, and the ragged one
+    eager, h_e = pn.train(params, X, y, steps=40, log_every=log_every, engine="portable", **kw)
+    assert h_c.steps == h_e.steps == list(range(0, 40, log_every))
+    np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
+    assert h_c.final_loss == pytest.approx(h_e.final_loss, rel=1e-12)
+    for k in params:
+        np.testing.assert_allclose(
+            to_numpy(compiled[k]), to_numpy(eager[k]), rtol=1e-10, atol=1e-14
+        )
+    # the same NumPy run: every library sees the same batches
+    p_np = {k: to_numpy(v) for k, v in params.items()}
+    ref, h_ref = pn.train(p_np, to_numpy(X), to_numpy(y), steps=40, log_every=log_every, **kw)
+    np.testing.assert_allclose(h_c.loss, h_ref.loss, rtol=1e-11)
+    for k in params:
+        np.testing.assert_allclose(to_numpy(compiled[k]), ref[k], rtol=1e-9, atol=1e-13)
