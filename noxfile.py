@@ -45,7 +45,7 @@ BACKEND_DEPS = {
     "cupy": ["cupy-cuda12x"],
 }
 
-nox.options.sessions = ["lint", "tests_wheel"]
+nox.options.sessions = ["lint", "tests_wheel", "docs"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -385,7 +385,7 @@ def _memcheck(session: nox.Session, py: str, env: dict) -> str:
     return _run_stage(session, cmd, env, GPU_STAGE_SECONDS["memcheck"])
 
 
-@nox.session(default=False)
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation into docs/_build/html, warnings as errors (numpydoc-validated).
 
