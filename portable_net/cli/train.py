@@ -5,21 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import _data, _run
+from . import _data, _inputs, _run, _training
 from ._args import (
-    MODEL_DEFAULTS,
-    BadInput,
     Failure,
     add_backend_options,
     add_option,
-    check_spiral_size,
     hidden_sizes,
-    integer,
-    real,
 )
+from ._training import format_loss
 
 NAME = "train"
 HELP = "train a classifier on the spiral (or your data) and print the loss and accuracy"
@@ -72,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option(parser, "--hidden")
     add_backend_options(parser)
-    _add_training_options(parser)
+    _training.add_training_options(parser)
     add_option(
         parser,
         "--seed",
@@ -111,122 +106,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    """How the weights are learnt: each option here is one keyword of portable_net.train
-    (see ``_training_settings``)."""
-    parser.add_argument(
-        "--steps",
-        type=integer(0),
-        help="number of gradient steps (default: 10000 for mlp, 200 for softmax)",
-    )
-    parser.add_argument(
-        "--optimizer",
-        choices=("sgd", "adam"),
-        default="sgd",
-        help="the update: gradient descent (with --momentum, --nesterov) or Adam "
-        "(betas 0.9, 0.999, epsilon 1e-8) (default: sgd)",
-    )
-    parser.add_argument(
-        "--lr",
-        type=real(0.0, low_open=True),
-        default=None,
-        help="learning rate (> 0) (default: 1.0 for sgd, 0.001 for adam)",
-    )
-    parser.add_argument(
-        "--lr-schedule",
-        choices=("constant", "invscaling", "adaptive"),
-        default="constant",
-        help="the rate over the run, as scikit-learn's MLPClassifier, evaluated at logged "
-        "steps: invscaling lr / (t + 1) ** 0.5 (t: samples seen); adaptive divides it by 5 "
-        "when the loss stops improving for --patience logged steps (default: constant)",
-    )
-    add_option(parser, "--reg")
-    parser.add_argument(
-        "--momentum",
-        type=real(0.0, 1.0, high_open=True),
-        default=0.0,
-        help="sgd: momentum in [0, 1); 0 is plain gradient descent (default: 0.0)",
-    )
-    parser.add_argument(
-        "--nesterov",
-        action="store_true",
-        help="sgd: Nesterov's momentum instead of the classical one (needs --momentum > 0)",
-    )
-    parser.add_argument(
-        "--batch-size", type=integer(1), help="mini-batch size (default: the full batch)"
-    )
-    parser.add_argument(
-        "--log-every",
-        type=integer(1),
-        help="print the loss every this many steps (default: 1000 for mlp, 10 for softmax)",
-    )
-    parser.add_argument(
-        "--validation-fraction",
-        type=real(0.0, 1.0, low_open=True, high_open=True),
-        default=None,
-        help="hold out this fraction of the training rows (stratified, drawn by --seed) and "
-        "print its loss and accuracy at each logged step (default: none; 0.1 with "
-        "--early-stopping)",
-    )
-    parser.add_argument(
-        "--early-stopping",
-        action="store_true",
-        help="stop when the held-out loss has not improved (by 1e-4) for --patience logged "
-        "steps, and keep the best held-out parameters",
-    )
-    parser.add_argument(
-        "--patience",
-        type=integer(1),
-        default=10,
-        help="logged steps without improvement before --early-stopping stops or the "
-        "adaptive schedule lowers the rate (default: 10)",
-    )
-
-
-def _training_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """What portable_net.train is asked for on the command line, as plain data (also saved,
-    as the model's ``training`` metadata); :func:`_train_keywords` makes train's keywords."""
-    default_steps, default_log_every = MODEL_DEFAULTS[args.model]
-    lr = args.lr
-    if lr is None:
-        lr = 1e-3 if args.optimizer == "adam" else 1.0
-    return {
-        "steps": default_steps if args.steps is None else args.steps,
-        "optimizer": args.optimizer,
-        "learning_rate": lr,
-        "lr_schedule": args.lr_schedule,
-        "reg": args.reg,
-        "momentum": args.momentum,
-        "nesterov": args.nesterov,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "log_every": default_log_every if args.log_every is None else args.log_every,
-        "validation_fraction": args.validation_fraction,
-        "early_stopping": args.early_stopping,
-        "n_iter_no_change": args.patience,
-    }
-
-
-def _train_keywords(settings: dict[str, Any]) -> dict[str, Any]:
-    """The keywords of portable_net.train for the settings (Nesterov: an optim.SGD)."""
-    from ..optim import SGD
-
-    kw = dict(settings)
-    if kw.pop("nesterov"):
-        kw["optimizer"] = SGD(kw.pop("learning_rate"), kw.pop("momentum"), nesterov=True)
-    elif kw["optimizer"] == "adam":
-        kw.pop("momentum")
-    if kw["early_stopping"]:
-        kw["restore_best"] = True
-    return kw
-
-
-def format_loss(loss: float) -> str:
-    """A loss for a line of output: 6 decimals, or 6 significant digits when large (a
-    diverging run's loss must not print hundreds of digits)."""
-    return f"{loss:f}" if abs(loss) < 1e6 else f"{loss:.6g}"
-
-
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     _data.add_data_options(
         parser,
@@ -256,142 +135,6 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _progress(steps: int, enabled: bool) -> Any:
-    """A tqdm bar over the steps, or None (no tqdm, not a terminal, or asked for quiet)."""
-    if not enabled or steps == 0:
-        return None
-    if not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return None  # piped or redirected: no bar
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    # mininterval 0: it is redrawn at logged steps only, so every redraw is wanted
-    return tqdm(total=steps, unit="step", dynamic_ncols=True, leave=False, mininterval=0)
-
-
-@dataclass
-class _Data:
-    """What the net learns from, on the chosen backend: the training rows, and the held-out
-    rows (with --test-size), plus what a model file keeps about a user's data."""
-
-    X: Any
-    y: Any
-    X_test: Any = None
-    y_test: Any = None
-    classes: list[Any] = field(default_factory=list)
-    #: saved as the model's ``data`` metadata
-    record: dict[str, Any] = field(default_factory=dict)
-    #: saved as the model's ``standardize`` metadata (with --standardize)
-    standardize: dict[str, list[float]] | None = None
-
-
-def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Options that need --data, or the spiral, or each other: usage errors before work."""
-    _data.check_data_options(args, parser)
-    if args.data is None:
-        _check_training_options(args, parser)
-        for option, given in (
-            ("--test-size", args.test_size is not None),
-            ("--standardize", args.standardize),
-            ("--confusion", args.confusion),
-        ):
-            if given:
-                parser.error(f"argument {option}: applies to --data FILE only")
-        args.n_per_class = 100 if args.n_per_class is None else args.n_per_class
-        args.classes = 3 if args.classes is None else args.classes
-        too_many = check_spiral_size(args.n_per_class, args.classes)
-        if too_many:
-            parser.error(f"argument --n-per-class/--classes: {too_many}")
-        return
-    _check_training_options(args, parser)
-    for option, value in (("--n-per-class", args.n_per_class), ("--classes", args.classes)):
-        if value is not None:
-            parser.error(f"argument {option}: applies to the spiral; --data gives the data")
-    if args.test_size is not None and args.seed >= 2**32:
-        parser.error("argument --seed: must be < 2**32 to draw the --test-size split")
-
-
-def _check_training_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    if args.nesterov and (args.optimizer != "sgd" or args.momentum == 0.0):
-        parser.error("argument --nesterov: needs --optimizer sgd and --momentum > 0")
-    if args.optimizer == "adam" and args.momentum != 0.0:
-        parser.error("argument --momentum: applies to --optimizer sgd")
-    if (args.validation_fraction is not None or args.early_stopping) and args.seed >= 2**32:
-        parser.error("argument --seed: must be < 2**32 to draw the held-out rows")
-
-
-def _spiral(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, device) -> _Data:
-    from .. import make_spiral
-
-    try:
-        X, y = make_spiral(
-            args.n_per_class, args.classes, seed=args.seed, xp=xp, device=device, dtype=args.dtype
-        )
-    except ValueError as exc:  # e.g. float64 asked of a backend without it
-        parser.error(str(exc))
-    record = {"n_per_class": args.n_per_class, "classes": args.classes, "seed": args.seed}
-    return _Data(X, y, classes=list(range(args.classes)), record=record)
-
-
-def _user_data(args: argparse.Namespace, parser: argparse.ArgumentParser, xp, device) -> _Data:
-    """--data read, its labels encoded, split (--test-size) and scaled (--standardize) on the
-    host, then moved to the backend: every problem with the file is found here, before any
-    training."""
-    import numpy as np
-
-    from .._backend import int_dtype
-    from ..tabular import Standardizer, split
-
-    X, labels, names = _data.read(args.data, args.label, args.delimiter)
-    classes, y = _data.encode(labels, args.data)
-    record: dict[str, Any] = {
-        "file": args.data,
-        "label": args.label,
-        "feature_names": names,
-        "rows": int(X.shape[0]),
-    }
-    X_test = y_test = None
-    if args.test_size is not None:
-        names_of = np.asarray(classes)  # split by the class names: its errors name them
-        try:
-            X, X_test, y, y_test = split(X, names_of[y], args.test_size, args.seed)
-            y, y_test = np.searchsorted(names_of, y), np.searchsorted(names_of, y_test)
-        except ValueError as exc:
-            raise BadInput(
-                f"argument --test-size: {args.data!r}: {_data.cli_words(str(exc))}"
-            ) from None
-        record.update(test_size=args.test_size, test_rows=int(X_test.shape[0]))
-    if args.plot and X.shape[1] != 2:
-        parser.error(
-            f"argument --plot: draws data of 2 feature columns; {args.data!r} has {X.shape[1]}"
-        )
-    saved = None
-    if args.standardize:
-        scaler = Standardizer().fit(X)  # the training rows' statistics only
-        X = scaler.transform(X)
-        X_test = None if X_test is None else scaler.transform(X_test)
-        saved = scaler.to_dict()
-
-    def to_xp(a: Any, dtype: Any) -> Any:
-        return None if a is None else xp.asarray(a, dtype=dtype, device=device)
-
-    try:
-        fdtype = getattr(xp, args.dtype)
-        idtype = int_dtype(xp, device)
-        return _Data(
-            to_xp(X, fdtype),
-            to_xp(y.astype(np.int64, copy=False), idtype),
-            to_xp(X_test, fdtype),
-            to_xp(None if y_test is None else y_test.astype(np.int64, copy=False), idtype),
-            classes=classes,
-            record=record,
-            standardize=saved,
-        )
-    except (ValueError, TypeError) as exc:  # e.g. float64 asked of a backend without it
-        parser.error(str(exc))
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # imported here so that --help and argument errors stay fast
     from .. import (
@@ -407,16 +150,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .._backend import backend_name
 
     hidden = hidden_sizes(args, parser)
-    _check_options(args, parser)
+    _inputs.check_options(args, parser)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
     _run.check_output(parser, "--save", args.save)
-    settings = _training_settings(args)
+    settings = _training.training_settings(args)
 
     if args.data is None:
-        data = _spiral(args, parser, xp, device)
+        data = _inputs.spiral_data(args, parser, xp, device)
     else:
-        data = _user_data(args, parser, xp, device)
+        data = _inputs.user_data(args, parser, xp, device)
     sizes = [data.X.shape[1], *hidden, len(data.classes)]
     params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=data.X.dtype)
 
@@ -430,7 +173,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"{sizes[-1]} classes" + (", standardized" if args.standardize else ""),
             flush=True,
         )
-    bar = _progress(settings["steps"], not args.quiet)
+    bar = _inputs.progress_bar(settings["steps"], not args.quiet)
 
     def report(step: int, loss: float, _params) -> None:
         line = f"iteration {step} loss {format_loss(loss)}"
@@ -448,7 +191,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("always", TrainingWarning)
             params, history = train(
-                params, data.X, data.y, **_train_keywords(settings), callback=report
+                params, data.X, data.y, **_training.train_keywords(settings), callback=report
             )
     except TrainingDiverged as exc:
         raise Failure(str(exc)) from None

@@ -1,0 +1,144 @@
+"""What ``portable-net train`` learns from: the spiral or a user's data file on the chosen
+backend (with the held-out rows of --test-size), the checks of the options that choose it, and
+the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _data, _training
+from ._args import BadInput, check_spiral_size
+
+
+def progress_bar(steps: int, enabled: bool) -> Any:
+    """A tqdm bar over the steps, or None (no tqdm, not a terminal, or asked for quiet)."""
+    if not enabled or steps == 0:
+        return None
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):
+        return None  # piped or redirected: no bar
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    # mininterval 0: it is redrawn at logged steps only, so every redraw is wanted
+    return tqdm(total=steps, unit="step", dynamic_ncols=True, leave=False, mininterval=0)
+
+
+@dataclass
+class Data:
+    """What the net learns from, on the chosen backend: the training rows, and the held-out
+    rows (with --test-size), plus what a model file keeps about a user's data."""
+
+    X: Any
+    y: Any
+    X_test: Any = None
+    y_test: Any = None
+    classes: list[Any] = field(default_factory=list)
+    #: saved as the model's ``data`` metadata
+    record: dict[str, Any] = field(default_factory=dict)
+    #: saved as the model's ``standardize`` metadata (with --standardize)
+    standardize: dict[str, list[float]] | None = None
+
+
+def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Options that need --data, or the spiral, or each other: usage errors before work."""
+    _data.check_data_options(args, parser)
+    if args.data is None:
+        _training.check_training_options(args, parser)
+        for option, given in (
+            ("--test-size", args.test_size is not None),
+            ("--standardize", args.standardize),
+            ("--confusion", args.confusion),
+        ):
+            if given:
+                parser.error(f"argument {option}: applies to --data FILE only")
+        args.n_per_class = 100 if args.n_per_class is None else args.n_per_class
+        args.classes = 3 if args.classes is None else args.classes
+        too_many = check_spiral_size(args.n_per_class, args.classes)
+        if too_many:
+            parser.error(f"argument --n-per-class/--classes: {too_many}")
+        return
+    _training.check_training_options(args, parser)
+    for option, value in (("--n-per-class", args.n_per_class), ("--classes", args.classes)):
+        if value is not None:
+            parser.error(f"argument {option}: applies to the spiral; --data gives the data")
+    if args.test_size is not None and args.seed >= 2**32:
+        parser.error("argument --seed: must be < 2**32 to draw the --test-size split")
+
+
+def spiral_data(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, xp: Any, device: Any
+) -> Data:
+    from .. import make_spiral
+
+    try:
+        X, y = make_spiral(
+            args.n_per_class, args.classes, seed=args.seed, xp=xp, device=device, dtype=args.dtype
+        )
+    except ValueError as exc:  # e.g. float64 asked of a backend without it
+        parser.error(str(exc))
+    record = {"n_per_class": args.n_per_class, "classes": args.classes, "seed": args.seed}
+    return Data(X, y, classes=list(range(args.classes)), record=record)
+
+
+def user_data(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, xp: Any, device: Any
+) -> Data:
+    """--data read, its labels encoded, split (--test-size) and scaled (--standardize) on the
+    host, then moved to the backend: every problem with the file is found here, before any
+    training."""
+    import numpy as np
+
+    from .._backend import int_dtype
+    from ..tabular import Standardizer, split
+
+    X, labels, names = _data.read(args.data, args.label, args.delimiter)
+    classes, y = _data.encode(labels, args.data)
+    record: dict[str, Any] = {
+        "file": args.data,
+        "label": args.label,
+        "feature_names": names,
+        "rows": int(X.shape[0]),
+    }
+    X_test = y_test = None
+    if args.test_size is not None:
+        names_of = np.asarray(classes)  # split by the class names: its errors name them
+        try:
+            X, X_test, y, y_test = split(X, names_of[y], args.test_size, args.seed)
+            y, y_test = np.searchsorted(names_of, y), np.searchsorted(names_of, y_test)
+        except ValueError as exc:
+            raise BadInput(
+                f"argument --test-size: {args.data!r}: {_data.cli_words(str(exc))}"
+            ) from None
+        record.update(test_size=args.test_size, test_rows=int(X_test.shape[0]))
+    if args.plot and X.shape[1] != 2:
+        parser.error(
+            f"argument --plot: draws data of 2 feature columns; {args.data!r} has {X.shape[1]}"
+        )
+    saved = None
+    if args.standardize:
+        scaler = Standardizer().fit(X)  # the training rows' statistics only
+        X = scaler.transform(X)
+        X_test = None if X_test is None else scaler.transform(X_test)
+        saved = scaler.to_dict()
+
+    def to_xp(a: Any, dtype: Any) -> Any:
+        return None if a is None else xp.asarray(a, dtype=dtype, device=device)
+
+    try:
+        fdtype = getattr(xp, args.dtype)
+        idtype = int_dtype(xp, device)
+        return Data(
+            to_xp(X, fdtype),
+            to_xp(y.astype(np.int64, copy=False), idtype),
+            to_xp(X_test, fdtype),
+            to_xp(None if y_test is None else y_test.astype(np.int64, copy=False), idtype),
+            classes=classes,
+            record=record,
+            standardize=saved,
+        )
+    except (ValueError, TypeError) as exc:  # e.g. float64 asked of a backend without it
+        parser.error(str(exc))
