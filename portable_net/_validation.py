@@ -10,6 +10,8 @@ from typing import Any
 
 import array_api_compat
 
+from ._backend import dtype_name
+
 
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -47,21 +49,6 @@ def check_real(
 
 #: the floating dtypes the library computes in, everywhere (arguments, save, load, Dask)
 FLOAT_DTYPES = ("float32", "float64")
-
-
-def dtype_name(dtype: Any) -> str:
-    """'float32' for "float32", numpy.float32, torch.float32, jax.numpy.float32, ..."""
-    if isinstance(dtype, str):
-        return dtype
-    for attr in ("name", "__name__"):
-        name = getattr(dtype, attr, None)
-        if isinstance(name, str):
-            return name
-    inner = getattr(dtype, "dtype", None)  # jax.numpy scalar types
-    inner_name = getattr(inner, "name", None)
-    if inner is not None and isinstance(inner_name, str):
-        return inner_name
-    return str(dtype).rsplit(".", 1)[-1]
 
 
 def check_float_dtype(name: str, dtype: Any) -> None:

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from . import network
-from ._validation import check_int, check_real, dtype_name
+from ._backend import dtype_name
+from ._validation import check_int, check_real
 from .loss import one_hot
 from .model import check_inputs, loss_and_grads
 
