@@ -90,26 +90,42 @@ def check_plain_array(name: str, x: Any) -> None:
         )
 
 
-def check_features(xp: ModuleType, X: Any, name: str = "X") -> None:
-    """X must be a non-empty 2-D floating array of finite values."""
+def check_features(xp: ModuleType, X: Any, name: str = "X", *, finite: Any = True) -> None:
+    """X must be a non-empty 2-D floating array of finite values.
+
+    ``finite``: True checks the values here; False checks only the shape and dtype (the
+    caller checks the values, see :func:`value_summary`); else whether all of X is finite
+    (a 0-d array or bool computed already)."""
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(X.shape)}")
     check_float_dtype(name, X.dtype)
-    if not bool(xp.all(xp.isfinite(X))):
+    if finite is False:
+        return
+    if finite is True:
+        finite = xp.all(xp.isfinite(X))
+    if not bool(finite):
         raise ValueError(f"{name} holds NaN or infinite values")
 
 
-def check_labels(xp: ModuleType, y: Any, n_rows: int, n_classes: int, name: str = "y") -> None:
-    """y must be 1-D integer labels in [0, n_classes), one per row of X."""
+def check_labels(
+    xp: ModuleType, y: Any, n_rows: int, n_classes: int, name: str = "y", *, bounds: Any = True
+) -> None:
+    """y must be 1-D integer labels in [0, n_classes), one per row of X.
+
+    ``bounds``: True checks the values here, False only the shape and dtype, else
+    ``(min(y), max(y))`` computed already."""
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D (n_samples,), got shape {tuple(y.shape)}")
     if not xp.isdtype(y.dtype, "integral"):
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if y.shape[0] != n_rows:
         raise ValueError(f"{name} has {y.shape[0]} labels but X has {n_rows} rows; they must match")
-    lo, hi = int(xp.min(y)), int(xp.max(y))
+    if bounds is False:
+        return
+    lo, hi = (xp.min(y), xp.max(y)) if bounds is True else bounds
+    lo, hi = int(lo), int(hi)
     if lo < 0 or hi >= n_classes:
         raise ValueError(
             f"{name} must hold labels in [0, {n_classes}) for a model with {n_classes} "
@@ -171,19 +187,16 @@ def check_floating_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
         check_float_dtype(f"params[{key!r}]", arr.dtype)
 
 
-def check_finite_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
+def check_finite_params(xp: ModuleType, params: Mapping[str, Any], largest: Any = None) -> None:
     """Refuse parameters holding NaN or infinity, naming them (a model with a NaN weight
     would predict one class for every point).
 
     One reduction per parameter and one host synchronisation: NaN and infinity propagate
     through ``max(|p|)`` and ``maximum`` (which, unlike a sum, cannot overflow), so the
     largest magnitude is finite unless a parameter holds them; the exact per-parameter check
-    runs only then, to name them.
+    runs only then, to name them. ``largest``: that magnitude, computed already.
     """
-    total = None
-    for arr in params.values():
-        part = xp.max(xp.abs(arr))  # layer sizes are >= 1: never empty
-        total = part if total is None else xp.maximum(total, part)
+    total = largest if largest is not None else largest_magnitude(xp, params)
     if total is None or math.isfinite(float(total)):
         return
     bad = [key for key, arr in params.items() if not bool(xp.all(xp.isfinite(arr)))]
@@ -192,6 +205,25 @@ def check_finite_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
             f"params {', '.join(repr(k) for k in bad)} hold NaN or infinite values; "
             "the model is unusable (was training diverging?)"
         )
+
+
+def largest_magnitude(xp: ModuleType, params: Mapping[str, Any]) -> Any:
+    """max |p| over all parameters (0-d; NaN or infinite when one holds them), or None."""
+    total = None
+    for arr in params.values():
+        part = xp.max(xp.abs(arr))  # layer sizes are >= 1: never empty
+        total = part if total is None else xp.maximum(total, part)
+    return total
+
+
+def value_summary(
+    xp: ModuleType, X: Any, y: Any, params: Mapping[str, Any]
+) -> tuple[Any, Any, Any]:
+    """What the value checks need, as 0-d arrays: (all of X finite, (min y, max y) or None,
+    max |p| over the parameters). Pure: compiled as one program where the library compiles
+    (one compilation instead of one per reduction)."""
+    bounds = None if y is None else (xp.min(y), xp.max(y))
+    return xp.all(xp.isfinite(X)), bounds, largest_magnitude(xp, params)
 
 
 def array_arguments(params: Mapping[str, Any] | None, **arrays: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ._validation import (
     check_labels,
     check_params,
     check_real,
+    value_summary,
 )
 from .engines import block_for, compiled, outside_autograd
 from .loss import one_hot, softmax
@@ -131,13 +132,19 @@ def check_inputs(
     params = {k: outside_autograd(v) for k, v in params.items()}
     X, y = outside_autograd(X), outside_autograd(y)
     check_floating_params(xp, params)
-    check_features(xp, X)
+    check_features(xp, X, finite=False)
     check_feature_count(X, params)
+    n_classes = params[f"W{n_layers}"].shape[1]
     if y is not None:
-        check_labels(xp, y, X.shape[0], params[f"W{n_layers}"].shape[1])
+        check_labels(xp, y, X.shape[0], n_classes, bounds=False)
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
-    check_finite_params(xp, params)  # after the cast: a float64 weight may overflow float32
+    # the values: one reduction each, in one program where the library compiles
+    finite, bounds, largest = compiled(xp, value_summary, static_argnums=(0,))(xp, X, y, params)
+    check_features(xp, X, finite=finite)
+    if y is not None:
+        check_labels(xp, y, X.shape[0], n_classes, bounds=bounds)
+    check_finite_params(xp, params, largest)  # after the cast: float64 may overflow float32
     return xp, device, n_layers, params, X, y
 
 

@@ -203,8 +203,9 @@ def penalty(xp: ModuleType, packed: list[Any], n_features: int, reg: float) -> A
 def weight_masks(xp: ModuleType, packed: list[Any], n_features: int) -> list[Any]:
     """1 where a packed entry is a weight (regularised), 0 where it is a bias."""
     W1b = packed[0]
-    cols = xp.arange(W1b.shape[1], device=device_of(W1b))
-    masks = [xp.astype(xp.expand_dims(cols < n_features, axis=0), W1b.dtype)]  # (1, D+1)
+    # from a Python list: no computation (a library that compiles would compile each one)
+    ones = [[1.0] * n_features + [0.0] * (W1b.shape[1] - n_features)]
+    masks = [xp.asarray(ones, dtype=W1b.dtype, device=device_of(W1b))]  # (1, D+1)
     for i in range(1, len(packed)):
         masks.append(1.0 if i % 2 == 1 else 0.0)
     return masks

@@ -121,31 +121,27 @@ def _engine_choice(engine: Any, jit: Any) -> Any:
 class _Batches:
     """Seeded shuffled mini-batches: one permutation per epoch, drawn on the host."""
 
-    def __init__(
-        self, xp: ModuleType, data: network.StepData, batch_size: int, seed: int, device: Any
-    ):
-        self.xp, self.data, self.batch_size = xp, data, batch_size
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size = n, batch_size
         self.rng = np.random.default_rng(seed)
-        self.idx_dtype = int_dtype(xp, device)
-        self.device = device
-        self.start = data.n  # forces a new epoch on first use
+        self.start = n  # forces a new epoch on first use
 
-    def run(self, most: int) -> tuple[Any, Any, int, int, int]:
-        """The next run of at most ``most`` consecutive batches of one size, within one epoch:
-        (Xt1, onehot) of the epoch, the first batch's column, the count, the size."""
-        xp, n, size = self.xp, self.data.n, self.batch_size
+    def segment(self, most: int) -> tuple[np.ndarray, int, int, int, int]:
+        """The next at most ``most`` batches, within one epoch: ``(perm, start, count, size,
+        ragged)``: ``count`` batches of ``size`` examples from position ``start`` of the
+        epoch's order ``perm`` (a NumPy array (N,), the same object for the whole epoch: the
+        runner moves it to the device once), then, when ``ragged`` > 0, the epoch's smaller
+        last batch (its last ``ragged`` positions). ``count + (ragged > 0)`` batches."""
+        n, size = self.n, self.batch_size
         if self.start >= n:
-            perm = xp.asarray(self.rng.permutation(n), dtype=self.idx_dtype, device=self.device)
-            self.Xt1 = xp.take(self.data.Xt1, perm, axis=1)  # (D + 1, N), this epoch's order
-            self.onehot = xp.take(self.data.onehot, perm, axis=1)  # (K, N)
+            self.perm = self.rng.permutation(n)
             self.start = 0
         start = self.start
-        if n - start < size:  # the ragged last batch of the epoch, alone
-            size, count = n - start, 1
-        else:
-            count = min(most, (n - start) // size)
-        self.start = start + count * size
-        return self.Xt1, self.onehot, start, count, size
+        count = min(most, (n - start) // size)
+        end = start + count * size
+        ragged = n - end if count < most and 0 < n - end < size else 0
+        self.start = end + ragged
+        return self.perm, start, count, size, ragged
 
 
 class _HeldOut:
@@ -214,9 +210,8 @@ def _copy_state(xp: ModuleType, state: Any) -> Any:
     return AdamState(step, own(state.m), own(state.v))
 
 
-def _start_state(xp, packed, opt, previous: History | None) -> Any:
-    """The optimiser state: fresh, or a copy of what the previous run left (checked)."""
-    fresh = opt.init(xp, packed)
+def _start_state(xp, fresh, opt, previous: History | None) -> Any:
+    """The optimiser state: ``fresh``, or a copy of what the previous run left (checked)."""
     if previous is None or previous.optimizer_state is None:
         return fresh
     state = previous.optimizer_state
@@ -473,10 +468,10 @@ def train(
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
-    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5))
-    packed, data = prepare(xp, params, X, y, n_layers, n_classes)
+    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5, 6))
+    packed, data, fresh = prepare(xp, params, X, y, n_layers, n_classes, opt)
     data = network.StepData(*data)
-    state = _start_state(xp, packed, opt, history)
+    state = _start_state(xp, fresh, opt, history)
     schedule = None
     if history is not None and history.schedule is not None:
         schedule = copy.copy(history.schedule)
@@ -531,28 +526,31 @@ def train(
                     g += stretch
                     run.samples += stretch * n
         else:
-            # the logged step alone, then runs of batches up to the next logged step (one
-            # compiled loop over the batches on JAX)
-            batches = _Batches(xp, data, batch_size, seed, device)
-            runner = engines.batch_runner(xp, step, settings, packed, choice)
+            # a logged step, then the batches up to the next logged step, within an epoch
+            # (one compiled loop over the batches on JAX); nothing host-side between a
+            # logged step and the next ones (no callback, schedule, held-out data): one
+            # run from a logged step on
+            batches = _Batches(n, batch_size, seed)
+            runner = engines.batch_runner(xp, device, step, settings, packed, choice)
+            quiet = callback is None and schedule is None and held_out is None
             while g < end:
-                if g % log_every == 0:
+                logged = g % log_every == 0
+                if logged:
                     run.before_logged_step(packed, g)
-                    Xt1, onehot, start, _, size = batches.run(1)
-                    packed, state, loss = runner.run(
-                        packed, state, Xt1, onehot, start, 1, size, True, run.lr
-                    )
-                    g += 1
-                    if run.after_logged_step(packed, g - 1, loss, size):
+                most = 1 if logged and not quiet else min(end, (g // log_every + 1) * log_every) - g
+                perm, start, count, size, ragged = batches.segment(most)
+                packed, state, loss = runner.run(
+                    packed, state, data.Xt1, data.onehot, perm, start, count, size, ragged,
+                    logged, run.lr,
+                )  # fmt: skip
+                examples = count * size + ragged
+                g += count + (ragged > 0)
+                if logged:
+                    first = size if count else ragged  # the logged step's batch
+                    if run.after_logged_step(packed, g - count - (ragged > 0), loss, first):
                         break
-                most = min(end, -(-g // log_every) * log_every) - g
-                if most > 0:
-                    Xt1, onehot, start, count, size = batches.run(most)
-                    packed, state, _ = runner.run(
-                        packed, state, Xt1, onehot, start, count, size, False, run.lr
-                    )
-                    g += count
-                    run.samples += count * size
+                    examples -= first
+                run.samples += examples
     except KeyboardInterrupt as exc:
         if isinstance(exc, TrainingInterrupted):
             raise
@@ -584,10 +582,12 @@ def train(
 
 
 # the preparation and the end of a run: each one compiled program on libraries that compile
-def _prepare(xp, params, X, y, n_layers, n_classes):
-    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot)."""
+def _prepare(xp, params, X, y, n_layers, n_classes, opt):
+    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot);
+    the optimiser's fresh state."""
     data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
-    return network.pack(xp, params, n_layers), (data.Xt1, data.onehot)
+    packed = network.pack(xp, params, n_layers)
+    return packed, (data.Xt1, data.onehot), opt.init(xp, packed)
 
 
 def _finish(xp, packed, Xt1, onehot, reg, n_features, block):
@@ -595,6 +595,11 @@ def _finish(xp, packed, Xt1, onehot, reg, n_features, block):
     data = network.StepData(Xt1, onehot)
     final = network.mean_loss(xp, packed, data, reg, n_features, block)
     return final, network.unpack(xp, packed, n_features, copy=True)
+
+
+def _views(xp, packed, n_features):
+    """The callback's parameters: views of the packed ones (one program on JAX)."""
+    return network.unpack(xp, packed, n_features, copy=False)
 
 
 class _Run:
@@ -636,7 +641,7 @@ class _Run:
         xp, history = self.xp, self.history
         view = None
         if self.callback is not None:
-            view = network.unpack(xp, packed, self.n_features, copy=False)
+            view = engines.compiled(xp, _views, static_argnums=(0, 2))(xp, packed, self.n_features)
         loss = float(loss)
         if self.first_loss is None:
             self.first_loss = loss

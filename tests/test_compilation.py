@@ -109,7 +109,9 @@ def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
     before = jax_engine.traces
     compiled, h_c = pn.train(params, X, y, steps=40, log_every=log_every, **kw)
     traced = jax_engine.traces - before
-    assert 1 <= traced <= 2  # full batches, and the ragged one
+    # at most three programs: runs of full batches, runs ending with the ragged last batch,
+    # and that batch alone
+    assert 1 <= traced <= 3
     eager, h_e = pn.train(params, X, y, steps=40, log_every=log_every, engine="portable", **kw)
     assert h_c.steps == h_e.steps == list(range(0, 40, log_every))
     np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)

@@ -113,20 +113,21 @@ def engine_for(
 
 def batch_runner(
     xp: ModuleType,
+    device: Any,
     step: Step,
     settings: StepSettings,
     packed: list[Any],
     engine: str | EngineFactory = "auto",
 ) -> Any:
-    """What runs a run of consecutive mini-batches, ``runner.run(packed, state, Xt1, onehot,
-    start, count, size, need_loss, learning_rate=None) -> (packed, state, loss of the first
-    or None)``: on JAX with ``"auto"`` one compiled loop over the batches, else the portable
-    step in a loop (the same numbers)."""
+    """What runs consecutive mini-batches of one epoch, ``runner.run(packed, state, Xt1,
+    onehot, perm, start, count, size, ragged, need_loss, learning_rate=None) -> (packed,
+    state, loss of the first or None)`` (see :class:`.portable.PortableBatches`): on JAX with
+    ``"auto"`` one compiled call, else the portable step in a loop (the same numbers)."""
     if engine == "auto" and backend_name(xp) == "jax":
         from . import jax_engine
 
-        return jax_engine.JaxBatches(step, settings, packed)
-    return PortableBatches(step)
+        return jax_engine.JaxBatches(step, settings, packed, device)
+    return PortableBatches(xp, step, device)
 
 
 def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = ()):

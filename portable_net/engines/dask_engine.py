@@ -411,7 +411,7 @@ def train(
     xp, n_layers, params, data = check_and_persist(params, X, y, scheduler)
     n_features = int(params["W1"].shape[0])
     packed = network.pack(xp, params, n_layers)
-    state = _start_state(xp, packed, optimizer, history)
+    state = _start_state(xp, optimizer.init(xp, packed), optimizer, history)
     lr = optimizer.learning_rate
     settings = StepSettings(n_features=n_features, learning_rate=lr, reg=reg, optimizer=optimizer)
     update = make_update(xp, packed, settings)

@@ -21,6 +21,7 @@ from typing import Any
 
 import array_api_compat
 import jax
+import jax.numpy as jnp
 
 from .. import layers
 from ..loss import softmax_xent
@@ -38,6 +39,10 @@ _UNROLLED_CLASSES = 8
 # XLA:CPU's LLVM passes that cost compilation time without speeding these small programs up
 # (measured on the case study and digits: about a third less compilation, the same steps)
 _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
+# programs run once per call (checks, preparation, the end of a run): XLA:CPU's older fusion
+# code generation compiles them in about half the time; the training loops keep the newer one
+# (the case study's step: 155 against 104 us with the older one)
+_ONCE_OPTIONS = {**_COMPILER_OPTIONS, "xla_cpu_use_fusion_emitters": False}
 #: how many times a run of steps was traced (each trace is one compilation, or one load from
 #: JAX's persistent cache): a new step count or ``log_every`` traces nothing
 traces = 0
@@ -77,9 +82,7 @@ def program(fn, static_argnums: tuple[int, ...] = ()):
     compilation each rather than one per operation."""
     key = (fn, static_argnums)
     if key not in _programs:
-        _programs[key] = jax.jit(
-            fn, static_argnums=static_argnums, compiler_options=_COMPILER_OPTIONS
-        )
+        _programs[key] = jax.jit(fn, static_argnums=static_argnums, compiler_options=_ONCE_OPTIONS)
     return _programs[key]
 
 
@@ -175,21 +178,35 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     return stretch
 
 
+def _placed(tree: Any, device: Any) -> Any:
+    """The first call's arguments placed alike: left as they are when none is committed to a
+    device (the outputs are not either: the programs after training, such as the final loss
+    or ``accuracy``, then find the compilations of the same arguments before training),
+    else all committed to ``device`` (the outputs are; otherwise the second call, getting
+    them, would compile again)."""
+    if not any(getattr(x, "committed", False) for x in jax.tree_util.tree_leaves(tree)):
+        return tree  # the same object
+    return jax.device_put(tree, device)
+
+
 class JaxEngine:
     """The steps of one full-batch run on JAX arrays, compiled (cached across runs by
     :func:`portable_net.step.cache_key`)."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], data: StepData):
-        # every argument committed to the data's device from the start: the compiled run's
-        # outputs are, and arguments placed otherwise would compile it a second time
         self.device = next(iter(data.Xt1.devices()))
-        self.data = StepData(*jax.device_put((data.Xt1, data.onehot), self.device))
+        self.data = data
         self.learning_rate = settings.learning_rate
         self.run = _compiled(step, settings, packed)
+        self.placed = False
 
     def _run(self, packed, state, n_steps: int, learning_rate):
         lr = self.learning_rate if learning_rate is None else learning_rate
-        packed, state = jax.device_put((packed, state), self.device)
+        if not self.placed:  # later calls get the compiled outputs, placed alike
+            given = (packed, state, (self.data.Xt1, self.data.onehot))
+            packed, state, data = _placed(given, self.device)
+            self.data = StepData(*data)
+            self.placed = True
         return self.run(packed, state, self.data.Xt1, self.data.onehot, n_steps, lr)
 
     def logged_step(self, packed, state, learning_rate=None):
@@ -204,52 +221,73 @@ class JaxEngine:
 
 
 class JaxBatches:
-    """Runs of consecutive mini-batches as one compiled loop over the batch index: the
-    batches are slices of the epoch's shuffled data (drawn on the host, as for every
-    library); the start, the count and the rate are traced arguments, the batch size a static
-    one (the ragged last batch of an epoch compiles once more). Compiled once per
-    :func:`portable_net.step.cache_key`, like :class:`JaxEngine`'s runs."""
+    """Consecutive mini-batches of one epoch as one compiled call: the epoch's order is drawn
+    on the host (as for every library) and each batch gathered in the program; the start,
+    the count and the rate are traced arguments, the batch size and the epoch's smaller last
+    batch static ones. Compiled once per :func:`portable_net.step.cache_key` and sizes, like
+    :class:`JaxEngine`'s runs: a run of full batches, a run that ends with the epoch's last
+    batch, and that last batch alone (when log_every makes it start a run)."""
 
-    def __init__(self, step: Step, settings: StepSettings, packed: list[Any]):
+    def __init__(self, step: Step, settings: StepSettings, packed: list[Any], device: Any):
         self.learning_rate = settings.learning_rate
+        self.device = device
+        self.host_perm: Any = None
+        self.placed = False
         key = ("batches", *cache_key(settings, packed))
         if key not in _cache:
             if len(_cache) >= _CACHE_SIZE:
                 _cache.pop(next(iter(_cache)))
             _cache[key] = jax.jit(
-                _batch_run(step), static_argnums=(6,), compiler_options=_COMPILER_OPTIONS
+                _batch_run(step), static_argnums=(7, 8), compiler_options=_COMPILER_OPTIONS
             )
         self.compiled = _cache[key]
 
-    def run(self, packed, state, Xt1, onehot, start, count, size, need_loss, learning_rate=None):
-        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
-        ``start`` on, as one compiled call; also the loss of the first step's batch."""
+    def run(self, packed, state, Xt1, onehot, perm, start, count, size, ragged, need_loss,
+            learning_rate=None):  # fmt: skip
+        """As :meth:`portable_net.engines.portable.PortableBatches.run`, one compiled call
+        (the loss of the first batch is always computed)."""
         lr = self.learning_rate if learning_rate is None else learning_rate
-        device = next(iter(Xt1.devices()))
-        packed, state = jax.device_put((packed, state), device)
-        return self.compiled(packed, state, Xt1, onehot, start, count, size, lr)
+        if count == 0:  # the epoch's last batch alone: a program with one copy of the step
+            start, count, size, ragged = perm.shape[0] - ragged, 1, ragged, 0
+        if not self.placed:
+            given = (packed, state, (Xt1, onehot))
+            placed = _placed(given, self.device)
+            self.committed = placed is not given
+            packed, state = placed[:2]
+            self.placed = True
+        if perm is not self.host_perm:  # once per epoch, placed as the data
+            self.host_perm = perm
+            perm = perm.astype(_index_dtype())
+            self.perm = jax.device_put(perm, self.device) if self.committed else jnp.asarray(perm)
+        return self.compiled(packed, state, Xt1, onehot, self.perm, start, count, size, ragged, lr)
+
+
+def _index_dtype() -> Any:
+    return jax.numpy.int64 if jax.config.jax_enable_x64 else jax.numpy.int32
 
 
 def _batch_run(step: Step):
-    def run(packed, state, Xt1, onehot, start, count, size, lr):
+    def run(packed, state, Xt1, onehot, perm, start, count, size, ragged, lr):
         global traces
         traces += 1
 
-        def batch(j):
-            lo = start + j * size
-            return (
-                jax.lax.dynamic_slice_in_dim(Xt1, lo, size, axis=1),
-                jax.lax.dynamic_slice_in_dim(onehot, lo, size, axis=1),
-            )
+        def batch(lo, width):
+            idx = jax.lax.dynamic_slice_in_dim(perm, lo, width)
+            return jax.numpy.take(Xt1, idx, axis=1), jax.numpy.take(onehot, idx, axis=1)
 
-        # one copy of the step in the program (half the compilation of a first step peeled
-        # off): every step computes its batch's loss, the first one's is kept
+        # one copy of the step for the full batches: every step computes its batch's loss,
+        # the first one's is kept
         def body(j, carry):
             p, s, first = carry
-            p, s, loss = step(p, s, *batch(j), True, lr)
+            p, s, loss = step(p, s, *batch(start + j * size, size), True, lr)
             return p, s, jax.numpy.where(j == 0, loss, first)
 
         zero = jax.numpy.zeros((), dtype=Xt1.dtype)
-        return jax.lax.fori_loop(0, count, body, (packed, state, zero))
+        packed, state, loss = jax.lax.fori_loop(0, count, body, (packed, state, zero))
+        if ragged:  # the epoch's last, smaller batch
+            n = perm.shape[0]
+            packed, state, last = step(packed, state, *batch(n - ragged, ragged), True, lr)
+            loss = jax.numpy.where(count == 0, last, loss)
+        return packed, state, loss
 
     return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._backend import int_dtype
 from ..network import StepData
 from ..step import Step
 
@@ -30,20 +31,33 @@ class PortableEngine:
 class PortableBatches:
     """Runs of consecutive mini-batches with the portable step, one call per step."""
 
-    def __init__(self, step: Step):
-        self.step = step
+    def __init__(self, xp: Any, step: Step, device: Any):
+        self.xp, self.step, self.device = xp, step, device
+        self.host_perm: Any = None
 
-    def run(self, packed, state, Xt1, onehot, start, count, size, need_loss, learning_rate=None):
-        """``count`` steps on the batches of ``size`` columns of (Xt1, onehot) from column
-        ``start`` on; also the loss of the first step's batch (0-d) when ``need_loss``."""
+    def run(self, packed, state, Xt1, onehot, perm, start, count, size, ragged, need_loss,
+            learning_rate=None):  # fmt: skip
+        """``count`` steps on batches of ``size`` examples, the columns of (Xt1, onehot) at
+        positions ``start``, ``start + size``, ... of the epoch's order ``perm``, then one on
+        the last ``ragged`` positions when ``ragged`` > 0; also the loss of the first step's
+        batch (0-d) when ``need_loss``. ``perm``: the epoch's order, a NumPy array (moved to
+        the device once per epoch)."""
+        xp, n = self.xp, perm.shape[0]
+        if perm is not self.host_perm:
+            self.host_perm = perm
+            self.perm = xp.asarray(perm, dtype=int_dtype(xp, self.device), device=self.device)
+        perm = self.perm
+        spans = [(start + j * size, start + (j + 1) * size) for j in range(count)]
+        if ragged:
+            spans.append((n - ragged, n))
         loss = None
-        for j in range(count):
-            lo = start + j * size
+        for j, (lo, hi) in enumerate(spans):
+            idx = perm[lo:hi]
             packed, state, part = self.step(
                 packed,
                 state,
-                Xt1[:, lo : lo + size],
-                onehot[:, lo : lo + size],
+                xp.take(Xt1, idx, axis=1),
+                xp.take(onehot, idx, axis=1),
                 need_loss,
                 learning_rate,
             )
