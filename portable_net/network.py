@@ -56,6 +56,13 @@ def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
     return xp.concat([X.T, ones], axis=0)
 
 
+def rows_with_ones(xp: ModuleType, X: Any) -> Any:
+    """X (N, D) -> [X, 1] (N, D + 1): the inputs example by example (mini-batches gather
+    rows of it; the step gets a batch transposed, ``Xt1`` of the batch)."""
+    ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device_of(X))
+    return xp.concat([X, ones], axis=1)
+
+
 @dataclass
 class StepData:
     """A training set in the step's layout: Xt1 = [X^T; 1] (D + 1, N), onehot (K, N)."""

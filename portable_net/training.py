@@ -468,9 +468,10 @@ def train(
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
-    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5, 6))
-    packed, data, fresh = prepare(xp, params, X, y, n_layers, n_classes, opt)
-    data = network.StepData(*data)
+    # mini-batches gather examples: the data example by example, (N, D + 1) and (N, K)
+    by_rows = batch_size is not None
+    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5, 6, 7))
+    packed, data, fresh = prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows)
     state = _start_state(xp, fresh, opt, history)
     schedule = None
     if history is not None and history.schedule is not None:
@@ -512,7 +513,8 @@ def train(
     g, end = first, first + steps  # the global step count
     try:
         if batch_size is None:
-            runner = engines.engine_for(xp, step, settings, packed, state, data, choice)
+            steps_data = network.StepData(*data)
+            runner = engines.engine_for(xp, step, settings, packed, state, steps_data, choice)
             while g < end:
                 if g % log_every == 0:
                     run.before_logged_step(packed, g)
@@ -540,9 +542,8 @@ def train(
                 most = 1 if logged and not quiet else min(end, (g // log_every + 1) * log_every) - g
                 perm, start, count, size, ragged = batches.segment(most)
                 packed, state, loss = runner.run(
-                    packed, state, data.Xt1, data.onehot, perm, start, count, size, ragged,
-                    logged, run.lr,
-                )  # fmt: skip
+                    packed, state, *data, perm, start, count, size, ragged, logged, run.lr
+                )
                 examples = count * size + ragged
                 g += count + (ragged > 0)
                 if logged:
@@ -563,10 +564,9 @@ def train(
     record.n_steps, record.optimizer_state, record.schedule = g, state, schedule
     if run.best is not None:
         packed = run.best
-    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6))
-    final, result = finish(
-        xp, packed, data.Xt1, data.onehot, reg, n_features, engines.block_for(xp, device, packed, n)
-    )
+    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6, 7))
+    block = engines.block_for(xp, device, packed, n)
+    final, result = finish(xp, packed, *data, reg, n_features, block, by_rows)
     final = float(final)
     check_final_loss(record, final, g, run.lr)
     # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
@@ -582,16 +582,25 @@ def train(
 
 
 # the preparation and the end of a run: each one compiled program on libraries that compile
-def _prepare(xp, params, X, y, n_layers, n_classes, opt):
-    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot);
-    the optimiser's fresh state."""
-    data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
+def _prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows):
+    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot),
+    or ``by_rows`` example by example ([X, 1] (N, D + 1), one-hot rows (N, K)); the
+    optimiser's fresh state."""
+    onehot_rows = one_hot(xp, y, n_classes, X.dtype)
+    if by_rows:
+        data = (network.rows_with_ones(xp, X), onehot_rows)
+    else:
+        step_data = network.step_data(xp, X, onehot_rows)
+        data = (step_data.Xt1, step_data.onehot)
     packed = network.pack(xp, params, n_layers)
-    return packed, (data.Xt1, data.onehot), opt.init(xp, packed)
+    return packed, data, opt.init(xp, packed)
 
 
-def _finish(xp, packed, Xt1, onehot, reg, n_features, block):
-    """The full-data loss of the packed parameters (0-d) and their public copies."""
+def _finish(xp, packed, Xt1, onehot, reg, n_features, block, by_rows):
+    """The full-data loss of the packed parameters (0-d) and their public copies (the data
+    as :func:`_prepare` made it)."""
+    if by_rows:
+        Xt1, onehot = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(onehot, (1, 0))
     data = network.StepData(Xt1, onehot)
     final = network.mean_loss(xp, packed, data, reg, n_features, block)
     return final, network.unpack(xp, packed, n_features, copy=True)

@@ -242,7 +242,7 @@ class JaxBatches:
             )
         self.compiled = _cache[key]
 
-    def run(self, packed, state, Xt1, onehot, perm, start, count, size, ragged, need_loss,
+    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, need_loss,
             learning_rate=None):  # fmt: skip
         """As :meth:`portable_net.engines.portable.PortableBatches.run`, one compiled call
         (the loss of the first batch is always computed)."""
@@ -250,7 +250,7 @@ class JaxBatches:
         if count == 0:  # the epoch's last batch alone: a program with one copy of the step
             start, count, size, ragged = perm.shape[0] - ragged, 1, ragged, 0
         if not self.placed:
-            given = (packed, state, (Xt1, onehot))
+            given = (packed, state, (X1, onehot_rows))
             placed = _placed(given, self.device)
             self.committed = placed is not given
             packed, state = placed[:2]
@@ -259,7 +259,8 @@ class JaxBatches:
             self.host_perm = perm
             perm = perm.astype(_index_dtype())
             self.perm = jax.device_put(perm, self.device) if self.committed else jnp.asarray(perm)
-        return self.compiled(packed, state, Xt1, onehot, self.perm, start, count, size, ragged, lr)
+        args = (packed, state, X1, onehot_rows, self.perm, start, count, size, ragged, lr)
+        return self.compiled(*args)
 
 
 def _index_dtype() -> Any:
@@ -267,13 +268,13 @@ def _index_dtype() -> Any:
 
 
 def _batch_run(step: Step):
-    def run(packed, state, Xt1, onehot, perm, start, count, size, ragged, lr):
+    def run(packed, state, X1, onehot_rows, perm, start, count, size, ragged, lr):
         global traces
         traces += 1
 
-        def batch(lo, width):
+        def batch(lo, width):  # the batch's rows, transposed: (D + 1, B), (K, B)
             idx = jax.lax.dynamic_slice_in_dim(perm, lo, width)
-            return jax.numpy.take(Xt1, idx, axis=1), jax.numpy.take(onehot, idx, axis=1)
+            return jnp.take(X1, idx, axis=0).T, jnp.take(onehot_rows, idx, axis=0).T
 
         # one copy of the step for the full batches: every step computes its batch's loss,
         # the first one's is kept
@@ -282,7 +283,7 @@ def _batch_run(step: Step):
             p, s, loss = step(p, s, *batch(start + j * size, size), True, lr)
             return p, s, jax.numpy.where(j == 0, loss, first)
 
-        zero = jax.numpy.zeros((), dtype=Xt1.dtype)
+        zero = jnp.zeros((), dtype=X1.dtype)
         packed, state, loss = jax.lax.fori_loop(0, count, body, (packed, state, zero))
         if ragged:  # the epoch's last, smaller batch
             n = perm.shape[0]

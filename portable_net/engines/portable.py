@@ -35,13 +35,14 @@ class PortableBatches:
         self.xp, self.step, self.device = xp, step, device
         self.host_perm: Any = None
 
-    def run(self, packed, state, Xt1, onehot, perm, start, count, size, ragged, need_loss,
+    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, need_loss,
             learning_rate=None):  # fmt: skip
-        """``count`` steps on batches of ``size`` examples, the columns of (Xt1, onehot) at
-        positions ``start``, ``start + size``, ... of the epoch's order ``perm``, then one on
-        the last ``ragged`` positions when ``ragged`` > 0; also the loss of the first step's
-        batch (0-d) when ``need_loss``. ``perm``: the epoch's order, a NumPy array (moved to
-        the device once per epoch)."""
+        """``count`` steps on batches of ``size`` examples, the rows of ``X1`` ([X, 1],
+        (N, D + 1)) and ``onehot_rows`` (N, K) at positions ``start``, ``start + size``, ...
+        of the epoch's order ``perm``, then one on its last ``ragged`` positions when
+        ``ragged`` > 0; also the loss of the first step's batch (0-d) when ``need_loss``.
+        ``perm``: a NumPy array (moved to the device once per epoch). Each batch is gathered
+        row by row (contiguous) and given to the step transposed, (D + 1, B) and (K, B)."""
         xp, n = self.xp, perm.shape[0]
         if perm is not self.host_perm:
             self.host_perm = perm
@@ -56,8 +57,8 @@ class PortableBatches:
             packed, state, part = self.step(
                 packed,
                 state,
-                xp.take(Xt1, idx, axis=1),
-                xp.take(onehot, idx, axis=1),
+                xp.permute_dims(xp.take(X1, idx, axis=0), (1, 0)),
+                xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
                 need_loss,
                 learning_rate,
             )
