@@ -126,3 +126,72 @@ def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
     np.testing.assert_allclose(h_c.loss, h_ref.loss, rtol=1e-11)
     for k in params:
         np.testing.assert_allclose(to_numpy(compiled[k]), ref[k], rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("host_side", ["callback", "schedule", "validation"])
+def test_compiled_mini_batches_with_work_at_logged_steps_match_the_portable_loop(host_side):
+    # with a callback, a schedule or held-out data, the logged step runs alone (the host acts
+    # between it and the next steps): the same numbers as the portable loop, and the callback
+    # sees the parameters after the logged step
+    _jax()
+    X, y = pn.make_spiral(40, 3, seed=7, xp="jax")
+    params = pn.init_params([2, 16, 3], seed=7, xp="jax", scale=0.3)
+    kw = {"batch_size": 32, "seed": 4, "optimizer": "adam", "learning_rate": 0.01}
+    seen: dict[str, list] = {"compiled": [], "portable": []}
+    for engine in ("auto", "portable"):
+        extra: dict = {}
+        if host_side == "callback":
+
+            def callback(step, loss, p, out=seen["compiled" if engine == "auto" else "portable"]):
+                out.append((step, to_numpy(p["W2"]).copy()))
+
+            extra["callback"] = callback
+        elif host_side == "schedule":
+            extra.update(optimizer="sgd", learning_rate=0.3, lr_schedule="invscaling")
+        else:
+            extra["validation_fraction"] = 0.25
+        new, hist = pn.train(params, X, y, steps=30, log_every=4, engine=engine, **{**kw, **extra})
+        if engine == "auto":
+            compiled, h_c = new, hist
+    np.testing.assert_allclose(h_c.loss, hist.loss, rtol=1e-11)
+    np.testing.assert_allclose(h_c.learning_rate, hist.learning_rate, rtol=1e-12)
+    np.testing.assert_allclose(h_c.val_loss, hist.val_loss, rtol=1e-11)
+    for k in params:
+        np.testing.assert_allclose(to_numpy(compiled[k]), to_numpy(new[k]), rtol=1e-9, atol=1e-13)
+    if host_side == "callback":
+        assert [s for s, _ in seen["compiled"]] == [s for s, _ in seen["portable"]]
+        for (_, a), (_, b) in zip(seen["compiled"], seen["portable"]):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-13)
+
+
+def test_a_mini_batch_run_compiles_a_handful_of_programs():
+    # every check, the preparation, the epochs and the end of a run: one program each (the
+    # input checks used to compile one program per reduction, about thirty in all)
+    _jax()
+    import logging
+
+    import jax
+
+    X, y = pn.make_spiral(37, 3, seed=2, xp="jax")  # shapes no other test uses
+    params = pn.init_params([2, 23, 3], seed=2, xp="jax")
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if "Finished XLA compilation" in record.getMessage():
+                records.append(record.getMessage())
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger("jax")
+    root.addHandler(handler)
+    old = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            pn.train(params, X, y, steps=12, batch_size=25, optimizer="adam", log_every=4)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)
+    # value checks, preparation, runs of batches (full, ending ragged, the ragged alone),
+    # the end of the run; a few conversions of the host's arrays
+    assert 3 <= len(records) <= 9, records
