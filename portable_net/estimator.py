@@ -931,7 +931,10 @@ class Classifier:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", TrainingWarning)
                 out, history = train(
-                    *args, **kwargs, history=History(optimizer_state=self._optimizer_state)
+                    *args,
+                    **kwargs,
+                    history=History(optimizer_state=self._optimizer_state),
+                    final_loss=False,  # the epoch's loss comes from its batches
                 )
             self._optimizer_state = history.optimizer_state
             return out, history

@@ -16,6 +16,7 @@ it is a plain argument.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -207,12 +208,19 @@ def penalty(xp: ModuleType, packed: list[Any], n_features: int, reg: float) -> A
     return l2_penalty(xp, weights(packed, n_features), reg)
 
 
+@functools.lru_cache(maxsize=16)
+def _mask_row(xp: ModuleType, device: Any, dtype: Any, width: int, n_features: int) -> Any:
+    """(1, width): 1 for the first n_features columns, 0 after; from a Python list (no
+    computation: a library that compiles would compile each operation), made once per
+    library, device, dtype and sizes (never modified: the updates only multiply by it)."""
+    ones = [[1.0] * n_features + [0.0] * (width - n_features)]
+    return xp.asarray(ones, dtype=dtype, device=device)
+
+
 def weight_masks(xp: ModuleType, packed: list[Any], n_features: int) -> list[Any]:
     """1 where a packed entry is a weight (regularised), 0 where it is a bias."""
     W1b = packed[0]
-    # from a Python list: no computation (a library that compiles would compile each one)
-    ones = [[1.0] * n_features + [0.0] * (W1b.shape[1] - n_features)]
-    masks = [xp.asarray(ones, dtype=W1b.dtype, device=device_of(W1b))]  # (1, D+1)
+    masks = [_mask_row(xp, device_of(W1b), W1b.dtype, W1b.shape[1], n_features)]  # (1, D+1)
     for i in range(1, len(packed)):
         masks.append(1.0 if i % 2 == 1 else 0.0)
     return masks

@@ -200,7 +200,12 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
 
 
 def _copy_state(xp: ModuleType, state: Any) -> Any:
-    """A private copy of an optimiser state (the loop updates its arrays in place)."""
+    """A private copy of an optimiser state (the loop updates its arrays in place): one
+    program where the library compiles."""
+    return engines.compiled(xp, _copies, static_argnums=(0,))(xp, state)
+
+
+def _copies(xp: ModuleType, state: Any) -> Any:
     own = lambda arrays: [xp.asarray(a, copy=True) for a in arrays]  # noqa: E731
     if isinstance(state, SGDState):
         return SGDState(own(state.velocity))
@@ -268,6 +273,7 @@ def train(
     tol: float = 1e-4,
     restore_best: bool = False,
     history: History | None = None,
+    final_loss: bool = True,
     engine: str | engines.EngineFactory = "auto",
     jit: bool | None = None,
     scheduler: Any = None,
@@ -351,6 +357,12 @@ def train(
         schedule from its ``schedule``; pass the parameters that run returned. The result is
         a new History holding both runs' records. Mini-batch orders are not carried over:
         a continued run draws its own from ``seed``.
+    final_loss : bool
+        Compute ``history.final_loss``, the full-data loss of the returned parameters (one
+        forward pass over all of X), and check the run against it (``TrainingDiverged``,
+        ``TrainingWarning``). False skips that pass (``history.final_loss`` stays None): for
+        loops of many short runs, such as :class:`portable_net.Classifier`'s one run per
+        epoch. Chunked lazy arrays always compute it.
     engine : "auto", "portable" or an engine factory
         What runs full-batch steps. ``"auto"`` (the default): the array library's own engine
         where it has one, the same step with the same numbers (a compiled loop of the steps
@@ -429,6 +441,8 @@ def train(
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History or None, not {type(history).__name__}")
     choice = _engine_choice(engine, jit)
+    if not isinstance(final_loss, bool):
+        raise TypeError(f"final_loss must be True or False, not {final_loss!r}")
 
     # arrays that bring their own loop (lazy, chunked): before the in-memory checks
     own_loop = engines.own_loop(X, y)
@@ -564,9 +578,11 @@ def train(
     record.n_steps, record.optimizer_state, record.schedule = g, state, schedule
     if run.best is not None:
         packed = run.best
-    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6, 7))
+    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6, 7, 8))
     block = engines.block_for(xp, device, packed, n)
-    final, result = finish(xp, packed, *data, reg, n_features, block, by_rows)
+    final, result = finish(xp, packed, *data, reg, n_features, block, by_rows, final_loss)
+    if final is None:
+        return result, record
     final = float(final)
     check_final_loss(record, final, g, run.lr)
     # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
@@ -596,14 +612,17 @@ def _prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows):
     return packed, data, opt.init(xp, packed)
 
 
-def _finish(xp, packed, Xt1, onehot, reg, n_features, block, by_rows):
-    """The full-data loss of the packed parameters (0-d) and their public copies (the data
-    as :func:`_prepare` made it)."""
+def _finish(xp, packed, Xt1, onehot, reg, n_features, block, by_rows, need_loss):
+    """The full-data loss of the packed parameters (0-d; None unless ``need_loss``) and their
+    public copies (the data as :func:`_prepare` made it)."""
+    params = network.unpack(xp, packed, n_features, copy=True)
+    if not need_loss:
+        return None, params
     if by_rows:
         Xt1, onehot = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(onehot, (1, 0))
     data = network.StepData(Xt1, onehot)
     final = network.mean_loss(xp, packed, data, reg, n_features, block)
-    return final, network.unpack(xp, packed, n_features, copy=True)
+    return final, params
 
 
 def _views(xp, packed, n_features):

@@ -550,3 +550,18 @@ def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypa
     assert not blocks.heap_keeps_blocks()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "lots")
     assert not blocks.heap_keeps_blocks()
+
+
+def test_final_loss_false_skips_the_full_data_pass_only(xp):
+    X, y = pn.make_spiral(30, 3, seed=4, xp=xp)
+    params = pn.init_params([2, 12, 3], seed=4, xp=xp)
+    for batch_size in (None, 16):
+        kw = {"steps": 12, "log_every": 4, "batch_size": batch_size}
+        with_loss, h1 = pn.train(params, X, y, **kw)
+        without, h2 = pn.train(params, X, y, final_loss=False, **kw)
+        assert h1.final_loss is not None and h2.final_loss is None
+        assert h1.loss == h2.loss and h1.n_steps == h2.n_steps
+        for k in params:
+            np.testing.assert_array_equal(to_numpy(with_loss[k]), to_numpy(without[k]))
+    with pytest.raises(TypeError, match="final_loss must be True or False"):
+        pn.train(params, X, y, steps=1, final_loss=1)
