@@ -5,7 +5,8 @@ the test accuracy), standardised on the training rows; one hidden layer of 100 R
 Adam (rate 1e-3), batches of 200, L2 ``alpha=1e-4``, 200 epochs: MLPClassifier's
 ``MLPClassifier(hidden_layer_sizes=(100,), solver="adam", batch_size=200, max_iter=200)``
 beside ``portable_net.train(..., optimizer="adam", batch_size=200)`` on NumPy, torch (CPU)
-and JAX (float64 everywhere, as MLPClassifier).
+and JAX, and ``portable_net.Classifier`` (MLPClassifier's drop-in, one ``train`` call per
+epoch) with the same settings on NumPy and JAX (float64 everywhere, as MLPClassifier).
 
 MLPClassifier stops before ``max_iter`` when its training loss stops improving; our sides run
 as many epochs as it does (found by one untimed fit first; ``--epochs`` to choose), so the
@@ -36,7 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN, BATCH, EPOCHS, RATE, ALPHA = 100, 200, 200, 1e-3, 1e-4
-SIDES = ("sklearn", "numpy", "torch", "jax")
+SIDES = ("sklearn", "numpy", "torch", "jax", "Classifier numpy", "Classifier jax")
 
 
 def make_data(path: Path, seed: int = 0) -> None:
@@ -119,10 +120,44 @@ def fit_ours(backend: str, d: dict, seed: int, epochs: int) -> tuple[float, floa
     return float(acc), float(epochs)
 
 
+def fit_classifier(backend: str, d: dict, seed: int) -> tuple[float, float]:
+    """portable_net.Classifier with MLPClassifier's settings: its own convergence test
+    decides the epochs, as MLPClassifier's does (the shuffles differ)."""
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    import warnings
+
+    from portable_net import Classifier
+    from portable_net._backend import get_namespace
+
+    xp = get_namespace(backend)
+    model = Classifier(
+        hidden_layer_sizes=(HIDDEN,),
+        solver="adam",
+        batch_size=BATCH,
+        max_iter=EPOCHS,
+        learning_rate_init=RATE,
+        alpha=ALPHA,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(xp.asarray(d["X_train"]), xp.asarray(d["y_train"]))
+    acc = model.score(xp.asarray(d["X_test"]), xp.asarray(d["y_test"]))
+    return float(acc), float(model.n_iter_)
+
+
 def run_worker(side: str, data: str, seed: int, epochs: int) -> dict:
     """In a fresh process: fit twice, time each, and the test accuracy of the first."""
     d = dict(np.load(data))
-    fit = fit_sklearn if side == "sklearn" else (lambda dd, s: fit_ours(side, dd, s, epochs))
+    if side == "sklearn":
+        fit = fit_sklearn
+    elif side.startswith("Classifier "):
+        fit = lambda dd, s: fit_classifier(side.split()[1], dd, s)  # noqa: E731
+    else:
+        fit = lambda dd, s: fit_ours(side, dd, s, epochs)  # noqa: E731
     t0 = time.perf_counter()
     acc, epochs = fit(d, seed)
     t1 = time.perf_counter()
@@ -167,7 +202,8 @@ def report(results: dict[str, list[dict]], load: str) -> str:
         "# Digits: portable_net against MLPClassifier",
         "",
         f"Adam (rate {RATE}), batches of {BATCH}, {HIDDEN} hidden units, at most {EPOCHS} "
-        "epochs (MLPClassifier stops by its convergence test; ours run as many epochs), "
+        "epochs (MLPClassifier stops by its convergence test; `train` runs as many epochs; "
+        "`Classifier` stops by its own, the same test on its own shuffles), "
         f"float64; medians of {len(results['sklearn'])} alternating rounds, each side in its "
         "own fresh process. process: start, imports, data, first fit (with compilation), test "
         "accuracy; fit 1: the first fit; fit 2: a second fit in the same process (no "

@@ -227,7 +227,7 @@ def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     ((300, 3), True)
     """
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return softmax(xp, scores(xp, params, X, n_layers))
+    return compiled(xp, _probabilities, static_argnums=(0, 3))(xp, params, X, n_layers)
 
 
 def predict(params: Mapping[str, Any], X: Any) -> Any:
@@ -253,7 +253,7 @@ def predict(params: Mapping[str, Any], X: Any) -> Any:
     (300,)
     """
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return xp.argmax(scores(xp, params, X, n_layers), axis=1)
+    return compiled(xp, _predictions, static_argnums=(0, 3))(xp, params, X, n_layers)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
@@ -284,6 +284,16 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
     hits = compiled(xp, _hits, static_argnums=(0, 4))(xp, params, X, y, n_layers)
     return float(int(hits) / X.shape[0])  # exact: the same float on every backend
+
+
+def _probabilities(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+    """predict_proba's computation: one compiled program on JAX."""
+    return softmax(xp, scores(xp, params, X, n_layers))
+
+
+def _predictions(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+    """predict's computation: one compiled program on JAX."""
+    return xp.argmax(scores(xp, params, X, n_layers), axis=1)
 
 
 def _hits(xp: ModuleType, params: Mapping[str, Any], X: Any, y: Any, n_layers: int) -> Any:
