@@ -27,7 +27,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import block_for, compiled, outside_autograd
+from .engines import block_for, compiled, outside_autograd, summarised
 from .loss import one_hot, softmax
 
 __all__ = [
@@ -140,7 +140,7 @@ def check_inputs(
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
     # the values: one reduction each, in one program where the library compiles
-    finite, bounds, largest = compiled(xp, value_summary, static_argnums=(0,))(xp, X, y, params)
+    finite, bounds, largest = summarised(xp, value_summary)(xp, X, y, params)
     check_features(xp, X, finite=finite)
     if y is not None:
         check_labels(xp, y, X.shape[0], n_classes, bounds=bounds)

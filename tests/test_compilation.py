@@ -164,22 +164,18 @@ def test_compiled_mini_batches_with_work_at_logged_steps_match_the_portable_loop
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-13)
 
 
-def test_a_mini_batch_run_compiles_a_handful_of_programs():
-    # every check, the preparation, the epochs and the end of a run: one program each (the
-    # input checks used to compile one program per reduction, about thirty in all)
-    _jax()
+def _compilations(fn):
+    """The names of the programs that ``fn()`` compiles."""
     import logging
 
     import jax
 
-    X, y = pn.make_spiral(37, 3, seed=2, xp="jax")  # shapes no other test uses
-    params = pn.init_params([2, 23, 3], seed=2, xp="jax")
     records: list[str] = []
 
     class Collect(logging.Handler):
         def emit(self, record):
             if "Finished XLA compilation" in record.getMessage():
-                records.append(record.getMessage())
+                records.append(record.getMessage().split()[4])
 
     handler = Collect(level=logging.DEBUG)
     root = logging.getLogger("jax")
@@ -188,10 +184,42 @@ def test_a_mini_batch_run_compiles_a_handful_of_programs():
     root.setLevel(logging.DEBUG)
     try:
         with jax.log_compiles(True):
-            pn.train(params, X, y, steps=12, batch_size=25, optimizer="adam", log_every=4)
+            fn()
     finally:
         root.removeHandler(handler)
         root.setLevel(old)
-    # value checks, preparation, runs of batches (full, ending ragged, the ragged alone),
-    # the end of the run; a few conversions of the host's arrays
+    return records
+
+
+def test_a_mini_batch_run_compiles_a_handful_of_programs():
+    # every check, the preparation, the epochs and the end of a run: one program each (the
+    # input checks used to compile one program per reduction, about thirty in all)
+    _jax()
+    X, y = pn.make_spiral(37, 3, seed=2, xp="jax")  # shapes no other test uses
+    params = pn.init_params([2, 23, 3], seed=2, xp="jax")
+    records = _compilations(
+        lambda: pn.train(params, X, y, steps=12, batch_size=25, optimizer="adam", log_every=4)
+    )
+    # preparation, runs of batches (full, ending ragged, the ragged alone), the end of the
+    # run; a few conversions of the host's arrays
     assert 3 <= len(records) <= 9, records
+
+
+def test_checks_of_jax_arrays_on_the_cpu_compile_nothing_and_still_refuse():
+    _jax()
+    import jax
+
+    X, y = pn.make_spiral(29, 3, seed=3, xp="jax")  # shapes no other test uses
+    params = pn.init_params([2, 19, 3], seed=3, xp="jax")
+    if X.devices().pop().platform != "cpu":
+        pytest.skip("the host-side checks are for JAX on the CPU")
+    records = _compilations(lambda: pn.predict(params, X))
+    assert records == ["jit(_predictions)"], records
+    with pytest.raises(ValueError, match="X holds NaN"):
+        pn.predict(params, X.at[3, 1].set(float("nan")))
+    with pytest.raises(ValueError, match="labels from 0 to 3"):
+        pn.accuracy(params, X, y.at[5].set(3))
+    bad = dict(params, b2=params["b2"].at[0].set(float("inf")))
+    with pytest.raises(ValueError, match="'b2'"):
+        pn.predict(bad, X)
+    assert jax.numpy.isfinite(X).all()  # the caller's arrays untouched

@@ -41,6 +41,7 @@ __all__ = [
     "engine_for",
     "outside_autograd",
     "own_loop",
+    "summarised",
 ]
 
 #: the names ``train(..., engine=...)`` accepts
@@ -139,6 +140,18 @@ def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, 
 
         return jax_engine.program(fn, static_argnums)
     return fn
+
+
+def summarised(xp: ModuleType, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(xp, *args)``, a pure function reducing arrays to a few 0-d values (checks), run
+    where it costs least: on JAX arrays in the host's memory, by NumPy on views of them
+    (:func:`.jax_engine.on_host`: the same values, no compilation for each new shape); on
+    other libraries that compile, as one compiled program; else as it is."""
+    if backend_name(xp) == "jax":
+        from . import jax_engine
+
+        return jax_engine.on_host(fn)
+    return compiled(xp, fn, static_argnums=(0,))
 
 
 def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:
