@@ -201,12 +201,13 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
 
 
 def _placed(tree: Any, device: Any) -> Any:
-    """The first call's arguments placed alike: left as they are when none is committed to a
-    device (the outputs are not either: the programs after training, such as the final loss
-    or ``accuracy``, then find the compilations of the same arguments before training),
-    else all committed to ``device`` (the outputs are; otherwise the second call, getting
-    them, would compile again)."""
-    if not any(getattr(x, "committed", False) for x in jax.tree_util.tree_leaves(tree)):
+    """The first call's arguments placed alike: left as they are when none or all of them
+    are committed to a device (the outputs are placed alike: with none, the programs after
+    training, such as the final loss or ``accuracy``, find the compilations of the same
+    arguments before training), else all committed to ``device`` (otherwise the second call,
+    getting the committed outputs, would compile again)."""
+    committed = {bool(getattr(x, "committed", False)) for x in jax.tree_util.tree_leaves(tree)}
+    if len(committed) < 2:
         return tree  # the same object
     return jax.device_put(tree, device)
 
@@ -273,9 +274,9 @@ class JaxBatches:
             start, count, size, ragged = perm.shape[0] - ragged, 1, ragged, 0
         if not self.placed:
             given = (packed, state, (X1, onehot_rows))
-            placed = _placed(given, self.device)
-            self.committed = placed is not given
-            packed, state = placed[:2]
+            packed, state = _placed(given, self.device)[:2]
+            leaves = jax.tree_util.tree_leaves((packed, state, (X1, onehot_rows)))
+            self.committed = any(getattr(x, "committed", False) for x in leaves)
             self.placed = True
         if perm is not self.host_perm:  # once per epoch, placed as the data
             self.host_perm = perm
