@@ -236,6 +236,16 @@ def test_bad_input_is_refused_clearly(i):
         pn.train(pn.init_params([2, 3]), X, y, steps=1)
 
 
+def test_non_finite_params_are_refused_by_name_before_work():
+    X, y = pn.make_spiral(10, 3, seed=0, chunks=10)
+    p0 = pn.init_params([2, 3])
+    p0["b1"] = p0["b1"].copy()
+    p0["b1"][1] = np.inf
+    with pytest.raises(ValueError, match="params 'b1' hold NaN or infinite"):
+        pn.train(p0, X, y, steps=1)
+    assert np.isinf(p0["b1"][1])  # the caller's array untouched
+
+
 def test_params_of_another_library_are_refused():
     torch = pytest.importorskip("torch")
     X, y = pn.make_spiral(10, 3, seed=0, chunks=10)

@@ -38,6 +38,7 @@ import numpy as np
 from .. import network
 from .._validation import (
     check_feature_count,
+    check_finite_params,
     check_float_dtype,
     check_floating_params,
     check_params,
@@ -268,7 +269,9 @@ def _client_params(xp: Any, params: Mapping[str, Any], dtype: Any) -> dict[str, 
             )
         out[key] = arr
     check_floating_params(array_api_compat.array_namespace(*out.values()), out)
-    return {k: xp.astype(xp.asarray(v), dtype, copy=True) for k, v in out.items()}
+    client = {k: xp.astype(xp.asarray(v), dtype, copy=True) for k, v in out.items()}
+    check_finite_params(xp, client)  # after the cast, as for in-memory arrays
+    return client
 
 
 def check_and_persist(
