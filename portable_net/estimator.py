@@ -1272,7 +1272,10 @@ class Classifier:
     def load(cls, path: Any, *, xp: Any = None, device: Any = None) -> Classifier:
         """Load a fitted Classifier from a file written by :meth:`save`.
 
-        A file written by :func:`portable_net.save` loads too.
+        A file written by :func:`portable_net.save` loads too. A model saved by
+        ``portable-net train --standardize`` holds its inputs' mean and scale: they are
+        folded into the first layer (``W1 / scale``, ``b1 - (mean / scale) @ W1``), so that
+        the Classifier takes the raw features, as the command's ``predict`` does.
 
         Parameters
         ----------
@@ -1364,6 +1367,7 @@ class Classifier:
                 f"{str(path)!r}: its classes {classes!r} are not {sizes[-1]} distinct sorted "
                 "labels, one per output of the model"
             )
+        params = _fold_standardization(path, params, meta.get("standardize"), sizes[0])
         target = {k: namespace.asarray(v, device=device) for k, v in params.items()}
         n_layers = len(sizes) - 1
         model.coefs_ = [target[f"W{i}"] for i in range(1, n_layers + 1)]
@@ -1389,3 +1393,36 @@ class Classifier:
             model.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
         model._no_improvement_count = 0
         return model
+
+
+def _fold_standardization(
+    path: Any, params: dict[str, Any], saved: Any, n_inputs: int
+) -> dict[str, Any]:
+    """The parameters of a model whose inputs were standardised (``saved``: the metadata's
+    ``{"mean": [...], "scale": [...]}``, checked) with the standardisation folded into the
+    first layer: ``((x - mean) / scale) @ W1 + b1 = x @ (W1 / scale) + (b1 - (mean / scale)
+    @ W1)``. NumPy parameters in, new NumPy parameters out; None: unchanged."""
+    if saved is None:
+        return params
+    from .tabular import Standardizer
+
+    try:
+        scaler = Standardizer.from_dict(saved)
+    except ValueError as exc:
+        raise ValueError(f"{str(path)!r}: its saved standardisation is unusable: {exc}") from None
+    mean, scale = scaler.mean_, scaler.scale_
+    assert mean is not None and scale is not None
+    if mean.shape[0] != n_inputs:
+        raise ValueError(
+            f"{str(path)!r}: its saved standardisation has {mean.shape[0]} features but the "
+            f"model has {n_inputs} inputs"
+        )
+    W1, b1 = np.asarray(params["W1"]), np.asarray(params["b1"])
+    dtype = W1.dtype
+    folded = dict(params)
+    with np.errstate(over="ignore", invalid="ignore"):
+        folded["W1"] = (W1 / scale[:, None]).astype(dtype)
+        folded["b1"] = (b1 - (mean / scale) @ W1).astype(dtype)
+    if not (np.all(np.isfinite(folded["W1"])) and np.all(np.isfinite(folded["b1"]))):
+        raise ValueError(f"{str(path)!r}: its standardisation overflows the first layer")
+    return folded

@@ -465,3 +465,27 @@ def test_verbose_prints_each_epoch_s_loss(capsys):
     clf = _fit_quietly(_clf(hidden_layer_sizes=(4,), max_iter=3, verbose=True), X, y)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(clf.loss_curve_)]
+
+
+def test_a_standardized_command_line_model_loads_taking_raw_features(tmp_path):
+    # `portable-net train --standardize` saves its inputs' statistics: Classifier.load folds
+    # them into the first layer, so it predicts from raw features as the command does
+    from portable_net.tabular import Standardizer
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(loc=[3.0, -40.0], scale=[0.5, 20.0], size=(120, 2))
+    y = (X[:, 0] - 3.0 > (X[:, 1] + 40.0) / 40.0).astype(np.int64)
+    scaler = Standardizer().fit(X)
+    Z = scaler.transform(X)
+    params, _ = pn.train(pn.init_params([2, 8, 2], seed=1), Z, y, steps=200, learning_rate=0.5)
+    path = tmp_path / "m.npz"
+    pn.save(path, params, classes=["no", "yes"], standardize=scaler.to_dict())
+    clf = pn.Classifier.load(path)
+    expected = pn.predict_proba(params, Z)  # the standardised inputs, by hand
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-10, atol=1e-12)
+    assert list(clf.predict(X[:3])) == [["no", "yes"][int(k)] for k in pn.predict(params, Z[:3])]
+    # a bad standardisation is refused by name
+    for bad in ({"mean": [0.0], "scale": [1.0]}, {"mean": [0.0, 1.0], "scale": [1.0, 0.0]}):
+        pn.save(path, params, classes=["no", "yes"], standardize=bad)
+        with pytest.raises(ValueError, match="standardisation"):
+            pn.Classifier.load(path)
