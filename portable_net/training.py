@@ -542,10 +542,10 @@ def train(
                     g += stretch
                     run.samples += stretch * n
         else:
-            # a logged step, then the batches up to the next logged step, within an epoch
-            # (one compiled loop over the batches on JAX); nothing host-side between a
-            # logged step and the next ones (no callback, schedule, held-out data): one
-            # run from a logged step on
+            # runs of batches within an epoch (one compiled call on JAX). With host-side
+            # work at logged steps (a callback, a schedule, held-out data), a logged step
+            # runs alone and a run ends before the next one; without (quiet), a run goes on
+            # to the end of the epoch (or of training), its logged losses read at its end
             batches = _Batches(n, batch_size, seed)
             runner = engines.batch_runner(xp, device, step, settings, packed, choice)
             quiet = callback is None and schedule is None and held_out is None
@@ -553,19 +553,28 @@ def train(
                 logged = g % log_every == 0
                 if logged:
                     run.before_logged_step(packed, g)
-                most = 1 if logged and not quiet else min(end, (g // log_every + 1) * log_every) - g
+                if quiet:
+                    most = end - g
+                else:
+                    most = 1 if logged else min(end, (g // log_every + 1) * log_every) - g
                 perm, start, count, size, ragged = batches.segment(most)
-                packed, state, loss = runner.run(
-                    packed, state, *data, perm, start, count, size, ragged, logged, run.lr
+                k = count + (ragged > 0)  # the run's steps
+                want = tuple(j for j in range(k) if (g + j) % log_every == 0)
+                packed, state, losses = runner.run(
+                    packed, state, *data, perm, start, count, size, ragged, want, run.lr
                 )
                 examples = count * size + ragged
-                g += count + (ragged > 0)
-                if logged:
-                    first = size if count else ragged  # the logged step's batch
-                    if run.after_logged_step(packed, g - count - (ragged > 0), loss, first):
+                stop = False
+                for j, loss in zip(want, losses):
+                    batch = size if j < count else ragged  # the logged step's batch
+                    stop = run.after_logged_step(packed, g + j, loss, batch)
+                    examples -= batch
+                    if stop:
                         break
-                    examples -= first
+                g += k
                 run.samples += examples
+                if stop:
+                    break
     except KeyboardInterrupt as exc:
         if isinstance(exc, TrainingInterrupted):
             raise

@@ -94,6 +94,7 @@ def test_use_compilation_cache_sets_jax_s_persistent_cache(tmp_path, monkeypatch
         (0.5, 120, 3, [16, 8], "sgd"),
         (0.0, 25, 10, [20], "sgd"),
         (0.0, 32, 6, [20], "adam"),
+        (0.0, 32, 1, [20], "adam"),  # every step logged: an epoch is still one call
     ],
 )
 def test_compiled_mini_batches_give_the_portable_loop_s_numbers(

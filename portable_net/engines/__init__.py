@@ -120,10 +120,11 @@ def batch_runner(
     packed: list[Any],
     engine: str | EngineFactory = "auto",
 ) -> Any:
-    """What runs consecutive mini-batches of one epoch, ``runner.run(packed, state, Xt1,
-    onehot, perm, start, count, size, ragged, need_loss, learning_rate=None) -> (packed,
-    state, loss of the first or None)`` (see :class:`.portable.PortableBatches`): on JAX with
-    ``"auto"`` one compiled call, else the portable step in a loop (the same numbers)."""
+    """What runs consecutive mini-batches of one epoch, ``runner.run(packed, state, X1,
+    onehot_rows, perm, start, count, size, ragged, want, learning_rate=None) -> (packed,
+    state, the losses of the steps numbered in want)`` (see
+    :class:`.portable.PortableBatches`): on JAX with ``"auto"`` one compiled call, else the
+    portable step in a loop (the same numbers)."""
     if engine == "auto" and backend_name(xp) == "jax":
         from . import jax_engine
 

@@ -265,10 +265,11 @@ class JaxBatches:
             )
         self.compiled = _cache[key]
 
-    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, need_loss,
+    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, want,
             learning_rate=None):  # fmt: skip
         """As :meth:`portable_net.engines.portable.PortableBatches.run`, one compiled call
-        (the loss of the first batch is always computed)."""
+        (every step's loss is computed; the wanted ones are read at the end, one transfer,
+        as Python floats)."""
         lr = self.learning_rate if learning_rate is None else learning_rate
         if count == 0:  # the epoch's last batch alone: a program with one copy of the step
             start, count, size, ragged = perm.shape[0] - ragged, 1, ragged, 0
@@ -283,7 +284,11 @@ class JaxBatches:
             perm = perm.astype(_index_dtype())
             self.perm = jax.device_put(perm, self.device) if self.committed else jnp.asarray(perm)
         args = (packed, state, X1, onehot_rows, self.perm, start, count, size, ragged, lr)
-        return self.compiled(*args)
+        packed, state, losses = self.compiled(*args)
+        if not want:
+            return packed, state, []
+        host = np.asarray(losses)
+        return packed, state, [float(host[j]) for j in want]
 
 
 def _index_dtype() -> Any:
@@ -300,18 +305,18 @@ def _batch_run(step: Step):
             return jnp.take(X1, idx, axis=0).T, jnp.take(onehot_rows, idx, axis=0).T
 
         # one copy of the step for the full batches: every step computes its batch's loss,
-        # the first one's is kept
+        # into a vector as long as an epoch's steps can be
         def body(j, carry):
-            p, s, first = carry
+            p, s, losses = carry
             p, s, loss = step(p, s, *batch(start + j * size, size), True, lr)
-            return p, s, jax.numpy.where(j == 0, loss, first)
+            return p, s, losses.at[j].set(loss)
 
-        zero = jnp.zeros((), dtype=X1.dtype)
-        packed, state, loss = jax.lax.fori_loop(0, count, body, (packed, state, zero))
+        n = perm.shape[0]
+        losses = jnp.zeros((n // size + 1,), dtype=X1.dtype)
+        packed, state, losses = jax.lax.fori_loop(0, count, body, (packed, state, losses))
         if ragged:  # the epoch's last, smaller batch
-            n = perm.shape[0]
             packed, state, last = step(packed, state, *batch(n - ragged, ragged), True, lr)
-            loss = jax.numpy.where(count == 0, last, loss)
-        return packed, state, loss
+            losses = losses.at[count].set(last)
+        return packed, state, losses
 
     return run

@@ -35,14 +35,15 @@ class PortableBatches:
         self.xp, self.step, self.device = xp, step, device
         self.host_perm: Any = None
 
-    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, need_loss,
+    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, want,
             learning_rate=None):  # fmt: skip
         """``count`` steps on batches of ``size`` examples, the rows of ``X1`` ([X, 1],
         (N, D + 1)) and ``onehot_rows`` (N, K) at positions ``start``, ``start + size``, ...
         of the epoch's order ``perm``, then one on its last ``ragged`` positions when
-        ``ragged`` > 0; also the loss of the first step's batch (0-d) when ``need_loss``.
-        ``perm``: a NumPy array (moved to the device once per epoch). Each batch is gathered
-        row by row (contiguous) and given to the step transposed, (D + 1, B) and (K, B)."""
+        ``ragged`` > 0; also the losses (each of its step's batch, before the update) of the
+        steps numbered in ``want`` (0 the first), in that order. ``perm``: a NumPy array
+        (moved to the device once per epoch). Each batch is gathered row by row
+        (contiguous) and given to the step transposed, (D + 1, B) and (K, B)."""
         xp, n = self.xp, perm.shape[0]
         if perm is not self.host_perm:
             self.host_perm = perm
@@ -51,17 +52,17 @@ class PortableBatches:
         spans = [(start + j * size, start + (j + 1) * size) for j in range(count)]
         if ragged:
             spans.append((n - ragged, n))
-        loss = None
+        losses = []
         for j, (lo, hi) in enumerate(spans):
             idx = perm[lo:hi]
-            packed, state, part = self.step(
+            packed, state, loss = self.step(
                 packed,
                 state,
                 xp.permute_dims(xp.take(X1, idx, axis=0), (1, 0)),
                 xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
-                need_loss,
+                j in want,
                 learning_rate,
             )
-            if j == 0:
-                loss, need_loss = part, False
-        return packed, state, loss
+            if j in want:
+                losses.append(loss)
+        return packed, state, losses
