@@ -384,6 +384,44 @@ def test_mixed_libraries_are_named_in_train():
         pn.predict_proba(p, X) if False else pn.accuracy(p, X, torch.asarray(y))
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"optimizer": "sgd", "momentum": 0.9, "log_every": 7},
+        {"optimizer": "adam", "batch_size": 16, "log_every": 5},
+        {"optimizer": "sgd", "batch_size": 25, "log_every": 3},
+    ],
+)
+def test_torch_steps_run_without_autograd_bookkeeping_yet_return_ordinary_tensors(kwargs):
+    """The steps run in ``torch.inference_mode`` (no per-operation bookkeeping), yet what
+    ``train`` returns is made of ordinary tensors: autograd can use them afterwards, they can
+    be modified in place, a second run continues from the history; and the numbers are
+    NumPy's."""
+    torch = pytest.importorskip("torch")
+    X_np, y_np = pn.make_spiral(30)
+    p_np = pn.init_params([2, 20, 3], seed=1)
+    ref, ref_hist = pn.train(p_np, X_np, y_np, steps=30, learning_rate=0.1, **kwargs)
+    ref2, _ = pn.train(ref, X_np, y_np, steps=10, history=ref_hist, learning_rate=0.1, **kwargs)
+
+    X, y = torch.asarray(X_np), torch.asarray(y_np)
+    params = {k: torch.asarray(v) for k, v in p_np.items()}
+    new, hist = pn.train(params, X, y, steps=30, learning_rate=0.1, **kwargs)
+    state = [v for v in hist.optimizer_state if isinstance(v, list)]  # a NamedTuple
+    for t in [*new.values(), *(t for group in state for t in group)]:
+        assert isinstance(t, torch.Tensor) and not t.is_inference()
+    np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
+    for key in ref:
+        np.testing.assert_allclose(new[key].numpy(), ref[key], rtol=1e-10, atol=1e-13)
+
+    again, _ = pn.train(new, X, y, steps=10, history=hist, learning_rate=0.1, **kwargs)
+    for key in ref2:
+        np.testing.assert_allclose(again[key].numpy(), ref2[key], rtol=1e-10, atol=1e-13)
+    W = new["W1"].requires_grad_()
+    (W * W).sum().backward()  # autograd on a returned tensor
+    torch.testing.assert_close(W.grad, 2 * W.detach())
+    new["b1"] += 1.0  # and in place
+
+
 def test_torch_tensors_that_require_grad_train_outside_autograd():
     """Tensors from an autograd workflow (``requires_grad``): the same numbers as plain
     tensors, no graph recorded (it would grow with every step), no warnings, and the caller's

@@ -109,7 +109,7 @@ def engine_for(
                         RuntimeWarning,
                         stacklevel=3,
                     )
-    return PortableEngine(step, data)
+    return PortableEngine(xp, step, data)
 
 
 def batch_runner(

@@ -7,24 +7,28 @@ from typing import Any
 from .._backend import int_dtype
 from ..network import StepData
 from ..step import Step
+from .torch_arrays import bookkeeping_off
 
 
 class PortableEngine:
     """Runs the portable step eagerly, one call per step, on any array API library."""
 
-    def __init__(self, step: Step, data: StepData):
+    def __init__(self, xp: Any, step: Step, data: StepData):
         self.step, self.data = step, data
+        self.quiet = bookkeeping_off(xp)
 
     def logged_step(self, packed: list[Any], state: Any, learning_rate: Any = None):
         """One step that also returns the loss before its update (0-d)."""
-        return self.step(packed, state, self.data.Xt1, self.data.onehot, True, learning_rate)
+        with self.quiet():
+            return self.step(packed, state, self.data.Xt1, self.data.onehot, True, learning_rate)
 
     def stretch(self, packed: list[Any], state: Any, n_steps: int, learning_rate: Any = None):
         """``n_steps`` steps without the loss."""
-        for _ in range(n_steps):
-            packed, state, _ = self.step(
-                packed, state, self.data.Xt1, self.data.onehot, False, learning_rate
-            )
+        with self.quiet():
+            for _ in range(n_steps):
+                packed, state, _ = self.step(
+                    packed, state, self.data.Xt1, self.data.onehot, False, learning_rate
+                )
         return packed, state
 
 
@@ -34,6 +38,7 @@ class PortableBatches:
     def __init__(self, xp: Any, step: Step, device: Any):
         self.xp, self.step, self.device = xp, step, device
         self.host_perm: Any = None
+        self.quiet = bookkeeping_off(xp)
 
     def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, want,
             learning_rate=None):  # fmt: skip
@@ -53,16 +58,17 @@ class PortableBatches:
         if ragged:
             spans.append((n - ragged, n))
         losses = []
-        for j, (lo, hi) in enumerate(spans):
-            idx = perm[lo:hi]
-            packed, state, loss = self.step(
-                packed,
-                state,
-                xp.permute_dims(xp.take(X1, idx, axis=0), (1, 0)),
-                xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
-                j in want,
-                learning_rate,
-            )
-            if j in want:
-                losses.append(loss)
+        with self.quiet():
+            for j, (lo, hi) in enumerate(spans):
+                idx = perm[lo:hi]
+                packed, state, loss = self.step(
+                    packed,
+                    state,
+                    xp.permute_dims(xp.take(X1, idx, axis=0), (1, 0)),
+                    xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
+                    j in want,
+                    learning_rate,
+                )
+                if j in want:
+                    losses.append(loss)
         return packed, state, losses
