@@ -5,7 +5,7 @@ the test accuracy), standardised on the training rows; one hidden layer of 100 R
 Adam (rate 1e-3), batches of 200, L2 ``alpha=1e-4``, 200 epochs: MLPClassifier's
 ``MLPClassifier(hidden_layer_sizes=(100,), solver="adam", batch_size=200, max_iter=200)``
 beside ``portable_net.train(..., optimizer="adam", batch_size=200)`` on NumPy, torch (CPU)
-and JAX, and ``portable_net.Classifier`` (MLPClassifier's drop-in, one ``train`` call per
+and JAX, and ``portable_net.Classifier`` (MLPClassifier's drop-in, its own convergence test per
 epoch) with the same settings on NumPy and JAX (float64 everywhere, as MLPClassifier).
 
 MLPClassifier stops before ``max_iter`` when its training loss stops improving; our sides run

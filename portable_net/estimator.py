@@ -6,8 +6,9 @@ optional: nothing here imports it unless scikit-learn itself asks (``__sklearn_t
 already imported (the errors and warnings then also derive from scikit-learn's classes, see
 :mod:`portable_net.errors`).
 
-All training runs through :meth:`Classifier._fit_epochs`: epoch by epoch, one :func:`train`
-call per epoch, as MLPClassifier's stochastic solvers do.
+All training runs through :meth:`Classifier._fit_epochs`: epoch by epoch, as MLPClassifier's
+stochastic solvers do, each epoch :func:`train`'s step and batches (shuffled epochs through
+:class:`portable_net.training.Epochs`: checked and prepared once per fit).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ._backend import (
     to_namespace,
 )
 from ._validation import check_int, check_real
+from .engines import own_loop
 from .errors import (
     ConvergenceWarning,
     DataConversionWarning,
@@ -45,7 +47,7 @@ from .errors import (
 )
 from .history import History
 from .model import predict_proba as _model_predict_proba
-from .training import train
+from .training import Epochs, train
 
 __all__ = ["Classifier"]
 
@@ -897,9 +899,11 @@ class Classifier:
     ) -> None:
         """All training: epochs of :func:`train`, MLPClassifier's ``_fit_stochastic`` loop.
 
-        Each epoch is one :func:`train` call over ``ceil(n / batch_size)`` mini-batches
-        (a fresh shuffle seed per epoch from ``random_state``; without shuffling, one call
-        per batch in order), then the epoch's loss, the convergence test, the schedule.
+        Each epoch is :func:`train` over ``ceil(n / batch_size)`` mini-batches (a fresh
+        shuffle seed per epoch from ``random_state``), run by :class:`.training.Epochs`
+        (checked and prepared once per fit; Dask arrays: one ``train`` call per epoch);
+        without shuffling, one ``train`` call per batch in order; then the epoch's loss,
+        the convergence test, the schedule.
         """
         xp = array_api_compat.array_namespace(X)
         device = array_api_compat.device(X)
@@ -939,6 +943,19 @@ class Classifier:
             self._optimizer_state = history.optimizer_state
             return out, history
 
+        epochs = None
+        if self.shuffle and batch_size < n and own_loop(X, y_index) is None:
+            # shuffled epochs, checked and prepared once: each epoch is train(...) with
+            # train's own seeded shuffle, a new seed each epoch (Epochs.run)
+            epochs = Epochs(
+                params,
+                X,
+                y_index,
+                optimizer=optimizer(self._schedule.learning_rate),
+                reg=alpha / batch_size,
+                batch_size=batch_size,
+                optimizer_state=self._optimizer_state,
+            )
         for _ in range(1 if incremental else settings["max_iter"]):
             lr = self._schedule.learning_rate
             common = dict(optimizer=optimizer(lr), log_every=1)
@@ -947,21 +964,25 @@ class Classifier:
                     params, X, y_index, steps=1, reg=alpha / n, engine="portable", **common
                 )
                 loss = history.loss[0]
-            elif self.shuffle:  # train's own seeded shuffle, a new seed each epoch
-                steps = -(-n // batch_size)
-                last = n - (steps - 1) * batch_size
-                params, history = run(
-                    params,
-                    X,
-                    y_index,
-                    steps=steps,
-                    batch_size=batch_size,
-                    seed=int(rng.randint(np.iinfo(np.int32).max)),
-                    reg=alpha / batch_size,
-                    **common,
-                )
+            elif self.shuffle:
+                seed = int(rng.randint(np.iinfo(np.int32).max))
+                if epochs is None:  # arrays with their own loop (Dask)
+                    params, history = run(
+                        params, X, y_index, steps=-(-n // batch_size), batch_size=batch_size,
+                        seed=seed, reg=alpha / batch_size, **common,
+                    )  # fmt: skip
+                    losses = history.loss
+                else:
+                    try:
+                        losses = epochs.run(seed, lr)
+                    except KeyboardInterrupt:  # the steps done, with their optimiser state
+                        self._optimizer_state = epochs.state
+                        self._set_weights(epochs.params())
+                        raise
+                    params = epochs.params()
                 # the epoch's loss: the batch losses weighted by batch size, as MLPClassifier
-                loss = (batch_size * sum(history.loss[:-1]) + last * history.loss[-1]) / n
+                last = n - (len(losses) - 1) * batch_size
+                loss = (batch_size * sum(losses[:-1]) + last * losses[-1]) / n
             else:  # in order: one call per batch, the optimiser's state carried along
                 total = 0.0
                 for start in range(0, n, batch_size):
@@ -976,8 +997,7 @@ class Classifier:
                     )
                     total += history.loss[0] * (stop - start)
                 loss = total / n
-            self.coefs_ = [params[f"W{i}"] for i in range(1, len(params) // 2 + 1)]
-            self.intercepts_ = [params[f"b{i}"] for i in range(1, len(params) // 2 + 1)]
+            self._set_weights(params)
             self.n_iter_ += 1
             self.t_ += n
             self.loss_ = loss
@@ -1009,9 +1029,16 @@ class Classifier:
                     warning_category(ConvergenceWarning),
                     stacklevel=4,
                 )
+        if epochs is not None:  # the optimiser's state after the last epoch
+            self._optimizer_state = epochs.state
         if early_stopping:  # the best weights seen, as MLPClassifier
             self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
             del self._best_coefs, self._best_intercepts
+
+    def _set_weights(self, params: dict[str, Any]) -> None:
+        n_layers = len(params) // 2
+        self.coefs_ = [params[f"W{i}"] for i in range(1, n_layers + 1)]
+        self.intercepts_ = [params[f"b{i}"] for i in range(1, n_layers + 1)]
 
     def _update_no_improvement_count(
         self, early_stopping: bool, X_val: Any, y_val: Any, settings: dict[str, Any]

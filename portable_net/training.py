@@ -27,7 +27,7 @@ import numpy as np
 from . import engines, network
 from ._backend import int_dtype, to_host
 from ._validation import check_int, check_real
-from .errors import StopTraining, TrainingInterrupted, TrainingWarning
+from .errors import StopTraining, TrainingDiverged, TrainingInterrupted, TrainingWarning
 from .history import History, check_final_loss, log_step
 from .loss import one_hot, softmax_xent
 from .model import check_inputs
@@ -482,11 +482,10 @@ def train(
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     n, n_features = X.shape
-    # mini-batches gather examples: the data example by example, (N, D + 1) and (N, K)
-    by_rows = batch_size is not None
-    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5, 6, 7))
-    packed, data, fresh = prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows)
-    state = _start_state(xp, fresh, opt, history)
+    packed, data, state, settings, step = _setup(
+        xp, device, params, X, y, n_layers, opt, reg, batch_size, history
+    )
+    by_rows = batch_size is not None  # mini-batches: the data example by example
     schedule = None
     if history is not None and history.schedule is not None:
         schedule = copy.copy(history.schedule)
@@ -513,15 +512,6 @@ def train(
             stop_reason=None,
         )
     )
-    settings = StepSettings(
-        n_features=n_features,
-        learning_rate=opt.learning_rate,
-        reg=reg,
-        momentum=opt.momentum if isinstance(opt, SGD) else 0.0,
-        block=engines.block_for(xp, device, packed, batch_size or n),
-        optimizer=opt,
-    )
-    step = make_step(xp, packed, settings)
     run = _Run(xp, record, schedule, held_out, callback, restore_best, early_stopping,
                tol, n_iter_no_change, n_features, opt.learning_rate)  # fmt: skip
     g, end = first, first + steps  # the global step count
@@ -604,6 +594,94 @@ def train(
             stacklevel=2,
         )
     return result, record
+
+
+def _setup(xp, device, params, X, y, n_layers, opt, reg, batch_size, previous):
+    """A run's preparation, once: ``(packed, data, state, settings, step)``: private packed
+    copies of the (checked) parameters, the data in the step's layout (mini-batches: example
+    by example), the optimiser's state (fresh, or a copy of what ``previous``, a History,
+    left), the step's settings and the step."""
+    n, n_features = X.shape
+    n_classes = params[f"W{n_layers}"].shape[1]
+    by_rows = batch_size is not None
+    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5, 6, 7))
+    packed, data, fresh = prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows)
+    state = _start_state(xp, fresh, opt, previous)
+    settings = StepSettings(
+        n_features=n_features,
+        learning_rate=opt.learning_rate,
+        reg=reg,
+        momentum=opt.momentum if isinstance(opt, SGD) else 0.0,
+        block=engines.block_for(xp, device, packed, batch_size or n),
+        optimizer=opt,
+    )
+    return packed, data, state, settings, make_step(xp, packed, settings)
+
+
+class Epochs:
+    """Shuffled mini-batch epochs on one training set, checked and prepared once.
+
+    What :class:`portable_net.Classifier` runs (MLPClassifier's loop: an epoch, then its own
+    convergence test and schedule). :meth:`run` is ``train(params, X, y, steps=<an epoch>,
+    batch_size=batch_size, seed=seed, reg=reg, log_every=1, optimizer=<optimizer at this
+    rate>, history=<the optimiser state so far>, final_loss=False)``: the same step, batches
+    and numbers, without repeating each call's checks, preparation and copies.
+
+    Parameters
+    ----------
+    params, X, y
+        As :func:`train` (checked as it checks them; never modified).
+    optimizer : SGD or Adam
+        The optimiser (its rate is the default of :meth:`run`).
+    reg : float
+        L2 strength (>= 0), as :func:`train`'s.
+    batch_size : int
+        Examples per batch (>= 1); an epoch is ``ceil(N / batch_size)`` batches, the last
+        one smaller when ``batch_size`` does not divide N.
+    optimizer_state : SGDState, AdamState or None
+        A previous run's optimiser state to continue from (copied), or None for a fresh one.
+    """
+
+    def __init__(self, params, X, y, *, optimizer, reg, batch_size, optimizer_state=None):
+        if not isinstance(optimizer, (SGD, Adam)):
+            raise TypeError(f"optimizer must be an SGD or Adam, not {type(optimizer).__name__}")
+        reg = check_real("reg", reg, low=0.0)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+        previous = None if optimizer_state is None else History(optimizer_state=optimizer_state)
+        self.xp, (self.n, self.n_features) = xp, X.shape
+        self.batch_size, self.learning_rate, self.reg = batch_size, optimizer.learning_rate, reg
+        self.packed, self.data, self.state, settings, step = _setup(
+            xp, device, params, X, y, n_layers, optimizer, reg, batch_size, previous
+        )
+        self.runner = engines.batch_runner(xp, device, step, settings, self.packed)
+        self.steps = -(-self.n // batch_size)  # an epoch's batches
+
+    def run(self, seed: int, learning_rate: float | None = None) -> list[float]:
+        """One epoch, its order drawn by ``seed`` (as ``train(..., seed=seed)``); the loss
+        of each batch (before its update), in order, as Python floats. A NaN or infinite
+        loss raises :class:`~portable_net.TrainingDiverged`."""
+        lr = self.learning_rate if learning_rate is None else float(learning_rate)
+        perm, start, count, size, ragged = _Batches(self.n, self.batch_size, seed).segment(
+            self.steps
+        )
+        self.packed, self.state, losses = self.runner.run(
+            self.packed, self.state, *self.data, perm, start, count, size, ragged,
+            tuple(range(self.steps)), lr,
+        )  # fmt: skip
+        out = [float(loss) for loss in losses]
+        for j, loss in enumerate(out):
+            if not math.isfinite(loss):
+                raise TrainingDiverged(j, loss, lr)
+        return out
+
+    def params(self) -> dict[str, Any]:
+        """Copies of the current parameters (arrays of X's library, on its device)."""
+        xp = self.xp
+        finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6, 7, 8))
+        args = (self.reg, self.n_features, None, True, False)  # as train(final_loss=False)
+        params: dict[str, Any] = finish(xp, self.packed, *self.data, *args)[1]
+        return params
 
 
 # the preparation and the end of a run: each one compiled program on libraries that compile

@@ -5,6 +5,7 @@ momentum its epochs are ours step for step (same Glorot draws from the same Rand
 same loss, same L2 scaling), so losses and weights must agree to rounding.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -265,6 +266,76 @@ def test_every_backend_returns_its_own_arrays(xp, device):
     np.testing.assert_allclose(to_numpy(proba), ref.predict_proba(X_np), rtol=1e-9)
     np.testing.assert_allclose(clf.loss_curve_, ref.loss_curve_, rtol=1e-9)
     assert clf.score(X, y) == ref.score(X_np, y_np)
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda lr: pn.optim.Adam(lr),
+        lambda lr: pn.optim.SGD(lr, momentum=0.9, nesterov=True),
+    ],
+    ids=["adam", "nesterov"],
+)
+def test_the_classifier_s_epochs_are_train_calls_epoch_by_epoch(xp, device, make_opt):
+    """``training.Epochs`` (what a shuffled Classifier fit runs: checked and prepared once)
+    against ``train`` called once per epoch, its optimiser state carried by ``history``: the
+    same batch losses and parameters, with a new seed and a new rate each epoch, a ragged
+    last batch, and an optimiser state from an earlier run to start from."""
+    from portable_net.training import Epochs
+
+    X_np, y_np = pn.make_spiral(35, seed=2)  # 105 examples: batches of 25, the last of 5
+    p_np = pn.init_params([2, 12, 3], seed=3)
+    X, y = xp.asarray(X_np, device=device), xp.asarray(y_np, device=device)
+    params = {k: xp.asarray(v, device=device) for k, v in p_np.items()}
+    _, earlier = pn.train(params, X, y, steps=3, batch_size=25, optimizer=make_opt(0.05))
+    rates, seeds = [0.05, 0.05, 0.02, 0.01], [11, 4, 4, 97]
+    common = dict(batch_size=25, reg=1e-3 / 25, log_every=1, final_loss=False)
+    ref, state, ref_losses = params, earlier.optimizer_state, []
+    for lr, seed in zip(rates, seeds):
+        ref, hist = pn.train(
+            ref, X, y, steps=5, seed=seed, optimizer=make_opt(lr),
+            history=pn.History(optimizer_state=state), **common,
+        )  # fmt: skip
+        state = hist.optimizer_state
+        ref_losses.append(hist.loss)
+
+    before = {k: to_numpy(v).copy() for k, v in params.items()}
+    epochs = Epochs(
+        params, X, y, optimizer=make_opt(0.05), reg=1e-3 / 25, batch_size=25,
+        optimizer_state=earlier.optimizer_state,
+    )  # fmt: skip
+    losses = [epochs.run(seed, lr) for lr, seed in zip(rates, seeds)]
+    out = epochs.params()
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+    for key in ref:
+        assert_on(out[key], xp, device)
+        np.testing.assert_allclose(to_numpy(out[key]), to_numpy(ref[key]), rtol=1e-11, atol=1e-14)
+        np.testing.assert_array_equal(to_numpy(params[key]), before[key])  # not modified
+    # its parameters are copies: another epoch leaves them as they were
+    kept = to_numpy(out["W1"]).copy()
+    epochs.run(5)
+    np.testing.assert_array_equal(to_numpy(out["W1"]), kept)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings on the way
+def test_epochs_check_their_arguments_and_say_when_training_diverges():
+    from portable_net.training import Epochs
+
+    X, y = pn.make_spiral(20, seed=1)
+    params = pn.init_params([2, 8, 3], seed=0)
+    opt = pn.optim.SGD(1.0)
+    with pytest.raises(TypeError, match="optimizer must be an SGD or Adam"):
+        Epochs(params, X, y, optimizer="sgd", reg=0.0, batch_size=10)
+    with pytest.raises(ValueError, match="batch_size"):
+        Epochs(params, X, y, optimizer=opt, reg=0.0, batch_size=0)
+    with pytest.raises(ValueError, match="reg"):
+        Epochs(params, X, y, optimizer=opt, reg=-1.0, batch_size=10)
+    with pytest.raises(ValueError, match="X"):
+        Epochs(params, X[:, :1], y, optimizer=opt, reg=0.0, batch_size=10)
+    epochs = Epochs(params, X, y, optimizer=pn.optim.SGD(1e300), reg=0.0, batch_size=10)
+    with pytest.raises(pn.TrainingDiverged, match="try a smaller learning rate") as info:
+        epochs.run(0)
+    assert not math.isfinite(info.value.loss)
 
 
 def test_predict_before_fit_is_a_clear_error():
