@@ -577,12 +577,12 @@ def train(
     record.n_steps, record.optimizer_state, record.schedule = g, state, schedule
     if run.best is not None:
         packed = run.best
-    finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6, 7, 8))
-    block = engines.block_for(xp, device, packed, n)
-    final, result = finish(xp, packed, *data, reg, n_features, block, by_rows, final_loss)
-    if final is None:
+    result = _public_copies(xp, packed, n_features)
+    if not final_loss:
         return result, record
-    final = float(final)
+    loss = engines.summarised(xp, _final_loss, static_argnums=(0, 4, 5, 6, 7))
+    block = engines.block_for(xp, device, packed, n)
+    final = float(loss(xp, packed, *data, reg, n_features, block, by_rows))
     check_final_loss(record, final, g, run.lr)
     # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
     if g - first >= 2 and run.first_loss is not None and final > 1.1 * run.first_loss:
@@ -677,11 +677,7 @@ class Epochs:
 
     def params(self) -> dict[str, Any]:
         """Copies of the current parameters (arrays of X's library, on its device)."""
-        xp = self.xp
-        finish = engines.compiled(xp, _finish, static_argnums=(0, 4, 5, 6, 7, 8))
-        args = (self.reg, self.n_features, None, True, False)  # as train(final_loss=False)
-        params: dict[str, Any] = finish(xp, self.packed, *self.data, *args)[1]
-        return params
+        return _public_copies(self.xp, self.packed, self.n_features)
 
 
 # the preparation and the end of a run: each one compiled program on libraries that compile
@@ -699,17 +695,24 @@ def _prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows):
     return packed, data, opt.init(xp, packed)
 
 
-def _finish(xp, packed, Xt1, onehot, reg, n_features, block, by_rows, need_loss):
-    """The full-data loss of the packed parameters (0-d; None unless ``need_loss``) and their
-    public copies (the data as :func:`_prepare` made it)."""
-    params = network.unpack(xp, packed, n_features, copy=True)
-    if not need_loss:
-        return None, params
+def _public_copies(xp: ModuleType, packed: list[Any], n_features: int) -> dict[str, Any]:
+    """The packed parameters' public copies (one program where the library compiles)."""
+    copies = engines.compiled(xp, _copies_of, static_argnums=(0, 2))
+    params: dict[str, Any] = copies(xp, packed, n_features)
+    return params
+
+
+def _copies_of(xp, packed, n_features):
+    return network.unpack(xp, packed, n_features, copy=True)
+
+
+def _final_loss(xp, packed, Xt1, onehot, reg, n_features, block, by_rows):
+    """The full-data loss (0-d) of the packed parameters (the data as :func:`_prepare` made
+    it); on JAX arrays in the host's memory, by NumPy (:func:`engines.summarised`)."""
     if by_rows:
         Xt1, onehot = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(onehot, (1, 0))
     data = network.StepData(Xt1, onehot)
-    final = network.mean_loss(xp, packed, data, reg, n_features, block)
-    return final, params
+    return network.mean_loss(xp, packed, data, reg, n_features, block)
 
 
 def _views(xp, packed, n_features):

@@ -225,3 +225,40 @@ def test_checks_of_jax_arrays_on_the_cpu_compile_nothing_and_still_refuse():
     with pytest.raises(ValueError, match="'b2'"):
         pn.predict(bad, X)
     assert jax.numpy.isfinite(X).all()  # the caller's arrays untouched
+
+
+def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
+    # both are reductions of the whole data: on the host's memory, NumPy computes them on
+    # views (no compilation per new shape); elsewhere (a GPU) one compiled program each,
+    # forced here through on_host's compiled branch: NumPy's values either way
+    jax_engine = _jax()
+    from portable_net import training
+    from portable_net._backend import get_namespace
+    from portable_net.model import _hits
+
+    X, y = pn.make_spiral(31, 3, seed=5, xp="jax")  # shapes no other test uses
+    params = pn.init_params([2, 17, 3], seed=5, xp="jax")
+    if X.devices().pop().platform != "cpu":
+        pytest.skip("the host-side reductions are for JAX on the CPU")
+    new, _ = pn.train(params, X, y, steps=5, log_every=5)  # compiles the step, the copies
+    records = _compilations(lambda: (pn.train(new, X, y, steps=0), pn.accuracy(new, X, y)))
+    assert not [r for r in records if "_final_loss" in r or "_hits" in r], records
+
+    p_np = {k: to_numpy(v) for k, v in new.items()}
+    X_np, y_np = to_numpy(X), to_numpy(y)
+    _, h_np = pn.train(p_np, X_np, y_np, steps=0)
+    _, h_jax = pn.train(new, X, y, steps=0)
+    assert h_jax.final_loss == h_np.final_loss
+    assert pn.accuracy(new, X, y) == pn.accuracy(p_np, X_np, y_np)
+    # the compiled branch, with its static arguments
+    jnp = get_namespace("jax")
+    hits = jax_engine.program(_hits, (0, 4))(jnp, new, X, y, 2)
+    assert int(hits) == round(pn.accuracy(p_np, X_np, y_np) * X_np.shape[0])
+    prepare = training._prepare
+    packed, data, _ = jax_engine.program(prepare, (0, 4, 5, 6, 7))(
+        jnp, new, X, y, 2, 3, pn.optim.SGD(1.0), False
+    )
+    loss = jax_engine.program(training._final_loss, (0, 4, 5, 6, 7))(
+        jnp, packed, *data, 1e-3, 2, None, False
+    )
+    assert float(loss) == pytest.approx(h_np.final_loss, rel=1e-13)

@@ -143,16 +143,19 @@ def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, 
     return fn
 
 
-def summarised(xp: ModuleType, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn(xp, *args)``, a pure function reducing arrays to a few 0-d values (checks), run
-    where it costs least: on JAX arrays in the host's memory, by NumPy on views of them
-    (:func:`.jax_engine.on_host`: the same values, no compilation for each new shape); on
-    other libraries that compile, as one compiled program; else as it is."""
+def summarised(
+    xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = (0,)
+) -> Callable[..., Any]:
+    """``fn(xp, *args)``, a pure function reducing arrays to a few 0-d values (checks, a
+    loss, a count), run where it costs least: on JAX arrays in the host's memory, by NumPy
+    on views of them (:func:`.jax_engine.on_host`: no compilation for each new shape, NumPy's
+    values); on other libraries that compile, as one compiled program; else as it is. The
+    ``static_argnums`` arguments (``xp`` among them) are Python values."""
     if backend_name(xp) == "jax":
         from . import jax_engine
 
-        return jax_engine.on_host(fn)
-    return compiled(xp, fn, static_argnums=(0,))
+        return jax_engine.on_host(fn, static_argnums)
+    return compiled(xp, fn, static_argnums=static_argnums)
 
 
 def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:
