@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import float_dtype, int_dtype, resolve_device, to_namespace
+from ._backend import float_dtype, from_host, int_dtype, resolve_device, to_namespace
 from ._validation import check_int, check_real
 
 __all__ = ["make_spiral"]
@@ -87,8 +87,8 @@ def make_spiral(
         X[j * n : (j + 1) * n, 1] = radius * np.cos(theta)
     y = np.repeat(np.arange(k, dtype=np.int64), n)
     return (
-        xp.asarray(X, dtype=fdtype, device=device),
-        xp.asarray(y, dtype=int_dtype(xp, device), device=device),
+        from_host(xp, X, fdtype, device),
+        from_host(xp, y, int_dtype(xp, device), device),
     )
 
 

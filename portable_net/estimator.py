@@ -29,6 +29,7 @@ from ._backend import (
     backend_name,
     device_label,
     float_dtype,
+    from_host,
     get_namespace,
     int_dtype,
     library_name,
@@ -37,7 +38,7 @@ from ._backend import (
     to_namespace,
 )
 from ._validation import check_int, check_real
-from .engines import own_loop
+from .engines import own_loop, summarised
 from .errors import (
     ConvergenceWarning,
     DataConversionWarning,
@@ -46,6 +47,8 @@ from .errors import (
     warning_category,
 )
 from .history import History
+from .model import accuracy as _model_accuracy
+from .model import predict as _model_predict
 from .model import predict_proba as _model_predict_proba
 from .training import Epochs, train
 
@@ -66,6 +69,12 @@ _RENAMED = {
 
 
 # --- host helpers -------------------------------------------------------------------------
+
+
+def _nan_and_inf(xp: Any, X: Any) -> tuple[Any, Any]:
+    """Whether X holds NaN, and infinities (0-d booleans): one pass each, where it costs
+    least (:func:`portable_net.engines.summarised`)."""
+    return xp.any(xp.isnan(X)), xp.any(xp.isinf(X))
 
 
 def _random_state(seed: Any) -> np.random.RandomState:
@@ -546,8 +555,9 @@ class Classifier:
             )
         if not xp.isdtype(X.dtype, "real floating") or str(X.dtype).endswith("float16"):
             X = xp.astype(X, float_dtype(xp, device))  # integers, booleans: the default float
-        if not bool(xp.all(xp.isfinite(X))):
-            what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
+        has_nan, has_inf = summarised(xp, _nan_and_inf)(xp, X)
+        if has_nan or has_inf:
+            what = "NaN" if has_nan else "infinity or a value too large"
             raise ValueError(f"Input X contains {what}.")
         if reset:
             self.n_features_in_ = int(X.shape[1])
@@ -728,7 +738,7 @@ class Classifier:
             X, xp, device = self._validate_X(X, reset=first, method="fit")
             y_host = self._host_labels(y, int(X.shape[0]))
             labels, y_host_index = self._encode(y_host, classes, first, incremental)
-            y_index = xp.asarray(y_host_index, dtype=int_dtype(xp, device), device=device)
+            y_index = from_host(xp, y_host_index, int_dtype(xp, device), device)
         if first:
             if labels.shape[0] < 2:
                 raise ValueError(
@@ -797,7 +807,7 @@ class Classifier:
                 dtype = int_dtype(xp, device)
             elif labels.dtype.kind == "f":
                 dtype = float_dtype(xp, device)
-            return xp.asarray(labels, dtype=dtype, device=device)
+            return from_host(xp, labels, dtype, device)
         return labels.copy()
 
     def _dask_inputs(self, X: Any, y: Any, first: bool) -> tuple[Any, Any, np.ndarray, Any, None]:
@@ -828,8 +838,8 @@ class Classifier:
             bound = math.sqrt(6.0 / (fan_in + fan_out))
             W = rng.uniform(-bound, bound, (fan_in, fan_out))
             b = rng.uniform(-bound, bound, fan_out)
-            self.coefs_.append(xp.asarray(W, dtype=dtype, device=device))
-            self.intercepts_.append(xp.asarray(b, dtype=dtype, device=device))
+            self.coefs_.append(from_host(xp, W, dtype, device))
+            self.intercepts_.append(from_host(xp, b, dtype, device))
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(sizes)
@@ -878,7 +888,7 @@ class Classifier:
         train_idx = np.setdiff1d(np.arange(n), val_idx)
 
         def take(a: Any, idx: np.ndarray) -> Any:
-            return xp.take(a, xp.asarray(idx, dtype=int_dtype(xp, device), device=device), axis=0)
+            return xp.take(a, from_host(xp, idx, int_dtype(xp, device), device), axis=0)
 
         return (
             take(X, train_idx),
@@ -1045,10 +1055,7 @@ class Classifier:
     ) -> None:
         tol = settings["tol"]
         if early_stopping:
-            xp = array_api_compat.array_namespace(X_val)
-            pred = xp.argmax(_model_predict_proba(self.params_, X_val), axis=1)
-            hits = xp.sum(xp.astype(pred == xp.astype(y_val, pred.dtype), X_val.dtype))
-            score = float(hits) / X_val.shape[0]
+            score = _model_accuracy(self.params_, X_val, y_val)
             # with early stopping both are set (_initialize, _fit_epochs' warm start)
             scores = cast("list[float]", self.validation_scores_)
             best_score = cast(float, self.best_validation_score_)
@@ -1161,7 +1168,7 @@ class Classifier:
                 lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
             )
         X, xp, _ = self._validate_X(X, reset=False, method="predict")
-        index = xp.argmax(_model_predict_proba(self.params_, X), axis=1)
+        index = _model_predict(self.params_, X)
         if isinstance(self.classes_, np.ndarray) and not array_api_compat.is_numpy_namespace(xp):
             return self.classes_[to_host(index)]  # string labels stay NumPy
         return xp.take(self.classes_, index, axis=0)

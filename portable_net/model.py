@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from . import network
-from ._backend import float_dtype, namespace_and_device, resolve_device, to_namespace
+from ._backend import (
+    float_dtype,
+    from_host,
+    namespace_and_device,
+    resolve_device,
+    to_namespace,
+)
 from ._validation import (
     array_arguments,
     check_feature_count,
@@ -104,8 +110,8 @@ def init_params(
     params = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         W = scale * rng.standard_normal((fan_in, fan_out))
-        params[f"W{i}"] = xp.asarray(W, dtype=fdtype, device=device)
-        params[f"b{i}"] = xp.zeros((fan_out,), dtype=fdtype, device=device)
+        params[f"W{i}"] = from_host(xp, W, fdtype, device)
+        params[f"b{i}"] = from_host(xp, np.zeros(fan_out), fdtype, device)
     return params
 
 

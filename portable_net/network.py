@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from . import layers
-from ._backend import device_of
+from ._backend import device_of, from_host
 from .loss import l2_penalty, softmax_xent
 
 
@@ -214,7 +214,7 @@ def _mask_row(xp: ModuleType, device: Any, dtype: Any, width: int, n_features: i
     computation: a library that compiles would compile each operation), made once per
     library, device, dtype and sizes (never modified: the updates only multiply by it)."""
     ones = [[1.0] * n_features + [0.0] * (width - n_features)]
-    return xp.asarray(ones, dtype=dtype, device=device)
+    return from_host(xp, ones, dtype, device)
 
 
 def weight_masks(xp: ModuleType, packed: list[Any], n_features: int) -> list[Any]:

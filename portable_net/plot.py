@@ -15,7 +15,7 @@ from typing import Any, cast
 import array_api_compat
 import numpy as np
 
-from ._backend import namespace_and_device, to_host
+from ._backend import from_host, namespace_and_device, to_host
 
 __all__ = ["plot_data", "plot_decision_regions", "plot_loss"]
 
@@ -208,7 +208,7 @@ def plot_decision_regions(
     gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
     xx, yy = np.meshgrid(gx, gy)  # (R, R) each
     grid = np.stack([xx.ravel(), yy.ravel()], axis=1)  # (R*R, 2)
-    grid_xp = xp.asarray(grid, dtype=params["W1"].dtype, device=device)
+    grid_xp = from_host(xp, grid, params["W1"].dtype, device)
     labels = to_host(predict(params, grid_xp)).reshape(xx.shape)  # (R, R) class indices
 
     n_classes = int(params[f"W{len(params) // 2}"].shape[1])

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import engines, network
-from ._backend import int_dtype, to_host
+from ._backend import from_host, int_dtype, to_host
 from ._validation import check_int, check_real
 from .errors import StopTraining, TrainingDiverged, TrainingInterrupted, TrainingWarning
 from .history import History, check_final_loss, log_step
@@ -187,8 +187,8 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
     except ValueError as exc:
         raise ValueError(f"validation_fraction={fraction!r}: {exc}") from None
     idx = int_dtype(xp, device)
-    tr = xp.asarray(np.sort(train_rows[:, 0]), dtype=idx, device=device)
-    va = xp.asarray(np.sort(val_rows[:, 0]), dtype=idx, device=device)
+    tr = from_host(xp, np.sort(train_rows[:, 0]), idx, device)
+    va = from_host(xp, np.sort(val_rows[:, 0]), idx, device)
     return (
         xp.take(X, tr, axis=0),
         xp.take(y, tr, axis=0),

@@ -66,3 +66,41 @@ def test_mixed_devices_are_named():
     b = strict.asarray([1.0], device=strict.Device("device1"))
     with pytest.raises(TypeError, match="X is on device CPU_DEVICE but y is on device device1"):
         _backend.namespace_and_device({"X": a, "y": b})
+
+
+def test_from_host_makes_a_new_array_of_the_library_dtype_and_device(xp, device):
+    from tests._helpers import assert_on, to_numpy
+
+    host = np.arange(6, dtype=np.float64).reshape(2, 3) / 7
+    fdtype = _backend.float_dtype(xp, device)
+    out = _backend.from_host(xp, host, fdtype, device)
+    assert_on(out, xp, device)
+    assert out.dtype == fdtype and tuple(out.shape) == (2, 3)
+    np.testing.assert_allclose(to_numpy(out), host, rtol=1e-6 if "32" in str(fdtype) else 0)
+    labels = _backend.from_host(xp, [2, 0, 1], _backend.int_dtype(xp, device), device)
+    assert labels.dtype == _backend.int_dtype(xp, device)
+    np.testing.assert_array_equal(to_numpy(labels), [2, 0, 1])
+
+
+def test_from_host_on_jax_compiles_nothing():
+    pytest.importorskip("jax")
+    if "jax" not in pn.available_backends():
+        pytest.skip("jax is not usable here")
+    from tests.test_compilation import _compilations
+
+    xp = _backend.get_namespace("jax")
+    host = np.random.default_rng(0).random((41, 5))  # a shape no other test uses
+    out: list = []
+    records = _compilations(
+        lambda: out.extend(
+            [
+                _backend.from_host(xp, host, _backend.float_dtype(xp, None)),
+                _backend.from_host(xp, host[:, 0] > 0.5, xp.int32),
+            ]
+        )
+    )
+    assert records == [], records
+    expected = np.asarray(out[0]).copy()
+    host[0, 0] = 99.0  # JAX arrays are immutable: never the host array's memory
+    np.testing.assert_array_equal(np.asarray(out[0]), expected)
+    np.testing.assert_array_equal(np.asarray(out[1]), (host[:, 0] > 0.5).astype(np.int32))

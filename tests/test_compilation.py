@@ -262,3 +262,24 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
         jnp, packed, *data, 1e-3, 2, None, False
     )
     assert float(loss) == pytest.approx(h_np.final_loss, rel=1e-13)
+
+
+def test_a_classifier_fit_and_score_compile_a_handful_of_programs():
+    # the checks on the host, the initial weights and labels moved without conversions:
+    # the preparation, the epochs, the copies, predict, the labels' gather
+    _jax()
+    import warnings
+
+    X, y = pn.make_spiral(43, 3, seed=6, xp="jax")  # shapes no other test uses
+    clf = pn.Classifier(hidden_layer_sizes=(21,), batch_size=50, max_iter=3, random_state=0)
+
+    def fit_and_score():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X, y)
+        return clf.score(X, y)
+
+    records = _compilations(fit_and_score)
+    assert len(records) <= 7, records
+    for name in ("isfinite", "_reduce_all", "convert_element_type", "_identity_fn"):
+        assert not [r for r in records if name in r], records

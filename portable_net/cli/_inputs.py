@@ -92,7 +92,7 @@ def user_data(
     training."""
     import numpy as np
 
-    from .._backend import int_dtype
+    from .._backend import from_host, int_dtype
     from ..tabular import Standardizer, split
 
     X, labels, names = _data.read(args.data, args.label, args.delimiter)
@@ -126,7 +126,7 @@ def user_data(
         saved = scaler.to_dict()
 
     def to_xp(a: Any, dtype: Any) -> Any:
-        return None if a is None else xp.asarray(a, dtype=dtype, device=device)
+        return None if a is None else from_host(xp, a, dtype, device)
 
     try:
         fdtype = getattr(xp, args.dtype)

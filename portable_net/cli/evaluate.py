@@ -7,6 +7,7 @@ import math
 import warnings
 from typing import Any
 
+from .._backend import from_host
 from . import _data, _run
 from ._args import (
     MAX_PER_CLASS,
@@ -104,8 +105,8 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         X = scaler.transform(X)
     from .._backend import int_dtype
 
-    X_xp = xp.asarray(X, dtype=params["W1"].dtype, device=device)
-    y_xp = xp.asarray(y, dtype=int_dtype(xp, device), device=device)
+    X_xp = from_host(xp, X, params["W1"].dtype, device)
+    y_xp = from_host(xp, y, int_dtype(xp, device), device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
         acc = accuracy(params, X_xp, y_xp)
@@ -177,7 +178,7 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if scaler is not None:  # the model learnt from standardized features
-        X = xp.asarray(scaler.transform(_run.to_host(X)), dtype=X.dtype, device=device)
+        X = from_host(xp, scaler.transform(_run.to_host(X)), X.dtype, device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
         acc = accuracy(params, X, y)

@@ -9,6 +9,7 @@ import sys
 import warnings
 from typing import Any, cast
 
+from .._backend import from_host
 from . import _data, _run
 from ._args import (
     BadInput,
@@ -241,7 +242,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     points = _points(args, meta)
     if scaler is not None:
         points = scaler.transform(points)
-    X = xp.asarray(points, dtype=params["W1"].dtype, device=device)
+    X = from_host(xp, points, params["W1"].dtype, device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
         proba = _run.to_host(predict_proba(params, X))

@@ -282,7 +282,7 @@ class JaxBatches:
         if perm is not self.host_perm:  # once per epoch, placed as the data
             self.host_perm = perm
             perm = perm.astype(_index_dtype())
-            self.perm = jax.device_put(perm, self.device) if self.committed else jnp.asarray(perm)
+            self.perm = jax.device_put(perm, self.device if self.committed else None)
         args = (packed, state, X1, onehot_rows, self.perm, start, count, size, ragged, lr)
         packed, state, losses = self.compiled(*args)
         if not want:
