@@ -26,14 +26,19 @@ def softmax_xent(
     *,
     need_loss: bool,
     need_grad: bool = True,
+    weights: Any = None,
 ) -> tuple[Any, Any]:
     """Softmax cross-entropy over the K rows of scores (K, B), against onehot (K, B).
 
     Returns the summed loss of the columns (0-d, only if ``need_loss``) and
     ``dscores = scale * (softmax(scores) - onehot)`` (K, B) (only if ``need_grad``);
     ``scale`` is 1/N for the gradient of the mean (times the learning rate when the caller
-    folds it in). Either is None where not asked for. Overwrites ``scores``, which must be
-    the caller's own temporary.
+    folds it in), or a (1, B) row of such factors. Either is None where not asked for.
+    Overwrites ``scores``, which must be the caller's own temporary.
+
+    ``weights`` (1, B) of 0 and 1, or None (all 1): the columns that count. A padded batch
+    (a fixed width for batches of any size, in a compiled loop) gives its padding columns
+    weight 0, zero one-hot columns and a zero ``scale``: they add nothing to either result.
     """
     # subtract the column max: exp would overflow for large scores
     scores -= xp.max(scores, axis=0, keepdims=True)  # (K, B), <= 0
@@ -42,7 +47,8 @@ def softmax_xent(
     loss_sum = None
     if need_loss:
         # -log p[y] = log(sum exp) - shifted[y]
-        loss_sum = xp.sum(xp.log(sumexp)) - xp.sum(onehot * scores)
+        log_sumexp = xp.log(sumexp) if weights is None else xp.log(sumexp) * weights
+        loss_sum = xp.sum(log_sumexp) - xp.sum(onehot * scores)
     if not need_grad:
         return loss_sum, None
     # d loss / d scores = (p - onehot) / N

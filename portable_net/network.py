@@ -115,16 +115,26 @@ def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any) -> Any:
 
 
 def block_loss_and_grads(
-    xp: ModuleType, packed: list[Any], Xt1: Any, onehot: Any, scale: float, *, need_loss: bool
+    xp: ModuleType,
+    packed: list[Any],
+    Xt1: Any,
+    onehot: Any,
+    scale: Any,
+    *,
+    need_loss: bool,
+    weights: Any = None,
 ) -> tuple[Any | None, list[Any]]:
     """One block's share of the data loss and of its gradient, in the packed layout.
 
     Xt1 (D + 1, B), onehot (K, B) -> (summed loss of the block or None, [dW1b, dW2^T, db2,
     ...]) with the gradient scaled by ``scale`` (1/N of the whole batch, times the learning
     rate when the caller folds it in). No regularisation here: it is added once per step.
+    ``weights`` (1, B): the columns that count (see :func:`portable_net.loss.softmax_xent`).
     """
     scores, caches = forward(xp, packed, Xt1)  # (K, B)
-    loss_sum, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=need_loss)
+    loss_sum, dscores = softmax_xent(
+        xp, scores, onehot, scale, need_loss=need_loss, weights=weights
+    )
     return loss_sum, backward(xp, dscores, caches)
 
 
@@ -132,16 +142,20 @@ def data_loss_and_grads(
     xp: ModuleType,
     packed: list[Any],
     data: StepData,
-    scale: float,
+    scale: Any,
     block: int | None,
     *,
     need_loss: bool,
+    weights: Any = None,
 ) -> tuple[Any | None, list[Any]]:
     """The whole batch's summed data loss (or None) and scaled gradient: a sum over blocks
-    of ``block`` examples (None: one block)."""
+    of ``block`` examples (None: one block). With ``weights`` (1, B) (the columns that
+    count), ``scale`` is a (1, B) row too."""
     n = data.n
     if block is None or block >= n:
-        return block_loss_and_grads(xp, packed, data.Xt1, data.onehot, scale, need_loss=need_loss)
+        return block_loss_and_grads(
+            xp, packed, data.Xt1, data.onehot, scale, need_loss=need_loss, weights=weights
+        )
     loss_sum: Any = None
     grads: list[Any] | None = None
     for start in range(0, n, block):
@@ -151,8 +165,9 @@ def data_loss_and_grads(
             packed,
             data.Xt1[:, start:stop],
             data.onehot[:, start:stop],
-            scale,
+            scale if weights is None else scale[:, start:stop],
             need_loss=need_loss,
+            weights=None if weights is None else weights[:, start:stop],
         )
         if grads is None:
             loss_sum, grads = part_loss, part

@@ -1,7 +1,9 @@
 """One pure, standard-only training step, in the packed layout of :mod:`portable_net.network`.
 
-``step(packed, state, Xt1, onehot, need_loss, learning_rate=None) -> (packed, state, loss or
-None)``
+``step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None) -> (packed,
+state, loss or None)``; ``weights`` (1, B) of 0 and 1: a padded batch, whose 0 columns count
+for nothing (the batch is the 1 columns; a compiled loop runs batches of any size at one
+width).
 
 It is written against ``xp`` only, branches on nothing but Python values fixed for the run
 (so it traces under a compiler), and updates in place where the library's arrays are
@@ -63,7 +65,7 @@ class StepSettings:
         """Whether the step's gradient is scaled by the rate (SGD's fast path)."""
         return isinstance(self.optimizer, SGD)
 
-    def gradient_scale(self, learning_rate: Any, n: int) -> Any:
+    def gradient_scale(self, learning_rate: Any, n: Any) -> Any:
         """The factor of the summed data gradient of ``n`` examples: ``lr / n`` for SGD (the
         rate folded in), ``1 / n`` for the others."""
         return learning_rate / n if self.folds_rate else 1.0 / n
@@ -127,16 +129,22 @@ def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step
     update = make_update(xp, packed, settings)
     block = settings.block
 
-    def step(packed, state, Xt1, onehot, need_loss, learning_rate=None):
+    def step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None):
         lr = settings.learning_rate if learning_rate is None else learning_rate
-        n = Xt1.shape[1]
+        if weights is None:
+            n = Xt1.shape[1]
+            scale = settings.gradient_scale(lr, n)
+        else:  # a padded batch: its examples are the weight-1 columns (onehot 0 elsewhere)
+            n = xp.sum(weights)
+            scale = settings.gradient_scale(lr, n) * weights  # (1, B)
         loss_sum, grads = network.data_loss_and_grads(
             xp,
             packed,
             network.StepData(Xt1, onehot),
-            settings.gradient_scale(lr, n),
+            scale,
             block,
             need_loss=need_loss,
+            weights=weights,
         )
         loss = None
         if need_loss:

@@ -95,13 +95,16 @@ def test_use_compilation_cache_sets_jax_s_persistent_cache(tmp_path, monkeypatch
         (0.0, 25, 10, [20], "sgd"),
         (0.0, 32, 6, [20], "adam"),
         (0.0, 32, 1, [20], "adam"),  # every step logged: an epoch is still one call
+        (0.9, 50, 4, [20], "sgd"),
+        (0.0, 50, 1, [20], "adam"),
     ],
 )
 def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
     momentum, batch_size, log_every, hidden, optimizer
 ):
-    # 120 points: batches of 32 leave a ragged 24 at the end of each epoch, 120 and 25 none
-    # and 20; runs cross logged steps and epochs
+    # 120 points: batches of 32 leave a ragged 24 at the end of each epoch (compiled: padded
+    # to 32, weighted), 25 a ragged 20 (padded), 50 a ragged 20 (under half a batch: a copy
+    # of the step at its own width), 120 none; runs cross logged steps and epochs
     jax_engine = _jax()
     X, y = pn.make_spiral(40, 3, seed=5, xp="jax")
     params = pn.init_params([2, *hidden, 3], seed=5, xp="jax", scale=0.3)
@@ -111,8 +114,7 @@ def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
     before = jax_engine.traces
     compiled, h_c = pn.train(params, X, y, steps=40, log_every=log_every, **kw)
     traced = jax_engine.traces - before
-    # at most three programs: runs of full batches, runs ending with the ragged last batch,
-    # and that batch alone
+    # at most three programs (by the last batch's width)
     assert 1 <= traced <= 3
     eager, h_e = pn.train(params, X, y, steps=40, log_every=log_every, engine="portable", **kw)
     assert h_c.steps == h_e.steps == list(range(0, 40, log_every))

@@ -99,3 +99,43 @@ def test_float32_stays_float32(xp, device):
 def test_bad_input(scores, y, error, match):
     with pytest.raises(error, match=match):
         pn.softmax_cross_entropy(scores, y)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_padded_weighted_batch_steps_as_the_batch_itself(xp, device, optimizer):
+    """The step's ``weights`` (what a compiled loop uses to run a smaller batch at a fixed
+    width): padding columns of weight 0 with zero one-hot columns change nothing, neither
+    the loss nor the update, on every backend."""
+    from portable_net import network
+    from portable_net.step import StepSettings, make_step
+
+    X_np, y_np = pn.make_spiral(9, 3, seed=4)  # 27 examples: 11 real, 16 of padding
+    p_np = pn.init_params([2, 7, 3], seed=4, scale=0.5)
+    opt = pn.optim.SGD(0.5, momentum=0.9) if optimizer == "sgd" else pn.optim.Adam(0.05)
+    onehot_np = np.eye(3)[y_np].T  # (K, N)
+
+    def run(cols, weights):
+        X = xp.asarray(X_np[cols], device=device)
+        packed = network.pack(xp, {k: xp.asarray(v, device=device) for k, v in p_np.items()}, 2)
+        settings = StepSettings(2, opt.learning_rate, 1e-3, getattr(opt, "momentum", 0.0),
+                                None, opt)  # fmt: skip
+        step = make_step(xp, packed, settings)
+        Xt1 = network.inputs_with_ones(xp, X)
+        onehot = xp.asarray(onehot_np[:, cols], device=device)
+        state, losses = opt.init(xp, packed), []
+        w = None if weights is None else xp.asarray(weights[None, :], device=device)
+        if w is not None:
+            onehot = onehot * w
+        for _ in range(3):
+            packed, state, loss = step(packed, state, Xt1, onehot, True, None, w)
+            losses.append(float(loss))
+        return [to_numpy(p) for p in packed], losses
+
+    real = np.arange(16, 27)
+    padded = np.arange(0, 27)  # the real batch is its last 11 columns
+    weights = (padded >= 16).astype(np.float64)
+    ref, ref_losses = run(real, None)
+    out, losses = run(padded, weights)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+    for a, b in zip(out, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)

@@ -246,10 +246,16 @@ class JaxEngine:
 class JaxBatches:
     """Consecutive mini-batches of one epoch as one compiled call: the epoch's order is drawn
     on the host (as for every library) and each batch gathered in the program; the start,
-    the count and the rate are traced arguments, the batch size and the epoch's smaller last
-    batch static ones. Compiled once per :func:`portable_net.step.cache_key` and sizes, like
-    :class:`JaxEngine`'s runs: a run of full batches, a run that ends with the epoch's last
-    batch, and that last batch alone (when log_every makes it start a run)."""
+    the count and the rate are traced arguments, the batch size a static one. Compiled once
+    per :func:`portable_net.step.cache_key` and sizes, like :class:`JaxEngine`'s runs.
+
+    The epoch's smaller last batch (``ragged`` examples), when at least half a batch, runs
+    in the same copy of the step at the full width: the last ``size`` positions of the
+    epoch's order, those before the batch's own weighted 0 (the step's ``weights``: they add
+    nothing; the loss and the gradient are the batch's means), its numbers the portable
+    loop's to the order of a few sums. One copy of the step instead of two compiles in about
+    two thirds of the time (digits: 1.4 -> 0.95 s), for at most half a batch of extra work
+    per epoch. A smaller last batch gets a second copy of the step at its own width."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], device: Any):
         self.learning_rate = settings.learning_rate
@@ -271,8 +277,10 @@ class JaxBatches:
         (every step's loss is computed; the wanted ones are read at the end, one transfer,
         as Python floats)."""
         lr = self.learning_rate if learning_rate is None else learning_rate
-        if count == 0:  # the epoch's last batch alone: a program with one copy of the step
-            start, count, size, ragged = perm.shape[0] - ragged, 1, ragged, 0
+        if size > perm.shape[0]:  # batches larger than the data: every batch is all of it
+            start, count, size, ragged = 0, 1, perm.shape[0], 0
+        # the last batch's width: padded to the batch size, or (under half a batch) its own
+        tail = ragged if 0 < 2 * ragged < size else size
         if not self.placed:
             given = (packed, state, (X1, onehot_rows))
             packed, state = _placed(given, self.device)[:2]
@@ -283,7 +291,7 @@ class JaxBatches:
             self.host_perm = perm
             perm = perm.astype(_index_dtype())
             self.perm = jax.device_put(perm, self.device if self.committed else None)
-        args = (packed, state, X1, onehot_rows, self.perm, start, count, size, ragged, lr)
+        args = (packed, state, X1, onehot_rows, self.perm, start, count, size, tail, ragged, lr)
         packed, state, losses = self.compiled(*args)
         if not want:
             return packed, state, []
@@ -296,26 +304,42 @@ def _index_dtype() -> Any:
 
 
 def _batch_run(step: Step):
-    def run(packed, state, X1, onehot_rows, perm, start, count, size, ragged, lr):
+    """``run(packed, state, X1, onehot_rows, perm, start, count, size, tail, ragged, lr)``:
+    ``size`` and ``tail`` static (``tail == size``: the last batch padded, see
+    :class:`JaxBatches`; else its own width, ``tail == ragged``)."""
+
+    def run(packed, state, X1, onehot_rows, perm, start, count, size, tail, ragged, lr):
         global traces
         traces += 1
+        n = perm.shape[0]
+        padded = tail == size
+        columns = jnp.arange(size)
 
         def batch(lo, width):  # the batch's rows, transposed: (D + 1, B), (K, B)
             idx = jax.lax.dynamic_slice_in_dim(perm, lo, width)
             return jnp.take(X1, idx, axis=0).T, jnp.take(onehot_rows, idx, axis=0).T
 
-        # one copy of the step for the full batches: every step computes its batch's loss,
-        # into a vector as long as an epoch's steps can be
+        # batch j < count: the size positions from start + j * size; padded, batch count
+        # (when ragged > 0) is the epoch's last ragged positions at the same width (the size
+        # positions ending the epoch, those before the batch's own weighted 0). Every step
+        # computes its batch's loss, into a vector as long as an epoch's steps can be
         def body(j, carry):
             p, s, losses = carry
-            p, s, loss = step(p, s, *batch(start + j * size, size), True, lr)
+            if padded:
+                last = j == count
+                Xt1, onehot = batch(jnp.where(last, n - size, start + j * size), size)
+                keep = jnp.where(last, columns >= size - ragged, True)
+                weights = keep.astype(X1.dtype)[None, :]  # (1, B)
+                p, s, loss = step(p, s, Xt1, onehot * weights, True, lr, weights)
+            else:
+                p, s, loss = step(p, s, *batch(start + j * size, size), True, lr)
             return p, s, losses.at[j].set(loss)
 
-        n = perm.shape[0]
         losses = jnp.zeros((n // size + 1,), dtype=X1.dtype)
-        packed, state, losses = jax.lax.fori_loop(0, count, body, (packed, state, losses))
-        if ragged:  # the epoch's last, smaller batch
-            packed, state, last = step(packed, state, *batch(n - ragged, ragged), True, lr)
+        steps = count + (ragged > 0) if padded else count
+        packed, state, losses = jax.lax.fori_loop(0, steps, body, (packed, state, losses))
+        if not padded:  # the epoch's last batch, under half a batch: at its own width
+            packed, state, last = step(packed, state, *batch(n - tail, tail), True, lr)
             losses = losses.at[count].set(last)
         return packed, state, losses
 
