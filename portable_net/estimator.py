@@ -71,10 +71,10 @@ _RENAMED = {
 # --- host helpers -------------------------------------------------------------------------
 
 
-def _nan_and_inf(xp: Any, X: Any) -> tuple[Any, Any]:
-    """Whether X holds NaN, and infinities (0-d booleans): one pass each, where it costs
-    least (:func:`portable_net.engines.summarised`)."""
-    return xp.any(xp.isnan(X)), xp.any(xp.isinf(X))
+def _all_finite(xp: Any, X: Any) -> Any:
+    """Whether every value of X is finite (0-d): one pass, where it costs least
+    (:func:`portable_net.engines.summarised`)."""
+    return xp.all(xp.isfinite(X))
 
 
 def _random_state(seed: Any) -> np.random.RandomState:
@@ -555,9 +555,8 @@ class Classifier:
             )
         if not xp.isdtype(X.dtype, "real floating") or str(X.dtype).endswith("float16"):
             X = xp.astype(X, float_dtype(xp, device))  # integers, booleans: the default float
-        has_nan, has_inf = summarised(xp, _nan_and_inf)(xp, X)
-        if has_nan or has_inf:
-            what = "NaN" if has_nan else "infinity or a value too large"
+        if not bool(summarised(xp, _all_finite)(xp, X)):
+            what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
             raise ValueError(f"Input X contains {what}.")
         if reset:
             self.n_features_in_ = int(X.shape[1])
