@@ -697,12 +697,12 @@ def _prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows):
 
 def _public_copies(xp: ModuleType, packed: list[Any], n_features: int) -> dict[str, Any]:
     """The packed parameters' public copies (one program where the library compiles)."""
-    copies = engines.compiled(xp, _copies_of, static_argnums=(0, 2))
+    copies = engines.compiled(xp, _unpacked_copies, static_argnums=(0, 2))
     params: dict[str, Any] = copies(xp, packed, n_features)
     return params
 
 
-def _copies_of(xp, packed, n_features):
+def _unpacked_copies(xp, packed, n_features):
     return network.unpack(xp, packed, n_features, copy=True)
 
 
