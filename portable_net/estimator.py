@@ -248,10 +248,10 @@ class Classifier:
     >>> import portable_net as pn
     >>> X, y = pn.make_spiral(100, 3, seed=0)
     >>> clf = pn.Classifier(hidden_layer_sizes=(100,), solver="sgd", nesterovs_momentum=False,
-    ...                     learning_rate_init=0.1, max_iter=20, random_state=0)
+    ...                     learning_rate_init=0.1, max_iter=1000, random_state=0)
     >>> clf = clf.fit(X, y)
-    >>> clf.classes_, clf.n_iter_
-    (array([0, 1, 2]), 20)
+    >>> clf.classes_, clf.n_iter_  # converged before max_iter
+    (array([0, 1, 2]), 687)
     >>> clf.predict(X[:3]).shape, clf.predict_proba(X[:3]).shape
     ((3,), (3, 3))
     """
@@ -408,7 +408,7 @@ class Classifier:
         --------
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> pn.accuracy(clf.params_, X, y) == clf.score(X, y)
         True
@@ -687,10 +687,10 @@ class Classifier:
         --------
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
-        >>> clf.n_iter_
-        20
+        >>> clf.n_iter_  # converged: no improvement by tol for n_iter_no_change epochs
+        687
         """
         return self._fit(X, y, incremental=False, classes=None)
 
@@ -1097,7 +1097,7 @@ class Classifier:
         --------
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> proba = clf.predict_proba(X)
         >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-12)
@@ -1128,7 +1128,7 @@ class Classifier:
         --------
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> bool((clf.predict_log_proba(X) <= 0).all())
         True
@@ -1154,7 +1154,7 @@ class Classifier:
         --------
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> clf.predict(X[:5]).shape
         (5,)
@@ -1193,7 +1193,7 @@ class Classifier:
         --------
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> 0.0 <= clf.score(X, y) <= 1.0
         True
@@ -1245,7 +1245,7 @@ class Classifier:
         >>> from pathlib import Path
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> path = clf.save(Path(tempfile.mkdtemp()) / "clf.npz")
         >>> again = pn.Classifier.load(path)
@@ -1341,11 +1341,11 @@ class Classifier:
         >>> from pathlib import Path
         >>> import portable_net as pn
         >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=20,
+        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
         ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
         >>> path = clf.save(Path(tempfile.mkdtemp()) / "clf.npz")
         >>> pn.Classifier.load(path).n_iter_  # xp="torch", device="cuda:0": elsewhere
-        20
+        687
         """
         from .io import load
 

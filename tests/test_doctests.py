@@ -28,8 +28,6 @@ def _examples(module_name: str) -> list[doctest.DocTest]:
     return [t for t in tests if t.examples and t.name.startswith(module_name)]
 
 
-# the examples train for a few epochs, to run fast: short of convergence, by design
-@pytest.mark.filterwarnings("ignore:Stochastic Optimizer. Maximum iterations")
 @pytest.mark.parametrize("module_name", MODULES)
 def test_docstring_examples(module_name: str) -> None:
     if module_name == "portable_net.plot":
