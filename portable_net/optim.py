@@ -40,11 +40,20 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NamedTuple
 
-__all__ = ["Adam", "AdamState", "LearningRateSchedule", "SGD", "SGDState"]
+from .schedule import LearningRateSchedule, NoImprovement
+
+__all__ = [
+    "Adam",
+    "AdamState",
+    "LearningRateSchedule",
+    "NoImprovement",
+    "SGD",
+    "SGDState",
+]
 
 
 def _check_rate(name: str, value: Any) -> None:
@@ -563,147 +572,3 @@ class Adam:
             new_m.append(m)
             new_v.append(v)
         return new_params, AdamState(t, new_m, new_v)
-
-
-_SCHEDULES = ("constant", "invscaling", "adaptive")
-
-
-@dataclass
-class LearningRateSchedule:
-    """The learning rate per epoch, and when to stop, as scikit-learn's ``MLPClassifier``.
-
-    Host-side and plain Python: read ``learning_rate`` for the coming epoch, and call
-    :meth:`end_epoch` with the epoch's mean training loss and its number of samples; it returns
-    True when training should stop.
-
-    At the end of each epoch (in ``MLPClassifier``'s order):
-
-    1. the no-improvement count goes up by one if ``loss > best_loss - tol``, else back to 0;
-       ``best_loss`` becomes ``loss`` if lower;
-    2. ``invscaling``: ``learning_rate = learning_rate_init / (t + 1) ** power_t``, where
-       ``t`` is the number of samples seen so far (the count of all epochs' samples);
-    3. if the count exceeds ``n_iter_no_change`` (so ``n_iter_no_change + 1`` epochs in a
-       row without improvement): ``constant`` and ``invscaling`` stop; ``adaptive`` stops if
-       ``learning_rate <= 1e-6``, else divides the rate by 5 and resets the count to 0.
-
-    ``constant`` with any optimiser is what ``MLPClassifier`` does for ``solver="adam"`` too
-    (its stopping rule is the same). With ``tol=-inf`` (or ``n_iter_no_change`` large) it
-    never stops.
-
-    Parameters
-    ----------
-    learning_rate_init : float
-        The first epoch's rate.
-    kind : {"constant", "invscaling", "adaptive"}, default "constant"
-        How the rate changes over the epochs (above).
-    power_t : float, default 0.5
-        Exponent for ``invscaling``.
-    tol : float, default 1e-4
-        Improvement of the training loss that counts.
-    n_iter_no_change : int, default 10
-        Epochs without improvement tolerated (the count must exceed it).
-
-    Attributes
-    ----------
-    learning_rate : float
-        The rate for the coming epoch.
-    t : int
-        Samples seen so far (scikit-learn's ``t_``).
-    best_loss : float
-        Lowest training loss so far.
-    no_improvement_count : int
-        Consecutive epochs without an improvement of at least ``tol``.
-
-    Examples
-    --------
-    >>> from portable_net import optim
-    >>> schedule = optim.LearningRateSchedule(0.1, "adaptive", n_iter_no_change=1)
-    >>> [schedule.end_epoch(1.0, n_samples=10) for _ in range(3)]
-    [False, False, False]
-    >>> schedule.learning_rate
-    0.02
-
-    In training, ``lr_schedule`` names the kind:
-
-    >>> import portable_net as pn
-    >>> X, y = pn.make_spiral(20, 3)
-    >>> new, history = pn.train(pn.init_params([2, 10, 3]), X, y, steps=4, log_every=1,
-    ...                         lr_schedule="invscaling")
-    >>> history.learning_rate[0], history.learning_rate[-1] < 1.0
-    (1.0, True)
-    """
-
-    learning_rate_init: float
-    kind: str = "constant"
-    power_t: float = 0.5
-    tol: float = 1e-4
-    n_iter_no_change: int = 10
-    # the rate for the coming epoch
-    learning_rate: float = field(init=False)
-    # samples seen so far (scikit-learn's t_)
-    t: int = field(init=False, default=0)
-    # lowest training loss so far
-    best_loss: float = field(init=False, default=math.inf)
-    # consecutive epochs without an improvement of at least tol
-    no_improvement_count: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        _check_rate("learning_rate_init", self.learning_rate_init)
-        if self.kind not in _SCHEDULES:
-            raise ValueError(f"kind must be one of {', '.join(_SCHEDULES)}, got {self.kind!r}")
-        if isinstance(self.power_t, bool) or not isinstance(self.power_t, (int, float)):
-            raise TypeError(f"power_t must be a float, not {type(self.power_t).__name__}")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)):
-            raise TypeError(f"tol must be a float, not {type(self.tol).__name__}")
-        if math.isnan(self.tol):
-            raise ValueError("tol must not be NaN")
-        n = self.n_iter_no_change
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n_iter_no_change must be an int >= 1, got {n!r}")
-        self.learning_rate = float(self.learning_rate_init)
-
-    def end_epoch(self, loss: float, n_samples: int) -> bool:
-        """Record one epoch's mean training loss; return True if training should stop.
-
-        Parameters
-        ----------
-        loss : float
-            The epoch's training loss (a Python float: the caller decides when to sync).
-        n_samples : int
-            Samples in the epoch (for ``invscaling``'s sample count).
-
-        Returns
-        -------
-        bool
-            True when training should stop.
-
-        Examples
-        --------
-        >>> from portable_net import optim
-        >>> schedule = optim.LearningRateSchedule(0.1, "invscaling", power_t=0.5)
-        >>> schedule.end_epoch(0.9, n_samples=3)
-        False
-        >>> schedule.learning_rate
-        0.05
-        """
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-        loss = float(loss)
-        self.t += n_samples
-        # MLPClassifier._update_no_improvement_count (training loss)
-        if loss > self.best_loss - self.tol:
-            self.no_improvement_count += 1
-        else:
-            self.no_improvement_count = 0
-        if loss < self.best_loss:
-            self.best_loss = loss
-        # SGDOptimizer.iteration_ends
-        if self.kind == "invscaling":
-            self.learning_rate = float(self.learning_rate_init) / (self.t + 1) ** self.power_t
-        if self.no_improvement_count > self.n_iter_no_change:
-            # SGDOptimizer.trigger_stopping
-            if self.kind != "adaptive" or self.learning_rate <= 1e-6:
-                return True
-            self.learning_rate /= 5.0
-            self.no_improvement_count = 0
-        return False
