@@ -191,18 +191,51 @@ class LearningRateSchedule:
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
         loss = float(loss)
-        self.t += n_samples
         # MLPClassifier._update_no_improvement_count (training loss)
         self.best_loss, self.no_improvement_count = _no_improvement(
             loss, self.best_loss, self.no_improvement_count, self.tol
         )
-        # SGDOptimizer.iteration_ends
-        if self.kind == "invscaling":
-            self.learning_rate = float(self.learning_rate_init) / (self.t + 1) ** self.power_t
+        self.iteration_ends(self.t + n_samples)
         if self.no_improvement_count > self.n_iter_no_change:
-            # SGDOptimizer.trigger_stopping
-            if self.kind != "adaptive" or self.learning_rate <= 1e-6:
+            if self.trigger_stopping():
                 return True
-            self.learning_rate /= 5.0
             self.no_improvement_count = 0
+        return False
+
+    def iteration_ends(self, t: int) -> None:
+        """The rate after ``t`` samples seen (``SGDOptimizer.iteration_ends``): only
+        ``invscaling`` changes it, to ``learning_rate_init / (t + 1) ** power_t``.
+
+        For callers that keep their own no-improvement count (:class:`NoImprovement`), as
+        :class:`portable_net.Classifier` does; :meth:`end_epoch` calls it.
+
+        Examples
+        --------
+        >>> from portable_net import optim
+        >>> schedule = optim.LearningRateSchedule(0.1, "invscaling", power_t=0.5)
+        >>> schedule.iteration_ends(3)
+        >>> schedule.learning_rate
+        0.05
+        """
+        self.t = t
+        if self.kind == "invscaling":
+            self.learning_rate = float(self.learning_rate_init) / (t + 1) ** self.power_t
+
+    def trigger_stopping(self) -> bool:
+        """Training stopped improving (``SGDOptimizer.trigger_stopping``): True to stop;
+        ``adaptive`` instead divides the rate by 5 and returns False, until the rate is at
+        most 1e-6.
+
+        Examples
+        --------
+        >>> from portable_net import optim
+        >>> schedule = optim.LearningRateSchedule(0.1, "adaptive")
+        >>> schedule.trigger_stopping(), schedule.learning_rate
+        (False, 0.02)
+        >>> optim.LearningRateSchedule(0.1).trigger_stopping()
+        True
+        """
+        if self.kind != "adaptive" or self.learning_rate <= 1e-6:
+            return True
+        self.learning_rate /= 5.0
         return False
