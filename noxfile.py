@@ -155,6 +155,20 @@ def tests_wheel(session: nox.Session) -> None:
             env={"PORTABLE_NET_BACKENDS": ",".join(CPU_BACKENDS)},
             success_codes=[0, 5],  # 5: nothing selected (-m or -k matching no test)
         )
+        # the docstrings' examples, as `pytest --doctest-modules` runs them, from the wheel
+        # (its portable_net/conftest.py leaves out modules whose library is not installed)
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(run_dir),
+            "--doctest-modules",
+            "--pyargs",
+            "portable_net",
+        )
     finally:
         session.chdir(ROOT)
         shutil.rmtree(work, ignore_errors=True)
