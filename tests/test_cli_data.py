@@ -332,7 +332,7 @@ TRAIN_ERRORS = [
     (["--data", "{dir}"], "is a directory"),
     (["--data", "{empty}"], "is empty"),
     (["--data", "{semicolon}"], "give --delimiter ';'"),
-    (["--data", "{ragged}"], "line 4: 2 fields, expected 3"),
+    (["--data", "{ragged}"], "line 4: expected 3 fields (as on line 1), got 2"),
     (["--data", "{letters}"], "line 3, column 2 ('b'): 'oops' is not a number"),
     (
         ["--data", "{good}", "--label", "nope"],
@@ -391,7 +391,7 @@ def good_model(files):
             ["evaluate", "{model}", "--data", "{comma}"],
             "2 labels the model does not know ('x,y', 'z')",
         ),
-        (["evaluate", "{model}", "--data", "{ragged}"], "line 4: 2 fields, expected 3"),
+        (["evaluate", "{model}", "--data", "{ragged}"], "line 4: expected 3 fields (as on line 1), got 2"),
         (
             ["evaluate", "{model}", "--data", "{good}", "--seed", "1"],
             "--seed: applies to the spiral",

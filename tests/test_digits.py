@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import portable_net as pn
-from portable_net.tabular import Standardizer, split
+from portable_net.preprocessing import Standardizer, split
 from tests._helpers import assert_on
 
 datasets = pytest.importorskip("sklearn.datasets")

@@ -541,7 +541,7 @@ def test_verbose_prints_each_epoch_s_loss(capsys):
 def test_a_standardized_command_line_model_loads_taking_raw_features(tmp_path):
     # `portable-net train --standardize` saves its inputs' statistics: Classifier.load folds
     # them into the first layer, so it predicts from raw features as the command does
-    from portable_net.tabular import Standardizer
+    from portable_net.preprocessing import Standardizer
 
     rng = np.random.default_rng(5)
     X = rng.normal(loc=[3.0, -40.0], scale=[0.5, 20.0], size=(120, 2))

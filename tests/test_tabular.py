@@ -10,7 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from portable_net.tabular import Standardizer, decode_labels, encode_labels, read_table, split
+from portable_net.preprocessing import Standardizer, decode_labels, encode_labels, split
+from portable_net.tabular import read_table
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -92,12 +93,12 @@ def test_csv_other_delimiter_when_asked(tmp_path):
         ("42\n43\n", r"line 1: one column only"),
         ("1,oops,0\n2,3,1\n", r"line 1: the first row mixes numbers and names \(column 2: 'oops'"),
         ("a,2,label\n1,2,x\n", r"line 1: the first row mixes numbers and names \(column 1: 'a'"),
-        ("a,b,c\n1,2,x\n3,4\n", r"line 3: 2 fields, expected 3 \(as on line 1\)"),
-        ("a,b,c\n1,2,x\n\n3,4,y,z\n", r"line 4: 4 fields, expected 3"),
+        ("a,b,c\n1,2,x\n3,4\n", r"line 3: expected 3 fields \(as on line 1\), got 2"),
+        ("a,b,c\n1,2,x\n\n3,4,y,z\n", r"line 4: expected 3 fields \(as on line 1\), got 4"),
         ("a,b,c\n1,2,x\n3,oops,y\n", r"line 3, column 2 \('b'\): 'oops' is not a number"),
         ("a,b,c\n1,2,x\n3,,y\n", r"line 3, column 2 \('b'\): is empty \(a missing value\)"),
-        ("a,b,c\n1,2,x\n3,nan,y\n", r"line 3, column 2 \('b'\): 'nan' is not finite"),
-        ("a,b,c\n1,2,x\n3,-inf,y\n", r"line 3, column 2 \('b'\): '-inf' is not finite"),
+        ("a,b,c\n1,2,x\n3,nan,y\n", r"line 3, column 2 \('b'\): 'nan' is not a finite number"),
+        ("a,b,c\n1,2,x\n3,-inf,y\n", r"line 3, column 2 \('b'\): '-inf' is not a finite number"),
         ("a,b,c\n1,2,x\n3,4,\n", r"line 3: the label \(column 3\) is empty"),
         ("a,b,c\n", r"has a header but no data rows"),
         ("\n\n  \n", r"holds no rows"),
@@ -147,7 +148,7 @@ def test_file_checks(tmp_path):
         read_table(p, max_bytes=5)
     binary = tmp_path / "b.csv"
     binary.write_bytes(b"\xff\xfe\x00\x01garbage")
-    with pytest.raises(ValueError, match="is not UTF-8 text"):
+    with pytest.raises(ValueError, match="is not a UTF-8 text file"):
         read_table(binary)
     nul = tmp_path / "n.csv"
     nul.write_bytes(b"a,b\n1,\x00\n")

@@ -202,7 +202,7 @@ def test_validation_results_are_those_of_the_step_s_parameters(xp, device):
 
 
 def test_validation_fraction_is_a_stratified_seeded_split():
-    from portable_net.tabular import split
+    from portable_net.preprocessing import split
 
     X, y, params = problem()
     _, hist = pn.train(params, X, y, steps=1, log_every=1, validation_fraction=0.2, seed=3)
@@ -228,7 +228,7 @@ def test_early_stopping_stops_and_restore_best_returns_the_best_parameters(xp, d
     vals = hist.val_loss  # the last 5 did not improve on the best before them by tol
     assert min(vals[-5:]) > min(vals[:-5]) - 1e-4 and len(vals) < 200
     assert hist.best_step == hist.steps[best]
-    from portable_net.tabular import split
+    from portable_net.preprocessing import split
 
     _, Xv, _, yv = split(X, y, 0.3, 1)
     loss, _ = _val_metrics(out, Xv, yv)

@@ -1,7 +1,8 @@
 """A user's own data for train, predict and evaluate: --data, --label, --delimiter, the class
 names kept in a model file, the standardisation saved with it, and the per-class report.
 
-Files are read on the host (``portable_net.tabular``); every problem with them is one
+Files are read on the host (``portable_net.tabular``, prepared by
+``portable_net.preprocessing``); every problem with them is one
 :class:`BadInput` line naming the option, the file and, for CSV, the line.
 """
 
@@ -115,36 +116,6 @@ def delimiter_name(sep: str) -> str:
     return "tab" if sep == "\t" else repr(sep)
 
 
-def delimiter_hint(line: str, sep: str) -> str:
-    """'; it looks ';'-separated (give --delimiter ';')' when another delimiter than ``sep``
-    appears in ``line`` at least as often, else ''."""
-    counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != sep}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] > 0 and counts[best] >= line.count(sep):
-        give = "tab" if best == "\t" else repr(best)
-        return (
-            f"; it looks {delimiter_name(best)}-separated, not {delimiter_name(sep)}-separated "
-            f"(give --delimiter {give})"
-        )
-    return ""
-
-
-def check_regular_file(path: str, option: str) -> None:
-    """A data file must be a regular file of at most MAX_BYTES (a FIFO would block)."""
-    import os
-    import stat
-
-    from ..tabular import MAX_BYTES
-
-    st = os.stat(path)  # FileNotFoundError and OSError: the caller's messages
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise BadInput(f"{option}: {path!r} is not a regular file")
-    if st.st_size > MAX_BYTES:
-        raise BadInput(f"{option}: {path!r} is {st.st_size:,} bytes, more than {MAX_BYTES:,}")
-
-
 # --- reading ------------------------------------------------------------------------------------
 
 #: the library's words for its arguments -> the options that set them
@@ -159,9 +130,11 @@ _OPTION_WORDS = (
 
 
 def cli_words(message: str) -> str:
-    """A message of ``portable_net.tabular`` in the command line's words (its options)."""
+    """A message of ``portable_net.tabular`` or ``preprocessing`` in the command line's words
+    (its options)."""
     for pattern, replacement in _OPTION_WORDS:
         message = pattern.sub(replacement, message)
+    message = message.replace("(give --delimiter '\\t')", "(give --delimiter tab)")
     return message.replace("use a smaller test_size", "use a smaller --test-size").replace(
         "use a larger test_size", "use a larger --test-size"
     )
@@ -234,7 +207,7 @@ def encode(labels: Any, path: str) -> tuple[list[int | str], Any]:
     class index (int64), or BadInput (one class, too many, a name a model cannot keep)."""
     import numpy as np
 
-    from ..tabular import encode_labels
+    from ..preprocessing import encode_labels
 
     keys = label_keys(labels)
     try:
@@ -286,7 +259,7 @@ def class_indices(labels: Any, classes: list[Any], path: str, option: str) -> An
 
 def standardizer_of(path: str, meta: dict[str, Any]) -> Any:
     """The model's saved Standardizer (``meta["standardize"]``), checked, or None."""
-    from ..tabular import Standardizer
+    from ..preprocessing import Standardizer
 
     saved = meta.get("standardize")
     if saved is None:

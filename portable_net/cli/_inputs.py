@@ -93,7 +93,7 @@ def user_data(
     import numpy as np
 
     from .._backend import from_host, int_dtype
-    from ..tabular import Standardizer, split
+    from ..preprocessing import Standardizer, split
 
     X, labels, names = _data.read(args.data, args.label, args.delimiter)
     classes, y = _data.encode(labels, args.data)

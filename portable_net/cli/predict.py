@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import math
-import sys
 import warnings
-from typing import Any, cast
+from typing import Any
 
 from .._backend import from_host
 from . import _data, _run
@@ -72,31 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_options(parser, dtype=False)
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _read_text(path: str, name: str, option: str = "argument POINTS") -> str:
-    try:
-        if path == "-":
-            return sys.stdin.read()
-        if option != "argument POINTS":  # POINTS may be a pipe, as <(command) gives
-            _data.check_regular_file(path, option)
-        with open(path, encoding="utf-8", newline="") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise BadInput(f"{option}: {name!r} does not exist") from None
-    except IsADirectoryError:
-        raise BadInput(f"{option}: {name!r} is a directory") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{option}: {name!r} is not a UTF-8 text file") from None
-    except OSError as exc:
-        raise BadInput(f"{option}: cannot read {name!r}: {exc.strerror or exc}") from None
-
-
 def read_points(
     path: str,
     n_features: int,
@@ -108,99 +80,95 @@ def read_points(
 ) -> Any:
     """The points of a CSV file (N, n_features) as float64 NumPy, or BadInput naming the line.
 
+    Read by the library's one CSV reader (``tabular.parse_csv``), at most ``MAX_BYTES``.
     Blank lines and lines starting with # are skipped; a first row of names is a header,
     and a column named ``label`` (as ``portable-net data`` writes) or one of ``drop_names``
-    is left out, as is the column ``drop`` (a header name, or an index).
+    is left out, as is the column ``drop`` (a header name, or an index). POINTS may be
+    ``-`` (stdin) or a pipe; --data is a regular file.
     """
-    import numpy as np
+    from ..csv_reader import (
+        MAX_BYTES,
+        Columns,
+        CsvError,
+        delimiter_hint,
+        is_number,
+        open_text,
+        parse_csv,
+    )
 
     name = "<stdin>" if path == "-" else path
-    text = _read_text(path, name, option)
     separated = "comma" if delimiter == "," else _data.delimiter_name(delimiter)
 
-    def bad(problem: str, fields: list[str] | None = None) -> BadInput:
-        hint = "" if fields is None else _data.delimiter_hint(delimiter.join(fields), delimiter)
-        return BadInput(f"{option}: {name} line {reader.line_num}: {problem}{hint}")
+    def columns_of(fields: list[str], line: int) -> Columns:
+        def bad(problem: str, hint: bool = True) -> CsvError:
+            text = delimiter_hint(delimiter.join(fields), delimiter) if hint else ""
+            return CsvError(problem + text, line)
 
-    def columns_kept(fields: list[str], header: bool) -> list[int]:
+        header = not any(is_number(f) for f in fields)
         n = len(fields)
+        if not header and drop is None:
+            keep = list(range(n_features))
+            return Columns(
+                n_features,
+                tuple(keep),
+                None,
+                False,
+                tuple(f"x{k}" for k in keep),
+                f"the model has {n_features} inputs",
+            )
         if isinstance(drop, str):
             if not header:
                 raise bad(
-                    f"no header row, so the column --label {drop!r} cannot be found; give its index"
+                    f"no header row, so the column --label {drop!r} cannot be found; "
+                    "give its index",
+                    hint=False,
                 )
             if drop not in fields:
-                raise bad(f"no column named {drop!r}; the columns are: {', '.join(fields)}")
+                raise bad(
+                    f"no column named {drop!r}; the columns are: {', '.join(fields)}", hint=False
+                )
             dropped = fields.index(drop)
         elif drop is not None:
             if not -n <= drop < n:
-                raise bad(
-                    f"--label {drop} is not a column: there are {n} (indices {-n}..{n - 1})",
-                    fields,
-                )
+                raise bad(f"--label {drop} is not a column: there are {n} (indices {-n}..{n - 1})")
             dropped = drop % n
         else:
             dropped = -1
         names = {"label", *(d.lower() for d in drop_names)}
-        return [
+        keep = [
             i for i, f in enumerate(fields) if i != dropped and not (header and f.lower() in names)
         ]
-
-    rows: list[list[float]] = []
-    n_columns, keep = n_features, list(range(n_features))  # without a header
-    header = False
-    reader = csv.reader(text.splitlines(), delimiter=delimiter)
-    while True:
-        try:
-            fields = next(reader, None)
-        except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte, ...
-            raise bad(str(exc)) from None
-        if fields is None:
-            break
-        fields = [f.strip() for f in fields]
-        if not fields or fields == [""] or fields[0].startswith("#"):
-            continue
-        values = [_number(f) for f in fields]
-        if not rows and not header and all(v is None for v in values):  # a header row
-            header = True
-            n_columns = len(fields)
-            keep = columns_kept(fields, header)
-            if len(keep) != n_features:
-                names = ", ".join(fields[i] for i in keep)
+        if len(keep) != n_features:
+            if header:
                 leave_out = option != "argument POINTS" and drop is None
+                listed = one_line(", ".join(fields[i] for i in keep), 60)
                 raise bad(
-                    f"the header names {len(keep)} feature columns ({one_line(names, 60)})"
+                    f"the header names {len(keep)} feature columns ({listed})"
                     f" but the model has {n_features} inputs"
-                    + (" (--label leaves out a column)" if leave_out else ""),
-                    fields,
+                    + (" (--label leaves out a column)" if leave_out else "")
                 )
-            continue
-        if not rows and not header and drop is not None:  # no header: the first row counts
-            n_columns = len(fields)
-            keep = columns_kept(fields, header)
-            if len(keep) != n_features:
-                raise bad(
-                    f"{len(fields)} {separated}-separated values less the --label column "
-                    f"leave {len(keep)} features, but the model has {n_features} inputs",
-                    fields,
-                )
-        if len(fields) != n_columns:
             raise bad(
-                f"expected {n_columns} {separated}-separated values"
-                f"{'' if header else f' (the model has {n_features} inputs)'}, "
-                f"got {len(fields)}",
-                fields,
+                f"{n} {separated}-separated values less the --label column "
+                f"leave {len(keep)} features, but the model has {n_features} inputs"
             )
-        point = [values[i] for i in keep]
-        for i, v in zip(keep, point):
-            if v is None:
-                raise bad(f"{fields[i]!r} is not a number", fields)
-            if not math.isfinite(v):
-                raise bad(f"{fields[i]!r} is not a finite number")
-        rows.append(cast("list[float]", point))  # no None left: checked above
-    if not rows:
-        raise BadInput(f"{option}: {name} holds no points")
-    return np.asarray(rows, dtype=np.float64)
+        kept = tuple(fields[i] if header else f"x{k}" for k, i in enumerate(keep))
+        return Columns(n, tuple(keep), None, header, kept, f"as on line {line}")
+
+    try:
+        with open_text(path, MAX_BYTES, streams=option == "argument POINTS") as text:
+            points, _, _ = parse_csv(text, columns_of, delimiter=delimiter, comments=True)
+    except FileNotFoundError:
+        raise BadInput(f"{option}: {name!r} does not exist") from None
+    except CsvError as exc:
+        if exc.problem in ("holds no rows", "has a header but no data rows"):
+            raise BadInput(f"{option}: {name} holds no points") from None
+        where = f"{name} line {exc.line}:" if exc.line else f"{name!r}"
+        column = f" (column {exc.column})" if exc.column is not None else ""
+        message = f"{option}: {where} {exc.problem}{column}"
+        raise BadInput(_data.cli_words(one_line(message))) from None
+    except (ValueError, OSError) as exc:
+        raise BadInput(f"{option}: {_data.cli_words(str(exc))}") from None
+    return points
 
 
 def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:

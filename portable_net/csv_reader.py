@@ -1,0 +1,329 @@
+"""The one CSV reader: ``read_table``'s and the command line's (``predict``'s points).
+
+Streaming: at most ``max_bytes`` are read (a file's size checked first; stdin, a pipe or a
+device as they are read), NUL bytes and bad UTF-8 refused as they arrive, a byte-order mark
+skipped; rows are parsed a block at a time straight into the final float64 array, so memory
+stays within a few times the file's size. A number is a CSV number: ASCII digits with an
+optional sign, point and exponent (Python's ``float()`` also takes ``1_5`` and other scripts'
+digits, which no CSV writer means as numbers).
+"""
+
+from __future__ import annotations
+
+import array
+import csv
+import io
+import itertools
+import operator
+import os
+import re
+import stat
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, cast
+
+import numpy as np
+
+__all__ = [
+    "MAX_BYTES",
+    "Columns",
+    "CsvError",
+    "check_file",
+    "delimiter_hint",
+    "is_number",
+    "open_text",
+    "parse_csv",
+]
+
+MAX_BYTES = 1 << 30
+
+# delimiters recognised when a file is read with another one
+_OTHER_DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}
+# a CSV number (see the module's docstring)
+_NUMBER = re.compile(
+    r"\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)\s*",
+    re.IGNORECASE | re.ASCII,
+)
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+# rows converted to floats at a time (bounds the Python objects alive at once)
+_BLOCK = 4096
+
+PathLike = str | os.PathLike[str]
+
+
+class CsvError(ValueError):
+    """A problem in a CSV text: ``problem`` (in words), at ``line`` (1-based; 0 for the text
+    as a whole) and ``column`` (1-based, with its ``column_name``; None for the row)."""
+
+    def __init__(
+        self, problem: str, line: int = 0, column: int | None = None, column_name: str = ""
+    ) -> None:
+        super().__init__(problem)
+        self.problem, self.line, self.column, self.column_name = problem, line, column, column_name
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the rows of a CSV text hold, decided from its first row."""
+
+    #: fields on every row
+    n_fields: int
+    #: the columns read as numbers (0-based), in order
+    features: tuple[int, ...]
+    #: the column read as labels (0-based), or None
+    label: int | None
+    #: the first row is a header (skipped)
+    header: bool
+    #: the features' names (for messages)
+    names: tuple[str, ...]
+    #: why every row has ``n_fields`` fields (for messages), e.g. "as on line 1"
+    reason: str
+
+
+def is_number(field: str) -> bool:
+    """Whether ``field`` is a CSV number (spaces around it allowed)."""
+    return _NUMBER.fullmatch(field) is not None
+
+
+def delimiter_hint(text: str, delimiter: str) -> str:
+    """'; looks ';'-separated (pass delimiter=';')' when another delimiter dominates text."""
+    counts = {d: text.count(d) for d in _OTHER_DELIMITERS if d != delimiter}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] > 0 and counts[best] >= text.count(delimiter):
+        return (
+            f"; it looks {_DELIMITER_NAMES[best]}-separated, not "
+            f"{_DELIMITER_NAMES.get(delimiter, repr(delimiter))}-separated "
+            f"(pass delimiter={best!r})"
+        )
+    return ""
+
+
+class _Bounded(io.RawIOBase):
+    """A binary stream read to at most ``limit`` bytes, refusing NUL bytes (binary data)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, owned: bool) -> None:
+        super().__init__()
+        self._raw, self._limit, self._done, self._owned = raw, limit, 0, owned
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._owned and not self.closed:
+            self._raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(min(len(buffer), self._limit + 1 - self._done) or 1)
+        self._done += len(data)
+        if self._done > self._limit:
+            raise CsvError(f"is over the limit of {self._limit} bytes (max_bytes)")
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            try:
+                data[:nul].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.reason != "unexpected end of data":
+                    raise CsvError("is not a UTF-8 text file") from None
+            raise CsvError("holds NUL bytes: it is not a CSV text file")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_text(path: PathLike, max_bytes: int = MAX_BYTES, *, streams: bool = False) -> IO[str]:
+    """A CSV source as UTF-8 text (a byte-order mark skipped), read to at most ``max_bytes``.
+
+    ``path`` is a regular, non-empty file of at most ``max_bytes``; with ``streams``, also
+    ``"-"`` (stdin) or a pipe, refused (:class:`CsvError`) once past ``max_bytes``.
+    """
+    name = os.fspath(path)
+    if streams and name == "-":
+        raw: IO[bytes] = sys.stdin.buffer
+    else:
+        check_file(name, max_bytes, streams=streams)
+        try:
+            raw = open(name, "rb")  # closed with the text stream
+        except OSError as exc:
+            raise ValueError(f"cannot read {name!r}: {exc.strerror or exc}") from None
+    bounded = _Bounded(raw, max_bytes, owned=raw is not sys.stdin.buffer)
+    buffered = io.BufferedReader(bounded, buffer_size=1 << 16)
+    return io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+
+
+def _rows(reader: Any, comments: bool) -> Iterator[list[str]]:
+    """The rows of a csv reader, blank rows (and, with ``comments``, rows starting with #)
+    skipped; its errors as CsvError with the line."""
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            line = reader.line_num
+            if "field larger than field limit" in str(exc):
+                raise CsvError(
+                    f"a field is longer than the csv module's limit of "
+                    f"{csv.field_size_limit()} characters (field larger than field limit)",
+                    line,
+                ) from None
+            raise CsvError(f"not valid CSV ({exc})", line) from None
+        except UnicodeDecodeError:
+            raise CsvError("is not a UTF-8 text file") from None
+        if row is None:
+            return
+        if not row or not "".join(row).strip():
+            continue
+        if comments and row[0].lstrip().startswith("#"):
+            continue
+        yield row
+
+
+def parse_csv(
+    text: IO[str],
+    columns_of: Callable[[list[str], int], Columns],
+    *,
+    delimiter: str = ",",
+    comments: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, Columns]:
+    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``.
+
+    ``columns_of(first_row, line)`` decides the columns from the first row (blank rows, and
+    with ``comments`` rows starting with ``#``, are skipped). Feature fields must be finite
+    CSV numbers; labels are ints if all are integers within int64, else floats if all are
+    numbers, else strings (so integers beyond 64 bits stay distinct, as text). Rows are
+    converted a block at a time, straight into the final array. Every problem is a
+    :class:`CsvError` at its line (and column).
+    """
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    rows = _rows(reader, comments)
+    first = next(rows, None)
+    if first is None:
+        raise CsvError("holds no rows")
+    cols = columns_of([f.strip() for f in first], reader.line_num)
+    values = array.array("d")
+    codes = array.array("q")
+    index: dict[str, int] = {}  # each distinct label -> its code
+    first_lines: list[int] = []  # the line each distinct label is first seen on
+    block: list[Sequence[str]] = []
+    lines: list[int] = []
+    pick = _picker(cols.features)
+    data_rows = rows if cols.header else itertools.chain([first], rows)
+    for row in data_rows:
+        line = reader.line_num
+        if len(row) != cols.n_fields:
+            raise CsvError(
+                f"expected {cols.n_fields} fields ({cols.reason}), got {len(row)}"
+                + delimiter_hint(delimiter.join(row), delimiter),
+                line,
+            )
+        if cols.label is not None:
+            label = row[cols.label].strip()
+            if not label:
+                raise CsvError(f"the label (column {cols.label + 1}) is empty", line)
+            code = index.get(label)
+            if code is None:
+                code = index[label] = len(index)
+                first_lines.append(line)
+            codes.append(code)
+        block.append(pick(row))
+        lines.append(line)
+        if len(block) == _BLOCK:
+            _convert(block, lines, cols, delimiter, values)
+            block, lines = [], []
+    if block:
+        _convert(block, lines, cols, delimiter, values)
+    n_features = len(cols.features)
+    if not values:
+        raise CsvError("has a header but no data rows" if cols.header else "holds no rows")
+    features = np.frombuffer(values, dtype=np.float64).reshape(-1, n_features)
+    labels = None
+    if cols.label is not None:
+        kinds = _label_values(list(index), first_lines)
+        labels = kinds[np.frombuffer(codes, dtype=np.int64)]
+    return features, labels, cols
+
+
+def _picker(features: tuple[int, ...]) -> Callable[[list[str]], Sequence[str]]:
+    if len(features) == 1:
+        only = features[0]
+        return lambda row: (row[only],)
+    return cast("Callable[[list[str]], Sequence[str]]", operator.itemgetter(*features))
+
+
+def _convert(
+    block: list[Any], lines: list[int], cols: Columns, delimiter: str, out: array.array[float]
+) -> None:
+    """A block of feature fields -> finite float64 values appended to ``out``."""
+    try:
+        floats = np.array(block, dtype=np.float64)
+        cells = "".join(itertools.chain.from_iterable(block))
+        strict = "_" not in cells and cells.isascii()  # else float() may have been lenient
+    except ValueError:
+        strict = False
+    if not strict:
+        for fields, line in zip(block, lines):
+            for k, field in enumerate(fields):
+                field = field.strip()
+                if not is_number(field):
+                    what = (
+                        "is empty (a missing value)" if not field else f"{field!r} is not a number"
+                    )
+                    raise CsvError(
+                        what + (delimiter_hint(field, delimiter) if field else ""),
+                        line,
+                        cols.features[k] + 1,
+                        cols.names[k],
+                    )
+        raise AssertionError("unreachable: every field is a number")  # pragma: no cover
+    bad = ~np.isfinite(floats)
+    if bad.any():
+        i, k = (int(v) for v in np.argwhere(bad)[0])
+        raise CsvError(
+            f"{block[i][k].strip()!r} is not a finite number",
+            lines[i],
+            cols.features[k] + 1,
+            cols.names[k],
+        )
+    out.frombytes(floats.tobytes())
+
+
+def _label_values(distinct: list[str], first_lines: list[int]) -> np.ndarray:
+    """The distinct labels as one array: int64, float64 or strings (see parse_csv)."""
+    if all(_INTEGER.fullmatch(s) for s in distinct):
+        ints = [int(s) for s in distinct]
+        if all(-(2**63) <= v < 2**63 for v in ints):
+            return np.array(ints, dtype=np.int64)
+        return np.array(distinct, dtype=np.str_)  # beyond int64: kept exactly, as text
+    if not all(is_number(s) for s in distinct):
+        return np.array(distinct, dtype=np.str_)
+    values = np.array([float(s) for s in distinct], dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise CsvError(f"the label {distinct[i]!r} is not finite", first_lines[i])
+    return values
+
+
+def check_file(path: Any, max_bytes: int, *, streams: bool = False) -> str:
+    """The path as a str, after checking that it is a regular, non-empty file of bounded size
+    (with ``streams``, a pipe or device too: its reader bounds it)."""
+    name: str = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {name!r}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {name!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{name!r} is a directory; expected a regular data file")
+    if not stat.S_ISREG(st.st_mode):
+        if streams:
+            return name
+        raise ValueError(f"{name!r} is not a regular file; expected a regular data file")
+    if st.st_size > max_bytes:
+        raise ValueError(
+            f"{name!r} is {st.st_size} bytes, over the limit of {max_bytes} (max_bytes)"
+        )
+    if st.st_size == 0 and not streams:
+        raise ValueError(f"{name!r} is empty")
+    return name
