@@ -12,9 +12,6 @@ import json
 import math
 import os
 import stat
-import tempfile
-import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,12 @@ import array_api_compat
 import numpy as np
 
 from ._backend import float_dtype, resolve_device, to_host, to_namespace
+from ._npz import READ_ERRORS, Refused, one_line, open_archive, read_data, read_header, refusal
+from ._output import check_output, open_output, write_output
 from ._validation import check_float_dtype, check_plain_array, layer_sizes
 from ._version import __version__
 
-__all__ = ["load", "save"]
+__all__ = ["check_output", "load", "open_output", "save", "write_output"]
 
 _FORMAT = "portable_net model"
 _FORMAT_VERSION = 1
@@ -76,8 +75,11 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
     ----------
     path : str or path-like
         The file to write, exactly as named (no suffix is added; ``.npz`` is the convention).
-        It is written to a temporary file first and moved into place, so an existing file
-        is never left half-written.
+        Written by :func:`write_output`'s rules: a regular file is written to a temporary
+        file beside it and moved into place (never left half-written), and only if this
+        user may write it (a read-only file is refused, even for root); a symlink to a
+        regular file replaces the file it points to; a character device or FIFO (or a link
+        to one, such as ``/dev/stdout``) is written through, never replaced.
     params : dict of arrays
         ``W1, b1, ..., WL, bL`` of any supported library and device (moved to the host).
     **metadata
@@ -97,8 +99,10 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
     ------
     TypeError, ValueError
         For parameters that are not a model, or metadata that is not plain data.
+    PermissionError
+        When the file exists and is read-only, or the directory cannot be written.
     OSError
-        When the file cannot be written (a missing directory, no permission).
+        When the file cannot be written (a missing directory, a directory, a socket).
 
     Examples
     --------
@@ -151,28 +155,7 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
     # Any: a dict of arrays could name savez' own keyword (allow_pickle); these keys cannot
     arrays: dict[str, Any] = {key: weights[key] for key in sorted(weights, key=_param_order)}
     arrays[_METADATA_KEY] = np.array(json.dumps(document))  # a 0-d unicode array, no pickle
-    directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot save the model to {str(path)!r}: it is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give what open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _file_mode(path: Path) -> int:
-    """The permissions of the file being replaced, or the default ones of a new file."""
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return write_output(path, lambda f: np.savez(f, **arrays))
 
 
 def _param_order(key: str) -> tuple[int, str]:
@@ -189,52 +172,15 @@ MAX_METADATA_BYTES = 2**26
 MAX_METADATA_DEPTH = 64
 #: zip members: a weight and a bias per layer, and the metadata
 MAX_MEMBERS = 2 * 1024 + 1
-#: a deflated member larger than this many bytes ...
-_RATIO_FLOOR = 2**20
-#: ... may inflate to at most this many times its compressed size (model weights barely
-#: compress; save stores them uncompressed)
+#: a deflated member larger than 1 MiB may inflate to at most this many times its compressed
+#: size (model weights barely compress; save stores them uncompressed)
 MAX_COMPRESSION_RATIO = 100
-_MAX_HEADER = 10_000
-_CHUNK = 2**20
-
-
-class _Refused(ValueError):
-    """A file refused by load's own checks (passed through, never re-worded)."""
+_WHAT = "portable_net model"
 
 
 def _bad(path: Path, problem: str) -> ValueError:
-    """The one error of load, on one line of bounded length (a hostile file's names and
-    values are quoted in the problem)."""
-    problem = " ".join(problem.split())
-    if len(problem) > 400:
-        problem = problem[:397] + "..."
-    return _Refused(f"{str(path)!r} is not a usable portable_net model: {problem}")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-# what reading a hostile file may raise, anywhere from the OS to zipfile, zlib and numpy
-_READ_ERRORS = (
-    OSError,
-    EOFError,
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    KeyError,
-    IndexError,
-    TypeError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
-    UnicodeError,
-    SyntaxError,
-    OverflowError,
-    RecursionError,
-    MemoryError,
-)
+    """The one error of load, on one line of bounded length."""
+    return refusal(path, _WHAT, problem)
 
 
 def load(
@@ -303,7 +249,7 @@ def load(
     except FileNotFoundError:
         raise FileNotFoundError(f"model file {str(path)!r} does not exist") from None
     except OSError as exc:
-        raise _bad(path, f"it cannot be read ({_one_line(exc)})") from None
+        raise _bad(path, f"it cannot be read ({one_line(exc)})") from None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"model file {str(path)!r} is a directory")
     if not stat.S_ISREG(info.st_mode):
@@ -313,14 +259,14 @@ def load(
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         fd = os.open(path, flags)
     except OSError as exc:
-        raise _bad(path, f"it cannot be read ({_one_line(exc)})") from None
+        raise _bad(path, f"it cannot be read ({one_line(exc)})") from None
     try:
         with os.fdopen(fd, "rb") as f:
             raw, document = _read_model(path, f)
-    except _Refused:
+    except Refused:
         raise
-    except _READ_ERRORS as exc:
-        raise _bad(path, f"the file is truncated or corrupted ({_one_line(exc)})") from None
+    except READ_ERRORS as exc:
+        raise _bad(path, f"the file is truncated or corrupted ({one_line(exc)})") from None
 
     sizes, dtype = document["layer_sizes"], document["dtype"]
     target = float_dtype(namespace, device, None if dtype == "float64" else dtype)
@@ -339,31 +285,16 @@ def load(
 
 def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The checked weights (NumPy) and metadata document of the open file ``f``."""
-    info = os.fstat(f.fileno())
-    if not stat.S_ISREG(info.st_mode):
-        raise _bad(path, "it is not a regular file (a FIFO, socket or device)")
-    file_bytes = info.st_size
-    head = f.read(4)
-    if head[:2] != b"PK":
-        what = "a .npy array" if head[:4] == b"\x93NUM" else "not an .npz (zip) file"
-        raise _bad(path, f"{what}; save models with portable_net.save")
-    f.seek(0)
-    try:
-        archive = zipfile.ZipFile(f)
-    except _READ_ERRORS as exc:
-        raise _bad(
-            path,
-            "the file is truncated or corrupted (its zip directory is unreadable: "
-            f"{_one_line(exc)})",
-        ) from None
+    archive, members = open_archive(
+        path, f, what=_WHAT, max_members=MAX_MEMBERS, max_ratio=MAX_COMPRESSION_RATIO
+    )
     with archive:
-        members = _members(path, archive, file_bytes)
         if _METADATA_KEY not in members:
             raise _bad(path, f"it lacks the {_METADATA_KEY!r} entry (not written by save)")
         # the metadata first: it declares the shapes every other header must have
         meta_info = members.pop(_METADATA_KEY)
         with archive.open(meta_info) as stream:
-            shape, fortran, mdtype = _header(path, stream, _METADATA_KEY)
+            shape, fortran, mdtype = read_header(path, stream, _METADATA_KEY, what=_WHAT)
             if shape != () or mdtype.kind != "U":
                 raise _bad(path, f"its {_METADATA_KEY!r} entry is not a JSON string")
             if mdtype.itemsize > MAX_METADATA_BYTES:
@@ -372,7 +303,9 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
                     f"its metadata declares {mdtype.itemsize} bytes, over the limit of "
                     f"{MAX_METADATA_BYTES}",
                 )
-            text = _data(path, stream, meta_info, _METADATA_KEY, shape, fortran, mdtype)
+            text = read_data(
+                path, stream, meta_info, _METADATA_KEY, shape, fortran, mdtype, what=_WHAT
+            )
         document = _read_document(path, text)
         sizes, dtype = document["layer_sizes"], document["dtype"]
         n_layers = len(sizes) - 1
@@ -396,7 +329,7 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
         raw = {}
         for key in sorted(shapes, key=_param_order):
             with archive.open(members[key]) as stream:
-                shape, fortran, wdtype = _header(path, stream, key)
+                shape, fortran, wdtype = read_header(path, stream, key, what=_WHAT)
                 if wdtype.hasobject:
                     raise _bad(
                         path, "it holds object arrays (pickled data), which are never loaded"
@@ -405,104 +338,11 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
                     raise _bad(path, f"weight {key!r} has shape {shape}, expected {shapes[key]}")
                 if str(wdtype) != dtype or wdtype.byteorder not in ("=", "<", "|"):
                     raise _bad(path, f"weight {key!r} has dtype {wdtype}, expected {dtype}")
-                arr = _data(path, stream, members[key], key, shape, fortran, wdtype)
+                arr = read_data(path, stream, members[key], key, shape, fortran, wdtype, what=_WHAT)
             if not np.all(np.isfinite(arr)):
                 raise _bad(path, f"weight {key!r} holds NaN or infinite values")
             raw[key] = arr
     return raw, document
-
-
-def _members(path: Path, archive: zipfile.ZipFile, file_bytes: int) -> dict[str, Any]:
-    """The zip members by array name, each checked from the zip directory alone."""
-    infos = archive.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise _bad(path, f"it holds {len(infos)} entries, over the limit of {MAX_MEMBERS}")
-    members = {}
-    for member in infos:
-        name = member.filename
-        key = name[: -len(".npy")] if name.endswith(".npy") else name
-        if key in members:
-            raise _bad(path, f"it holds the entry {key!r} twice")
-        if member.flag_bits & 0x1:
-            raise _bad(path, f"its entry {name!r} is encrypted")
-        if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _bad(
-                path,
-                f"its entry {name!r} is compressed with zip method {member.compress_type} "
-                "(only stored or deflated entries are read)",
-            )
-        if member.header_offset + member.compress_size > file_bytes:
-            raise _bad(path, f"the file is truncated or corrupted ({name!r} ends past its end)")
-        if member.compress_type == zipfile.ZIP_STORED and member.file_size != member.compress_size:
-            raise _bad(path, f"the file is truncated or corrupted ({name!r} sizes disagree)")
-        if (
-            member.file_size > _RATIO_FLOOR
-            and member.file_size > MAX_COMPRESSION_RATIO * member.compress_size
-        ):
-            raise _bad(
-                path,
-                f"its entry {name!r} would inflate {member.compress_size} bytes to "
-                f"{member.file_size}, over {MAX_COMPRESSION_RATIO} times (a zip bomb?)",
-            )
-        members[key] = member
-    return members
-
-
-def _header(path: Path, stream: Any, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """The shape, order and dtype of an ``.npy`` member, read from its header alone."""
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(stream, max_header_size=_MAX_HEADER)
-        elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(stream, max_header_size=_MAX_HEADER)
-        else:
-            raise _bad(path, f"its entry {key!r} has .npy format version {version}")
-    except _Refused:
-        raise
-    except _READ_ERRORS as exc:
-        raise _bad(
-            path,
-            f"the file is truncated or corrupted (its entry {key!r} is not a readable "
-            f"array: {_one_line(exc)})",
-        ) from None
-    return tuple(int(s) for s in shape), bool(fortran), dtype
-
-
-def _data(
-    path: Path,
-    stream: Any,
-    member: Any,
-    key: str,
-    shape: tuple[int, ...],
-    fortran: bool,
-    dtype: np.dtype,
-) -> np.ndarray:
-    """An ``.npy`` member's data after its header, of exactly the declared size (checked
-    against the zip directory before anything is allocated), the CRC verified at the end."""
-    nbytes = math.prod(shape) * dtype.itemsize
-    if stream.tell() + nbytes != member.file_size:
-        raise _bad(
-            path,
-            f"the file is truncated or corrupted ({key!r} holds {member.file_size} bytes, its "
-            f"header declares {stream.tell() + nbytes})",
-        )
-    buffer = bytearray(nbytes)
-    view = memoryview(buffer)
-    done = 0
-    while done < nbytes:
-        chunk = stream.read(min(_CHUNK, nbytes - done))
-        if not chunk:
-            raise _bad(path, f"the file is truncated or corrupted ({key!r} ends early)")
-        view[done : done + len(chunk)] = chunk
-        done += len(chunk)
-    if stream.read(1):  # also makes zipfile check the CRC
-        raise _bad(path, f"the file is truncated or corrupted ({key!r} is longer than declared)")
-    arr = np.frombuffer(buffer, dtype=dtype)
-    if dtype.kind == "U":
-        return arr.reshape(shape)
-    return arr.reshape(shape, order="F" if fortran else "C")
 
 
 def _depth(value: Any) -> int:
@@ -524,7 +364,7 @@ def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
     try:
         document = json.loads(str(raw[()]))
     except json.JSONDecodeError as exc:
-        raise _bad(path, f"its metadata is not valid JSON ({_one_line(exc)})") from None
+        raise _bad(path, f"its metadata is not valid JSON ({one_line(exc)})") from None
     except RecursionError:
         raise _bad(path, "its metadata nests lists or dicts too deeply") from None
     if _depth(document) > MAX_METADATA_DEPTH:

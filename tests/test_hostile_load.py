@@ -11,6 +11,7 @@ import sys
 import threading
 import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -373,3 +374,105 @@ def test_refusals_stay_one_short_line_whatever_the_file_holds(tmp_path):
     members["_metadata.npy"] = _metadata(doc)
     path = _zip(tmp_path / "many-layers.npz", members)
     _assert_refused(path, "layers, over the limit")
+
+
+# --- the zip directory itself: overlapping entries, a directory of a huge entry count ----------
+
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+
+
+def _local(name: bytes, method: int, crc: int, csize: int, size: int) -> bytes:
+    fields = (b"PK\x03\x04", 20, 0, 0, method, 0, 0x21, crc, csize, size, len(name), 0)
+    return _LOCAL.pack(*fields) + name
+
+
+def _central(name: bytes, method: int, crc: int, csize: int, size: int, offset: int) -> bytes:
+    fields = (b"PK\x01\x02", 20, 3, 20, 0, 0, method, 0, 0x21, crc, csize, size, len(name))
+    return _CENTRAL.pack(*fields, 0, 0, 0, 0, 0, offset) + name
+
+
+def _stored_block(body: bytes) -> bytes:
+    """A non-final deflate block holding ``body`` as it is (a quote of the bytes that follow
+    in the file: the next entry's local header)."""
+    return b"\x00" + struct.pack("<HH", len(body), len(body) ^ 0xFFFF) + body
+
+
+def _overlapping_model(n_layers: int) -> tuple[bytes, int]:
+    """A model whose weights W1..Wn are deflated members sharing one stream: each member's
+    data quotes the next member's local header and runs on into its data, down to one kernel
+    (the smallest weight's bytes). Every member inflates to a valid, finite weight of its
+    layer's shape with its right CRC, so a reader that follows the directory loads it all.
+    Returns the file and the bytes its weights declare."""
+    sizes = [300 + i for i in range(n_layers + 1)]
+    doc = {
+        "format": "portable_net model",
+        "format_version": 1,
+        "portable_net_version": pn.__version__,
+        "layer_sizes": sizes,
+        "dtype": "float64",
+        "metadata": {},
+    }
+    plain = {"_metadata.npy": _metadata(doc)}
+    for i in range(1, n_layers + 1):
+        plain[f"b{i}.npy"] = _npy(np.zeros(sizes[i]))
+    body = b""
+    entries = []  # (name, method, crc, csize, size, offset)
+    for name, data in plain.items():
+        entries.append((name.encode(), 0, zlib.crc32(data), len(data), len(data), len(body)))
+        body += _local(name.encode(), 0, zlib.crc32(data), len(data), len(data)) + data
+    # the chain, built from its innermost (smallest) weight outwards
+    order = sorted(range(1, n_layers + 1), key=lambda i: sizes[i - 1] * sizes[i])
+    innermost = order[0]
+    kernel = bytes(8 * sizes[innermost - 1] * sizes[innermost])  # zeros: deflated 1000x
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    kernel_stream = packer.compress(kernel) + packer.flush()
+    tail, output, chain = kernel_stream, kernel, []
+    next_local = b""
+    for i in order:
+        shape = (sizes[i - 1], sizes[i])
+        header = _npy(header={"descr": "<f8", "fortran_order": False, "shape": shape})
+        pad = b"\0" * (8 * shape[0] * shape[1] - len(next_local) - len(output))
+        quoted = header + pad + next_local
+        assert len(quoted) < 0xFFFF
+        tail = _stored_block(quoted) + tail
+        output = quoted + output
+        assert np.all(np.isfinite(np.frombuffer(output[len(header) :], dtype="<f8")))
+        name = f"W{i}.npy".encode()
+        fields = (name, 8, zlib.crc32(output), len(tail), len(output))
+        next_local = _local(*fields)
+        chain.append((fields, next_local))
+    start = len(body)
+    body += next_local + tail  # the outermost's local header, then the one stream
+    for fields, local in chain:
+        entries.append((*fields, body.index(local, start)))
+    directory = b"".join(_central(*e) for e in entries)
+    end = _END.pack(b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), len(body), 0)
+    declared = sum(8 * sizes[i - 1] * sizes[i] for i in range(1, n_layers + 1))
+    return body + directory + end, declared
+
+
+def test_members_sharing_one_deflate_stream_are_refused_before_inflating(tmp_path):
+    data, declared = _overlapping_model(80)
+    path = tmp_path / "overlap.npz"
+    path.write_bytes(data)
+    assert declared > 20 * len(data) and declared > 2 * PEAK_LIMIT
+    with zipfile.ZipFile(path) as z:  # the fixture is sound: each member reads whole
+        assert len(z.read("W40.npy")) == 128 + 8 * 339 * 340
+    _assert_refused(path, "overlapping entries")
+
+
+def test_a_directory_of_500000_entries_is_refused_from_its_end_record(tmp_path):
+    valid = _valid_bytes(tmp_path)
+    entry = _central(b"a", 0, 0, 0, 0, 0)
+    directory = entry * 500_000
+    # the end record's count understated: its directory size gives it away
+    end = _END.pack(b"PK\x05\x06", 0, 0, 5, 5, len(directory), len(valid), 0)
+    path = tmp_path / "entries.npz"
+    path.write_bytes(valid + directory + end)
+    _assert_refused(path, "zip directory is", peak_limit=2**20)
+    # the count in the end record alone (a 16-bit count, at its maximum) is over the limit
+    end = _END.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 46, len(valid), 0)
+    path.write_bytes(valid + entry + end)
+    _assert_refused(path, "65535 entries, over the limit", peak_limit=2**20)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import signal
 import stat
 import sys
-import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from .._backend import backend_name, device_label, get_namespace, resolve_device, to_host
+from .._backend import device_label, get_namespace, resolve_device, to_host
+from ..engines import prepare_process
+from ..io import check_output as check_writable
+from ..io import open_output
 from ._args import BadInput, Failure, one_line
 
 __all__ = ["to_host"]
@@ -33,19 +34,7 @@ def namespace(
         device = resolve_device(xp, args.device)
     except (ValueError, ImportError) as exc:
         parser.error(f"argument --backend/--device: {exc}")
-    if backend_name(xp) == "jax" and float64:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)  # this process is ours: allow float64
-    if backend_name(xp) == "jax":
-        from ..engines.jax_engine import use_compilation_cache
-
-        where = os.environ.get("PORTABLE_NET_JAX_CACHE", "")  # a directory, or "off"
-        try:  # compiled programs kept on disk: the next process starts warm
-            if where.lower() not in ("off", "0", "no", "false"):
-                use_compilation_cache(where or None)
-        except OSError:
-            pass  # no writable cache directory: compile as usual
+    prepare_process(xp, float64)  # this process is ours: the library's settings for it
     return xp, device
 
 
@@ -58,22 +47,38 @@ def describe_device(xp: Any, device: Any) -> str:
 # --- output files: checked before work starts, written whole or not at all ----------------
 
 
-def check_output(parser: argparse.ArgumentParser, option: str, path: str | None) -> None:
-    """An output path must be a writable file in an existing directory: a usage error if not."""
+def check_output(
+    parser: argparse.ArgumentParser, option: str, path: str | None, inputs: Iterable[Any] = ()
+) -> None:
+    """An output path must be writable by ``portable_net.io.write_output``'s rules and not
+    one of the command's ``inputs`` (files it reads): a usage error if not."""
     if path is None or path == "-":
         return
-    target = Path(path)
-    if target.is_dir():
-        parser.error(f"argument {option}: {path!r} is a directory, not a file")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        parser.error(
-            f"argument {option}: cannot write {path!r}: directory {str(parent)!r} does not exist"
-        )
-    if not os.access(parent, os.W_OK | os.X_OK) or (
-        target.exists() and not os.access(target, os.W_OK)
-    ):
-        parser.error(f"argument {option}: cannot write {path!r}: permission denied")
+    try:
+        check_writable(path, inputs=input_files(inputs))
+    except (OSError, ValueError) as exc:
+        parser.error(f"argument {option}: {_write_error(exc)}")
+
+
+def input_files(inputs: Iterable[Any]) -> list[str]:
+    """The files named by input arguments: '-' and None left out, an 'X.npy,y.npy' pair split."""
+    files = []
+    for given in inputs:
+        if not isinstance(given, str) or given in ("", "-"):
+            continue
+        parts = given.split(",")
+        pair = len(parts) == 2 and all(p.lower().endswith(".npy") for p in parts)
+        files.extend(parts if pair and not os.path.exists(given) else [given])
+    return files
+
+
+def _write_error(exc: BaseException) -> str:
+    """An error of portable_net.io's writer as the words of one line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+        name = exc.filename
+        return text if name is None or str(name) in text else f"cannot write {name!r}: {text}"
+    return str(exc)
 
 
 def check_plot(parser: argparse.ArgumentParser, path: str | None) -> None:
@@ -97,34 +102,18 @@ def check_plot(parser: argparse.ArgumentParser, path: str | None) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: str, what: str) -> Iterator[Any]:
-    """A binary file object whose content replaces ``path`` once the block ends; on any
-    error or interrupt the temporary file beside it is removed and ``path`` is untouched.
-    ``what`` starts the error message: "could not write {what}'path': reason"."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+def replacing(path: str, what: str, inputs: Iterable[Any] = ()) -> Iterator[Any]:
+    """A binary file object whose content becomes ``path`` once the block ends, by
+    ``portable_net.io.open_output``'s rules (a regular file replaced whole or left untouched,
+    a device or FIFO written through). ``what`` starts the error message: "could not write
+    {what}'path': reason" (exit 1; the output being an input: exit 2)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise Failure(f"could not write {what}{path!r}: {exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with open_output(path, inputs=input_files(inputs)) as f:
             yield f
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(tmp, mode)  # mkstemp makes 0600; give what open() would
-        os.replace(tmp, target)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise Failure(f"could not write {what}{path!r}: {exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        raise Failure(f"could not write {what}{path!r}: {_write_error(exc)}") from None
+    except ValueError as exc:  # the output is one of the inputs
+        raise BadInput(f"could not write {what}{path!r}: {exc}") from None
 
 
 def write_figure(fig: Any, path: str) -> None:
@@ -138,15 +127,20 @@ def write_figure(fig: Any, path: str) -> None:
 
 
 @contextlib.contextmanager
-def output(path: str | None) -> Iterator[Any]:
-    """stdout, or the file at path (written whole or not at all)."""
+def output(path: str | None, inputs: Iterable[Any] = ()) -> Iterator[Any]:
+    """stdout, or a text file object writing ``path`` as it goes (UTF-8, by the rules of
+    ``portable_net.io.open_output``: a regular file appears whole once the block ends, or
+    not at all; a device or FIFO receives the text as it is written)."""
     if path is None or path == "-":
         yield sys.stdout
         return
-    buffer = io.StringIO()
-    yield buffer
-    with replacing(path, "") as f:
-        f.write(buffer.getvalue().encode("utf-8"))
+    try:
+        with open_output(path, inputs=input_files(inputs), encoding="utf-8") as f:
+            yield f
+    except OSError as exc:
+        raise Failure(f"could not write {path!r}: {_write_error(exc)}") from None
+    except ValueError as exc:  # the output is one of the inputs
+        raise BadInput(f"could not write {path!r}: {exc}") from None
 
 
 def print_json(document: Any) -> None:

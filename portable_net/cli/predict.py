@@ -203,7 +203,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("give the points as POINTS or as --data FILE, not both")
     _data.check_data_options(args, parser)
     xp, device = _run.namespace(parser, args, True)
-    _run.check_output(parser, "--output", args.output)
+    _run.check_output(parser, "--output", args.output, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
     classes = _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
@@ -221,7 +221,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"the model's probabilities are not finite for {bad.size} of {len(proba)} points "
             f"(the first is point {bad[0] + 1}): its scores overflow"
         )
-    with _run.output(args.output) as out:
+    with _run.output(args.output, (args.model, args.points, args.data)) as out:
         if args.proba:
             for row in proba.tolist():
                 out.write(",".join(f"{p:.6g}" for p in row) + "\n")

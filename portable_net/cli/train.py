@@ -49,13 +49,16 @@ examples:
   portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
       --optimizer adam --steps 500 --log-every 100 --save digits.npz
 
-A bad data file is one line on stderr and exit status 2, before any training.
+A bad data file is one line on stderr and exit status 2, before any training, as
+is a --save file that cannot be written (read-only) or is the --data file itself.
 Ctrl-C exits with status 130 and SIGTERM with 143; with --save, the parameters
 that training had reached are saved first (and said so on stderr). --save and
 --plot files are written whole or not at all (no partly written file is left
-behind). A run whose loss ends more than 10% above where it started, or that
-ends with a training accuracy at chance after its logged loss rose more than 10%
-above the start, prints a warning and exits with status 1."""
+behind); a device or FIFO is written through. A run whose loss ends more than 10%
+above where it started, or that ends with a training accuracy at chance after its
+logged loss rose more than 10% above the start, prints a warning and exits with
+status 1; a run that ended worse than it started saves no model unless
+--save-anyway is given."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +92,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="also save the trained model to FILE (.npz: the weights, the layer sizes, "
         "the settings and the loss history, and with --data the class names and the "
-        "--standardize statistics; read it with predict, evaluate or portable_net.load)",
+        "--standardize statistics; read it with predict, evaluate or portable_net.load); "
+        "not when the run ended worse than it started (see --save-anyway)",
+    )
+    parser.add_argument(
+        "--save-anyway",
+        action="store_true",
+        help="with --save, save the model even when the run ended worse than it started "
+        "(its loss more than 10%% above the first logged one)",
     )
     parser.add_argument(
         "--quiet",
@@ -153,7 +163,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _inputs.check_options(args, parser)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
-    _run.check_output(parser, "--save", args.save)
+    if args.save_anyway and not args.save:
+        parser.error("argument --save-anyway: needs --save FILE")
+    _run.check_output(parser, "--save", args.save, inputs=(args.data,))
     settings = _training.training_settings(args)
 
     if args.data is None:
@@ -208,6 +220,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             bar.close()
     acc = accuracy(params, data.X, data.y)
     trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
+    # the run ended worse than it started (TrainingWarning): a confident model of nothing
+    unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
+    if unsaved:
+        trouble.append(
+            f"the model was not saved to {args.save!r} (the run ended worse than it started); "
+            "give --save-anyway to save it regardless"
+        )
     # at chance after the loss rose (by 10%) on the way: a divergence that fell back (e.g.
     # to dead units), not a slow start
     if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
@@ -221,7 +240,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         table = _data.per_class(
             _run.to_host(y_eval), _run.to_host(predict(params, X_eval)), len(data.classes)
         )
-    if args.save:
+    if args.save and not unsaved:
         extra: dict[str, Any] = {}
         if args.data is not None:
             extra = {"classes": data.classes}
@@ -271,7 +290,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             },
             "final_loss": history.final_loss,
             **metrics,
-            "saved": args.save,
+            "saved": None if unsaved else args.save,
             "plot": args.plot,
         }
         if table is not None:
@@ -292,7 +311,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             on = "training" if data.X_test is None else "test"
             print(f"per class, on the {on} rows:")
             print("\n".join(_data.report_lines(data.classes, table, args.confusion)))
-        if args.save:
+        if args.save and not unsaved:
             print(f"model saved to {args.save}")
         if args.plot:
             print(f"picture saved to {args.plot}")
