@@ -33,7 +33,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import block_for, compiled, outside_autograd, summarised
+from .engines import as_program, as_summary, block_for, outside_autograd, summarised
 from .loss import one_hot, softmax
 
 __all__ = [
@@ -233,7 +233,7 @@ def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     ((300, 3), True)
     """
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return compiled(xp, _probabilities, static_argnums=(0, 3))(xp, params, X, n_layers)
+    return _probabilities(xp, params, X, n_layers)
 
 
 def predict(params: Mapping[str, Any], X: Any) -> Any:
@@ -259,7 +259,7 @@ def predict(params: Mapping[str, Any], X: Any) -> Any:
     (300,)
     """
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return compiled(xp, _predictions, static_argnums=(0, 3))(xp, params, X, n_layers)
+    return _predictions(xp, params, X, n_layers)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
@@ -288,22 +288,25 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     0.53
     """
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
-    hits = summarised(xp, _hits, static_argnums=(0, 4))(xp, params, X, y, n_layers)
+    hits = _hits(xp, params, X, y, n_layers)
     return float(int(hits) / X.shape[0])  # exact: the same float on every backend
 
 
+@as_program("n_layers")
 def _probabilities(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
-    """predict_proba's computation: one compiled program on JAX."""
+    """predict_proba's computation, one program where the library compiles."""
     return softmax(xp, scores(xp, params, X, n_layers))
 
 
+@as_program("n_layers")
 def _predictions(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
-    """predict's computation: one compiled program on JAX."""
+    """predict's computation, one program where the library compiles."""
     return xp.argmax(scores(xp, params, X, n_layers), axis=1)
 
 
+@as_summary("n_layers")
 def _hits(xp: ModuleType, params: Mapping[str, Any], X: Any, y: Any, n_layers: int) -> Any:
-    """How many rows are predicted right (0-d); on JAX, by NumPy on the host's memory, else
-    one compiled program (:func:`portable_net.engines.summarised`)."""
+    """How many rows are predicted right (0-d), where it costs least
+    (:func:`portable_net.engines.summarised`)."""
     pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
     return xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))

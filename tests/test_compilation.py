@@ -254,7 +254,7 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
     assert pn.accuracy(new, X, y) == pn.accuracy(p_np, X_np, y_np)
     # the compiled branch, with its static arguments
     jnp = get_namespace("jax")
-    hits = jax_engine.program(_hits, (0, 4))(jnp, new, X, y, 2)
+    hits = jax_engine.program(_hits.__wrapped__, (0, 4))(jnp, new, X, y, 2)
     assert int(hits) == round(pn.accuracy(p_np, X_np, y_np) * X_np.shape[0])
     prepare = training._prepare
     packed, data, _ = jax_engine.program(prepare, (0, 4, 5, 6, 7))(

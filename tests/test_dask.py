@@ -84,7 +84,7 @@ def test_chunked_spiral_is_lazy_and_float32_rounds_the_same():
 
 
 def test_linspace_part_is_numpys_linspace():
-    from portable_net.data import _linspace_part
+    from portable_net.engines.spiral import _linspace_part
 
     for n in (1, 2, 3, 7, 100, 999_983):
         for j in range(3):

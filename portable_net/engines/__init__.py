@@ -16,10 +16,12 @@ Each gives the portable step's numbers. Dask arrays have their own loop,
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from array_api_compat import is_dask_array
 
@@ -28,6 +30,7 @@ from ..network import StepData
 from ..step import Step, StepSettings
 from .blocks import block_for
 from .portable import PortableBatches, PortableEngine
+from .spiral import chunked_spiral
 from .torch_arrays import outside_autograd
 
 __all__ = [
@@ -35,11 +38,15 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "PortableEngine",
+    "as_program",
+    "as_summary",
     "batch_runner",
     "block_for",
+    "chunked_spiral",
     "compiled",
     "engine_for",
     "outside_autograd",
+    "prepare_process",
     "own_loop",
     "summarised",
 ]
@@ -156,6 +163,66 @@ def summarised(
 
         return jax_engine.on_host(fn, static_argnums)
     return compiled(xp, fn, static_argnums=static_argnums)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _runs_as(
+    run: Callable[..., Callable[..., Any]], python_values: tuple[str, ...]
+) -> Callable[[_F], _F]:
+    def decorate(fn: _F) -> _F:
+        names = list(inspect.signature(fn).parameters)
+        if not names or names[0] != "xp":
+            raise TypeError(f"{fn.__qualname__} must take the namespace xp first")
+        unknown = [name for name in python_values if name not in names]
+        if unknown:
+            raise TypeError(f"{fn.__qualname__} has no argument {unknown[0]!r}")
+        positions = tuple(sorted({0, *(names.index(name) for name in python_values)}))
+
+        @functools.wraps(fn)
+        def dispatch(xp: ModuleType, *args: Any) -> Any:
+            return run(xp, fn, positions)(xp, *args)
+
+        return cast(_F, dispatch)
+
+    return decorate
+
+
+def as_program(*python_values: str) -> Callable[[_F], _F]:
+    """Decorator: ``fn(xp, *args)``, pure, its arguments passed by position, runs as
+    :func:`compiled` runs it on xp's library. ``python_values`` names the arguments that are
+    Python values (sizes, flags), not arrays; ``xp`` always is one. A library that compiles
+    makes one program for each of their values and traces the arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import engines
+    >>> @engines.as_program("power")
+    ... def powered(xp, x, power):
+    ...     return x**power
+    >>> powered(np, np.arange(3.0), 2)
+    array([0., 1., 4.])
+    """
+    return _runs_as(compiled, python_values)
+
+
+def as_summary(*python_values: str) -> Callable[[_F], _F]:
+    """Decorator: ``fn(xp, *args)``, a pure reduction to a few 0-d values (checks, a loss, a
+    count), its arguments passed by position, runs as :func:`summarised` runs it on xp's
+    library; ``python_values`` as for :func:`as_program`."""
+    return _runs_as(summarised, python_values)
+
+
+def prepare_process(xp: ModuleType, float64: bool) -> None:
+    """Settings for a process that is the library's own (the ``portable-net`` command), on
+    xp's library: on JAX, float64 allowed when asked for and compiled programs kept on disk
+    (:func:`.jax_engine.prepare_process`); on other libraries, nothing."""
+    if backend_name(xp) == "jax":
+        from . import jax_engine
+
+        jax_engine.prepare_process(float64)
 
 
 def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:

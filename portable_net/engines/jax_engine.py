@@ -75,6 +75,23 @@ def use_compilation_cache(directory: str | None = None) -> str:
     return directory
 
 
+def prepare_process(float64: bool) -> None:
+    """For a process that is the library's own (the ``portable-net`` command): float64
+    allowed when ``float64`` (JAX's process-wide ``jax_enable_x64``), and compiled programs
+    kept on disk (:func:`use_compilation_cache`) so that the next process starts warm:
+    ``PORTABLE_NET_JAX_CACHE`` names the directory (default :func:`default_cache_dir`), or is
+    "off". Without a writable directory the programs are compiled as usual."""
+    if float64:
+        jax.config.update("jax_enable_x64", True)
+    where = os.environ.get("PORTABLE_NET_JAX_CACHE", "")
+    if where.lower() in ("off", "0", "no", "false"):
+        return
+    try:
+        use_compilation_cache(where or None)
+    except OSError:
+        pass
+
+
 _programs: dict[tuple, Any] = {}
 
 
