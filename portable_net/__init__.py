@@ -14,7 +14,7 @@ from .errors import (
     TrainingInterrupted,
     TrainingWarning,
 )
-from .estimator import Classifier
+from .estimators import Classifier
 from .gradcheck import gradient_check
 from .history import History
 from .io import load, save

@@ -233,3 +233,40 @@ def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:
 
         return dask_engine.train
     return None
+
+
+def is_lazy(*arrays: Any) -> bool:
+    """Whether any of the arrays is a chunked lazy one (Dask), trained by its own engine."""
+    return any(is_dask_array(a) for a in arrays)
+
+
+# --- chunked lazy arrays in the estimator (portable_net.Classifier) -------------------------
+
+
+def lazy_classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:
+    """For ``Classifier.fit`` on chunked lazy arrays: (X floating, y as ``0..K-1``, the
+    sorted distinct labels as NumPy), checked (:func:`.dask_engine.classifier_inputs`)."""
+    from . import dask_engine
+
+    return dask_engine.classifier_inputs(X, y)
+
+
+def lazy_predict_proba(params: Any, X: Any) -> Any:
+    """Class probabilities of a chunked lazy X, chunk by chunk (lazy)."""
+    from . import dask_engine
+
+    return dask_engine.predict_proba(params, X)
+
+
+def lazy_predict(params: Any, X: Any, classes: Any) -> Any:
+    """The labels (from ``classes``, a NumPy array) of a chunked lazy X (lazy)."""
+    from . import dask_engine
+
+    return dask_engine.predict(params, X, classes)
+
+
+def lazy_count_equal(a: Any, b: Any) -> int:
+    """How many elements of the chunked lazy array ``a`` equal ``b``'s (computed: one pass)."""
+    from . import dask_engine
+
+    return dask_engine.count_equal(a, b)

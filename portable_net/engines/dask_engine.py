@@ -509,3 +509,18 @@ def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     return X.map_blocks(
         lambda b: proba(params, b), chunks=(X.chunks[0], (n_classes,)), dtype=X.dtype
     )
+
+
+def predict(params: Mapping[str, Any], X: Any, classes: np.ndarray) -> Any:
+    """The labels (from ``classes``) of a Dask X, chunk by chunk (lazy; a Dask array (N,))."""
+    return predict_proba(params, X).map_blocks(
+        lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
+    )
+
+
+def count_equal(a: Any, b: Any) -> int:
+    """How many elements of the Dask array ``a`` equal ``b``'s, in one pass."""
+    import dask
+
+    (hits,) = dask.compute((a == b).sum())
+    return int(hits)

@@ -1,0 +1,334 @@
+"""How :class:`portable_net.Classifier` trains: MLPClassifier's ``_fit`` and
+``_fit_stochastic``, epoch by epoch.
+
+Each epoch is :func:`portable_net.train`'s step over ``ceil(n / batch_size)`` mini-batches
+(shuffled epochs through :class:`portable_net.training.Epochs`: the data checked and
+prepared once per fit); then the epoch's loss, the no-improvement count
+(:class:`portable_net.optim.NoImprovement` of the training loss, or of minus the validation
+score), the learning-rate schedule (:class:`portable_net.optim.LearningRateSchedule`) and the
+stopping test. This module is the estimator's only caller of :mod:`portable_net.training`.
+
+The state that outlives one ``fit`` lives on the estimator, as MLPClassifier keeps it: the
+no-improvement count and the best loss or score (``warm_start`` and ``partial_fit`` carry
+them on), the schedule and the optimiser's state (``partial_fit`` carries them on, ``fit``
+starts them anew).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any, cast
+
+import array_api_compat
+import numpy as np
+
+from .. import optim
+from .._backend import from_host, int_dtype, to_host
+from ..engines import is_lazy
+from ..errors import ConvergenceWarning, TrainingWarning, warning_category
+from ..history import History
+from ..model import accuracy
+from ..training import Epochs, train
+from ._inputs import HostLabels, classes_array, encode, host_labels, lazy_inputs, validate_X
+from ._settings import checked_settings, optimizer_factory, random_state
+from ._split import stratified_split
+
+__all__ = ["fit"]
+
+
+def fit(estimator: Any, X: Any, y: Any, *, incremental: bool, classes: Any) -> Any:
+    """``fit`` (``incremental=False``) and ``partial_fit``, as MLPClassifier's ``_fit``: the
+    settings and inputs checked, the labels learnt and fresh weights on a first fit, then
+    the epochs. Returns the estimator."""
+    settings = checked_settings(estimator)
+    optimizer = optimizer_factory(estimator, settings)
+    fitted = estimator.__sklearn_is_fitted__()
+    first = not fitted or (not estimator.warm_start and not incremental)
+    if incremental and not fitted and classes is None:
+        raise ValueError("classes must be passed on the first call to partial_fit.")
+    if is_lazy(X, y):
+        X, y_index, labels = lazy_inputs(estimator, X, y, first)
+        xp, device = np, None
+    else:
+        X, xp, device = validate_X(estimator, X, reset=first, method="fit")
+        y_host = host_labels(estimator, y, int(X.shape[0]))
+        labels, y_host_index = encode(estimator, y_host, classes, first, incremental)
+        y_index = from_host(xp, y_host_index, int_dtype(xp, device), device)
+    if first:
+        if labels.shape[0] < 2:
+            raise ValueError(
+                f"{type(estimator).__name__} can't train when only one class is present: y "
+                f"holds the single class {labels[0]!r}; it needs at least 2 classes to "
+                "learn from"
+            )
+        estimator.classes_ = classes_array(labels, xp, device)
+        estimator._labels = HostLabels(labels)  # the host copy, for encoding later calls
+    rng = random_state(estimator.random_state)
+    if first:
+        _initialize(estimator, settings, X, xp, device, rng)
+    _fit_epochs(estimator, X, y_index, settings, optimizer, rng, incremental=incremental)
+    return estimator
+
+
+def _initialize(
+    estimator: Any, settings: dict[str, Any], X: Any, xp: Any, device: Any, rng: Any
+) -> None:
+    """Fresh weights and bookkeeping, as MLPClassifier's ``_initialize``: Glorot-uniform
+    weights and biases ``U(-b, b)``, ``b = sqrt(6 / (fan_in + fan_out))``, drawn layer by
+    layer from ``random_state`` (the same draws as MLPClassifier's for K > 2 classes)."""
+    est = estimator
+    sizes = [int(X.shape[1]), *settings["hidden"], int(est._labels.values.shape[0])]
+    dtype = X.dtype
+    est.coefs_, est.intercepts_ = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        W = rng.uniform(-bound, bound, (fan_in, fan_out))
+        b = rng.uniform(-bound, bound, fan_out)
+        est.coefs_.append(from_host(xp, W, dtype, device))
+        est.intercepts_.append(from_host(xp, b, dtype, device))
+    est.n_iter_ = 0
+    est.t_ = 0
+    est.n_layers_ = len(sizes)
+    est.n_outputs_ = sizes[-1]
+    est.out_activation_ = "softmax"
+    est.loss_curve_ = []
+    est._no_improvement_count = 0
+    if est.early_stopping:
+        est.validation_scores_ = []
+        est.best_validation_score_ = -np.inf
+        est.best_loss_ = None
+    else:
+        est.best_loss_ = np.inf
+        est.validation_scores_ = None
+        est.best_validation_score_ = None
+
+
+def _validation_split(
+    X: Any, y_index: Any, fraction: float, n_classes: int, rng: Any
+) -> tuple[Any, Any, Any, Any]:
+    """(X_train, y_train, X_val, y_val) in X's library and device: the rows of
+    :func:`.stratified_split`."""
+    xp = array_api_compat.array_namespace(X)
+    device = array_api_compat.device(X)
+    train_idx, val_idx = stratified_split(to_host(y_index), n_classes, fraction, rng)
+
+    def take(a: Any, idx: np.ndarray) -> Any:
+        return xp.take(a, from_host(xp, idx, int_dtype(xp, device), device), axis=0)
+
+    return take(X, train_idx), take(y_index, train_idx), take(X, val_idx), take(y_index, val_idx)
+
+
+def _batch_size(setting: Any, n: int) -> int:
+    if setting == "auto":
+        return min(200, n)
+    if setting > n:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+            UserWarning,
+            stacklevel=5,  # the user's call: Classifier.fit -> fit -> _fit_epochs -> here
+        )
+    return min(int(setting), n)
+
+
+def _set_weights(estimator: Any, params: dict[str, Any]) -> None:
+    n_layers = len(params) // 2
+    estimator.coefs_ = [params[f"W{i}"] for i in range(1, n_layers + 1)]
+    estimator.intercepts_ = [params[f"b{i}"] for i in range(1, n_layers + 1)]
+
+
+def _train(estimator: Any, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], History]:
+    """One :func:`train` call continuing the estimator's optimiser state. Its divergence
+    warning is not for an epoch (the estimator has its own convergence warnings), and the
+    epoch's loss comes from its batches (no final loss)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)
+        out, history = train(
+            *args,
+            **kwargs,
+            history=History(optimizer_state=estimator._optimizer_state),
+            final_loss=False,
+        )
+    estimator._optimizer_state = history.optimizer_state
+    return out, history
+
+
+def _epoch(
+    estimator: Any,
+    params: dict[str, Any],
+    X: Any,
+    y_index: Any,
+    batch_size: int,
+    reg: Callable[[int], float],
+    optimizer: Any,
+    lr: float,
+    epochs: Epochs | None,
+    rng: Any,
+) -> tuple[dict[str, Any], float]:
+    """One epoch at the rate ``lr`` (``optimizer``'s): (the new parameters, the epoch's
+    loss, the mean of the batch losses weighted by batch size, as MLPClassifier)."""
+    n = int(X.shape[0])
+    if batch_size >= n:  # full batch: one step, eagerly (compiling one step is waste)
+        params, history = _train(
+            estimator, params, X, y_index, steps=1, reg=reg(n), engine="portable",
+            optimizer=optimizer, log_every=1,
+        )  # fmt: skip
+        return params, history.loss[0]
+    if not estimator.shuffle:  # in order, one call per batch
+        total = 0.0
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            params, history = _train(
+                estimator, params, X[start:stop, ...], y_index[start:stop], steps=1,
+                reg=reg(stop - start), optimizer=optimizer, log_every=1,
+            )  # fmt: skip
+            total += history.loss[0] * (stop - start)
+        return params, total / n
+    seed = int(rng.randint(np.iinfo(np.int32).max))  # train's shuffle, a new one each epoch
+    if epochs is None:  # lazy arrays: their engine's own loop
+        params, history = _train(
+            estimator, params, X, y_index, steps=-(-n // batch_size), batch_size=batch_size,
+            seed=seed, reg=reg(batch_size), optimizer=optimizer, log_every=1,
+        )  # fmt: skip
+        losses = history.loss
+    else:
+        try:
+            losses = epochs.run(seed, lr)
+        except KeyboardInterrupt:  # keep the steps done, with their optimiser state
+            estimator._optimizer_state = epochs.state
+            _set_weights(estimator, epochs.params())
+            raise
+        params = epochs.params()
+    last = n - (len(losses) - 1) * batch_size
+    return params, (batch_size * sum(losses[:-1]) + last * losses[-1]) / n
+
+
+def _update_no_improvement(
+    estimator: Any, rule: optim.NoImprovement, X_val: Any, y_val: Any, early_stopping: bool
+) -> None:
+    """MLPClassifier's ``_update_no_improvement_count``: the rule fed the training loss, or
+    minus the validation score (whose best weights are kept)."""
+    est = estimator
+    if not early_stopping:
+        rule.update(est.loss_curve_[-1])
+        est.best_loss_ = rule.best
+    else:
+        score = accuracy(est.params_, X_val, y_val)
+        cast("list[float]", est.validation_scores_).append(score)
+        if est.verbose:
+            print(f"Validation score: {score:f}")
+        if rule.update(-score):
+            est.best_validation_score_ = score
+            est._best_coefs = list(est.coefs_)  # train returns new arrays: no copy
+            est._best_intercepts = list(est.intercepts_)
+    est._no_improvement_count = rule.count
+
+
+def _trigger_stopping(schedule: optim.LearningRateSchedule, msg: str, verbose: bool) -> bool:
+    """The schedule's answer to no improvement (stop, or a smaller rate), told as
+    MLPClassifier tells it."""
+    stop = schedule.trigger_stopping()
+    if verbose:
+        if not stop:
+            print(msg + f" Setting learning rate to {schedule.learning_rate:f}")
+        elif schedule.kind == "adaptive":
+            print(msg + " Learning rate too small. Stopping.")
+        else:
+            print(msg + " Stopping.")
+    return stop
+
+
+def _fit_epochs(
+    estimator: Any,
+    X: Any,
+    y_index: Any,
+    settings: dict[str, Any],
+    optimizer: Callable[[float], Any],
+    rng: np.random.RandomState,
+    *,
+    incremental: bool,
+) -> None:
+    """Train the estimator on X and y (indices into its labels): ``max_iter`` epochs at
+    most, one with ``incremental`` (``partial_fit``), as MLPClassifier's
+    ``_fit_stochastic``; ``optimizer(learning_rate)`` makes an epoch's optimiser."""
+    est = estimator
+    if not incremental or not hasattr(est, "_schedule"):
+        # Adam: a constant rate (MLPClassifier's schedules are SGD's)
+        kind = "constant" if est.solver == "adam" else est.learning_rate
+        est._schedule = optim.LearningRateSchedule(
+            settings["learning_rate_init"], kind, settings["power_t"]
+        )
+        est._optimizer_state = None  # a new optimiser (fit), kept by partial_fit
+    schedule = est._schedule
+    early_stopping = est.early_stopping and not incremental
+    X_val = y_val = None
+    if early_stopping:
+        X, y_index, X_val, y_val = _validation_split(
+            X, y_index, settings["validation_fraction"], est.n_outputs_, rng
+        )
+    n = int(X.shape[0])
+    batch_size = _batch_size(settings["batch_size"], n)
+    if early_stopping and est.validation_scores_ is None:  # warm start, switched on
+        est.validation_scores_, est.best_validation_score_ = [], -np.inf
+    if early_stopping:  # the weights kept if no epoch beats the best score so far
+        est._best_coefs, est._best_intercepts = list(est.coefs_), list(est.intercepts_)
+    if not early_stopping and est.best_loss_ is None:  # warm start, switched off
+        est.best_loss_ = np.inf
+    rule = optim.NoImprovement(settings["tol"], settings["n_iter_no_change"])
+    rule.count = est._no_improvement_count
+    rule.best = -est.best_validation_score_ if early_stopping else est.best_loss_
+    alpha = float(settings["alpha"])
+
+    def reg(batch: int) -> float:  # MLPClassifier's L2 term: alpha / (2 * batch) * ||W||^2
+        return alpha / batch
+
+    params = est.params_
+    epochs = None
+    if est.shuffle and batch_size < n and not is_lazy(X, y_index):
+        epochs = Epochs(
+            params,
+            X,
+            y_index,
+            optimizer=optimizer(schedule.learning_rate),
+            reg=reg(batch_size),
+            batch_size=batch_size,
+            optimizer_state=est._optimizer_state,
+        )
+    for _ in range(1 if incremental else settings["max_iter"]):
+        lr = schedule.learning_rate
+        params, loss = _epoch(
+            est, params, X, y_index, batch_size, reg, optimizer(lr), lr, epochs, rng
+        )
+        _set_weights(est, params)
+        est.n_iter_ += 1
+        est.t_ += n
+        est.loss_ = loss
+        est.loss_curve_.append(loss)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+        _update_no_improvement(est, rule, X_val, y_val, early_stopping)
+        schedule.iteration_ends(est.t_)
+        if rule.exhausted:
+            what = "Validation score" if early_stopping else "Training loss"
+            msg = (
+                f"{what} did not improve more than tol={settings['tol']:f} for "
+                f"{settings['n_iter_no_change']} consecutive epochs."
+            )
+            if _trigger_stopping(schedule, msg, est.verbose):
+                break
+            rule.count = est._no_improvement_count = 0
+        if incremental:
+            break
+        if est.n_iter_ == settings["max_iter"]:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({settings['max_iter']}) reached "
+                "and the optimization hasn't converged yet.",
+                warning_category(ConvergenceWarning),
+                stacklevel=4,  # the user's call: Classifier.fit -> fit -> here
+            )
+    if epochs is not None:  # the optimiser's state after the last epoch
+        est._optimizer_state = epochs.state
+    if early_stopping:  # the best weights seen, as MLPClassifier
+        est.coefs_, est.intercepts_ = est._best_coefs, est._best_intercepts
+        del est._best_coefs, est._best_intercepts
