@@ -165,8 +165,8 @@ def fold_standardization(
     if saved is None:
         return params
     # imported here: only files of `portable-net train --standardize` need it, and
-    # `import portable_net` does not load the tabular module
-    from ..tabular import Standardizer
+    # `import portable_net` does not load the preprocessing module
+    from ..preprocessing import Standardizer
 
     try:
         scaler = Standardizer.from_dict(saved)
