@@ -369,7 +369,7 @@ def from_host(xp: ModuleType, a: Any, dtype: Any = None, device: Any = None) -> 
 
     On JAX, ``jax.device_put`` of a NumPy copy in that dtype (never ``a``'s memory: JAX
     arrays are immutable): it compiles nothing, where ``jnp.asarray`` compiles a conversion
-    for each new shape (25-50 ms each on the CPU).
+    for each new shape.
     """
     if backend_name(xp) == "jax":
         import jax

@@ -38,9 +38,9 @@ def relu_forward(xp: ModuleType, x: Any) -> tuple[Any, Any]:
     """max(0, x), elementwise, as ``x * mask``; the cache is the mask (1.0 where x > 0, else
     0.0, of x's dtype). Overwrites ``x``, which must be the caller's own temporary.
 
-    Multiplying by a 0/1 mask runs without data-dependent branches: on NumPy it is several
-    times faster than ``maximum`` or ``where`` when the signs are mixed, and the backward pass
-    is then one multiplication. (Only the sign of zero differs from ``maximum``: -0.0 for
+    Multiplying by a 0/1 mask runs without data-dependent branches (NumPy's ``maximum`` and
+    ``where`` branch on each element's sign, which is slow when the signs are mixed, as a
+    hidden layer's are), and the backward pass is then one multiplication. (Only the sign of zero differs from ``maximum``: -0.0 for
     negative inputs, which no later sum or product can tell from 0.0.)
     """
     mask = xp.astype(x > 0, x.dtype)

@@ -178,5 +178,25 @@ def test_console_output_is_checked() -> None:
     _run_console("$ portable-net train --bogus\n...\n$ echo $?\n2\n", "here")
 
 
+LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
+
+
+def test_relative_links_resolve() -> None:
+    """Every relative link of the README, the changelog and the pages names a file that exists
+    (outside code blocks; web addresses and anchors within a page are not followed)."""
+    broken, seen = [], 0
+    for path in [ROOT / "CHANGELOG.md", *FILES]:
+        text = FENCE.sub("", path.read_text(encoding="utf-8"))
+        for match in LINK.finditer(text):
+            target = match["target"].split("#", 1)[0]
+            if not target or re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue
+            seen += 1
+            if not (path.parent / target).exists():
+                broken.append(f"{path.relative_to(ROOT)}: {match['target']}")
+    assert seen >= 10, "the pattern finds the links it is meant to check"
+    assert not broken
+
+
 if __name__ == "__main__":
     run_file(Path(sys.argv[1]).resolve())

@@ -21,9 +21,9 @@ from .._backend import backend_name
 # cost fewer calls per example.
 BLOCK_ELEMENTS = 2**14
 LARGE_BLOCK_ELEMENTS = 2**17
-# torch on the CPU: several microseconds per call, so blocks of about 2**18 values (2 MiB in
-# float64) pay, but only where glibc's heap keeps such temporaries (see heap_keeps_blocks):
-# 1.15-3.5x faster per step there from 300 to 300,000 points; elsewhere the default blocks.
+# torch on the CPU: each call has a fixed cost, which blocks of about 2**18 values (2 MiB in
+# float64) spread over more examples, but only where glibc's heap keeps such temporaries (see
+# heap_keeps_blocks); elsewhere they are page-faulted back every step: the default blocks.
 COARSE_BLOCK_ELEMENTS = 2**18
 # On devices (GPU memory, JAX): one block unless a layer's activations would exceed this many
 # values (256 MiB in float32), so that a step at millions of points holds a few blocks'
@@ -37,7 +37,7 @@ def block_for(xp: ModuleType, device: Any, packed: list[Any], n: int) -> int | N
     """Examples per block for a batch of n on this library and device (None: one block).
 
     NumPy and array-api-strict (host memory, cheap calls): cache-sized blocks
-    (:func:`block_size`); torch on the CPU (calls of several microseconds): larger blocks
+    (:func:`block_size`); torch on the CPU (a fixed cost per call): larger blocks
     (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
     exceed ``DEVICE_BLOCK_ELEMENTS`` (:func:`device_block_size`).
     """

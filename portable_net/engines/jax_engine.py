@@ -8,8 +8,8 @@ same step in a layout chosen for XLA:CPU (:func:`_one_hidden_cpu_stretch`): the 
 and update, but the hidden activations kept batch-major, (B, H), so that both products summed
 over the batch (dW2 and dW1b) are plain (K, B) @ (B, H) products, and the first layer's
 parameters carried transposed. The portable layout's (H, B) products summed over the batch are
-two to four times slower in XLA:CPU's library kernels, and its masked (H, B) ReLU gradient is
-split across threads, which costs far more than it saves when the other core is busy. Only the
+slow in XLA:CPU's library kernels, and its masked (H, B) ReLU gradient is split across
+threads, which costs far more than it saves when the other core is busy. Only the
 order of a few sums differs: the loss after 1000 steps of the case study agrees with the
 portable layout's to about 1e-14 (as eager and compiled runs of the portable step do).
 """
@@ -37,12 +37,12 @@ _CACHE_SIZE = 8
 # the ReLU gradient's (B, K) @ (K, H) product is written out as K broadcast products up to
 # this many classes (it then fuses with the mask into one pass); a matmul beyond
 _UNROLLED_CLASSES = 8
-# XLA:CPU's LLVM passes that cost compilation time without speeding these small programs up
-# (measured on the case study and digits: about a third less compilation, the same steps)
+# XLA:CPU's expensive LLVM passes: they cost compilation time and do not make these small
+# programs' steps faster
 _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 # programs run once per call (checks, preparation, the end of a run): XLA:CPU's older fusion
-# code generation compiles them in about half the time; the training loops keep the newer one
-# (the case study's step: 155 against 104 us with the older one)
+# code generation, which compiles faster; the training loops, whose steps run many times,
+# keep the newer one, whose steps are faster
 _ONCE_OPTIONS = {**_COMPILER_OPTIONS, "xla_cpu_use_fusion_emitters": False}
 #: how many times a run of steps was traced (each trace is one compilation, or one load from
 #: JAX's persistent cache): a new step count or ``log_every`` traces nothing
@@ -107,8 +107,7 @@ def program(fn, static_argnums: tuple[int, ...] = ()):
 def on_host(fn, static_argnums: tuple[int, ...] = (0,)):
     """``fn(xp, *args)`` (a reduction to a few 0-d values) by NumPy on views of the JAX
     arrays when they all live in the host's memory (JAX on the CPU), else compiled: on the
-    CPU, compiling it for each new shape costs more (0.1-0.3 s) than NumPy's pass over the
-    data."""
+    CPU, compiling it for each new shape costs more than NumPy's pass over the data."""
     compiled_fn = program(fn, static_argnums)
 
     def run(xp, *args):
@@ -270,9 +269,8 @@ class JaxBatches:
     in the same copy of the step at the full width: the last ``size`` positions of the
     epoch's order, those before the batch's own weighted 0 (the step's ``weights``: they add
     nothing; the loss and the gradient are the batch's means), its numbers the portable
-    loop's to the order of a few sums. One copy of the step instead of two compiles in about
-    two thirds of the time (digits: 1.4 -> 0.95 s), for at most half a batch of extra work
-    per epoch. A smaller last batch gets a second copy of the step at its own width."""
+    loop's to the order of a few sums. One copy of the step compiles faster than two, for at
+    most half a batch of extra work per epoch. A smaller last batch gets a second copy of the step at its own width."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], device: Any):
         self.learning_rate = settings.learning_rate

@@ -24,8 +24,8 @@ def outside_autograd(x: Any) -> Any:
 
 def bookkeeping_off(xp: ModuleType) -> Callable[[], AbstractContextManager[Any]]:
     """What the training loops run their steps in: for torch, ``torch.inference_mode``
-    (no autograd or version-counter bookkeeping per operation: the digits fit's steps
-    about 13% faster on the CPU, the same numbers); for other libraries, nothing.
+    (no autograd or version-counter bookkeeping per operation, which the steps do not need;
+    the same numbers); for other libraries, nothing.
 
     The steps update the packed parameters and the optimiser's state in place (tensors made
     outside, which stay ordinary tensors); the tensors they make inside are read or copied
