@@ -261,11 +261,31 @@ def device_label(device: Any) -> str:
     return str(device)
 
 
+def check_holds_data(name: str, x: Any) -> None:
+    """Refuse an array whose values cannot be computed with here: a torch tensor on the
+    ``meta`` device (a shape without data: ValueError) or a sparse torch tensor (any layout
+    but the dense one: TypeError), before the library's own errors would name neither."""
+    if not array_api_compat.is_torch_array(x):
+        return
+    if getattr(x, "is_meta", False):
+        raise ValueError(
+            f"{name} is a torch tensor on the 'meta' device, which holds no data (a shape "
+            "only); create it with its values on a real device ('cpu', 'cuda')"
+        )
+    layout = str(getattr(x, "layout", "torch.strided"))
+    if layout != "torch.strided":
+        raise TypeError(
+            f"{name} is a sparse torch tensor (layout {layout}); pass a dense tensor "
+            f"({name}.to_dense())"
+        )
+
+
 def namespace_and_device(arrays: Mapping[str, Any]) -> tuple[ModuleType, Any]:
     """The one namespace and device shared by the named arrays.
 
     Raises TypeError naming the arguments when an argument is not an array, or when
-    arrays from different libraries or on different devices are mixed.
+    arrays from different libraries or on different devices are mixed; and as
+    :func:`check_holds_data` for a tensor without data (meta device) or a sparse one.
     """
     first_name = first = None
     for arg, x in arrays.items():
@@ -274,6 +294,7 @@ def namespace_and_device(arrays: Mapping[str, Any]) -> tuple[ModuleType, Any]:
                 f"{arg} must be an array (numpy, torch, jax, cupy or array_api_strict), "
                 f"not {type(x).__name__}"
             )
+        check_holds_data(arg, x)
         if first is None:
             first_name, first = arg, x
             continue

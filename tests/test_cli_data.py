@@ -203,7 +203,8 @@ def test_names_as_labels_a_count_split_and_the_json_report(tmp_path):
     expected = classes[pn.predict(params, scaler.transform(X))]
     assert predicted.splitlines() == expected.tolist()
     points = tmp_path / "points.csv"  # POINTS, features only: the saved scaling applies too
-    points.write_text("".join(",".join(map(repr, row)) + "\n" for row in X.tolist()))
+    header = ",".join(meta["data"]["feature_names"]) + "\n"  # the model takes them by name
+    points.write_text(header + "".join(",".join(map(repr, row)) + "\n" for row in X.tolist()))
     assert _ok(*call("predict", str(model), str(points))).splitlines() == expected.tolist()
     quiet = _ok(*call(*args[:-2], *FAST, "--quiet")).splitlines()
     assert [line.split(":")[0] for line in quiet] == ["training accuracy", "test accuracy"]

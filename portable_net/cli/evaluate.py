@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _data, _run
+from . import _columns, _data, _run
 from ._args import (
     MAX_PER_CLASS,
     MAX_SEED,
@@ -34,7 +34,10 @@ it (a CSV file with its label column, --label, the last by default; an .npz
 archive with X and y; or X.npy,y.npy), with a per-class table (precision,
 recall, f1, support) and, with --confusion, the confusion matrix. The labels
 must be among the model's classes (as named in its training data); a model
-trained with --standardize has its saved statistics applied first."""
+trained with --standardize has its saved statistics applied first. A model
+trained on a CSV file with a header takes a CSV file's columns by name, in its
+own order: the header must name every feature the model was trained on and no
+other feature column (exit status 2 otherwise)."""
 EPILOG = """\
 examples:
   portable-net evaluate net.npz
@@ -98,7 +101,8 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     params, meta = _run.load_model(args.model, xp, device)
     classes = _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
-    X, labels, _ = _data.read(args.data, args.label, args.delimiter)
+    X, labels, names = _data.read(args.data, args.label, args.delimiter)
+    X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _data.class_indices(labels, classes, args.data, "--data")
     if scaler is not None:

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _data, _run
+from . import _columns, _data, _run
 from ._args import (
     BadInput,
     Failure,
@@ -34,7 +34,11 @@ an .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A CSV file
 holds features only: every column is a feature, except the column --label names
 (dropped) and, in a header, a column named 'label' or named as the label column
 the model was trained with (dropped). A model trained with --standardize has its
-saved statistics applied to the points first."""
+saved statistics applied to the points first.
+
+A model trained on a CSV file with a header takes the columns by name, in its
+own order: the file must have a header naming every feature the model was
+trained on and no other feature column (exit status 2 otherwise)."""
 EPILOG = """\
 examples:
   portable-net predict net.npz points.csv
@@ -77,6 +81,7 @@ def read_points(
     drop: int | str | None = None,
     drop_names: tuple[str, ...] = (),
     option: str = "argument POINTS",
+    by_name: list[str] | None = None,
 ) -> Any:
     """The points of a CSV file (N, n_features) as float64 NumPy, or BadInput naming the line.
 
@@ -84,7 +89,9 @@ def read_points(
     Blank lines and lines starting with # are skipped; a first row of names is a header,
     and a column named ``label`` (as ``portable-net data`` writes) or one of ``drop_names``
     is left out, as is the column ``drop`` (a header name, or an index). POINTS may be
-    ``-`` (stdin) or a pipe; --data is a regular file.
+    ``-`` (stdin) or a pipe; --data is a regular file. With ``by_name`` (the model's
+    feature names), the file must have a header naming them all and no other feature
+    column: its columns are taken by name, in the model's order.
     """
     from ..csv_reader import (
         MAX_BYTES,
@@ -105,6 +112,8 @@ def read_points(
             return CsvError(problem + text, line)
 
         header = not any(is_number(f) for f in fields)
+        if by_name is not None and not header:  # the model takes its columns by name
+            raise bad(_columns.no_header(by_name), hint=False)
         n = len(fields)
         if not header and drop is None:
             keep = list(range(n_features))
@@ -138,6 +147,13 @@ def read_points(
         keep = [
             i for i, f in enumerate(fields) if i != dropped and not (header and f.lower() in names)
         ]
+        if by_name is not None:  # the model's columns by name, in its order
+            try:
+                named = [fields[i] for i in keep]
+                order = _columns.feature_order(named, by_name, subject="the header", verb="names")
+                keep = [keep[j] for j in order]
+            except ValueError as exc:
+                raise bad(str(exc)) from None
         if len(keep) != n_features:
             if header:
                 leave_out = option != "argument POINTS" and drop is None
@@ -175,7 +191,7 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     """The points to predict for (float64 NumPy), from POINTS or --data."""
     n_inputs = meta["layer_sizes"][0]
     if args.data is None:
-        return read_points(args.points, n_inputs)
+        return read_points(args.points, n_inputs, by_name=_columns.recorded_names(meta))
     if _data.is_csv(args.data):
         recorded = meta.get("data")
         label = recorded.get("label") if isinstance(recorded, dict) else None
@@ -186,6 +202,7 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
             drop=args.label,
             drop_names=(label,) if isinstance(label, str) else (),
             option="argument --data",
+            by_name=_columns.recorded_names(meta),
         )
     X = _data.read(args.data, None, args.delimiter)[0]  # an .npz or .npy pair: y is ignored
     _data.check_features(X, n_inputs, f"argument --data: {args.data!r}")
