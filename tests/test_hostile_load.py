@@ -476,3 +476,24 @@ def test_a_directory_of_500000_entries_is_refused_from_its_end_record(tmp_path):
     end = _END.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 46, len(valid), 0)
     path.write_bytes(valid + entry + end)
     _assert_refused(path, "65535 entries, over the limit", peak_limit=2**20)
+
+
+def test_the_data_reader_shares_the_checks(tmp_path):
+    from portable_net._npz import read_arrays
+
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.array(["a", "b", "c", "a", "b", "c"])
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    arrays = read_arrays(tmp_path / "data.npz", what="data file", max_bytes=2**20)
+    assert sorted(arrays) == ["X", "y"]
+    np.testing.assert_array_equal(arrays["X"], X)
+    np.testing.assert_array_equal(arrays["y"], y)
+    with pytest.raises(ValueError, match="declare 120 bytes, over the limit of 100"):
+        read_arrays(tmp_path / "data.npz", what="data file", max_bytes=100)
+    np.savez(tmp_path / "objects.npz", X=np.array([{}, 1], dtype=object))
+    with pytest.raises(ValueError, match="'X' holds objects"):
+        read_arrays(tmp_path / "objects.npz", max_bytes=2**20)
+    data, _ = _overlapping_model(12)
+    (tmp_path / "overlap.npz").write_bytes(data)
+    with pytest.raises(ValueError, match="is not a usable data file: .*overlapping entries"):
+        read_arrays(tmp_path / "overlap.npz", what="data file", max_bytes=2**30)

@@ -222,15 +222,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
     # the run ended worse than it started (TrainingWarning): a confident model of nothing
     unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
+    # at chance after the loss rose (by 10%) on the way: a divergence that fell back (e.g.
+    # to dead units), not a slow start
+    if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
+        trouble += _at_chance(acc, data.y, len(data.classes))
     if unsaved:
         trouble.append(
             f"the model was not saved to {args.save!r} (the run ended worse than it started); "
             "give --save-anyway to save it regardless"
         )
-    # at chance after the loss rose (by 10%) on the way: a divergence that fell back (e.g.
-    # to dead units), not a slow start
-    if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
-        trouble += _at_chance(acc, data.y, len(data.classes))
     metrics: dict[str, Any] = {"training_accuracy": acc}
     table = None
     if args.data is not None:
