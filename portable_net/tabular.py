@@ -16,12 +16,12 @@ Preparing the arrays (labels encoded, rows split, features standardised) is
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 
+from ._npz import read_arrays
 from .csv_reader import (
     MAX_BYTES,
     Columns,
@@ -37,6 +37,9 @@ from .preprocessing import Standardizer, decode_labels, encode_labels, split
 __all__ = ["MAX_BYTES", "Standardizer", "decode_labels", "encode_labels", "read_table", "split"]
 
 PathLike = str | os.PathLike[str]
+
+#: the most arrays an ``.npz`` data file may hold (X, y and a few more, all read)
+_MEMBERS = 64
 
 
 # ---- read_table ---------------------------------------------------------------------------
@@ -54,9 +57,11 @@ def read_table(
     Parameters
     ----------
     path : str, path, or a pair of them
-        - ``*.npz``: an archive with members ``X`` (N, D) and ``y`` (N,), read as model files
-          are (:func:`portable_net.archive.read_arrays`: no pickle, sizes checked before any
-          data is read);
+        - ``*.npz``: an archive with members ``X`` (N, D) and ``y`` (N,), read by the verified
+          reader of model files: no pickle; the zip directory bounded before it is read; no
+          overlapping entries; every member's size declared, within ``max_bytes`` in all and
+          checked before any data is read; a member over 1 MiB inflating more than 1000
+          times is refused (a zip bomb); at most 64 members;
         - a pair ``(X.npy, y.npy)``, given as a tuple/list of two paths or as one string
           ``"X.npy,y.npy"`` (two names ending in ``.npy``, split at the comma, when the whole
           string is not itself a file);
@@ -73,7 +78,7 @@ def read_table(
     delimiter : str, default ","
         CSV only: the field separator.
     max_bytes : int, default 2**30
-        Larger files (or ``.npz`` archives whose ``X`` and ``y`` unpack larger) are refused.
+        Larger files (or ``.npz`` archives whose arrays unpack larger) are refused.
 
     Returns
     -------
@@ -115,7 +120,7 @@ def read_table(
         x_path, y_path = pair
         X = _load_npy(x_path, max_bytes)
         y = _load_npy(y_path, max_bytes)
-        return _checked_arrays(X, y, f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}")
+        return _checked_arrays(X, y, f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}", max_bytes)
     name = os.fspath(path)  # type: ignore[arg-type]
     if name.lower().endswith(".npy"):
         raise ValueError(
@@ -157,35 +162,17 @@ def _load_npy(path: Any, max_bytes: int) -> np.ndarray:
 
 def _read_npz(name: str, max_bytes: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     check_file(name, max_bytes)
-    try:
-        with zipfile.ZipFile(name) as zf:
-            unpacked = sum(info.file_size for info in zf.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(f"{name!r} is not a readable .npz archive: {exc}") from None
-    if unpacked > max_bytes:
+    arrays = read_arrays(name, what=".npz data file", max_bytes=max_bytes, max_members=_MEMBERS)
+    if "X" not in arrays or "y" not in arrays:
         raise ValueError(
-            f"{name!r} unpacks to {unpacked} bytes, over the limit of {max_bytes} (max_bytes)"
+            f"{name!r} must hold arrays named 'X' and 'y'; it holds: "
+            f"{', '.join(arrays) or 'nothing'}"
         )
-    try:
-        with np.load(name, allow_pickle=False) as archive:
-            members = list(archive.files)
-            if "X" not in members or "y" not in members:
-                raise ValueError(
-                    f"{name!r} must hold arrays named 'X' and 'y'; it holds: "
-                    f"{', '.join(members) or 'nothing'}"
-                )
-            X, y = archive["X"], archive["y"]
-    except ValueError as exc:
-        if str(exc).startswith(repr(name)):
-            raise
-        raise ValueError(f"{name!r}: cannot read X and y without pickle: {exc}") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(f"{name!r} is not a readable .npz archive: {exc}") from None
-    return _checked_arrays(X, y, repr(name))
+    return _checked_arrays(arrays["X"], arrays["y"], repr(name), max_bytes)
 
 
 def _checked_arrays(
-    X: np.ndarray, y: np.ndarray, where: str
+    X: np.ndarray, y: np.ndarray, where: str, max_bytes: int
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"{where}: X must have shape (N, D) with N, D >= 1, got {X.shape}")
@@ -197,6 +184,11 @@ def _checked_arrays(
         raise ValueError(f"{where}: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     if y.dtype.kind not in "biufUS":
         raise ValueError(f"{where}: y must hold numbers, booleans or strings, got dtype {y.dtype}")
+    if X.size * 8 > max_bytes:  # small integers or booleans grow 8 times as float64
+        raise ValueError(
+            f"{where}: X as float64 is {X.size * 8} bytes, over the limit of {max_bytes} "
+            "(max_bytes)"
+        )
     X = np.asarray(X, dtype=np.float64)
     bad = ~np.isfinite(X)
     if bad.any():

@@ -211,7 +211,7 @@ def test_npz_errors(tmp_path):
     with pytest.raises(ValueError, match=r"y has non-finite labels; the first is y\[1\]"):
         read_table(p)
     np.savez(p, X=np.zeros((2, 2)), y=np.array([{"a": 1}, None], dtype=object))
-    with pytest.raises(ValueError, match="without pickle"):
+    with pytest.raises(ValueError, match=r"its entry 'y' holds objects \(pickled data\)"):
         read_table(p)
     np.savez(p, X=np.array([["a", "b"]]), y=np.zeros(1))
     with pytest.raises(ValueError, match="X must hold numbers"):
@@ -221,12 +221,14 @@ def test_npz_errors(tmp_path):
         read_table(p, label=0)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip archive")
-    with pytest.raises(ValueError, match="bad.npz' is not a readable .npz archive"):
+    with pytest.raises(ValueError, match="bad.npz' is not a usable .npz data file: not an .npz"):
         read_table(bad)
     big = tmp_path / "big.npz"
     np.savez_compressed(big, X=np.zeros((1000, 100)), y=np.zeros(1000))
     assert big.stat().st_size < 100_000
-    with pytest.raises(ValueError, match="unpacks to .* over the limit of 100000"):
+    with pytest.raises(
+        ValueError, match="its arrays declare 808000 bytes, over the limit of 100000"
+    ):
         read_table(big, max_bytes=100_000)
 
 

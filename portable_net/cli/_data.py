@@ -278,6 +278,35 @@ def standardizer_of(path: str, meta: dict[str, Any]) -> Any:
     return scaler
 
 
+def standardized(scaler: Any, X: Any, where: str) -> Any:
+    """``scaler.transform(X)`` (NumPy), or BadInput when the result overflows float64."""
+    if scaler is None:
+        return X
+    try:
+        return scaler.transform(X)
+    except ValueError as exc:
+        raise BadInput(f"{where}: cannot apply the model's standardisation: {exc}") from None
+
+
+def finite_spiral(option: str, noise: float, **draw: Any) -> tuple[Any, Any]:
+    """``make_spiral(noise=noise, **draw)``, or BadInput when a noise near the float64 limit
+    makes its angles overflow (the points would be NaN)."""
+    import numpy as np
+
+    from .. import make_spiral
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        X, y = make_spiral(noise=noise, **draw)
+    from .._backend import to_host
+
+    if not np.isfinite(to_host(X)).all():
+        raise BadInput(
+            f"argument {option}: {noise:g} makes the spiral's angles overflow float64 (its "
+            "points would be NaN); use a smaller noise"
+        )
+    return X, y
+
+
 def check_features(X: Any, n_inputs: int, where: str) -> None:
     if X.shape[1] != n_inputs:
         raise BadInput(

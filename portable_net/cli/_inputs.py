@@ -80,8 +80,34 @@ def spiral_data(
         )
     except ValueError as exc:  # e.g. float64 asked of a backend without it
         parser.error(str(exc))
+    if args.validation_fraction is not None or args.early_stopping:
+        from .._backend import to_host
+
+        check_held_out(args, to_host(y))
     record = {"n_per_class": args.n_per_class, "classes": args.classes, "seed": args.seed}
     return Data(X, y, classes=list(range(args.classes)), record=record)
+
+
+def check_held_out(args: argparse.Namespace, y: Any) -> None:
+    """The held-out rows of --validation-fraction (--early-stopping's 0.1 by default) drawn
+    as training will draw them, from the training labels ``y`` (NumPy): a fraction that
+    leaves a class without rows is a bad option, found before any training."""
+    import numpy as np
+
+    from ..preprocessing import split
+
+    fraction = args.validation_fraction
+    if fraction is None:
+        if not args.early_stopping:
+            return
+        fraction = 0.1
+    try:
+        split(np.arange(y.shape[0])[:, None], y, fraction, args.seed)
+    except (ValueError, TypeError) as exc:
+        message = str(exc).replace("test_size=", "--validation-fraction ")
+        message = message.replace("test_size", "--validation-fraction")
+        message = message.replace("test rows", "held-out rows")
+        raise BadInput(f"argument --validation-fraction: {message}") from None
 
 
 def user_data(
@@ -118,11 +144,15 @@ def user_data(
         parser.error(
             f"argument --plot: draws data of 2 feature columns; {args.data!r} has {X.shape[1]}"
         )
+    check_held_out(args, y)
     saved = None
     if args.standardize:
-        scaler = Standardizer().fit(X)  # the training rows' statistics only
-        X = scaler.transform(X)
-        X_test = None if X_test is None else scaler.transform(X_test)
+        try:
+            scaler = Standardizer().fit(X)  # the training rows' statistics only
+            X = scaler.transform(X)
+            X_test = None if X_test is None else scaler.transform(X_test)
+        except ValueError as exc:  # values whose mean or variance overflow float64
+            raise BadInput(f"argument --standardize: {args.data!r}: {exc}") from None
         saved = scaler.to_dict()
 
     def to_xp(a: Any, dtype: Any) -> Any:

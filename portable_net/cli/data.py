@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from . import _run
+from . import _data, _run
 from ._args import add_option, add_spiral_options, check_spiral_size
+
+#: rows formatted at a time
+_ROWS = 1 << 16
 
 NAME = "data"
 HELP = "write the spiral as CSV (x0,x1,label), or draw it"
@@ -30,14 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .. import make_spiral
-
     too_many = check_spiral_size(args.n_per_class, args.classes)
     if too_many:
         parser.error(f"argument --n-per-class/--classes: {too_many}")
     _run.check_plot(parser, args.plot)
     _run.check_output(parser, "--output", args.output)
-    X, y = make_spiral(args.n_per_class, args.classes, noise=args.noise, seed=args.seed)
+    X, y = _data.finite_spiral(
+        "--noise", args.noise, n_per_class=args.n_per_class, n_classes=args.classes, seed=args.seed
+    )
     if args.plot:
         from ..plot import data_figure
 
@@ -45,6 +48,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.output or not args.plot:
         with _run.output(args.output) as out:
             out.write("x0,x1,label\n")
-            for (x0, x1), label in zip(X.tolist(), y.tolist()):
-                out.write(f"{x0!r},{x1!r},{label}\n")
+            # a block of rows as text at a time: the CSV is never whole in memory
+            for start in range(0, X.shape[0], _ROWS):
+                rows = zip(X[start : start + _ROWS].tolist(), y[start : start + _ROWS].tolist())
+                out.write("".join(f"{x0!r},{x1!r},{label}\n" for (x0, x1), label in rows))
     return 0

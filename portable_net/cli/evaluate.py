@@ -22,6 +22,9 @@ from ._args import (
     one_line,
 )
 
+#: the most spiral points drawn from what a model file records (more need --n-per-class)
+MAX_RECORDED_POINTS = 100_000
+
 NAME = "evaluate"
 HELP = "print a saved model's accuracy and loss on a spiral, or on your data"
 DESCRIPTION = """\
@@ -105,8 +108,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _data.class_indices(labels, classes, args.data, "--data")
-    if scaler is not None:
-        X = scaler.transform(X)
+    X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")
     from .._backend import int_dtype
 
     X_xp = from_host(xp, X, params["W1"].dtype, device)
@@ -143,7 +145,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .. import accuracy, loss_and_grads, make_spiral
+    from .. import accuracy, loss_and_grads
 
     xp, device = _run.namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
@@ -163,6 +165,12 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     n_per_class = args.n_per_class
     if n_per_class is None:
         n_per_class = _recorded(args.model, data, "n_per_class", 100, 1, MAX_PER_CLASS)
+        if n_per_class * n_classes > MAX_RECORDED_POINTS:  # a file's word sizes no large draw
+            raise BadInput(
+                f"{args.model!r}: its recorded spiral of {n_per_class:,} points per class x "
+                f"{n_classes:,} classes is more than the {MAX_RECORDED_POINTS:,} points "
+                "evaluate draws from a model file's record; give --n-per-class to draw more"
+            )
     seed = args.seed
     if seed is None:
         seed = _recorded(args.model, data, "seed", 0, 0, MAX_SEED)
@@ -170,10 +178,11 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     if too_many:  # checked before anything is drawn
         parser.error(f"argument --n-per-class: {too_many} (the model's classes)")
     try:
-        X, y = make_spiral(
-            n_per_class,
-            n_classes,
-            noise=args.noise,
+        X, y = _data.finite_spiral(
+            "--noise",
+            args.noise,
+            n_per_class=n_per_class,
+            n_classes=n_classes,
             seed=seed,
             xp=xp,
             device=device,
@@ -182,7 +191,8 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if scaler is not None:  # the model learnt from standardized features
-        X = from_host(xp, scaler.transform(_run.to_host(X)), X.dtype, device)
+        X_host = _data.standardized(scaler, _run.to_host(X), "the spiral")
+        X = from_host(xp, X_host, X.dtype, device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
         acc = accuracy(params, X, y)

@@ -6,9 +6,10 @@ import argparse
 import math
 import sys
 import warnings
+from typing import Any
 
 from . import _run
-from ._args import PROG, add_backend_options, add_option, hidden_sizes, integer, real
+from ._args import PROG, BadInput, add_backend_options, add_option, hidden_sizes, integer, real
 
 NAME = "gradcheck"
 HELP = "check the hand-written gradients against centred differences"
@@ -87,12 +88,48 @@ def verdict(error: float) -> str:
     return "WRONG"
 
 
+def _check_scales(args: argparse.Namespace, xp: Any, params: Any, X: Any, y: Any) -> None:
+    """BadInput unless the check can measure anything: a finite loss and gradients at the
+    drawn weights (--scale, --bias-scale), and a step --h that moves the largest weight by
+    more than its rounding (else the differences are rounding, and correct gradients would
+    be reported wrong)."""
+    import numpy as np
+
+    from .. import loss_and_grads
+    from .._backend import to_host
+
+    with np.errstate(all="ignore"):
+        loss, grads = loss_and_grads(params, X, y, reg=args.reg)
+        finite = math.isfinite(float(loss)) and all(
+            bool(np.isfinite(to_host(g)).all()) for g in grads.values()
+        )
+    if not finite:
+        raise BadInput(
+            f"argument --scale: weights drawn at scale {args.scale:g} (biases "
+            f"{args.bias_scale:g}) make the loss or its gradients overflow {args.dtype}: "
+            "there is nothing to check; use a smaller --scale"
+        )
+    largest = max(float(np.abs(to_host(p)).max()) for p in params.values())
+    resolution = 16 * float(xp.finfo(X.dtype).eps) * largest
+    if args.h < resolution:
+        raise BadInput(
+            f"argument --h: {args.h:g} is within the rounding of weights as large as "
+            f"{largest:.3g} in {args.dtype} (steps under {resolution:.3g} measure rounding, "
+            "not the gradient); use a smaller --scale or a larger --h"
+        )
+
+
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import numpy as np
 
     from .. import gradcheck, init_params, make_spiral
     from .._backend import backend_name
 
+    if args.h >= 1.0:
+        parser.error(
+            f"argument --h: must be < 1, got {args.h:g} (centred differences need a small step; "
+            "1e-5 is usual)"
+        )
     hidden = hidden_sizes(args, parser)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     sizes = [2, *hidden, args.classes]
@@ -114,6 +151,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for i in range(1, len(sizes)):
         b = args.bias_scale * rng.standard_normal(sizes[i])
         params[f"b{i}"] = xp.asarray(b, dtype=X.dtype, device=device)
+    _check_scales(args, xp, params, X, y)
     entries = None if args.entries == 0 else args.entries
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

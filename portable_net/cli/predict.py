@@ -224,9 +224,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     params, meta = _run.load_model(args.model, xp, device)
     classes = _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
-    points = _points(args, meta)
-    if scaler is not None:
-        points = scaler.transform(points)
+    points = _data.standardized(scaler, _points(args, meta), "the points")
     X = from_host(xp, points, params["W1"].dtype, device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
