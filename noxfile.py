@@ -140,14 +140,9 @@ def tests_wheel(session: nox.Session) -> None:
             "assert 'site-packages' in f.parts, f'portable_net from {f}, not the wheel'; "
             "print('portable_net', p.__version__, 'from', f.parent)",
         )
+        pytest = ("python", "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(run_dir))
         session.run(
-            "python",
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(run_dir),
+            *pytest,
             # both cores (this suite's tests are single-threaded and short); -n 0 turns it off
             "-n",
             "2",
@@ -157,18 +152,7 @@ def tests_wheel(session: nox.Session) -> None:
         )
         # the docstrings' examples, as `pytest --doctest-modules` runs them, from the wheel
         # (its portable_net/conftest.py leaves out modules whose library is not installed)
-        session.run(
-            "python",
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(run_dir),
-            "--doctest-modules",
-            "--pyargs",
-            "portable_net",
-        )
+        session.run(*pytest, "--doctest-modules", "--pyargs", "portable_net")
     finally:
         session.chdir(ROOT)
         shutil.rmtree(work, ignore_errors=True)
