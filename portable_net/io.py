@@ -362,7 +362,9 @@ def _depth(value: Any) -> int:
 def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
     """The JSON metadata document, checked."""
     try:
-        document = json.loads(str(raw[()]))
+        document = json.loads(str(raw[()]), parse_constant=_no_constant, parse_float=_finite)
+    except _NonFinite as exc:
+        raise _bad(path, f"its metadata holds the number {exc} (save never writes it)") from None
     except json.JSONDecodeError as exc:
         raise _bad(path, f"its metadata is not valid JSON ({one_line(exc)})") from None
     except RecursionError:
@@ -393,5 +395,106 @@ def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
         raise _bad(path, f"its dtype {document.get('dtype')!r} is not float32 or float64")
     if not isinstance(document.get("metadata"), dict):
         raise _bad(path, "its metadata is not a dict")
+    _check_fields(path, document["metadata"])
     document.setdefault("portable_net_version", None)
     return document
+
+
+class _NonFinite(ValueError):
+    """NaN or an infinity in the metadata's JSON (``NaN``, ``Infinity``, ``1e400``)."""
+
+
+def _no_constant(text: str) -> float:
+    raise _NonFinite(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_count(v: Any) -> bool:
+    return _is_int(v) and 0 <= v < 2**63
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_list_of(check: Any) -> Any:
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+def _or_none(check: Any) -> Any:
+    return lambda v: v is None or check(v)
+
+
+_SIZES = (lambda v: _is_count(v) or _is_list_of(_is_count)(v), "an integer or a list of them")
+_NUMBERS = (_or_none(_is_list_of(_is_number)), "a list of numbers")
+_NUMBER = (_or_none(_is_number), "a number")
+#: the metadata fields that the library's own readers use (Classifier.load, the command
+#: line) and what each must be when present, so that no reader meets a value of the wrong
+#: type (TypeError, OverflowError) but load's one ValueError naming the file and the field
+_FIELDS: dict[str, tuple[Any, str]] = {
+    "classes": (
+        _is_list_of(lambda c: isinstance(c, (int, float, str))),
+        "a list of labels (numbers or strings)",
+    ),
+    "classes_dtype": (_or_none(lambda v: isinstance(v, str)), "a dtype's name"),
+    "n_features_in": (_or_none(_is_count), "an integer"),
+    "settings": (lambda v: isinstance(v, dict), "a dict"),
+    "settings.hidden_layer_sizes": _SIZES,
+    "settings.hidden_sizes": _SIZES,
+    "fitted": (lambda v: isinstance(v, dict), "a dict"),
+    "fitted.n_features_in_": (_or_none(_is_count), "an integer"),
+    "fitted.n_iter_": (_is_count, "an integer"),
+    "fitted.t_": (_is_count, "an integer"),
+    "fitted.loss_curve_": _NUMBERS,
+    "fitted.validation_scores_": _NUMBERS,
+    "fitted.loss_": _NUMBER,
+    "fitted.best_loss_": _NUMBER,
+    "fitted.best_validation_score_": _NUMBER,
+    "fitted.feature_names_in_": (
+        _or_none(_is_list_of(lambda n: isinstance(n, str))),
+        "a list of strings",
+    ),
+    "standardize": (_or_none(lambda v: isinstance(v, dict)), "a dict"),
+}
+
+
+def _check_fields(path: Path, metadata: dict[str, Any]) -> None:
+    """Each field of ``_FIELDS`` present in ``metadata`` is of its kind; and the classes
+    fit their recorded dtype."""
+    for name, (check, kind) in _FIELDS.items():
+        outer, _, inner = name.partition(".")
+        value = metadata.get(outer)
+        if inner:
+            if not isinstance(value, dict) or inner not in value:
+                continue
+            value = value[inner]
+        elif outer not in metadata:
+            continue
+        if not check(value):
+            raise _bad(path, f"its metadata field {name!r} is {_shown(value)}, not {kind}")
+    kind = metadata.get("classes_dtype")
+    if isinstance(kind, str) and "classes" in metadata:
+        try:  # a labels' dtype, converted within the metadata's own limit of bytes
+            dtype = np.dtype(kind)
+            if dtype.kind not in "biufUS" or dtype.itemsize * len(metadata["classes"]) > (
+                MAX_METADATA_BYTES
+            ):
+                raise TypeError(f"{dtype} is not a dtype of these labels")
+            np.asarray(metadata["classes"], dtype=dtype)
+        except (TypeError, ValueError, OverflowError) as exc:
+            why = f"do not fit its 'classes_dtype' {_shown(kind)} ({one_line(exc)})"
+            raise _bad(path, f"its metadata field 'classes' {why}") from None
+
+
+def _shown(value: Any) -> str:
+    return one_line(ValueError(repr(value)))[:60]

@@ -497,3 +497,60 @@ def test_the_data_reader_shares_the_checks(tmp_path):
     (tmp_path / "overlap.npz").write_bytes(data)
     with pytest.raises(ValueError, match="is not a usable data file: .*overlapping entries"):
         read_arrays(tmp_path / "overlap.npz", what="data file", max_bytes=2**30)
+
+
+# --- metadata of the wrong types: one ValueError naming the file and the field -----------------
+
+
+def _with_metadata(tmp_path, name: str, change) -> str:
+    """A Classifier-style model file whose metadata went through ``change(doc["metadata"])``
+    (the JSON text edited after: ``change`` may return text replacements)."""
+    valid = pn.save(
+        tmp_path / "valid-clf.npz",
+        pn.init_params(SIZES, seed=1, scale=0.5),
+        estimator="Classifier",
+        settings={"hidden_layer_sizes": [8], "alpha": 1e-4},
+        classes=[0, 1, 2],
+        classes_dtype="int64",
+        fitted={"n_iter_": 3, "t_": 30, "loss_curve_": [1.1, 1.0, 0.9], "loss_": 0.9},
+    ).read_bytes()
+    members = _members(valid)
+    doc = _doc(valid)
+    replace = change(doc["metadata"]) or {}
+    text = json.dumps(doc)
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    members["_metadata.npy"] = _npy(np.array(text))
+    return str(_zip(tmp_path / name, members))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m["fitted"].update(loss_curve_=5), "'fitted.loss_curve_' is 5, not a list"),
+        (lambda m: m["fitted"].update(n_iter_=[1]), "'fitted.n_iter_' is [1], not an integer"),
+        (lambda m: m["fitted"].update(t_=-1), "'fitted.t_' is -1, not an integer"),
+        (lambda m: m["settings"].update(hidden_layer_sizes=5.5), "'settings.hidden_layer_sizes'"),
+        (lambda m: m.update(settings=[1]), "'settings' is [1], not a dict"),
+        (lambda m: m.update(classes=[2**70, 2**71, 2**72]), "'classes' do not fit"),
+        (lambda m: m.update(classes_dtype="V8"), "'classes' do not fit its 'classes_dtype'"),
+        (lambda m: {'"n_iter_": 3': '"n_iter_": Infinity'}, "the number Infinity"),
+        (lambda m: {'"loss_": 0.9': '"loss_": 1e999'}, "the number 1e999"),
+        (lambda m: m["fitted"].update(feature_names_in_=[1, 2]), "'fitted.feature_names_in_'"),
+    ],
+)
+def test_metadata_of_the_wrong_type_is_one_value_error_naming_the_field(tmp_path, change, field):
+    path = _with_metadata(tmp_path, "typed.npz", change)
+    for loader in (pn.load, pn.Classifier.load):
+        with pytest.raises(ValueError) as info:
+            loader(path)
+        message = str(info.value)
+        assert type(info.value) is not TypeError and path in message, message
+        assert field in message and "\n" not in message, message
+
+
+def test_a_classifier_file_of_the_right_types_still_loads(tmp_path):
+    path = _with_metadata(tmp_path, "typed.npz", lambda m: None)
+    model = pn.Classifier.load(path)
+    assert model.n_iter_ == 3 and model.loss_curve_ == [1.1, 1.0, 0.9]
+    assert model.hidden_layer_sizes == (8,) and model.classes_.tolist() == [0, 1, 2]
