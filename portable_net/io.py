@@ -471,7 +471,7 @@ _FIELDS: dict[str, tuple[Any, str]] = {
 def _check_fields(path: Path, metadata: dict[str, Any]) -> None:
     """Each field of ``_FIELDS`` present in ``metadata`` is of its kind; and the classes
     fit their recorded dtype."""
-    for name, (check, kind) in _FIELDS.items():
+    for name, (check, expected) in _FIELDS.items():
         outer, _, inner = name.partition(".")
         value = metadata.get(outer)
         if inner:
@@ -481,7 +481,7 @@ def _check_fields(path: Path, metadata: dict[str, Any]) -> None:
         elif outer not in metadata:
             continue
         if not check(value):
-            raise _bad(path, f"its metadata field {name!r} is {_shown(value)}, not {kind}")
+            raise _bad(path, f"its metadata field {name!r} is {_shown(value)}, not {expected}")
     kind = metadata.get("classes_dtype")
     if isinstance(kind, str) and "classes" in metadata:
         try:  # a labels' dtype, converted within the metadata's own limit of bytes
