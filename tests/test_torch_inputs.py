@@ -61,3 +61,23 @@ def test_sparse_tensors_are_a_type_error_naming_the_argument(data, layout):
     W1 = params["W1"]
     with pytest.raises(TypeError, match=r"params\['W1'\] is a sparse torch tensor"):
         pn.predict({**params, "W1": _sparse(W1, layout)}, X)
+
+
+def test_the_classifier_refuses_them_by_name(data):
+    _, X, y = data
+    clf = pn.Classifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="X is a torch tensor on the 'meta' device"):
+        clf.fit(X.to("meta"), y)
+    with pytest.raises(ValueError, match="y is a torch tensor on the 'meta' device"):
+        clf.fit(X, y.to("meta"))
+    with pytest.raises(TypeError, match="X is a sparse torch tensor"):
+        clf.fit(X.to_sparse(), y)
+    with pytest.raises(TypeError, match="y is a sparse torch tensor"):
+        clf.fit(X, y.to_sparse())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two epochs: not converged
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match="X is a torch tensor on the 'meta' device"):
+        clf.predict(X.to("meta"))
+    with pytest.raises(TypeError, match="X is a sparse torch tensor"):
+        clf.predict_proba(_sparse(X, "csr"))

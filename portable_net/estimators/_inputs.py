@@ -16,7 +16,15 @@ from typing import Any, cast
 import array_api_compat
 import numpy as np
 
-from .._backend import device_label, float_dtype, from_host, int_dtype, library_name, to_host
+from .._backend import (
+    check_holds_data,
+    device_label,
+    float_dtype,
+    from_host,
+    int_dtype,
+    library_name,
+    to_host,
+)
 from ..engines import is_lazy, lazy_classifier_inputs, summarised
 from ..errors import DataConversionWarning, warning_category
 
@@ -95,6 +103,7 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any
             X = X.astype(np.float64)
         except (ValueError, TypeError) as exc:  # the same type, a clearer message
             raise type(exc)(f"X must hold numbers; converting it to float failed: {exc}") from None
+    check_holds_data("X", X)  # a torch tensor on the meta device, or sparse
     xp = array_api_compat.array_namespace(X)
     device = array_api_compat.device(X)
     if X.ndim == 0:
@@ -191,6 +200,8 @@ def host_labels(estimator: Any, y: Any, n_rows: int) -> np.ndarray:
         raise ValueError(f"{name} requires y to be passed, but the target y is None.")
     if _is_sparse(y):
         raise TypeError(f"{name} does not accept a sparse y; pass a dense 1-D array")
+    if array_api_compat.is_array_api_obj(y):
+        check_holds_data("y", y)
     y = to_host(y) if array_api_compat.is_array_api_obj(y) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
