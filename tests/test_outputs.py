@@ -261,3 +261,29 @@ def test_save_anyway_saves_the_diverged_model(tmp_path):
 def test_save_anyway_needs_save():
     status, _, err = call("train", "--save-anyway", "--steps", "1")
     assert status == 2 and "--save-anyway: needs --save" in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="no /dev/stdout here")
+@pytest.mark.parametrize("stdout", ["pipe", "file"])
+def test_predict_output_dev_stdout_writes_to_the_process_stdout(saved, tmp_path, stdout):
+    import subprocess
+
+    model, points = saved
+    cmd = [sys.executable, "-m", "portable_net", "predict", str(model), str(points)]
+    cmd += ["--output", "/dev/stdout"]
+    expected = "".join(
+        f"{label}\n"
+        for label in pn.predict(_params(), np.array([[0.5, 0.5], [-0.3, 0.1]])).tolist()
+    )
+    if stdout == "pipe":
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
+        return
+    target = tmp_path / "labels.txt"
+    target.write_text("kept\n")
+    with open(target, "a") as out:  # as the shell's >> opens it
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert target.read_text() == "kept\n" + expected
+    assert not target.is_symlink() and stat.S_ISREG(target.stat().st_mode)
