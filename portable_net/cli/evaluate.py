@@ -30,7 +30,8 @@ HELP = "print a saved model's accuracy and loss on a spiral, or on your data"
 DESCRIPTION = """\
 Load a saved model and print its accuracy and its loss (the mean cross-entropy,
 without the L2 penalty) on a spiral. By default the spiral it was trained on, as
-recorded by 'portable-net train --save'; choose another with --seed.
+recorded by 'portable-net train --save' (at most 100,000 points from the record:
+give --n-per-class for more); choose another with --seed.
 
 With --data FILE, on your own labelled data instead, read as 'train --data' reads
 it (a CSV file with its label column, --label, the last by default; an .npz

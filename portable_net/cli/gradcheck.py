@@ -61,7 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option(parser, "--reg")
     parser.add_argument(
-        "--h", type=real(0.0, low_open=True), default=1e-5, help="finite-difference step"
+        "--h",
+        type=real(0.0, low_open=True),
+        default=1e-5,
+        help="finite-difference step (< 1, and above the rounding of the largest weight)",
     )
     parser.add_argument(
         "--entries",

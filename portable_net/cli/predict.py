@@ -28,6 +28,7 @@ POINTS is a CSV file (or - for stdin) with one point per row: as many
 comma-separated numbers as the model has inputs (2 for the spiral). Blank lines
 and lines starting with # are skipped; a first row of column names is a header,
 and a column named 'label' is left out, so 'portable-net data' output works.
+POINTS is read to at most 1 GiB (also from stdin or a pipe).
 
 --data FILE reads the files 'train --data' reads: a CSV file (any --delimiter),
 an .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A CSV file
