@@ -15,13 +15,14 @@ Preparing the arrays (labels encoded, rows split, features standardised) is
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 
-from ._npz import read_arrays
+from ._npz import read_arrays, read_header
 from .csv_reader import (
     MAX_BYTES,
     Columns,
@@ -152,11 +153,24 @@ def _npy_pair(path: Any) -> tuple[Any, Any] | None:
 
 def _load_npy(path: Any, max_bytes: int) -> np.ndarray:
     name = check_file(path, max_bytes)
+    # the header first, as the .npz reader reads it: its declared size must be the file's
+    try:
+        with open(name, "rb") as f:
+            shape, _, dtype = read_header(name, f, "array", what=".npy array")
+            held = os.fstat(f.fileno()).st_size - f.tell()
+    except OSError as exc:
+        raise ValueError(f"{name!r} is not a readable .npy array: {exc}") from None
+    if dtype.hasobject:
+        raise ValueError(f"{name!r} is not a readable .npy array without pickle: it holds objects")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != held:
+        raise ValueError(
+            f"{name!r} is truncated or corrupted: its header declares {declared} bytes of "
+            f"data, the file holds {held}"
+        )
     try:
         return cast(np.ndarray, np.load(name, allow_pickle=False))
-    except ValueError as exc:
-        raise ValueError(f"{name!r} is not a readable .npy array without pickle: {exc}") from None
-    except OSError as exc:
+    except (ValueError, OSError) as exc:
         raise ValueError(f"{name!r} is not a readable .npy array: {exc}") from None
 
 

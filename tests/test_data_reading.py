@@ -176,6 +176,18 @@ def test_small_integers_that_grow_as_float64_are_bounded(tmp_path):
         read_table(path, max_bytes=200_000)
 
 
+def test_an_npy_header_declaring_more_than_its_file_holds_is_refused(tmp_path):
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (2**37, 1)}
+    np.lib.format.write_array_header_1_0(buf, header)
+    (tmp_path / "X.npy").write_bytes(buf.getvalue() + bytes(64))
+    np.save(tmp_path / "y.npy", np.zeros(3))
+    with pytest.raises(
+        ValueError, match=r"declares 1099511627776 bytes of data, the file holds 64"
+    ):
+        read_table((tmp_path / "X.npy", tmp_path / "y.npy"))
+
+
 def test_an_npz_with_extra_members_is_read_and_its_arrays_checked(tmp_path):
     path = tmp_path / "d.npz"
     X, y = pn.make_spiral(10, 3, seed=1)
@@ -355,29 +367,35 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_CELLS = st.one_of(
+_NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-(2**70), 2**70).map(str),
-    st.sampled_from(["", " ", "1_5", "a", "1e5", "\ufeff", "\x00", '"', "#", "\u0661", "-0"]),
-    st.text(max_size=6),
+)
+_CELLS = st.one_of(
+    _NUMBERS,
+    _NUMBERS,
+    _NUMBERS,
+    st.sampled_from(["", " ", "1_5", "a", " 1e5 ", "\ufeff", '"', '"a,b"', "#", "\u0661", "-0"]),
+    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=6),
 )
 
 
 @st.composite
 def _csv_texts(draw) -> bytes:
-    n_cols = draw(st.integers(1, 4))
+    n_cols = draw(st.integers(2, 4))
     rows = draw(
-        st.lists(
-            st.lists(_CELLS, min_size=max(1, n_cols - 1), max_size=n_cols + 1),
-            min_size=1,
-            max_size=8,
-        )
+        st.lists(st.lists(_CELLS, min_size=n_cols, max_size=n_cols), min_size=1, max_size=8)
     )
-    sep = draw(st.sampled_from([",", ";"]))
+    if draw(st.integers(0, 4)) == 4:  # now and then a ragged row
+        rows.insert(draw(st.integers(0, len(rows))), draw(st.lists(_CELLS, max_size=n_cols + 1)))
+    sep = ";" if draw(st.integers(0, 9)) == 9 else ","  # now and then the wrong one
     text = "\n".join(sep.join(row) for row in rows)
     data = text.encode("utf-8", errors="surrogatepass")
     if draw(st.booleans()):
         data = b"\xef\xbb\xbf" + data
+    if draw(st.integers(0, 9)) == 9:  # now and then a byte changed (NUL, bad UTF-8, ...)
+        at = draw(st.integers(0, max(0, len(data) - 1)))
+        data = data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1 :]
     return data
 
 
