@@ -399,27 +399,35 @@ def _csv_texts(draw) -> bytes:
     return data
 
 
-def _check_table(X, labels, names):
-    assert X.dtype == np.float64 and X.ndim == 2 and np.isfinite(X).all()
-    assert labels.shape == (X.shape[0],) and len(names) == X.shape[1]
-    assert labels.dtype.kind in "biufUS"
-
-
-@settings(
+_PROPERTY = settings(
     max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(data=_csv_texts())
-def test_any_csv_bytes_give_a_table_or_one_value_error(tmp_path, data):
-    path = tmp_path / "t.csv"
+
+
+def _table_or_one_error(path, data: bytes):
+    """read_table of ``data`` written to ``path``: the table, checked, or None after one
+    ValueError naming the file on one line."""
     path.write_bytes(data)
     try:
         X, labels, names = read_table(path)
     except ValueError as exc:
         assert str(path) in str(exc) and "\n" not in str(exc)
+        return None
+    assert X.dtype == np.float64 and X.ndim == 2 and np.isfinite(X).all()
+    assert labels.shape == (X.shape[0],) and len(names) == X.shape[1]
+    assert labels.dtype.kind in "biufUS"
+    return X, labels, names
+
+
+@_PROPERTY
+@given(data=_csv_texts())
+def test_any_csv_bytes_give_a_table_or_one_value_error(tmp_path, data):
+    table = _table_or_one_error(tmp_path / "t.csv", data)
+    if table is None:
         return
-    _check_table(X, labels, names)
+    X, _, names = table
     # the numbers are Python's reading of the same fields (a CSV number is one for float())
     text = data.decode("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -458,21 +466,14 @@ def _npz_bytes(draw) -> bytes:
     return bytes(body)
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_PROPERTY
 @given(data=_npz_bytes())
 def test_any_npz_bytes_give_a_table_or_one_value_error(tmp_path, data):
     path = tmp_path / "d.npz"
-    path.write_bytes(data)
-    try:
-        X, labels, names = read_table(path)
-    except ValueError as exc:
-        assert str(path) in str(exc) and "\n" not in str(exc)
+    table = _table_or_one_error(path, data)
+    if table is None:
         return
-    _check_table(X, labels, names)
+    X, labels, _ = table
     with np.load(path) as z:  # what it read is what NumPy reads
         np.testing.assert_array_equal(X, z["X"])
         np.testing.assert_array_equal(labels, z["y"])
