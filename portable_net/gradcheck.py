@@ -145,8 +145,8 @@ def _weighted_grads(
     """The hand-written gradient of the loss with rows weighted by ``weights`` (1, N): the
     training step's own backward pass, each row's gradient scaled by its weight."""
     packed = network.pack(xp, params, n_layers)
-    _, packed_grads = network.block_loss_and_grads(
-        xp, packed, data.Xt1, data.onehot, weights, need_loss=False
+    _, packed_grads = network.loss_and_grads(
+        xp, packed, data.Xt1, data.onehot, scale=weights, need_loss=False
     )
     grads = network.unpack(xp, packed_grads, data.Xt1.shape[0] - 1, copy=True)
     for i in range(1, n_layers + 1):

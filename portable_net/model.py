@@ -33,7 +33,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import as_program, as_summary, block_for, outside_autograd, summarised
+from .engines import as_program, as_summary, outside_autograd, summarised
 from .loss import one_hot, softmax
 
 __all__ = [
@@ -194,13 +194,11 @@ def loss_and_grads(
     (2, 100)
     """
     reg = check_real("reg", reg, low=0.0)
-    xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+    xp, _, n_layers, params, X, y = check_inputs(params, X, y)
     packed = network.pack(xp, params, n_layers)
     data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     n, n_features = X.shape
-    loss_sum, packed_grads = network.data_loss_and_grads(
-        xp, packed, data, 1.0 / n, block_for(xp, device, packed, n), need_loss=True
-    )
+    loss_sum, packed_grads = network.loss_and_grads(xp, packed, data.Xt1, data.onehot)
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
     grads = network.unpack(xp, packed_grads, n_features, copy=True)
     for i in range(1, n_layers + 1):

@@ -9,9 +9,8 @@ example:
     W_l^T               (H_l, H_{l-1}) and b_l as a column (H_l, 1), for l >= 2
 
 so ``packed = [W1b, W2^T, b2, ..., WL^T, bL]``. A full-batch gradient is a sum over blocks of
-examples (columns); :func:`block_loss_and_grads` computes one block's share. How many
-examples a block holds is the engine's decision (:mod:`portable_net.engines.blocks`): here
-it is a plain argument.
+examples (columns) in the fast engine (:mod:`portable_net.engines.fast`); here a batch is
+one pass.
 """
 
 from __future__ import annotations
@@ -114,102 +113,32 @@ def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any) -> Any:
     return forward(xp, packed, Xt1)[0]
 
 
-def block_loss_and_grads(
+def loss_and_grads(
     xp: ModuleType,
     packed: list[Any],
     Xt1: Any,
     onehot: Any,
-    scale: Any,
     *,
-    need_loss: bool,
-    weights: Any = None,
+    scale: Any = None,
+    need_loss: bool = True,
 ) -> tuple[Any | None, list[Any]]:
-    """One block's share of the data loss and of its gradient, in the packed layout.
-
-    Xt1 (D + 1, B), onehot (K, B) -> (summed loss of the block or None, [dW1b, dW2^T, db2,
-    ...]) with the gradient scaled by ``scale`` (1/N of the whole batch, times the learning
-    rate when the caller folds it in). No regularisation here: it is added once per step.
-    ``weights`` (1, B): the columns that count (see :func:`portable_net.loss.softmax_xent`).
-    """
-    scores, caches = forward(xp, packed, Xt1)  # (K, B)
-    loss_sum, dscores = softmax_xent(
-        xp, scores, onehot, scale, need_loss=need_loss, weights=weights
-    )
+    """The summed data loss (0-d, or None) and the gradient of the mean data loss, in the
+    packed layout: Xt1 (D + 1, N), onehot (K, N) -> (loss sum, [dW1b, dW2^T, db2, ...]). No
+    L2 term (the step adds it). ``scale``: the factor of each example's gradient, a number
+    or a (1, N) row (None: 1/N, the mean)."""
+    scale = 1.0 / Xt1.shape[1] if scale is None else scale
+    scores, caches = forward(xp, packed, Xt1)  # (K, N)
+    loss_sum, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=need_loss)
     return loss_sum, backward(xp, dscores, caches)
 
 
-def data_loss_and_grads(
-    xp: ModuleType,
-    packed: list[Any],
-    data: StepData,
-    scale: Any,
-    block: int | None,
-    *,
-    need_loss: bool,
-    weights: Any = None,
-) -> tuple[Any | None, list[Any]]:
-    """The whole batch's summed data loss (or None) and scaled gradient: a sum over blocks
-    of ``block`` examples (None: one block). With ``weights`` (1, B) (the columns that
-    count), ``scale`` is a (1, B) row too."""
-    n = data.n
-    if block is None or block >= n:
-        return block_loss_and_grads(
-            xp, packed, data.Xt1, data.onehot, scale, need_loss=need_loss, weights=weights
-        )
-    loss_sum: Any = None
-    grads: list[Any] | None = None
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        part_loss, part = block_loss_and_grads(
-            xp,
-            packed,
-            data.Xt1[:, start:stop],
-            data.onehot[:, start:stop],
-            scale if weights is None else scale[:, start:stop],
-            need_loss=need_loss,
-            weights=None if weights is None else weights[:, start:stop],
-        )
-        if grads is None:
-            loss_sum, grads = part_loss, part
-            continue
-        for j, p in enumerate(part):
-            g = grads[j]
-            g += p  # in place where writable, a new array where not
-            grads[j] = g
-        if need_loss:
-            loss_sum = loss_sum + part_loss
-    return loss_sum, cast("list[Any]", grads)  # n > block: the loop ran at least once
-
-
-def data_loss_sum(xp: ModuleType, packed: list[Any], data: StepData, block: int | None) -> Any:
-    """The summed data loss (0-d), forward only, block by block (None: one block)."""
-    n = data.n
-    block = n if block is None else block
-    total = None
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        Xt1, onehot = (
-            (data.Xt1, data.onehot)
-            if block >= n
-            else (data.Xt1[:, start:stop], data.onehot[:, start:stop])
-        )
-        part, _ = softmax_xent(
-            xp, forward_scores(xp, packed, Xt1), onehot, 1.0, need_loss=True, need_grad=False
-        )
-        total = part if total is None else total + part
-    return total
-
-
 def mean_loss(
-    xp: ModuleType,
-    packed: list[Any],
-    data: StepData,
-    reg: float,
-    n_features: int,
-    block: int | None = None,
+    xp: ModuleType, packed: list[Any], Xt1: Any, onehot: Any, reg: float, n_features: int
 ) -> Any:
-    """The regularised mean loss (0-d), forward only, block by block."""
-    return data_loss_sum(xp, packed, data, block) / data.n + penalty(xp, packed, n_features, reg)
+    """The regularised mean loss (0-d), forward only."""
+    scores = forward_scores(xp, packed, Xt1)  # (K, N)
+    loss_sum, _ = softmax_xent(xp, scores, onehot, 1.0, need_loss=True, need_grad=False)
+    return loss_sum / Xt1.shape[1] + penalty(xp, packed, n_features, reg)
 
 
 def weights(packed: list[Any], n_features: int) -> list[Any]:

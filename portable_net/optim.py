@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules.
+"""Optimisers: SGD (with momentum or Nesterov's) and Adam, as scikit-learn writes them.
 
 The optimisers act elementwise on a list of parameter arrays and a list of gradient arrays of
 the same shapes (the gradients already hold any L2 term), so they do not care how the
@@ -16,10 +16,9 @@ copies), never a user's arrays.
 -> (params, state)``. The states are named tuples (pytrees for JAX), so they can be carried
 through ``jax.lax.fori_loop``.
 
-The schedules (:class:`LearningRateSchedule`) are host-side Python, called once per epoch,
-and follow scikit-learn's ``MLPClassifier`` (``learning_rate`` = ``constant``,
-``invscaling``, ``adaptive``) including its rule for stopping when the training loss stops
-improving.
+The learning-rate schedules and the no-improvement rule (:class:`LearningRateSchedule`,
+:class:`NoImprovement`, host-side Python) live in :mod:`portable_net.schedule` and are
+importable from here.
 
 Examples
 --------
@@ -264,9 +263,9 @@ class SGD:
         _check_lists(params, grads, velocity if mu != 0.0 else list(params), "velocity")
         new_params, new_velocity = [], []
         for j, (p, g) in enumerate(zip(params, grads)):
-            step = lr * g  # lr g, made once
+            step = lr * g  # lr dW, made once
             if mu == 0.0:
-                p -= step
+                p -= step  # W -= lr * dW
             else:
                 v = velocity[j]
                 v *= mu
@@ -279,121 +278,6 @@ class SGD:
                 new_velocity.append(v)
             new_params.append(p)
         return new_params, SGDState(new_velocity)
-
-    def update_scaled(
-        self,
-        xp: ModuleType,
-        params: list[Any],
-        steps: list[Any],
-        state: SGDState,
-        decay: list[Any] | None = None,
-    ) -> tuple[list[Any], SGDState]:
-        """One update from gradients already multiplied by the rate, with L2 as weight decay.
-
-        The training loop's fast path: it folds the rate into the gradient's 1/N scale.
-        The same update as :meth:`update` with ``g = steps / lr + reg p``, rearranged so that
-        it costs two in-place operations per parameter without momentum::
-
-            p <- p (1 - lr reg) - s                      (momentum == 0)
-            v <- mu v - s - lr reg p;   p <- p + v       (classical)
-            u = s + lr reg p;  v <- mu v - u;   p <- p + mu v - u     (Nesterov)
-
-        Parameters
-        ----------
-        xp : module
-            The parameters' array API namespace.
-        params : list of arrays
-            The parameters (arrays the caller owns).
-        steps : list of arrays
-            ``lr * g_data`` per parameter (without the L2 term).
-        state : SGDState
-            From :meth:`init` or the previous update.
-        decay : list or None
-            Per parameter, ``lr * reg`` (a float, or an array broadcasting against the
-            parameter, e.g. 0 on bias entries) or None for no decay; None: no decay at all.
-            Make it once per rate with :meth:`weight_decay`.
-
-        Returns
-        -------
-        params : list of arrays
-            The updated parameters.
-        state : SGDState
-            The updated velocities.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from portable_net import optim
-        >>> opt = optim.SGD(0.1)
-        >>> decay = opt.weight_decay(0.1, 1.0, [1.0])
-        >>> params, state = opt.update_scaled(np, [np.ones(2)], [np.zeros(2)], opt.init(np, []),
-        ...                                   decay)
-        >>> params
-        [array([0.9, 0.9])]
-        """
-        mu = self.momentum
-        velocity = state.velocity
-        _check_lists(params, steps, velocity if mu != 0.0 else list(params), "velocity")
-        decay = [None] * len(params) if decay is None else decay
-        new_params, new_velocity = [], []
-        for j, (p, s) in enumerate(zip(params, steps)):
-            d = decay[j]
-            if mu == 0.0:
-                if d is not None:
-                    p *= d[1]  # 1 - lr reg
-                p -= s
-            elif not self.nesterov:
-                v = velocity[j]
-                v *= mu
-                v -= s
-                if d is not None:
-                    v -= d[0] * p  # v = mu v - lr (g + reg p)
-                p += v
-                new_velocity.append(v)
-            else:
-                u = s if d is None else s + d[0] * p  # lr (g + reg p)
-                v = velocity[j]
-                v *= mu
-                v -= u
-                p += mu * v
-                p -= u
-                new_velocity.append(v)
-            new_params.append(p)
-        return new_params, SGDState(new_velocity)
-
-    @staticmethod
-    def weight_decay(learning_rate: Any, reg: float, masks: list[Any]) -> list[Any]:
-        """The ``decay`` argument of :meth:`update_scaled`.
-
-        Parameters
-        ----------
-        learning_rate : float or 0-d array
-            The rate ``lr``.
-        reg : float
-            The L2 strength.
-        masks : list of floats or arrays
-            Per parameter, 1 where it decays (weights), 0 where not (biases).
-
-        Returns
-        -------
-        list
-            Per parameter ``(lr reg m, 1 - lr reg m)`` for its mask ``m``, or None where
-            there is nothing to decay.
-
-        Examples
-        --------
-        >>> from portable_net import optim
-        >>> optim.SGD.weight_decay(0.5, 0.1, [1.0, 0.0])
-        [(0.05, 0.95), None]
-        """
-        out: list[tuple[Any, Any] | None] = []
-        for m in masks:
-            if reg == 0.0 or (isinstance(m, float) and m == 0.0):
-                out.append(None)
-            else:
-                c = learning_rate * reg * m
-                out.append((c, 1.0 - c))
-        return out
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,24 @@
-"""One pure, standard-only training step, in the packed layout of :mod:`portable_net.network`.
+"""One training step, as the case study writes it: forward, loss, backward, update.
 
-``step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None) -> (packed,
-state, loss or None)``; ``weights`` (1, B) of 0 and 1: a padded batch, whose 0 columns count
-for nothing (the batch is the 1 columns; a compiled loop runs batches of any size at one
-width).
+For the two-layer net of the case study (the packed layout of :mod:`portable_net.network`:
+one column per example, the first layer's bias folded into ``W1b`` by a row of ones under X)::
 
-It is written against ``xp`` only, branches on nothing but Python values fixed for the run
-(so it traces under a compiler), and updates in place where the library's arrays are
-writable (``p -= g``) while rebinding where they are not: the loop owns these arrays.
+    hidden = relu(W1b @ Xt1)                  (H, N)
+    scores = W2^T @ hidden + b2               (K, N)
+    loss   = mean cross-entropy + 0.5 reg sum ||W||^2
+    dscores = (softmax(scores) - onehot) / N  (K, N)
+    dW2^T = dscores @ hidden^T, db2 = sum(dscores), dhidden = W2 @ dscores * (hidden > 0)
+    dW1b  = dhidden @ Xt1^T
+    dW += reg * W      (the weights, not the biases)
+    W  -= lr * dW      (SGD; momentum and Adam in :mod:`portable_net.optim`)
 
-The update is one of :mod:`portable_net.optim`'s optimisers, whose state (``state``) the loop
-carries. SGD takes its fast path (:meth:`portable_net.optim.SGD.update_scaled`): the learning
-rate is folded into the gradient's 1/N scale, and the L2 penalty into a decay of the weights,
-so an update is two in-place operations per parameter. Other optimisers get the gradient of
-the regularised loss, ``g_data + reg W`` (biases: ``g_data``).
+The step is written against ``xp`` only, branches on nothing but Python values fixed for the
+run (so it traces under a compiler), and updates in place where the library's arrays are
+writable while rebinding where they are not: the training loop owns these arrays.
 
-Two parts: :func:`make_update` (the optimiser) and :func:`make_step` (the network's loss and
-gradient, then that update). Both are configured by one :class:`StepSettings`, which is also
-what an engine implementing the same step reads. The learning rate is an argument of each
-step (a schedule may change it between logged steps), the settings' rate its default.
+A faster arrangement of the same computation (the rate folded into the gradient, the L2 term
+as a cached decay, sums over cache-sized blocks) is an engine's:
+:mod:`portable_net.engines.fast`, tested against this step.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from typing import Any
 
 from . import network
 from ._backend import device_of
+from .loss import softmax_xent
 from .optim import SGD, Adam
 
+#: ``step(packed, state, Xt1, onehot, need_loss, learning_rate=None) -> (packed, state, loss)``
 Step = Callable[..., tuple[list[Any], Any, Any]]
-Update = Callable[..., tuple[list[Any], Any]]
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,15 @@ class StepSettings:
     """What defines one run's step (everything but the arrays).
 
     n_features : D, the inputs per example (W1b has D + 1 columns: its last is b1)
-    learning_rate, reg, momentum : as in :func:`portable_net.train` (``learning_rate``: the
-        rate of a step called without one)
-    block : examples per block of the gradient's sum (None: the whole batch at once)
+    learning_rate : the rate of a step called without one
+    reg : the L2 strength
+    momentum : SGD's, when ``optimizer`` is None
+    block : examples per block of the gradient's sum, for engines that sum in blocks (None:
+        the whole batch at once); the core step ignores it
     optimizer : an :class:`portable_net.optim.SGD` or :class:`portable_net.optim.Adam`;
         None (the default) is ``SGD(learning_rate, momentum)``
+    reg_over_batch : the L2 strength of a batch of B examples is ``reg / B`` (scikit-learn's
+        ``alpha``), not ``reg``
     """
 
     n_features: int
@@ -55,101 +60,52 @@ class StepSettings:
     momentum: float = 0.0
     block: int | None = None
     optimizer: SGD | Adam | None = None
+    reg_over_batch: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer is None:
             object.__setattr__(self, "optimizer", SGD(self.learning_rate, self.momentum))
 
-    @property
-    def folds_rate(self) -> bool:
-        """Whether the step's gradient is scaled by the rate (SGD's fast path)."""
-        return isinstance(self.optimizer, SGD)
-
-    def gradient_scale(self, learning_rate: Any, n: Any) -> Any:
-        """The factor of the summed data gradient of ``n`` examples: ``lr / n`` for SGD (the
-        rate folded in), ``1 / n`` for the others."""
-        return learning_rate / n if self.folds_rate else 1.0 / n
+    def reg_for(self, n: Any) -> Any:
+        """The L2 strength of a step on ``n`` examples."""
+        return self.reg / n if self.reg_over_batch else self.reg
 
 
 def cache_key(settings: StepSettings, packed: list[Any]) -> tuple[Any, ...]:
     """What makes two runs' steps the same computation (for caches of compiled steps): the
     settings but the rate (an argument of the step) and the parameters' shapes, dtypes and
     devices."""
-    assert settings.optimizer is not None  # the training loop always sets it
+    assert settings.optimizer is not None  # __post_init__ sets it
     opt = dataclasses.replace(settings.optimizer, learning_rate=1.0)
     key = dataclasses.replace(settings, learning_rate=1.0, optimizer=opt)
     arrays = tuple((tuple(p.shape), str(p.dtype), str(device_of(p))) for p in packed)
     return (key, arrays)
 
 
-def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Update:
-    """The parameter update of the settings' optimiser.
-
-    ``update(packed, state, grads, learning_rate=None) -> (packed, state)``, ``grads`` scaled
-    by :meth:`StepSettings.gradient_scale` (for SGD, already times the rate): SGD's
-    :meth:`~portable_net.optim.SGD.update_scaled` with the L2 term as weight decay, or the
-    optimiser's ``update`` on ``grads + reg W``. In place where the arrays are writable; the
-    returned lists hold the new arrays either way.
-    """
-    reg, opt = settings.reg, settings.optimizer
-    assert opt is not None  # the training loop always sets it
-    masks = network.weight_masks(xp, packed, settings.n_features)
-    decays: dict[float, list[Any]] = {}  # by rate (Python floats): made once per rate
-
-    def decay_for(lr: Any) -> list[Any]:
-        if not isinstance(lr, float):  # an array (traced): made in the step
-            return SGD.weight_decay(lr, reg, masks)
-        if lr not in decays:
-            if len(decays) > 4:
-                decays.clear()
-            decays[lr] = SGD.weight_decay(lr, reg, masks)
-        return decays[lr]
-
-    if isinstance(opt, SGD):
-
-        def update(packed, state, grads, learning_rate=None):
-            lr = settings.learning_rate if learning_rate is None else learning_rate
-            return opt.update_scaled(xp, packed, grads, state, decay_for(lr))
-
-        return update
-
-    def update_with_l2(packed, state, grads, learning_rate=None):
-        if reg != 0.0:
-            grads = [
-                g if isinstance(m, float) and m == 0.0 else g + (reg * m) * p
-                for g, m, p in zip(grads, masks, packed)
-            ]
-        return opt.update(xp, packed, grads, state, learning_rate)
-
-    return update_with_l2
-
-
 def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
-    """Build the step for one run (constants made once, outside the step)."""
-    update = make_update(xp, packed, settings)
-    block = settings.block
+    """The step of one run; its constants (the masks of the weights) made once, here."""
+    opt, n_features = settings.optimizer, settings.n_features
+    assert opt is not None  # __post_init__ sets it
+    # 1 on the weights, 0 on the biases (W1b's last column is b1): what the L2 term reaches
+    masks = network.weight_masks(xp, packed, n_features)
 
-    def step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None):
+    def step(packed, state, Xt1, onehot, need_loss, learning_rate=None):
         lr = settings.learning_rate if learning_rate is None else learning_rate
-        if weights is None:
-            n = Xt1.shape[1]
-            scale = settings.gradient_scale(lr, n)
-        else:  # a padded batch: its examples are the weight-1 columns (onehot 0 elsewhere)
-            n = xp.sum(weights)
-            scale = settings.gradient_scale(lr, n) * weights  # (1, B)
-        loss_sum, grads = network.data_loss_and_grads(
-            xp,
-            packed,
-            network.StepData(Xt1, onehot),
-            scale,
-            block,
-            need_loss=need_loss,
-            weights=weights,
-        )
+        n = Xt1.shape[1]
+        reg = settings.reg_for(n)
+        # forward: affine, ReLU, ..., affine
+        scores, caches = network.forward(xp, packed, Xt1)  # (K, N)
+        # softmax cross-entropy; d loss / d scores = (softmax(scores) - onehot) / N
+        loss_sum, dscores = softmax_xent(xp, scores, onehot, 1.0 / n, need_loss=need_loss)
+        # backward, layer by layer: [dW1b, dW2^T, db2, ...]
+        grads = network.backward(xp, dscores, caches)
+        # the L2 term: dW += reg * W on the weights, nothing on the biases
+        grads = [g + reg * (m * p) for g, m, p in zip(grads, masks, packed)]
         loss = None
         if need_loss:
-            loss = loss_sum / n + network.penalty(xp, packed, settings.n_features, settings.reg)
-        packed, state = update(packed, state, grads, lr)
+            loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
+        # the update: W -= lr * dW for SGD; momentum and Adam in portable_net.optim
+        packed, state = opt.update(xp, packed, grads, state, lr)
         return packed, state, loss
 
     return step

@@ -1,44 +1,32 @@
-"""The training loop: check once, prepare once, step without host synchronisation, log.
-
-caller's arrays -> checks (errors here, before any work)
-  -> private copies of the parameters, one-hot labels, optimiser state (or the state a
-     previous run left in its History)
-  -> steps; at a logged step only: held-out loss and accuracy, loss -> float, history,
-     divergence check, learning-rate schedule, early stopping, callback
-  -> new parameters, arrays of the caller's library on the caller's device
-
-The steps are the portable step of :mod:`portable_net.step`, whose update is one of
-:mod:`portable_net.optim`'s optimisers; an engine (:mod:`portable_net.engines`) may run them
-its own way, with the same numbers.
+""":func:`train`: its arguments checked, then one run of the training loop
+(:mod:`portable_net.loop`), then the full-data loss and the check that the run did not end
+worse than it started.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import warnings
 from collections.abc import Callable, Mapping
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import engines, network
+from . import engines
 from ._backend import from_host, int_dtype, to_host
 from ._validation import check_int, check_real
-from .errors import StopTraining, TrainingDiverged, TrainingInterrupted, TrainingWarning
-from .history import History, check_final_loss, log_step
-from .loss import one_hot, softmax_xent
+from .errors import TrainingWarning
+from .history import History, check_final_loss
+from .loop import HeldOut, Logging, Trainer, diverged_message
 from .model import check_inputs
-from .optim import SGD, Adam, AdamState, LearningRateSchedule, SGDState
-from .step import StepSettings, make_step
+from .optim import SGD, Adam, LearningRateSchedule
+from .schedule import SCHEDULES
 
 __all__ = ["History", "train"]
 
 #: the names ``train(..., optimizer=...)`` accepts, and the rate each defaults to
 OPTIMIZERS = {"sgd": 1.0, "adam": 1e-3}
-SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
 def check_hyperparameters(
@@ -118,49 +106,6 @@ def _engine_choice(engine: Any, jit: Any) -> Any:
     return engine
 
 
-class _Batches:
-    """Seeded shuffled mini-batches: one permutation per epoch, drawn on the host."""
-
-    def __init__(self, n: int, batch_size: int, seed: int):
-        self.n, self.batch_size = n, batch_size
-        self.rng = np.random.default_rng(seed)
-        self.start = n  # forces a new epoch on first use
-
-    def segment(self, most: int) -> tuple[np.ndarray, int, int, int, int]:
-        """The next at most ``most`` batches, within one epoch: ``(perm, start, count, size,
-        ragged)``: ``count`` batches of ``size`` examples from position ``start`` of the
-        epoch's order ``perm`` (a NumPy array (N,), the same object for the whole epoch: the
-        runner moves it to the device once), then, when ``ragged`` > 0, the epoch's smaller
-        last batch (its last ``ragged`` positions). ``count + (ragged > 0)`` batches."""
-        n, size = self.n, self.batch_size
-        if self.start >= n:
-            self.perm = self.rng.permutation(n)
-            self.start = 0
-        start = self.start
-        count = min(most, (n - start) // size)
-        end = start + count * size
-        ragged = n - end if count < most and 0 < n - end < size else 0
-        self.start = end + ragged
-        return self.perm, start, count, size, ragged
-
-
-class _HeldOut:
-    """Held-out data in the step's layout, and its loss and accuracy (one forward pass)."""
-
-    def __init__(self, xp: ModuleType, X: Any, y: Any, n_classes: int):
-        self.xp, self.y = xp, y
-        self.data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
-
-    def evaluate(self, packed: list[Any]) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) of the packed parameters: host floats."""
-        xp, data = self.xp, self.data
-        scores = network.forward_scores(xp, packed, data.Xt1)  # (K, Nv)
-        loss_sum, _ = softmax_xent(xp, scores, data.onehot, 1.0, need_loss=True, need_grad=False)
-        pred = xp.argmax(scores, axis=0)
-        hits = xp.sum(xp.astype(pred == xp.astype(self.y, pred.dtype), data.Xt1.dtype))
-        return float(loss_sum) / data.n, float(hits) / data.n
-
-
 def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping, seed):
     """(X, y) to train on and the held-out (X_val, y_val) or None, checked."""
     if validation is not None and validation_fraction is not None:
@@ -197,45 +142,6 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
             xp.take(y, va, axis=0),
         ),
     )
-
-
-def _copy_state(xp: ModuleType, state: Any) -> Any:
-    """A private copy of an optimiser state (the loop updates its arrays in place): one
-    program where the library compiles."""
-    return engines.compiled(xp, _copies, static_argnums=(0,))(xp, state)
-
-
-def _copies(xp: ModuleType, state: Any) -> Any:
-    own = lambda arrays: [xp.asarray(a, copy=True) for a in arrays]  # noqa: E731
-    if isinstance(state, SGDState):
-        return SGDState(own(state.velocity))
-    step = state.step
-    if not isinstance(step, int):
-        step = xp.asarray(step, copy=True)
-    return AdamState(step, own(state.m), own(state.v))
-
-
-def _start_state(xp, fresh, opt, previous: History | None) -> Any:
-    """The optimiser state: ``fresh``, or a copy of what the previous run left (checked)."""
-    if previous is None or previous.optimizer_state is None:
-        return fresh
-    state = previous.optimizer_state
-    kind = type(fresh).__name__
-    if type(state) is not type(fresh):
-        raise ValueError(
-            f"history holds a {type(state).__name__} but the optimizer {opt!r} needs a {kind}: "
-            "continue with the optimiser that made the history"
-        )
-    arrays = state.velocity if isinstance(state, SGDState) else state.m
-    wanted = fresh.velocity if isinstance(fresh, SGDState) else fresh.m
-    if len(arrays) != len(wanted) or any(
-        tuple(a.shape) != tuple(b.shape) for a, b in zip(arrays, wanted)
-    ):
-        raise ValueError(
-            f"history's optimizer state does not fit these parameters and {opt!r} (another "
-            "net, or another momentum)"
-        )
-    return _copy_state(xp, state)
 
 
 def _check_stopping(tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best):
@@ -342,7 +248,8 @@ def train(
         ``early_stopping`` and no held-out data: 0.1.
     early_stopping : bool
         Stop when the held-out loss has not improved on its best by more than ``tol`` at
-        ``n_iter_no_change`` logged steps in a row (``stop_reason "early_stopping"``).
+        more than ``n_iter_no_change`` logged steps in a row (``stop_reason
+        "early_stopping"``): MLPClassifier's rule (:class:`portable_net.optim.NoImprovement`).
     n_iter_no_change : int
         The patience of early stopping and of the adaptive schedule, in logged steps.
     tol : float
@@ -363,17 +270,20 @@ def train(
         ``TrainingWarning``). False skips that pass (``history.final_loss`` stays None): for
         loops of many short runs, such as :class:`portable_net.Classifier`'s one run per
         epoch. Chunked lazy arrays always compute it.
-    engine : "auto", "portable" or an engine factory
-        What runs full-batch steps. ``"auto"`` (the default): the array library's own engine
-        where it has one, the same step with the same numbers (a compiled loop of the steps
-        between two logged steps, any optimiser; fused GPU kernels for nets with one hidden
-        layer and SGD without Nesterov, with a RuntimeWarning and the portable step if they
-        cannot be built; see the guides on performance and GPUs), else the portable
-        step. ``"portable"``: the portable step, run eagerly. A callable
-        ``engine(xp, step, settings, packed, state, data)`` returning an engine
-        (experiments). Mini-batches: on JAX with ``"auto"``, the steps between two logged
-        steps as one compiled loop over the batches (the same numbers); else the portable
-        step.
+    engine : "auto", "portable", "core" or an engine factory
+        How the steps run; every choice computes the same step, to the order of a few
+        roundings. ``"core"``: the textbook step of :mod:`portable_net.step` (forward, loss,
+        backward, ``W -= lr * (dW + reg * W)``), run eagerly: the reference. ``"portable"``:
+        the same step rearranged to do less work (:mod:`portable_net.engines.fast`: the rate
+        folded into the gradient, the L2 term as a decay, sums over cache-sized blocks),
+        run eagerly, on any library. ``"auto"`` (the default): that step, run the array
+        library's own way where it has one (JAX: the steps between two logged steps as one
+        compiled loop, full batch or mini-batches, any optimiser; CuPy: fused GPU kernels
+        for nets with one hidden layer and SGD without Nesterov, full batch, with a
+        RuntimeWarning and the eager step if they cannot be built; see the guides on
+        performance and GPUs), else eagerly. A callable ``engine(xp, step, settings, packed,
+        state, data)`` returning a full-batch engine (experiments; mini-batches then run
+        the step eagerly).
     jit : bool or None
         Deprecated spelling of ``engine``: True is ``"auto"``, False ``"portable"``
         (DeprecationWarning; to be removed in the next release).
@@ -444,51 +354,38 @@ def train(
     if not isinstance(final_loss, bool):
         raise TypeError(f"final_loss must be True or False, not {final_loss!r}")
 
-    # arrays that bring their own loop (lazy, chunked): before the in-memory checks
-    own_loop = engines.own_loop(X, y)
-    if own_loop is not None:
+    lazy = engines.is_lazy(X, y)
+    if lazy:
         held = validation is not None or validation_fraction is not None
         if held or early_stopping or restore_best:
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")
-        dask_result: tuple[dict[str, Any], History] = own_loop(
-            params,
-            X,
-            y,
-            steps=steps,
-            optimizer=opt,
-            reg=reg,
-            batch_size=batch_size,
-            seed=seed,
-            log_every=log_every,
-            callback=callback,
-            history=history,
-            scheduler=scheduler,
+        held_out = None
+    else:
+        xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+        n_classes = params[f"W{n_layers}"].shape[1]
+        X, y, validation = _held_out(
+            xp, device, X, y, validation, validation_fraction, early_stopping, seed
         )
-        return dask_result
-
-    xp, device, n_layers, params, X, y = check_inputs(params, X, y)
-    n_classes = params[f"W{n_layers}"].shape[1]
-    X, y, validation = _held_out(
-        xp, device, X, y, validation, validation_fraction, early_stopping, seed
-    )
-    held_out = None
-    if validation is not None:
-        _, _, _, _, X_val, y_val = check_inputs(params, *validation)
-        held_out = _HeldOut(xp, X_val, y_val, n_classes)
-    elif restore_best:
-        raise ValueError("restore_best needs held-out data: validation= or validation_fraction=")
+        held_out = None
+        if validation is not None:
+            _, _, _, _, X_val, y_val = check_inputs(params, *validation)
+            held_out = HeldOut(xp, X_val, y_val, n_classes)
+        elif restore_best:
+            raise ValueError(
+                "restore_best needs held-out data: validation= or validation_fraction="
+            )
 
     # prepare once: private packed copies, the data in the step's layout, optimiser state
-    n, n_features = X.shape
-    packed, data, state, settings, step = _setup(
-        xp, device, params, X, y, n_layers, opt, reg, batch_size, history
-    )
-    by_rows = batch_size is not None  # mini-batches: the data example by example
+    trainer = Trainer(
+        params, X, y, optimizer=opt, reg=reg, batch_size=batch_size, engine=choice,
+        scheduler=scheduler,
+        optimizer_state=None if history is None else history.optimizer_state,
+    )  # fmt: skip
     schedule = None
     if history is not None and history.schedule is not None:
-        schedule = copy.copy(history.schedule)
+        schedule = copy.deepcopy(history.schedule)
         if schedule.kind != lr_schedule:
             raise ValueError(
                 f"history's schedule is {schedule.kind!r}, not lr_schedule={lr_schedule!r}"
@@ -512,271 +409,25 @@ def train(
             stop_reason=None,
         )
     )
-    run = _Run(xp, record, schedule, held_out, callback, restore_best, early_stopping,
-               tol, n_iter_no_change, n_features, opt.learning_rate)  # fmt: skip
-    g, end = first, first + steps  # the global step count
-    try:
-        if batch_size is None:
-            steps_data = network.StepData(*data)
-            runner = engines.engine_for(xp, step, settings, packed, state, steps_data, choice)
-            while g < end:
-                if g % log_every == 0:
-                    run.before_logged_step(packed, g)
-                    packed, state, loss = runner.logged_step(packed, state, run.lr)
-                    g += 1
-                    if run.after_logged_step(packed, g - 1, loss, n):
-                        break
-                stretch = min(end, -(-g // log_every) * log_every) - g
-                if stretch > 0:
-                    packed, state = runner.stretch(packed, state, stretch, run.lr)
-                    g += stretch
-                    run.samples += stretch * n
-        else:
-            # runs of batches within an epoch (one compiled call on JAX). With host-side
-            # work at logged steps (a callback, a schedule, held-out data), a logged step
-            # runs alone and a run ends before the next one; without (quiet), a run goes on
-            # to the end of the epoch (or of training), its logged losses read at its end
-            batches = _Batches(n, batch_size, seed)
-            runner = engines.batch_runner(xp, device, step, settings, packed, choice)
-            quiet = callback is None and schedule is None and held_out is None
-            while g < end:
-                logged = g % log_every == 0
-                if logged:
-                    run.before_logged_step(packed, g)
-                if quiet:
-                    most = end - g
-                else:
-                    most = 1 if logged else min(end, (g // log_every + 1) * log_every) - g
-                perm, start, count, size, ragged = batches.segment(most)
-                k = count + (ragged > 0)  # the run's steps
-                want = tuple(j for j in range(k) if (g + j) % log_every == 0)
-                packed, state, losses = runner.run(
-                    packed, state, *data, perm, start, count, size, ragged, want, run.lr
-                )
-                examples = count * size + ragged
-                stop = False
-                for j, loss in zip(want, losses):
-                    batch = size if j < count else ragged  # the logged step's batch
-                    stop = run.after_logged_step(packed, g + j, loss, batch)
-                    examples -= batch
-                    if stop:
-                        break
-                g += k
-                run.samples += examples
-                if stop:
-                    break
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, TrainingInterrupted):
-            raise
-        record.n_steps, record.optimizer_state = g, state
-        record.schedule = schedule
-        raise TrainingInterrupted(
-            network.unpack(xp, packed, n_features, copy=True), record
-        ) from exc
-
-    record.n_steps, record.optimizer_state, record.schedule = g, state, schedule
-    if run.best is not None:
-        packed = run.best
-    result = _public_copies(xp, packed, n_features)
-    if not final_loss:
+    logging = Logging(
+        log_every=log_every, callback=callback, schedule=schedule, held_out=held_out,
+        early_stopping=early_stopping, restore_best=restore_best, tol=tol,
+        n_iter_no_change=n_iter_no_change,
+    )  # fmt: skip
+    g = trainer.run(steps, record, logging, seed=seed, first=first)
+    lr = opt.learning_rate if schedule is None else float(schedule.learning_rate)
+    result = trainer.params(trainer.best)
+    if not (final_loss or lazy):
         return result, record
-    loss = engines.summarised(xp, _final_loss, static_argnums=(0, 4, 5, 6, 7))
-    block = engines.block_for(xp, device, packed, n)
-    final = float(loss(xp, packed, *data, reg, n_features, block, by_rows))
-    check_final_loss(record, final, g, run.lr)
-    # "far above": more than 10% (mini-batches: the first logged loss is one batch's)
-    if g - first >= 2 and run.first_loss is not None and final > 1.1 * run.first_loss:
+    if trainer.best is not None:
+        trainer.packed = trainer.best
+    final = trainer.final_loss(reg)
+    check_final_loss(record, final, g, lr)
+    message = diverged_message(trainer.first_loss, final, g - first)
+    if message is not None:
         warnings.warn(
-            f"training ended worse than it started: the loss went from {run.first_loss:.6g} "
-            f"to {final:.6g} in {g - first} steps; try a smaller learning rate "
-            f"(learning_rate={opt.learning_rate:g})",
+            f"{message}; try a smaller learning rate (learning_rate={opt.learning_rate:g})",
             TrainingWarning,
             stacklevel=2,
         )
     return result, record
-
-
-def _setup(xp, device, params, X, y, n_layers, opt, reg, batch_size, previous):
-    """A run's preparation, once: ``(packed, data, state, settings, step)``: private packed
-    copies of the (checked) parameters, the data in the step's layout (mini-batches: example
-    by example), the optimiser's state (fresh, or a copy of what ``previous``, a History,
-    left), the step's settings and the step."""
-    n, n_features = X.shape
-    n_classes = params[f"W{n_layers}"].shape[1]
-    by_rows = batch_size is not None
-    prepare = engines.compiled(xp, _prepare, static_argnums=(0, 4, 5, 6, 7))
-    packed, data, fresh = prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows)
-    state = _start_state(xp, fresh, opt, previous)
-    settings = StepSettings(
-        n_features=n_features,
-        learning_rate=opt.learning_rate,
-        reg=reg,
-        momentum=opt.momentum if isinstance(opt, SGD) else 0.0,
-        block=engines.block_for(xp, device, packed, batch_size or n),
-        optimizer=opt,
-    )
-    return packed, data, state, settings, make_step(xp, packed, settings)
-
-
-class Epochs:
-    """Shuffled mini-batch epochs on one training set, checked and prepared once.
-
-    What :class:`portable_net.Classifier` runs (MLPClassifier's loop: an epoch, then its own
-    convergence test and schedule). :meth:`run` is ``train(params, X, y, steps=<an epoch>,
-    batch_size=batch_size, seed=seed, reg=reg, log_every=1, optimizer=<optimizer at this
-    rate>, history=<the optimiser state so far>, final_loss=False)``: the same step, batches
-    and numbers, without repeating each call's checks, preparation and copies.
-
-    Parameters
-    ----------
-    params, X, y
-        As :func:`train` (checked as it checks them; never modified).
-    optimizer : SGD or Adam
-        The optimiser (its rate is the default of :meth:`run`).
-    reg : float
-        L2 strength (>= 0), as :func:`train`'s.
-    batch_size : int
-        Examples per batch (>= 1); an epoch is ``ceil(N / batch_size)`` batches, the last
-        one smaller when ``batch_size`` does not divide N.
-    optimizer_state : SGDState, AdamState or None
-        A previous run's optimiser state to continue from (copied), or None for a fresh one.
-    """
-
-    def __init__(self, params, X, y, *, optimizer, reg, batch_size, optimizer_state=None):
-        if not isinstance(optimizer, (SGD, Adam)):
-            raise TypeError(f"optimizer must be an SGD or Adam, not {type(optimizer).__name__}")
-        reg = check_real("reg", reg, low=0.0)
-        batch_size = check_int("batch_size", batch_size, minimum=1)
-        xp, device, n_layers, params, X, y = check_inputs(params, X, y)
-        previous = None if optimizer_state is None else History(optimizer_state=optimizer_state)
-        self.xp, (self.n, self.n_features) = xp, X.shape
-        self.batch_size, self.learning_rate, self.reg = batch_size, optimizer.learning_rate, reg
-        self.packed, self.data, self.state, settings, step = _setup(
-            xp, device, params, X, y, n_layers, optimizer, reg, batch_size, previous
-        )
-        self.runner = engines.batch_runner(xp, device, step, settings, self.packed)
-        self.steps = -(-self.n // batch_size)  # an epoch's batches
-
-    def run(self, seed: int, learning_rate: float | None = None) -> list[float]:
-        """One epoch, its order drawn by ``seed`` (as ``train(..., seed=seed)``); the loss
-        of each batch (before its update), in order, as Python floats. A NaN or infinite
-        loss raises :class:`~portable_net.TrainingDiverged`."""
-        lr = self.learning_rate if learning_rate is None else float(learning_rate)
-        perm, start, count, size, ragged = _Batches(self.n, self.batch_size, seed).segment(
-            self.steps
-        )
-        self.packed, self.state, losses = self.runner.run(
-            self.packed, self.state, *self.data, perm, start, count, size, ragged,
-            tuple(range(self.steps)), lr,
-        )  # fmt: skip
-        out = [float(loss) for loss in losses]
-        for j, loss in enumerate(out):
-            if not math.isfinite(loss):
-                raise TrainingDiverged(j, loss, lr)
-        return out
-
-    def params(self) -> dict[str, Any]:
-        """Copies of the current parameters (arrays of X's library, on its device)."""
-        return _public_copies(self.xp, self.packed, self.n_features)
-
-
-# the preparation and the end of a run: each one compiled program on libraries that compile
-def _prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows):
-    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot),
-    or ``by_rows`` example by example ([X, 1] (N, D + 1), one-hot rows (N, K)); the
-    optimiser's fresh state."""
-    onehot_rows = one_hot(xp, y, n_classes, X.dtype)
-    if by_rows:
-        data = (network.rows_with_ones(xp, X), onehot_rows)
-    else:
-        step_data = network.step_data(xp, X, onehot_rows)
-        data = (step_data.Xt1, step_data.onehot)
-    packed = network.pack(xp, params, n_layers)
-    return packed, data, opt.init(xp, packed)
-
-
-def _public_copies(xp: ModuleType, packed: list[Any], n_features: int) -> dict[str, Any]:
-    """The packed parameters' public copies (one program where the library compiles)."""
-    copies = engines.compiled(xp, _unpacked_copies, static_argnums=(0, 2))
-    params: dict[str, Any] = copies(xp, packed, n_features)
-    return params
-
-
-def _unpacked_copies(xp, packed, n_features):
-    return network.unpack(xp, packed, n_features, copy=True)
-
-
-def _final_loss(xp, packed, Xt1, onehot, reg, n_features, block, by_rows):
-    """The full-data loss (0-d) of the packed parameters (the data as :func:`_prepare` made
-    it); on JAX arrays in the host's memory, by NumPy (:func:`engines.summarised`)."""
-    if by_rows:
-        Xt1, onehot = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(onehot, (1, 0))
-    data = network.StepData(Xt1, onehot)
-    return network.mean_loss(xp, packed, data, reg, n_features, block)
-
-
-def _views(xp, packed, n_features):
-    """The callback's parameters: views of the packed ones (one program on JAX)."""
-    return network.unpack(xp, packed, n_features, copy=False)
-
-
-class _Run:
-    """What happens at a logged step: held-out results, the log, the schedule, early
-    stopping, the callback (host-side; the only synchronisation of the loop)."""
-
-    def __init__(self, xp, history, schedule, held_out, callback, restore_best,
-                 early_stopping, tol, patience, n_features, lr):  # fmt: skip
-        self.xp, self.history, self.schedule = xp, history, schedule
-        self.held_out, self.callback = held_out, callback
-        self.restore_best, self.early_stopping = restore_best, early_stopping
-        self.tol, self.patience, self.n_features = tol, patience, n_features
-        self.lr = float(schedule.learning_rate) if schedule is not None else lr
-        self.samples = 0  # examples used since the schedule's last evaluation
-        self.best = None  # packed copies of the best held-out parameters (restore_best)
-        self.best_val = min(history.val_loss) if history.val_loss else math.inf
-        self.no_improvement = 0
-        self.first_loss = None
-
-    def before_logged_step(self, packed: list[Any], step: int) -> None:
-        """Held-out results of the parameters of this step (before its update)."""
-        if self.held_out is None:
-            return
-        val_loss, val_acc = self.held_out.evaluate(packed)
-        self.history.val_loss.append(val_loss)
-        self.history.val_accuracy.append(val_acc)
-        if val_loss < self.best_val - self.tol:
-            self.no_improvement = 0
-        else:
-            self.no_improvement += 1
-        if val_loss < self.best_val:
-            self.best_val = val_loss
-            self.history.best_step = step
-            if self.restore_best:
-                self.best = [self.xp.asarray(p, copy=True) for p in packed]
-
-    def after_logged_step(self, packed: list[Any], step: int, loss: Any, n: int) -> bool:
-        """Log the step's loss; True when training should stop."""
-        xp, history = self.xp, self.history
-        view = None
-        if self.callback is not None:
-            view = engines.compiled(xp, _views, static_argnums=(0, 2))(xp, packed, self.n_features)
-        loss = float(loss)
-        if self.first_loss is None:
-            self.first_loss = loss
-        stop = None
-        try:
-            log_step(history, step, loss, self.lr, self.callback, view)
-        except StopTraining:
-            stop = "callback"
-        # the schedule's "epoch": the steps since its last evaluation (the loss logged here
-        # is of the parameters they reached); its new rate applies from the next step on
-        if self.schedule is not None and self.samples > 0:
-            if self.schedule.end_epoch(loss, self.samples) and self.schedule.kind == "adaptive":
-                stop = stop or "learning_rate"
-            self.lr = float(self.schedule.learning_rate)
-            self.samples = 0
-        self.samples += n  # this step's examples
-        if self.early_stopping and self.no_improvement >= self.patience:
-            stop = stop or "early_stopping"
-        history.stop_reason = stop
-        return stop is not None

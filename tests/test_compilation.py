@@ -234,8 +234,9 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
     # views (no compilation per new shape); elsewhere (a GPU) one compiled program each,
     # forced here through on_host's compiled branch: NumPy's values either way
     jax_engine = _jax()
-    from portable_net import training
+    from portable_net import loop
     from portable_net._backend import get_namespace
+    from portable_net.engines import fast
     from portable_net.model import _hits
 
     X, y = pn.make_spiral(31, 3, seed=5, xp="jax")  # shapes no other test uses
@@ -256,11 +257,11 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
     jnp = get_namespace("jax")
     hits = jax_engine.program(_hits.__wrapped__, (0, 4))(jnp, new, X, y, 2)
     assert int(hits) == round(pn.accuracy(p_np, X_np, y_np) * X_np.shape[0])
-    prepare = training._prepare
+    prepare = loop._prepare.__wrapped__
     packed, data, _ = jax_engine.program(prepare, (0, 4, 5, 6, 7))(
         jnp, new, X, y, 2, 3, pn.optim.SGD(1.0), False
     )
-    loss = jax_engine.program(training._final_loss, (0, 4, 5, 6, 7))(
+    loss = jax_engine.program(fast.full_data_loss, (0, 4, 5, 6, 7))(
         jnp, packed, *data, 1e-3, 2, None, False
     )
     assert float(loss) == pytest.approx(h_np.final_loss, rel=1e-13)

@@ -188,6 +188,9 @@ def test_dask_y_with_numpy_x_and_dask_params():
     assert _relative(h.loss, ref.loss) < 1e-12
 
 
+# lr 1.0 on batches of 64: the loss ends above the first batch's, and Dask arrays warn on the
+# rule every run follows (test_dask_runs_warn_on_the_rule_in_memory_runs_follow)
+@pytest.mark.filterwarnings("ignore::portable_net.TrainingWarning")
 def test_minibatches_are_seeded_pieces():
     X, y = pn.make_spiral(100, 3, seed=0, chunks=(10, 290))
     p0 = pn.init_params([2, 20, 3], seed=0)
@@ -318,3 +321,16 @@ def test_unfitted_classifier_on_dask_input():
     X, _ = pn.make_spiral(10, 3, chunks=10)
     with pytest.raises(pn.NotFittedError):
         pn.Classifier().predict(X)
+
+
+def test_dask_runs_warn_on_the_rule_in_memory_runs_follow():
+    """A run that ends worse than it started warns on Dask arrays as on NumPy's."""
+    X_np, y_np = pn.make_spiral(100, 3, seed=0)
+    p0 = pn.init_params([2, 20, 3], seed=0)
+    kw = {"steps": 30, "log_every": 5, "learning_rate": 300.0}
+    with pytest.warns(pn.TrainingWarning, match="ended worse than it started"):
+        pn.train(p0, X_np, y_np, **kw)
+    X = da.from_array(X_np, chunks=(100, 2))
+    y = da.from_array(y_np, chunks=100)
+    with pytest.warns(pn.TrainingWarning, match="ended worse than it started"):
+        pn.train(p0, X, y, **kw)

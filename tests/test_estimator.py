@@ -81,7 +81,8 @@ def test_epochs_are_mlpclassifier_s_epochs():
     from sklearn.neural_network import MLPClassifier
 
     X, y = pn.make_spiral(40, 4, seed=3)  # 4 classes: MLPClassifier has K softmax outputs too
-    for batch_size in (160, 32):
+    # 30: a smaller last batch (10), whose L2 term MLPClassifier scales by its own size
+    for batch_size in (160, 32, 30):
         settings = dict(
             hidden_layer_sizes=(12, 7),
             momentum=0.0,
@@ -277,11 +278,11 @@ def test_every_backend_returns_its_own_arrays(xp, device):
     ids=["adam", "nesterov"],
 )
 def test_the_classifier_s_epochs_are_train_calls_epoch_by_epoch(xp, device, make_opt):
-    """``training.Epochs`` (what a shuffled Classifier fit runs: checked and prepared once)
+    """``loop.Trainer.epoch`` (what a shuffled Classifier fit runs: checked and prepared once)
     against ``train`` called once per epoch, its optimiser state carried by ``history``: the
     same batch losses and parameters, with a new seed and a new rate each epoch, a ragged
     last batch, and an optimiser state from an earlier run to start from."""
-    from portable_net.training import Epochs
+    from portable_net.loop import Trainer
 
     X_np, y_np = pn.make_spiral(35, seed=2)  # 105 examples: batches of 25, the last of 5
     p_np = pn.init_params([2, 12, 3], seed=3)
@@ -300,11 +301,11 @@ def test_the_classifier_s_epochs_are_train_calls_epoch_by_epoch(xp, device, make
         ref_losses.append(hist.loss)
 
     before = {k: to_numpy(v).copy() for k, v in params.items()}
-    epochs = Epochs(
+    epochs = Trainer(
         params, X, y, optimizer=make_opt(0.05), reg=1e-3 / 25, batch_size=25,
         optimizer_state=earlier.optimizer_state,
     )  # fmt: skip
-    losses = [epochs.run(seed, lr) for lr, seed in zip(rates, seeds)]
+    losses = [epochs.epoch(seed, lr) for lr, seed in zip(rates, seeds)]
     out = epochs.params()
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
     for key in ref:
@@ -313,13 +314,13 @@ def test_the_classifier_s_epochs_are_train_calls_epoch_by_epoch(xp, device, make
         np.testing.assert_array_equal(to_numpy(params[key]), before[key])  # not modified
     # its parameters are copies: another epoch leaves them as they were
     kept = to_numpy(out["W1"]).copy()
-    epochs.run(5)
+    epochs.epoch(5, 0.05)
     np.testing.assert_array_equal(to_numpy(out["W1"]), kept)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings on the way
 def test_epochs_check_their_arguments_and_say_when_training_diverges():
-    from portable_net.training import Epochs
+    from portable_net.loop import Trainer as Epochs
 
     X, y = pn.make_spiral(20, seed=1)
     params = pn.init_params([2, 8, 3], seed=0)
@@ -334,8 +335,28 @@ def test_epochs_check_their_arguments_and_say_when_training_diverges():
         Epochs(params, X[:, :1], y, optimizer=opt, reg=0.0, batch_size=10)
     epochs = Epochs(params, X, y, optimizer=pn.optim.SGD(1e300), reg=0.0, batch_size=10)
     with pytest.raises(pn.TrainingDiverged, match="try a smaller learning rate") as info:
-        epochs.run(0)
+        epochs.epoch(0, 1e300)
     assert not math.isfinite(info.value.loss)
+
+
+def test_a_fit_that_ends_worse_than_it_started_warns():
+    """The rule train() follows: the last epoch's loss more than 10% above the first batch's
+    is a ConvergenceWarning (a confident model of a diverged run is not silent)."""
+    X, y = pn.make_spiral(30, 3, seed=0)
+    clf = _clf(hidden_layer_sizes=(20,), learning_rate_init=50.0, max_iter=5, batch_size=30,
+               random_state=0, n_iter_no_change=100)  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    assert clf.loss_curve_[-1] > 1.1 * clf.loss_curve_[0]
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert any("ended worse than it started" in m for m in messages), messages
+    # a fit that converges does not warn so
+    good = _clf(hidden_layer_sizes=(20,), learning_rate_init=0.1, max_iter=5, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        good.fit(X, y)
+    assert not any("ended worse" in str(w.message) for w in caught)
 
 
 def test_predict_before_fit_is_a_clear_error():

@@ -107,7 +107,8 @@ def test_a_padded_weighted_batch_steps_as_the_batch_itself(xp, device, optimizer
     width): padding columns of weight 0 with zero one-hot columns change nothing, neither
     the loss nor the update, on every backend."""
     from portable_net import network
-    from portable_net.step import StepSettings, make_step
+    from portable_net.engines.fast import make_step
+    from portable_net.step import StepSettings
 
     X_np, y_np = pn.make_spiral(9, 3, seed=4)  # 27 examples: 11 real, 16 of padding
     p_np = pn.init_params([2, 7, 3], seed=4, scale=0.5)

@@ -535,20 +535,24 @@ def test_row_blocks_sum_to_the_full_batch_gradient(block):
     import array_api_compat.numpy as xp
 
     from portable_net import network
+    from portable_net.engines import fast
     from portable_net.loss import one_hot
 
     X, y = pn.make_spiral(seed=9)
     params = pn.init_params([2, 20, 7, 3], seed=9, scale=0.5)
     packed = network.pack(xp, params, 3)
     data = network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
-    whole = network.data_loss_and_grads(xp, packed, data, 1 / 300, 300, need_loss=True)
-    parts = network.data_loss_and_grads(xp, packed, data, 1 / 300, block, need_loss=True)
+    # the core's one pass over the batch against the fast engine's sum over blocks
+    whole = network.loss_and_grads(xp, packed, data.Xt1, data.onehot)
+    parts = fast.blocked_loss_and_grads(
+        xp, packed, data.Xt1, data.onehot, 1 / 300, block, need_loss=True
+    )
     assert float(parts[0]) == pytest.approx(float(whole[0]), rel=1e-13)
     for a, b in zip(parts[1], whole[1]):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-16)
-    full = network.mean_loss(xp, packed, data, 1e-3, 2)
-    assert float(network.mean_loss(xp, packed, data, 1e-3, 2, block)) == pytest.approx(
-        float(full), rel=1e-13
+    full = network.mean_loss(xp, packed, data.Xt1, data.onehot, 1e-3, 2)
+    assert float(fast.mean_loss(xp, packed, data.Xt1, data.onehot, 1e-3, 2, block)) == (
+        pytest.approx(float(full), rel=1e-13)
     )
 
 

@@ -36,7 +36,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         default="constant",
         help="the rate over the run, as scikit-learn's MLPClassifier, evaluated at logged "
         "steps: invscaling lr / (t + 1) ** 0.5 (t: samples seen); adaptive divides it by 5 "
-        "when the loss stops improving for --patience logged steps (default: constant)",
+        "when the loss has not improved for more than --patience logged steps (default: "
+        "constant)",
     )
     add_option(parser, "--reg")
     parser.add_argument(
@@ -69,15 +70,15 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--early-stopping",
         action="store_true",
-        help="stop when the held-out loss has not improved (by 1e-4) for --patience logged "
-        "steps, and keep the best held-out parameters",
+        help="stop when the held-out loss has not improved (by 1e-4) for more than --patience "
+        "logged steps in a row (scikit-learn's rule), and keep the best held-out parameters",
     )
     parser.add_argument(
         "--patience",
         type=integer(1),
         default=10,
-        help="logged steps without improvement before --early-stopping stops or the "
-        "adaptive schedule lowers the rate (default: 10)",
+        help="logged steps without improvement tolerated: one more and --early-stopping stops "
+        "or the adaptive schedule lowers the rate (default: 10)",
     )
 
 

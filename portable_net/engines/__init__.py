@@ -1,17 +1,19 @@
 """Engines: the only place that names an array library or an allocator.
 
-The training loop (:mod:`portable_net.training`) asks for two things:
+The training loop (:mod:`portable_net.loop`) asks :func:`step_and_runner` for the step it
+calls and, where a library runs stretches of steps its own way, a runner:
 
-- :func:`block_for` how many examples a block of the gradient's sum holds on this library
-  and device (an allocator's and a library's business, :mod:`.blocks`);
-- :func:`engine_for` an :class:`Engine` that runs full-batch steps: ``logged_step`` (one step
-  and its loss) and ``stretch`` (steps without the loss, nothing read back by the host).
+- :mod:`.fast`: the core step rearranged (the rate folded into the gradient, the L2 term as a
+  cached decay, block sums: :func:`block_for`, :mod:`.blocks`), the default on every library;
+- :mod:`.jax_engine`: that step compiled, a stretch of steps as one compiled loop;
+- :mod:`.cupy_engine`: fused CUDA kernels from :mod:`.cuda_kernels`, one hidden layer;
+- :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
+- :mod:`.torch_arrays`: torch without autograd's bookkeeping.
 
-Engines: :class:`.portable.PortableEngine` (the default: the portable step in a loop, any
-library), :mod:`.jax_engine` (the step compiled, a stretch as one compiled loop),
-:mod:`.cupy_engine` (fused CUDA kernels from :mod:`.cuda_kernels`, one hidden layer).
-Each gives the portable step's numbers. Dask arrays have their own loop,
-:mod:`.dask_engine`; :func:`outside_autograd` keeps torch's autograd out of the way.
+Each gives the core step's numbers (:mod:`portable_net.step`), to the order of a few
+roundings. A full-batch :class:`Engine` (``logged_step``, ``stretch``) may also be passed as
+``train(..., engine=factory)`` (experiments, benchmarks); :func:`engine_for` builds the
+library's own.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from array_api_compat import is_dask_array
 from .._backend import backend_name
 from ..network import StepData
 from ..step import Step, StepSettings
+from . import fast
 from .blocks import block_for
-from .portable import PortableBatches, PortableEngine
+from .portable import PortableEngine
 from .spiral import chunked_spiral
-from .torch_arrays import outside_autograd
+from .torch_arrays import bookkeeping_off, outside_autograd
 
 __all__ = [
     "ENGINE_NAMES",
@@ -40,19 +43,22 @@ __all__ = [
     "PortableEngine",
     "as_program",
     "as_summary",
-    "batch_runner",
     "block_for",
     "chunked_spiral",
+    "bookkeeping_off",
     "compiled",
     "engine_for",
+    "fast",
+    "is_lazy",
+    "lazy_inputs",
     "outside_autograd",
     "prepare_process",
-    "own_loop",
+    "step_and_runner",
     "summarised",
 ]
 
 #: the names ``train(..., engine=...)`` accepts
-ENGINE_NAMES = ("auto", "portable")
+ENGINE_NAMES = ("auto", "portable", "core")
 
 
 class Engine(Protocol):
@@ -117,26 +123,6 @@ def engine_for(
                         stacklevel=3,
                     )
     return PortableEngine(xp, step, data)
-
-
-def batch_runner(
-    xp: ModuleType,
-    device: Any,
-    step: Step,
-    settings: StepSettings,
-    packed: list[Any],
-    engine: str | EngineFactory = "auto",
-) -> Any:
-    """What runs consecutive mini-batches of one epoch, ``runner.run(packed, state, X1,
-    onehot_rows, perm, start, count, size, ragged, want, learning_rate=None) -> (packed,
-    state, the losses of the steps numbered in want)`` (see
-    :class:`.portable.PortableBatches`): on JAX with ``"auto"`` one compiled call, else the
-    portable step in a loop (the same numbers)."""
-    if engine == "auto" and backend_name(xp) == "jax":
-        from . import jax_engine
-
-        return jax_engine.JaxBatches(step, settings, packed, device)
-    return PortableBatches(xp, step, device)
 
 
 def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = ()):
@@ -225,22 +211,106 @@ def prepare_process(xp: ModuleType, float64: bool) -> None:
         jax_engine.prepare_process(float64)
 
 
-def own_loop(X: Any, y: Any) -> Callable[..., Any] | None:
-    """The training loop of arrays that bring their own (Dask: lazy and chunked,
-    :func:`.dask_engine.train`), or None for in-memory arrays."""
-    if is_dask_array(X) or is_dask_array(y):
-        from . import dask_engine
-
-        return dask_engine.train
-    return None
-
-
 def is_lazy(*arrays: Any) -> bool:
     """Whether any of the arrays is a chunked lazy one (Dask), trained by its own engine."""
     return any(is_dask_array(a) for a in arrays)
 
 
-# --- chunked lazy arrays in the estimator (portable_net.Classifier) -------------------------
+def lazy_inputs(params: Any, X: Any, y: Any, scheduler: Any) -> Any:
+    """For chunked lazy ``X``/``y``: ``(xp, device, n_layers, params, data)``, checked, the
+    chunks persisted where the steps run (:func:`.dask_engine.check_and_persist`; ``xp``
+    the chunks' library on the client, ``device`` None); None for in-memory arrays."""
+    if not is_lazy(X, y):
+        return None
+    from . import dask_engine
+
+    xp, n_layers, params, data = dask_engine.check_and_persist(params, X, y, scheduler)
+    return xp, None, n_layers, params, data
+
+
+class _Stretches:
+    """A full-batch :class:`Engine` as a runner of the loop: a logged step alone, the steps
+    between two logged steps as one stretch."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def begin(self, seed: int) -> None:
+        pass
+
+    def run(self, packed, state, perm, start, count, size, ragged, want, learning_rate):
+        if want:  # full batch: a logged step is a stretch of its own
+            packed, state, loss = self.engine.logged_step(packed, state, learning_rate)
+            return packed, state, [loss]
+        packed, state = self.engine.stretch(packed, state, count, learning_rate)
+        return packed, state, []
+
+
+class _Batched:
+    """A mini-batch runner (:class:`.jax_engine.JaxBatches`) with the run's data."""
+
+    def __init__(self, runner: Any, data: tuple[Any, Any]):
+        self.runner, self.data = runner, data
+
+    def begin(self, seed: int) -> None:
+        pass
+
+    def run(self, packed, state, perm, start, count, size, ragged, want, learning_rate):
+        return self.runner.run(packed, state, *self.data, perm, start, count, size, ragged,
+                               want, learning_rate)  # fmt: skip
+
+
+def step_and_runner(
+    xp: ModuleType,
+    device: Any,
+    make_core_step: Callable[..., Step],
+    settings: StepSettings,
+    packed: list[Any],
+    state: Any,
+    data: Any,
+    engine: str | EngineFactory = "auto",
+    *,
+    batch_size: int | None,
+    shuffle: bool = True,
+    lazy: Any = None,
+) -> tuple[Step | None, Any]:
+    """``(step, runner)`` for one run: the loop calls ``step`` batch by batch when
+    ``runner`` is None, else ``runner.run(packed, state, perm, start, count, size, ragged,
+    want, learning_rate) -> (packed, state, losses of the steps numbered in want)``.
+
+    ``"core"``: the core step (``make_core_step``, the textbook arrangement), eagerly: the
+    reference every engine is tested against. ``"portable"``: the fast step (:mod:`.fast`,
+    standard-only), eagerly. ``"auto"``: the fast step, compiled on JAX (full batch and
+    mini-batches), fused on CuPy (full batch, one hidden layer, SGD without Nesterov),
+    eagerly elsewhere. A factory: its full-batch :class:`Engine` (mini-batches: the fast
+    step, eagerly). Chunked lazy data (``lazy``): :class:`.dask_engine.DaskRunner`
+    (mini-batches of pieces of chunks, in a seeded order or, without ``shuffle``, in order).
+    """
+    if lazy is not None:
+        from . import dask_engine
+
+        return None, dask_engine.DaskRunner(xp, settings, packed, lazy, batch_size, shuffle)
+    by_rows = batch_size is not None
+    if engine == "core":
+        return make_core_step(xp, packed, settings), None
+    step = fast.make_step(xp, packed, settings)
+    if engine == "portable":
+        return step, None
+    if callable(engine):
+        if by_rows:
+            return step, None
+        return step, _Stretches(engine(xp, step, settings, packed, state, StepData(*data)))
+    if backend_name(xp) == "jax":
+        from . import jax_engine
+
+        if by_rows:
+            return step, _Batched(jax_engine.JaxBatches(step, settings, packed, device), data)
+        return step, _Stretches(jax_engine.JaxEngine(step, settings, packed, StepData(*data)))
+    if backend_name(xp) == "cupy" and not by_rows:
+        built = engine_for(xp, step, settings, packed, state, StepData(*data))
+        if not isinstance(built, PortableEngine):
+            return step, _Stretches(built)
+    return step, None
 
 
 def lazy_classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:

@@ -13,7 +13,7 @@ W2^T (K, H), b2 (K, 1); Xt1 = [X^T; 1] (D1, N), onehot (K, N), all C-contiguous)
                  thread j = H sums db2. Partial sums go to ``partial`` (C, H + 1, K + D1).
 ``pn_update``    one thread per parameter entry: sums its C partials in a fixed order (the
                  result does not depend on scheduling) and applies the update of
-                 :func:`portable_net.step.make_update` (decay, momentum) in place.
+                 :func:`portable_net.engines.fast.make_update` (decay, momentum) in place.
 
 No atomics, no ``__syncthreads``, grid-stride loops only: any order of threads gives the same
 numbers, which is what lets the same source run serially on the CPU in the tests

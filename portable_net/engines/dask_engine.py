@@ -10,12 +10,12 @@ X (N, D), y (N,) Dask arrays, chunked along the rows (any scheduler: threads, pr
   per step:
     parameters (NumPy or CuPy arrays, on the client) -> one key of the step's graph
     -> per chunk one fused task: forward, loss, backward on that chunk
-       (:func:`portable_net.network.data_loss_and_grads` over cache-sized blocks), returning
+       (:func:`portable_net.engines.fast.blocked_loss_and_grads` over cache-sized blocks), returning
        the partial summed loss (at logged steps only) and gradients
     -> a tree reduction (fan-in ``FAN_IN``) of those (loss, gradients) pairs
-    -> one result on the client: the summed gradient; the update is the arithmetic of
-       :func:`portable_net.step.make_update` (weight decay, momentum), applied to the
-       client's arrays.
+    -> one result on the client: the summed gradient; the update is the fast step's
+       (:func:`portable_net.engines.fast.make_update`: weight decay, momentum), applied to
+       the client's arrays, by :class:`DaskRunner`, a runner of the one training loop.
 
 The parameters are small (a few MB at most) and the data large, so the parameters travel to
 the chunks every step and the data never moves. The loss is part of a step's result only at
@@ -44,9 +44,9 @@ from .._validation import (
     check_params,
     check_plain_array,
 )
-from ..history import History, check_final_loss, log_step
 from ..loss import one_hot
-from ..step import StepSettings, make_update
+from ..step import StepSettings
+from . import fast
 from .blocks import block_size
 
 #: chunk results summed per reduction task
@@ -93,14 +93,8 @@ def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, 
         Xt1, onehot = Xt1[:, start:stop], onehot[:, start:stop]
     xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
-    return network.data_loss_and_grads(
-        xp,
-        packed,
-        network.StepData(Xt1, onehot),
-        scale,
-        _block(xp, packed, Xt1.shape[1]),
-        need_loss=need_loss,
-    )
+    block = _block(xp, packed, Xt1.shape[1])
+    return fast.blocked_loss_and_grads(xp, packed, Xt1, onehot, scale, block, need_loss=need_loss)
 
 
 def _sum_parts(*parts):
@@ -117,10 +111,10 @@ def _sum_parts(*parts):
 
 def _chunk_loss(box: _Box, chunk: tuple) -> float:
     """One chunk's summed data loss, forward only, block by block."""
-    data = network.StepData(chunk[0], chunk[1])
-    xp = array_api_compat.array_namespace(data.Xt1)
+    Xt1, onehot = chunk[0], chunk[1]
+    xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
-    return float(network.data_loss_sum(xp, packed, data, _block(xp, packed, data.n)))
+    return float(fast.loss_sum(xp, packed, Xt1, onehot, _block(xp, packed, Xt1.shape[1])))
 
 
 def _sum_floats(*xs: float) -> float:
@@ -360,18 +354,21 @@ def _pieces(sizes: list[int], batch_size: int) -> list[tuple[int, int, int]]:
 
 
 class _PieceBatches:
-    """Seeded batches of pieces: one permutation of the pieces per epoch."""
+    """Seeded batches of pieces: one permutation of the pieces per epoch (in order without
+    ``shuffle``)."""
 
-    def __init__(self, sizes: list[int], batch_size: int, seed: int):
+    def __init__(self, sizes: list[int], batch_size: int, seed: int, shuffle: bool = True):
         self.pieces = _pieces(sizes, batch_size)
         self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed) if shuffle else None
         self.order: list[int] = []
         self.pos = 0
 
     def next(self) -> tuple[list[tuple[int, int, int]], int]:
         if self.pos >= len(self.order):
-            self.order = [int(i) for i in self.rng.permutation(len(self.pieces))]
+            n = len(self.pieces)
+            order = range(n) if self.rng is None else self.rng.permutation(n)
+            self.order = [int(i) for i in order]
             self.pos = 0
         batch: list[tuple[int, int, int]] = []
         rows = 0
@@ -386,84 +383,47 @@ class _PieceBatches:
         return batch, rows
 
 
-def train(
-    params: Mapping[str, Any],
-    X: Any,
-    y: Any,
-    *,
-    steps: int,
-    optimizer: Any,
-    reg: float,
-    batch_size: int | None,
-    seed: int,
-    log_every: int,
-    callback: Callable | None,
-    history: History | None = None,
-    scheduler: Any = None,
-):
-    """:func:`portable_net.train` on Dask arrays (hyperparameters already checked there).
+class DaskRunner:
+    """The steps of a run on chunked data, for the one training loop
+    (:mod:`portable_net.loop`): each step's gradient summed over the chunks (or a batch's
+    pieces of them) where they live, then the fast step's update on the client's arrays."""
 
-    Returns NumPy (CuPy for CuPy chunks) parameters and the History, with the semantics of
-    the in-memory loop: the loss before the update at logged steps, the final full-data loss;
-    the update is the same optimiser's (:func:`portable_net.step.make_update`), applied to
-    the client's arrays; a ``history`` is continued as there.
-    """
-    from ..errors import StopTraining, TrainingInterrupted
-    from ..training import _start_state
+    def __init__(self, xp: Any, settings: StepSettings, packed: list[Any], data: DaskData,
+                 batch_size: int | None, shuffle: bool = True):  # fmt: skip
+        self.xp, self.settings, self.data, self.batch_size = xp, settings, data, batch_size
+        self.shuffle = shuffle
+        self.update = fast.make_update(xp, packed, settings)
+        self.batches: _PieceBatches | None = None
 
-    xp, n_layers, params, data = check_and_persist(params, X, y, scheduler)
-    n_features = int(params["W1"].shape[0])
-    packed = network.pack(xp, params, n_layers)
-    state = _start_state(xp, optimizer.init(xp, packed), optimizer, history)
-    lr = optimizer.learning_rate
-    settings = StepSettings(n_features=n_features, learning_rate=lr, reg=reg, optimizer=optimizer)
-    update = make_update(xp, packed, settings)
-    first = 0 if history is None else history.n_steps
-    record = (
-        History()
-        if history is None
-        else History(
-            steps=list(history.steps),
-            loss=list(history.loss),
-            learning_rate=list(history.learning_rate),
-            n_steps=history.n_steps,
-        )
-    )
-    batches = None if batch_size is None else _PieceBatches(data.sizes, batch_size, seed)
-    g = first
-    try:
-        while g < first + steps:
-            logged = g % log_every == 0
-            if batches is None:
-                pieces, n = None, data.n
+    def begin(self, seed: int) -> None:
+        """A new run: its mini-batches drawn by ``seed``."""
+        size = self.batch_size
+        if size is not None:
+            self.batches = _PieceBatches(self.data.sizes, size, seed, self.shuffle)
+
+    def run(self, packed, state, perm, start, count, size, ragged, want, learning_rate):
+        """``count`` (+1 when ``ragged``) steps; the losses (before their update) of the
+        steps numbered in ``want``, as Python floats."""
+        xp, settings, losses = self.xp, self.settings, []
+        for j in range(count + (ragged > 0)):
+            if self.batches is None:
+                pieces, n = None, self.data.n
             else:
-                pieces, n = batches.next()
-            loss_sum, grads = data.grads(packed, settings.gradient_scale(lr, n), logged, pieces)
-            stop = False
-            if logged:
-                loss = float(loss_sum / n + network.penalty(xp, packed, n_features, reg))
-                view = network.unpack(xp, packed, n_features, copy=False) if callback else None
-                try:
-                    log_step(record, g, loss, lr, callback, view)
-                except StopTraining:
-                    stop = True
-                    record.stop_reason = "callback"
-            packed, state = update(packed, state, [xp.asarray(a) for a in grads])
-            g += 1
-            if stop:
-                break
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, TrainingInterrupted):
-            raise
-        record.n_steps, record.optimizer_state = g, state
-        raise TrainingInterrupted(
-            network.unpack(xp, packed, n_features, copy=True), record
-        ) from exc
+                pieces, n = self.batches.next()
+            scale = fast.gradient_scale(settings, learning_rate, n)
+            reg = settings.reg_for(n)
+            loss_sum, grads = self.data.grads(packed, scale, j in want, pieces)
+            if j in want:
+                penalty = network.penalty(xp, packed, settings.n_features, reg)
+                losses.append(float(loss_sum / n + penalty))
+            grads = [xp.asarray(a) for a in grads]
+            packed, state = self.update(packed, state, grads, learning_rate, reg)
+        return packed, state, losses
 
-    record.n_steps, record.optimizer_state = g, state
-    final = data.loss_sum(packed) / data.n + float(network.penalty(xp, packed, n_features, reg))
-    check_final_loss(record, final, g, lr)
-    return network.unpack(xp, packed, n_features, copy=True), record
+    def mean_loss(self, packed: list[Any], reg: float) -> float:
+        """The full-data regularised loss (a host float)."""
+        penalty = network.penalty(self.xp, packed, self.settings.n_features, reg)
+        return self.data.loss_sum(packed) / self.data.n + float(penalty)
 
 
 # --- the estimator's side ---------------------------------------------------------------------

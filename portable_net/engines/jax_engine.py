@@ -28,7 +28,8 @@ from .. import layers
 from ..loss import softmax_xent
 from ..network import StepData
 from ..optim import SGDState
-from ..step import Step, StepSettings, cache_key, make_update
+from ..step import Step, StepSettings, cache_key
+from .fast import folds_rate, make_update
 
 # compiled functions by the step's settings and the arrays' shapes (never by a step count):
 # runs with the same settings reuse them
@@ -160,7 +161,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, SGD,
     in the batch-major layout: ``loop(packed, state, Xt1, onehot, n_steps, lr)``, to be
     traced; or None."""
-    if len(packed) != 3 or settings.block is not None or not settings.folds_rate:
+    if len(packed) != 3 or settings.block is not None or not folds_rate(settings):
         return None
     if any(d.platform != "cpu" for p in packed for d in p.devices()):
         return None

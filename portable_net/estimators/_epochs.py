@@ -1,12 +1,12 @@
 """How :class:`portable_net.Classifier` trains: MLPClassifier's ``_fit`` and
 ``_fit_stochastic``, epoch by epoch.
 
-Each epoch is :func:`portable_net.train`'s step over ``ceil(n / batch_size)`` mini-batches
-(shuffled epochs through :class:`portable_net.training.Epochs`: the data checked and
-prepared once per fit); then the epoch's loss, the no-improvement count
+Each epoch is one run of the training loop (:class:`portable_net.loop.Trainer`, the data
+checked and prepared once per fit) over ``ceil(n / batch_size)`` mini-batches, shuffled or in
+order, or one full-batch step; then the epoch's loss, the no-improvement count
 (:class:`portable_net.optim.NoImprovement` of the training loss, or of minus the validation
 score), the learning-rate schedule (:class:`portable_net.optim.LearningRateSchedule`) and the
-stopping test. This module is the estimator's only caller of :mod:`portable_net.training`.
+stopping test. This module is the estimator's only caller of the loop.
 
 The state that outlives one ``fit`` lives on the estimator, as MLPClassifier keeps it: the
 no-improvement count and the best loss or score (``warm_start`` and ``partial_fit`` carry
@@ -27,10 +27,9 @@ import numpy as np
 from .. import optim
 from .._backend import from_host, int_dtype, to_host
 from ..engines import is_lazy
-from ..errors import ConvergenceWarning, TrainingWarning, warning_category
-from ..history import History
+from ..errors import ConvergenceWarning, warning_category
+from ..loop import Trainer, diverged_message
 from ..model import accuracy
-from ..training import Epochs, train
 from ._inputs import HostLabels, classes_array, encode, host_labels, lazy_inputs, validate_X
 from ._settings import checked_settings, optimizer_factory, random_state
 from ._split import stratified_split
@@ -138,70 +137,36 @@ def _set_weights(estimator: Any, params: dict[str, Any]) -> None:
     estimator.intercepts_ = [params[f"b{i}"] for i in range(1, n_layers + 1)]
 
 
-def _train(estimator: Any, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], History]:
-    """One :func:`train` call continuing the estimator's optimiser state. Its divergence
-    warning is not for an epoch (the estimator has its own convergence warnings), and the
-    epoch's loss comes from its batches (no final loss)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TrainingWarning)
-        out, history = train(
-            *args,
-            **kwargs,
-            history=History(optimizer_state=estimator._optimizer_state),
-            final_loss=False,
-        )
-    estimator._optimizer_state = history.optimizer_state
-    return out, history
-
-
-def _epoch(
-    estimator: Any,
-    params: dict[str, Any],
-    X: Any,
-    y_index: Any,
-    batch_size: int,
-    reg: Callable[[int], float],
-    optimizer: Any,
-    lr: float,
-    epochs: Epochs | None,
-    rng: Any,
-) -> tuple[dict[str, Any], float]:
-    """One epoch at the rate ``lr`` (``optimizer``'s): (the new parameters, the epoch's
-    loss, the mean of the batch losses weighted by batch size, as MLPClassifier)."""
+def _trainer(est: Any, X: Any, y_index: Any, batch_size: int, alpha: float, lr: float,
+             optimizer: Callable[[float], Any]) -> Trainer:  # fmt: skip
+    """The fit's training set, checked and prepared once: mini-batches of ``batch_size``
+    (shuffled unless ``shuffle=False``), or the full batch; MLPClassifier's L2 term,
+    ``alpha / B`` for a batch of B examples; the optimiser's state carried on."""
     n = int(X.shape[0])
-    if batch_size >= n:  # full batch: one step, eagerly (compiling one step is waste)
-        params, history = _train(
-            estimator, params, X, y_index, steps=1, reg=reg(n), engine="portable",
-            optimizer=optimizer, log_every=1,
-        )  # fmt: skip
-        return params, history.loss[0]
-    if not estimator.shuffle:  # in order, one call per batch
-        total = 0.0
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            params, history = _train(
-                estimator, params, X[start:stop, ...], y_index[start:stop], steps=1,
-                reg=reg(stop - start), optimizer=optimizer, log_every=1,
-            )  # fmt: skip
-            total += history.loss[0] * (stop - start)
-        return params, total / n
-    seed = int(rng.randint(np.iinfo(np.int32).max))  # train's shuffle, a new one each epoch
-    if epochs is None:  # lazy arrays: their engine's own loop
-        params, history = _train(
-            estimator, params, X, y_index, steps=-(-n // batch_size), batch_size=batch_size,
-            seed=seed, reg=reg(batch_size), optimizer=optimizer, log_every=1,
-        )  # fmt: skip
-        losses = history.loss
-    else:
-        try:
-            losses = epochs.run(seed, lr)
-        except KeyboardInterrupt:  # keep the steps done, with their optimiser state
-            estimator._optimizer_state = epochs.state
-            _set_weights(estimator, epochs.params())
-            raise
-        params = epochs.params()
+    full = batch_size >= n
+    return Trainer(
+        est.params_, X, y_index, optimizer=optimizer(lr), reg=alpha, reg_over_batch=True,
+        batch_size=None if full else batch_size, shuffle=bool(est.shuffle),
+        optimizer_state=est._optimizer_state,
+        # one step an epoch: compiling it would cost more than it saves
+        engine="portable" if full else "auto",
+    )  # fmt: skip
+
+
+def _epoch(est: Any, trainer: Trainer, lr: float, rng: Any) -> float:
+    """One epoch at the rate ``lr``; its loss, the mean of the batch losses weighted by
+    batch size (as MLPClassifier). The weights and the optimiser's state are the estimator's
+    after it, or after the steps made when it is interrupted."""
+    n, batch_size = trainer.n, trainer.batch_size or trainer.n
+    # a new shuffle each epoch, drawn from random_state
+    seed = int(rng.randint(np.iinfo(np.int32).max)) if est.shuffle and batch_size < n else 0
+    try:
+        losses = trainer.epoch(seed, lr)
+    finally:  # interrupted too: the steps made, with their optimiser state
+        _set_weights(est, trainer.params())
+        est._optimizer_state = trainer.state
     last = n - (len(losses) - 1) * batch_size
-    return params, (batch_size * sum(losses[:-1]) + last * losses[-1]) / n
+    return float((batch_size * sum(losses[:-1]) + last * losses[-1]) / n)
 
 
 def _update_no_improvement(
@@ -280,27 +245,12 @@ def _fit_epochs(
     rule.best = -est.best_validation_score_ if early_stopping else est.best_loss_
     alpha = float(settings["alpha"])
 
-    def reg(batch: int) -> float:  # MLPClassifier's L2 term: alpha / (2 * batch) * ||W||^2
-        return alpha / batch
-
-    params = est.params_
-    epochs = None
-    if est.shuffle and batch_size < n and not is_lazy(X, y_index):
-        epochs = Epochs(
-            params,
-            X,
-            y_index,
-            optimizer=optimizer(schedule.learning_rate),
-            reg=reg(batch_size),
-            batch_size=batch_size,
-            optimizer_state=est._optimizer_state,
-        )
+    trainer = _trainer(est, X, y_index, batch_size, alpha, schedule.learning_rate, optimizer)
+    first_loss = None  # the fit's first batch loss (before its update)
     for _ in range(1 if incremental else settings["max_iter"]):
-        lr = schedule.learning_rate
-        params, loss = _epoch(
-            est, params, X, y_index, batch_size, reg, optimizer(lr), lr, epochs, rng
-        )
-        _set_weights(est, params)
+        loss = _epoch(est, trainer, schedule.learning_rate, rng)
+        if first_loss is None:
+            first_loss = trainer.first_loss
         est.n_iter_ += 1
         est.t_ += n
         est.loss_ = loss
@@ -327,8 +277,14 @@ def _fit_epochs(
                 warning_category(ConvergenceWarning),
                 stacklevel=4,  # the user's call: Classifier.fit -> fit -> here
             )
-    if epochs is not None:  # the optimiser's state after the last epoch
-        est._optimizer_state = epochs.state
+    message = diverged_message(first_loss, est.loss_curve_[-1], trainer.steps_made)
+    if message is not None:  # the rule train() follows
+        warnings.warn(
+            f"{message}; try a smaller learning_rate_init "
+            f"(learning_rate_init={settings['learning_rate_init']:g})",
+            warning_category(ConvergenceWarning),
+            stacklevel=4,  # the user's call: Classifier.fit -> fit -> here
+        )
     if early_stopping:  # the best weights seen, as MLPClassifier
         est.coefs_, est.intercepts_ = est._best_coefs, est._best_intercepts
         del est._best_coefs, est._best_intercepts

@@ -1,0 +1,179 @@
+"""The core step (portable_net.step) against the case study's literal loop, and every faster
+arrangement of it (the fast engine, block sums, padded batches, train's engines) against the
+core step, to 1e-12 in float64."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import portable_net as pn
+from bench import reference
+from portable_net import network
+from portable_net.engines import fast
+from portable_net.loss import one_hot
+from portable_net.step import StepSettings, make_step
+
+from ._helpers import assert_on, to_numpy
+
+OPTIMIZERS = {
+    "sgd": lambda: pn.optim.SGD(0.7),
+    "momentum": lambda: pn.optim.SGD(0.5, momentum=0.9),
+    "nesterov": lambda: pn.optim.SGD(0.5, momentum=0.9, nesterov=True),
+    "adam": lambda: pn.optim.Adam(0.05),
+}
+
+
+def _setup(xp, device, sizes=(2, 20, 3), n_per_class=30, seed=3):
+    X_np, y_np = pn.make_spiral(n_per_class, sizes[-1], seed=seed)
+    p_np = pn.init_params(list(sizes), seed=seed, scale=0.5)
+    X = xp.asarray(X_np, device=device)
+    y = xp.asarray(y_np, device=device)
+    params = {k: xp.asarray(v, device=device) for k, v in p_np.items()}
+    packed = network.pack(xp, params, len(sizes) - 1)
+    data = network.step_data(xp, X, one_hot(xp, y, sizes[-1], X.dtype))
+    return packed, data
+
+
+def _run(step, packed, state, data, steps, weights=None):
+    losses = []
+    for _ in range(steps):
+        if weights is None:
+            packed, state, loss = step(packed, state, data.Xt1, data.onehot, True)
+        else:
+            packed, state, loss = step(packed, state, data.Xt1, data.onehot, True, None, weights)
+        losses.append(float(loss))
+    return [to_numpy(p) for p in packed], state, losses
+
+
+def _assert_close(a, b, rtol=1e-12):
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * max(1.0, np.max(np.abs(y))))
+
+
+def test_the_core_step_is_the_case_study_s_loop():
+    """50 steps of the core step give the literal NumPy loop's losses and weights."""
+    import array_api_compat.numpy as xp
+
+    X, y = pn.make_spiral(100, 3, seed=0)
+    p = pn.init_params([2, 100, 3], seed=0)
+    W, b, W2, b2, log = reference.train_two_layer(
+        X, y, p["W1"], p["b1"][None, :], p["W2"], p["b2"][None, :], steps=50, log_every=1
+    )
+    packed, data = network.pack(xp, p, 2), network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
+    settings = StepSettings(n_features=2, learning_rate=1.0, reg=1e-3)
+    step = make_step(xp, packed, settings)
+    state = settings.optimizer.init(xp, packed)
+    out, _, losses = _run(step, [xp.asarray(a, copy=True) for a in packed], state, data, 50)
+    np.testing.assert_allclose(losses, [loss for _, loss in log], rtol=1e-12)
+    ours = network.unpack(xp, out, 2, copy=True)
+    for mine, theirs in (
+        (ours["W1"], W),
+        (ours["b1"], b[0]),
+        (ours["W2"], W2),
+        (ours["b2"], b2[0]),
+    ):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+@pytest.mark.parametrize("sizes", [(2, 20, 3), (2, 9, 7, 4)], ids=["hidden1", "hidden2"])
+def test_the_fast_step_is_the_core_step(xp, device, opt, sizes):
+    """The rate folded into the gradient and the L2 term as a decay: the core's numbers."""
+    if xp.float64 is None:
+        pytest.skip("float64 needed")
+    packed, data = _setup(xp, device, sizes)
+    optimizer = OPTIMIZERS[opt]()
+    settings = StepSettings(n_features=2, learning_rate=optimizer.learning_rate, reg=1e-2,
+                            optimizer=optimizer)  # fmt: skip
+    results = []
+    for make in (make_step, fast.make_step):
+        p = [xp.asarray(a, copy=True) for a in packed]
+        step = make(xp, p, settings)
+        out, _, losses = _run(step, p, optimizer.init(xp, p), data, 20)
+        results.append((out, losses))
+    (core, core_losses), (quick, quick_losses) = results
+    np.testing.assert_allclose(quick_losses, core_losses, rtol=1e-12)
+    _assert_close(quick, core)
+
+
+def test_block_sums_and_l2_per_example_are_the_core_step(xp, device):
+    """Block sums (7 examples a block) and scikit-learn's alpha (reg / B): the core's numbers."""
+    packed, data = _setup(xp, device, (2, 15, 3), n_per_class=20)
+    optimizer = pn.optim.SGD(0.5, momentum=0.8)
+    results = []
+    for make, block in ((make_step, None), (fast.make_step, 7)):
+        settings = StepSettings(n_features=2, learning_rate=0.5, reg=0.3, block=block,
+                                optimizer=optimizer, reg_over_batch=True)  # fmt: skip
+        p = [xp.asarray(a, copy=True) for a in packed]
+        out, _, losses = _run(make(xp, p, settings), p, optimizer.init(xp, p), data, 10)
+        results.append((out, losses))
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+    _assert_close(results[1][0], results[0][0])
+
+
+def test_a_padded_batch_is_the_core_step_on_the_batch(xp, device):
+    """The fast step on a batch padded with weight-0 columns: the core step on the batch."""
+    packed, data = _setup(xp, device, (2, 8, 3), n_per_class=9)
+    optimizer = pn.optim.Adam(0.05)
+    n = data.Xt1.shape[1]
+    real = 11
+    settings = StepSettings(n_features=2, learning_rate=0.05, reg=1e-3, optimizer=optimizer)
+    core_data = network.StepData(data.Xt1[:, n - real :], data.onehot[:, n - real :])
+    p = [xp.asarray(a, copy=True) for a in packed]
+    core, _, core_losses = _run(make_step(xp, p, settings), p, optimizer.init(xp, p), core_data, 3)
+    w_np = (np.arange(n) >= n - real).astype(np.float64)[None, :]
+    w = xp.asarray(w_np, device=device)
+    padded = network.StepData(data.Xt1, data.onehot * w)
+    p = [xp.asarray(a, copy=True) for a in packed]
+    quick, _, losses = _run(fast.make_step(xp, p, settings), p, optimizer.init(xp, p), padded, 3, w)
+    np.testing.assert_allclose(losses, core_losses, rtol=1e-12)
+    _assert_close(quick, core)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_train_s_engines_give_the_core_engine_s_numbers(xp, device, batch_size):
+    """train(engine="auto") (fast, compiled on JAX) and "portable" against engine="core"."""
+    X_np, y_np = pn.make_spiral(20, 3, seed=1)
+    p_np = pn.init_params([2, 10, 3], seed=1, scale=0.5)
+    X, y = xp.asarray(X_np, device=device), xp.asarray(y_np, device=device)
+    params = {k: xp.asarray(v, device=device) for k, v in p_np.items()}
+    kw = {"steps": 40, "log_every": 5, "batch_size": batch_size, "momentum": 0.5}
+    core, h_core = pn.train(params, X, y, engine="core", **kw)
+    for engine in ("portable", "auto"):
+        out, h = pn.train(params, X, y, engine=engine, **kw)
+        np.testing.assert_allclose(h.loss, h_core.loss, rtol=1e-12)
+        for k in params:
+            assert_on(out[k], xp, device)
+            np.testing.assert_allclose(to_numpy(out[k]), to_numpy(core[k]), rtol=1e-10, atol=1e-13)
+
+
+def test_the_first_product_is_five_frames_deep():
+    """From pn.train to the first matrix product: train, the loop, the step, the network's
+    forward pass, the affine layer (a learner follows five calls)."""
+    X, y = pn.make_spiral(20, 3, seed=0)
+    params = pn.init_params([2, 10, 3], seed=0)
+    depth = []
+
+    def profile(frame, event, arg):
+        code = frame.f_code
+        first = not depth and event == "call" and code.co_name == "affine_forward"
+        if first and code.co_filename.endswith("layers.py"):  # its first line is the product
+            f, frames = frame, []
+            while f is not None:
+                if "portable_net" in f.f_code.co_filename:
+                    frames.append(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_code.co_name}")
+                f = f.f_back
+            depth.append(frames)
+
+    sys.setprofile(profile)
+    try:
+        pn.train(params, X, y, steps=1)
+    finally:
+        sys.setprofile(None)
+    assert depth, "no matrix product seen"
+    frames = depth[0]
+    assert frames[0] == "layers.py:affine_forward" and frames[-1] == "training.py:train"
+    assert len(frames) <= 5, frames
