@@ -201,7 +201,7 @@ def parse_csv(
         raise CsvError("holds no rows")
     cols = columns_of([f.strip() for f in first], reader.line_num)
     values = array.array("d")
-    codes = array.array("q")
+    codes = array.array("B")  # each row's label code, widened as distinct labels grow
     index: dict[str, int] = {}  # each distinct label -> its code
     first_lines: list[int] = []  # the line each distinct label is first seen on
     block: list[Sequence[str]] = []
@@ -224,6 +224,8 @@ def parse_csv(
             if code is None:
                 code = index[label] = len(index)
                 first_lines.append(line)
+                if code == 1 << (8 * codes.itemsize):
+                    codes = array.array("H" if codes.itemsize == 1 else "I", codes)
             codes.append(code)
         block.append(pick(row))
         lines.append(line)
@@ -239,7 +241,7 @@ def parse_csv(
     labels = None
     if cols.label is not None:
         kinds = _label_values(list(index), first_lines)
-        labels = kinds[np.frombuffer(codes, dtype=np.int64)]
+        labels = kinds[np.frombuffer(codes, dtype=f"u{codes.itemsize}")]
     return features, labels, cols
 
 

@@ -430,3 +430,12 @@ def test_standardizer_errors():
         Standardizer.from_dict({"mean": [0.0], "scale": [0.0]})
     with pytest.raises(ValueError, match="lists of numbers"):
         Standardizer.from_dict({"mean": ["a"], "scale": [1.0]})
+
+
+@pytest.mark.parametrize("n_labels", [255, 256, 257, 65_537])
+def test_csv_labels_many_distinct_round_trip(tmp_path, n_labels):
+    rows = [(i, i % 7, f"L{i % n_labels}") for i in range(n_labels + 3)]
+    p = _write(tmp_path, "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    X, labels, _ = read_table(p)
+    assert labels.tolist() == [c for _, _, c in rows]
+    np.testing.assert_array_equal(X, [[a, b] for a, b, _ in rows])
