@@ -122,11 +122,8 @@ def _forward(
     """The loss, rows weighted by ``weights`` (1, N) (1/N: the mean), and which hidden
     pre-activations of each row are > 0."""
     packed = network.pack(xp, params, n_layers)
-    h = packed[0] @ data.Xt1
-    sides = []
-    for i in range(1, len(packed), 2):
-        sides.append(h > 0)
-        h = packed[i] @ xp.maximum(h, 0.0) + packed[i + 1]
+    h, caches = network.forward(xp, packed, data.Xt1)  # the training step's forward, (K, N)
+    sides = [relu_mask > 0 for _, relu_mask in caches[:-1]]  # each hidden layer's, (H, N)
     shifted = h - xp.max(h, axis=0, keepdims=True)
     lse = xp.log(xp.sum(xp.exp(shifted), axis=0, keepdims=True))  # (1, N)
     rows = lse - xp.sum(data.onehot * shifted, axis=0, keepdims=True)  # -log p[y], (1, N)
