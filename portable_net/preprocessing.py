@@ -173,9 +173,26 @@ def split(
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
-    n = X.shape[0]
-    n_train, n_test = _split_sizes(n, test_size)
+    train_idx, test_idx = split_rows(y, test_size, np.random.RandomState(seed))
+    return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
 
+
+def split_rows(
+    y: np.ndarray, test_size: float | int, rng: np.random.RandomState, *, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, test rows), in the order of scikit-learn's ``train_test_split(...,
+    test_size=test_size, stratify=y if stratify else None, random_state=rng)``, drawing from
+    ``rng`` as it does (the one split of the project: :func:`split`, ``train``'s
+    ``validation_fraction``, the estimators' ``early_stopping``).
+
+    Stratified: each class split in proportion (``StratifiedShuffleSplit``); else a
+    permutation of all rows, the test rows first (``ShuffleSplit``).
+    """
+    n = y.shape[0]
+    n_train, n_test = _split_sizes(n, test_size)
+    if not stratify:
+        permutation = rng.permutation(n)
+        return permutation[n_test : n_test + n_train], permutation[:n_test]
     classes, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
     y_indices = y_indices.reshape(-1)
     n_classes = classes.shape[0]
@@ -201,7 +218,6 @@ def split(
 
     # StratifiedShuffleSplit._iter_indices, first split
     class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
-    rng = np.random.RandomState(seed)
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
     if n_i.min() < 1:
@@ -217,9 +233,7 @@ def split(
         rows = class_indices[i].take(permutation, mode="clip")
         train.extend(rows[: n_i[i]])
         test.extend(rows[n_i[i] : n_i[i] + t_i[i]])
-    train_idx = rng.permutation(train)
-    test_idx = rng.permutation(test)
-    return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+    return rng.permutation(train), rng.permutation(test)
 
 
 # ---- standardising ------------------------------------------------------------------------

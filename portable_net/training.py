@@ -21,6 +21,7 @@ from .history import History, check_final_loss
 from .loop import HeldOut, Logging, Trainer, diverged_message
 from .model import check_inputs
 from .optim import SGD, Adam, LearningRateSchedule
+from .preprocessing import split_rows
 from .schedule import SCHEDULES
 
 __all__ = ["History", "train"]
@@ -121,19 +122,15 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
     fraction = check_real(
         "validation_fraction", validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True
     )
-    from .tabular import split
-
     if seed >= 2**32:
         raise ValueError(f"seed must be < 2**32 to draw the validation split, got {seed}")
-    y_host = to_host(y)
-    rows = np.arange(y_host.shape[0])[:, None]
     try:
-        train_rows, val_rows, _, _ = split(rows, y_host, fraction, seed)
+        train_rows, val_rows = split_rows(to_host(y), fraction, np.random.RandomState(seed))
     except ValueError as exc:
         raise ValueError(f"validation_fraction={fraction!r}: {exc}") from None
     idx = int_dtype(xp, device)
-    tr = from_host(xp, np.sort(train_rows[:, 0]), idx, device)
-    va = from_host(xp, np.sort(val_rows[:, 0]), idx, device)
+    tr = from_host(xp, np.sort(train_rows), idx, device)
+    va = from_host(xp, np.sort(val_rows), idx, device)
     return (
         xp.take(X, tr, axis=0),
         xp.take(y, tr, axis=0),

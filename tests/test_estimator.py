@@ -147,6 +147,40 @@ def test_convergence_stops_early_and_max_iter_warns():
         _clf(**settings, max_iter=3).fit(X, y)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_early_stopping_holds_out_mlpclassifier_s_rows(n_classes):
+    """The held-out rows are MLPClassifier's, in its order (train_test_split from
+    random_state; stratified for two classes): unshuffled fits give its validation scores
+    and loss curve (three classes: both have K softmax outputs, the same numbers)."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    from portable_net.preprocessing import split_rows
+
+    X, y = pn.make_spiral(40, n_classes, seed=6)
+    for stratify in (True, False):
+        rng = np.random.RandomState(3)
+        train, test = split_rows(y, 0.2, rng, stratify=stratify)
+        idx = np.arange(y.shape[0])
+        ref_train, ref_test = train_test_split(
+            idx, test_size=0.2, random_state=np.random.RandomState(3),
+            stratify=y if stratify else None,
+        )  # fmt: skip
+        np.testing.assert_array_equal(train, ref_train)
+        np.testing.assert_array_equal(test, ref_test)
+    if n_classes == 2:  # MLPClassifier fits one logistic output: other numbers
+        return
+    settings = dict(hidden_layer_sizes=(10,), momentum=0.0, batch_size=16, shuffle=False,
+                    learning_rate_init=0.3, early_stopping=True, max_iter=15, random_state=2,
+                    n_iter_no_change=20)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MLPClassifier(**SGD, **settings).fit(X, y)
+        ours = _clf(**settings).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_)
+
+
 def test_early_stopping_keeps_the_best_weights():
     X, y = pn.make_spiral(60, 3, seed=2)
     clf = _clf(

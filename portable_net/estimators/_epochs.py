@@ -30,9 +30,9 @@ from ..engines import is_lazy
 from ..errors import ConvergenceWarning, warning_category
 from ..loop import Trainer, diverged_message
 from ..model import accuracy
+from ..preprocessing import split_rows
 from ._inputs import HostLabels, classes_array, encode, host_labels, lazy_inputs, validate_X
 from ._settings import checked_settings, optimizer_factory, random_state
-from ._split import stratified_split
 
 __all__ = ["fit"]
 
@@ -107,11 +107,17 @@ def _initialize(
 def _validation_split(
     X: Any, y_index: Any, fraction: float, n_classes: int, rng: Any
 ) -> tuple[Any, Any, Any, Any]:
-    """(X_train, y_train, X_val, y_val) in X's library and device: the rows of
-    :func:`.stratified_split`."""
+    """(X_train, y_train, X_val, y_val) in X's library and device: MLPClassifier's rows, in
+    its order (``train_test_split`` drawing from ``random_state``, stratified when it has
+    one output: two classes)."""
     xp = array_api_compat.array_namespace(X)
     device = array_api_compat.device(X)
-    train_idx, val_idx = stratified_split(to_host(y_index), n_classes, fraction, rng)
+    train_idx, val_idx = split_rows(to_host(y_index), fraction, rng, stratify=n_classes == 2)
+    if val_idx.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or the size "
+            "of your dataset."
+        )
 
     def take(a: Any, idx: np.ndarray) -> Any:
         return xp.take(a, from_host(xp, idx, int_dtype(xp, device), device), axis=0)
@@ -230,7 +236,7 @@ def _fit_epochs(
     X_val = y_val = None
     if early_stopping:
         X, y_index, X_val, y_val = _validation_split(
-            X, y_index, settings["validation_fraction"], est.n_outputs_, rng
+            X, y_index, settings["validation_fraction"], len(est._labels.values), rng
         )
     n = int(X.shape[0])
     batch_size = _batch_size(settings["batch_size"], n)
