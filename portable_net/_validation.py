@@ -34,8 +34,9 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, not {value!r}")
     number = float(value)
-    lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
+    # an infinite end is never inside: the number must be finite
+    lo = "(" if low_open or low is None else "["
+    hi = ")" if high_open or high is None else "]"
     interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
     bad = not math.isfinite(number)
     if low is not None:

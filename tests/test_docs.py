@@ -4,8 +4,8 @@ Each Markdown file (README.md, docs/**/*.md) is run in a fresh Python process, i
 temporary working directory, its blocks in order:
 
 - ```python blocks are executed, all of a file's blocks in one namespace;
-- ```pycon blocks are doctests in that namespace: the shown output is checked (``...``
-  matches anything);
+- ```pycon blocks are doctests in that namespace (what they define, later blocks see): the
+  shown output is checked (``...`` matches anything);
 - ```console blocks are shell sessions: each ``$ portable-net ...`` line is run (as
   ``python -m portable_net``) and its output (stdout and stderr, as a terminal shows them) is
   checked against the lines below it (a line ``...`` matches any lines, ``...`` within a line
@@ -126,6 +126,7 @@ def run_file(path: Path) -> None:
                 test = parser.get_doctest(body, namespace, where, str(path), line)
                 result = runner.run(test, clear_globs=False)
                 assert result.failed == 0, f"{where}: the example's output differs (above)"
+                namespace.update(test.globs)  # the test ran on a copy; later blocks see it
             else:
                 _run_console(body, where)
         except ModuleNotFoundError as exc:
@@ -168,7 +169,7 @@ def test_blocks_are_found() -> None:
         ("pycon", ">>> 1\n1\n", 8, None),
     ]
     readme = code_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert {"python", "console"} <= {lang for lang, *_ in readme}
+    assert {"pycon", "console"} <= {lang for lang, *_ in readme}
 
 
 def test_console_output_is_checked() -> None:
