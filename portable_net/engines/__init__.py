@@ -321,18 +321,20 @@ def lazy_classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:
     return dask_engine.classifier_inputs(X, y)
 
 
-def lazy_predict_proba(params: Any, X: Any) -> Any:
-    """Class probabilities of a chunked lazy X, chunk by chunk (lazy)."""
+def lazy_predict_proba(params: Any, X: Any, proba: Callable[..., Any]) -> Any:
+    """Class probabilities of a chunked lazy X, ``proba(params, chunk)`` chunk by chunk
+    (lazy)."""
     from . import dask_engine
 
-    return dask_engine.predict_proba(params, X)
+    return dask_engine.predict_proba(params, X, proba)
 
 
-def lazy_predict(params: Any, X: Any, classes: Any) -> Any:
-    """The labels (from ``classes``, a NumPy array) of a chunked lazy X (lazy)."""
+def lazy_predict(params: Any, X: Any, classes: Any, proba: Callable[..., Any]) -> Any:
+    """The labels (from ``classes``, a NumPy array) of a chunked lazy X, ``proba(params,
+    chunk)`` chunk by chunk (lazy)."""
     from . import dask_engine
 
-    return dask_engine.predict(params, X, classes)
+    return dask_engine.predict(params, X, classes, proba)
 
 
 def lazy_count_equal(a: Any, b: Any) -> int:

@@ -457,10 +457,9 @@ def classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:
     return X, y, classes
 
 
-def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
-    """Class probabilities of a Dask X, chunk by chunk (lazy; a Dask array (N, K))."""
-    from ..model import predict_proba as proba
-
+def predict_proba(params: Mapping[str, Any], X: Any, proba: Callable[..., Any]) -> Any:
+    """Class probabilities of a Dask X, ``proba(params, chunk)`` chunk by chunk (lazy; a Dask
+    array (N, K))."""
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
     check_feature_count(X, params)
@@ -471,9 +470,11 @@ def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     )
 
 
-def predict(params: Mapping[str, Any], X: Any, classes: np.ndarray) -> Any:
+def predict(
+    params: Mapping[str, Any], X: Any, classes: np.ndarray, proba: Callable[..., Any]
+) -> Any:
     """The labels (from ``classes``) of a Dask X, chunk by chunk (lazy; a Dask array (N,))."""
-    return predict_proba(params, X).map_blocks(
+    return predict_proba(params, X, proba).map_blocks(
         lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
     )
 

@@ -304,7 +304,7 @@ class Classifier(Estimator):
         """
         self._check_is_fitted()
         if is_lazy(X):  # computed chunk by chunk, when asked
-            return lazy_predict_proba(self.params_, X)
+            return lazy_predict_proba(self.params_, X, model_predict_proba)
         X, _, _ = validate_X(self, X, reset=False, method="predict_proba")
         return model_predict_proba(self.params_, X)
 
@@ -358,7 +358,7 @@ class Classifier(Estimator):
         """
         self._check_is_fitted()
         if is_lazy(X):  # computed chunk by chunk, when asked
-            return lazy_predict(self.params_, X, self.classes_)
+            return lazy_predict(self.params_, X, self.classes_, model_predict_proba)
         X, xp, _ = validate_X(self, X, reset=False, method="predict")
         index = model_predict(self.params_, X)
         if isinstance(self.classes_, np.ndarray) and not array_api_compat.is_numpy_namespace(xp):
