@@ -105,11 +105,22 @@ def _run_console(body: str, where: str) -> None:
             )
 
 
+class _Runner(doctest.DocTestRunner):
+    """A doctest runner that lets an optional library's absence through (the file is then
+    skipped, as for a ```python block)."""
+
+    def report_unexpected_exception(self, out, test, example, exc_info):  # type: ignore[no-untyped-def]
+        exc = exc_info[1]
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in OPTIONAL:
+            raise exc
+        super().report_unexpected_exception(out, test, example, exc_info)
+
+
 def run_file(path: Path) -> None:
     """Run one Markdown file's blocks in order, in one namespace (in this process)."""
     namespace: dict = {"__name__": "__docs__"}
     text = path.read_text(encoding="utf-8")
-    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    parser, runner = doctest.DocTestParser(), _Runner(optionflags=doctest.ELLIPSIS)
     for lang, body, line, skip in code_blocks(text):
         where = f"{path.relative_to(ROOT)}:{line}"
         if lang not in RUN_LANGUAGES:
