@@ -15,37 +15,37 @@ import numpy as np
 
 from . import engines
 from ._backend import from_host, int_dtype, to_host
-from ._validation import check_int, check_real
 from .errors import TrainingWarning
 from .history import History, check_final_loss
 from .loop import HeldOut, Logging, Trainer, diverged_message
 from .model import check_inputs
 from .optim import SGD, Adam, LearningRateSchedule
+from .params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS, TRAIN, check
 from .preprocessing import split_rows
-from .schedule import SCHEDULES
 
 __all__ = ["History", "train"]
-
-#: the names ``train(..., optimizer=...)`` accepts, and the rate each defaults to
-OPTIMIZERS = {"sgd": 1.0, "adam": 1e-3}
 
 
 def check_hyperparameters(
     steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
 ):
-    """The hyperparameters of :func:`train`, checked (errors name the argument)."""
-    steps = check_int("steps", steps, minimum=0)
-    if learning_rate is not None:
-        learning_rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
-    reg = check_real("reg", reg, low=0.0)
-    momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
-    if batch_size is not None:
-        batch_size = check_int("batch_size", batch_size, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
-    log_every = check_int("log_every", log_every, minimum=1)
+    """The hyperparameters of :func:`train`, checked against :mod:`portable_net.params`
+    (errors name the argument)."""
+    checked = tuple(
+        check(key, value, TRAIN)
+        for key, value in (
+            ("steps", steps),
+            ("learning_rate", learning_rate),
+            ("reg", reg),
+            ("momentum", momentum),
+            ("batch_size", batch_size),
+            ("seed", seed),
+            ("log_every", log_every),
+        )
+    )
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
-    return steps, learning_rate, reg, momentum, batch_size, seed, log_every
+    return checked
 
 
 def choose_optimizer(optimizer: Any, learning_rate: Any, momentum: Any) -> SGD | Adam:
@@ -67,14 +67,15 @@ def choose_optimizer(optimizer: Any, learning_rate: Any, momentum: Any) -> SGD |
                 "momentum in the optimizer"
             )
         return optimizer
-    if optimizer not in OPTIMIZERS:
+    names = HYPERPARAMETERS["optimizer"].options
+    if not (isinstance(optimizer, str) and optimizer in names):
         raise ValueError(
-            "optimizer must be 'sgd', 'adam', or a portable_net.optim.SGD or Adam instance, "
-            f"not {optimizer!r}"
+            f"optimizer must be {', '.join(map(repr, names))}, or a portable_net.optim.SGD or "
+            f"Adam instance, not {optimizer!r}"
         )
-    lr = OPTIMIZERS[optimizer] if learning_rate is None else learning_rate
-    lr = check_real("learning_rate", lr, low=0.0, low_open=True)
-    momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    lr = DEFAULT_RATES[optimizer] if learning_rate is None else learning_rate
+    lr = check("learning_rate", lr, TRAIN)
+    momentum = check("momentum", momentum, TRAIN)
     if optimizer == "adam":
         if momentum:
             raise ValueError(
@@ -114,14 +115,13 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
     if validation is None and validation_fraction is None:
         if not early_stopping:
             return X, y, None
-        validation_fraction = 0.1  # as MLPClassifier
+        # as MLPClassifier
+        validation_fraction = HYPERPARAMETERS["validation_fraction"].at(ESTIMATOR).default
     if validation is not None:
         if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
             raise TypeError("validation must be a pair (X_val, y_val)")
         return X, y, validation
-    fraction = check_real(
-        "validation_fraction", validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True
-    )
+    fraction = check("validation_fraction", validation_fraction, TRAIN)
     if seed >= 2**32:
         raise ValueError(f"seed must be < 2**32 to draw the validation split, got {seed}")
     try:
@@ -142,15 +142,15 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
 
 
 def _check_stopping(tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best):
-    if lr_schedule not in SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {lr_schedule!r}")
-    tol = check_real("tol", tol)
-    n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
-    power_t = check_real("power_t", power_t, low=0.0)
-    for name, value in (("early_stopping", early_stopping), ("restore_best", restore_best)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be True or False, not {value!r}")
-    return tol, n_iter_no_change, power_t
+    """The schedule's and the stopping rule's hyperparameters, checked (:mod:`.params`)."""
+    check("lr_schedule", lr_schedule, TRAIN)
+    check("early_stopping", early_stopping, TRAIN)
+    check("restore_best", restore_best, TRAIN)
+    return (
+        check("tol", tol, TRAIN),
+        check("n_iter_no_change", n_iter_no_change, TRAIN),
+        check("power_t", power_t, TRAIN),
+    )
 
 
 def train(
@@ -183,6 +183,9 @@ def train(
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
+    The hyperparameters' types, defaults and ranges are those of :mod:`portable_net.params`
+    (``params.table("train")``), which checks them.
+
     Parameters
     ----------
     params : dict
@@ -202,7 +205,7 @@ def train(
         L2 strength (>= 0): the loss adds ``0.5 * reg * sum ||W||^2``; the gradient that the
         optimiser sees holds ``reg * W`` on the weights (not on the biases).
     momentum : float
-        For ``optimizer="sgd"``: classical momentum in ``[0, 1)``,
+        For ``optimizer="sgd"``: classical momentum in [0, 1),
         ``v = momentum * v - lr * g; W += v``. 0 is plain gradient descent.
     optimizer : "sgd", "adam", or a :class:`portable_net.optim.SGD` or ``Adam`` instance
         The update (:mod:`portable_net.optim`). Nesterov's momentum:
@@ -220,16 +223,16 @@ def train(
         improving by ``tol``, and training stops (``stop_reason "learning_rate"``) when it
         would fall to 1e-6 or below. ``constant`` and ``invscaling`` never stop training.
     power_t : float
-        Exponent of ``invscaling``.
+        Exponent of ``invscaling`` (>= 0).
     batch_size : int or None
         None: full-batch gradient descent (the case study). Otherwise seeded shuffled
-        mini-batches of this size (the last of an epoch may be smaller).
+        mini-batches of this size (>= 1; the last of an epoch may be smaller).
     seed : int
-        Seed of the mini-batch order and of the ``validation_fraction`` split.
+        Seed of the mini-batch order and of the ``validation_fraction`` split (>= 0).
     log_every : int
         The loss is recorded (and turned into a Python float, the only host synchronisation
         of the loop) at steps 0, log_every, 2 * log_every, ... (counted on from a
-        ``history``'s ``n_steps``).
+        ``history``'s ``n_steps``); >= 1.
     callback : callable or None
         ``callback(step, loss, params)`` at each logged step; ``params`` are the current
         parameters (not copies: do not modify them, copy what you keep). To end training
@@ -248,7 +251,7 @@ def train(
         more than ``n_iter_no_change`` logged steps in a row (``stop_reason
         "early_stopping"``): MLPClassifier's rule (:class:`portable_net.optim.NoImprovement`).
     n_iter_no_change : int
-        The patience of early stopping and of the adaptive schedule, in logged steps.
+        The patience of early stopping and of the adaptive schedule, in logged steps (>= 1).
     tol : float
         The improvement that counts, for early stopping and the adaptive schedule.
     restore_best : bool
