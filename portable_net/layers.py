@@ -4,15 +4,19 @@ Activations are stored transposed, one column per example: ``h`` is (H, B). Then
 softmax reduces over a short leading axis of K rows (fast on every library), a bias is a
 column (H, 1), and the first layer folds its bias into its weights by a row of ones under X.
 
-forward -> (out, cache); backward(dout, cache) -> gradients. The loss layer (softmax
-cross-entropy) is in :mod:`portable_net.loss`; the chain through the layers in
-:mod:`portable_net.network`.
+forward -> (out, cache); backward(dout, cache) -> gradients. The hidden activations are
+scikit-learn's four (``identity``, ``logistic``, ``tanh``, ``relu``), each a pair, looked up
+by name in :data:`ACTIVATIONS`. The output layers with their losses are in
+:mod:`portable_net.loss`; the chain through the layers in :mod:`portable_net.network`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+
+__all__ = ["ACTIVATIONS", "activation_pair"]
 
 
 def affine_forward(W: Any, x: Any, b: Any | None) -> tuple[Any, tuple[Any, Any]]:
@@ -53,3 +57,66 @@ def relu_backward(xp: ModuleType, dout: Any, cache: Any) -> Any:
     assignment). Overwrites ``dout``, which must be the caller's own temporary."""
     dout *= cache
     return dout
+
+
+def identity_forward(xp: ModuleType, x: Any) -> tuple[Any, None]:
+    """x (H, B) -> x (H, B), unchanged; no cache."""
+    return x, None
+
+
+def identity_backward(xp: ModuleType, dout: Any, cache: None) -> Any:
+    """dout (H, B) -> dout (H, B): the identity's derivative is 1."""
+    return dout
+
+
+def sigmoid(xp: ModuleType, x: Any) -> Any:
+    """1 / (1 + exp(-x)), elementwise, without overflow: exp of minus the magnitude only
+    (``exp(-|x|)`` is in (0, 1]). A new array; ``x`` untouched."""
+    e = xp.exp(-xp.abs(x))  # (H, B), in (0, 1]
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def logistic_forward(xp: ModuleType, x: Any) -> tuple[Any, Any]:
+    """x (H, B) -> s = sigmoid(x) (H, B); the cache is s (the derivative is s (1 - s))."""
+    s = sigmoid(xp, x)
+    return s, s
+
+
+def logistic_backward(xp: ModuleType, dout: Any, cache: Any) -> Any:
+    """dout (H, B) -> dout * s * (1 - s) (H, B), in scikit-learn's order (``delta *= Z;
+    delta *= 1 - Z``). Overwrites ``dout``, the caller's own temporary."""
+    dout *= cache
+    dout *= 1.0 - cache
+    return dout
+
+
+def tanh_forward(xp: ModuleType, x: Any) -> tuple[Any, Any]:
+    """x (H, B) -> t = tanh(x) (H, B); the cache is t (the derivative is 1 - t^2)."""
+    t = xp.tanh(x)
+    return t, t
+
+
+def tanh_backward(xp: ModuleType, dout: Any, cache: Any) -> Any:
+    """dout (H, B) -> dout * (1 - t^2) (H, B). Overwrites ``dout``, the caller's own
+    temporary."""
+    dout *= 1.0 - cache**2
+    return dout
+
+
+#: name -> (forward, backward) of a hidden layer's activation: scikit-learn's names
+ACTIVATIONS: dict[str, tuple[Callable[..., tuple[Any, Any]], Callable[..., Any]]] = {
+    "identity": (identity_forward, identity_backward),
+    "logistic": (logistic_forward, logistic_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "relu": (relu_forward, relu_backward),
+}
+
+
+def activation_pair(name: str) -> tuple[Callable[..., tuple[Any, Any]], Callable[..., Any]]:
+    """The (forward, backward) pair of the activation ``name``; ValueError naming the four."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}"
+        ) from None

@@ -30,11 +30,13 @@ from ._backend import from_host, int_dtype
 from ._validation import check_int, check_real
 from .errors import StopTraining, TrainingInterrupted
 from .history import History, log_step
-from .loss import one_hot, softmax_xent
+from .layers import activation_pair
+from .loss import one_hot, output_loss, softmax_xent
 from .model import check_inputs
 from .optim import SGD, Adam, AdamState, SGDState
 from .schedule import LearningRateSchedule, NoImprovement
 from .step import StepSettings, make_step
+from .targets import check_sample_weight, check_targets
 
 
 class Batches:
@@ -71,14 +73,14 @@ class Batches:
 class HeldOut:
     """Held-out data in the step's layout, and its loss and accuracy (one forward pass)."""
 
-    def __init__(self, xp: ModuleType, X: Any, y: Any, n_classes: int):
-        self.xp, self.y = xp, y
+    def __init__(self, xp: ModuleType, X: Any, y: Any, n_classes: int, activation: str = "relu"):
+        self.xp, self.y, self.activation = xp, y, activation
         self.data = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
 
     def evaluate(self, packed: list[Any]) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) of the packed parameters: host floats."""
         xp, data = self.xp, self.data
-        scores = network.forward_scores(xp, packed, data.Xt1)  # (K, Nv)
+        scores = network.forward_scores(xp, packed, data.Xt1, self.activation)  # (K, Nv)
         loss_sum, _ = softmax_xent(xp, scores, data.onehot, 1.0, need_loss=True, need_grad=False)
         pred = xp.argmax(scores, axis=0)
         hits = xp.sum(xp.astype(pred == xp.astype(self.y, pred.dtype), data.Xt1.dtype))
@@ -121,14 +123,26 @@ class Trainer:
         A previous run's optimiser state to continue from (copied), or None.
     engine : "auto", "portable" or an engine factory (see :func:`portable_net.train`)
     scheduler : chunked lazy arrays only: where their steps run
+    activation : the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`)
+    output : the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`):
+        ``"softmax"`` takes integer labels ``y`` (N,); ``"logistic"`` and ``"squared"`` take
+        real targets ``y``, (N,) for one output or (N, K) (0/1 for ``"logistic"``)
+    sample_weight : None, or a real floating (N,) array of non-negative weights of X's
+        library and device: the loss becomes the weighted mean, each example's gradient
+        scaled by its weight, and with ``reg_over_batch`` a batch's L2 strength is ``reg``
+        over its weights' sum (scikit-learn's ``sample_weight``)
     """
 
     def __init__(self, params, X, y, *, optimizer: SGD | Adam, reg: float,
                  batch_size: int | None = None, shuffle: bool = True,
                  reg_over_batch: bool = False, optimizer_state: Any = None,
-                 engine: Any = "auto", scheduler: Any = None):  # fmt: skip
+                 engine: Any = "auto", scheduler: Any = None, activation: str = "relu",
+                 output: str = "softmax", sample_weight: Any = None):  # fmt: skip
         if not isinstance(optimizer, (SGD, Adam)):
             raise TypeError(f"optimizer must be an SGD or Adam, not {type(optimizer).__name__}")
+        activation_pair(activation)  # raises for an unknown name
+        output_loss(output)
+        weighted = sample_weight is not None
         reg = check_real("reg", reg, low=0.0)
         if batch_size is not None:
             batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -137,18 +151,28 @@ class Trainer:
         lazy = engines.lazy_inputs(params, X, y, scheduler)
         self.data: Any  # the data in the step's layout (None: the engine holds it)
         if lazy is not None:  # chunked lazy arrays: the engine holds the data
+            if (activation, output, weighted) != ("relu", "softmax", False):
+                raise NotImplementedError(
+                    "chunked lazy arrays train ReLU nets with softmax outputs, unweighted: "
+                    f"not activation={activation!r}, output={output!r} or sample_weight"
+                )
             xp, device, n_layers, params, data = lazy
             n, n_features = data.n, int(params["W1"].shape[0])
             packed = network.pack(xp, params, n_layers)
             fresh, self.data = optimizer.init(xp, packed), None
         else:
-            xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+            labels = output == "softmax"
+            xp, device, n_layers, params, X, y = check_inputs(params, X, y if labels else None)
             n, n_features = X.shape
             n_classes = params[f"W{n_layers}"].shape[1]
+            if not labels:
+                y = check_targets(xp, X, y, n_classes)
+            if weighted:
+                sample_weight = check_sample_weight(xp, X, sample_weight)
             packed, self.data, fresh = _prepare(
-                xp, params, X, y, n_layers, n_classes, optimizer, by_rows
+                xp, params, X, y, sample_weight, n_layers, n_classes, optimizer, by_rows, labels
             )
-        if batch_size is None and reg_over_batch:  # every batch is all N examples
+        if batch_size is None and reg_over_batch and not weighted:  # every batch is all N
             reg, reg_over_batch = reg / n, False
         self.xp, self.device, self.n, self.n_features = xp, device, n, n_features
         self.n_layers = n_layers
@@ -162,6 +186,9 @@ class Trainer:
             block=engines.block_for(xp, device, packed, batch_size or n),
             optimizer=optimizer,
             reg_over_batch=reg_over_batch,
+            activation=activation,
+            output=output,
+            weighted=weighted,
         )
         self.step, self.runner = engines.step_and_runner(
             xp, device, make_step, self.settings, packed, self.state, self.data, engine,
@@ -288,7 +315,9 @@ class Trainer:
         block = engines.block_for(xp, self.device, self.packed, self.n)
         by_rows = self.batch_size is not None
         Xt1, onehot = self.data
-        loss = _full_data_loss(xp, self.packed, Xt1, onehot, reg, self.n_features, block, by_rows)
+        s = self.settings
+        loss = _full_data_loss(xp, self.packed, Xt1, onehot, reg, self.n_features, block, by_rows,
+                               s.activation, s.output, s.weighted)  # fmt: skip
         return float(loss)
 
 
@@ -395,12 +424,15 @@ def _state_copies(xp: ModuleType, state: Any) -> Any:
     return AdamState(step, own(state.m), own(state.v))
 
 
-@engines.as_program("n_layers", "n_classes", "opt", "by_rows")
-def _prepare(xp, params, X, y, n_layers, n_classes, opt, by_rows):
-    """Private packed copies of the parameters; the data in the step's layout (Xt1, onehot),
-    or ``by_rows`` example by example ([X, 1] (N, D + 1), one-hot rows (N, K)); the
-    optimiser's fresh state."""
-    onehot_rows = one_hot(xp, y, n_classes, X.dtype)
+@engines.as_program("n_layers", "n_classes", "opt", "by_rows", "labels")
+def _prepare(xp, params, X, y, sample_weight, n_layers, n_classes, opt, by_rows, labels):
+    """Private packed copies of the parameters; the data in the step's layout (Xt1, targets),
+    or ``by_rows`` example by example ([X, 1] (N, D + 1), target rows (N, K)); the
+    optimiser's fresh state. The targets: one-hot rows of the ``labels`` y, or y's (N, K)
+    real targets; with ``sample_weight`` (N,), each example's weight as a last column."""
+    onehot_rows = one_hot(xp, y, n_classes, X.dtype) if labels else xp.asarray(y, copy=True)
+    if sample_weight is not None:
+        onehot_rows = xp.concat([onehot_rows, xp.expand_dims(sample_weight, axis=1)], axis=1)
     if by_rows:
         data = (network.rows_with_ones(xp, X), onehot_rows)
     else:
@@ -422,6 +454,6 @@ def _views(xp, packed, n_features):
 
 
 #: the full-data loss of the data as :func:`_prepare` made it, where it costs least
-_full_data_loss = engines.as_summary("reg", "n_features", "block", "by_rows")(
-    engines.fast.full_data_loss
-)
+_full_data_loss = engines.as_summary(
+    "reg", "n_features", "block", "by_rows", "activation", "output", "weighted"
+)(engines.fast.full_data_loss)

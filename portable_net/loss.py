@@ -1,14 +1,30 @@
-"""The loss: softmax cross-entropy (one formula, with its gradient) and the L2 penalty.
+"""The output layers with their losses (each one formula, with its gradient) and the L2 penalty.
 
-The training step works in the (classes, examples) layout of :mod:`portable_net.layers`:
-scores are (K, B), one column per example. :func:`softmax_xent` is the formula every caller
-uses: the training step, the forward-only loss, each chunk of a distributed array, and the
-public :func:`softmax_cross_entropy` (on the transpose of its (N, K) scores).
+The training step works in the (outputs, examples) layout of :mod:`portable_net.layers`:
+scores are (K, B), one column per example. Three output layers, each with its canonical loss,
+so that the gradient wrt the scores is ``output - target`` for all three (scikit-learn's
+``deltas[last] = activations[-1] - y``):
+
+- ``"softmax"``: softmax outputs, cross-entropy against one-hot targets (K > 2 classes; the
+  case study's loss): :func:`softmax_xent`;
+- ``"logistic"``: logistic outputs, the binary log-loss of each output against 0/1 targets
+  (one output for two classes; one per label for multilabel targets): :func:`logistic_xent`;
+- ``"squared"``: identity outputs, half the squared error (regression): :func:`squared_error`.
+
+Each is the formula every caller uses (the training steps, the forward-only loss, each chunk
+of a distributed array, the public :func:`softmax_cross_entropy`), looked up by name in
+:data:`OUTPUT_LOSSES`; :func:`output` is the output layer alone (predictions).
+
+``weights`` (1, B), or None (all 1): each column's weight in the loss's sum. A padded batch
+gives its padding columns weight 0 and zero targets; sample weights are any non-negative
+values. The caller divides by the sum of the weights (a weighted mean) and passes ``scale``
+as ``weights / sum(weights)`` (times the rate when it folds it in): the gradient of each
+example scaled by its weight, as scikit-learn's ``deltas[last] *= sample_weight``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -47,8 +63,11 @@ def softmax_xent(
     loss_sum = None
     if need_loss:
         # -log p[y] = log(sum exp) - shifted[y]
-        log_sumexp = xp.log(sumexp) if weights is None else xp.log(sumexp) * weights
-        loss_sum = xp.sum(log_sumexp) - xp.sum(onehot * scores)
+        if weights is None:
+            loss_sum = xp.sum(xp.log(sumexp)) - xp.sum(onehot * scores)
+        else:
+            column = xp.log(sumexp) - xp.sum(onehot * scores, axis=0, keepdims=True)  # (1, B)
+            loss_sum = xp.sum(column * weights)
     if not need_grad:
         return loss_sum, None
     # d loss / d scores = (p - onehot) / N
@@ -56,6 +75,109 @@ def softmax_xent(
     exp -= onehot
     exp *= scale
     return loss_sum, exp
+
+
+def logistic_xent(
+    xp: ModuleType,
+    scores: Any,
+    targets: Any,
+    scale: Any,
+    *,
+    need_loss: bool,
+    need_grad: bool = True,
+    weights: Any = None,
+) -> tuple[Any, Any]:
+    """Logistic outputs with the binary log-loss of each of the K rows of scores (K, B)
+    against 0/1 targets (K, B), summed over the rows (one row: two classes; K rows: K
+    labels).
+
+    Returns the summed loss (0-d, only if ``need_loss``) and ``dscores = scale *
+    (sigmoid(scores) - targets)`` (K, B) (only if ``need_grad``), as :func:`softmax_xent`.
+    The loss of one output is ``softplus(z) - t z`` = ``-t log s - (1 - t) log(1 - s)`` for
+    ``s = sigmoid(z)``, written without overflow. Overwrites ``scores``.
+    """
+    e = xp.exp(-xp.abs(scores))  # (K, B), in (0, 1]
+    loss_sum = None
+    if need_loss:
+        # softplus(z) - t z = max(z, 0) + log(1 + exp(-|z|)) - t z; max(z, 0) = (z + |z|) / 2
+        per = (scores + xp.abs(scores)) * 0.5 + xp.log1p(e) - targets * scores  # (K, B)
+        if weights is None:
+            loss_sum = xp.sum(per)
+        else:
+            loss_sum = xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
+    if not need_grad:
+        return loss_sum, None
+    probs = xp.where(scores >= 0, 1.0 / (1.0 + e), e / (1.0 + e))  # sigmoid, (K, B)
+    probs -= targets
+    probs *= scale
+    return loss_sum, probs
+
+
+def squared_error(
+    xp: ModuleType,
+    scores: Any,
+    targets: Any,
+    scale: Any,
+    *,
+    need_loss: bool,
+    need_grad: bool = True,
+    weights: Any = None,
+) -> tuple[Any, Any]:
+    """Identity outputs with half the squared error, scores (K, B) against real targets
+    (K, B), as MLPRegressor's: the loss of an example is ``0.5 * mean_k (z_k - t_k)^2``
+    (the mean over the K outputs) and the gradient ``dscores = scale * (scores - targets)``,
+    as scikit-learn's ``deltas[last] = activations[-1] - y``: for K > 1 outputs that is the
+    gradient of the sum over outputs, K times the loss's (scikit-learn's convention, kept so
+    that the weights and loss curves are MLPRegressor's). Overwrites ``scores``.
+    """
+    scores -= targets  # (K, B): the residuals
+    loss_sum = None
+    if need_loss:
+        sq = scores * scores
+        k = scores.shape[0]
+        if weights is None:
+            loss_sum = xp.sum(sq) * (0.5 / k)
+        else:
+            loss_sum = xp.sum(xp.sum(sq, axis=0, keepdims=True) * weights) * (0.5 / k)
+    if not need_grad:
+        return loss_sum, None
+    scores *= scale
+    return loss_sum, scores
+
+
+#: the output layers by name, each with its loss (the signature of :func:`softmax_xent`)
+OUTPUT_LOSSES: dict[str, Callable[..., tuple[Any, Any]]] = {
+    "softmax": softmax_xent,
+    "logistic": logistic_xent,
+    "squared": squared_error,
+}
+
+#: scikit-learn's ``out_activation_`` of each output layer
+OUT_ACTIVATIONS = {"softmax": "softmax", "logistic": "logistic", "squared": "identity"}
+
+
+def output_loss(name: str) -> Callable[..., tuple[Any, Any]]:
+    """The loss function of the output layer ``name``; ValueError naming the three."""
+    try:
+        return OUTPUT_LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"output must be one of {', '.join(map(repr, OUTPUT_LOSSES))}, got {name!r}"
+        ) from None
+
+
+def output(xp: ModuleType, name: str, scores: Any, axis: int = 1) -> Any:
+    """The output layer ``name`` alone on scores: softmax over ``axis``, the logistic
+    sigmoid of each score, or the scores themselves (identity). A new array for softmax
+    and logistic; the scores themselves for identity."""
+    if name == "softmax":
+        exp = xp.exp(scores - xp.max(scores, axis=axis, keepdims=True))
+        return exp / xp.sum(exp, axis=axis, keepdims=True)
+    if name == "logistic":
+        e = xp.exp(-xp.abs(scores))
+        return xp.where(scores >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    output_loss(name)  # raises for an unknown name
+    return scores
 
 
 def l2_penalty(xp: ModuleType, weights: Sequence[Any], reg: float) -> Any:

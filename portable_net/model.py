@@ -1,8 +1,9 @@
 """The network: parameters, forward through any depth, hand-written backprop, predictions.
 
 A model with layer sizes ``[D, H1, ..., K]`` computes
-``h_0 = X``, ``h_l = relu(h_{l-1} W_l + b_l)`` for the hidden layers and
-``scores = h_{L-1} W_L + b_L``; ``[D, K]`` is the softmax linear classifier.
+``h_0 = X``, ``h_l = relu(h_{l-1} W_l + b_l)`` for the hidden layers (or another
+``activation``: identity, logistic, tanh) and ``scores = h_{L-1} W_L + b_L``; ``[D, K]`` is
+the softmax linear classifier.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from ._validation import (
     value_summary,
 )
 from .engines import as_program, as_summary, outside_autograd, summarised
-from .loss import one_hot, softmax
+from .layers import activation_pair
+from .loss import one_hot, output_loss, softmax
+from .loss import output as output_values
 
 __all__ = [
     "accuracy",
@@ -118,10 +121,13 @@ def init_params(
 # --- public functions: check, then call the core ----------------------------------------
 
 
-def scores(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+def scores(
+    xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str = "relu"
+) -> Any:
     """Class scores (N, K) of the rows of X (N, D), through the training step's forward."""
     packed = network.pack(xp, params, n_layers)
-    return network.forward_scores(xp, packed, network.inputs_with_ones(xp, X)).T  # (N, K)
+    Xt1 = network.inputs_with_ones(xp, X)
+    return network.forward_scores(xp, packed, Xt1, activation).T  # (N, K)
 
 
 def check_inputs(
@@ -155,7 +161,7 @@ def check_inputs(
 
 
 def loss_and_grads(
-    params: Mapping[str, Any], X: Any, y: Any, *, reg: float = 1e-3
+    params: Mapping[str, Any], X: Any, y: Any, *, reg: float = 1e-3, activation: str = "relu"
 ) -> tuple[Any, Params]:
     """Compute the regularised loss and its gradient by hand-written backprop.
 
@@ -173,6 +179,8 @@ def loss_and_grads(
         Labels in ``[0, K)``.
     reg : float
         The L2 regularisation strength (>= 0).
+    activation : {"relu", "tanh", "logistic", "identity"}
+        The hidden layers' activation.
 
     Returns
     -------
@@ -194,11 +202,14 @@ def loss_and_grads(
     (2, 100)
     """
     reg = check_real("reg", reg, low=0.0)
+    activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
     packed = network.pack(xp, params, n_layers)
     data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     n, n_features = X.shape
-    loss_sum, packed_grads = network.loss_and_grads(xp, packed, data.Xt1, data.onehot)
+    loss_sum, packed_grads = network.loss_and_grads(
+        xp, packed, data.Xt1, data.onehot, activation=activation
+    )
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
     grads = network.unpack(xp, packed_grads, n_features, copy=True)
     for i in range(1, n_layers + 1):
@@ -207,7 +218,7 @@ def loss_and_grads(
     return loss, grads
 
 
-def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
+def predict_proba(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> Any:
     """Compute the class probabilities of each row: the softmax of the scores.
 
     Parameters
@@ -216,6 +227,8 @@ def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
         A model (``W1, b1, ..., WL, bL``) of X's library and device.
     X : array, shape (N, D)
         The examples.
+    activation : {"relu", "tanh", "logistic", "identity"}
+        The hidden layers' activation (the one the model was trained with).
 
     Returns
     -------
@@ -230,11 +243,12 @@ def predict_proba(params: Mapping[str, Any], X: Any) -> Any:
     >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-12)
     ((300, 3), True)
     """
+    activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return _probabilities(xp, params, X, n_layers)
+    return _probabilities(xp, params, X, n_layers, activation)
 
 
-def predict(params: Mapping[str, Any], X: Any) -> Any:
+def predict(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> Any:
     """Predict the most probable class of each row.
 
     Parameters
@@ -243,6 +257,8 @@ def predict(params: Mapping[str, Any], X: Any) -> Any:
         A model (``W1, b1, ..., WL, bL``) of X's library and device.
     X : array, shape (N, D)
         The examples.
+    activation : {"relu", "tanh", "logistic", "identity"}
+        The hidden layers' activation (the one the model was trained with).
 
     Returns
     -------
@@ -256,11 +272,12 @@ def predict(params: Mapping[str, Any], X: Any) -> Any:
     >>> pn.predict(pn.init_params([2, 3], seed=0), X).shape
     (300,)
     """
+    activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return _predictions(xp, params, X, n_layers)
+    return _predictions(xp, params, X, n_layers, activation)
 
 
-def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
+def accuracy(params: Mapping[str, Any], X: Any, y: Any, *, activation: str = "relu") -> float:
     """Compute the fraction of rows whose predicted class equals ``y``.
 
     Parameters
@@ -271,6 +288,8 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
         The examples.
     y : array of integers, shape (N,)
         Their labels, in ``[0, K)``.
+    activation : {"relu", "tanh", "logistic", "identity"}
+        The hidden layers' activation (the one the model was trained with).
 
     Returns
     -------
@@ -285,26 +304,58 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any) -> float:
     >>> round(pn.accuracy(params, X, y), 2)  # the softmax classifier: about half
     0.53
     """
+    activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
-    hits = _hits(xp, params, X, y, n_layers)
+    hits = _hits(xp, params, X, y, n_layers, activation)
     return float(int(hits) / X.shape[0])  # exact: the same float on every backend
 
 
-@as_program("n_layers")
-def _probabilities(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+def outputs(
+    params: Mapping[str, Any], X: Any, *, activation: str = "relu", output: str = "softmax"
+) -> Any:
+    """The output layer's values (N, K) of the rows of X: softmax probabilities, logistic
+    probabilities of each output, or the identity's scores (regression); params and X
+    checked as :func:`predict_proba` checks them."""
+    activation_pair(activation)  # raises for an unknown name
+    output_loss(output)
+    xp, _, n_layers, params, X, _ = check_inputs(params, X)
+    return _outputs(xp, params, X, n_layers, activation, output)
+
+
+@as_program("n_layers", "activation", "output")
+def _outputs(
+    xp: ModuleType,
+    params: Mapping[str, Any],
+    X: Any,
+    n_layers: int,
+    activation: str,
+    output: str,
+) -> Any:
+    """outputs' computation, one program where the library compiles."""
+    return output_values(xp, output, scores(xp, params, X, n_layers, activation))
+
+
+@as_program("n_layers", "activation")
+def _probabilities(
+    xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
+) -> Any:
     """predict_proba's computation, one program where the library compiles."""
-    return softmax(xp, scores(xp, params, X, n_layers))
+    return softmax(xp, scores(xp, params, X, n_layers, activation))
 
 
-@as_program("n_layers")
-def _predictions(xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int) -> Any:
+@as_program("n_layers", "activation")
+def _predictions(
+    xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
+) -> Any:
     """predict's computation, one program where the library compiles."""
-    return xp.argmax(scores(xp, params, X, n_layers), axis=1)
+    return xp.argmax(scores(xp, params, X, n_layers, activation), axis=1)
 
 
-@as_summary("n_layers")
-def _hits(xp: ModuleType, params: Mapping[str, Any], X: Any, y: Any, n_layers: int) -> Any:
+@as_summary("n_layers", "activation")
+def _hits(
+    xp: ModuleType, params: Mapping[str, Any], X: Any, y: Any, n_layers: int, activation: str
+) -> Any:
     """How many rows are predicted right (0-d), where it costs least
     (:func:`portable_net.engines.summarised`)."""
-    pred = xp.argmax(scores(xp, params, X, n_layers), axis=1)
+    pred = xp.argmax(scores(xp, params, X, n_layers, activation), axis=1)
     return xp.sum(xp.astype(pred == xp.astype(y, pred.dtype), pred.dtype))

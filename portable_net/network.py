@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from . import layers
 from ._backend import device_of, from_host
-from .loss import l2_penalty, softmax_xent
+from .loss import l2_penalty, output_loss
 
 
 def pack(xp: ModuleType, params: Mapping[str, Any], n_layers: int) -> list[Any]:
@@ -80,21 +80,29 @@ def step_data(xp: ModuleType, X: Any, onehot_rows: Any) -> StepData:
     return StepData(Xt1=inputs_with_ones(xp, X), onehot=xp.asarray(onehot_rows.T, copy=True))
 
 
-def forward(xp: ModuleType, packed: list[Any], Xt1: Any) -> tuple[Any, list[Any]]:
-    """Scores (K, B) of the columns of Xt1 (D + 1, B), and what backward needs per layer."""
+def forward(
+    xp: ModuleType, packed: list[Any], Xt1: Any, activation: str = "relu"
+) -> tuple[Any, list[Any]]:
+    """Scores (K, B) of the columns of Xt1 (D + 1, B), and what backward needs per layer;
+    ``activation`` names the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`)."""
+    activate = layers.activation_pair(activation)[0]
     n_layers = (len(packed) + 1) // 2
     caches = []
     h, cache = layers.affine_forward(packed[0], Xt1, None)  # (H1, B)
     for i in range(2, n_layers + 1):
-        h, relu_cache = layers.relu_forward(xp, h)  # (H_{i-1}, B)
-        caches.append((cache, relu_cache))
+        h, act_cache = activate(xp, h)  # (H_{i-1}, B)
+        caches.append((cache, act_cache))
         h, cache = layers.affine_forward(packed[2 * i - 3], h, packed[2 * i - 2])  # (H_i, B)
     caches.append((cache, None))
     return h, caches
 
 
-def backward(xp: ModuleType, dscores: Any, caches: list[Any]) -> list[Any]:
-    """d loss / d scores (K, B) -> [dW1b, dW2^T, db2, ...], last layer first."""
+def backward(
+    xp: ModuleType, dscores: Any, caches: list[Any], activation: str = "relu"
+) -> list[Any]:
+    """d loss / d scores (K, B) -> [dW1b, dW2^T, db2, ...], last layer first; ``activation``
+    as :func:`forward`'s."""
+    derivative = layers.activation_pair(activation)[1]
     n_layers = len(caches)
     grads: list[Any] = [None] * (2 * n_layers - 1)
     dout = dscores  # (H_i, B)
@@ -102,15 +110,15 @@ def backward(xp: ModuleType, dscores: Any, caches: list[Any]) -> list[Any]:
     for i in range(n_layers, 1, -1):
         dh, dW, db = layers.affine_backward(xp, dout, cache, need_dx=True, with_bias=True)
         grads[2 * i - 3], grads[2 * i - 2] = dW, db
-        cache, relu_cache = caches[i - 2]
-        dout = layers.relu_backward(xp, dh, relu_cache)  # (H_{i-1}, B)
+        cache, act_cache = caches[i - 2]
+        dout = derivative(xp, dh, act_cache)  # (H_{i-1}, B)
     _, grads[0], _ = layers.affine_backward(xp, dout, cache, need_dx=False, with_bias=False)
     return grads
 
 
-def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any) -> Any:
+def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any, activation: str = "relu") -> Any:
     """Scores (K, B) of the columns of Xt1 (D + 1, B)."""
-    return forward(xp, packed, Xt1)[0]
+    return forward(xp, packed, Xt1, activation)[0]
 
 
 def loss_and_grads(
@@ -121,23 +129,33 @@ def loss_and_grads(
     *,
     scale: Any = None,
     need_loss: bool = True,
+    activation: str = "relu",
+    output: str = "softmax",
 ) -> tuple[Any | None, list[Any]]:
     """The summed data loss (0-d, or None) and the gradient of the mean data loss, in the
-    packed layout: Xt1 (D + 1, N), onehot (K, N) -> (loss sum, [dW1b, dW2^T, db2, ...]). No
-    L2 term (the step adds it). ``scale``: the factor of each example's gradient, a number
-    or a (1, N) row (None: 1/N, the mean)."""
+    packed layout: Xt1 (D + 1, N), targets ``onehot`` (K, N) -> (loss sum, [dW1b, dW2^T,
+    db2, ...]). No L2 term (the step adds it). ``scale``: the factor of each example's
+    gradient, a number or a (1, N) row (None: 1/N, the mean). ``activation``: the hidden
+    layers'; ``output``: the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)."""
     scale = 1.0 / Xt1.shape[1] if scale is None else scale
-    scores, caches = forward(xp, packed, Xt1)  # (K, N)
-    loss_sum, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=need_loss)
-    return loss_sum, backward(xp, dscores, caches)
+    scores, caches = forward(xp, packed, Xt1, activation)  # (K, N)
+    loss_sum, dscores = output_loss(output)(xp, scores, onehot, scale, need_loss=need_loss)
+    return loss_sum, backward(xp, dscores, caches, activation)
 
 
 def mean_loss(
-    xp: ModuleType, packed: list[Any], Xt1: Any, onehot: Any, reg: float, n_features: int
+    xp: ModuleType,
+    packed: list[Any],
+    Xt1: Any,
+    onehot: Any,
+    reg: float,
+    n_features: int,
+    activation: str = "relu",
+    output: str = "softmax",
 ) -> Any:
     """The regularised mean loss (0-d), forward only."""
-    scores = forward_scores(xp, packed, Xt1)  # (K, N)
-    loss_sum, _ = softmax_xent(xp, scores, onehot, 1.0, need_loss=True, need_grad=False)
+    scores = forward_scores(xp, packed, Xt1, activation)  # (K, N)
+    loss_sum, _ = output_loss(output)(xp, scores, onehot, 1.0, need_loss=True, need_grad=False)
     return loss_sum / Xt1.shape[1] + penalty(xp, packed, n_features, reg)
 
 

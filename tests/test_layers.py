@@ -85,3 +85,52 @@ def test_layers_against_torch_autograd():
     np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(dW, W.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(db, b.grad.numpy(), rtol=1e-12)
+
+
+NUMPY_ACTIVATIONS = {
+    "identity": lambda v: v,
+    "logistic": lambda v: 1.0 / (1.0 + np.exp(-v)),
+    "tanh": np.tanh,
+    "relu": lambda v: np.maximum(v, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", list(layers.ACTIVATIONS))
+def test_each_activation_pair_on_every_backend(xp, device, name):
+    """forward is the activation, backward its derivative (centred differences), on the
+    caller's library and device."""
+    forward, backward = layers.activation_pair(name)
+    x_np = 3.0 * RNG.normal(size=(4, 6))  # (H, B), away from relu's kink
+    x_np[np.abs(x_np) < 1e-3] = 0.5
+    x_np[0, 0] = 40.0  # large magnitudes: the logistic without overflow
+    x_np[1, 0] = -40.0
+    if xp.float64 is None:
+        pytest.skip("float64 needed")
+    out, cache = forward(xp, xp.asarray(x_np, copy=True, device=device))
+    assert_on(out, xp, device)
+    np.testing.assert_allclose(to_numpy(out), NUMPY_ACTIVATIONS[name](x_np), rtol=1e-14)
+    dout = RNG.normal(size=x_np.shape)
+    dx = backward(xp, xp.asarray(dout, copy=True, device=device), cache)
+    assert_on(dx, xp, device)
+    f = NUMPY_ACTIVATIONS[name]
+    numeric = _centred(lambda v: float(np.sum(f(v) * dout)), x_np)
+    np.testing.assert_allclose(to_numpy(dx), numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", list(layers.ACTIVATIONS))
+def test_each_activation_against_torch_autograd(name):
+    torch = pytest.importorskip("torch")
+    ours = {"identity": lambda t: t, "logistic": torch.sigmoid, "tanh": torch.tanh,
+            "relu": torch.relu}[name]  # fmt: skip
+    x = torch.tensor(X_NP * 2.0, requires_grad=True)
+    (ours(x) * torch.tensor(DOUT_NP[:3])).sum().backward()
+    forward, backward = layers.activation_pair(name)
+    out, cache = forward(np, X_NP * 2.0)
+    np.testing.assert_allclose(out, ours(x).detach().numpy(), rtol=1e-14)
+    dx = backward(np, DOUT_NP[:3].copy(), cache)
+    np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_an_unknown_activation_is_one_value_error_naming_the_four():
+    with pytest.raises(ValueError, match="activation must be one of 'identity', 'logistic'"):
+        layers.activation_pair("softplus")

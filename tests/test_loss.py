@@ -140,3 +140,78 @@ def test_a_padded_weighted_batch_steps_as_the_batch_itself(xp, device, optimizer
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
     for a, b in zip(out, ref):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
+
+
+def _numpy_output_loss(name, scores, targets, weights):
+    """An independent reference (float64 NumPy, the (K, B) layout): the weighted sum of
+    each column's loss, and the gradient of that sum (unscaled) wrt the scores."""
+    if name == "softmax":
+        p = np.exp(scores - scores.max(axis=0)) / np.exp(scores - scores.max(axis=0)).sum(axis=0)
+        col = -np.sum(targets * np.log(p), axis=0)
+    elif name == "logistic":
+        p = 1.0 / (1.0 + np.exp(-scores))
+        col = -np.sum(targets * np.log(p) + (1 - targets) * np.log(1 - p), axis=0)
+    else:
+        p = scores
+        col = 0.5 * np.mean((scores - targets) ** 2, axis=0)
+    return float(np.sum(col * weights)), (p - targets) * weights
+
+
+@pytest.mark.parametrize("name", ["softmax", "logistic", "squared"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_each_output_loss_on_every_backend(xp, device, name, weighted):
+    """Each output layer's loss and ``scale * (output - target)``, against NumPy's formulas
+    (and, for one output or softmax, centred differences of the loss), weighted or not."""
+    from portable_net.loss import output_loss
+
+    if xp.float64 is None:
+        pytest.skip("float64 needed")
+    rng = np.random.default_rng(7)
+    k, b = (3, 8) if name != "logistic" else (1, 8)
+    scores = 2.0 * rng.standard_normal((k, b))
+    if name == "softmax":
+        targets = np.eye(k)[rng.integers(0, k, b)].T
+    elif name == "logistic":
+        targets = rng.integers(0, 2, (k, b)).astype(np.float64)
+    else:
+        targets = rng.standard_normal((k, b))
+    w = rng.uniform(0.2, 3.0, (1, b)) if weighted else np.ones((1, b))
+    loss_of = output_loss(name)
+
+    def ours(s):
+        return loss_of(
+            xp,
+            xp.asarray(s, copy=True, device=device),
+            xp.asarray(targets, device=device),
+            xp.asarray(w / 5.0, device=device),
+            need_loss=True,
+            weights=xp.asarray(w, device=device) if weighted else None,
+        )
+
+    loss, d = ours(scores)
+    assert_on(d, xp, device)
+    ref_loss, ref_d = _numpy_output_loss(name, scores, targets, w)
+    np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(d), ref_d / 5.0, rtol=1e-12, atol=1e-15)
+    if name == "squared":  # scikit-learn's gradient is the sum's over outputs: K x the mean's
+        ref_d = ref_d / k
+    h = 1e-6
+    numeric = np.zeros_like(scores)
+    for idx in np.ndindex(*scores.shape):
+        plus, minus = scores.copy(), scores.copy()
+        plus[idx] += h
+        minus[idx] -= h
+        numeric[idx] = (float(ours(plus)[0]) - float(ours(minus)[0])) / (2 * h)
+    np.testing.assert_allclose(ref_d, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_the_logistic_loss_is_stable_for_large_scores():
+    from portable_net.loss import logistic_xent
+
+    scores = np.array([[800.0, -800.0, 40.0, -40.0]])
+    targets = np.array([[1.0, 0.0, 0.0, 1.0]])
+    loss, d = logistic_xent(np, scores.copy(), targets, 1.0, need_loss=True)
+    # softplus(z) - t z: 0, 0, 40 + log1p(e^-40), 40 + log1p(e^-40)
+    np.testing.assert_allclose(float(loss), 2 * (40.0 + np.log1p(np.exp(-40.0))), rtol=1e-15)
+    expit = pytest.importorskip("scipy.special").expit
+    np.testing.assert_allclose(d, expit(scores) - targets, atol=1e-17)

@@ -177,3 +177,100 @@ def test_the_first_product_is_five_frames_deep():
     frames = depth[0]
     assert frames[0] == "layers.py:affine_forward" and frames[-1] == "training.py:train"
     assert len(frames) <= 5, frames
+
+
+def _targets(name, y_np, k, rng):
+    """(K, N) targets of the output layer ``name`` for spiral labels: one-hot, 0/1 labels
+    of the classes (multilabel), or real values."""
+    if name == "softmax":
+        return np.eye(k)[y_np].T
+    if name == "logistic":
+        return (np.eye(k)[y_np].T + (rng.random((k, y_np.shape[0])) < 0.3)).clip(0, 1)
+    return rng.standard_normal((k, y_np.shape[0]))
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+@pytest.mark.parametrize("output", ["softmax", "logistic", "squared"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_every_activation_output_and_weighting_fast_is_core(xp, device, activation, output,
+                                                            weighted):  # fmt: skip
+    """The fast step (block sums of 7, Nesterov) on each activation, output layer and sample
+    weights gives the core step's numbers; the core's weighted step is the weighted mean."""
+    if xp.float64 is None:
+        pytest.skip("float64 needed")
+    rng = np.random.default_rng(5)
+    X_np, y_np = pn.make_spiral(8, 3, seed=5)
+    targets = _targets(output, y_np, 3, rng)
+    if weighted:
+        targets = np.concatenate([targets, rng.uniform(0.1, 2.0, (1, y_np.shape[0]))])
+    p_np = pn.init_params([2, 9, 3], seed=5, scale=0.5)
+    params = {k: xp.asarray(v, device=device) for k, v in p_np.items()}
+    data = network.StepData(
+        network.inputs_with_ones(xp, xp.asarray(X_np, device=device)),
+        xp.asarray(targets, device=device),
+    )
+    optimizer = pn.optim.SGD(0.3, momentum=0.9, nesterov=True)
+    results = []
+    for make, block in ((make_step, None), (fast.make_step, 7)):
+        settings = StepSettings(n_features=2, learning_rate=0.3, reg=0.2, block=block,
+                                optimizer=optimizer, reg_over_batch=True, activation=activation,
+                                output=output, weighted=weighted)  # fmt: skip
+        p = network.pack(xp, params, 2)
+        out, _, losses = _run(make(xp, p, settings), p, optimizer.init(xp, p), data, 8)
+        results.append((out, losses))
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+    _assert_close(results[1][0], results[0][0])
+
+
+def test_integer_sample_weights_are_repeated_examples():
+    """Weights of 0, 1, 2 and 3: the weighted core step is the step on the data with each
+    example repeated that many times (its loss, its update, alpha over the weights' sum)."""
+    import array_api_compat.numpy as xp
+
+    rng = np.random.default_rng(2)
+    X_np, y_np = pn.make_spiral(6, 3, seed=2)
+    counts = rng.integers(0, 4, y_np.shape[0])
+    counts[0] = 1
+    p_np = pn.init_params([2, 6, 3], seed=2, scale=0.5)
+    opt = pn.optim.Adam(0.05)
+    runs = []
+    for weighted in (False, True):
+        if weighted:
+            X, onehot = X_np, np.concatenate([np.eye(3)[y_np].T, counts[None, :] * 1.0])
+        else:
+            X, onehot = np.repeat(X_np, counts, axis=0), np.eye(3)[np.repeat(y_np, counts)].T
+        data = network.StepData(network.inputs_with_ones(xp, X), onehot)
+        settings = StepSettings(n_features=2, learning_rate=0.05, reg=0.1, optimizer=opt,
+                                reg_over_batch=True, activation="tanh", weighted=weighted)  # fmt: skip
+        p = network.pack(xp, p_np, 2)
+        runs.append(_run(make_step(xp, p, settings), p, opt.init(xp, p), data, 5))
+    np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=1e-12)
+    _assert_close(runs[1][0], runs[0][0])
+
+
+def test_fused_and_batch_major_engines_fall_back_to_the_fast_step():
+    """The JAX CPU batch-major stretch and CuPy's fused kernels implement ReLU, softmax,
+    unweighted only: any other activation, output or weighting gets the fast step (compiled
+    on JAX) instead, with the same numbers."""
+    import array_api_compat.numpy as np_xp
+
+    packed = network.pack(np_xp, pn.init_params([2, 5, 3], seed=0), 2)
+    relu = StepSettings(n_features=2, learning_rate=0.1, reg=0.0)
+    others = [
+        StepSettings(n_features=2, learning_rate=0.1, reg=0.0, activation="tanh"),
+        StepSettings(n_features=2, learning_rate=0.1, reg=0.0, output="logistic"),
+        StepSettings(n_features=2, learning_rate=0.1, reg=0.0, weighted=True),
+    ]
+    try:
+        from portable_net.engines import cupy_engine
+    except ImportError:
+        cupy_engine = None
+    if cupy_engine is not None:
+        assert cupy_engine.supported(packed, None, relu)
+        assert not any(cupy_engine.supported(packed, None, s) for s in others)
+    jax = pytest.importorskip("jax")
+    from portable_net.engines import jax_engine
+
+    jpacked = [jax.numpy.asarray(p, dtype=jax.numpy.float32) for p in packed]
+    assert jax_engine._one_hidden_cpu_stretch(relu, jpacked) is not None
+    assert all(jax_engine._one_hidden_cpu_stretch(s, jpacked) is None for s in others)

@@ -44,13 +44,17 @@ FORWARD_EXAMPLES_FROM = 2**16
 
 def supported(packed: list[Any], batch_size: int | None, settings: Any = None) -> bool:
     """Whether the fused step applies: one hidden layer, full batch, float32/64, small D1, K,
-    and (with ``settings``) SGD with no or classical momentum: the kernels implement that
-    update only; other optimisers (Adam, Nesterov) run the portable step, by design."""
+    and (with ``settings``) SGD with no or classical momentum, ReLU hidden units, softmax
+    outputs and no sample weights: the kernels implement that step only; other optimisers
+    (Adam, Nesterov), activations, outputs and weighted examples run the fast step of
+    :mod:`.fast`, by design."""
     if batch_size is not None or len(packed) != 3:
         return False
     if settings is not None:
         opt = settings.optimizer
         if not isinstance(opt, SGD) or opt.nesterov:
+            return False
+        if (settings.activation, settings.output, settings.weighted) != ("relu", "softmax", False):
             return False
     d1, k = packed[0].shape[1], packed[1].shape[0]
     return str(packed[0].dtype) in ("float32", "float64") and d1 <= MAX_D1 and k <= MAX_K

@@ -12,7 +12,11 @@ nothing but the order of a few roundings (tested against the core to 1e-12 in fl
   fit in cache (:mod:`.blocks` chooses the size per library and allocator).
 
 A fourth serves the compiled engines: **padded batches** (``weights``, a (1, B) row of 0 and
-1): a batch of any size runs at one width, its padding columns counting for nothing.
+1): a batch of any size runs at one width, its padding columns counting for nothing. With
+``settings.weighted`` the targets' last row holds the examples' weights (zero in padding
+columns, whose targets are zero) and stands in for ``weights``.
+
+The hidden activation and the output layer with its loss are the settings' (as the core's).
 
 ``make_step(xp, packed, settings)`` returns ``step(packed, state, Xt1, onehot, need_loss,
 learning_rate=None, weights=None) -> (packed, state, loss or None)``, the signature of the
@@ -25,9 +29,9 @@ from types import ModuleType
 from typing import Any, cast
 
 from .. import network
-from ..loss import softmax_xent
+from ..loss import output_loss
 from ..optim import SGD, SGDState
-from ..step import Step, StepSettings
+from ..step import Step, StepSettings, split_targets
 
 Update = Any
 
@@ -137,27 +141,32 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Up
 def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
     """The fast step of one run (constants made once, outside the step)."""
     update = make_update(xp, packed, settings)
-    block = settings.block
+    block, activation, output = settings.block, settings.activation, settings.output
+    loss_of = output_loss(output)
 
     def step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None):
         lr = settings.learning_rate if learning_rate is None else learning_rate
+        onehot, sample_weights = split_targets(onehot, settings.weighted)
+        if sample_weights is not None:  # zero in a padded batch's padding columns
+            weights = sample_weights
         if weights is None:
             n = Xt1.shape[1]
             scale = gradient_scale(settings, lr, n)
-        else:  # a padded batch: its examples are the weight-1 columns (onehot 0 elsewhere)
+        else:  # weighted, or a padded batch (its examples the weight-1 columns, onehot 0 elsewhere)
             n = xp.sum(weights)
             scale = gradient_scale(settings, lr, n) * weights  # (1, B)
         reg = settings.reg_for(n)
         if block is None or block >= Xt1.shape[1]:
-            scores, caches = network.forward(xp, packed, Xt1)  # (K, B)
-            loss_sum, dscores = softmax_xent(
+            scores, caches = network.forward(xp, packed, Xt1, activation)  # (K, B)
+            loss_sum, dscores = loss_of(
                 xp, scores, onehot, scale, need_loss=need_loss, weights=weights
             )
-            grads = network.backward(xp, dscores, caches)
+            grads = network.backward(xp, dscores, caches, activation)
         else:
             loss_sum, grads = blocked_loss_and_grads(
-                xp, packed, Xt1, onehot, scale, block, need_loss=need_loss, weights=weights
-            )
+                xp, packed, Xt1, onehot, scale, block, need_loss=need_loss, weights=weights,
+                activation=activation, output=output,
+            )  # fmt: skip
         loss = None
         if need_loss:
             loss = loss_sum / n + network.penalty(xp, packed, settings.n_features, reg)
@@ -176,14 +185,16 @@ def block_loss_and_grads(
     *,
     need_loss: bool,
     weights: Any = None,
+    activation: str = "relu",
+    output: str = "softmax",
 ) -> tuple[Any | None, list[Any]]:
     """One block's share of the summed data loss (or None) and of the gradient scaled by
     ``scale``, in the packed layout (no L2 term: it is added once per step)."""
-    scores, caches = network.forward(xp, packed, Xt1)  # (K, B)
-    loss_sum, dscores = softmax_xent(
+    scores, caches = network.forward(xp, packed, Xt1, activation)  # (K, B)
+    loss_sum, dscores = output_loss(output)(
         xp, scores, onehot, scale, need_loss=need_loss, weights=weights
     )
-    return loss_sum, network.backward(xp, dscores, caches)
+    return loss_sum, network.backward(xp, dscores, caches, activation)
 
 
 def blocked_loss_and_grads(
@@ -196,14 +207,17 @@ def blocked_loss_and_grads(
     *,
     need_loss: bool,
     weights: Any = None,
+    activation: str = "relu",
+    output: str = "softmax",
 ) -> tuple[Any | None, list[Any]]:
     """The whole batch's summed data loss (or None) and scaled gradient, as a sum over
     blocks of ``block`` examples (None: one block). With ``weights`` (1, B), ``scale`` is a
     (1, B) row too."""
     n = Xt1.shape[1]
+    kinds = {"activation": activation, "output": output}
     if block is None or block >= n:
         return block_loss_and_grads(
-            xp, packed, Xt1, onehot, scale, need_loss=need_loss, weights=weights
+            xp, packed, Xt1, onehot, scale, need_loss=need_loss, weights=weights, **kinds
         )
     loss_sum: Any = None
     grads: list[Any] | None = None
@@ -217,6 +231,7 @@ def blocked_loss_and_grads(
             scale if weights is None else scale[:, start:stop],
             need_loss=need_loss,
             weights=None if weights is None else weights[:, start:stop],
+            **kinds,
         )
         if grads is None:
             loss_sum, grads = part_loss, part
@@ -230,18 +245,32 @@ def blocked_loss_and_grads(
     return loss_sum, cast("list[Any]", grads)  # n > block: the loop ran at least once
 
 
-def loss_sum(xp: ModuleType, packed: list[Any], Xt1: Any, onehot: Any, block: int | None) -> Any:
-    """The summed data loss (0-d), forward only, block by block (None: one block)."""
+def loss_sum(
+    xp: ModuleType,
+    packed: list[Any],
+    Xt1: Any,
+    onehot: Any,
+    block: int | None,
+    activation: str = "relu",
+    output: str = "softmax",
+    weighted: bool = False,
+) -> Any:
+    """The summed data loss (0-d), forward only, block by block (None: one block);
+    ``weighted``: the targets' last row holds the examples' weights (their weighted sum)."""
     n = Xt1.shape[1]
     block = n if block is None else block
+    loss_of = output_loss(output)
     total = None
     for start in range(0, n, block):
         stop = min(start + block, n)  # the standard leaves slices past the end unspecified
         part_x, part_y = (
             (Xt1, onehot) if block >= n else (Xt1[:, start:stop], onehot[:, start:stop])
         )
-        scores, _ = network.forward(xp, packed, part_x)
-        part, _ = softmax_xent(xp, scores, part_y, 1.0, need_loss=True, need_grad=False)
+        targets, weights = split_targets(part_y, weighted)
+        scores, _ = network.forward(xp, packed, part_x, activation)
+        part, _ = loss_of(
+            xp, scores, targets, 1.0, need_loss=True, need_grad=False, weights=weights
+        )
         total = part if total is None else total + part
     return total
 
@@ -254,15 +283,21 @@ def mean_loss(
     reg: float,
     n_features: int,
     block: int | None = None,
+    activation: str = "relu",
+    output: str = "softmax",
+    weighted: bool = False,
 ) -> Any:
-    """The regularised mean loss (0-d), forward only, block by block."""
-    data = loss_sum(xp, packed, Xt1, onehot, block) / Xt1.shape[1]
+    """The regularised mean loss (0-d), forward only, block by block (with ``weighted``,
+    the weighted mean)."""
+    n = xp.sum(onehot[-1, :]) if weighted else Xt1.shape[1]
+    data = loss_sum(xp, packed, Xt1, onehot, block, activation, output, weighted) / n
     return data + network.penalty(xp, packed, n_features, reg)
 
 
-def full_data_loss(xp, packed, Xt1, onehot, reg, n_features, block, by_rows):
+def full_data_loss(xp, packed, Xt1, onehot, reg, n_features, block, by_rows,
+                   activation="relu", output="softmax", weighted=False):  # fmt: skip
     """The full-data loss (0-d) of a run's data as the loop prepared it (``by_rows``: example
     by example, ([X, 1] (N, D + 1), one-hot rows (N, K)))."""
     if by_rows:
         Xt1, onehot = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(onehot, (1, 0))
-    return mean_loss(xp, packed, Xt1, onehot, reg, n_features, block)
+    return mean_loss(xp, packed, Xt1, onehot, reg, n_features, block, activation, output, weighted)

@@ -159,9 +159,12 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
 
 def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, SGD,
-    in the batch-major layout: ``loop(packed, state, Xt1, onehot, n_steps, lr)``, to be
-    traced; or None."""
+    ReLU, softmax outputs, unweighted, in the batch-major layout: ``loop(packed, state, Xt1,
+    onehot, n_steps, lr)``, to be traced; or None (then the fast step compiled as it is: the
+    other activations, outputs and weighted examples)."""
     if len(packed) != 3 or settings.block is not None or not folds_rate(settings):
+        return None
+    if (settings.activation, settings.output, settings.weighted) != ("relu", "softmax", False):
         return None
     if any(d.platform != "cpu" for p in packed for d in p.devices()):
         return None
