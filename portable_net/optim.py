@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NamedTuple
 
+from .params import ADAM, check
+from .params import SGD as SGD_FIELDS
 from .schedule import LearningRateSchedule, NoImprovement
 
 __all__ = [
@@ -55,20 +57,11 @@ __all__ = [
 ]
 
 
-def _check_rate(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive float, not {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite float, got {value!r}")
-
-
-def _check_fraction(name: str, value: Any, *, closed_right: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, not {type(value).__name__}")
-    ok = 0.0 <= value <= 1.0 if closed_right else 0.0 <= value < 1.0
-    if not ok:
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+def _check_fields(optimizer: Any, where: str, keys: dict[str, str]) -> None:
+    """The optimiser's fields (field -> the table's name) checked against
+    :mod:`portable_net.params`, and stored as plain Python numbers."""
+    for name, key in keys.items():
+        object.__setattr__(optimizer, name, check(key, getattr(optimizer, name), where))
 
 
 def _check_lists(params: list[Any], grads: list[Any], buffers: list[Any], what: str) -> None:
@@ -182,10 +175,7 @@ class SGD:
     nesterov: bool = False
 
     def __post_init__(self) -> None:
-        _check_rate("learning_rate", self.learning_rate)
-        _check_fraction("momentum", self.momentum)
-        if not isinstance(self.nesterov, bool):
-            raise TypeError(f"nesterov must be a bool, not {type(self.nesterov).__name__}")
+        _check_fields(self, SGD_FIELDS, {n: n for n in ("learning_rate", "momentum", "nesterov")})
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs a momentum > 0")
 
@@ -338,13 +328,8 @@ class Adam:
     epsilon_after_correction: bool = True
 
     def __post_init__(self) -> None:
-        _check_rate("learning_rate", self.learning_rate)
-        _check_fraction("beta_1", self.beta_1)
-        _check_fraction("beta_2", self.beta_2)
-        if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)):
-            raise TypeError(f"epsilon must be a float, not {type(self.epsilon).__name__}")
-        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
-            raise ValueError(f"epsilon must be a finite float >= 0, got {self.epsilon!r}")
+        names = ("learning_rate", "beta_1", "beta_2", "epsilon")
+        _check_fields(self, ADAM, {n: n for n in names})
         if not isinstance(self.epsilon_after_correction, bool):
             raise TypeError("epsilon_after_correction must be a bool")
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .params import HYPERPARAMETERS, SCHEDULE, check, names
+
 __all__ = ["SCHEDULES", "LearningRateSchedule", "NoImprovement"]
 
 #: the kinds of schedule (``MLPClassifier``'s ``learning_rate``)
-SCHEDULES = ("constant", "invscaling", "adaptive")
+SCHEDULES = HYPERPARAMETERS["lr_schedule"].options
 
 
 def _no_improvement(value: float, best: float, count: int, tol: float) -> tuple[float, int]:
@@ -144,24 +146,9 @@ class LearningRateSchedule:
     no_improvement_count: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        rate = self.learning_rate_init
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-            raise TypeError(
-                f"learning_rate_init must be a positive float, not {type(rate).__name__}"
-            )
-        if not (math.isfinite(rate) and rate > 0):
-            raise ValueError(f"learning_rate_init must be a positive finite float, got {rate!r}")
-        if self.kind not in SCHEDULES:
-            raise ValueError(f"kind must be one of {', '.join(SCHEDULES)}, got {self.kind!r}")
-        if isinstance(self.power_t, bool) or not isinstance(self.power_t, (int, float)):
-            raise TypeError(f"power_t must be a float, not {type(self.power_t).__name__}")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)):
-            raise TypeError(f"tol must be a float, not {type(self.tol).__name__}")
-        if math.isnan(self.tol):
-            raise ValueError("tol must not be NaN")
-        n = self.n_iter_no_change
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n_iter_no_change must be an int >= 1, got {n!r}")
+        # the fields checked against portable_net.params, as plain Python values
+        for name, key in names(SCHEDULE).items():
+            setattr(self, name, check(key, getattr(self, name), SCHEDULE))
         self.learning_rate = float(self.learning_rate_init)
 
     def end_epoch(self, loss: float, n_samples: int) -> bool:

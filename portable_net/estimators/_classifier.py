@@ -71,7 +71,7 @@ class Classifier(Estimator):
     warm_start : bool, default=False
         ``fit`` continues from the fitted weights.
     momentum : float, default=0.9
-        SGD momentum in [0, 1) (scikit-learn also takes 1, which never converges).
+        SGD momentum in [0, 1) (scikit-learn also accepts 1).
     nesterovs_momentum : bool, default=True
         Nesterov's momentum (with ``momentum > 0``).
     early_stopping : bool, default=False
