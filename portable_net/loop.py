@@ -123,6 +123,8 @@ class Trainer:
         A previous run's optimiser state to continue from (copied), or None.
     engine : "auto", "portable" or an engine factory (see :func:`portable_net.train`)
     scheduler : chunked lazy arrays only: where their steps run
+    n_jobs : None (each run's intra-op threads chosen by its size: one where more do not
+        pay), -1 (one per core) or the number of threads (:mod:`portable_net.engines.threads`)
     activation : the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`)
     output : the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`):
         ``"softmax"`` takes integer labels ``y`` (N,); ``"logistic"`` and ``"squared"`` take
@@ -137,7 +139,8 @@ class Trainer:
                  batch_size: int | None = None, shuffle: bool = True,
                  reg_over_batch: bool = False, optimizer_state: Any = None,
                  engine: Any = "auto", scheduler: Any = None, activation: str = "relu",
-                 output: str = "softmax", sample_weight: Any = None):  # fmt: skip
+                 output: str = "softmax", sample_weight: Any = None,
+                 n_jobs: int | None = None):  # fmt: skip
         if not isinstance(optimizer, (SGD, Adam)):
             raise TypeError(f"optimizer must be an SGD or Adam, not {type(optimizer).__name__}")
         activation_pair(activation)  # raises for an unknown name
@@ -195,6 +198,9 @@ class Trainer:
             batch_size=batch_size, shuffle=shuffle, lazy=None if lazy is None else data,
         )  # fmt: skip
         self.quiet = engines.bookkeeping_off(xp)
+        # the intra-op threads of each run: a product holds one block of examples at most
+        examples = self.settings.block or batch_size or n
+        self.threads = engines.threads_for(xp, device, packed, examples, n_jobs)
         self.index_perm: tuple[Any, Any] = (None, None)
         self.best: list[Any] | None = None  # restore_best: the best held-out parameters
         self.first_loss: float | None = None  # the last run's first logged loss
@@ -207,6 +213,12 @@ class Trainer:
         the global step reached (fewer steps when a callback, the schedule or early stopping
         ends the run). On Ctrl-C: :class:`~portable_net.TrainingInterrupted` with copies of
         the parameters reached and the record (to continue from)."""
+        with engines.threads_limited(self.xp, self.threads):
+            return self._steps(steps, record, logging, seed, first, learning_rate)
+
+    def _steps(self, steps: int, record: History, logging: Logging, seed: int, first: int,
+               learning_rate: float | None) -> int:  # fmt: skip
+        """The steps of :meth:`run`, in the run's intra-op threads."""
         xp, log_every = self.xp, logging.log_every
         lr = self.optimizer.learning_rate if learning_rate is None else learning_rate
         hooks = _Hooks(xp, record, logging, self.n_features, lr)

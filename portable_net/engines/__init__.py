@@ -8,7 +8,8 @@ calls and, where a library runs stretches of steps its own way, a runner:
 - :mod:`.jax_engine`: that step compiled, a stretch of steps as one compiled loop;
 - :mod:`.cupy_engine`: fused CUDA kernels from :mod:`.cuda_kernels`, one hidden layer;
 - :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
-- :mod:`.torch_arrays`: torch without autograd's bookkeeping.
+- :mod:`.torch_arrays`: torch without autograd's bookkeeping;
+- :mod:`.threads`: the intra-op threads of a run (one where more do not pay), restored after.
 
 Each gives the core step's numbers (:mod:`portable_net.step`), to the order of a few
 roundings. A full-batch :class:`Engine` (``logged_step``, ``stretch``) may also be passed as
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
-from array_api_compat import is_dask_array
+from array_api_compat import is_dask_array, is_jax_array
 
 from .._backend import backend_name
 from ..network import StepData
@@ -34,6 +35,8 @@ from . import fast
 from .blocks import block_for
 from .portable import PortableEngine
 from .spiral import chunked_spiral
+from .threads import check_n_jobs, threads_for
+from .threads import limited as threads_limited
 from .torch_arrays import bookkeeping_off, outside_autograd
 
 __all__ = [
@@ -46,15 +49,19 @@ __all__ = [
     "block_for",
     "chunked_spiral",
     "bookkeeping_off",
+    "check_n_jobs",
     "compiled",
     "engine_for",
     "fast",
     "is_lazy",
+    "keep_compiled_programs",
     "lazy_inputs",
     "outside_autograd",
     "prepare_process",
     "step_and_runner",
     "summarised",
+    "threads_for",
+    "threads_limited",
 ]
 
 #: the names ``train(..., engine=...)`` accepts
@@ -209,6 +216,16 @@ def prepare_process(xp: ModuleType, float64: bool) -> None:
         from . import jax_engine
 
         jax_engine.prepare_process(float64)
+
+
+def keep_compiled_programs(*arrays: Any) -> None:
+    """For the estimator's fits: on JAX arrays, JAX's persistent compilation cache on for
+    the process, as the command has it (:mod:`.compilation_cache`: ``PORTABLE_NET_JAX_CACHE``
+    picks the directory or turns it off); on other libraries, nothing."""
+    if any(is_jax_array(a) for a in arrays):
+        from . import compilation_cache
+
+        compilation_cache.use_default_cache()
 
 
 def is_lazy(*arrays: Any) -> bool:

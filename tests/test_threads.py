@@ -1,0 +1,158 @@
+"""The intra-op threads of a training run (portable_net/engines/threads.py): one thread for
+small products, ``n_jobs`` honoured, the caller's setting restored after every run."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import portable_net as pn
+from portable_net.engines import threads
+from portable_net.errors import TrainingInterrupted
+from portable_net.history import History
+from portable_net.loop import Logging, Trainer
+from portable_net.optim import SGD
+
+
+def _spiral(lib=None):
+    X, y = pn.make_spiral(50, 3, seed=0)
+    params = pn.init_params([2, 20, 3], seed=0)
+    if lib is not None:
+        X, y = lib.asarray(X), lib.asarray(y)
+        params = {k: lib.asarray(v) for k, v in params.items()}
+    return params, X, y
+
+
+def _threads_seen(trainer, read, steps=3, callback=None):
+    """The thread counts ``read()`` returned at each logged step of one run."""
+    seen = []
+
+    def cb(step, loss, params):
+        seen.append(read())
+        if callback is not None:
+            callback(step)
+
+    trainer.run(steps, History(), Logging(log_every=1, callback=cb))
+    return seen
+
+
+@pytest.fixture
+def torch_two_threads():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_torch_small_run_on_one_thread_then_restored(torch_two_threads):
+    torch = torch_two_threads
+    params, X, y = _spiral(torch)
+    trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3)
+    assert _threads_seen(trainer, torch.get_num_threads) == [1, 1, 1]
+    assert torch.get_num_threads() == 2
+    # mini-batches too
+    trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3, batch_size=32)
+    assert _threads_seen(trainer, torch.get_num_threads) == [1, 1, 1]
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3, -1])
+def test_torch_n_jobs_honoured(torch_two_threads, n_jobs):
+    torch = torch_two_threads
+    torch.set_num_threads(1)
+    params, X, y = _spiral(torch)
+    trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3, n_jobs=n_jobs)
+    want = os.cpu_count() if n_jobs == -1 else n_jobs
+    assert _threads_seen(trainer, torch.get_num_threads, steps=2) == [want, want]
+    assert torch.get_num_threads() == 1
+
+
+def test_torch_threads_restored_after_errors(torch_two_threads):
+    torch = torch_two_threads
+    params, X, y = _spiral(torch)
+    trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3)
+
+    def fail(step):
+        raise RuntimeError("from the callback")
+
+    with pytest.raises(RuntimeError, match="from the callback"):
+        _threads_seen(trainer, torch.get_num_threads, callback=fail)
+    assert torch.get_num_threads() == 2
+
+    def interrupt(step):
+        raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        _threads_seen(trainer, torch.get_num_threads, callback=interrupt)
+    assert torch.get_num_threads() == 2
+
+
+def _blas_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return sorted({lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                   if lib["user_api"] == "blas"})  # fmt: skip
+
+
+def test_numpy_blas_limited_in_run_then_restored():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not any(lib["user_api"] == "blas" for lib in threadpoolctl.threadpool_info()):
+        pytest.skip("NumPy's BLAS is not one threadpoolctl controls")
+    params, X, y = _spiral()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3)
+        assert _threads_seen(trainer, _blas_threads, steps=2) == [[1], [1]]
+        assert _blas_threads() == [2]
+        trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3, n_jobs=3)
+        assert _threads_seen(trainer, _blas_threads, steps=2) == [[3], [3]]
+        assert _blas_threads() == [2]
+
+
+def test_same_numbers_whatever_the_threads():
+    """The threads change where the sums run, not what the step computes (to rounding)."""
+    params, X, y = _spiral()
+    out = []
+    for n_jobs in (None, 1, 2):
+        trainer = Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3, n_jobs=n_jobs)
+        record = History()
+        trainer.run(20, record, Logging(log_every=5))
+        out.append(record.loss)
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-12)
+    np.testing.assert_allclose(out[2], out[0], rtol=1e-12)
+
+
+def test_threads_for_decides_by_the_largest_product():
+    import array_api_compat.numpy as xp
+
+    def packed(*shapes):
+        return [np.empty(s) for s in shapes]
+
+    small = packed((100, 3), (3, 100), (3, 1))  # [W1b (H, D+1), W2^T (K, H), b2 (K, 1)]
+    assert threads.largest_product(small, 150) == 150 * 300
+    assert threads.threads_for(xp, None, small, 150) == 1
+    # [784, 2048, 10], blocks of 64: 64 * 2048 * 785 multiply-adds in the first layer
+    wide = packed((2048, 785), (10, 2048), (10, 1))
+    assert threads.largest_product(wide, 64) == 64 * 2048 * 785
+    assert 64 * 2048 * 785 >= threads.SERIAL_BELOW
+    assert threads.threads_for(xp, None, wide, 64) is None
+    assert threads.threads_for(xp, None, wide, 64, n_jobs=1) == 1
+    assert threads.threads_for(xp, None, small, 150, n_jobs=-1) == os.cpu_count()
+
+
+def test_threads_for_leaves_jax_alone():
+    jnp = pytest.importorskip("jax.numpy")
+    small = [np.empty((100, 3)), np.empty((3, 100)), np.empty((3, 1))]
+    assert threads.threads_for(jnp, None, small, 150) is None
+    assert threads.threads_for(jnp, None, small, 150, n_jobs=2) is None
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [(0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
+)
+def test_n_jobs_checked_before_work(bad, error):
+    params, X, y = _spiral()
+    with pytest.raises(error, match="n_jobs"):
+        Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3, n_jobs=bad)
