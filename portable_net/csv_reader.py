@@ -5,7 +5,10 @@ device as they are read), NUL bytes and bad UTF-8 refused as they arrive, a byte
 skipped; rows are parsed a block at a time straight into the final float64 array, so memory
 stays within a few times the file's size. A number is a CSV number: ASCII digits with an
 optional sign, point and exponent (Python's ``float()`` also takes ``1_5`` and other scripts'
-digits, which no CSV writer means as numbers).
+digits, which no CSV writer means as numbers); with ``decimal=','`` the decimal mark is a
+comma (``1,5``, as pandas' ``decimal``) and a point is refused. Missing values (an empty
+field, ``NA``, ``N/A``, ``NaN``, ``null``, ``?``) are refused with a way forward named, or
+read as NaN where the caller asks (``missing``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import array
 import csv
 import io
 import itertools
+import math
 import operator
 import os
 import re
@@ -27,6 +31,7 @@ import numpy as np
 
 __all__ = [
     "MAX_BYTES",
+    "MISSING",
     "Columns",
     "CsvError",
     "check_file",
@@ -47,6 +52,16 @@ _NUMBER = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+# a number written with a decimal comma (1,5 or -0,25e3): read as decimal=','
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?[0-9]*,[0-9]+(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+#: what marks a missing value (compared in lower case, stripped)
+MISSING = ("", "na", "n/a", "nan", "null", "?")
+# how a missing value may be read: refused, its row dropped, or the column's mean filled in
+MISSING_CHOICES = ("error", "drop", "mean")
+_MISSING_HINT = (
+    " (a missing value: pass missing='drop' to drop its rows, or missing='mean' to fill in "
+    "its column's mean)"
+)
 # rows converted to floats at a time (bounds the Python objects alive at once)
 _BLOCK = 4096
 
@@ -92,12 +107,22 @@ def delimiter_hint(text: str, delimiter: str) -> str:
     counts = {d: text.count(d) for d in _OTHER_DELIMITERS if d != delimiter}
     best = max(counts, key=lambda d: counts[d])
     if counts[best] > 0 and counts[best] >= text.count(delimiter):
-        return (
+        hint = (
             f"; it looks {_DELIMITER_NAMES[best]}-separated, not "
             f"{_DELIMITER_NAMES.get(delimiter, repr(delimiter))}-separated "
             f"(pass delimiter={best!r})"
         )
+        if best != ",":  # ';' and tab: the separators of locales that write 1,5 for 1.5
+            hint += "; if its numbers have decimal commas (1,5), also pass decimal=','"
+        return hint
     return ""
+
+
+def _field_hint(field: str, delimiter: str, decimal: str) -> str:
+    """Why a field that is not a number may be one: a decimal comma, another delimiter."""
+    if decimal != "," and _DECIMAL_COMMA.fullmatch(field):
+        return "; it looks like a number with a decimal comma (pass decimal=',')"
+    return delimiter_hint(field, delimiter)
 
 
 class _Bounded(io.RawIOBase):
@@ -184,6 +209,8 @@ def parse_csv(
     *,
     delimiter: str = ",",
     comments: bool = False,
+    decimal: str = ".",
+    missing: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, Columns]:
     """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``.
 
@@ -193,6 +220,11 @@ def parse_csv(
     numbers, else strings (so integers beyond 64 bits stay distinct, as text). Rows are
     converted a block at a time, straight into the final array. Every problem is a
     :class:`CsvError` at its line (and column).
+
+    ``decimal``: the decimal mark of the features, ``"."`` or ``","``. ``missing``: None
+    (a missing feature is an error), ``"error"`` (the same, its message naming
+    ``missing=``), ``"drop"`` or ``"mean"`` (read as NaN, for the caller to drop or fill;
+    with ``"drop"`` a row with an empty label is skipped too).
     """
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     rows = _rows(reader, comments)
@@ -218,8 +250,14 @@ def parse_csv(
             )
         if cols.label is not None:
             label = row[cols.label].strip()
+            if not label and missing == "drop":
+                continue
             if not label:
-                raise CsvError(f"the label (column {cols.label + 1}) is empty", line)
+                raise CsvError(
+                    f"the label (column {cols.label + 1}) is empty"
+                    + (" (pass missing='drop' to drop its rows)" if missing else ""),
+                    line,
+                )
             code = index.get(label)
             if code is None:
                 code = index[label] = len(index)
@@ -230,10 +268,10 @@ def parse_csv(
         block.append(pick(row))
         lines.append(line)
         if len(block) == _BLOCK:
-            _convert(block, lines, cols, delimiter, values)
+            _convert(block, lines, cols, delimiter, values, decimal, missing)
             block, lines = [], []
     if block:
-        _convert(block, lines, cols, delimiter, values)
+        _convert(block, lines, cols, delimiter, values, decimal, missing)
     n_features = len(cols.features)
     if not values:
         raise CsvError("has a header but no data rows" if cols.header else "holds no rows")
@@ -253,35 +291,55 @@ def _picker(features: tuple[int, ...]) -> Callable[[list[str]], Sequence[str]]:
 
 
 def _convert(
-    block: list[Any], lines: list[int], cols: Columns, delimiter: str, out: array.array[float]
+    block: list[Any],
+    lines: list[int],
+    cols: Columns,
+    delimiter: str,
+    out: array.array[float],
+    decimal: str = ".",
+    missing: str | None = None,
 ) -> None:
-    """A block of feature fields -> finite float64 values appended to ``out``."""
+    """A block of feature fields -> finite float64 values appended to ``out`` (NaN for a
+    missing value where ``missing`` is "drop" or "mean")."""
+    texts = block
+    if decimal != ".":
+        # the decimal mark becomes a point; a point becomes a character no number holds
+        swap = str.maketrans({decimal: ".", ".": "\x00"})
+        texts = [[f.translate(swap) for f in fields] for fields in block]
+    allow = missing in ("drop", "mean")
     try:
-        floats = np.array(block, dtype=np.float64)
-        cells = "".join(itertools.chain.from_iterable(block))
+        floats = np.array(texts, dtype=np.float64)
+        cells = "".join(itertools.chain.from_iterable(texts))
         strict = "_" not in cells and cells.isascii()  # else float() may have been lenient
     except ValueError:
         strict = False
     if not strict:
-        for fields, line in zip(block, lines):
-            for k, field in enumerate(fields):
-                field = field.strip()
-                if not is_number(field):
-                    what = (
-                        "is empty (a missing value)" if not field else f"{field!r} is not a number"
-                    )
-                    raise CsvError(
-                        what + (delimiter_hint(field, delimiter) if field else ""),
-                        line,
-                        cols.features[k] + 1,
-                        cols.names[k],
-                    )
-        raise AssertionError("unreachable: every field is a number")  # pragma: no cover
-    bad = ~np.isfinite(floats)
+        rows = []
+        for fields, converted, line in zip(block, texts, lines):
+            row = []
+            for k, (field, text) in enumerate(zip(fields, converted)):
+                field, text = field.strip(), text.strip()
+                if allow and field.lower() in MISSING:
+                    row.append(math.nan)
+                    continue
+                if not is_number(text):
+                    if not field:
+                        what = "is empty" + (_MISSING_HINT if missing else " (a missing value)")
+                    elif missing and field.lower() in MISSING:
+                        what = f"{field!r} is not a number" + _MISSING_HINT
+                    else:
+                        what = f"{field!r} is not a number" + _field_hint(field, delimiter, decimal)
+                    raise CsvError(what, line, cols.features[k] + 1, cols.names[k])
+                row.append(float(text))
+            rows.append(row)
+        floats = np.array(rows, dtype=np.float64).reshape(len(rows), len(cols.features))
+    bad = np.isinf(floats) if allow else ~np.isfinite(floats)
     if bad.any():
         i, k = (int(v) for v in np.argwhere(bad)[0])
+        field = block[i][k].strip()
+        hint = _MISSING_HINT if missing and field.lower() in MISSING else ""
         raise CsvError(
-            f"{block[i][k].strip()!r} is not a finite number",
+            f"{field!r} is not a finite number{hint}",
             lines[i],
             cols.features[k] + 1,
             cols.names[k],

@@ -25,6 +25,8 @@ import numpy as np
 from ._npz import read_arrays, read_header
 from .csv_reader import (
     MAX_BYTES,
+    MISSING,
+    MISSING_CHOICES,
     Columns,
     CsvError,
     check_file,
@@ -52,6 +54,8 @@ def read_table(
     *,
     delimiter: str = ",",
     max_bytes: int = MAX_BYTES,
+    decimal: str = ".",
+    missing: str = "error",
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read features and labels from a file.
 
@@ -80,6 +84,15 @@ def read_table(
         CSV only: the field separator.
     max_bytes : int, default 2**30
         Larger files (or ``.npz`` archives whose arrays unpack larger) are refused.
+    decimal : {".", ","}, default "."
+        CSV only: the decimal mark of the features (``","`` for ``1,5``, as pandas'
+        ``decimal``; a point is then refused). A comma as decimal mark needs another
+        ``delimiter``.
+    missing : {"error", "drop", "mean"}, default "error"
+        CSV only: what a missing feature (an empty field, ``NA``, ``N/A``, ``NaN``,
+        ``null`` or ``?``) does: ``"error"`` refuses the file (naming the line, the column
+        and these choices), ``"drop"`` drops the rows that have one (and rows with an empty
+        label), ``"mean"`` fills it in with its column's mean over the file's rows.
 
     Returns
     -------
@@ -109,6 +122,12 @@ def read_table(
         raise ValueError(
             f"delimiter must be one character (not a quote or newline), got {delimiter!r}"
         )
+    if decimal not in (".", ","):
+        raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
+    if decimal == delimiter:
+        raise ValueError(f"decimal and delimiter must differ, both are {decimal!r}")
+    if missing not in MISSING_CHOICES:
+        raise ValueError(f"missing must be one of {', '.join(MISSING_CHOICES)}, got {missing!r}")
     if label is not None and (isinstance(label, bool) or not isinstance(label, (int, str))):
         raise TypeError(
             f"label must be a column name (str), a column index (int) or None, "
@@ -132,7 +151,7 @@ def read_table(
         if label is not None:
             raise ValueError(f"label= picks a CSV column; {name!r} holds the labels in 'y'")
         return _read_npz(name, max_bytes)
-    return _read_csv(name, label, delimiter, max_bytes)
+    return _read_csv(name, label, delimiter, max_bytes, decimal, missing)
 
 
 def _npy_pair(path: Any) -> tuple[Any, Any] | None:
@@ -235,6 +254,15 @@ def _table_columns(name: str, label: int | str | None, delimiter: str) -> Any:
                     f"label={label!r} cannot be found; give the label column's index"
                 )
             matches = [j for j, f in enumerate(first) if f == label]
+            data_like = sum(is_number(f) or f.lower() in MISSING for f in first)
+            if not matches and data_like >= max(1, n_cols - 1):
+                # numbers in all columns but (at most) one: a data row, not a header
+                raise ValueError(
+                    f"{name!r} seems to have no header row: its first row "
+                    f"({', '.join(first)}) looks like data, so label={label!r} cannot be "
+                    f"found; give the label column's index (0 for the first column, "
+                    f"{n_cols - 1} or -1 for the last)"
+                )
             if not matches:
                 raise ValueError(
                     f"{name!r} has no column named {label!r}; its columns are: " + ", ".join(first)
@@ -269,12 +297,21 @@ def _table_columns(name: str, label: int | str | None, delimiter: str) -> Any:
 
 
 def _read_csv(
-    name: str, label: int | str | None, delimiter: str, max_bytes: int
+    name: str,
+    label: int | str | None,
+    delimiter: str,
+    max_bytes: int,
+    decimal: str = ".",
+    missing: str = "error",
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     try:
         with open_text(name, max_bytes) as text:
             X, labels, cols = parse_csv(
-                text, _table_columns(name, label, delimiter), delimiter=delimiter
+                text,
+                _table_columns(name, label, delimiter),
+                delimiter=delimiter,
+                decimal=decimal,
+                missing=missing,
             )
     except CsvError as exc:
         where = f", line {exc.line}" if exc.line else ""
@@ -286,4 +323,31 @@ def _read_csv(
             problem += "; expected a CSV file, an .npz archive or a pair of .npy files"
         raise ValueError(f"{name!r}{where}{sep} {problem}") from None
     assert labels is not None
+    X, labels = _fill_missing(name, X, labels, missing, cols.names)
     return X, labels, list(cols.names)
+
+
+def _fill_missing(
+    name: str, X: np.ndarray, labels: np.ndarray, missing: str, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with a missing feature (NaN) dropped, or each filled in with its column's
+    mean over the rows that have it."""
+    gaps = np.isnan(X)
+    if missing == "error" or not gaps.any():
+        return X, labels
+    if missing == "drop":
+        keep = ~gaps.any(axis=1)
+        if not keep.any():
+            raise ValueError(f"{name!r}: every row has a missing value (missing='drop')")
+        return X[keep], labels[keep]
+    empty = gaps.all(axis=0)
+    if empty.any():
+        j = int(np.argmax(empty))
+        raise ValueError(
+            f"{name!r}: column {names[j]!r} has no values to take the mean of (missing='mean')"
+        )
+    X = X.copy()
+    means = np.nanmean(X, axis=0)
+    rows, cols = np.nonzero(gaps)
+    X[rows, cols] = means[cols]
+    return X, labels

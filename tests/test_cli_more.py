@@ -197,9 +197,9 @@ def test_predict_prints_one_label_per_row(trained, tmp_path):
         "predict", str(model), str(tmp_path / "pts.csv"), "--proba", "--output", str(tmp_path / "p")
     )
     assert status == 0
-    proba = np.array(
-        [[float(v) for v in r.split(",")] for r in (tmp_path / "p").read_text().split()]
-    )
+    header, *rows = (tmp_path / "p").read_text().split()
+    assert header == "P(0),P(1),P(2)"
+    proba = np.array([[float(v) for v in r.split(",")] for r in rows])
     np.testing.assert_allclose(proba, pn.predict_proba(params, X), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
 

@@ -96,7 +96,10 @@ def test_csv_other_delimiter_when_asked(tmp_path):
         ("a,b,c\n1,2,x\n3,4\n", r"line 3: expected 3 fields \(as on line 1\), got 2"),
         ("a,b,c\n1,2,x\n\n3,4,y,z\n", r"line 4: expected 3 fields \(as on line 1\), got 4"),
         ("a,b,c\n1,2,x\n3,oops,y\n", r"line 3, column 2 \('b'\): 'oops' is not a number"),
-        ("a,b,c\n1,2,x\n3,,y\n", r"line 3, column 2 \('b'\): is empty \(a missing value\)"),
+        (
+            "a,b,c\n1,2,x\n3,,y\n",
+            r"line 3, column 2 \('b'\): is empty \(a missing value: pass missing='drop'",
+        ),
         ("a,b,c\n1,2,x\n3,nan,y\n", r"line 3, column 2 \('b'\): 'nan' is not a finite number"),
         ("a,b,c\n1,2,x\n3,-inf,y\n", r"line 3, column 2 \('b'\): '-inf' is not a finite number"),
         ("a,b,c\n1,2,x\n3,4,\n", r"line 3: the label \(column 3\) is empty"),

@@ -74,8 +74,10 @@ def held_out_size(text: str) -> float | int:
     return fraction
 
 
-def add_data_options(parser: argparse.ArgumentParser, data_help: str, label_help: str) -> None:
-    """--data, --label and --delimiter."""
+def add_data_options(
+    parser: argparse.ArgumentParser, data_help: str, label_help: str, *, missing: bool = False
+) -> None:
+    """--data, --label, --delimiter and --decimal (and, with ``missing``, --missing)."""
     parser.add_argument("--data", metavar="FILE", default=None, help=f"{data_help}: {_DATA_HELP}")
     parser.add_argument(
         "--label",
@@ -91,6 +93,24 @@ def add_data_options(parser: argparse.ArgumentParser, data_help: str, label_help
         default=",",
         help="the field separator of a CSV file ('tab' for a tab)",
     )
+    parser.add_argument(
+        "--decimal",
+        metavar="CHAR",
+        choices=(".", ","),
+        default=".",
+        help="the decimal mark of a CSV file's numbers: . or , (as pandas' decimal; 1,5 "
+        "with --decimal , and --delimiter ';') (default: .)",
+    )
+    if missing:
+        parser.add_argument(
+            "--missing",
+            choices=("error", "drop", "mean"),
+            default="error",
+            help="what a missing value in a CSV file's features (an empty field, NA, N/A, NaN, "
+            "null or ?) does: error refuses the file, drop drops its rows (and rows with an "
+            "empty label), mean fills in its column's mean over the file's rows "
+            "(default: error)",
+        )
 
 
 def check_data_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -99,12 +119,19 @@ def check_data_options(args: argparse.Namespace, parser: argparse.ArgumentParser
         for option, given in (
             ("--label", args.label is not None),
             ("--delimiter", args.delimiter != ","),
+            ("--decimal", args.decimal != "."),
+            ("--missing", getattr(args, "missing", "error") != "error"),
         ):
             if given:
                 parser.error(f"argument {option}: applies to --data FILE only")
         return
     if args.label is not None and not is_csv(args.data):
         parser.error(f"argument --label: picks a CSV column; {args.data!r} holds its labels in y")
+    if args.decimal == args.delimiter:
+        parser.error(
+            f"argument --decimal: {args.decimal!r} is also the --delimiter; a file with "
+            "decimal commas separates its fields with another character (--delimiter ';')"
+        )
 
 
 def is_csv(path: str) -> bool:
@@ -121,6 +148,10 @@ def delimiter_name(sep: str) -> str:
 #: the library's words for its arguments -> the options that set them
 _OPTION_WORDS = (
     (re.compile(r"\(pass delimiter=('.*?'|\".*?\")\)"), r"(give --delimiter \1)"),
+    (re.compile(r"\(pass decimal='(.)'\)"), r"(give --decimal \1)"),
+    (re.compile(r"also pass decimal='(.)'"), r"also give --decimal \1"),
+    (re.compile(r"pass missing='(\w+)'"), r"give --missing \1"),
+    (re.compile(r"\bmissing='(\w+)'"), r"--missing \1"),
     (re.compile(r"\blabel=(\S+?) is not a column"), r"--label \1 is not a column"),
     (re.compile(r"\blabel=(\S+?) cannot be found"), r"--label \1 cannot be found"),
     (re.compile(r"\btest_size=(\S+?) "), r"--test-size \1 "),
@@ -135,19 +166,26 @@ def cli_words(message: str) -> str:
     for pattern, replacement in _OPTION_WORDS:
         message = pattern.sub(replacement, message)
     message = message.replace("(give --delimiter '\\t')", "(give --delimiter tab)")
+    message = message.replace("give the label column's index", "give --label INDEX")
     return message.replace("use a smaller test_size", "use a smaller --test-size").replace(
         "use a larger test_size", "use a larger --test-size"
     )
 
 
 def read(
-    path: str, label: int | str | None, sep: str, option: str = "--data"
+    path: str,
+    label: int | str | None,
+    sep: str,
+    option: str = "--data",
+    *,
+    decimal: str = ".",
+    missing: str = "error",
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(X float64, labels, feature_names)`` of a data file, or BadInput naming ``option``."""
     from ..tabular import read_table
 
     try:
-        return read_table(path, label, delimiter=sep)
+        return read_table(path, label, delimiter=sep, decimal=decimal, missing=missing)
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:
@@ -305,6 +343,26 @@ def finite_spiral(option: str, noise: float, **draw: Any) -> tuple[Any, Any]:
             "points would be NaN); use a smaller noise"
         )
     return X, y
+
+
+def scale_hint(X: Any, names: list[str]) -> str | None:
+    """For a run that went wrong on unscaled data: --standardize, when the features' scales
+    (root mean squares) differ 100-fold or more, as on most tabular data (a gradient step
+    sized for the small features throws the large ones far)."""
+    import numpy as np
+
+    rms = np.sqrt(np.mean(np.square(X), axis=0))
+    if X.shape[0] == 0 or not np.isfinite(rms).all() or rms.max() == 0:
+        return None
+    big = int(np.argmax(rms))
+    small = int(np.argmin(np.where(rms > 0, rms, np.inf)))
+    if rms[big] < 100 * rms[small]:
+        return None
+    return (
+        f"the features' scales differ by orders of magnitude (root mean square "
+        f"{rms[big]:.3g} for {names[big]!r}, {rms[small]:.3g} for {names[small]!r}); "
+        "give --standardize to scale each feature to zero mean and unit variance"
+    )
 
 
 def check_features(X: Any, n_inputs: int, where: str) -> None:

@@ -121,7 +121,9 @@ def user_data(
     from .._backend import from_host, int_dtype
     from ..preprocessing import Standardizer, split
 
-    X, labels, names = _data.read(args.data, args.label, args.delimiter)
+    X, labels, names = _data.read(
+        args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
+    )
     classes, y = _data.encode(labels, args.data)
     record: dict[str, Any] = {
         "file": args.data,

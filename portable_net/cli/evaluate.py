@@ -105,7 +105,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     params, meta = _run.load_model(args.model, xp, device)
     classes = _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
-    X, labels, names = _data.read(args.data, args.label, args.delimiter)
+    X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
     X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _data.class_indices(labels, classes, args.data, "--data")

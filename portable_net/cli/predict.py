@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import warnings
 from typing import Any
 
@@ -68,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--proba",
         action="store_true",
         help="print the probability of every class instead (comma-separated, one row per "
-        "point, classes in order)",
+        "point, classes in order, under a header row P(class),...)",
     )
     add_option(parser, "--output")
     add_backend_options(parser, dtype=False)
@@ -79,6 +81,7 @@ def read_points(
     n_features: int,
     *,
     delimiter: str = ",",
+    decimal: str = ".",
     drop: int | str | None = None,
     drop_names: tuple[str, ...] = (),
     option: str = "argument POINTS",
@@ -173,7 +176,9 @@ def read_points(
 
     try:
         with open_text(path, MAX_BYTES, streams=option == "argument POINTS") as text:
-            points, _, _ = parse_csv(text, columns_of, delimiter=delimiter, comments=True)
+            points, _, _ = parse_csv(
+                text, columns_of, delimiter=delimiter, decimal=decimal, comments=True
+            )
     except FileNotFoundError:
         raise BadInput(f"{option}: {name!r} does not exist") from None
     except CsvError as exc:
@@ -200,6 +205,7 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
             args.data,
             n_inputs,
             delimiter=args.delimiter,
+            decimal=args.decimal,
             drop=args.label,
             drop_names=(label,) if isinstance(label, str) else (),
             option="argument --data",
@@ -239,6 +245,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
     with _run.output(args.output, (args.model, args.points, args.data)) as out:
         if args.proba:
+            header = io.StringIO()
+            csv.writer(header, lineterminator="\n").writerow(f"P({c})" for c in classes)
+            out.write(header.getvalue())
             for row in proba.tolist():
                 out.write(",".join(f"{p:.6g}" for p in row) + "\n")
         else:

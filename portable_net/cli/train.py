@@ -25,6 +25,12 @@ the final training accuracy, as the case study does. With no options: the case
 study's two-layer net (100 hidden units, 10,000 steps, learning rate 1.0, reg 1e-3)
 on NumPy in float64.
 
+The defaults are the case study's (10,000 full-batch steps of plain gradient
+descent at learning rate 1.0, reg 1e-3), not scikit-learn's MLPClassifier's
+(Adam at 1e-3 on mini-batches of 200, alpha 1e-4, up to 200 epochs). On your own
+data, give --standardize, and for many rows --batch-size and --optimizer adam
+with a smaller --lr.
+
 With --data FILE, train on your own data instead: a CSV file (one row per sample,
 a header line optional; the label column is the last one unless --label names
 another), an .npz archive with arrays X and y, or two .npy files given as
@@ -122,6 +128,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         data_help="train on the samples of FILE instead of the spiral",
         label_help="the label column of a CSV file, by header name or by index (0 is the "
         "first column, -1 the last) (default: the last column)",
+        missing=True,
     )
     parser.add_argument(
         "--test-size",
@@ -206,7 +213,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 params, data.X, data.y, **_training.train_keywords(settings), callback=report
             )
     except TrainingDiverged as exc:
-        raise Failure(str(exc)) from None
+        hint = None
+        if args.data is not None and not args.standardize:
+            hint = _data.scale_hint(_run.to_host(data.X), data.record["feature_names"])
+        raise Failure(str(exc) + (f"; {hint}" if hint else "")) from None
     except TrainingInterrupted as exc:
         if bar is not None:
             bar.close()
@@ -226,6 +236,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # to dead units), not a slow start
     if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
         trouble += _at_chance(acc, data.y, len(data.classes))
+    if trouble and args.data is not None and not args.standardize:
+        hint = _data.scale_hint(_run.to_host(data.X), data.record["feature_names"])
+        trouble += [hint] if hint else []
     if unsaved:
         trouble.append(
             f"the model was not saved to {args.save!r} (the run ended worse than it started); "
