@@ -44,7 +44,16 @@ SLOW = {"README.md", "docs/tutorial.md", "docs/getting-started.md", "docs/guides
 SKIP_MARK = re.compile(r"<!--\s*skip-test:\s*(?P<reason>.+?)\s*-->")
 ALLOWED_SKIPS = ("GPU", "cluster")
 NOT_RUN = ("pip install", "python -m pip install", "python3 -m pip install", "python3 -m nox")
-OPTIONAL = {"dask", "distributed", "matplotlib", "torch", "jax", "cupy", "array_api_strict"}
+OPTIONAL = {
+    "dask",
+    "distributed",
+    "matplotlib",
+    "torch",
+    "jax",
+    "cupy",
+    "array_api_strict",
+    "sklearn",
+}
 SKIPPED_FILE = 77  # the exit status of a file that needs a library not installed here
 FENCE = re.compile(r"^```(?P<lang>[\w{}-]*)[^\n]*\n(?P<body>.*?)^```\s*$", re.M | re.S)
 
