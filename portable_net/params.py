@@ -119,14 +119,15 @@ _ROWS = (
     ),
     Hyperparameter(
         "momentum", "float", 0.0, "SGD's momentum; 0 is plain gradient descent", range=_FRACTION,
-        names={TRAIN: "momentum", CLI: "--momentum", SGD: "momentum",
-               ESTIMATOR: Alias("momentum", default=0.9)},
+        names={TRAIN: "momentum", SGD: "momentum", ESTIMATOR: Alias("momentum", default=0.9),
+               CLI: Alias("--momentum", meaning="sgd: momentum; 0 is plain gradient descent")},
     ),
     Hyperparameter(
         "nesterov", "bool", False,
         "Nesterov's momentum instead of the classical one (needs momentum > 0)",
-        names={SGD: "nesterov", CLI: "--nesterov",
-               ESTIMATOR: Alias("nesterovs_momentum", default=True)},
+        names={SGD: "nesterov", ESTIMATOR: Alias("nesterovs_momentum", default=True),
+               CLI: Alias("--nesterov", meaning="sgd: Nesterov's momentum instead of the "
+                                                "classical one (needs --momentum > 0)")},
     ),
     Hyperparameter(
         "optimizer", "str", "sgd", "the update: SGD (with momentum) or Adam",
@@ -152,7 +153,7 @@ _ROWS = (
         "batch_size", "int", None, "mini-batch size (None: the full batch)", range=_ONE_OR_MORE,
         names={
             TRAIN: "batch_size",
-            CLI: "--batch-size",
+            CLI: Alias("--batch-size", meaning="mini-batch size"),
             ESTIMATOR: Alias("batch_size", default="auto", options=("auto",),
                              meaning="mini-batch size; auto: min(200, n_samples)"),
         },
@@ -170,7 +171,9 @@ _ROWS = (
     ),
     Hyperparameter(
         "log_every", "int", 1000, "record the loss every this many steps", range=_ONE_OR_MORE,
-        names={TRAIN: "log_every", CLI: Alias("--log-every", default=None)},
+        names={TRAIN: "log_every",
+               CLI: Alias("--log-every", default=None,
+                          meaning="print the loss every this many steps")},
     ),
     Hyperparameter(
         "validation_fraction", "float", None,
@@ -178,7 +181,9 @@ _ROWS = (
         range=Range(0.0, 1.0, "neither"),
         names={
             TRAIN: "validation_fraction",
-            CLI: "--validation-fraction",
+            CLI: Alias("--validation-fraction",
+                       meaning="hold out this fraction of the training rows (stratified, drawn "
+                       "by --seed) and print its loss and accuracy at each logged step"),
             ESTIMATOR: Alias("validation_fraction", default=0.1, range=_FRACTION,
                              meaning="the fraction held out for early stopping"),
         },
@@ -191,8 +196,11 @@ _ROWS = (
         "n_iter_no_change", "int", 10,
         "logged steps (estimators: epochs) without improvement by tol tolerated",
         range=_ONE_OR_MORE,
-        names={TRAIN: "n_iter_no_change", CLI: "--patience", ESTIMATOR: "n_iter_no_change",
-               SCHEDULE: "n_iter_no_change"},
+        names={TRAIN: "n_iter_no_change", ESTIMATOR: "n_iter_no_change",
+               SCHEDULE: "n_iter_no_change",
+               CLI: Alias("--patience", meaning="logged steps without improvement tolerated: "
+                          "one more and --early-stopping stops or the adaptive schedule "
+                          "lowers the rate")},
     ),
     Hyperparameter(
         "tol", "float", 1e-4, "the improvement that counts (early stopping, schedules)",

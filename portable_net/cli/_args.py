@@ -7,20 +7,29 @@ more commands take is declared here once (``add_backend_options``, ``add_option`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .._backend import BACKENDS
 from .._validation import check_int, check_real
+from ..params import CLI, HYPERPARAMETERS, REQUIRED
 
 PROG = "portable-net"
-#: the case study's settings per model: (steps, log_every)
-MODEL_DEFAULTS = {"mlp": (10_000, 1000), "softmax": (200, 10)}
+#: the case study's settings per model: (steps, log_every); the mlp's are train's defaults
+MODEL_DEFAULTS = {
+    "mlp": (HYPERPARAMETERS["steps"].default, HYPERPARAMETERS["log_every"].default),
+    "softmax": (200, 10),
+}
+#: the hidden layer sizes of the mlp when --hidden is not given (the Classifier's default)
+DEFAULT_HIDDEN = list(HYPERPARAMETERS["hidden_layer_sizes"].default)
 #: the most spiral points a command draws: per class, and in all (X alone is 16 bytes a point)
 MAX_PER_CLASS = 10_000_000
 MAX_POINTS = 100_000_000
 MAX_CLASSES = 100_000
-MAX_SEED = 2**64 - 1
+_SEEDS = HYPERPARAMETERS["seed"].at(CLI).range
+assert _SEEDS is not None and _SEEDS.high is not None
+MAX_SEED = int(_SEEDS.high)
 #: error messages are cut to this many characters (a huge value must not flood the terminal)
 MAX_MESSAGE = 300
 
@@ -115,6 +124,36 @@ def real(
     )
 
 
+def hyperparameter(
+    key: str, help: str | None = None, extra: str = "", **changes: Any
+) -> dict[str, Any]:
+    """``add_argument``'s keywords for the option of the hyperparameter ``key`` of
+    :mod:`portable_net.params`: its type and range (checked by the library's check), choices,
+    default and help (the table's meaning and range, unless ``help`` is given; then
+    ``extra``)."""
+    use = HYPERPARAMETERS[key].at(CLI)
+    text = (use.describe() if help is None else help) + extra
+    options: dict[str, Any] = {"default": use.default, "help": text.replace("%", "%%")}
+    if use.kind == "bool":
+        options["action"] = "store_true"
+    elif use.kind == "str":
+        options["choices"] = use.options
+    else:
+        one = dataclasses.replace(use, kind="int", default=REQUIRED)
+        if use.kind == "float":
+            options["type"] = _argument_type(float, "a number", use.check)
+        else:
+            options["type"] = _argument_type(int, "an integer", one.check)
+        if use.kind == "sizes":
+            options.update(nargs="+", metavar="SIZE")
+    return {**options, **changes}
+
+
+def add_hyperparameter(parser: argparse.ArgumentParser, key: str, **changes: Any) -> None:
+    """Add the option of the hyperparameter ``key`` (see :func:`hyperparameter`)."""
+    parser.add_argument(HYPERPARAMETERS[key].at(CLI).name, **hyperparameter(key, **changes))
+
+
 def check_spiral_size(n_per_class: int, n_classes: int) -> str | None:
     """Why a spiral of this size is refused (too many points), or None."""
     if n_per_class * n_classes > MAX_POINTS:
@@ -139,12 +178,10 @@ OPTIONS: dict[str, dict[str, Any]] = {
         default="mlp",
         help="mlp: the ReLU network; softmax: the linear classifier",
     ),
-    "--hidden": dict(
-        type=integer(1),
-        nargs="+",
-        metavar="SIZE",
-        default=None,
-        help="hidden layer sizes of the mlp, one or more (default: 100)",
+    "--hidden": hyperparameter(
+        "hidden_layer_sizes",
+        help="hidden layer sizes of the mlp, one or more (each >= 1) (default: "
+        f"{' '.join(map(str, DEFAULT_HIDDEN))})",
     ),
     "--classes": dict(
         type=integer(2, MAX_CLASSES), default=3, help="number of classes (spiral arms)"
@@ -152,11 +189,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--n-per-class": dict(
         type=integer(1, MAX_PER_CLASS), default=100, help="spiral points per class"
     ),
-    "--seed": dict(type=integer(0, MAX_SEED), default=0, help="seed of the spiral's noise"),
+    "--seed": hyperparameter("seed", help="seed of the spiral's noise"),
     "--noise": dict(
         type=real(0.0), default=0.2, help="standard deviation of the angular noise (>= 0)"
     ),
-    "--reg": dict(type=real(0.0), default=1e-3, help="L2 regularisation strength (>= 0)"),
+    "--reg": hyperparameter("reg"),
     "--json": dict(action="store_true", help="print one JSON object instead"),
     "--output": dict(metavar="FILE", default=None, help="write to FILE (default: stdout)"),
     "--plot": dict(metavar="FILE", default=None, help=_PLOT_HELP),
@@ -218,4 +255,4 @@ def hidden_sizes(args: argparse.Namespace, parser: argparse.ArgumentParser) -> l
     """The hidden layer sizes asked for by --model and --hidden."""
     if args.model == "softmax" and args.hidden is not None:
         parser.error("--hidden applies to --model mlp only")
-    return [] if args.model == "softmax" else (args.hidden or [100])
+    return [] if args.model == "softmax" else (args.hidden or list(DEFAULT_HIDDEN))

@@ -6,89 +6,61 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._args import MODEL_DEFAULTS, add_option, integer, real
+from ..params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS
+from ._args import MODEL_DEFAULTS, add_hyperparameter, add_option
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """How the weights are learnt: each option here is one keyword of portable_net.train
-    (see ``training_settings``)."""
-    parser.add_argument(
-        "--steps",
-        type=integer(0),
-        help="number of gradient steps (default: 10000 for mlp, 200 for softmax)",
+    (see ``training_settings``); types, ranges, defaults and meanings from
+    :mod:`portable_net.params`."""
+    row = HYPERPARAMETERS
+    (mlp_steps, mlp_log), (softmax_steps, softmax_log) = MODEL_DEFAULTS.values()
+    steps = f" (default: {mlp_steps} for mlp, {softmax_steps} for softmax)"
+    log_every = f" (default: {mlp_log} for mlp, {softmax_log} for softmax)"
+    add_hyperparameter(parser, "steps", extra=steps)
+    adam = "betas {}, {}, epsilon {}".format(
+        *(row[k].default for k in ("beta_1", "beta_2", "epsilon"))
     )
-    parser.add_argument(
-        "--optimizer",
-        choices=("sgd", "adam"),
-        default="sgd",
-        help="the update: gradient descent (with --momentum, --nesterov) or Adam "
-        "(betas 0.9, 0.999, epsilon 1e-8) (default: sgd)",
+    add_hyperparameter(
+        parser,
+        "optimizer",
+        help=f"the update: gradient descent (with --momentum, --nesterov) or Adam ({adam})",
     )
-    parser.add_argument(
-        "--lr",
-        type=real(0.0, low_open=True),
-        default=None,
-        help="learning rate (> 0) (default: 1.0 for sgd, 0.001 for adam)",
-    )
-    parser.add_argument(
-        "--lr-schedule",
-        choices=("constant", "invscaling", "adaptive"),
-        default="constant",
+    rates = ", ".join(f"{rate} for {name}" for name, rate in DEFAULT_RATES.items())
+    add_hyperparameter(parser, "learning_rate", extra=f" (default: {rates})")
+    add_hyperparameter(
+        parser,
+        "lr_schedule",
         help="the rate over the run, as scikit-learn's MLPClassifier, evaluated at logged "
-        "steps: invscaling lr / (t + 1) ** 0.5 (t: samples seen); adaptive divides it by 5 "
-        "when the loss has not improved for more than --patience logged steps (default: "
-        "constant)",
+        f"steps: invscaling lr / (t + 1) ** {row['power_t'].default} (t: samples seen); "
+        "adaptive divides it by 5 when the loss has not improved for more than --patience "
+        "logged steps",
     )
     add_option(parser, "--reg")
-    parser.add_argument(
-        "--momentum",
-        type=real(0.0, 1.0, high_open=True),
-        default=0.0,
-        help="sgd: momentum in [0, 1); 0 is plain gradient descent (default: 0.0)",
+    add_hyperparameter(parser, "momentum")
+    add_hyperparameter(parser, "nesterov")
+    add_hyperparameter(parser, "batch_size", extra=" (default: the full batch)")
+    add_hyperparameter(parser, "log_every", extra=log_every)
+    fraction = row["validation_fraction"].at(ESTIMATOR).default
+    add_hyperparameter(
+        parser, "validation_fraction", extra=f" (default: none; {fraction} with --early-stopping)"
     )
-    parser.add_argument(
-        "--nesterov",
-        action="store_true",
-        help="sgd: Nesterov's momentum instead of the classical one (needs --momentum > 0)",
+    add_hyperparameter(
+        parser,
+        "early_stopping",
+        help=f"stop when the held-out loss has not improved (by {row['tol'].default:g}) for more "
+        "than --patience logged steps in a row (scikit-learn's rule), and keep the best "
+        "held-out parameters",
     )
-    parser.add_argument(
-        "--batch-size", type=integer(1), help="mini-batch size (default: the full batch)"
-    )
-    parser.add_argument(
-        "--log-every",
-        type=integer(1),
-        help="print the loss every this many steps (default: 1000 for mlp, 10 for softmax)",
-    )
-    parser.add_argument(
-        "--validation-fraction",
-        type=real(0.0, 1.0, low_open=True, high_open=True),
-        default=None,
-        help="hold out this fraction of the training rows (stratified, drawn by --seed) and "
-        "print its loss and accuracy at each logged step (default: none; 0.1 with "
-        "--early-stopping)",
-    )
-    parser.add_argument(
-        "--early-stopping",
-        action="store_true",
-        help="stop when the held-out loss has not improved (by 1e-4) for more than --patience "
-        "logged steps in a row (scikit-learn's rule), and keep the best held-out parameters",
-    )
-    parser.add_argument(
-        "--patience",
-        type=integer(1),
-        default=10,
-        help="logged steps without improvement tolerated: one more and --early-stopping stops "
-        "or the adaptive schedule lowers the rate (default: 10)",
-    )
+    add_hyperparameter(parser, "n_iter_no_change")
 
 
 def training_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What portable_net.train is asked for on the command line, as plain data (also saved,
     as the model's ``training`` metadata); :func:`train_keywords` makes train's keywords."""
     default_steps, default_log_every = MODEL_DEFAULTS[args.model]
-    lr = args.lr
-    if lr is None:
-        lr = 1e-3 if args.optimizer == "adam" else 1.0
+    lr = DEFAULT_RATES[args.optimizer] if args.lr is None else args.lr
     return {
         "steps": default_steps if args.steps is None else args.steps,
         "optimizer": args.optimizer,
