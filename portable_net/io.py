@@ -438,20 +438,23 @@ def _or_none(check: Any) -> Any:
 _SIZES = (lambda v: _is_count(v) or _is_list_of(_is_count)(v), "an integer or a list of them")
 _NUMBERS = (_or_none(_is_list_of(_is_number)), "a list of numbers")
 _NUMBER = (_or_none(_is_number), "a number")
+_is_str = lambda v: isinstance(v, str)  # noqa: E731
+_ACTIVATION = (lambda v: v in ("identity", "logistic", "tanh", "relu"), "an activation's name")
 #: the metadata fields that the library's own readers use (Classifier.load, the command
 #: line) and what each must be when present, so that no reader meets a value of the wrong
 #: type (TypeError, OverflowError) but load's one ValueError naming the file and the field
 _FIELDS: dict[str, tuple[Any, str]] = {
-    "classes": (
-        _is_list_of(lambda c: isinstance(c, (int, float, str))),
-        "a list of labels (numbers or strings)",
-    ),
-    "classes_dtype": (_or_none(lambda v: isinstance(v, str)), "a dtype's name"),
+    "classes": (_is_list_of(lambda c: isinstance(c, (int, float, str))), "a list of labels"),
+    "classes_dtype": (_or_none(_is_str), "a dtype's name"),
     "n_features_in": (_or_none(_is_count), "an integer"),
     "settings": (lambda v: isinstance(v, dict), "a dict"),
     "settings.hidden_layer_sizes": _SIZES,
     "settings.hidden_sizes": _SIZES,
+    "settings.activation": _ACTIVATION,
+    "activation": _ACTIVATION,
     "fitted": (lambda v: isinstance(v, dict), "a dict"),
+    "fitted.out_activation_": (lambda v: v in ("softmax", "logistic", "identity"), "a name"),
+    "fitted.multilabel": (lambda v: isinstance(v, bool), "true or false"),
     "fitted.n_features_in_": (_or_none(_is_count), "an integer"),
     "fitted.n_iter_": (_is_count, "an integer"),
     "fitted.t_": (_is_count, "an integer"),
@@ -460,10 +463,7 @@ _FIELDS: dict[str, tuple[Any, str]] = {
     "fitted.loss_": _NUMBER,
     "fitted.best_loss_": _NUMBER,
     "fitted.best_validation_score_": _NUMBER,
-    "fitted.feature_names_in_": (
-        _or_none(_is_list_of(lambda n: isinstance(n, str))),
-        "a list of strings",
-    ),
+    "fitted.feature_names_in_": (_or_none(_is_list_of(_is_str)), "a list of strings"),
     "standardize": (_or_none(lambda v: isinstance(v, dict)), "a dict"),
 }
 

@@ -165,11 +165,12 @@ class Trainer:
             fresh, self.data = optimizer.init(xp, packed), None
         else:
             labels = output == "softmax"
+            targets = y
             xp, device, n_layers, params, X, y = check_inputs(params, X, y if labels else None)
             n, n_features = X.shape
             n_classes = params[f"W{n_layers}"].shape[1]
             if not labels:
-                y = check_targets(xp, X, y, n_classes)
+                y = check_targets(xp, X, targets, n_classes)
             if weighted:
                 sample_weight = check_sample_weight(xp, X, sample_weight)
             packed, self.data, fresh = _prepare(

@@ -426,7 +426,7 @@ def test_predict_with_wrong_feature_count():
         ({}, np.zeros((3, 2)), np.array([0.5, 1.0, 1.0]), ValueError, "Unknown label type"),
         ({}, np.zeros((3, 2)), np.array([0, 1]), ValueError, "inconsistent numbers of samples"),
         ({}, np.zeros((3, 2)), None, ValueError, "requires y to be passed"),
-        ({}, np.zeros((3, 2)), np.zeros((3, 2)), ValueError, "multi-output"),
+        ({}, np.zeros((3, 2)), np.full((3, 2), 2), ValueError, "multiclass-multioutput"),
         ({}, np.zeros(3), np.array([0, 1, 1]), ValueError, "Expected 2D array"),
         ({}, np.full((2, 2), np.nan), np.array([0, 1]), ValueError, "contains NaN"),
         ({}, np.zeros((2, 2), complex), np.array([0, 1]), ValueError, "Complex data"),

@@ -18,20 +18,20 @@ from typing import Any, cast
 import array_api_compat
 import numpy as np
 
-from .._backend import to_host
+from .._backend import int_dtype, to_host
 from ..engines import is_lazy, lazy_count_equal, lazy_predict, lazy_predict_proba
-from ..model import predict as model_predict
+from ..model import outputs
 from ..model import predict_proba as model_predict_proba
-from . import _persistence
-from ._base import Estimator
 from ._epochs import fit
-from ._inputs import host_labels, validate_X
+from ._inputs import HostLabels, classes_array, host_labels, lazy_inputs, validate_X
+from ._mlp import MLP, UNCHANGED
+from ._outputs import classifier_targets, multilabel_indicator, set_output
 
 __all__ = ["Classifier"]
 
 
-class Classifier(Estimator):
-    """A ReLU network classifier trained by hand-written backprop, MLPClassifier's way.
+class Classifier(MLP):
+    """A network classifier trained by hand-written backprop, MLPClassifier's way.
 
     The parameters, fitted attributes and methods are those of
     :class:`sklearn.neural_network.MLPClassifier` where the meaning is the same; docs/sklearn.md
@@ -42,7 +42,7 @@ class Classifier(Estimator):
     Parameters
     ----------
     hidden_layer_sizes : int or sequence of int, default=(100,)
-        Width of each hidden ReLU layer; ``()`` is the softmax linear classifier.
+        Width of each hidden layer; ``()`` is the linear classifier.
     solver : {"sgd", "adam"}, default="adam"
         The optimiser (:mod:`portable_net.optim`), MLPClassifier's formulation of each.
     alpha : float, default=1e-4
@@ -83,6 +83,8 @@ class Classifier(Estimator):
         Adam's parameters.
     n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        The hidden layers' activation (:data:`portable_net.layers.ACTIVATIONS`).
 
     Attributes
     ----------
@@ -104,9 +106,10 @@ class Classifier(Estimator):
         Samples seen.
     n_layers_ : int
     n_outputs_ : int
-        Number of output units: K (a softmax over K >= 2 units, also for two classes).
+        Number of output units: 1 for two classes, K for K > 2 classes or K labels.
     out_activation_ : str
-        ``"softmax"``.
+        ``"softmax"`` (K > 2 classes) or ``"logistic"`` (two classes: one output; a
+        multilabel indicator y: one output per label), as MLPClassifier's.
 
     Examples
     --------
@@ -121,63 +124,7 @@ class Classifier(Estimator):
     ((3,), (3, 3))
     """
 
-    # the fitted attributes set outside the class's own methods, or whose type is not that of
-    # their first assignment (declarations only: none exists before fit, so ``hasattr`` still
-    # tells a fitted estimator)
-    classes_: Any
-    coefs_: list[Any]
-    intercepts_: list[Any]
-    loss_curve_: list[float]
-    best_loss_: float | None
-    validation_scores_: list[float] | None
-    best_validation_score_: float | None
-
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        *,
-        solver: str = "adam",
-        alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 0.001,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
+    _classes_required = True
 
     # --- scikit-learn's estimator protocol (the parameters: Estimator) ---------------------
 
@@ -189,37 +136,15 @@ class Classifier(Estimator):
             estimator_type="classifier",
             target_tags=TargetTags(required=True),
             transformer_tags=None,
-            classifier_tags=ClassifierTags(multi_class=True, multi_label=False),
+            classifier_tags=ClassifierTags(multi_class=True, multi_label=True),
             regressor_tags=None,
             array_api_support=True,
             input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
         )
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "coefs_")
-
-    @property
-    def params_(self) -> dict[str, Any]:
-        """The weights as the functional API takes them: ``{"W1", "b1", ..., "WL", "bL"}``.
-
-        Examples
-        --------
-        >>> import portable_net as pn
-        >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
-        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
-        >>> pn.accuracy(clf.params_, X, y) == clf.score(X, y)
-        True
-        """
-        self._check_is_fitted()
-        out = {}
-        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_), start=1):
-            out[f"W{i}"], out[f"b{i}"] = W, b
-        return out
-
     # --- fitting ----------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any) -> Classifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Classifier:
         """Train on the examples X and their labels y.
 
         Up to ``max_iter`` epochs, fewer when the convergence test (``tol``,
@@ -229,8 +154,12 @@ class Classifier(Estimator):
         ----------
         X : array-like, shape (n_samples, n_features)
             The examples, of any supported library and device (training runs there).
-        y : array-like, shape (n_samples,)
-            Their labels, of any type (integers, strings, booleans).
+        y : array-like, shape (n_samples,) or (n_samples, n_labels)
+            Their labels, of any type (integers, strings, booleans); or a multilabel
+            indicator matrix of 0 and 1.
+        sample_weight : array-like of shape (n_samples,), number or None
+            Each row's weight in the loss (its weighted mean; None: equal weights),
+            non-negative, not all zero.
 
         Returns
         -------
@@ -246,17 +175,21 @@ class Classifier(Estimator):
         >>> clf.n_iter_  # converged: no improvement by tol for n_iter_no_change epochs
         687
         """
-        return cast(Classifier, fit(self, X, y, incremental=False, classes=None))
+        return cast(Classifier, fit(self, X, y, incremental=False, sample_weight=sample_weight))
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Classifier:
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> Classifier:
         """Train for one epoch over X and y.
 
         Parameters
         ----------
         X : array-like, shape (n_samples, n_features)
             The examples.
-        y : array-like, shape (n_samples,)
-            Their labels.
+        y : array-like, shape (n_samples,) or (n_samples, n_labels)
+            Their labels (or a multilabel indicator matrix).
+        sample_weight : array-like of shape (n_samples,), number or None
+            Each row's weight in the loss, as for :meth:`fit`.
         classes : array-like or None
             All the labels that will ever be seen; required on the first call.
 
@@ -275,7 +208,38 @@ class Classifier(Estimator):
         >>> clf.n_iter_
         3
         """
-        return cast(Classifier, fit(self, X, y, incremental=True, classes=classes))
+        return cast(
+            Classifier,
+            fit(self, X, y, incremental=True, classes=classes, sample_weight=sample_weight),
+        )
+
+    def _fit_targets(self, X, y, xp, device, first, incremental, classes):  # type: ignore[no-untyped-def]
+        return classifier_targets(
+            self, X, y, xp, device, first=first, incremental=incremental, classes=classes
+        )
+
+    def _lazy_targets(self, X: Any, y: Any, first: bool) -> tuple[Any, Any, Any]:
+        """Chunked lazy inputs (Dask): softmax outputs for any number of classes."""
+        X, y_index, labels = lazy_inputs(self, X, y, first)
+        if first:
+            if labels.shape[0] < 2:
+                raise ValueError(
+                    f"{type(self).__name__} can't train when only one class is present"
+                )
+            self.classes_ = classes_array(labels, np, None)
+            self._labels = HostLabels(labels)
+            set_output(self, "softmax", int(labels.shape[0]))
+        return X, y_index, None
+
+    def set_partial_fit_request(
+        self, *, classes: Any = UNCHANGED, sample_weight: Any = UNCHANGED
+    ) -> Classifier:
+        """Request ``classes`` and ``sample_weight`` for ``partial_fit``, as
+        scikit-learn's ``set_partial_fit_request``."""
+        return cast(
+            Classifier,
+            self._set_request("partial_fit", classes=classes, sample_weight=sample_weight),
+        )
 
     # --- predicting -------------------------------------------------------------------------
 
@@ -290,7 +254,9 @@ class Classifier(Estimator):
         Returns
         -------
         array, shape (n_samples, K)
-            Probabilities, columns in the order of ``classes_``, in X's library and device.
+            Probabilities, columns in the order of ``classes_``, in X's library and device
+            (two classes: ``[1 - p, p]`` of the one logistic output; multilabel: each
+            label's probability).
 
         Examples
         --------
@@ -305,8 +271,8 @@ class Classifier(Estimator):
         self._check_is_fitted()
         if is_lazy(X):  # computed chunk by chunk, when asked
             return lazy_predict_proba(self.params_, X, model_predict_proba)
-        X, _, _ = validate_X(self, X, reset=False, method="predict_proba")
-        return model_predict_proba(self.params_, X)
+        X, xp, _ = validate_X(self, X, reset=False, method="predict_proba")
+        return self._proba(X, xp)
 
     def predict_log_proba(self, X: Any) -> Any:
         """Compute the log of :meth:`predict_proba`.
@@ -332,7 +298,7 @@ class Classifier(Estimator):
         """
         self._check_is_fitted()
         X, xp, _ = validate_X(self, X, reset=False, method="predict_log_proba")
-        return xp.log(model_predict_proba(self.params_, X))
+        return xp.log(self._proba(X, xp))
 
     def predict(self, X: Any) -> Any:
         """Predict the label of each row, one of ``classes_``.
@@ -344,8 +310,9 @@ class Classifier(Estimator):
 
         Returns
         -------
-        array, shape (n_samples,)
-            Labels from ``classes_`` (NumPy for string labels, else X's library).
+        array, shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_`` (NumPy for string labels, else X's library); for a
+            multilabel fit, the indicator matrix (1 where a label's probability > 0.5).
 
         Examples
         --------
@@ -359,11 +326,24 @@ class Classifier(Estimator):
         self._check_is_fitted()
         if is_lazy(X):  # computed chunk by chunk, when asked
             return lazy_predict(self.params_, X, self.classes_, model_predict_proba)
-        X, xp, _ = validate_X(self, X, reset=False, method="predict")
-        index = model_predict(self.params_, X)
+        X, xp, device = validate_X(self, X, reset=False, method="predict")
+        out = outputs(self.params_, X, activation=self.activation, output=self._output)
+        if self._multilabel:
+            return xp.astype(out > 0.5, int_dtype(xp, device))
+        if self._output == "logistic":  # two classes: the one output above 0.5 is class 1
+            index = xp.astype(out[:, 0] > 0.5, int_dtype(xp, device))
+        else:
+            index = xp.argmax(out, axis=1)
         if isinstance(self.classes_, np.ndarray) and not array_api_compat.is_numpy_namespace(xp):
             return self.classes_[to_host(index)]  # string labels stay NumPy
         return xp.take(self.classes_, index, axis=0)
+
+    def _proba(self, X: Any, xp: Any) -> Any:
+        """The class (or label) probabilities of the checked X."""
+        out = outputs(self.params_, X, activation=self.activation, output=self._output)
+        if self._output == "logistic" and not self._multilabel:
+            return xp.concat([1.0 - out, out], axis=1)
+        return out
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Compute the mean accuracy of ``predict(X)`` against ``y``.
@@ -394,8 +374,11 @@ class Classifier(Estimator):
         pred = self.predict(X)
         if is_lazy(pred):  # one pass over the chunks
             return cast(float, lazy_count_equal(pred, y) / pred.shape[0])
-        y_host = host_labels(self, y, int(pred.shape[0]))
-        hits = to_host(pred) == y_host
+        indicator = multilabel_indicator(y) if self._multilabel else None
+        if indicator is not None:  # every label of a row right (scikit-learn's accuracy)
+            hits = np.all(to_host(pred) == indicator, axis=1)
+        else:
+            hits = to_host(pred) == host_labels(self, y, int(pred.shape[0]))
         if sample_weight is None:
             return float(np.mean(hits))
         w = (
@@ -404,91 +387,3 @@ class Classifier(Estimator):
             else np.asarray(sample_weight, dtype=np.float64)
         )
         return float(np.average(hits, weights=w))
-
-    # --- files ------------------------------------------------------------------------------
-
-    def save(self, path: Any) -> Any:
-        """Save the fitted classifier to one ``.npz`` file (no pickle).
-
-        As :func:`portable_net.save`, the file holds the weights and, as plain data, the
-        constructor's arguments, the labels, the fitted attributes and the library and device
-        the model was fitted on (used by :meth:`load` when ``xp`` is not given).
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file to write, exactly as named (``.npz`` is the convention).
-
-        Returns
-        -------
-        pathlib.Path
-            The path written.
-
-        Raises
-        ------
-        NotFittedError
-            Before :meth:`fit`.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> import portable_net as pn
-        >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
-        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
-        >>> path = clf.save(Path(tempfile.mkdtemp()) / "clf.npz")
-        >>> again = pn.Classifier.load(path)
-        >>> bool((again.predict(X) == clf.predict(X)).all())
-        True
-        """
-        self._check_is_fitted()
-        return _persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path: Any, *, xp: Any = None, device: Any = None) -> Classifier:
-        """Load a fitted Classifier from a file written by :meth:`save`.
-
-        A file written by :func:`portable_net.save` loads too. A model saved by
-        ``portable-net train --standardize`` holds its inputs' mean and scale: they are
-        folded into the first layer (``W1 / scale``, ``b1 - (mean / scale) @ W1``), so that
-        the Classifier takes the raw features, as the command's ``predict`` does.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The ``.npz`` file.
-        xp : None, str or namespace
-            Backend of the fitted arrays. None: the library the model was saved from (NumPy
-            for files that do not record it).
-        device : None, str or device
-            Their device. None with ``xp=None``: the saved device when it exists here (else
-            the library's default device, with a warning); None with an ``xp``: that
-            library's default device.
-
-        Returns
-        -------
-        Classifier
-            The fitted classifier, its arrays in the chosen library and device.
-
-        Raises
-        ------
-        FileNotFoundError, ValueError
-            As :func:`portable_net.load`, and for saved labels that do not fit the model.
-        ImportError
-            When ``xp`` is None and the saved library is not installed here (the message
-            says which ``xp=`` to pass instead).
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> import portable_net as pn
-        >>> X, y = pn.make_spiral(100, 3, seed=0)
-        >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, max_iter=1000,
-        ...                     learning_rate_init=0.1, random_state=0).fit(X, y)
-        >>> path = clf.save(Path(tempfile.mkdtemp()) / "clf.npz")
-        >>> pn.Classifier.load(path).n_iter_  # xp="torch", device="cuda:0": elsewhere
-        687
-        """
-        return cast(Classifier, _persistence.load(cls, path, xp, device))

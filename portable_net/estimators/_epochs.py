@@ -25,49 +25,47 @@ import array_api_compat
 import numpy as np
 
 from .. import optim
-from .._backend import from_host, int_dtype, to_host
+from .._backend import from_host, int_dtype
 from ..engines import is_lazy, keep_compiled_programs
 from ..errors import ConvergenceWarning, warning_category
 from ..loop import Trainer, diverged_message
-from ..model import accuracy
+from ..model import outputs
 from ..preprocessing import split_rows
-from ._inputs import HostLabels, classes_array, encode, host_labels, lazy_inputs, validate_X
+from ._inputs import validate_X
+from ._outputs import fit_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
 
 __all__ = ["fit"]
 
 
-def fit(estimator: Any, X: Any, y: Any, *, incremental: bool, classes: Any) -> Any:
-    """``fit`` (``incremental=False``) and ``partial_fit``, as MLPClassifier's ``_fit``: the
-    settings and inputs checked, the labels learnt and fresh weights on a first fit, then
-    the epochs. Returns the estimator."""
+def fit(
+    estimator: Any, X: Any, y: Any, *, incremental: bool, classes: Any = None,
+    sample_weight: Any = None,
+) -> Any:  # fmt: skip
+    """``fit`` (``incremental=False``) and ``partial_fit`` of either estimator, as
+    MLPClassifier's and MLPRegressor's ``_fit``: the settings and inputs checked, the
+    targets and output layer learnt (``estimator._fit_targets``) and fresh weights on a
+    first fit, then the epochs. Returns the estimator."""
     settings = checked_settings(estimator)
     optimizer = optimizer_factory(estimator, settings)
     fitted = estimator.__sklearn_is_fitted__()
     first = not fitted or (not estimator.warm_start and not incremental)
-    if incremental and not fitted and classes is None:
+    if incremental and not fitted and classes is None and estimator._classes_required:
         raise ValueError("classes must be passed on the first call to partial_fit.")
     if is_lazy(X, y):
-        X, y_index, labels = lazy_inputs(estimator, X, y, first)
-        xp, device = np, None
+        if sample_weight is not None:
+            raise NotImplementedError("sample_weight is not available for Dask arrays")
+        X, y_fit, y_strata = estimator._lazy_targets(X, y, first)
+        xp, device, weights = np, None, None
     else:
         X, xp, device = validate_X(estimator, X, reset=first, method="fit")
-        y_host = host_labels(estimator, y, int(X.shape[0]))
-        labels, y_host_index = encode(estimator, y_host, classes, first, incremental)
-        y_index = from_host(xp, y_host_index, int_dtype(xp, device), device)
-    if first:
-        if labels.shape[0] < 2:
-            raise ValueError(
-                f"{type(estimator).__name__} can't train when only one class is present: y "
-                f"holds the single class {labels[0]!r}; it needs at least 2 classes to "
-                "learn from"
-            )
-        estimator.classes_ = classes_array(labels, xp, device)
-        estimator._labels = HostLabels(labels)  # the host copy, for encoding later calls
+        y_fit, y_strata = estimator._fit_targets(X, y, xp, device, first, incremental, classes)
+        weights = fit_sample_weight(sample_weight, X, xp, device)
     rng = random_state(estimator.random_state)
     if first:
         _initialize(estimator, settings, X, xp, device, rng)
-    _fit_epochs(estimator, X, y_index, settings, optimizer, rng, incremental=incremental)
+    _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
+                incremental=incremental)  # fmt: skip
     return estimator
 
 
@@ -76,13 +74,16 @@ def _initialize(
 ) -> None:
     """Fresh weights and bookkeeping, as MLPClassifier's ``_initialize``: Glorot-uniform
     weights and biases ``U(-b, b)``, ``b = sqrt(6 / (fan_in + fan_out))``, drawn layer by
-    layer from ``random_state`` (the same draws as MLPClassifier's for K > 2 classes)."""
+    layer from ``random_state`` (the same draws as MLPClassifier's and MLPRegressor's; with
+    ``activation="logistic"``, as theirs, every layer's bound is ``sqrt(2 / (fan_in +
+    fan_out))``)."""
     est = estimator
-    sizes = [int(X.shape[1]), *settings["hidden"], int(est._labels.values.shape[0])]
+    sizes = [int(X.shape[1]), *settings["hidden"], int(est.n_outputs_)]
     dtype = X.dtype
     est.coefs_, est.intercepts_ = [], []
+    factor = 2.0 if est.activation == "logistic" else 6.0  # Glorot's, as scikit-learn's
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        bound = math.sqrt(factor / (fan_in + fan_out))
         W = rng.uniform(-bound, bound, (fan_in, fan_out))
         b = rng.uniform(-bound, bound, fan_out)
         est.coefs_.append(from_host(xp, W, dtype, device))
@@ -90,8 +91,6 @@ def _initialize(
     est.n_iter_ = 0
     est.t_ = 0
     est.n_layers_ = len(sizes)
-    est.n_outputs_ = sizes[-1]
-    est.out_activation_ = "softmax"
     est.loss_curve_ = []
     est._no_improvement_count = 0
     if est.early_stopping:
@@ -105,14 +104,15 @@ def _initialize(
 
 
 def _validation_split(
-    X: Any, y_index: Any, fraction: float, n_classes: int, rng: Any
-) -> tuple[Any, Any, Any, Any]:
-    """(X_train, y_train, X_val, y_val) in X's library and device: MLPClassifier's rows, in
-    its order (``train_test_split`` drawing from ``random_state``, stratified when it has
-    one output: two classes)."""
+    X: Any, y_fit: Any, weights: Any, fraction: float, strata: np.ndarray | None, rng: Any
+) -> tuple[Any, ...]:
+    """(X_train, y_train, w_train, X_val, y_val, w_val) in X's library and device:
+    MLPClassifier's rows, in its order (``train_test_split`` drawing from ``random_state``,
+    stratified by ``strata``, the labels, when it has one output: two classes)."""
     xp = array_api_compat.array_namespace(X)
     device = array_api_compat.device(X)
-    train_idx, val_idx = split_rows(to_host(y_index), fraction, rng, stratify=n_classes == 2)
+    rows = strata if strata is not None else np.zeros(int(X.shape[0]))
+    train_idx, val_idx = split_rows(rows, fraction, rng, stratify=strata is not None)
     if val_idx.shape[0] < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or the size "
@@ -120,9 +120,11 @@ def _validation_split(
         )
 
     def take(a: Any, idx: np.ndarray) -> Any:
+        if a is None:
+            return None
         return xp.take(a, from_host(xp, idx, int_dtype(xp, device), device), axis=0)
 
-    return take(X, train_idx), take(y_index, train_idx), take(X, val_idx), take(y_index, val_idx)
+    return tuple(take(a, idx) for idx in (train_idx, val_idx) for a in (X, y_fit, weights))
 
 
 def _batch_size(setting: Any, n: int) -> int:
@@ -143,16 +145,19 @@ def _set_weights(estimator: Any, params: dict[str, Any]) -> None:
     estimator.intercepts_ = [params[f"b{i}"] for i in range(1, n_layers + 1)]
 
 
-def _trainer(est: Any, X: Any, y_index: Any, batch_size: int, alpha: float, lr: float,
-             optimizer: Callable[[float], Any]) -> Trainer:  # fmt: skip
+def _trainer(est: Any, X: Any, y_fit: Any, weights: Any, batch_size: int, alpha: float,
+             lr: float, optimizer: Callable[[float], Any]) -> Trainer:  # fmt: skip
     """The fit's training set, checked and prepared once: mini-batches of ``batch_size``
     (shuffled unless ``shuffle=False``), or the full batch; MLPClassifier's L2 term,
-    ``alpha / B`` for a batch of B examples; the optimiser's state carried on."""
+    ``alpha / B`` for a batch of B examples (``alpha`` over the batch's weights' sum with
+    sample weights); the optimiser's state carried on; the estimator's activation and
+    output layer."""
     n = int(X.shape[0])
     full = batch_size >= n
     keep_compiled_programs(X)  # JAX: a later process loads the programs instead
     return Trainer(
-        est.params_, X, y_index, optimizer=optimizer(lr), reg=alpha, reg_over_batch=True,
+        est.params_, X, y_fit, optimizer=optimizer(lr), reg=alpha, reg_over_batch=True,
+        activation=est.activation, output=est._output, sample_weight=weights,
         batch_size=None if full else batch_size, shuffle=bool(est.shuffle),
         optimizer_state=est._optimizer_state,
         # one step an epoch: compiling it would cost more than it saves
@@ -177,7 +182,7 @@ def _epoch(est: Any, trainer: Trainer, lr: float, rng: Any) -> float:
 
 
 def _update_no_improvement(
-    estimator: Any, rule: optim.NoImprovement, X_val: Any, y_val: Any, early_stopping: bool
+    estimator: Any, rule: optim.NoImprovement, held_out: Any, early_stopping: bool
 ) -> None:
     """MLPClassifier's ``_update_no_improvement_count``: the rule fed the training loss, or
     minus the validation score (whose best weights are kept)."""
@@ -186,7 +191,9 @@ def _update_no_improvement(
         rule.update(est.loss_curve_[-1])
         est.best_loss_ = rule.best
     else:
-        score = accuracy(est.params_, X_val, y_val)
+        X_val, y_val, w_val = held_out
+        out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
+        score = validation_score(est._output, out, y_val, w_val)
         cast("list[float]", est.validation_scores_).append(score)
         if est.verbose:
             print(f"Validation score: {score:f}")
@@ -214,16 +221,20 @@ def _trigger_stopping(schedule: optim.LearningRateSchedule, msg: str, verbose: b
 def _fit_epochs(
     estimator: Any,
     X: Any,
-    y_index: Any,
+    y_fit: Any,
+    strata: np.ndarray | None,
+    weights: Any,
     settings: dict[str, Any],
     optimizer: Callable[[float], Any],
     rng: np.random.RandomState,
     *,
     incremental: bool,
 ) -> None:
-    """Train the estimator on X and y (indices into its labels): ``max_iter`` epochs at
+    """Train the estimator on X and the training loop's targets ``y_fit`` (indices into
+    the labels, or real targets), weighted by ``weights`` (or None): ``max_iter`` epochs at
     most, one with ``incremental`` (``partial_fit``), as MLPClassifier's
-    ``_fit_stochastic``; ``optimizer(learning_rate)`` makes an epoch's optimiser."""
+    ``_fit_stochastic``; ``strata``: the labels the held-out rows are stratified by (or
+    None); ``optimizer(learning_rate)`` makes an epoch's optimiser."""
     est = estimator
     if not incremental or not hasattr(est, "_schedule"):
         # Adam: a constant rate (MLPClassifier's schedules are SGD's)
@@ -234,10 +245,10 @@ def _fit_epochs(
         est._optimizer_state = None  # a new optimiser (fit), kept by partial_fit
     schedule = est._schedule
     early_stopping = est.early_stopping and not incremental
-    X_val = y_val = None
+    held_out = None
     if early_stopping:
-        X, y_index, X_val, y_val = _validation_split(
-            X, y_index, settings["validation_fraction"], len(est._labels.values), rng
+        X, y_fit, weights, *held_out = _validation_split(
+            X, y_fit, weights, settings["validation_fraction"], strata, rng
         )
     n = int(X.shape[0])
     batch_size = _batch_size(settings["batch_size"], n)
@@ -252,7 +263,7 @@ def _fit_epochs(
     rule.best = -est.best_validation_score_ if early_stopping else est.best_loss_
     alpha = float(settings["alpha"])
 
-    trainer = _trainer(est, X, y_index, batch_size, alpha, schedule.learning_rate, optimizer)
+    trainer = _trainer(est, X, y_fit, weights, batch_size, alpha, schedule.learning_rate, optimizer)
     first_loss = None  # the fit's first batch loss (before its update)
     for _ in range(1 if incremental else settings["max_iter"]):
         loss = _epoch(est, trainer, schedule.learning_rate, rng)
@@ -264,7 +275,7 @@ def _fit_epochs(
         est.loss_curve_.append(loss)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
-        _update_no_improvement(est, rule, X_val, y_val, early_stopping)
+        _update_no_improvement(est, rule, held_out, early_stopping)
         schedule.iteration_ends(est.t_)
         if rule.exhausted:
             what = "Validation score" if early_stopping else "Training loss"

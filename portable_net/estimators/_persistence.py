@@ -1,6 +1,8 @@
-"""Saving and loading a fitted :class:`portable_net.Classifier`: one ``.npz`` file of
-:mod:`portable_net.io` (no pickle), the weights beside the estimator's settings, labels and
-fitted attributes as plain data."""
+"""Saving and loading a fitted :class:`portable_net.Classifier` or
+:class:`portable_net.Regressor`: one ``.npz`` file of :mod:`portable_net.io` (no pickle), the
+weights beside the estimator's settings (the activation among them), labels and fitted
+attributes (the output layer among them) as plain data. Files without an activation or an
+output layer are ReLU nets with softmax outputs (the only ones before both existed)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 from .. import io
 from .._backend import backend_name, device_label, get_namespace, resolve_device, to_namespace
 from ._inputs import HostLabels, classes_array
+from ._outputs import set_output
 
 __all__ = ["fold_standardization", "load", "save"]
 
@@ -34,8 +37,10 @@ def save(estimator: Any, path: Any) -> Any:
     if not (settings["random_state"] is None or isinstance(settings["random_state"], int)):
         settings["random_state"] = None  # a RandomState object is not plain data
     W = est.coefs_[0]
-    labels = est._labels.values
+    labels = est._labels.values if hasattr(est, "_labels") else None
     fitted = {
+        "out_activation_": est.out_activation_,
+        "multilabel": bool(getattr(est, "_multilabel", False)),
         "n_features_in_": est.n_features_in_,
         "feature_names_in_": (
             [str(n) for n in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None
@@ -53,13 +58,17 @@ def save(estimator: Any, path: Any) -> Any:
         est.params_,
         estimator=type(est).__name__,
         settings=settings,
-        classes=labels.tolist(),
-        classes_dtype=labels.dtype.str if labels.dtype.kind in "US" else labels.dtype.name,
+        **({} if labels is None else _classes(labels)),
         n_features_in=est.n_features_in_,
         fitted=fitted,
         backend=backend_name(array_api_compat.array_namespace(W)),
         device=device_label(array_api_compat.device(W)),
     )
+
+
+def _classes(labels: np.ndarray) -> dict[str, Any]:
+    kind = labels.dtype.str if labels.dtype.kind in "US" else labels.dtype.name
+    return {"classes": labels.tolist(), "classes_dtype": kind}
 
 
 def _target(path: Any, meta: dict[str, Any], xp: Any, device: Any) -> tuple[Any, Any]:
@@ -90,7 +99,7 @@ def _target(path: Any, meta: dict[str, Any], xp: Any, device: Any) -> tuple[Any,
 
 
 def _labels(path: Any, meta: dict[str, Any], n_outputs: int) -> np.ndarray:
-    """The saved labels, checked: one per output, distinct and sorted."""
+    """The saved labels, checked: ``n_outputs`` of them, distinct and sorted."""
     classes = meta.get("classes", list(range(n_outputs)))
     kind = meta.get("classes_dtype")
     try:
@@ -126,20 +135,23 @@ def load(cls: Any, path: Any, xp: Any = None, device: Any = None) -> Any:
     known = {k: v for k, v in settings.items() if k in cls._get_param_names()}
     known["hidden_layer_sizes"] = tuple(known.get("hidden_layer_sizes", sizes[1:-1]))
     model = cls(**known)
-    labels = _labels(path, meta, sizes[-1])
+    saved_fitted = meta.get("fitted")
+    fitted: dict[str, Any] = saved_fitted if isinstance(saved_fitted, dict) else {}
+    output = _OUTPUTS[fitted.get("out_activation_", cls._default_out_activation)]
+    multilabel = bool(fitted.get("multilabel", False))
+    set_output(model, output, int(sizes[-1]), multilabel=multilabel)
     params = fold_standardization(path, params, meta.get("standardize"), sizes[0])
     target = {k: namespace.asarray(v, device=device) for k, v in params.items()}
     n_layers = len(sizes) - 1
     model.coefs_ = [target[f"W{i}"] for i in range(1, n_layers + 1)]
     model.intercepts_ = [target[f"b{i}"] for i in range(1, n_layers + 1)]
-    model._labels = HostLabels(labels)
-    model.classes_ = classes_array(labels, namespace, device)
+    if cls._classes_required:  # a classifier: its labels (two for one logistic output)
+        binary = output == "logistic" and not multilabel
+        labels = _labels(path, meta, 2 if binary else sizes[-1])
+        model._labels = HostLabels(labels)
+        model.classes_ = classes_array(labels, namespace, device)
     model.n_features_in_ = int(sizes[0])
     model.n_layers_ = len(sizes)
-    model.n_outputs_ = int(sizes[-1])
-    model.out_activation_ = "softmax"
-    saved_fitted = meta.get("fitted")
-    fitted: dict[str, Any] = saved_fitted if isinstance(saved_fitted, dict) else {}
     model.loss_curve_ = list(fitted.get("loss_curve_", []))
     if fitted.get("loss_") is not None:
         model.loss_ = fitted["loss_"]
@@ -153,6 +165,10 @@ def load(cls: Any, path: Any, xp: Any = None, device: Any = None) -> Any:
         model.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     model._no_improvement_count = 0
     return model
+
+
+#: the saved ``out_activation_`` -> the output layer (:data:`portable_net.loss.OUTPUT_LOSSES`)
+_OUTPUTS = {"softmax": "softmax", "logistic": "logistic", "identity": "squared"}
 
 
 def fold_standardization(
