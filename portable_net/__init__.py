@@ -14,7 +14,7 @@ from .errors import (
     TrainingInterrupted,
     TrainingWarning,
 )
-from .estimators import Classifier
+from .estimators import Classifier, Regressor
 from .gradcheck import gradient_check
 from .history import History
 from .io import load, save
@@ -27,6 +27,7 @@ __all__ = [
     "Classifier",
     "History",
     "NotFittedError",
+    "Regressor",
     "StopTraining",
     "TrainingDiverged",
     "TrainingInterrupted",

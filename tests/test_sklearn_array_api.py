@@ -36,6 +36,10 @@ SMALL = dict(
     max_iter=30,
     random_state=0,
 )
+ESTIMATORS = {
+    "Classifier": lambda: pn.Classifier(**SMALL),
+    "Regressor": lambda: pn.Regressor(max_iter=100, random_state=0),
+}
 BACKENDS = [
     ("numpy", None),
     ("array_api_strict", "CPU_DEVICE"),
@@ -69,12 +73,14 @@ def _quiet():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(("name", "device"), BACKENDS, ids=lambda v: str(v))
 @pytest.mark.parametrize("check", [check_array_api_input, check_array_api_input_and_values])
-def test_check_array_api_input(check, name, device, dtype):
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_check_array_api_input(estimator, check, name, device, dtype):
     _namespace(name)
-    check("Classifier", pn.Classifier(**SMALL), name, device, dtype)
+    check(estimator, ESTIMATORS[estimator](), name, device, dtype)
 
 
-def test_check_array_api_mixed_inputs():
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_check_array_api_mixed_inputs(estimator):
     """X on torch's CPU, y and the rest array-api-strict on its second device."""
     from sklearn.utils._array_api import yield_mixed_namespace_input_permutations
 
@@ -85,16 +91,17 @@ def test_check_array_api_mixed_inputs():
             X_ns.device in (None, "cpu") and other.device in (None, "cpu", "device1")
         ):
             check_array_api_mixed_inputs(
-                "Classifier", pn.Classifier(**SMALL), X_ns, other, check_values=True
+                estimator, ESTIMATORS[estimator](), X_ns, other, check_values=True
             )
             ran += 1
     assert ran >= 1
 
 
 @pytest.mark.parametrize(("name", "device"), BACKENDS[1:], ids=lambda v: str(v))
-def test_check_array_api_same_namespace(name, device):
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_check_array_api_same_namespace(estimator, name, device):
     _namespace(name)
-    check_array_api_same_namespace("Classifier", pn.Classifier(**SMALL), name, device)
+    check_array_api_same_namespace(estimator, ESTIMATORS[estimator](), name, device)
 
 
 # --- scikit-learn's tools on torch and array-api-strict ----------------------------------

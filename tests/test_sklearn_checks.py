@@ -51,7 +51,12 @@ def _run(code: str, **env: str) -> str:
 # unless SCIPY_ARRAY_API=1 (they run in test_sklearn_array_api.py, started below).
 
 
-@parametrize_with_checks([pn.Classifier(**SMALL)])
+@parametrize_with_checks(
+    [
+        pn.Classifier(**SMALL),
+        pn.Regressor(max_iter=100, random_state=0),
+    ]  # as scikit-learn tests MLPRegressor
+)
 def test_sklearn_check(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -218,3 +223,50 @@ def test_decision_boundary_display_and_classification_report(spiral):
     report = classification_report(labels, clf.predict(X), output_dict=True)
     assert set(report) >= {"a", "b", "c", "accuracy"}
     assert report["accuracy"] == clf.score(X, labels)
+
+
+# --- metadata routing: sample_weight through pipelines, cross-validation and searches -------
+
+
+@pytest.mark.parametrize("kind", ["Classifier", "Regressor"])
+def test_metadata_routing_passes_sample_weight_through(kind):
+    """With scikit-learn's metadata routing on, Pipeline (fit and score), cross_val_score
+    and GridSearchCV hand sample_weight to the estimator: the fits equal the estimator's
+    own weighted fits; unweighted calls still work."""
+    from sklearn.datasets import make_classification, make_regression
+    from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "Classifier":
+        X, y = make_classification(n_samples=80, n_features=5, random_state=0)
+        make = lambda: pn.Classifier(**SMALL)  # noqa: E731
+    else:
+        X, y = make_regression(n_samples=80, n_features=5, noise=1.0, random_state=0)
+        y = y / np.std(y)
+        make = lambda: pn.Regressor(hidden_layer_sizes=(8,), max_iter=30, random_state=0)  # noqa: E731
+    w = np.random.default_rng(0).uniform(0.0, 3.0, X.shape[0])
+    Xs = StandardScaler().fit_transform(X)
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = make_pipeline(StandardScaler(), make()).fit(X, y)
+        assert np.isfinite(plain.score(X, y))  # no weights requested, none passed: no error
+        est = make().set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = make_pipeline(scaler, est).fit(X, y, sample_weight=w)
+        direct = make().fit(Xs, y, sample_weight=w)
+        np.testing.assert_allclose(pipe[-1].coefs_[0], direct.coefs_[0], rtol=1e-12)
+        assert pipe.score(X, y, sample_weight=w) == direct.score(Xs, y, sample_weight=w)
+        cv = KFold(3)
+        scores = cross_val_score(est, Xs, y, cv=cv, params={"sample_weight": w})
+        for score, (train, test) in zip(scores, cv.split(Xs)):
+            fitted = make().fit(Xs[train], y[train], sample_weight=w[train])
+            assert score == fitted.score(Xs[test], y[test], sample_weight=w[test])
+        grid = GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=cv).fit(Xs, y, sample_weight=w)
+        refit = make().set_params(**grid.best_params_).fit(Xs, y, sample_weight=w)
+        np.testing.assert_allclose(grid.best_estimator_.coefs_[0], refit.coefs_[0], rtol=1e-12)
+
+
+def test_set_fit_request_needs_routing_enabled():
+    with pytest.raises(RuntimeError, match="metadata routing"):
+        pn.Classifier().set_fit_request(sample_weight=True)
