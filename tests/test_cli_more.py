@@ -425,3 +425,28 @@ def test_plot_without_matplotlib_says_how_to_install_it(args, tmp_path):
     assert "pip install 'portable-net[plot]'" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert out.stdout == "" and not (tmp_path / "x.png").exists()  # refused before training
+
+
+def test_ctrl_c_while_the_command_imports_its_libraries_is_one_line(tmp_path):
+    """Ctrl-C during the command's imports (NumPy's here: the command imports nothing heavy
+    before its main runs) is exit status 130 and one line, not a traceback."""
+    code = (
+        "import sys\n"
+        "class CtrlC:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'numpy':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, CtrlC())\n"
+        "from portable_net.cli import main\n"
+        "assert 'numpy' not in sys.modules\n"
+        "sys.exit(main(['train']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert out.returncode == 130, out.stderr
+    assert out.stderr.strip() == "portable-net: interrupted" and out.stdout == ""

@@ -29,12 +29,9 @@ import sys
 from collections.abc import Sequence
 from typing import cast
 
-from . import _run, backends, data, evaluate, gradcheck, predict, train
-from ._args import PROG, BadInput, Failure, Help, Parser, one_line
-
 __all__ = ["main"]
 
-COMMANDS = (train, data, predict, evaluate, gradcheck, backends)
+PROG = "portable-net"
 
 _DESCRIPTION = """\
 Train the CS231n case study's classifiers on the spiral (or on your own data),
@@ -60,7 +57,10 @@ no partly written file behind."""
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser, and each command's subparser by name."""
     from .. import __version__
+    from . import backends, data, evaluate, gradcheck, predict, train
+    from ._args import Help, Parser
 
+    COMMANDS = (train, data, predict, evaluate, gradcheck, backends)
     parser = Parser(prog=PROG, formatter_class=Help, description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(
@@ -95,7 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 for a failure at run time, 2 for bad usage or input, 130 when
         interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM.
     """
-    parser, subs = _parser()
+    try:  # the commands import NumPy and the array libraries: Ctrl-C may come meanwhile
+        from . import _run
+        from ._args import BadInput, Failure, one_line
+
+        parser, subs = _parser()
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     prog = subs[args.command].prog
     with _run.sigterm_interrupts():

@@ -8,8 +8,8 @@ import sys
 import warnings
 from typing import Any
 
-from . import _run
-from ._args import PROG, BadInput, add_backend_options, add_option, hidden_sizes, integer, real
+from . import PROG, _run
+from ._args import BadInput, add_backend_options, add_option, hidden_sizes, integer, real
 
 NAME = "gradcheck"
 HELP = "check the hand-written gradients against centred differences"
