@@ -241,6 +241,15 @@ _ROWS = (
         "warm_start", "bool", False, "fit continues from the fitted weights",
         names={ESTIMATOR: "warm_start"},
     ),
+    Hyperparameter(
+        "n_jobs", "int", None,
+        "intra-op threads of a run on the CPU (torch, NumPy's BLAS): None chooses by the "
+        "problem's size (one thread where more do not pay), -1 one per core; 0 is refused",
+        range=Range(-1, None),
+        names={TRAIN: "n_jobs", ESTIMATOR: "n_jobs", CLI: Alias("--threads", meaning=(
+            "intra-op threads on the CPU (torch, NumPy's BLAS); default: chosen by the "
+            "problem's size, one where more do not pay; -1: one per core"))},
+    ),
 )  # fmt: skip
 
 #: the table: name -> row

@@ -180,6 +180,7 @@ def train(
     engine: str | engines.EngineFactory = "auto",
     jit: bool | None = None,
     scheduler: Any = None,
+    n_jobs: int | None = None,
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
@@ -291,6 +292,11 @@ def train(
         Chunked lazy arrays only (others ignore it): where the steps run, a ``Client`` or a
         scheduler name (``"threads"``); None is the active ``Client`` if there is one, else
         the default scheduler. See the README's section on chunked arrays.
+    n_jobs : int or None
+        Intra-op threads of the run on the CPU (torch's, and NumPy's BLAS through
+        threadpoolctl when installed), restored afterwards: None chooses by the problem's
+        size (one thread where more do not pay, see the performance guide), -1 one per
+        core; an int >= -1 other than 0. JAX, CuPy and Dask keep their own.
 
     Returns
     -------
@@ -344,6 +350,7 @@ def train(
     steps, learning_rate, reg, momentum, batch_size, seed, log_every = check_hyperparameters(
         steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
     )
+    n_jobs = engines.check_n_jobs(check("n_jobs", n_jobs, TRAIN))
     opt = choose_optimizer(optimizer, learning_rate, momentum)
     tol, n_iter_no_change, power_t = _check_stopping(
         tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best
@@ -380,7 +387,7 @@ def train(
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     trainer = Trainer(
         params, X, y, optimizer=opt, reg=reg, batch_size=batch_size, engine=choice,
-        scheduler=scheduler,
+        scheduler=scheduler, n_jobs=n_jobs,
         optimizer_state=None if history is None else history.optimizer_state,
     )  # fmt: skip
     schedule = None

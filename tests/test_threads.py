@@ -156,3 +156,58 @@ def test_n_jobs_checked_before_work(bad, error):
     params, X, y = _spiral()
     with pytest.raises(error, match="n_jobs"):
         Trainer(params, X, y, optimizer=SGD(0.1), reg=1e-3, n_jobs=bad)
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """The thread counts the training loop asked for, run by run (engines.threads_limited
+    wrapped)."""
+    from portable_net import engines
+
+    asked = []
+    original = engines.threads_limited
+
+    def recording(xp, threads):
+        asked.append(threads)
+        return original(xp, threads)
+
+    monkeypatch.setattr(engines, "threads_limited", recording)
+    return asked
+
+
+def test_train_n_jobs_honoured_and_checked(recorded):
+    params, X, y = _spiral()
+    pn.train(params, X, y, steps=2, log_every=1)
+    pn.train(params, X, y, steps=2, log_every=1, n_jobs=2)
+    pn.train(params, X, y, steps=2, log_every=1, n_jobs=-1)
+    assert recorded == [1, 2, os.cpu_count()]
+    for bad, error in ((0, ValueError), (-2, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match="n_jobs"):
+            pn.train(params, X, y, steps=2, n_jobs=bad)
+    assert len(recorded) == 3  # refused before any run
+
+
+def test_classifier_n_jobs_honoured(recorded):
+    X, y = pn.make_spiral(40, 3, seed=0)
+    clf = pn.Classifier(hidden_layer_sizes=(8,), max_iter=2, batch_size=32, n_jobs=3)
+    assert clf.get_params()["n_jobs"] == 3
+    with pytest.warns(Warning):  # max_iter reached before convergence
+        clf.fit(X, y)
+    assert recorded and set(recorded) == {3}
+    recorded.clear()
+    with pytest.warns(Warning):
+        pn.Classifier(hidden_layer_sizes=(8,), max_iter=2, batch_size=32).fit(X, y)
+    assert recorded and set(recorded) == {1}
+    with pytest.raises(ValueError, match="n_jobs"):
+        pn.Classifier(max_iter=2, n_jobs=-3).fit(X, y)
+
+
+def test_cli_threads_honoured_and_checked(recorded, capsys):
+    from portable_net.cli import main
+
+    assert main(["train", "--steps", "2", "--quiet", "--threads", "2"]) == 0
+    assert recorded and set(recorded) == {2}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--steps", "2", "--quiet", "--threads", "0"])
+    assert exit_info.value.code == 2
+    assert "--threads" in capsys.readouterr().err

@@ -54,6 +54,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "held-out parameters",
     )
     add_hyperparameter(parser, "n_iter_no_change")
+    add_hyperparameter(parser, "n_jobs")
 
 
 def training_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def training_settings(args: argparse.Namespace) -> dict[str, Any]:
         "validation_fraction": args.validation_fraction,
         "early_stopping": args.early_stopping,
         "n_iter_no_change": args.patience,
+        "n_jobs": args.threads,
     }
 
 
@@ -103,5 +105,7 @@ def check_training_options(args: argparse.Namespace, parser: argparse.ArgumentPa
         parser.error("argument --nesterov: needs --optimizer sgd and --momentum > 0")
     if args.optimizer == "adam" and args.momentum != 0.0:
         parser.error("argument --momentum: applies to --optimizer sgd")
+    if args.threads == 0:
+        parser.error("argument --threads: must be -1 (one per core) or at least 1")
     if (args.validation_fraction is not None or args.early_stopping) and args.seed >= 2**32:
         parser.error("argument --seed: must be < 2**32 to draw the held-out rows")

@@ -85,6 +85,10 @@ class Classifier(MLP):
         Epochs without improvement before stopping.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         The hidden layers' activation (:data:`portable_net.layers.ACTIVATIONS`).
+    n_jobs : int or None, default=None
+        Intra-op threads of the fit on the CPU (torch's, and NumPy's BLAS through
+        threadpoolctl), restored afterwards: None chooses by the problem's size (one
+        thread where more do not pay), -1 one per core. Not one of MLPClassifier's.
 
     Attributes
     ----------

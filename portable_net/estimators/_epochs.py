@@ -162,6 +162,7 @@ def _trainer(est: Any, X: Any, y_fit: Any, weights: Any, batch_size: int, alpha:
         optimizer_state=est._optimizer_state,
         # one step an epoch: compiling it would cost more than it saves
         engine="portable" if full else "auto",
+        n_jobs=est.n_jobs,
     )  # fmt: skip
 
 

@@ -63,6 +63,7 @@ class MLP(Estimator):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         activation: str = "relu",
+        n_jobs: int | None = None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.solver = solver
@@ -86,6 +87,7 @@ class MLP(Estimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.activation = activation
+        self.n_jobs = n_jobs
 
     # --- scikit-learn's estimator protocol (the parameters: Estimator) ---------------------
 
