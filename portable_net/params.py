@@ -226,8 +226,13 @@ _ROWS = (
         names={ADAM: "epsilon", ESTIMATOR: Alias("epsilon", range=_POSITIVE)},
     ),
     Hyperparameter(
+        "activation", "str", "relu", "the hidden layers' activation",
+        options=("identity", "logistic", "tanh", "relu"),
+        names={TRAIN: "activation", CLI: "--activation", ESTIMATOR: "activation"},
+    ),
+    Hyperparameter(
         "hidden_layer_sizes", "sizes", (100,),
-        "widths of the hidden ReLU layers (none: the softmax classifier)", range=_ONE_OR_MORE,
+        "widths of the hidden layers (none: the linear classifier)", range=_ONE_OR_MORE,
         names={ESTIMATOR: "hidden_layer_sizes", CLI: Alias("--hidden", default=None)},
     ),
     Hyperparameter(

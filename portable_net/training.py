@@ -161,6 +161,7 @@ def train(
     steps: int = 10_000,
     learning_rate: float | None = None,
     reg: float = 1e-3,
+    activation: str = "relu",
     momentum: float = 0.0,
     optimizer: str | SGD | Adam = "sgd",
     lr_schedule: str = "constant",
@@ -205,6 +206,9 @@ def train(
     reg : float
         L2 strength (>= 0): the loss adds ``0.5 * reg * sum ||W||^2``; the gradient that the
         optimiser sees holds ``reg * W`` on the weights (not on the biases).
+    activation : {"relu", "tanh", "logistic", "identity"}
+        The hidden layers' activation (predict with the same: ``predict(...,
+        activation=)``).
     momentum : float
         For ``optimizer="sgd"``: classical momentum in [0, 1),
         ``v = momentum * v - lr * g; W += v``. 0 is plain gradient descent.
@@ -351,6 +355,7 @@ def train(
         steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
     )
     n_jobs = engines.check_n_jobs(check("n_jobs", n_jobs, TRAIN))
+    activation = check("activation", activation, TRAIN)
     opt = choose_optimizer(optimizer, learning_rate, momentum)
     tol, n_iter_no_change, power_t = _check_stopping(
         tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best
@@ -378,7 +383,7 @@ def train(
         held_out = None
         if validation is not None:
             _, _, _, _, X_val, y_val = check_inputs(params, *validation)
-            held_out = HeldOut(xp, X_val, y_val, n_classes)
+            held_out = HeldOut(xp, X_val, y_val, n_classes, activation)
         elif restore_best:
             raise ValueError(
                 "restore_best needs held-out data: validation= or validation_fraction="
@@ -387,6 +392,7 @@ def train(
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     trainer = Trainer(
         params, X, y, optimizer=opt, reg=reg, batch_size=batch_size, engine=choice,
+        activation=activation,
         scheduler=scheduler, n_jobs=n_jobs,
         optimizer_state=None if history is None else history.optimizer_state,
     )  # fmt: skip

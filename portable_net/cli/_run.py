@@ -204,6 +204,12 @@ def load_model(path: str, xp: Any, device: Any) -> tuple[dict[str, Any], dict[st
     return params, meta
 
 
+def activation_of(meta: dict[str, Any]) -> str:
+    """A saved model's hidden activation (checked by the loader); files without one are
+    ReLU nets (the only ones before the others existed)."""
+    return str(meta.get("activation", "relu"))
+
+
 def classes_of(path: str, meta: dict[str, Any]) -> list[Any]:
     """The class labels of a model, checked as ``Classifier.load`` checks them: one per
     output, distinct and sorted; integers, or printable text (never a line break)."""

@@ -54,6 +54,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "held-out parameters",
     )
     add_hyperparameter(parser, "n_iter_no_change")
+    add_hyperparameter(parser, "activation")
     add_hyperparameter(parser, "n_jobs")
 
 
@@ -76,6 +77,7 @@ def training_settings(args: argparse.Namespace) -> dict[str, Any]:
         "validation_fraction": args.validation_fraction,
         "early_stopping": args.early_stopping,
         "n_iter_no_change": args.patience,
+        "activation": args.activation,
         "n_jobs": args.threads,
     }
 

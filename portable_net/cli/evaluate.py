@@ -116,9 +116,10 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     y_xp = from_host(xp, y, int_dtype(xp, device), device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
-        acc = accuracy(params, X_xp, y_xp)
-        loss = float(loss_and_grads(params, X_xp, y_xp, reg=0.0)[0])
-        predicted = _run.to_host(predict(params, X_xp))
+        act = {"activation": _run.activation_of(meta)}
+        acc = accuracy(params, X_xp, y_xp, **act)
+        loss = float(loss_and_grads(params, X_xp, y_xp, reg=0.0, **act)[0])
+        predicted = _run.to_host(predict(params, X_xp, **act))
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on {args.data!r} is {loss}: its scores overflow")
     table = _data.per_class(y, predicted, len(classes))
@@ -196,8 +197,9 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         X = from_host(xp, X_host, X.dtype, device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
-        acc = accuracy(params, X, y)
-        loss = float(loss_and_grads(params, X, y, reg=0.0)[0])
+        act = {"activation": _run.activation_of(meta)}
+        acc = accuracy(params, X, y, **act)
+        loss = float(loss_and_grads(params, X, y, reg=0.0, **act)[0])
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on the spiral is {loss}: its scores overflow")
     if args.json:

@@ -235,8 +235,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     X = from_host(xp, points, params["W1"].dtype, device)
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
-        proba = _run.to_host(predict_proba(params, X))
-        labels = _run.to_host(predict(params, X)).tolist()
+        act = {"activation": _run.activation_of(meta)}
+        proba = _run.to_host(predict_proba(params, X, **act))
+        labels = _run.to_host(predict(params, X, **act)).tolist()
     bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
     if bad.size:  # finite weights and points can still overflow the scores
         raise Failure(

@@ -228,7 +228,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     finally:
         if bar is not None:
             bar.close()
-    acc = accuracy(params, data.X, data.y)
+    act = {"activation": settings["activation"]}
+    acc = accuracy(params, data.X, data.y, **act)
     trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
     # the run ended worse than it started (TrainingWarning): a confident model of nothing
     unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
@@ -249,9 +250,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.data is not None:
         X_eval, y_eval = (data.X, data.y) if data.X_test is None else (data.X_test, data.y_test)
         if data.X_test is not None:
-            metrics["test_accuracy"] = accuracy(params, data.X_test, data.y_test)
+            metrics["test_accuracy"] = accuracy(params, data.X_test, data.y_test, **act)
         table = _data.per_class(
-            _run.to_host(y_eval), _run.to_host(predict(params, X_eval)), len(data.classes)
+            _run.to_host(y_eval), _run.to_host(predict(params, X_eval, **act)), len(data.classes)
         )
     if args.save and not unsaved:
         extra: dict[str, Any] = {}
@@ -265,6 +266,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 params,
                 model=args.model,
                 training=settings,
+                activation=settings["activation"],
                 data=data.record,
                 history=history,
                 **metrics,

@@ -1,0 +1,140 @@
+"""The estimators' output layers, activations and sample weights beyond scikit-learn's
+reference (tests/test_mlp_equivalence.py): files keep them, on every backend; checks refuse
+bad weights and targets by name."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import portable_net as pn
+from portable_net.errors import ConvergenceWarning
+
+from ._helpers import assert_on, to_numpy
+
+RNG = np.random.default_rng(3)
+X_NP = RNG.normal(size=(40, 3))
+Y = {
+    "binary": np.where(X_NP[:, 0] > 0, "yes", "no"),
+    "multilabel": (X_NP[:, :2] > 0).astype(np.int64),
+    "regression": np.stack([X_NP[:, 0] ** 2, X_NP[:, 1]], axis=1),
+}
+KW = dict(hidden_layer_sizes=(6,), max_iter=20, random_state=0, activation="tanh")
+
+
+def _fit(kind, xp, device):
+    X = xp.asarray(X_NP, device=device)
+    y = Y[kind]
+    est = pn.Regressor(**KW) if kind == "regression" else pn.Classifier(**KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y, sample_weight=np.linspace(0.5, 2.0, 40)), X
+
+
+@pytest.mark.parametrize("kind", list(Y))
+def test_files_keep_the_output_layer_and_activation(xp, device, kind, tmp_path):
+    est, X = _fit(kind, xp, device)
+    again = type(est).load(est.save(tmp_path / "m.npz"), xp=xp, device=device)
+    assert again.activation == "tanh"
+    assert (again.out_activation_, again.n_outputs_) == (est.out_activation_, est.n_outputs_)
+    assert_on(again.coefs_[0], xp, device)
+    pred, pred_again = est.predict(X), again.predict(X)
+    if kind == "binary":  # string labels stay NumPy
+        np.testing.assert_array_equal(pred, pred_again)
+        assert est.n_outputs_ == 1 and est.out_activation_ == "logistic"
+        assert est.predict_proba(X).shape == (40, 2)
+    else:
+        np.testing.assert_allclose(to_numpy(pred_again), to_numpy(pred), rtol=1e-12)
+        assert_on(pred, xp, device)
+    if kind == "multilabel":
+        assert tuple(pred.shape) == (40, 2) and est.out_activation_ == "logistic"
+        np.testing.assert_allclose(to_numpy(est.predict_proba(X)),
+                                   to_numpy(again.predict_proba(X)), rtol=1e-12)  # fmt: skip
+    if kind == "regression":
+        assert est.out_activation_ == "identity" and tuple(pred.shape) == (40, 2)
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        (np.zeros(40), "non-zero"),
+        (-np.ones(40), "non-negative"),
+        (np.ones(39), r"sample_weight.shape == \(39,\), expected \(40,\)"),
+        (np.ones((40, 1)), "1D array or scalar"),
+        (np.full(40, np.nan), "finite"),
+    ],
+)
+def test_bad_sample_weights_are_one_value_error(weights, match):
+    for est in (pn.Classifier(**KW), pn.Regressor(**KW)):
+        with pytest.raises(ValueError, match=match):
+            est.fit(X_NP, Y["binary"] if isinstance(est, pn.Classifier) else X_NP[:, 0],
+                    sample_weight=weights)  # fmt: skip
+        assert not hasattr(est, "coefs_")  # refused before any work
+
+
+def test_a_scalar_weight_divides_only_the_l2_term():
+    """Every row weighted 2.5: the same weighted mean, and the L2 term over the weights' sum
+    (MLPClassifier's alpha / sum(w)): the fit of alpha / 2.5 unweighted."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = pn.Classifier(**KW, alpha=0.04).fit(X_NP, Y["binary"])
+        b = pn.Classifier(**KW, alpha=0.1).fit(X_NP, Y["binary"], sample_weight=2.5)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+
+
+def test_an_unknown_activation_is_refused_before_work():
+    est = pn.Classifier(activation="softplus")
+    with pytest.raises(ValueError, match="activation"):
+        est.fit(X_NP, Y["binary"])
+    assert not hasattr(est, "coefs_")
+
+
+def _numpy_tanh_net(p, X, y, steps, lr, reg):
+    """The case study's loop with tanh hidden units, in plain NumPy: the losses."""
+    W1, b1, W2, b2 = (p[k].copy() for k in ("W1", "b1", "W2", "b2"))
+    n, losses = X.shape[0], []
+    for _ in range(steps):
+        h = np.tanh(X @ W1 + b1)
+        s = h @ W2 + b2
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        prob = e / e.sum(axis=1, keepdims=True)
+        losses.append(
+            -np.log(prob[range(n), y]).mean() + 0.5 * reg * ((W1**2).sum() + (W2**2).sum())
+        )
+        d = prob.copy()
+        d[range(n), y] -= 1
+        d /= n
+        dW2, db2 = h.T @ d + reg * W2, d.sum(axis=0)
+        dh = (d @ W2.T) * (1 - h**2)
+        dW1, db1 = X.T @ dh + reg * W1, dh.sum(axis=0)
+        W1, b1, W2, b2 = W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
+    return losses
+
+
+def test_train_takes_the_activation_and_the_command_saves_it(tmp_path, capsys):
+    X, y = pn.make_spiral(30, 3, seed=1)
+    p = pn.init_params([2, 12, 3], seed=1, scale=0.5)
+    out, history = pn.train(p, X, y, steps=25, log_every=1, activation="tanh", engine="core")
+    np.testing.assert_allclose(history.loss, _numpy_tanh_net(p, X, y, 25, 1.0, 1e-3), rtol=1e-12)
+    _, h2 = pn.train(p, X, y, steps=25, log_every=1, activation="tanh")
+    np.testing.assert_allclose(h2.loss, history.loss, rtol=1e-12)
+    tanh_acc = pn.accuracy(out, X, y, activation="tanh")
+    assert tanh_acc == float(np.mean(np.argmax(np.tanh(X @ out["W1"] + out["b1"]) @ out["W2"]
+                                               + out["b2"], axis=1) == y))  # fmt: skip
+    from portable_net.cli import main
+
+    model = tmp_path / "m.npz"
+    assert main(["train", "--activation", "tanh", "--steps", "300", "--quiet",
+                 "--save", str(model)]) == 0  # fmt: skip
+    params, meta = pn.load(model)
+    assert meta["activation"] == "tanh" and meta["training"]["activation"] == "tanh"
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--json"]) == 0
+    import json
+
+    reported = json.loads(capsys.readouterr().out)["accuracy"]
+    Xs, ys = pn.make_spiral(100, 3, seed=0)
+    assert reported == pn.accuracy(params, Xs, ys, activation="tanh")
+    assert reported != pn.accuracy(params, Xs, ys)  # not the ReLU net's
