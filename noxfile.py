@@ -236,7 +236,7 @@ def _gpu_commands(py: str, out: Path, backends: str) -> dict[str, tuple[list[str
             # an error that would cost a short visit; portable_net's own deprecations still fail
             [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", "--durations=5",
              "--continue-on-collection-errors", "-k", ids, "-W", "default",
-             "-W", "error::DeprecationWarning:portable_net"],
+             "-W", "error::FutureWarning:portable_net"],
             # only the tests that take the backend: the GPU's, not the whole suite three times;
             # JAX takes what it needs of the GPU's memory, not 75 % of it from the start
             {"PORTABLE_NET_BACKENDS": backend, "PORTABLE_NET_ONLY_BACKEND_TESTS": "1",

@@ -96,7 +96,7 @@ def _engine_choice(engine: Any, jit: Any) -> Any:
         warnings.warn(
             "train(jit=...) is deprecated and will be removed in the next release: use "
             "engine='auto' (jit=True) or engine='portable' (jit=False)",
-            DeprecationWarning,
+            FutureWarning,  # shown to users by default, as scikit-learn's deprecations
             stacklevel=3,
         )
         return "auto" if jit else "portable"
@@ -291,7 +291,7 @@ def train(
         the step eagerly).
     jit : bool or None
         Deprecated spelling of ``engine``: True is ``"auto"``, False ``"portable"``
-        (DeprecationWarning; to be removed in the next release).
+        (FutureWarning; to be removed in the next release).
     scheduler : None, str or distributed.Client
         Chunked lazy arrays only (others ignore it): where the steps run, a ``Client`` or a
         scheduler name (``"threads"``); None is the active ``Client`` if there is one, else

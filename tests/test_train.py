@@ -517,7 +517,7 @@ def test_jit_still_works_and_warns_that_engine_replaces_it(jit, engine):
     X, y = pn.make_spiral(20, seed=4)
     params = pn.init_params([2, 10, 3], seed=4, scale=0.5)
     expected, expected_hist = pn.train(params, X, y, steps=30, log_every=10, engine=engine)
-    with pytest.warns(DeprecationWarning, match="engine="):
+    with pytest.warns(FutureWarning, match="engine="):
         new, hist = pn.train(params, X, y, steps=30, log_every=10, jit=jit)
     assert hist.loss == expected_hist.loss
     for key in params:
