@@ -32,6 +32,7 @@ import numpy as np
 from . import network
 from ._backend import dtype_name
 from ._validation import check_int, check_real
+from .layers import activation_pair
 from .loss import one_hot
 from .model import check_inputs, loss_and_grads
 
@@ -117,13 +118,19 @@ class GradientCheck(float):
 
 
 def _forward(
-    xp: ModuleType, params: Mapping[str, Any], n_layers: int, data: Any, weights: Any, reg: float
+    xp: ModuleType,
+    params: Mapping[str, Any],
+    n_layers: int,
+    data: Any,
+    weights: Any,
+    reg: float,
+    activation: str = "relu",
 ) -> tuple[Any, list[Any]]:
     """The loss, rows weighted by ``weights`` (1, N) (1/N: the mean), and which hidden
-    pre-activations of each row are > 0."""
+    pre-activations of each row are > 0 (ReLU's kinks; the other activations are smooth)."""
     packed = network.pack(xp, params, n_layers)
-    h, caches = network.forward(xp, packed, data.Xt1)  # the training step's forward, (K, N)
-    sides = [relu_mask > 0 for _, relu_mask in caches[:-1]]  # each hidden layer's, (H, N)
+    h, caches = network.forward(xp, packed, data.Xt1, activation)  # the step's forward, (K, N)
+    sides = [mask > 0 for _, mask in caches[:-1]] if activation == "relu" else []  # (H, N)
     shifted = h - xp.max(h, axis=0, keepdims=True)
     lse = xp.log(xp.sum(xp.exp(shifted), axis=0, keepdims=True))  # (1, N)
     rows = lse - xp.sum(data.onehot * shifted, axis=0, keepdims=True)  # -log p[y], (1, N)
@@ -138,12 +145,13 @@ def _weighted_grads(
     data: Any,
     weights: Any,
     reg: float,
+    activation: str = "relu",
 ) -> dict[str, Any]:
     """The hand-written gradient of the loss with rows weighted by ``weights`` (1, N): the
     training step's own backward pass, each row's gradient scaled by its weight."""
     packed = network.pack(xp, params, n_layers)
     _, packed_grads = network.loss_and_grads(
-        xp, packed, data.Xt1, data.onehot, scale=weights, need_loss=False
+        xp, packed, data.Xt1, data.onehot, scale=weights, need_loss=False, activation=activation
     )
     grads = network.unpack(xp, packed_grads, data.Xt1.shape[0] - 1, copy=True)
     for i in range(1, n_layers + 1):
@@ -171,8 +179,10 @@ def _check(
     h: float | None,
     max_entries: int | None,
     seed: int,
+    activation: str = "relu",
 ) -> GradientCheck:
     reg = check_real("reg", reg, low=0.0)
+    activation_pair(activation)  # raises for an unknown name
     if h is not None:
         h = check_real("h", h, low=0.0, low_open=True)
     if max_entries is not None:
@@ -198,7 +208,7 @@ def _check(
             stacklevel=3,
         )
     h = H_FLOAT64 if h is None else h
-    _, grads = loss_and_grads(params, X, y, reg=reg)
+    _, grads = loss_and_grads(params, X, y, reg=reg, activation=activation)
     n_classes = params[f"W{n_layers}"].shape[1]
     rparams = {k: xp.astype(v, ref) for k, v in params.items()}
     data = network.step_data(xp, xp.astype(X, ref), one_hot(xp, y, n_classes, ref))
@@ -221,8 +231,8 @@ def _check(
             mask = flat_index == i
             plus = {**rparams, key: xp.where(mask, p + h, p)}
             minus = {**rparams, key: xp.where(mask, p - h, p)}
-            f_plus, sides_plus = _forward(xp, plus, n_layers, data, mean, reg)
-            f_minus, sides_minus = _forward(xp, minus, n_layers, data, mean, reg)
+            f_plus, sides_plus = _forward(xp, plus, n_layers, data, mean, reg, activation)
+            f_minus, sides_minus = _forward(xp, minus, n_layers, data, mean, reg, activation)
             crossed = None
             for a, b in zip(sides_plus, sides_minus):
                 rows = xp.any(a != b, axis=0, keepdims=True)  # (1, N)
@@ -237,12 +247,12 @@ def _check(
                     n_skipped += 1
                     continue
                 weights = keep / n_keep
-                f_plus, _ = _forward(xp, plus, n_layers, data, weights, reg)
-                f_minus, _ = _forward(xp, minus, n_layers, data, weights, reg)
+                f_plus, _ = _forward(xp, plus, n_layers, data, weights, reg, activation)
+                f_minus, _ = _forward(xp, minus, n_layers, data, weights, reg, activation)
                 if data_x is None:
                     data_x = network.step_data(xp, X, one_hot(xp, y, n_classes, X.dtype))
                 sub_grads = _weighted_grads(
-                    xp, params, n_layers, data_x, xp.astype(weights, X.dtype), reg
+                    xp, params, n_layers, data_x, xp.astype(weights, X.dtype), reg, activation
                 )
                 analytic = float(xp.reshape(sub_grads[key], (-1,))[i])
             numeric = (float(f_plus) - float(f_minus)) / (2.0 * h)
@@ -275,10 +285,13 @@ def relative_errors(
     h: float | None = None,
     max_entries: int | None = 20,
     seed: int = 0,
+    activation: str = "relu",
 ) -> dict[str, float]:
     """The largest relative error of each parameter's checked entries (see
     :func:`gradient_check`, whose ``errors`` these are)."""
-    return _check(params, X, y, reg=reg, h=h, max_entries=max_entries, seed=seed).errors
+    return _check(
+        params, X, y, reg=reg, h=h, max_entries=max_entries, seed=seed, activation=activation
+    ).errors
 
 
 def gradient_check(
@@ -290,6 +303,7 @@ def gradient_check(
     h: float | None = None,
     max_entries: int | None = 20,
     seed: int = 0,
+    activation: str = "relu",
 ) -> GradientCheck:
     """The largest relative error between hand-written gradients and centred differences.
 
@@ -314,6 +328,8 @@ def gradient_check(
         Entries checked per parameter, chosen at random with ``seed``; None checks all.
     seed : int
         Seed of the choice of entries.
+    activation : {"relu", "tanh", "logistic", "identity"}
+        The hidden layers' activation (only ReLU has kinks).
 
     Returns
     -------
@@ -337,4 +353,6 @@ def gradient_check(
     >>> bool(result < 1e-7), result.passed
     (True, True)
     """
-    return _check(params, X, y, reg=reg, h=h, max_entries=max_entries, seed=seed)
+    return _check(
+        params, X, y, reg=reg, h=h, max_entries=max_entries, seed=seed, activation=activation
+    )
