@@ -119,6 +119,21 @@ def test_missing_inf_is_still_refused_and_an_empty_label_dropped(tmp_path):
     assert X.tolist() == [[1.0, 2.0], [5.0, 6.0]] and labels.tolist() == ["x", "y"]
 
 
+def test_missing_value_in_evaluate_names_no_option_it_lacks(gaps, tmp_path):
+    model = tmp_path / "m.npz"
+    status, _, err = call(
+        "train", "--data", str(gaps), "--label", "kind", "--missing", "drop", "--steps", "5",
+        "--quiet", "--save", str(model),
+    )  # fmt: skip
+    assert status == 0, err
+    status, _, err = call("evaluate", str(model), "--data", str(gaps), "--label", "kind")
+    assert status == 2
+    assert "is empty (a missing value: this command needs every value" in err
+    assert "give --missing" not in err
+    status, _, err = call("evaluate", str(model), "--data", str(gaps), "--missing", "drop")
+    assert status == 2 and "unrecognized arguments: --missing" in err
+
+
 def test_missing_needs_data():
     status, _, err = call("train", "--missing", "drop")
     assert status == 2 and "argument --missing: applies to --data FILE only" in err

@@ -160,6 +160,13 @@ _OPTION_WORDS = (
 )
 
 
+#: read_table's ways forward for a missing value, in the command line's words
+_MISSING_HINTS = re.compile(
+    r"\(a missing value: give --missing drop to drop its rows, or --missing mean to fill in its "
+    r"column's mean\)|\(give --missing drop to drop its rows\)"
+)
+
+
 def cli_words(message: str) -> str:
     """A message of ``portable_net.tabular`` or ``preprocessing`` in the command line's words
     (its options)."""
@@ -179,17 +186,26 @@ def read(
     option: str = "--data",
     *,
     decimal: str = ".",
-    missing: str = "error",
+    missing: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(X float64, labels, feature_names)`` of a data file, or BadInput naming ``option``."""
+    """``(X float64, labels, feature_names)`` of a data file, or BadInput naming ``option``.
+    ``missing``: the command's --missing, or None for a command without it (a missing value
+    is then refused without naming an option it does not have)."""
     from ..tabular import read_table
 
     try:
-        return read_table(path, label, delimiter=sep, decimal=decimal, missing=missing)
+        return read_table(path, label, delimiter=sep, decimal=decimal, missing=missing or "error")
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:
-        raise BadInput(f"argument {option}: {cli_words(str(exc))}") from None
+        message = cli_words(str(exc))
+        if missing is None:
+            message = _MISSING_HINTS.sub(
+                "(a missing value: this command needs every value; train's --missing drops or "
+                "fills them)",
+                message,
+            )
+        raise BadInput(f"argument {option}: {message}") from None
     except MemoryError:
         raise BadInput(
             f"argument {option}: {path!r} is too large to read (out of memory)"
