@@ -36,10 +36,11 @@ CASES = [
     ("tabular [50, 256, 128, 5], batch 256", 20_000, [50, 256, 128, 5], 256),
     ("[784, 512, 512, 10], batch 256", 4_096, [784, 512, 512, 10], 256),
     ("[784, 2048, 10], batch 512", 4_096, [784, 2048, 10], 512),
+    ("[1024, 4096, 10], batch 256", 1_024, [1024, 4096, 10], 256),
 ]
 
 
-def worker(backend: str, threads: int) -> dict:
+def worker(backend: str, threads: int, cases: list[int]) -> dict:
     import numpy as np
 
     import portable_net as pn
@@ -49,7 +50,7 @@ def worker(backend: str, threads: int) -> dict:
     from portable_net.optim import SGD
 
     out = {}
-    for name, points, widths, batch in CASES:
+    for name, points, widths, batch in (CASES[i] for i in cases):
         rng = np.random.default_rng(0)
         X = rng.standard_normal((points, widths[0]))
         y = rng.integers(0, widths[-1], points)
@@ -79,20 +80,21 @@ def _spin(seconds: float) -> None:
         pass
 
 
-def side(backend: str, threads: int) -> dict:
+def side(backend: str, threads: int, cases: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "bench.threads", "--worker", backend, str(threads)]
+    cmd += ["--cases", cases]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def phase(backends: list[str], rounds: int) -> dict:
+def phase(backends: list[str], rounds: int, cases: str) -> dict:
     times: dict = {b: {1: [], 2: []} for b in backends}
     for r in range(rounds):
         for b in backends:
             for k in (1, 2) if r % 2 == 0 else (2, 1):
-                times[b][k].append(side(b, k))
+                times[b][k].append(side(b, k, cases))
                 print(r, b, k, flush=True)
     return times
 
@@ -100,7 +102,7 @@ def phase(backends: list[str], rounds: int) -> dict:
 def summary(times: dict) -> dict:
     out: dict = {}
     for b, sides in times.items():
-        for name, *_ in CASES:
+        for name in sides[1][0]:
             one = [run[name]["us_per_step"] for run in sides[1]]
             two = [run[name]["us_per_step"] for run in sides[2]]
             out.setdefault(b, {})[name] = {
@@ -120,10 +122,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--burn", type=int, default=os.cpu_count() or 1,
                     help="spinning processes beside the loaded phase (0: idle phase only)")  # fmt: skip
     ap.add_argument("--output", default=None)
+    ap.add_argument("--cases", default="0,1,2,3,4,5",
+                    help="which cases (positions in CASES, default all)")  # fmt: skip
     ap.add_argument("--worker", nargs=2, metavar=("BACKEND", "THREADS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker[0], int(args.worker[1]))))
+        cases = [int(i) for i in args.cases.split(",")]
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]), cases)))
         return
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="threads-bench-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(2)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         try:
-            times = phase(backends, args.rounds)
+            times = phase(backends, args.rounds, args.cases)
         finally:
             for p in spinners:
                 p.terminate()
@@ -153,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "# Intra-op threads: 2 against 1",
         "",
-        f"{os.cpu_count()} cores; `python -m bench.threads --rounds {args.rounds}`: each side a "
+        f"{os.cpu_count()} cores; `python -m bench.threads --rounds {args.rounds} --burn "
+        f"{args.burn} --cases {args.cases}`: each side a "
         "fresh process with `n_jobs` threads, SGD steps, float64; medians over "
         f"{args.rounds} alternating rounds; ratio = 2 threads' time / 1 thread's in the same "
         "round (below 1: the second thread pays). Largest product: multiply-adds of the "

@@ -132,13 +132,15 @@ def test_threads_for_decides_by_the_largest_product():
     small = packed((100, 3), (3, 100), (3, 1))  # [W1b (H, D+1), W2^T (K, H), b2 (K, 1)]
     assert threads.largest_product(small, 150) == 150 * 300
     assert threads.threads_for(xp, None, small, 150) == 1
-    # [784, 2048, 10], blocks of 64: 64 * 2048 * 785 multiply-adds in the first layer
-    wide = packed((2048, 785), (10, 2048), (10, 1))
-    assert threads.largest_product(wide, 64) == 64 * 2048 * 785
-    assert 64 * 2048 * 785 >= threads.SERIAL_BELOW
+    # [1024, 4096, 10], blocks of 64: 64 * 4096 * 1025 multiply-adds in the first layer
+    wide = packed((4096, 1025), (10, 4096), (10, 1))
+    assert threads.largest_product(wide, 64) == 64 * 4096 * 1025
+    assert 64 * 4096 * 1025 >= threads.SERIAL_BELOW
     assert threads.threads_for(xp, None, wide, 64) is None
     assert threads.threads_for(xp, None, wide, 64, n_jobs=1) == 1
     assert threads.threads_for(xp, None, small, 150, n_jobs=-1) == os.cpu_count()
+    narrower = packed((2048, 785), (10, 2048), (10, 1))  # [784, 2048, 10]: 1.0e8
+    assert threads.threads_for(xp, None, narrower, 64) == 1
 
 
 def test_threads_for_leaves_jax_alone():

@@ -48,6 +48,7 @@ from ..loss import one_hot
 from ..step import StepSettings
 from . import fast
 from .blocks import block_size
+from .heap import worker_keeps_temporaries
 
 #: chunk results summed per reduction task
 FAN_IN = 8
@@ -72,8 +73,12 @@ class _Box:
 
 def _block(xp: Any, packed: list[Any], n: int) -> int:
     """Examples per cache-sized block on the host (see :func:`.blocks.block_size`: a worker
-    whose glibc mmap threshold is frozen gets the small blocks); a GPU chunk is one block."""
-    return block_size(packed, n) if array_api_compat.is_numpy_namespace(xp) else n
+    whose glibc mmap threshold is frozen gets the small blocks, unless its heap was set to
+    keep the temporaries, :func:`.heap.worker_keeps_temporaries`); a GPU chunk is one
+    block."""
+    if not array_api_compat.is_numpy_namespace(xp):
+        return n
+    return block_size(packed, n, large=True if worker_keeps_temporaries() else None)
 
 
 def _chunk_in_step_layout(

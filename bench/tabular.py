@@ -1,0 +1,146 @@
+"""A larger tabular fit against scikit-learn's MLPClassifier: ``python -m bench.tabular``.
+
+``make_classification(200_000, 50 features, 30 informative, 5 classes, random_state=0)``,
+80% to train (standardised on the training rows), the rest for the test accuracy; hidden
+layers (256, 128), Adam (rate 1e-3), batches of 256, L2 ``alpha=1e-4``, 5 epochs, float64:
+``MLPClassifier`` beside ``portable_net.Classifier`` (its drop-in, the same settings) on
+NumPy and on torch (CPU). Each side runs in a fresh process (``--worker``) that loads the
+data from an .npz written once, fits once and scores the test rows; it reports the fit's
+seconds (the epochs only, as a user's ``fit`` call) and the process's. Rounds rotate the
+sides; the report gives medians and the median over rounds of each side's ratio to
+MLPClassifier's fit in the same round, with the load average. ``--output DIR`` (default: a
+temporary directory) receives ``tabular.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SIDES = ("sklearn", "Classifier numpy", "Classifier torch")
+SETTINGS = dict(hidden_layer_sizes=(256, 128), solver="adam", batch_size=256, max_iter=5,
+                learning_rate_init=1e-3, alpha=1e-4, random_state=0)  # fmt: skip
+
+
+def make_data(path: Path, n: int) -> None:
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(
+        n_samples=n, n_features=50, n_informative=30, n_classes=5, random_state=0
+    )
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=0)
+    scaler = StandardScaler().fit(X_tr)
+    np.savez(path, X_train=scaler.transform(X_tr), X_test=scaler.transform(X_te),
+             y_train=y_tr, y_test=y_te)  # fmt: skip
+
+
+def run_worker(side: str, data: str) -> dict:
+    d = dict(np.load(data))
+    if side == "sklearn":
+        from sklearn.neural_network import MLPClassifier
+
+        model = MLPClassifier(**SETTINGS)
+        X_tr, y_tr, X_te, y_te = d["X_train"], d["y_train"], d["X_test"], d["y_test"]
+    else:
+        from portable_net import Classifier
+        from portable_net._backend import get_namespace
+
+        xp = get_namespace(side.split()[1])
+        model = Classifier(**SETTINGS)
+        X_tr, y_tr, X_te, y_te = (xp.asarray(d[k]) for k in ("X_train", "y_train", "X_test",
+                                                             "y_test"))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after max_iter epochs
+        t = time.perf_counter()
+        model.fit(X_tr, y_tr)
+        fit_s = time.perf_counter() - t
+    return {"fit_s": fit_s, "accuracy": float(model.score(X_te, y_te)),
+            "epochs": int(model.n_iter_)}  # fmt: skip
+
+
+def measure(side: str, data: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "PYTHON"))}
+    env["PYTHONPATH"] = str(ROOT)
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.tabular", "--worker", side, "--data", str(data)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"{side} failed: {out.stderr.strip().splitlines()[-3:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - t
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.tabular", description=__doc__)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--samples", type=int, default=200_000)
+    ap.add_argument("--sides", default=",".join(SIDES))
+    ap.add_argument("--output", default=None)
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(args.worker, args.data)))
+        return
+    out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="tabular-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    sides = [s for s in args.sides.split(",") if s]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "tabular.npz"
+        make_data(data, args.samples)
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        runs: dict[str, list[dict]] = {s: [] for s in sides}
+        for r in range(args.rounds):
+            for s in sides[r % len(sides) :] + sides[: r % len(sides)]:
+                runs[s].append(measure(s, data))
+                print(r, s, {k: round(v, 3) for k, v in runs[s][-1].items()}, flush=True)
+    load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    base = runs[sides[0]]
+    lines = [
+        "# Tabular, 200,000 x 50, 5 classes: Classifier against MLPClassifier",
+        "",
+        f"`python -m bench.tabular --rounds {args.rounds}`: {args.samples:,} samples (80% to "
+        "train), hidden (256, 128), Adam, batches of 256, 5 epochs, float64, each side a "
+        "fresh process; fit: seconds of `fit`; ratio: the median over rounds of the side's fit "
+        f"/ {sides[0]}'s in the same round. {os.cpu_count()} cores; load average {load} at "
+        f"the start, {load_end} at the end.",
+        "",
+        "| side | fit seconds | ratio | process seconds | test accuracy | fits (all rounds) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s, rs in runs.items():
+        fits = [x["fit_s"] for x in rs]
+        ratio = statistics.median(a / b["fit_s"] for a, b in zip(fits, base))
+        lines.append(
+            f"| {s} | {statistics.median(fits):.2f} | {ratio:.2f} | "
+            f"{statistics.median(x['process_s'] for x in rs):.2f} | "
+            f"{statistics.median(x['accuracy'] for x in rs):.4f} | "
+            f"{', '.join(f'{v:.2f}' for v in fits)} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (out / "tabular.md").write_text(text)
+    (out / "tabular.json").write_text(
+        json.dumps({"load": [load, load_end], "runs": runs}, indent=1)
+    )
+    print(text)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
