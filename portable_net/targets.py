@@ -1,16 +1,18 @@
 """What the training loop takes besides labels: real targets (logistic and identity outputs)
 and sample weights, checked before any work (errors name the argument and what was
-expected)."""
+expected); and R^2, the score of real targets."""
 
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ._backend import namespace_and_device
 from ._validation import is_floating
 
-__all__ = ["check_sample_weight", "check_targets"]
+__all__ = ["check_sample_weight", "check_targets", "r2"]
 
 
 def check_targets(xp: ModuleType, X: Any, y: Any, k: int) -> Any:
@@ -50,3 +52,19 @@ def check_sample_weight(xp: ModuleType, X: Any, w: Any) -> Any:
     if not float(xp.sum(w)) > 0:
         raise ValueError("sample_weight must have a positive sum")
     return w
+
+
+def r2(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> float:
+    """scikit-learn's ``r2_score`` (uniform average over outputs; a constant y scores 1.0
+    when predicted exactly, else 0.0), on the host."""
+    y, pred = y.reshape(y.shape[0], -1), pred.reshape(pred.shape[0], -1)
+    weights = np.ones(y.shape[0]) if w is None else w
+    weights = weights[:, None]
+    num = np.sum(weights * (y - pred) ** 2, axis=0)
+    mean = np.sum(weights * y, axis=0) / np.sum(weights)
+    den = np.sum(weights * (y - mean) ** 2, axis=0)
+    scores = np.ones(y.shape[1])
+    nonzero = den != 0
+    scores[nonzero] = 1.0 - num[nonzero] / den[nonzero]
+    scores[~nonzero & (num != 0)] = 0.0
+    return float(np.mean(scores))

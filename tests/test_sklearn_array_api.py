@@ -193,3 +193,12 @@ def test_classification_report_and_decision_boundary(data):
         with pytest.raises(ValueError):
             DecisionBoundaryDisplay.from_estimator(clf, to_numpy(Xx), response_method="predict")
     plt.close("all")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("check", [check_array_api_input, check_array_api_input_and_values])
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_check_array_api_input_on_jax(estimator, check, dtype):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)  # this process only (started for these tests)
+    check(estimator, ESTIMATORS[estimator](), "jax.numpy", None, dtype)

@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _columns, _data, _run
+from . import _columns, _data, _regression, _run
 from ._args import (
     MAX_PER_CLASS,
     MAX_SEED,
@@ -103,6 +103,8 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
     xp, device = _run.namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
+    if _regression.is_regression(meta):
+        return _run_regression(args, params, meta, xp, device)
     classes = _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
     X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
@@ -146,11 +148,39 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, device: Any) -> int:
+    """A regression model (``train --task regression``) on --data: R^2 and the mean squared
+    error of the --label column."""
+    scaler = _data.standardizer_of(args.model, meta)
+    X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
+    X = _columns.reordered(X, names, meta, args.data)
+    _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
+    y = _regression.real_targets(labels, args.data)
+    X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = _regression.predict(params, meta, from_host(xp, X, params["W1"].dtype, device))
+    scores = _regression.evaluate(values, y)
+    if not math.isfinite(scores["mse"]):
+        raise Failure(f"the model's predictions on {args.data!r} are not finite")
+    if args.json:
+        _run.print_json({**scores, "data": args.data, "rows": int(X.shape[0]),
+                         "task": "regression", "standardize": scaler is not None})  # fmt: skip
+        return 0
+    print(f"data: {args.data}: {X.shape[0]} rows, {X.shape[1]} features, a real target"
+          + (" (standardized as in training)" if scaler is not None else ""))  # fmt: skip
+    print(f"R^2: {scores['r2']:.4f}")
+    print(f"mean squared error: {scores['mse']:.6g}")
+    return 0
+
+
 def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .. import accuracy, loss_and_grads
 
     xp, device = _run.namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
+    if _regression.is_regression(meta):
+        raise BadInput(f"{args.model!r}: a regression model; evaluate it on its data with --data")
     sizes = meta["layer_sizes"]
     n_classes = sizes[-1]
     if sizes[0] != 2:

@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _columns, _data, _run
+from . import _columns, _data, _regression, _run
 from ._args import (
     BadInput,
     Failure,
@@ -229,10 +229,23 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     xp, device = _run.namespace(parser, args, True)
     _run.check_output(parser, "--output", args.output, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
-    classes = _run.classes_of(args.model, meta)
+    regression = _regression.is_regression(meta)
+    if regression and args.proba:
+        parser.error("argument --proba: a regression model predicts values, not classes")
+    classes = None if regression else _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
     points = _data.standardized(scaler, _points(args, meta), "the points")
     X = from_host(xp, points, params["W1"].dtype, device)
+    if regression:  # one value per point
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = _regression.predict(params, meta, X)
+        if not np.all(np.isfinite(values)):
+            raise Failure("the model's predictions are not finite: its outputs overflow")
+        with _run.output(args.output, (args.model, args.points, args.data)) as out:
+            out.write("".join(f"{v:.17g}\n" for v in values))
+        return 0
+    assert classes is not None
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
         act = {"activation": _run.activation_of(meta)}

@@ -7,7 +7,7 @@ import sys
 import warnings
 from typing import Any
 
-from . import _data, _inputs, _run, _training
+from . import _data, _inputs, _regression, _run, _training
 from ._args import (
     Failure,
     add_backend_options,
@@ -52,6 +52,7 @@ examples:
   portable-net train --backend torch --device cuda:0 --dtype float32
   portable-net train --json --steps 2000 > run.json
   portable-net train --data iris.csv --label species --test-size 0.3 --standardize
+  portable-net train --data houses.csv --label price --task regression --standardize
   portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
       --optimizer adam --steps 500 --log-every 100 --save digits.npz
 
@@ -87,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser, "--classes", default=None, help="number of classes (spiral arms) (default: 3)"
     )
     _add_data_options(parser)
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        default="classification",
+        help="classification: the label column's values are classes; regression: the "
+        "--label column is a real target, fitted with identity outputs and the squared error "
+        "(needs --data; reports R^2) (default: classification)",
+    )
     add_option(
         parser,
         "--plot",
@@ -168,6 +177,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     hidden = hidden_sizes(args, parser)
     _inputs.check_options(args, parser)
+    if args.task == "regression":
+        return _regression.train(args, parser, hidden)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
     if args.save_anyway and not args.save:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._backend import check_holds_data, from_host, int_dtype, to_host
 from ..errors import DataConversionWarning, warning_category
+from ..targets import r2
 from ._inputs import HostLabels, classes_array, encode, host_labels
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "fit_sample_weight",
     "multilabel_indicator",
     "set_output",
-    "r2",
     "regressor_targets",
     "validation_score",
 ]
@@ -181,22 +181,6 @@ def fit_sample_weight(sample_weight: Any, X: Any, xp: Any, device: Any) -> Any:
     if not np.sum(w) > 0:
         raise ValueError("Sample weights must contain at least one non-zero number")
     return from_host(xp, w, X.dtype, device)
-
-
-def r2(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> float:
-    """scikit-learn's ``r2_score`` (uniform average over outputs; a constant y scores 1.0
-    when predicted exactly, else 0.0), on the host."""
-    y, pred = y.reshape(y.shape[0], -1), pred.reshape(pred.shape[0], -1)
-    weights = np.ones(y.shape[0]) if w is None else w
-    weights = weights[:, None]
-    num = np.sum(weights * (y - pred) ** 2, axis=0)
-    mean = np.sum(weights * y, axis=0) / np.sum(weights)
-    den = np.sum(weights * (y - mean) ** 2, axis=0)
-    scores = np.ones(y.shape[1])
-    nonzero = den != 0
-    scores[nonzero] = 1.0 - num[nonzero] / den[nonzero]
-    scores[~nonzero & (num != 0)] = 0.0
-    return float(np.mean(scores))
 
 
 def validation_score(output: str, out: Any, y_fit: Any, w: Any) -> float:

@@ -13,10 +13,11 @@ from typing import Any, cast
 
 from .._backend import to_host
 from ..model import outputs
+from ..targets import r2
 from ._epochs import fit
 from ._inputs import validate_X
 from ._mlp import MLP, UNCHANGED
-from ._outputs import fit_sample_weight, r2, regressor_targets
+from ._outputs import fit_sample_weight, regressor_targets
 
 __all__ = ["Regressor"]
 
