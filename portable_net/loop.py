@@ -154,10 +154,10 @@ class Trainer:
         lazy = engines.lazy_inputs(params, X, y, scheduler)
         self.data: Any  # the data in the step's layout (None: the engine holds it)
         if lazy is not None:  # chunked lazy arrays: the engine holds the data
-            if (activation, output, weighted) != ("relu", "softmax", False):
+            if (output, weighted) != ("softmax", False):
                 raise NotImplementedError(
-                    "chunked lazy arrays train ReLU nets with softmax outputs, unweighted: "
-                    f"not activation={activation!r}, output={output!r} or sample_weight"
+                    "chunked lazy arrays train softmax outputs, unweighted: not "
+                    f"output={output!r} or sample_weight"
                 )
             xp, device, n_layers, params, data = lazy
             n, n_features = data.n, int(params["W1"].shape[0])

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 
 import numpy as np
 import pytest
 
 import portable_net as pn
+from portable_net.errors import ConvergenceWarning
 from tests.conftest import selected_backends
 
 da = pytest.importorskip("dask.array")
@@ -334,3 +336,27 @@ def test_dask_runs_warn_on_the_rule_in_memory_runs_follow():
     y = da.from_array(y_np, chunks=100)
     with pytest.warns(pn.TrainingWarning, match="ended worse than it started"):
         pn.train(p0, X, y, **kw)
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh"])
+def test_every_activation_on_chunks_is_numpys(activation):
+    """The hidden activation reaches the chunks' tasks: train and the Classifier on Dask
+    arrays give NumPy's numbers; sample weights and other outputs are refused by name."""
+    X_np, y_np = pn.make_spiral(40, 3, seed=3)
+    p0 = pn.init_params([2, 9, 3], seed=3, scale=0.5)
+    X, y = da.from_array(X_np, chunks=50), da.from_array(y_np, chunks=50)
+    kw = {"steps": 20, "log_every": 1, "activation": activation, "learning_rate": 0.5}
+    _, chunked = pn.train(p0, X, y, scheduler="threads", **kw)
+    _, ref = pn.train(p0, X_np, y_np, **kw)
+    assert _relative(chunked.loss, ref.loss) < 1e-9
+    settings = {"hidden_layer_sizes": (8,), "solver": "sgd", "batch_size": 120,
+                "max_iter": 5, "random_state": 0, "activation": activation}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = pn.Classifier(**settings).fit(X, y)
+        ref_clf = pn.Classifier(**settings).fit(X_np, y_np)
+    assert _relative(clf.loss_curve_, ref_clf.loss_curve_) < 1e-9
+    np.testing.assert_allclose(clf.predict_proba(X).compute(), ref_clf.predict_proba(X_np),
+                               rtol=1e-9)  # fmt: skip
+    with pytest.raises(NotImplementedError, match="sample_weight"):
+        pn.Classifier(**settings).fit(X, y, sample_weight=np.ones(120))

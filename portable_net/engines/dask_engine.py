@@ -91,7 +91,8 @@ def _chunk_in_step_layout(
     return data.Xt1, data.onehot, stats
 
 
-def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, stop):
+def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, stop,
+                 activation: str = "relu"):  # fmt: skip
     """The fused task: one chunk's (or piece's) summed loss (or None) and scaled gradient."""
     Xt1, onehot = chunk[0], chunk[1]
     if start is not None:
@@ -99,7 +100,9 @@ def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, 
     xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
     block = _block(xp, packed, Xt1.shape[1])
-    return fast.blocked_loss_and_grads(xp, packed, Xt1, onehot, scale, block, need_loss=need_loss)
+    return fast.blocked_loss_and_grads(
+        xp, packed, Xt1, onehot, scale, block, need_loss=need_loss, activation=activation
+    )
 
 
 def _sum_parts(*parts):
@@ -114,12 +117,13 @@ def _sum_parts(*parts):
     return loss, grads
 
 
-def _chunk_loss(box: _Box, chunk: tuple) -> float:
+def _chunk_loss(box: _Box, chunk: tuple, activation: str = "relu") -> float:
     """One chunk's summed data loss, forward only, block by block."""
     Xt1, onehot = chunk[0], chunk[1]
     xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
-    return float(fast.loss_sum(xp, packed, Xt1, onehot, _block(xp, packed, Xt1.shape[1])))
+    block = _block(xp, packed, Xt1.shape[1])
+    return float(fast.loss_sum(xp, packed, Xt1, onehot, block, activation))
 
 
 def _sum_floats(*xs: float) -> float:
@@ -170,6 +174,7 @@ class DaskData:
     def __init__(self, chunks: list[Any], sizes: list[int], scheduler: Scheduler):
         self.chunks, self.sizes, self.scheduler = chunks, sizes, scheduler
         self.n = sum(sizes)
+        self.activation = "relu"  # the hidden layers' (the runner sets its run's)
 
     def _params(self, packed: list[Any], tag: str) -> Any:
         import dask
@@ -193,7 +198,14 @@ class DaskData:
             pieces = [(i, None, None) for i in range(len(self.chunks))]
         parts = [
             dask.delayed(_chunk_grads, pure=False)(
-                box, self.chunks[i], scale, need_loss, a, b, dask_key_name=f"{tag}-chunk-{k}"
+                box,
+                self.chunks[i],
+                scale,
+                need_loss,
+                a,
+                b,
+                self.activation,
+                dask_key_name=f"{tag}-chunk-{k}",
             )
             for k, (i, a, b) in enumerate(pieces)
         ]
@@ -207,7 +219,9 @@ class DaskData:
         tag = f"pn-loss-{uuid.uuid4().hex}"
         box = self._params(packed, tag)
         parts = [
-            dask.delayed(_chunk_loss, pure=False)(box, c, dask_key_name=f"{tag}-chunk-{k}")
+            dask.delayed(_chunk_loss, pure=False)(
+                box, c, self.activation, dask_key_name=f"{tag}-chunk-{k}"
+            )
             for k, c in enumerate(self.chunks)
         ]
         (result,) = self.scheduler.compute(_tree(dask.delayed, parts, _sum_floats, tag))
@@ -398,6 +412,7 @@ class DaskRunner:
         self.xp, self.settings, self.data, self.batch_size = xp, settings, data, batch_size
         self.shuffle = shuffle
         self.update = fast.make_update(xp, packed, settings)
+        data.activation = settings.activation
         self.batches: _PieceBatches | None = None
 
     def begin(self, seed: int) -> None:

@@ -274,7 +274,7 @@ class Classifier(MLP):
         """
         self._check_is_fitted()
         if is_lazy(X):  # computed chunk by chunk, when asked
-            return lazy_predict_proba(self.params_, X, model_predict_proba)
+            return lazy_predict_proba(self.params_, X, self._lazy_proba)
         X, xp, _ = validate_X(self, X, reset=False, method="predict_proba")
         return self._proba(X, xp)
 
@@ -329,7 +329,7 @@ class Classifier(MLP):
         """
         self._check_is_fitted()
         if is_lazy(X):  # computed chunk by chunk, when asked
-            return lazy_predict(self.params_, X, self.classes_, model_predict_proba)
+            return lazy_predict(self.params_, X, self.classes_, self._lazy_proba)
         X, xp, device = validate_X(self, X, reset=False, method="predict")
         out = outputs(self.params_, X, activation=self.activation, output=self._output)
         if self._multilabel:
@@ -341,6 +341,10 @@ class Classifier(MLP):
         if isinstance(self.classes_, np.ndarray) and not array_api_compat.is_numpy_namespace(xp):
             return self.classes_[to_host(index)]  # string labels stay NumPy
         return xp.take(self.classes_, index, axis=0)
+
+    def _lazy_proba(self, params: Any, chunk: Any) -> Any:
+        """One chunk's probabilities (Dask: softmax outputs)."""
+        return model_predict_proba(params, chunk, activation=self.activation)
 
     def _proba(self, X: Any, xp: Any) -> Any:
         """The class (or label) probabilities of the checked X."""
