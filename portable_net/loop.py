@@ -151,14 +151,13 @@ class Trainer:
             batch_size = check_int("batch_size", batch_size, minimum=1)
         self.optimizer, self.batch_size, self.shuffle = optimizer, batch_size, shuffle
         by_rows = batch_size is not None
-        lazy = engines.lazy_inputs(params, X, y, scheduler)
+        if output != "softmax" and engines.is_lazy(X, y):
+            raise NotImplementedError(
+                f"chunked lazy arrays train softmax outputs, not output={output!r}"
+            )
+        lazy = engines.lazy_inputs(params, X, y, scheduler, sample_weight)
         self.data: Any  # the data in the step's layout (None: the engine holds it)
         if lazy is not None:  # chunked lazy arrays: the engine holds the data
-            if (output, weighted) != ("softmax", False):
-                raise NotImplementedError(
-                    "chunked lazy arrays train softmax outputs, unweighted: not "
-                    f"output={output!r} or sample_weight"
-                )
             xp, device, n_layers, params, data = lazy
             n, n_features = data.n, int(params["W1"].shape[0])
             packed = network.pack(xp, params, n_layers)

@@ -358,5 +358,47 @@ def test_every_activation_on_chunks_is_numpys(activation):
     assert _relative(clf.loss_curve_, ref_clf.loss_curve_) < 1e-9
     np.testing.assert_allclose(clf.predict_proba(X).compute(), ref_clf.predict_proba(X_np),
                                rtol=1e-9)  # fmt: skip
-    with pytest.raises(NotImplementedError, match="sample_weight"):
-        pn.Classifier(**settings).fit(X, y, sample_weight=np.ones(120))
+
+
+def test_sample_weights_on_chunks_are_numpys():
+    """Sample weights on chunked arrays (Dask, NumPy or a number): the weighted fit's loss
+    curve and weights are the in-memory fit's (full batch, so the batches are the same)."""
+    X_np, y_np = pn.make_spiral(40, 3, seed=4)
+    w_np = np.random.default_rng(4).uniform(0.0, 3.0, 120)
+    X, y = da.from_array(X_np, chunks=50), da.from_array(y_np, chunks=50)
+    settings = {"hidden_layer_sizes": (8,), "solver": "sgd", "batch_size": 120,
+                "max_iter": 6, "random_state": 0, "activation": "tanh"}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = pn.Classifier(**settings).fit(X_np, y_np, sample_weight=w_np)
+        for w in (da.from_array(w_np, chunks=30), w_np):
+            clf = pn.Classifier(**settings).fit(X, y, sample_weight=w)
+            assert _relative(clf.loss_curve_, ref.loss_curve_) < 1e-9
+            np.testing.assert_allclose(clf.coefs_[0], ref.coefs_[0], rtol=1e-9)
+        scalar = pn.Classifier(**settings).fit(X, y, sample_weight=2.0)
+        ref2 = pn.Classifier(**settings).fit(X_np, y_np, sample_weight=2.0)
+    assert _relative(scalar.loss_curve_, ref2.loss_curve_) < 1e-9
+    with pytest.raises(ValueError, match="non-negative"):
+        pn.Classifier(**settings).fit(X, y, sample_weight=-w_np)
+
+
+def test_weighted_mini_batches_of_pieces_are_weighted_means():
+    """Mini-batches of pieces with sample weights: each logged loss is the weighted mean of
+    its batch (integer weights: the loss of the batch with rows repeated), here checked on
+    the first step, whose parameters are the initial ones."""
+    X_np, y_np = pn.make_spiral(20, 3, seed=5)
+    w_np = np.random.default_rng(5).integers(0, 4, 60).astype(np.float64)
+    p0 = pn.init_params([2, 6, 3], seed=5, scale=0.5)
+    X, y = da.from_array(X_np, chunks=25), da.from_array(y_np, chunks=25)
+    from portable_net.loop import Logging, Trainer
+
+    # pieces of 25, 25 and 10 rows; batches of at most 30 rows, in order: the first is rows
+    # 0..24
+    trainer = Trainer(p0, X, y, optimizer=pn.optim.SGD(0.5), reg=0.0, batch_size=30,
+                      shuffle=False, sample_weight=w_np, activation="tanh")  # fmt: skip
+    record = pn.History()
+    trainer.run(3, record, Logging(log_every=1))
+    assert len(record.loss) == 3 and all(np.isfinite(record.loss))
+    rows = np.repeat(np.arange(25), w_np[:25].astype(int))
+    loss, _ = pn.loss_and_grads(p0, X_np[rows], y_np[rows], reg=0.0, activation="tanh")
+    assert record.loss[0] == pytest.approx(float(loss), rel=1e-12)

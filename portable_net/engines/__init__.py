@@ -233,15 +233,18 @@ def is_lazy(*arrays: Any) -> bool:
     return any(is_dask_array(a) for a in arrays)
 
 
-def lazy_inputs(params: Any, X: Any, y: Any, scheduler: Any) -> Any:
+def lazy_inputs(params: Any, X: Any, y: Any, scheduler: Any, sample_weight: Any = None) -> Any:
     """For chunked lazy ``X``/``y``: ``(xp, device, n_layers, params, data)``, checked, the
     chunks persisted where the steps run (:func:`.dask_engine.check_and_persist`; ``xp``
-    the chunks' library on the client, ``device`` None); None for in-memory arrays."""
+    the chunks' library on the client, ``device`` None); None for in-memory arrays.
+    ``sample_weight``: None, or one weight per row (Dask or NumPy)."""
     if not is_lazy(X, y):
         return None
     from . import dask_engine
 
-    xp, n_layers, params, data = dask_engine.check_and_persist(params, X, y, scheduler)
+    xp, n_layers, params, data = dask_engine.check_and_persist(
+        params, X, y, scheduler, sample_weight
+    )
     return xp, None, n_layers, params, data
 
 
@@ -332,30 +335,30 @@ def step_and_runner(
 
 def lazy_classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:
     """For ``Classifier.fit`` on chunked lazy arrays: (X floating, y as ``0..K-1``, the
-    sorted distinct labels as NumPy), checked (:func:`.dask_engine.classifier_inputs`)."""
-    from . import dask_engine
+    sorted distinct labels as NumPy), checked (:func:`.dask_estimator.classifier_inputs`)."""
+    from . import dask_estimator
 
-    return dask_engine.classifier_inputs(X, y)
+    return dask_estimator.classifier_inputs(X, y)
 
 
 def lazy_predict_proba(params: Any, X: Any, proba: Callable[..., Any]) -> Any:
     """Class probabilities of a chunked lazy X, ``proba(params, chunk)`` chunk by chunk
     (lazy)."""
-    from . import dask_engine
+    from . import dask_estimator
 
-    return dask_engine.predict_proba(params, X, proba)
+    return dask_estimator.predict_proba(params, X, proba)
 
 
 def lazy_predict(params: Any, X: Any, classes: Any, proba: Callable[..., Any]) -> Any:
     """The labels (from ``classes``, a NumPy array) of a chunked lazy X, ``proba(params,
     chunk)`` chunk by chunk (lazy)."""
-    from . import dask_engine
+    from . import dask_estimator
 
-    return dask_engine.predict(params, X, classes, proba)
+    return dask_estimator.predict(params, X, classes, proba)
 
 
 def lazy_count_equal(a: Any, b: Any) -> int:
     """How many elements of the chunked lazy array ``a`` equal ``b``'s (computed: one pass)."""
-    from . import dask_engine
+    from . import dask_estimator
 
-    return dask_engine.count_equal(a, b)
+    return dask_estimator.count_equal(a, b)

@@ -45,7 +45,7 @@ from .._validation import (
     check_plain_array,
 )
 from ..loss import one_hot
-from ..step import StepSettings
+from ..step import StepSettings, split_targets
 from . import fast
 from .blocks import block_size
 from .heap import worker_keeps_temporaries
@@ -82,27 +82,37 @@ def _block(xp: Any, packed: list[Any], n: int) -> int:
 
 
 def _chunk_in_step_layout(
-    Xc: Any, yc: Any, n_classes: int
+    Xc: Any, yc: Any, n_classes: int, wc: Any = None
 ) -> tuple[Any, Any, tuple[bool, int, int]]:
-    """One row chunk -> (Xt1 (D + 1, n), onehot (K, n), (all finite?, min label, max label))."""
+    """One row chunk -> (Xt1 (D + 1, n), onehot (K, n), (all finite?, min label, max label));
+    with the chunk's weights ``wc`` (host floats), the onehot's last row holds them (the
+    step's weighted targets, :func:`portable_net.step.split_targets`)."""
     xp = array_api_compat.array_namespace(Xc)
     stats = (bool(xp.all(xp.isfinite(Xc))), int(xp.min(yc)), int(xp.max(yc)))
     data = network.step_data(xp, Xc, one_hot(xp, yc, n_classes, Xc.dtype))
-    return data.Xt1, data.onehot, stats
+    onehot = data.onehot
+    if wc is not None:
+        w = xp.reshape(xp.asarray(wc, dtype=Xc.dtype), (1, -1))
+        onehot = xp.concat([onehot, w], axis=0)
+    return data.Xt1, onehot, stats
 
 
 def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, stop,
-                 activation: str = "relu"):  # fmt: skip
-    """The fused task: one chunk's (or piece's) summed loss (or None) and scaled gradient."""
+                 activation: str = "relu", weighted: bool = False):  # fmt: skip
+    """The fused task: one chunk's (or piece's) summed loss (or None) and scaled gradient
+    (``weighted``: each row's loss and gradient times its weight, the onehot's last row)."""
     Xt1, onehot = chunk[0], chunk[1]
     if start is not None:
         Xt1, onehot = Xt1[:, start:stop], onehot[:, start:stop]
     xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
     block = _block(xp, packed, Xt1.shape[1])
-    return fast.blocked_loss_and_grads(
-        xp, packed, Xt1, onehot, scale, block, need_loss=need_loss, activation=activation
-    )
+    onehot, weights = split_targets(onehot, weighted)
+    if weights is not None:
+        scale = scale * weights  # (1, n)
+    return fast.blocked_loss_and_grads(xp, packed, Xt1, onehot, scale, block,
+                                       need_loss=need_loss, weights=weights,
+                                       activation=activation)  # fmt: skip
 
 
 def _sum_parts(*parts):
@@ -117,13 +127,13 @@ def _sum_parts(*parts):
     return loss, grads
 
 
-def _chunk_loss(box: _Box, chunk: tuple, activation: str = "relu") -> float:
-    """One chunk's summed data loss, forward only, block by block."""
+def _chunk_loss(box: _Box, chunk: tuple, activation: str = "relu", weighted: bool = False) -> float:
+    """One chunk's summed (``weighted``: weighted) data loss, forward only, block by block."""
     Xt1, onehot = chunk[0], chunk[1]
     xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
     block = _block(xp, packed, Xt1.shape[1])
-    return float(fast.loss_sum(xp, packed, Xt1, onehot, block, activation))
+    return float(fast.loss_sum(xp, packed, Xt1, onehot, block, activation, "softmax", weighted))
 
 
 def _sum_floats(*xs: float) -> float:
@@ -171,10 +181,22 @@ def _tree(delayed: Callable, parts: list[Any], combine: Callable, tag: str) -> A
 class DaskData:
     """A training set persisted chunk by chunk in the step's layout (see the module doc)."""
 
-    def __init__(self, chunks: list[Any], sizes: list[int], scheduler: Scheduler):
+    def __init__(self, chunks: list[Any], sizes: list[int], scheduler: Scheduler,
+                 weights: np.ndarray | None = None):  # fmt: skip
         self.chunks, self.sizes, self.scheduler = chunks, sizes, scheduler
         self.n = sum(sizes)
         self.activation = "relu"  # the hidden layers' (the runner sets its run's)
+        # the rows' weights on the host (None: unweighted), to sum a batch's before its step
+        self.weights = weights
+        self.offsets = np.cumsum([0, *sizes[:-1]]).tolist()
+
+    def weight_sum(self, pieces: Sequence[tuple[int, int, int]] | None) -> float:
+        """The weights' sum of the rows of ``pieces`` (None: of every row)."""
+        assert self.weights is not None
+        if pieces is None:
+            return float(np.sum(self.weights))
+        parts = [self.weights[self.offsets[i] + a : self.offsets[i] + b] for i, a, b in pieces]
+        return float(np.sum(np.concatenate(parts)))
 
     def _params(self, packed: list[Any], tag: str) -> Any:
         import dask
@@ -205,6 +227,7 @@ class DaskData:
                 a,
                 b,
                 self.activation,
+                self.weights is not None,
                 dask_key_name=f"{tag}-chunk-{k}",
             )
             for k, (i, a, b) in enumerate(pieces)
@@ -220,7 +243,11 @@ class DaskData:
         box = self._params(packed, tag)
         parts = [
             dask.delayed(_chunk_loss, pure=False)(
-                box, c, self.activation, dask_key_name=f"{tag}-chunk-{k}"
+                box,
+                c,
+                self.activation,
+                self.weights is not None,
+                dask_key_name=f"{tag}-chunk-{k}",
             )
             for k, c in enumerate(self.chunks)
         ]
@@ -231,7 +258,7 @@ class DaskData:
 # --- input checks and preparation -----------------------------------------------------------
 
 
-def _as_dask(x: Any, name: str, row_chunks: tuple[int, ...] | None) -> Any:
+def as_dask(x: Any, name: str, row_chunks: tuple[int, ...] | None) -> Any:
     """A Dask array, a NumPy (or CuPy) array made one with the given row chunks."""
     import dask.array as da
 
@@ -287,11 +314,28 @@ def _client_params(xp: Any, params: Mapping[str, Any], dtype: Any) -> dict[str, 
     return client
 
 
+def _host_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """The rows' weights as float64 NumPy (a Dask array computed: one float a row),
+    checked: one per row, finite, non-negative, a positive sum."""
+    if sample_weight is None:
+        return None
+    w = sample_weight.compute() if is_dask(sample_weight) else sample_weight
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},) (one per row), got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    if not np.sum(w) > 0:
+        raise ValueError("Sample weights must contain at least one non-zero number")
+    return w
+
+
 def check_and_persist(
-    params: Mapping[str, Any], X: Any, y: Any, scheduler: Any
+    params: Mapping[str, Any], X: Any, y: Any, scheduler: Any, sample_weight: Any = None
 ) -> tuple[Any, int, dict[str, Any], DaskData]:
-    """Check params, X and y; persist the chunks in the step's layout. Returns (client
-    namespace, n_layers, params on the client in X's dtype, the persisted data)."""
+    """Check params, X and y (and the sample weights); persist the chunks in the step's
+    layout. Returns (client namespace, n_layers, params on the client in X's dtype, the
+    persisted data)."""
     import dask
 
     n_layers = check_params(params)
@@ -302,9 +346,9 @@ def check_and_persist(
         else:
             check_plain_array(name, x)
     if not is_dask(X):
-        y = _as_dask(y, "y", None)
-        X = _as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
-    y = _as_dask(y, "y", X.chunks[0] if X.ndim == 2 else None)
+        y = as_dask(y, "y", None)
+        X = as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
+    y = as_dask(y, "y", X.chunks[0] if X.ndim == 2 else None)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
     _known_chunks(X, "X")
@@ -330,15 +374,23 @@ def check_and_persist(
     if y.chunks[0] != X.chunks[0]:
         y = y.rechunk({0: X.chunks[0]})
     sizes = list(X.chunks[0])
+    weights = _host_weights(sample_weight, int(X.shape[0]))
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
     Xb, yb = X.to_delayed().ravel(), y.to_delayed().ravel()
     token = uuid.uuid4().hex
     prepared = [
         dask.delayed(_chunk_in_step_layout, pure=False)(
-            xc, yc, n_classes, dask_key_name=f"pn-data-{token}-{i}"
+            xc,
+            yc,
+            n_classes,
+            None if weights is None else weights[a : a + s],
+            dask_key_name=f"pn-data-{token}-{i}",
         )
-        for i, (xc, yc, s) in enumerate(zip(Xb, yb, sizes))
+        for i, (xc, yc, s, a) in enumerate(zip(Xb, yb, sizes, starts))
         if s > 0
     ]
+    if weights is not None:  # the rows of the chunks kept
+        weights = np.concatenate([weights[a : a + s] for s, a in zip(sizes, starts) if s > 0])
     sizes = [s for s in sizes if s > 0]
     where = Scheduler(scheduler)
     chunks = where.persist(prepared)
@@ -356,7 +408,7 @@ def check_and_persist(
             f"y must hold labels in [0, {n_classes}) for a model with {n_classes} "
             f"classes, got labels from {lo} to {hi}"
         )
-    return xp, n_layers, params, DaskData(chunks, sizes, where)
+    return xp, n_layers, params, DaskData(chunks, sizes, where, weights)
 
 
 # --- the loop ---------------------------------------------------------------------------
@@ -425,11 +477,11 @@ class DaskRunner:
         """``count`` (+1 when ``ragged``) steps; the losses (before their update) of the
         steps numbered in ``want``, as Python floats."""
         xp, settings, losses = self.xp, self.settings, []
+        n: float  # rows, or with sample weights the weights' sum (a weighted mean)
         for j in range(count + (ragged > 0)):
-            if self.batches is None:
-                pieces, n = None, self.data.n
-            else:
-                pieces, n = self.batches.next()
+            pieces, n = (None, self.data.n) if self.batches is None else self.batches.next()
+            if self.data.weights is not None:
+                n = self.data.weight_sum(pieces)
             scale = fast.gradient_scale(settings, learning_rate, n)
             reg = settings.reg_for(n)
             loss_sum, grads = self.data.grads(packed, scale, j in want, pieces)
@@ -443,65 +495,5 @@ class DaskRunner:
     def mean_loss(self, packed: list[Any], reg: float) -> float:
         """The full-data regularised loss (a host float)."""
         penalty = network.penalty(self.xp, packed, self.settings.n_features, reg)
-        return self.data.loss_sum(packed) / self.data.n + float(penalty)
-
-
-# --- the estimator's side ---------------------------------------------------------------------
-
-
-def classifier_inputs(X: Any, y: Any) -> tuple[Any, Any, Any]:
-    """For :meth:`Classifier.fit`: (X as floating Dask array, labels -> 0..K-1 as a Dask
-    array, the sorted distinct labels as a NumPy array), with one pass over y."""
-    import dask
-    import dask.array as da
-
-    if not is_dask(X):
-        y = _as_dask(y, "y", None)
-        X = _as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
-    y = _as_dask(y, "y", X.chunks[0] if X.ndim == 2 else None)
-    if X.ndim == 2 and (np.issubdtype(X.dtype, np.integer) or X.dtype == np.bool_):
-        X = X.astype(np.float64)  # integer features: the default float
-    if y.ndim != 1 or (X.ndim == 2 and y.shape[0] != X.shape[0]):
-        raise ValueError(
-            f"y must be 1-D with one label per row of X: X has shape {tuple(X.shape)}, "
-            f"y has shape {tuple(y.shape)}"
-        )
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    (classes,) = dask.compute(da.unique(y))
-    classes = np.asarray(classes)
-    if classes.shape[0] < 2:
-        raise ValueError(f"y must hold at least 2 classes to learn from, got {classes.shape[0]}")
-    if not np.array_equal(classes, np.arange(classes.shape[0])):
-        y = y.map_blocks(lambda b: np.searchsorted(classes, b), dtype=np.int64)
-    return X, y, classes
-
-
-def predict_proba(params: Mapping[str, Any], X: Any, proba: Callable[..., Any]) -> Any:
-    """Class probabilities of a Dask X, ``proba(params, chunk)`` chunk by chunk (lazy; a Dask
-    array (N, K))."""
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
-    check_feature_count(X, params)
-    X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
-    n_classes = int(params[f"W{len(params) // 2}"].shape[1])
-    return X.map_blocks(
-        lambda b: proba(params, b), chunks=(X.chunks[0], (n_classes,)), dtype=X.dtype
-    )
-
-
-def predict(
-    params: Mapping[str, Any], X: Any, classes: np.ndarray, proba: Callable[..., Any]
-) -> Any:
-    """The labels (from ``classes``) of a Dask X, chunk by chunk (lazy; a Dask array (N,))."""
-    return predict_proba(params, X, proba).map_blocks(
-        lambda p: classes[p.argmax(axis=1)], drop_axis=1, dtype=classes.dtype
-    )
-
-
-def count_equal(a: Any, b: Any) -> int:
-    """How many elements of the Dask array ``a`` equal ``b``'s, in one pass."""
-    import dask
-
-    (hits,) = dask.compute((a == b).sum())
-    return int(hits)
+        n = self.data.n if self.data.weights is None else self.data.weight_sum(None)
+        return self.data.loss_sum(packed) / n + float(penalty)

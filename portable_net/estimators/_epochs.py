@@ -32,7 +32,7 @@ from ..loop import Trainer, diverged_message
 from ..model import outputs
 from ..preprocessing import split_rows
 from ._inputs import validate_X
-from ._outputs import fit_sample_weight, validation_score
+from ._outputs import fit_sample_weight, lazy_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
 
 __all__ = ["fit"]
@@ -53,10 +53,9 @@ def fit(
     if incremental and not fitted and classes is None and estimator._classes_required:
         raise ValueError("classes must be passed on the first call to partial_fit.")
     if is_lazy(X, y):
-        if sample_weight is not None:
-            raise NotImplementedError("sample_weight is not available for Dask arrays")
         X, y_fit, y_strata = estimator._lazy_targets(X, y, first)
-        xp, device, weights = np, None, None
+        xp, device = np, None
+        weights = lazy_sample_weight(sample_weight, int(X.shape[0]))
     else:
         X, xp, device = validate_X(estimator, X, reset=first, method="fit")
         y_fit, y_strata = estimator._fit_targets(X, y, xp, device, first, incremental, classes)

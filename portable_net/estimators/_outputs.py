@@ -21,6 +21,7 @@ import array_api_compat
 import numpy as np
 
 from .._backend import check_holds_data, from_host, int_dtype, to_host
+from ..engines import is_lazy
 from ..errors import DataConversionWarning, warning_category
 from ..targets import r2
 from ._inputs import HostLabels, classes_array, encode, host_labels
@@ -28,6 +29,7 @@ from ._inputs import HostLabels, classes_array, encode, host_labels
 __all__ = [
     "classifier_targets",
     "fit_sample_weight",
+    "lazy_sample_weight",
     "multilabel_indicator",
     "set_output",
     "regressor_targets",
@@ -181,6 +183,16 @@ def fit_sample_weight(sample_weight: Any, X: Any, xp: Any, device: Any) -> Any:
     if not np.sum(w) > 0:
         raise ValueError("Sample weights must contain at least one non-zero number")
     return from_host(xp, w, X.dtype, device)
+
+
+def lazy_sample_weight(sample_weight: Any, n: int) -> Any:
+    """``sample_weight`` for chunked lazy X: None, a Dask array as it is, a number for every
+    row, or an array-like as NumPy floats (checked by the engine, before its work)."""
+    if sample_weight is None or is_lazy(sample_weight):
+        return sample_weight
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        return np.full(n, float(sample_weight))  # type: ignore[arg-type]
+    return np.asarray(_host(sample_weight), dtype=np.float64)
 
 
 def validation_score(output: str, out: Any, y_fit: Any, w: Any) -> float:
