@@ -255,11 +255,11 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
     assert pn.accuracy(new, X, y) == pn.accuracy(p_np, X_np, y_np)
     # the compiled branch, with its static arguments
     jnp = get_namespace("jax")
-    hits = jax_engine.program(_hits.__wrapped__, (0, 4))(jnp, new, X, y, 2)
+    hits = jax_engine.program(_hits.__wrapped__, (0, 4, 5))(jnp, new, X, y, 2, "relu")
     assert int(hits) == round(pn.accuracy(p_np, X_np, y_np) * X_np.shape[0])
     prepare = loop._prepare.__wrapped__
-    packed, data, _ = jax_engine.program(prepare, (0, 4, 5, 6, 7))(
-        jnp, new, X, y, 2, 3, pn.optim.SGD(1.0), False
+    packed, data, _ = jax_engine.program(prepare, (0, 5, 6, 7, 8, 9))(
+        jnp, new, X, y, None, 2, 3, pn.optim.SGD(1.0), False, True
     )
     loss = jax_engine.program(fast.full_data_loss, (0, 4, 5, 6, 7))(
         jnp, packed, *data, 1e-3, 2, None, False
