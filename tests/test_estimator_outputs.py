@@ -161,3 +161,25 @@ def test_gradient_check_passes_for_every_activation(xp, device, activation, monk
         wrong = (layers.tanh_forward, layers.identity_backward)
         monkeypatch.setitem(layers.ACTIVATIONS, "tanh", wrong)
         assert not pn.gradient_check(p, X, y, activation="tanh").passed
+
+
+@pytest.mark.parametrize("kind", ["binary", "multilabel", "regression"])
+@pytest.mark.parametrize("batch_size", [16, 25])  # the last batch padded (JAX), or its own
+def test_weighted_shuffled_fits_are_numpys_on_every_backend(xp, device, kind, batch_size):
+    """Shuffled mini-batches with sample weights and a smaller last batch (compiled and
+    padded on JAX): NumPy's loss curve on every backend."""
+    if xp.float64 is None:
+        pytest.skip("float64 needed")
+    rng = np.random.RandomState(0)
+    X_np, w = rng.randn(60, 4), rng.uniform(0.1, 3.0, 60)
+    y = {"binary": rng.randint(0, 2, 60), "multilabel": (rng.rand(60, 3) < 0.4).astype(int),
+         "regression": X_np[:, 0] ** 2}[kind]  # fmt: skip
+    cls = pn.Regressor if kind == "regression" else pn.Classifier
+    kw = dict(hidden_layer_sizes=(7,), activation="tanh", max_iter=15, batch_size=batch_size,
+              random_state=1)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = cls(**kw).fit(X_np, y, sample_weight=w)
+        on = lambda a: xp.asarray(a, device=device)  # noqa: E731
+        est = cls(**kw).fit(on(X_np), on(y), sample_weight=on(w))
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-12)

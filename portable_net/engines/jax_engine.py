@@ -3,8 +3,10 @@
 Between two logged steps nothing comes back to the host: the whole stretch runs as one
 compiled loop on the device, and only the logged step's loss is read.
 
-On the CPU, a net with one hidden layer trained on the full batch runs its stretches with the
-same step in a layout chosen for XLA:CPU (:func:`_one_hidden_cpu_stretch`): the same layers
+On the CPU, a ReLU net with one hidden layer and softmax outputs, unweighted, trained on the
+full batch with SGD runs its stretches with the same step in a layout chosen for XLA:CPU
+(:func:`_one_hidden_cpu_stretch`; other activations, outputs and sample weights run the fast
+step compiled as it is, with the same numbers): the same layers
 and update, but the hidden activations kept batch-major, (B, H), so that both products summed
 over the batch (dW2 and dW1b) are plain (K, B) @ (B, H) products, and the first layer's
 parameters carried transposed. The portable layout's (H, B) products summed over the batch are
