@@ -183,3 +183,18 @@ def test_weighted_shuffled_fits_are_numpys_on_every_backend(xp, device, kind, ba
         on = lambda a: xp.asarray(a, device=device)  # noqa: E731
         est = cls(**kw).fit(on(X_np), on(y), sample_weight=on(w))
     np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-12)
+
+
+def test_files_without_activation_or_output_layer_are_relu_softmax_models(tmp_path):
+    """A file written before activations and output layers existed (none recorded) loads as
+    a ReLU net with softmax outputs: its predictions are the functional API's ReLU ones."""
+    X, _ = pn.make_spiral(20, 3, seed=1)
+    params = pn.init_params([2, 5, 3], seed=1, scale=0.5)
+    path = pn.save(tmp_path / "old.npz", params, estimator="Classifier", classes=[0, 1, 2],
+                   settings={"hidden_layer_sizes": [5]}, fitted={"n_iter_": 3, "t_": 60})  # fmt: skip
+    clf = pn.Classifier.load(path)
+    assert (clf.activation, clf.out_activation_, clf.n_outputs_) == ("relu", "softmax", 3)
+    np.testing.assert_allclose(clf.predict_proba(X), pn.predict_proba(params, X), rtol=1e-12)
+    with pytest.raises(ValueError, match="activation"):
+        pn.save(tmp_path / "bad.npz", params, activation="softplus")
+        pn.load(tmp_path / "bad.npz")
