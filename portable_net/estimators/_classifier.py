@@ -217,7 +217,10 @@ class Classifier(MLP):
             fit(self, X, y, incremental=True, classes=classes, sample_weight=sample_weight),
         )
 
-    def _fit_targets(self, X, y, xp, device, first, incremental, classes):  # type: ignore[no-untyped-def]
+    def _fit_targets(
+        self, X: Any, y: Any, xp: Any, device: Any, first: bool, incremental: bool, classes: Any
+    ) -> tuple[Any, Any]:
+        """(the training loop's y, the labels to stratify the held-out rows by, or None)."""
         return classifier_targets(
             self, X, y, xp, device, first=first, incremental=incremental, classes=classes
         )

@@ -232,17 +232,8 @@ class MLP(Estimator):
 
     def set_fit_request(self, *, sample_weight: Any = UNCHANGED) -> Any:
         """Request ``sample_weight`` for ``fit`` (True, False, None or an alias), as
-        scikit-learn's ``set_fit_request``; returns the estimator.
-
-        Examples
-        --------
-        >>> import sklearn
-        >>> import portable_net as pn
-        >>> with sklearn.config_context(enable_metadata_routing=True):
-        ...     clf = pn.Classifier().set_fit_request(sample_weight=True)
-        ...     clf.get_metadata_routing().fit.requests
-        {'sample_weight': True}
-        """
+        scikit-learn's ``set_fit_request`` (with scikit-learn's metadata routing enabled:
+        ``sklearn.set_config(enable_metadata_routing=True)``); returns the estimator."""
         return self._set_request("fit", sample_weight=sample_weight)
 
     def set_score_request(self, *, sample_weight: Any = UNCHANGED) -> Any:

@@ -128,7 +128,10 @@ n_iter_no_change, activation
         """
         return cast(Regressor, fit(self, X, y, incremental=True, sample_weight=sample_weight))
 
-    def _fit_targets(self, X, y, xp, device, first, incremental, classes):  # type: ignore[no-untyped-def]
+    def _fit_targets(
+        self, X: Any, y: Any, xp: Any, device: Any, first: bool, incremental: bool, classes: Any
+    ) -> tuple[Any, Any]:
+        """(the training loop's y, the labels to stratify the held-out rows by, or None)."""
         return regressor_targets(self, X, y, xp, device, first=first), None
 
     def _lazy_targets(self, X: Any, y: Any, first: bool) -> Any:
