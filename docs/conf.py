@@ -81,6 +81,8 @@ numpydoc_validation_exclude = {
     r"\.__init__$",
     r"\.with_traceback$",
     r"\.add_note$",
+    # scikit-learn's metadata routing writes these (set_fit_request, ...) and their docstrings
+    r"\.set_\w+_request$",
 }
 
 # matplotlib's plot directive: run the code, keep the PNG, no source links

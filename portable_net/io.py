@@ -75,7 +75,7 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
     ----------
     path : str or path-like
         The file to write, exactly as named (no suffix is added; ``.npz`` is the convention).
-        Written by :func:`write_output`'s rules: a regular file is written to a temporary
+        Written by ``portable_net.io.write_output``'s rules: a regular file is written to a temporary
         file beside it and moved into place (never left half-written), and only if this
         user may write it (a read-only file is refused, even for root); a symlink to a
         regular file replaces the file it points to; a character device or FIFO (or a link

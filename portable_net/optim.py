@@ -17,7 +17,7 @@ copies), never a user's arrays.
 through ``jax.lax.fori_loop``.
 
 The learning-rate schedules and the no-improvement rule (:class:`LearningRateSchedule`,
-:class:`NoImprovement`, host-side Python) live in :mod:`portable_net.schedule` and are
+:class:`NoImprovement`, host-side Python) live in ``portable_net.schedule`` and are
 importable from here.
 
 Examples

@@ -10,9 +10,9 @@ types, ranges and help text from here, and :func:`table` writes the table out. T
 points' signatures keep their defaults as literals, readable where they are declared;
 ``tests/test_params.py`` holds every one of them to this table.
 
-One row per hyperparameter (:class:`Hyperparameter`): its name (as :func:`~portable_net.train`
+One row per hyperparameter (``Hyperparameter``): its name (as :func:`~portable_net.train`
 spells it, or the optimiser for Adam's), type, default, range and meaning, and ``names``: for
-each entry point that takes it, the name there, and an :class:`Alias` where the entry point's
+each entry point that takes it, the name there, and an ``Alias`` where the entry point's
 default, range or meaning differs (``reg`` is the Classifier's ``alpha``, scaled per batch, with
 default 1e-4). To add a hyperparameter, add a row; to add an entry point, add its name to the
 rows it takes.
@@ -264,6 +264,16 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {row.name: row for row in _ROWS}
 def names(where: str) -> dict[str, str]:
     """The hyperparameters the entry point ``where`` takes: its name -> the table's name.
 
+    Parameters
+    ----------
+    where : str
+        An entry point: ``TRAIN``, ``ESTIMATOR``, ``CLI``, ``SGD``, ``ADAM``, ``SCHEDULE``.
+
+    Returns
+    -------
+    dict of str to str
+        The entry point's name of each hyperparameter it takes -> the table's name.
+
     Examples
     --------
     >>> from portable_net import params
@@ -274,7 +284,24 @@ def names(where: str) -> dict[str, str]:
 
 
 def defaults(where: str) -> dict[str, Any]:
-    """The entry point's defaults, by its names (``REQUIRED`` where there is none)."""
+    """The entry point's defaults, by its names (``REQUIRED`` where there is none).
+
+    Parameters
+    ----------
+    where : str
+        An entry point, as for :func:`names`.
+
+    Returns
+    -------
+    dict of str to object
+        Each hyperparameter's default at that entry point, by the entry point's name.
+
+    Examples
+    --------
+    >>> from portable_net import params
+    >>> params.defaults(params.SGD)["momentum"]
+    0.0
+    """
     return {name: HYPERPARAMETERS[key].at(where).default for name, key in names(where).items()}
 
 
@@ -291,8 +318,20 @@ def check_all(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def table(where: str | None = None) -> str:
-    """The table in Markdown: every row (with its names elsewhere, and what differs there),
-    or the hyperparameters of one entry point.
+    """The table of hyperparameters in Markdown.
+
+    Every row (with its names elsewhere, and what differs there), or the hyperparameters of
+    one entry point.
+
+    Parameters
+    ----------
+    where : str or None
+        An entry point, as for :func:`names`; None: every row.
+
+    Returns
+    -------
+    str
+        A Markdown table, one line per hyperparameter.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Learning-rate schedules and the no-improvement rule, as scikit-learn's ``MLPClassifier``.
 
 Host-side Python, called once per epoch (or per logged step of :func:`portable_net.train`):
-:class:`NoImprovement` is the one rule for "has training stopped improving" (the training
+:class:`~portable_net.optim.NoImprovement` is the one rule for "has training stopped improving" (the training
 loss, the held-out loss, or minus the held-out score), :class:`LearningRateSchedule` the rate
 per epoch and when the schedule ends training.
 """
@@ -55,14 +55,40 @@ class NoImprovement:
     count: int = field(init=False, default=0)
 
     def update(self, value: float) -> bool:
-        """Record one epoch's value; True when it is a new best (lowest so far)."""
+        """Record one epoch's value.
+
+        Parameters
+        ----------
+        value : float
+            The epoch's loss (or minus its score): lower is better.
+
+        Returns
+        -------
+        bool
+            True when it is a new best (the lowest so far).
+
+        Examples
+        --------
+        >>> from portable_net.optim import NoImprovement
+        >>> rule = NoImprovement(tol=0.0, n_iter_no_change=2)
+        >>> rule.update(1.0), rule.update(2.0), rule.count
+        (True, False, 1)
+        """
         previous = self.best
         self.best, self.count = _no_improvement(value, self.best, self.count, self.tol)
         return self.best < previous
 
     @property
     def exhausted(self) -> bool:
-        """True once ``count > n_iter_no_change``."""
+        """True once ``count > n_iter_no_change``.
+
+        Examples
+        --------
+        >>> from portable_net.optim import NoImprovement
+        >>> rule = NoImprovement(tol=0.5, n_iter_no_change=1)
+        >>> [rule.update(1.0) or rule.exhausted for _ in range(3)]
+        [True, False, True]
+        """
         return self.count > self.n_iter_no_change
 
 
@@ -190,11 +216,17 @@ class LearningRateSchedule:
         return False
 
     def iteration_ends(self, t: int) -> None:
-        """The rate after ``t`` samples seen (``SGDOptimizer.iteration_ends``): only
-        ``invscaling`` changes it, to ``learning_rate_init / (t + 1) ** power_t``.
+        """Set the rate after ``t`` samples seen (``SGDOptimizer.iteration_ends``).
 
-        For callers that keep their own no-improvement count (:class:`NoImprovement`), as
-        :class:`portable_net.Classifier` does; :meth:`end_epoch` calls it.
+        Only ``invscaling`` changes it, to ``learning_rate_init / (t + 1) ** power_t``. For
+        callers that keep their own no-improvement count
+        (:class:`~portable_net.optim.NoImprovement`), as :class:`portable_net.Classifier`
+        does; :meth:`end_epoch` calls it.
+
+        Parameters
+        ----------
+        t : int
+            Samples seen so far, all epochs together.
 
         Examples
         --------
@@ -209,9 +241,15 @@ class LearningRateSchedule:
             self.learning_rate = float(self.learning_rate_init) / (t + 1) ** self.power_t
 
     def trigger_stopping(self) -> bool:
-        """Training stopped improving (``SGDOptimizer.trigger_stopping``): True to stop;
-        ``adaptive`` instead divides the rate by 5 and returns False, until the rate is at
-        most 1e-6.
+        """Answer training that stopped improving (``SGDOptimizer.trigger_stopping``).
+
+        ``adaptive`` divides the rate by 5 and goes on, until the rate is at most 1e-6; the
+        others stop.
+
+        Returns
+        -------
+        bool
+            True when training should stop.
 
         Examples
         --------

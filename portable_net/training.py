@@ -29,7 +29,7 @@ __all__ = ["History", "train"]
 def check_hyperparameters(
     steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
 ):
-    """The hyperparameters of :func:`train`, checked against :mod:`portable_net.params`
+    """The hyperparameters of :func:`train`, checked against ``portable_net.params``
     (errors name the argument)."""
     checked = tuple(
         check(key, value, TRAIN)
@@ -185,7 +185,7 @@ def train(
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
-    The hyperparameters' types, defaults and ranges are those of :mod:`portable_net.params`
+    The hyperparameters' types, defaults and ranges are those of ``portable_net.params``
     (``params.table("train")``), which checks them.
 
     Parameters
@@ -254,7 +254,7 @@ def train(
     early_stopping : bool
         Stop when the held-out loss has not improved on its best by more than ``tol`` at
         more than ``n_iter_no_change`` logged steps in a row (``stop_reason
-        "early_stopping"``): MLPClassifier's rule (:class:`portable_net.optim.NoImprovement`).
+        "early_stopping"``): MLPClassifier's rule (:class:`~portable_net.optim.NoImprovement`).
     n_iter_no_change : int
         The patience of early stopping and of the adaptive schedule, in logged steps (>= 1).
     tol : float
@@ -277,9 +277,9 @@ def train(
         epoch. Chunked lazy arrays always compute it.
     engine : "auto", "portable", "core" or an engine factory
         How the steps run; every choice computes the same step, to the order of a few
-        roundings. ``"core"``: the textbook step of :mod:`portable_net.step` (forward, loss,
+        roundings. ``"core"``: the textbook step of ``portable_net.step`` (forward, loss,
         backward, ``W -= lr * (dW + reg * W)``), run eagerly: the reference. ``"portable"``:
-        the same step rearranged to do less work (:mod:`portable_net.engines.fast`: the rate
+        the same step rearranged to do less work (``portable_net.engines.fast``: the rate
         folded into the gradient, the L2 term as a decay, sums over cache-sized blocks),
         run eagerly, on any library. ``"auto"`` (the default): that step, run the array
         library's own way where it has one (JAX: the steps between two logged steps as one
