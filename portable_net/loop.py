@@ -213,79 +213,77 @@ class Trainer:
         the global step reached (fewer steps when a callback, the schedule or early stopping
         ends the run). On Ctrl-C: :class:`~portable_net.TrainingInterrupted` with copies of
         the parameters reached and the record (to continue from)."""
+        # the run's intra-op threads (a context manager: the steps stay in this frame)
         with engines.threads_limited(self.xp, self.threads):
-            return self._steps(steps, record, logging, seed, first, learning_rate)
-
-    def _steps(self, steps: int, record: History, logging: Logging, seed: int, first: int,
-               learning_rate: float | None) -> int:  # fmt: skip
-        """The steps of :meth:`run`, in the run's intra-op threads."""
-        xp, log_every = self.xp, logging.log_every
-        lr = self.optimizer.learning_rate if learning_rate is None else learning_rate
-        hooks = _Hooks(xp, record, logging, self.n_features, lr)
-        batches = Batches(self.n, self.batch_size, seed, self.shuffle)
-        if self.runner is not None:
-            self.runner.begin(seed)
-        self.first_loss = None
-        # mini-batches without host-side work at logged steps run on to the end of the epoch,
-        # the logged steps' losses read at the end (one call per epoch on a compiled engine)
-        extend = logging.quiet and self.batch_size is not None
-        step, runner, data = self.step, self.runner, self.data
-        packed, state = self.packed, self.state
-        g, end = first, first + steps
-        reached = g  # the steps made so far (an interrupt may come in the middle of a stretch)
-        try:
-            while g < end:
-                logged = g % log_every == 0
-                if logged:
-                    hooks.before_logged_step(packed, g)
-                if extend:
-                    most = end - g
-                else:
-                    most = 1 if logged else min(end, (g // log_every + 1) * log_every) - g
-                perm, start, count, size, ragged = batches.segment(most)
-                k = count + (ragged > 0)  # the steps of this stretch
-                want = tuple(j for j in range(k) if (g + j) % log_every == 0)
-                lr = hooks.lr
-                if runner is not None:  # compiled, fused or chunked: the engine's own run
-                    packed, state, losses = runner.run(
-                        packed, state, perm, start, count, size, ragged, want, lr
-                    )
-                    reached = g + k
-                else:  # the step, one call per batch
-                    assert step is not None  # engines give a step wherever no runner
-                    losses = []
-                    with self.quiet():
-                        for j in range(k):
-                            Xt1, onehot = self._batch(data, perm, start, j, count, size, ragged)
-                            packed, state, loss = step(packed, state, Xt1, onehot, j in want, lr)
-                            reached = g + j + 1
-                            if j in want:
-                                losses.append(loss)
-                self.packed, self.state = packed, state
-                examples = count * size + ragged
-                stop = False
-                for j, loss in zip(want, losses):
-                    batch = size if j < count else ragged  # the logged step's batch
-                    stop = hooks.after_logged_step(packed, g + j, loss, batch)
-                    examples -= batch
+            xp, log_every = self.xp, logging.log_every
+            lr = self.optimizer.learning_rate if learning_rate is None else learning_rate
+            hooks = _Hooks(xp, record, logging, self.n_features, lr)
+            batches = Batches(self.n, self.batch_size, seed, self.shuffle)
+            if self.runner is not None:
+                self.runner.begin(seed)
+            self.first_loss = None
+            # mini-batches without host-side work at logged steps run on to the end of the epoch,
+            # the logged steps' losses read at the end (one call per epoch on a compiled engine)
+            extend = logging.quiet and self.batch_size is not None
+            step, runner, data = self.step, self.runner, self.data
+            packed, state = self.packed, self.state
+            g, end = first, first + steps
+            reached = g  # the steps made so far (an interrupt may come in the middle of a stretch)
+            try:
+                while g < end:
+                    logged = g % log_every == 0
+                    if logged:
+                        hooks.before_logged_step(packed, g)
+                    if extend:
+                        most = end - g
+                    else:
+                        most = 1 if logged else min(end, (g // log_every + 1) * log_every) - g
+                    perm, start, count, size, ragged = batches.segment(most)
+                    k = count + (ragged > 0)  # the steps of this stretch
+                    want = tuple(j for j in range(k) if (g + j) % log_every == 0)
+                    lr = hooks.lr
+                    if runner is not None:  # compiled, fused or chunked: the engine's own run
+                        packed, state, losses = runner.run(
+                            packed, state, perm, start, count, size, ragged, want, lr
+                        )
+                        reached = g + k
+                    else:  # the step, one call per batch
+                        assert step is not None  # engines give a step wherever no runner
+                        losses = []
+                        with self.quiet():
+                            for j in range(k):
+                                Xt1, onehot = self._batch(data, perm, start, j, count, size, ragged)
+                                packed, state, loss = step(
+                                    packed, state, Xt1, onehot, j in want, lr
+                                )
+                                reached = g + j + 1
+                                if j in want:
+                                    losses.append(loss)
+                    self.packed, self.state = packed, state
+                    examples = count * size + ragged
+                    stop = False
+                    for j, loss in zip(want, losses):
+                        batch = size if j < count else ragged  # the logged step's batch
+                        stop = hooks.after_logged_step(packed, g + j, loss, batch)
+                        examples -= batch
+                        if stop:
+                            break
+                    g = reached
+                    hooks.samples += examples
                     if stop:
                         break
-                g = reached
-                hooks.samples += examples
-                if stop:
-                    break
-        except KeyboardInterrupt as exc:
-            if isinstance(exc, TrainingInterrupted):
-                raise
-            self.packed, self.state = packed, state
-            record.n_steps, record.optimizer_state = reached, state
+            except KeyboardInterrupt as exc:
+                if isinstance(exc, TrainingInterrupted):
+                    raise
+                self.packed, self.state = packed, state
+                record.n_steps, record.optimizer_state = reached, state
+                record.schedule = logging.schedule
+                raise TrainingInterrupted(self.params(), record) from exc
+            record.n_steps, record.optimizer_state = g, state
             record.schedule = logging.schedule
-            raise TrainingInterrupted(self.params(), record) from exc
-        record.n_steps, record.optimizer_state = g, state
-        record.schedule = logging.schedule
-        self.best, self.first_loss = hooks.best, hooks.first_loss
-        self.steps_made += g - first
-        return g
+            self.best, self.first_loss = hooks.best, hooks.first_loss
+            self.steps_made += g - first
+            return g
 
     def _batch(self, data, perm, start, j, count, size, ragged):
         """Batch j of a stretch in the step's layout, (D + 1, B) and (K, B): the full batch as
