@@ -75,8 +75,8 @@ class Classifier(MLP):
     nesterovs_momentum : bool, default=True
         Nesterov's momentum (with ``momentum > 0``).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified) and stop when its accuracy
-        stops improving; the best weights are kept.
+        Hold out ``validation_fraction`` of the data (MLPClassifier's rows: stratified for
+        two classes) and stop when its accuracy stops improving; the best weights are kept.
     validation_fraction : float, default=0.1
         In ``[0, 1)``.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
@@ -84,7 +84,7 @@ class Classifier(MLP):
     n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        The hidden layers' activation (:data:`portable_net.layers.ACTIVATIONS`).
+        The hidden layers' activation (``portable_net.layers.ACTIVATIONS``).
     n_jobs : int or None, default=None
         Intra-op threads of the fit on the CPU (torch's, and NumPy's BLAS through
         threadpoolctl), restored afterwards: None chooses by the problem's size (one

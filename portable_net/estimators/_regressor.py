@@ -1,4 +1,4 @@
-"""Regressor: the network as scikit-learn's :class:`sklearn.neural_network.MLPRegressor`, on
+"""Regressor: the network as scikit-learn's ``sklearn.neural_network.MLPRegressor``, on
 any library's arrays.
 
 The same constructor, training loop, engines and files as :class:`portable_net.Classifier`
@@ -25,20 +25,58 @@ __all__ = ["Regressor"]
 class Regressor(MLP):
     """A network regressor trained by hand-written backprop, MLPRegressor's way.
 
-    The parameters, fitted attributes and methods are those of
-    :class:`sklearn.neural_network.MLPRegressor` where the meaning is the same (the
-    parameters are :class:`portable_net.Classifier`'s; docs/sklearn.md has the side-by-side
-    table). Input of any supported library (NumPy, PyTorch, JAX, CuPy, array-api-strict)
+    The parameters, fitted attributes and methods are those of scikit-learn's
+    ``MLPRegressor`` where the meaning is the same (the parameters are
+    :class:`portable_net.Classifier`'s; docs/sklearn.md has the side-by-side table). Input of any supported library (NumPy, PyTorch, JAX, CuPy, array-api-strict)
     trains in that library on that device; fitted arrays and predictions stay there.
 
     Parameters
     ----------
-    hidden_layer_sizes, solver, alpha, batch_size, learning_rate, learning_rate_init, \
-power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, \
-nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, \
-n_iter_no_change, activation
-        As :class:`portable_net.Classifier`'s (MLPRegressor's defaults). With
-        ``early_stopping``, the held-out rows (not stratified) are scored by R^2.
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer; ``()`` is the linear model.
+    solver : {"sgd", "adam"}, default="adam"
+        The optimiser (:mod:`portable_net.optim`), MLPRegressor's formulation of each.
+    alpha : float, default=1e-4
+        L2 strength, scaled as MLPRegressor's: each batch's loss adds
+        ``alpha / (2 * batch_size) * sum ||W||^2``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size, ``min(200, n_samples)`` for "auto"; clipped to ``[1, n_samples]``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The step-size schedule (for ``solver="sgd"``).
+    learning_rate_init : float, default=1e-3
+        The initial step size.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the samples in each epoch.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds the initial weights, the shuffling and the validation split.
+    tol : float, default=1e-4
+        Convergence: training stops when the loss (or the validation score) does not improve
+        by ``tol`` for more than ``n_iter_no_change`` epochs.
+    verbose : bool, default=False
+        Print the loss of each epoch.
+    warm_start : bool, default=False
+        ``fit`` continues from the fitted weights.
+    momentum : float, default=0.9
+        SGD momentum in [0, 1).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (with ``momentum > 0``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (not stratified) and stop when its R^2
+        stops improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        In ``[0, 1)``.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+        Epochs without improvement tolerated before stopping.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        The hidden layers' activation.
+    n_jobs : int or None, default=None
+        Intra-op threads of the fit on the CPU, as :class:`portable_net.Classifier`'s.
 
     Attributes
     ----------
@@ -115,16 +153,43 @@ n_iter_no_change, activation
         -------
         Regressor
             The fitted estimator itself.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import portable_net as pn
+        >>> X = np.linspace(-1, 1, 40)[:, None]
+        >>> reg = pn.Regressor(hidden_layer_sizes=(8,), tol=1e-2, random_state=0)
+        >>> reg.fit(X, 2 * X[:, 0]).n_iter_ < reg.max_iter  # converged: tol met
+        True
         """
         return cast(Regressor, fit(self, X, y, incremental=False, sample_weight=sample_weight))
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Regressor:
-        """Train for one epoch over X and y (arguments as :meth:`fit`'s).
+        """Train for one epoch over X and y.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            The examples.
+        y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+            The real targets.
+        sample_weight : array-like of shape (n_samples,), number or None
+            Each row's weight in the loss, as :meth:`fit`'s.
 
         Returns
         -------
         Regressor
             The estimator itself.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import portable_net as pn
+        >>> X = np.linspace(-1, 1, 40)[:, None]
+        >>> reg = pn.Regressor(hidden_layer_sizes=(8,), random_state=0)
+        >>> reg.partial_fit(X, 2 * X[:, 0]).n_iter_
+        1
         """
         return cast(Regressor, fit(self, X, y, incremental=True, sample_weight=sample_weight))
 
@@ -159,6 +224,15 @@ n_iter_no_change, activation
         array, shape (n_samples,) or (n_samples, n_outputs)
             The predictions (1-D for one output, as MLPRegressor's), in X's library and
             device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import portable_net as pn
+        >>> X = np.linspace(-1, 1, 40)[:, None]
+        >>> reg = pn.Regressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, X[:, 0])
+        >>> reg.predict(X[:2]).shape
+        (2,)
         """
         self._check_is_fitted()
         X, _, _ = validate_X(self, X, reset=False, method="predict")
@@ -166,19 +240,32 @@ n_iter_no_change, activation
         return out[:, 0] if out.shape[1] == 1 else out
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """The coefficient of determination R^2 of ``predict(X)`` against ``y``, as
-        scikit-learn's ``r2_score`` (outputs averaged uniformly).
+        """The coefficient of determination R^2 of ``predict(X)`` against ``y``.
+
+        As scikit-learn's ``r2_score`` (outputs averaged uniformly).
 
         Parameters
         ----------
         X : array-like, shape (n_samples, n_features)
+            The examples.
         y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+            Their true targets.
         sample_weight : array-like of shape (n_samples,) or None
+            Each row's weight (None: equal weights).
 
         Returns
         -------
         float
             1.0 for perfect predictions; 0.0 for predicting y's mean; negative below that.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import portable_net as pn
+        >>> X = np.linspace(-1, 1, 40)[:, None]
+        >>> reg = pn.Regressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, X[:, 0])
+        >>> reg.score(X, X[:, 0]) <= 1.0
+        True
         """
         pred = self.predict(X)
         X_checked, xp, device = validate_X(self, X, reset=False, method="score")
