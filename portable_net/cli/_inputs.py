@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _data, _training
+from . import _categorical, _data, _training
 from ._args import BadInput, check_spiral_size
 
 
@@ -41,11 +41,14 @@ class Data:
     record: dict[str, Any] = field(default_factory=dict)
     #: saved as the model's ``standardize`` metadata (with --standardize)
     standardize: dict[str, list[float]] | None = None
+    #: saved as the model's ``categorical`` metadata (with --categorical)
+    categorical: dict[str, Any] | None = None
 
 
 def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Options that need --data, or the spiral, or each other: usage errors before work."""
     _data.check_data_options(args, parser)
+    _categorical.check_categorical_option(args, parser)
     if args.data is None:
         _training.check_training_options(args, parser)
         for option, given in (
@@ -121,9 +124,18 @@ def user_data(
     from .._backend import from_host, int_dtype
     from ..preprocessing import Standardizer, split
 
-    X, labels, names = _data.read(
-        args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
-    )
+    encoding = None
+    if args.categorical is None:
+        try:
+            X, labels, names = _data.read(
+                args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
+            )
+        except BadInput as exc:
+            raise BadInput(_categorical.text_hint(str(exc))) from None
+    else:
+        X, labels, names, encoding, note = _categorical.read_for_training(args)
+        if note and not args.quiet:
+            print(f"portable-net train: note: {note}", file=sys.stderr, flush=True)
     classes, y = _data.encode(labels, args.data)
     record: dict[str, Any] = {
         "file": args.data,
@@ -151,6 +163,9 @@ def user_data(
     if args.standardize:
         try:
             scaler = Standardizer().fit(X)  # the training rows' statistics only
+            if encoding is not None:  # the indicators stay 0/1, as a ColumnTransformer's
+                numeric = len(names) - len(encoding.names())  # the numeric columns first
+                scaler = _categorical.numeric_only(scaler, numeric)
             X = scaler.transform(X)
             X_test = None if X_test is None else scaler.transform(X_test)
         except ValueError as exc:  # values whose mean or variance overflow float64
@@ -171,6 +186,7 @@ def user_data(
             classes=classes,
             record=record,
             standardize=saved,
+            categorical=None if encoding is None else encoding.to_dict(),
         )
     except (ValueError, TypeError) as exc:  # e.g. float64 asked of a backend without it
         parser.error(str(exc))

@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _columns, _data, _regression, _run
+from . import _categorical, _columns, _data, _regression, _run
 from ._args import (
     MAX_PER_CLASS,
     MAX_SEED,
@@ -107,8 +107,15 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         return _run_regression(args, params, meta, xp, device)
     classes = _run.classes_of(args.model, meta)
     scaler = _data.standardizer_of(args.model, meta)
-    X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
-    X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
+    encoding = _categorical.encoding_of(args.model, meta)
+    if encoding is None:
+        X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
+        X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
+    else:  # text columns one-hot encoded as in training, the columns by name
+        X, labels = _categorical.read_for_model(
+            args.data, meta, encoding, option="--data", sep=args.delimiter,
+            decimal=args.decimal, labelled=True, label=args.label,
+        )  # fmt: skip
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _data.class_indices(labels, classes, args.data, "--data")
     X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")

@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _columns, _data, _regression, _run
+from . import _categorical, _columns, _data, _regression, _run
 from ._args import (
     BadInput,
     Failure,
@@ -196,6 +196,20 @@ def read_points(
 def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     """The points to predict for (float64 NumPy), from POINTS or --data."""
     n_inputs = meta["layer_sizes"][0]
+    encoding = _categorical.encoding_of(args.model, meta)
+    if encoding is not None:  # text columns one-hot encoded as in training
+        recorded = meta.get("data")
+        label = recorded.get("label") if isinstance(recorded, dict) else None
+        return _categorical.read_for_model(
+            args.points if args.data is None else args.data,
+            meta,
+            encoding,
+            option="POINTS" if args.data is None else "--data",
+            sep=args.delimiter,
+            decimal=args.decimal,
+            label=args.label,
+            drop_names=(label,) if isinstance(label, str) else (),
+        )[0]
     if args.data is None:
         return read_points(args.points, n_inputs, by_name=_columns.recorded_names(meta))
     if _data.is_csv(args.data):

@@ -7,7 +7,7 @@ import sys
 import warnings
 from typing import Any
 
-from . import _data, _inputs, _regression, _run, _training
+from . import _categorical, _data, _inputs, _regression, _run, _training
 from ._args import (
     Failure,
     add_backend_options,
@@ -53,6 +53,7 @@ examples:
   portable-net train --json --steps 2000 > run.json
   portable-net train --data iris.csv --label species --test-size 0.3 --standardize
   portable-net train --data houses.csv --label price --task regression --standardize
+  portable-net train --data sales.csv --label bought --categorical region,kind --standardize
   portable-net train --data digits.csv --label digit --test-size 0.25 --standardize \\
       --optimizer adam --steps 500 --log-every 100 --save digits.npz
 
@@ -154,6 +155,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         help="scale each feature to zero mean and unit variance (statistics of the training "
         "rows, saved in the model for predict and evaluate)",
     )
+    _categorical.add_categorical_option(parser)
     parser.add_argument(
         "--confusion",
         action="store_true",
@@ -271,6 +273,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             extra = {"classes": data.classes}
             if data.standardize is not None:
                 extra["standardize"] = data.standardize
+            if data.categorical is not None:
+                extra["categorical"] = data.categorical
         try:
             save(
                 args.save,
@@ -395,6 +399,7 @@ def _save_interrupted(args, exc, settings, data, backend: str, device: str) -> N
             device=device,
             **({"classes": data.classes} if args.data is not None else {}),
             **({"standardize": data.standardize} if data.standardize is not None else {}),
+            **({"categorical": data.categorical} if data.categorical is not None else {}),
         )
     except OSError as why:
         print(
