@@ -134,7 +134,7 @@ def user_data(
             raise BadInput(_categorical.text_hint(str(exc))) from None
     else:
         X, labels, names, encoding, note = _categorical.read_for_training(args)
-        if note and not args.quiet:
+        if note:  # on stderr, also with --quiet and --json: which columns became inputs
             print(f"portable-net train: note: {note}", file=sys.stderr, flush=True)
     classes, y = _data.encode(labels, args.data)
     record: dict[str, Any] = {
