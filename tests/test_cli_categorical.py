@@ -230,3 +230,22 @@ def test_headerless_file_and_missing_categories(tmp_path):
     kept = pd.read_csv(gappy).dropna()  # pandas reads the empty field and NA as missing
     assert meta["data"]["rows"] == len(kept) == 3
     assert meta["categorical"]["categories"] == [sorted(kept["town"].unique())]
+
+
+def test_json_and_a_model_file_whose_encoding_does_not_fit(shop, tmp_path):
+    status, out, err = _train(shop, tmp_path / "m.npz", "--json")
+    assert status == 0, err
+    assert json.loads(out)["categorical"]["columns"] == CATS
+    params, meta = pn.load(tmp_path / "m.npz")
+    points = tmp_path / "points.csv"
+    points.write_text("size,region,weight,kind\n0.5,south,1,9\n")
+    for categorical, expected in [
+        ({"columns": ["region"]}, "expected a dict of 'columns' and 'categories'"),
+        ({"columns": ["region"], "categories": [["south", "south"]]}, "not distinct"),
+        ({"columns": ["region"], "categories": [["south", "mars"]]}, "lack region=mars"),
+    ]:
+        keep = {k: meta[k] for k in ("data", "classes", "activation")}
+        pn.save(tmp_path / "bad.npz", params, **keep, categorical=categorical)
+        status, _, err = call("predict", str(tmp_path / "bad.npz"), str(points))
+        assert status == 2, err
+        assert "its saved categorical encoding is unusable" in err and expected in err

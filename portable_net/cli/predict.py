@@ -41,7 +41,9 @@ saved statistics applied to the points first.
 
 A model trained on a CSV file with a header takes the columns by name, in its
 own order: the file must have a header naming every feature the model was
-trained on and no other feature column (exit status 2 otherwise)."""
+trained on and no other feature column (exit status 2 otherwise). A model
+trained with --categorical one-hot encodes the same text columns with the
+categories it saved; a category it was not trained on is exit status 2."""
 EPILOG = """\
 examples:
   portable-net predict net.npz points.csv

@@ -326,6 +326,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if table is not None:
             document["classes"] = data.classes
             document["standardize"] = args.standardize
+            document["categorical"] = data.categorical
             document["report_on"] = "training" if data.X_test is None else "test"
             document.update(_data.report_json(data.classes, table, args.confusion))
         _run.print_json(document)
