@@ -2,8 +2,9 @@
 
 Whole processes of ``portable-net train --quiet`` (10,000 steps of the case study's net,
 float64): NumPy, JAX cold (no persistent compilation cache: every program compiled in the
-process) and JAX warm (the command's persistent cache, in a temporary directory filled by
-one untimed run first). Rounds alternate the sides; the report gives medians and ratios to
+process), JAX warm (the command's persistent cache, in a temporary directory filled by
+one untimed run first) and torch (CPU); ``--burn N`` runs N spinning processes beside them
+(results ``startup-burn.md``). Rounds alternate the sides; the report gives medians and ratios to
 the NumPy command's from the same run. Results go to ``--output`` (default: a temporary
 directory; ``--output bench/results`` to keep them).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -45,17 +47,23 @@ def command() -> list[str]:
 NOT_A_USERS = ("MALLOC_", "JAX_", "XLA_", "PORTABLE_NET_", "PYTHON")
 
 
+def _spin(seconds: float) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        pass
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     """Wall seconds, CPU seconds (user + system) and minor page faults of one process."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    err = proc.stderr.read() if proc.stderr else b""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err)
+    with tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err.read())
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "faults": usage.ru_minflt}
 
 
@@ -63,6 +71,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", default=None, help="directory for the results")
+    parser.add_argument(
+        "--sides",
+        default="numpy,jax cold,jax warm,torch",
+        help="comma-separated: numpy, jax cold, jax warm, torch",
+    )
+    parser.add_argument("--burn", type=int, default=0,
+                        help="spinning processes beside the measurement (results: "
+                        "startup-burn.md)")  # fmt: skip
     args = parser.parse_args(argv)
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="startup-bench-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +92,13 @@ def main(argv: list[str] | None = None) -> None:
         "numpy": (cmd, base),
         "jax cold": ([*cmd, "--backend", "jax"], {**base, "PORTABLE_NET_JAX_CACHE": "off"}),
         "jax warm": ([*cmd, "--backend", "jax"], {**base, "PORTABLE_NET_JAX_CACHE": cache}),
+        "torch": ([*cmd, "--backend", "torch"], base),
     }
+    wanted = [s.strip() for s in args.sides.split(",")]
+    sides = {k: v for k, v in sides.items() if k in wanted or k == "numpy"}
+    spinners = [multiprocessing.Process(target=_spin, args=(3600,)) for _ in range(args.burn)]
+    for p in spinners:
+        p.start()
     for name in sides:  # untimed: the bytecode compiled, the warm side's cache filled
         timed(*sides[name])
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -87,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in sides if r % 2 == 0 else list(sides)[::-1]:
             runs[name].append(timed(*sides[name]))
             print(name, {k: round(v, 2) for k, v in runs[name][-1].items()}, flush=True)
+    for p in spinners:
+        p.terminate()
+        p.join()
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(pycache, ignore_errors=True)
     times = {k: [run["wall"] for run in v] for k, v in runs.items()}
@@ -101,14 +126,16 @@ def main(argv: list[str] | None = None) -> None:
         k: statistics.median(a / b for a, b in zip(v, cpu["numpy"])) for k, v in cpu.items()
     }
     lines = [
-        "# The case study from the command line: JAX against NumPy",
+        "# The case study from the command line: JAX and torch against NumPy",
         "",
         "`portable-net train --quiet` (10,000 steps, float64), whole processes as a user runs "
         "them (see `bench/startup.py`), medians of "
         f"{args.rounds} alternating rounds (the ratio: the median over rounds of the ratio to "
         "NumPy's in the same round); JAX cold: `PORTABLE_NET_JAX_CACHE=off`; JAX warm: "
         "the persistent compilation cache filled by an earlier run. CPU: user + system "
-        "seconds of the process (all its threads). Load average at the start: "
+        "seconds of the process (all its threads). "
+        + (f"Beside {args.burn} spinning processes. " if args.burn else "")
+        + "Load average at the start: "
         f"{load}; 1-minute load average at each round: "
         f"{', '.join(f'{x:.1f}' for x in loads)}.",
         "",
@@ -122,8 +149,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{', '.join(f'{v:.2f}' for v in values)} |"
         )
     text = "\n".join(lines) + "\n"
-    (out / "startup.md").write_text(text)
-    (out / "startup.json").write_text(
+    stem = "startup-burn" if args.burn else "startup"
+    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.json").write_text(
         json.dumps({"load": load, "round_loads": loads, "runs": runs}, indent=1)
     )
     print(text)

@@ -29,6 +29,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("sklearn", "Classifier numpy", "Classifier torch")
+#: also available: "sklearn 1 thread" (MLPClassifier with its BLAS on one thread, as
+#: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 give it)
 SETTINGS = dict(hidden_layer_sizes=(256, 128), solver="adam", batch_size=256, max_iter=5,
                 learning_rate_init=1e-3, alpha=1e-4, random_state=0)  # fmt: skip
 
@@ -49,7 +51,7 @@ def make_data(path: Path, n: int) -> None:
 
 def run_worker(side: str, data: str) -> dict:
     d = dict(np.load(data))
-    if side == "sklearn":
+    if side.startswith("sklearn"):
         from sklearn.neural_network import MLPClassifier
 
         model = MLPClassifier(**SETTINGS)
@@ -74,6 +76,8 @@ def run_worker(side: str, data: str) -> dict:
 def measure(side: str, data: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "PYTHON"))}
     env["PYTHONPATH"] = str(ROOT)
+    if side == "sklearn 1 thread":
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "bench.tabular", "--worker", side, "--data", str(data)],

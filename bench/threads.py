@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     backends = [b for b in args.backends.split(",") if b]
     result: dict = {"cpu_count": os.cpu_count(), "rounds": args.rounds, "phases": {}}
-    phases = [("idle", 0)] + ([(f"{args.burn} spinning processes", args.burn)] if args.burn else [])
+    phases = [("no burner: the machine's other jobs only", 0)] + (
+        [(f"{args.burn} spinning processes", args.burn)] if args.burn else []
+    )
     for label, burn in phases:
         spinners = []
         if burn:
