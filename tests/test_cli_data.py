@@ -392,7 +392,10 @@ def good_model(files):
             ["evaluate", "{model}", "--data", "{comma}"],
             "2 labels the model does not know ('x,y', 'z')",
         ),
-        (["evaluate", "{model}", "--data", "{ragged}"], "line 4: expected 3 fields (as on line 1), got 2"),
+        (
+            ["evaluate", "{model}", "--data", "{ragged}"],
+            "line 4: expected 3 fields (as on line 1), got 2",
+        ),
         (
             ["evaluate", "{model}", "--data", "{good}", "--seed", "1"],
             "--seed: applies to the spiral",
