@@ -245,7 +245,9 @@ def predict_proba(params: Mapping[str, Any], X: Any, *, activation: str = "relu"
     """
     activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return _probabilities(xp, params, X, n_layers, activation)
+    parts = [_probabilities(xp, params, X[a:b, ...], n_layers, activation)
+             for a, b in _row_blocks(params, n_layers, X.shape[0])]  # fmt: skip
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
 def predict(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> Any:
@@ -274,7 +276,9 @@ def predict(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> A
     """
     activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return _predictions(xp, params, X, n_layers, activation)
+    parts = [_predictions(xp, params, X[a:b, ...], n_layers, activation)
+             for a, b in _row_blocks(params, n_layers, X.shape[0])]  # fmt: skip
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
 def accuracy(params: Mapping[str, Any], X: Any, y: Any, *, activation: str = "relu") -> float:
@@ -306,8 +310,11 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any, *, activation: str = "re
     """
     activation_pair(activation)  # raises for an unknown name
     xp, _, n_layers, params, X, y = check_inputs(params, X, y)
-    hits = _hits(xp, params, X, y, n_layers, activation)
-    return float(int(hits) / X.shape[0])  # exact: the same float on every backend
+    hits = sum(
+        int(_hits(xp, params, X[a:b, ...], y[a:b], n_layers, activation))
+        for a, b in _row_blocks(params, n_layers, X.shape[0])
+    )
+    return float(hits / X.shape[0])  # exact: the same float on every backend
 
 
 def outputs(
@@ -319,7 +326,22 @@ def outputs(
     activation_pair(activation)  # raises for an unknown name
     output_loss(output)
     xp, _, n_layers, params, X, _ = check_inputs(params, X)
-    return _outputs(xp, params, X, n_layers, activation, output)
+    parts = [_outputs(xp, params, X[a:b, ...], n_layers, activation, output)
+             for a, b in _row_blocks(params, n_layers, X.shape[0])]  # fmt: skip
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+#: a forward pass over more rows than this many activations of the widest layer goes block by
+#: block: predictions on any number of rows hold one block's activations at a time (about
+#: 32 MiB in float64), as training does, plus the outputs themselves
+PREDICTION_VALUES = 2**22
+
+
+def _row_blocks(params: Mapping[str, Any], n_layers: int, n: int) -> list[tuple[int, int]]:
+    """The rows of each block of a forward pass over n rows (one block when they fit)."""
+    widest = max(int(params[f"W{i}"].shape[1]) for i in range(1, n_layers + 1))
+    rows = max(1, PREDICTION_VALUES // widest)
+    return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)]
 
 
 @as_program("n_layers", "activation", "output")

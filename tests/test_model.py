@@ -160,3 +160,35 @@ def test_loss_and_grads_leaves_inputs_untouched(xp, device):
     for k in params:
         np.testing.assert_array_equal(to_numpy(params[k]), params_np[k])
     np.testing.assert_array_equal(to_numpy(X), X_np)
+
+
+def test_predictions_in_blocks_are_the_one_pass_results(xp, device, monkeypatch):
+    """Forward passes over many rows go block by block (bounded memory): the same
+    probabilities, labels, accuracy and outputs as one pass, in X's library and device."""
+    from portable_net import model
+
+    X_np, y_np = pn.make_spiral(31, 3, seed=2)  # 93 rows
+    p_np = pn.init_params([2, 9, 3], seed=2, scale=0.5)
+    X, y = xp.asarray(X_np, device=device), xp.asarray(y_np, device=device)
+    params = {k: xp.asarray(v, device=device) for k, v in p_np.items()}
+    whole = (
+        pn.predict_proba(params, X),
+        pn.predict(params, X),
+        pn.accuracy(params, X, y),
+        model.outputs(params, X, output="logistic"),
+    )
+    monkeypatch.setattr(model, "PREDICTION_VALUES", 9 * 10)  # blocks of 10 rows, one of 3
+    assert len(model._row_blocks(params, 2, 93)) == 10
+    blocked = (
+        pn.predict_proba(params, X),
+        pn.predict(params, X),
+        pn.accuracy(params, X, y),
+        model.outputs(params, X, output="logistic"),
+    )
+    for a, b in zip(whole, blocked):
+        if isinstance(a, float):
+            assert a == b
+            continue
+        assert_on(b, xp, device)
+        assert tuple(b.shape) == tuple(a.shape)
+        np.testing.assert_allclose(to_numpy(b), to_numpy(a), rtol=1e-12, atol=1e-15)
