@@ -122,7 +122,7 @@ def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step
         n = Xt1.shape[1] if weights is None else xp.sum(weights)
         scale = 1.0 / n if weights is None else weights / n
         reg = settings.reg_for(n)
-        # forward: affine, ReLU, ..., affine
+        # forward: affine, activation (ReLU in the case study), ..., affine
         scores, caches = network.forward(xp, packed, Xt1, activation)  # (K, N)
         # softmax cross-entropy; d loss / d scores = (softmax(scores) - onehot) / N
         loss_sum, dscores = loss_of(
