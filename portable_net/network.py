@@ -29,11 +29,20 @@ from .loss import l2_penalty, output_loss
 def pack(xp: ModuleType, params: Mapping[str, Any], n_layers: int) -> list[Any]:
     """Public params -> [W1b, W2^T, b2, ..., WL^T, bL] (fresh arrays, the caller's untouched)."""
     W1b = xp.concat([params["W1"].T, xp.expand_dims(params["b1"], axis=1)], axis=1)  # (H1, D+1)
-    packed = [W1b]
+    packed = [row_major(xp, W1b)]
     for i in range(2, n_layers + 1):
-        packed.append(xp.asarray(params[f"W{i}"].T, copy=True))  # (H_i, H_{i-1})
+        packed.append(row_major(xp, params[f"W{i}"].T))  # (H_i, H_{i-1})
         packed.append(xp.expand_dims(params[f"b{i}"], axis=1) + 0.0)  # (H_i, 1), a copy
     return packed
+
+
+def row_major(xp: ModuleType, a: Any) -> Any:
+    """A fresh copy of the 2-D ``a`` whose entries lie row by row where the library has a
+    memory layout: NumPy and torch copy a transposed array column by column (as its view
+    lies), and an update that mixes such a parameter with a row-major gradient (every product
+    makes one) steps through memory with a stride, several times slower. Reshaping to 1-D
+    copies row by row; reshaping back is a view."""
+    return xp.reshape(xp.reshape(a, (-1,)) + 0.0, a.shape)
 
 
 def unpack(xp: ModuleType, packed: list[Any], n_features: int, *, copy: bool) -> dict[str, Any]:

@@ -406,34 +406,17 @@ class Adam:
         _check_lists(params, grads, state.m, "m")
         _check_lists(params, grads, state.v, "v")
         t = state.step + 1
-        host_step = isinstance(t, numbers.Integral)
-        after = self.epsilon_after_correction
-        if host_step:
-            # Python floats, as torch (and scikit-learn) compute them from a host-side count
-            if after:
-                step_size = lr / (1.0 - b1**t)
-                bc2_sqrt = math.sqrt(1.0 - b2**t)
-            else:
-                step_size = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        corrections: dict[Any, tuple[Any, Any]] = {}
+        corrections: dict[Any, tuple[Any, Any]] = {}  # per dtype
         new_params, new_m, new_v = [], [], []
         for p, g, m, v in zip(params, grads, state.m, state.v):
             m *= b1
             m += (1.0 - b1) * g  # m = b1 m + (1 - b1) g
             v *= b2
             v += (1.0 - b2) * (g * g)  # v = b2 v + (1 - b2) g^2
-            if not host_step:
-                # a traced step count: the corrections on the device, in this dtype
-                if p.dtype not in corrections:
-                    tf = xp.astype(t, p.dtype)
-                    corrections[p.dtype] = (
-                        lr / (1.0 - b1**tf),
-                        xp.sqrt(1.0 - b2**tf),
-                    )
-                step_size, bc2_sqrt = corrections[p.dtype]
-                if not after:
-                    step_size = step_size * bc2_sqrt
-            if after:
+            if p.dtype not in corrections:
+                corrections[p.dtype] = adam_corrections(self, xp, lr, t, p.dtype)
+            step_size, bc2_sqrt = corrections[p.dtype]
+            if self.epsilon_after_correction:
                 p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
             else:
                 p -= step_size * m / (xp.sqrt(v) + eps)
@@ -441,3 +424,25 @@ class Adam:
             new_m.append(m)
             new_v.append(v)
         return new_params, AdamState(t, new_m, new_v)
+
+
+def adam_corrections(
+    opt: Adam, xp: ModuleType, learning_rate: Any, t: Any, dtype: Any
+) -> tuple[Any, Any]:
+    """Adam's bias corrections at step ``t`` (1 at the first update): ``(step_size,
+    sqrt(1 - beta_2**t))``, with ``step_size = lr / (1 - beta_1**t)``, times
+    ``sqrt(1 - beta_2**t)`` too where epsilon goes before the correction (scikit-learn's
+    placement). Python floats for a Python int ``t``, as torch and scikit-learn compute them
+    from a host-side count; for a traced 0-d ``t`` (a compiled loop), on the device in
+    ``dtype``."""
+    b1, b2 = opt.beta_1, opt.beta_2
+    after = opt.epsilon_after_correction
+    if isinstance(t, numbers.Integral):
+        n = int(t)
+        bc2_sqrt = math.sqrt(1.0 - b2**n)
+        if after:
+            return learning_rate / (1.0 - b1**n), bc2_sqrt
+        return learning_rate * bc2_sqrt / (1.0 - b1**n), bc2_sqrt
+    tf = xp.astype(t, dtype)
+    step_size, bc2_sqrt = learning_rate / (1.0 - b1**tf), xp.sqrt(1.0 - b2**tf)
+    return (step_size if after else step_size * bc2_sqrt), bc2_sqrt

@@ -23,6 +23,8 @@ OPTIMIZERS = {
     "momentum": lambda: pn.optim.SGD(0.5, momentum=0.9),
     "nesterov": lambda: pn.optim.SGD(0.5, momentum=0.9, nesterov=True),
     "adam": lambda: pn.optim.Adam(0.05),
+    # scikit-learn's placement of epsilon, as the estimators use it
+    "adam-sklearn": lambda: pn.optim.Adam(0.05, epsilon_after_correction=False),
 }
 
 
@@ -192,9 +194,10 @@ def _targets(name, y_np, k, rng):
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 @pytest.mark.parametrize("output", ["softmax", "logistic", "squared"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("opt", ["nesterov", "adam-sklearn"])
 def test_every_activation_output_and_weighting_fast_is_core(xp, device, activation, output,
-                                                            weighted):  # fmt: skip
-    """The fast step (block sums of 7, Nesterov) on each activation, output layer and sample
+                                                            weighted, opt):  # fmt: skip
+    """The fast step (block sums of 7; Nesterov, and Adam in place) on each activation, output layer and sample
     weights gives the core step's numbers; the core's weighted step is the weighted mean."""
     if xp.float64 is None:
         pytest.skip("float64 needed")
@@ -209,11 +212,11 @@ def test_every_activation_output_and_weighting_fast_is_core(xp, device, activati
         network.inputs_with_ones(xp, xp.asarray(X_np, device=device)),
         xp.asarray(targets, device=device),
     )
-    optimizer = pn.optim.SGD(0.3, momentum=0.9, nesterov=True)
+    optimizer = OPTIMIZERS[opt]()
     results = []
     for make, block in ((make_step, None), (fast.make_step, 7)):
-        settings = StepSettings(n_features=2, learning_rate=0.3, reg=0.2, block=block,
-                                optimizer=optimizer, reg_over_batch=True, activation=activation,
+        settings = StepSettings(n_features=2, learning_rate=optimizer.learning_rate, reg=0.2,
+                                block=block, optimizer=optimizer, reg_over_batch=True, activation=activation,
                                 output=output, weighted=weighted)  # fmt: skip
         p = network.pack(xp, params, 2)
         out, _, losses = _run(make(xp, p, settings), p, optimizer.init(xp, p), data, 8)

@@ -20,7 +20,8 @@ The hidden activation and the output layer with its loss are the settings' (as t
 
 ``make_step(xp, packed, settings)`` returns ``step(packed, state, Xt1, onehot, need_loss,
 learning_rate=None, weights=None) -> (packed, state, loss or None)``, the signature of the
-core's step plus ``weights``. Adam gets the core's update on ``dW + reg W``.
+core's step plus ``weights``. Adam gets the core's update on ``dW + reg W``, rearranged to
+reuse the step's own gradient arrays (:func:`adam_update_in_place`) where they are writable.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from types import ModuleType
 from typing import Any, cast
 
 from .. import network
+from .._backend import backend_name
 from ..loss import output_loss
-from ..optim import SGD, SGDState
+from ..optim import SGD, Adam, AdamState, SGDState, adam_corrections
 from ..step import Step, StepSettings, split_targets
 
 Update = Any
@@ -88,6 +90,52 @@ def sgd_update_scaled(
     return new_params, SGDState(new_velocity)
 
 
+#: libraries whose arrays the step may overwrite (``a[...] = b``, ``a *= c``); elsewhere (JAX)
+#: the updates are written as new arrays, which a compiler fuses anyway
+WRITABLE = ("numpy", "array_api_strict", "torch", "cupy")
+
+
+def adam_update_in_place(
+    opt: Adam,
+    xp: ModuleType,
+    params: list[Any],
+    grads: list[Any],
+    state: AdamState,
+    learning_rate: Any,
+    l2: list[Any],
+) -> tuple[list[Any], AdamState]:
+    """:meth:`portable_net.optim.Adam.update` on ``g + c p`` (``c`` from ``l2``: ``reg`` times
+    the weight mask, None where nothing decays), with two temporaries per parameter instead of
+    about eight: ``grads`` are the step's own arrays and are overwritten::
+
+        g <- g + c p
+        v <- b2 v + (1 - b2) g^2;   m <- b1 m + (1 - b1) g       (g now holds (1 - b1) g)
+        g <- step m / (sqrt(v) [/ sqrt(1 - b2^t)] + eps);   p <- p - g
+    """
+    b1, b2, eps = opt.beta_1, opt.beta_2, opt.epsilon
+    t = state.step + 1
+    step_size, bc2_sqrt = adam_corrections(opt, xp, learning_rate, t, params[0].dtype)
+    for p, g, m, v, c in zip(params, grads, state.m, state.v, l2):
+        if c is not None:
+            g += c * p  # the L2 term's gradient, reg W
+        u = g * g  # (1 - b2) g^2, the first temporary
+        u *= 1.0 - b2
+        v *= b2
+        v += u
+        g *= 1.0 - b1
+        m *= b1
+        m += g
+        d = xp.sqrt(v)  # the denominator, the second temporary
+        if opt.epsilon_after_correction:
+            d /= bc2_sqrt
+        d += eps
+        g[...] = m
+        g *= step_size  # (step m) / d, the core's order of roundings
+        g /= d
+        p -= g
+    return params, AdamState(t, state.m, state.v)
+
+
 def folds_rate(settings: StepSettings) -> bool:
     """Whether the step's gradient is scaled by the rate (SGD)."""
     return isinstance(settings.optimizer, SGD)
@@ -99,10 +147,13 @@ def gradient_scale(settings: StepSettings, learning_rate: Any, n: Any) -> Any:
     return learning_rate / n if folds_rate(settings) else 1.0 / n
 
 
-def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Update:
+def make_update(
+    xp: ModuleType, packed: list[Any], settings: StepSettings, *, owns_grads: bool = False
+) -> Update:
     """``update(packed, state, grads, learning_rate=None, reg=None) -> (packed, state)``,
     ``grads`` scaled by :func:`gradient_scale` (for SGD already times the rate); ``reg``
-    (None: the settings') is the L2 strength of this step."""
+    (None: the settings') is the L2 strength of this step. ``owns_grads``: the gradients are
+    the step's own temporaries, which the update may overwrite (Adam then works in place)."""
     opt = settings.optimizer
     assert opt is not None  # StepSettings always sets it
     masks = network.weight_masks(xp, packed, settings.n_features)
@@ -126,6 +177,30 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Up
 
         return update
 
+    if isinstance(opt, Adam) and owns_grads and backend_name(xp) in WRITABLE:
+        l2s: dict[float, list[Any]] = {}  # by reg, host floats only
+
+        def l2_for(reg: Any) -> list[Any]:
+            if isinstance(reg, float) and reg in l2s:
+                return l2s[reg]
+            out = [
+                None if (isinstance(m, float) and m == 0.0) or (isinstance(reg, float)
+                                                               and reg == 0.0) else reg * m
+                for m in masks
+            ]  # fmt: skip
+            if isinstance(reg, float):
+                if len(l2s) > 4:
+                    l2s.clear()
+                l2s[reg] = out
+            return out
+
+        def update_adam(packed, state, grads, learning_rate=None, reg=None):
+            lr = opt.learning_rate if learning_rate is None else learning_rate
+            reg = settings.reg if reg is None else reg
+            return adam_update_in_place(opt, xp, packed, grads, state, lr, l2_for(reg))
+
+        return update_adam
+
     def update_with_l2(packed, state, grads, learning_rate=None, reg=None):
         reg = settings.reg if reg is None else reg
         if not (isinstance(reg, float) and reg == 0.0):
@@ -140,7 +215,7 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Up
 
 def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
     """The fast step of one run (constants made once, outside the step)."""
-    update = make_update(xp, packed, settings)
+    update = make_update(xp, packed, settings, owns_grads=True)
     block, activation, output = settings.block, settings.activation, settings.output
     loss_of = output_loss(output)
 
