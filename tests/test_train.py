@@ -556,6 +556,39 @@ def test_row_blocks_sum_to_the_full_batch_gradient(block):
     )
 
 
+def test_torch_on_the_cpu_runs_a_mini_batch_as_one_block(monkeypatch):
+    """torch on the CPU: a batch whose widest activations hold at most COARSE_BLOCK_ELEMENTS
+    values is one block, whatever the allocator settings (NumPy keeps its cache-sized
+    blocks); a larger one is not, and a one-block mini-batch run gives NumPy's numbers."""
+    torch = pytest.importorskip("torch")
+    from portable_net import network
+    from portable_net.engines import blocks
+
+    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(key, raising=False)
+    p_np = pn.init_params([50, 256, 128, 5], seed=2)
+    from array_api_compat import array_namespace
+
+    tx = array_namespace(torch.zeros(1))
+    packed_t = network.pack(tx, {k: torch.asarray(v) for k, v in p_np.items()}, 3)
+    packed_n = network.pack(np, p_np, 3)
+    cpu = torch.device("cpu")
+    assert blocks.block_for(tx, cpu, packed_t, 256) is None
+    assert blocks.block_for(tx, cpu, packed_t, blocks.COARSE_BLOCK_ELEMENTS // 256) is None
+    assert blocks.block_for(tx, cpu, packed_t, blocks.COARSE_BLOCK_ELEMENTS // 256 + 1)
+    assert blocks.block_for(np, None, packed_n, 256) == 64  # 2**14 values of 256 units
+    rng = np.random.default_rng(0)
+    X_np, y_np = rng.standard_normal((600, 50)), rng.integers(0, 5, 600)
+    ref, ref_hist = pn.train(p_np, X_np, y_np, steps=20, log_every=5, batch_size=256,
+                             optimizer="adam", learning_rate=1e-2)  # fmt: skip
+    new, hist = pn.train({k: torch.asarray(v) for k, v in p_np.items()}, torch.asarray(X_np),
+                         torch.asarray(y_np), steps=20, log_every=5, batch_size=256,
+                         optimizer="adam", learning_rate=1e-2)  # fmt: skip
+    np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
+    for key, value in new.items():
+        np.testing.assert_allclose(value.numpy(), ref[key], rtol=1e-9, atol=1e-13)
+
+
 def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypatch):
     """torch on the CPU: blocks of COARSE_BLOCK_ELEMENTS values when MALLOC_MMAP_THRESHOLD_
     and MALLOC_TRIM_THRESHOLD_ are raised, NumPy's cache-sized blocks otherwise; either way

@@ -37,14 +37,19 @@ def block_for(xp: ModuleType, device: Any, packed: list[Any], n: int) -> int | N
     """Examples per block for a batch of n on this library and device (None: one block).
 
     NumPy and array-api-strict (host memory, cheap calls): cache-sized blocks
-    (:func:`block_size`); torch on the CPU (a fixed cost per call): larger blocks
-    (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
+    (:func:`block_size`); torch on the CPU (a fixed cost per call): one block while the
+    activations hold at most ``COARSE_BLOCK_ELEMENTS`` values (a mini-batch, the case study),
+    larger blocks beyond (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
     exceed ``DEVICE_BLOCK_ELEMENTS`` (:func:`device_block_size`).
     """
     name = backend_name(xp)
     if name in ("numpy", "array_api_strict"):
         return block_size(packed, n)
     if name == "torch" and getattr(device, "type", "cpu") == "cpu":
+        if _widest(packed) * n <= COARSE_BLOCK_ELEMENTS:
+            # measured (performance guide): torch's calls cost more than its temporaries'
+            # page faults at these sizes, which NumPy's cache-sized blocks would avoid
+            return None
         return coarse_block_size(packed, n)
     return device_block_size(packed, n)
 
