@@ -414,7 +414,7 @@ class Adam:
             v *= b2
             v += (1.0 - b2) * (g * g)  # v = b2 v + (1 - b2) g^2
             if p.dtype not in corrections:
-                corrections[p.dtype] = adam_corrections(self, xp, lr, t, p.dtype)
+                corrections[p.dtype] = _adam_corrections(self, xp, lr, t, p.dtype)
             step_size, bc2_sqrt = corrections[p.dtype]
             if self.epsilon_after_correction:
                 p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
@@ -426,7 +426,7 @@ class Adam:
         return new_params, AdamState(t, new_m, new_v)
 
 
-def adam_corrections(
+def _adam_corrections(
     opt: Adam, xp: ModuleType, learning_rate: Any, t: Any, dtype: Any
 ) -> tuple[Any, Any]:
     """Adam's bias corrections at step ``t`` (1 at the first update): ``(step_size,

@@ -32,7 +32,7 @@ from typing import Any, cast
 from .. import network
 from .._backend import backend_name
 from ..loss import output_loss
-from ..optim import SGD, Adam, AdamState, SGDState, adam_corrections
+from ..optim import SGD, Adam, AdamState, SGDState, _adam_corrections
 from ..step import Step, StepSettings, split_targets
 
 Update = Any
@@ -114,7 +114,7 @@ def adam_update_in_place(
     """
     b1, b2, eps = opt.beta_1, opt.beta_2, opt.epsilon
     t = state.step + 1
-    step_size, bc2_sqrt = adam_corrections(opt, xp, learning_rate, t, params[0].dtype)
+    step_size, bc2_sqrt = _adam_corrections(opt, xp, learning_rate, t, params[0].dtype)
     for p, g, m, v, c in zip(params, grads, state.m, state.v, l2):
         if c is not None:
             g += c * p  # the L2 term's gradient, reg W
