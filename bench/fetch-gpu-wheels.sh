@@ -37,5 +37,5 @@ for pin in "${pins[@]}"; do
   file=$(find .whl -maxdepth 1 -iname "${name//-/_}-${version}-*.whl" | head -1)
   [ -n "$file" ] || { echo "missing: $pin" >&2; exit 1; }
 done
-[ "$(find .whl -maxdepth 1 -name '*.whl' | wc -l)" -eq "${#pins[@]}" ] || { ls .whl >&2; exit 1; }
+[ "$(find .whl -maxdepth 1 -type f -name '*.whl' | wc -l)" -eq "${#pins[@]}" ] || { ls .whl >&2; exit 1; }
 ls .whl
