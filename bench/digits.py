@@ -15,10 +15,10 @@ times compare the same work.
 Each side runs in its own fresh process (``--worker``), which loads the data from an .npz
 written once by the parent, so neither pays for the other's imports. Per process: the whole
 process (interpreter start, imports, the first fit with JAX's compilation, the test
-accuracy), the first fit (the side's libraries imported and used beforehand, as a user's script
-has them when it calls ``fit``: JAX's compilation and torch's first operations, not the
-imports), and a second fit in the same process (compiled code reused: the cost of training
-alone). Rounds alternate the sides; the report gives medians and ratios to
+accuracy), the first fit (the side's libraries imported and its arrays made beforehand,
+as a user's script has them when it calls ``fit``: JAX's compilation and torch's first
+operations, not the imports), and a second fit in the same process (compiled code reused:
+the cost of training alone). Rounds alternate the sides; the report gives medians and ratios to
 MLPClassifier's from the same run. Results go to ``--output`` (default: a temporary
 directory; ``--output bench/results`` to keep them).
 """
@@ -103,7 +103,7 @@ def fit_ours(backend: str, d: dict, seed: int, epochs: int) -> tuple[float, floa
     X = xp.asarray(d["X_train"])
     y = xp.asarray(d["y_train"])
     n, n_features = d["X_train"].shape
-    sizes = [n_features, HIDDEN, int(d["y_train"].max()) + 1]
+    sizes = [n_features, HIDDEN, int(np.asarray(d["y_train"]).max()) + 1]
     params = {k: xp.asarray(v) for k, v in glorot(sizes, seed).items()}
     per_epoch = -(-n // BATCH)
     new, _ = pn.train(
@@ -151,15 +151,16 @@ def fit_classifier(backend: str, d: dict, seed: int) -> tuple[float, float]:
     return float(acc), float(model.n_iter_)
 
 
-def import_libraries(side: str) -> None:
+def prepare(side: str, d: dict) -> dict:
     """What a user's script has done before it calls ``fit``: imported the library of its
-    arrays (and the estimator's module) and made arrays with it (which starts JAX's CPU
+    arrays (and the estimator's module) and made its arrays with it (which starts JAX's CPU
     client), so that the first fit holds the first call's own costs (JAX's compilation,
-    torch's first operations), not the imports, which ``process s`` counts."""
+    torch's first operations), not the imports, which ``process s`` counts. Returns the
+    data in the side's library (``xp.asarray`` of them in the fits is then a no-op)."""
     if side == "sklearn":
         import sklearn.neural_network  # noqa: F401
 
-        return
+        return d
     backend = side.split()[-1]
     if backend == "jax":
         import jax
@@ -168,7 +169,9 @@ def import_libraries(side: str) -> None:
     import portable_net  # noqa: F401
     from portable_net._backend import get_namespace
 
-    get_namespace(backend).asarray(np.zeros(2))
+    xp = get_namespace(backend)
+    keys = ("X_train", "y_train", "X_test", "y_test")
+    return {**d, **{k: xp.asarray(d[k]) for k in keys}}
 
 
 def run_worker(side: str, data: str, seed: int, epochs: int) -> dict:
@@ -180,7 +183,7 @@ def run_worker(side: str, data: str, seed: int, epochs: int) -> dict:
         fit = lambda dd, s: fit_classifier(side.split()[1], dd, s)  # noqa: E731
     else:
         fit = lambda dd, s: fit_ours(side, dd, s, epochs)  # noqa: E731
-    import_libraries(side)
+    d = prepare(side, d)
     t0 = time.perf_counter()
     acc, epochs = fit(d, seed)
     t1 = time.perf_counter()
@@ -238,8 +241,8 @@ def report(results: dict[str, list[dict]], load: str) -> str:
         f"float64; medians of {len(results['sklearn'])} alternating rounds, each side in its "
         "own fresh process; x: the median over rounds of the ratio to MLPClassifier's time in "
         "the same round. process: start, imports, data, first fit (with compilation), test "
-        "accuracy; fit 1: the first fit, its libraries imported and used beforehand (as a "
-        "user's script has them); fit 2: a second fit in the same process (no "
+        "accuracy; fit 1: the first fit, its libraries imported and its arrays made "
+        "beforehand (as a user's script has them); fit 2: a second fit in the same process (no "
         f"compilation). Load average at the start: {load}.",
         "",
         "| side | process s | x | fit 1 s | x | fit 2 s | x | ms/epoch (fit 2) | epochs | "
