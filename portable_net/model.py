@@ -34,7 +34,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import as_program, as_summary, outside_autograd, summarised
+from .engines import as_forward, as_summary, outside_autograd, summarised
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
@@ -331,6 +331,22 @@ def outputs(
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
+def decided_labels(
+    params: Mapping[str, Any], X: Any, classes: Any, *, activation: str, output: str
+) -> Any:
+    """The label of each row (one output: ``classes[1]`` where it is above 0.5, else
+    ``classes[0]``; softmax: the class of the largest), or its index into ``classes`` when
+    ``classes`` is None: the forward pass and the decision as one program per block where
+    the library compiles (the estimators' ``predict``). params and X are checked as
+    :func:`outputs` checks them; ``classes`` is an array of X's library or None."""
+    activation_pair(activation)  # raises for an unknown name
+    output_loss(output)
+    xp, _, n_layers, params, X, _ = check_inputs(params, X)
+    parts = [_decided(xp, params, X[a:b, ...], classes, n_layers, activation, output)
+             for a, b in _row_blocks(params, n_layers, X.shape[0])]  # fmt: skip
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
 #: a forward pass over more rows than this many activations of the widest layer goes block by
 #: block: predictions on any number of rows hold one block's activations at a time (about
 #: 32 MiB in float64), as training does, plus the outputs themselves
@@ -344,7 +360,7 @@ def _row_blocks(params: Mapping[str, Any], n_layers: int, n: int) -> list[tuple[
     return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)]
 
 
-@as_program("n_layers", "activation", "output")
+@as_forward("n_layers", "activation", "output")
 def _outputs(
     xp: ModuleType,
     params: Mapping[str, Any],
@@ -353,23 +369,44 @@ def _outputs(
     activation: str,
     output: str,
 ) -> Any:
-    """outputs' computation, one program where the library compiles."""
+    """outputs' computation, where it costs least (:func:`portable_net.engines.forward`)."""
     return output_values(xp, output, scores(xp, params, X, n_layers, activation))
 
 
-@as_program("n_layers", "activation")
+@as_forward("n_layers", "activation", "output")
+def _decided(
+    xp: ModuleType,
+    params: Mapping[str, Any],
+    X: Any,
+    classes: Any,
+    n_layers: int,
+    activation: str,
+    output: str,
+) -> Any:
+    """decided_labels' computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    out = output_values(xp, output, scores(xp, params, X, n_layers, activation))
+    if output == "logistic":  # (N, 1): class 1 where its probability is above 0.5
+        above = out[:, 0] > 0.5
+        if classes is None:
+            return xp.astype(above, xp.argmax(out, axis=1).dtype)  # the default integer
+        return xp.where(above, classes[1], classes[0])
+    index = xp.argmax(out, axis=1)
+    return index if classes is None else xp.take(classes, index, axis=0)
+
+
+@as_forward("n_layers", "activation")
 def _probabilities(
     xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
 ) -> Any:
-    """predict_proba's computation, one program where the library compiles."""
+    """predict_proba's computation, where it costs least (:func:`portable_net.engines.forward`)."""
     return softmax(xp, scores(xp, params, X, n_layers, activation))
 
 
-@as_program("n_layers", "activation")
+@as_forward("n_layers", "activation")
 def _predictions(
     xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
 ) -> Any:
-    """predict's computation, one program where the library compiles."""
+    """predict's computation, where it costs least (:func:`portable_net.engines.forward`)."""
     return xp.argmax(scores(xp, params, X, n_layers, activation), axis=1)
 
 

@@ -147,6 +147,46 @@ def test_convergence_stops_early_and_max_iter_warns():
         _clf(**settings, max_iter=3).fit(X, y)
 
 
+def test_an_interrupted_fit_keeps_the_steps_made(monkeypatch):
+    # the weights become the estimator's after the epochs, not after each one: interrupted
+    # (a warning raised as an error, a KeyboardInterrupt), the fit still leaves the steps
+    # made, as the same epochs uninterrupted leave them
+    from portable_net.loop import Trainer
+
+    X, y = pn.make_spiral(30, 3, seed=7)
+    settings = dict(solver="adam", hidden_layer_sizes=(8,), batch_size=40, random_state=3)
+    ref = _fit_quietly(pn.Classifier(**settings, max_iter=2, tol=0.0), X, y)
+
+    def same_weights(est):
+        for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pn.Classifier(**settings, max_iter=2, tol=0.0).fit(X, y)
+    assert [w.filename for w in caught] == [__file__]  # said at the caller's line
+    est = pn.Classifier(**settings, max_iter=2, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="Maximum iterations"):
+            est.fit(X, y)
+    same_weights(est)
+    epoch, calls = Trainer.epoch, []
+
+    def interrupted_third(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "epoch", interrupted_third)
+    est = pn.Classifier(**settings, max_iter=5, tol=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    same_weights(est)
+    assert est.n_iter_ == 2
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_early_stopping_holds_out_mlpclassifier_s_rows(n_classes):
     """The held-out rows are MLPClassifier's, in its order (train_test_split from

@@ -44,6 +44,7 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "PortableEngine",
+    "as_forward",
     "as_program",
     "as_summary",
     "block_for",
@@ -53,6 +54,7 @@ __all__ = [
     "compiled",
     "engine_for",
     "fast",
+    "forward",
     "is_lazy",
     "keep_compiled_programs",
     "lazy_inputs",
@@ -158,6 +160,21 @@ def summarised(
     return compiled(xp, fn, static_argnums=static_argnums)
 
 
+def forward(
+    xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = (0,)
+) -> Callable[..., Any]:
+    """``fn(xp, *args)``, a pure forward pass (arrays in, an array of xp out: predictions),
+    run where it costs least: on JAX arrays in the host's memory, by NumPy on views of them,
+    the result made a JAX array where the arguments are (:func:`.jax_engine.on_host_arrays`:
+    a prediction costs no compilation for each new shape); elsewhere as :func:`compiled`.
+    The ``static_argnums`` arguments (``xp`` among them) are Python values."""
+    if backend_name(xp) == "jax":
+        from . import jax_engine
+
+        return jax_engine.on_host_arrays(fn, static_argnums)
+    return compiled(xp, fn, static_argnums=static_argnums)
+
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -206,6 +223,13 @@ def as_summary(*python_values: str) -> Callable[[_F], _F]:
     count), its arguments passed by position, runs as :func:`summarised` runs it on xp's
     library; ``python_values`` as for :func:`as_program`."""
     return _runs_as(summarised, python_values)
+
+
+def as_forward(*python_values: str) -> Callable[[_F], _F]:
+    """Decorator: ``fn(xp, *args)``, a pure forward pass returning an array of xp, its
+    arguments passed by position, runs as :func:`forward` runs it on xp's library;
+    ``python_values`` as for :func:`as_program`."""
+    return _runs_as(forward, python_values)
 
 
 def prepare_process(xp: ModuleType, float64: bool) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._backend import int_dtype, to_host
 from ..engines import is_lazy, lazy_count_equal, lazy_predict, lazy_predict_proba
-from ..model import outputs
+from ..model import decided_labels, outputs
 from ..model import predict_proba as model_predict_proba
 from ._epochs import fit
 from ._inputs import HostLabels, classes_array, host_labels, lazy_inputs, validate_X
@@ -334,16 +334,15 @@ class Classifier(MLP):
         if is_lazy(X):  # computed chunk by chunk, when asked
             return lazy_predict(self.params_, X, self.classes_, self._lazy_proba)
         X, xp, device = validate_X(self, X, reset=False, method="predict")
-        out = outputs(self.params_, X, activation=self.activation, output=self._output)
         if self._multilabel:
+            out = outputs(self.params_, X, activation=self.activation, output=self._output)
             return xp.astype(out > 0.5, int_dtype(xp, device))
-        if self._output == "logistic":  # two classes: the one output above 0.5 is class 1
-            index = xp.astype(out[:, 0] > 0.5, int_dtype(xp, device))
-        else:
-            index = xp.argmax(out, axis=1)
-        if isinstance(self.classes_, np.ndarray) and not array_api_compat.is_numpy_namespace(xp):
-            return self.classes_[to_host(index)]  # string labels stay NumPy
-        return xp.take(self.classes_, index, axis=0)
+        # two classes: the one logistic output above 0.5 is class 1; else the largest
+        classes = self.classes_
+        on_host = isinstance(classes, np.ndarray) and not array_api_compat.is_numpy_namespace(xp)
+        found = decided_labels(self.params_, X, None if on_host else classes,
+                               activation=self.activation, output=self._output)  # fmt: skip
+        return classes[to_host(found)] if on_host else found  # string labels stay NumPy
 
     def _lazy_proba(self, params: Any, chunk: Any) -> Any:
         """One chunk's probabilities (Dask: softmax outputs)."""

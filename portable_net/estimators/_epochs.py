@@ -25,7 +25,7 @@ import array_api_compat
 import numpy as np
 
 from .. import optim
-from .._backend import from_host, int_dtype
+from .._backend import array_namespace, from_host, int_dtype
 from ..engines import is_lazy, keep_compiled_programs
 from ..errors import ConvergenceWarning, warning_category
 from ..loop import Trainer, diverged_message
@@ -57,6 +57,9 @@ def fit(
         xp, device = np, None
         weights = lazy_sample_weight(sample_weight, int(X.shape[0]))
     else:
+        # JAX: a later process loads the programs instead; on before the checks, whose
+        # first operations compile too
+        keep_compiled_programs(X)
         X, xp, device = validate_X(estimator, X, reset=first, method="fit")
         y_fit, y_strata = estimator._fit_targets(X, y, xp, device, first, incremental, classes)
         weights = fit_sample_weight(sample_weight, X, xp, device)
@@ -108,7 +111,7 @@ def _validation_split(
     """(X_train, y_train, w_train, X_val, y_val, w_val) in X's library and device:
     MLPClassifier's rows, in its order (``train_test_split`` drawing from ``random_state``,
     stratified by ``strata``, the labels, when it has one output: two classes)."""
-    xp = array_api_compat.array_namespace(X)
+    xp = array_namespace(X)
     device = array_api_compat.device(X)
     rows = strata if strata is not None else np.zeros(int(X.shape[0]))
     train_idx, val_idx = split_rows(rows, fraction, rng, stratify=strata is not None)
@@ -138,6 +141,10 @@ def _batch_size(setting: Any, n: int) -> int:
     return min(int(setting), n)
 
 
+#: the bound of each epoch's shuffle seed drawn from random_state (MLPClassifier's draw)
+_SEEDS = int(np.iinfo(np.int32).max)
+
+
 def _set_weights(estimator: Any, params: dict[str, Any]) -> None:
     n_layers = len(params) // 2
     estimator.coefs_ = [params[f"W{i}"] for i in range(1, n_layers + 1)]
@@ -153,7 +160,6 @@ def _trainer(est: Any, X: Any, y_fit: Any, weights: Any, batch_size: int, alpha:
     output layer."""
     n = int(X.shape[0])
     full = batch_size >= n
-    keep_compiled_programs(X)  # JAX: a later process loads the programs instead
     return Trainer(
         est.params_, X, y_fit, optimizer=optimizer(lr), reg=alpha, reg_over_batch=True,
         activation=est.activation, output=est._output, sample_weight=weights,
@@ -167,16 +173,11 @@ def _trainer(est: Any, X: Any, y_fit: Any, weights: Any, batch_size: int, alpha:
 
 def _epoch(est: Any, trainer: Trainer, lr: float, rng: Any) -> float:
     """One epoch at the rate ``lr``; its loss, the mean of the batch losses weighted by
-    batch size (as MLPClassifier). The weights and the optimiser's state are the estimator's
-    after it, or after the steps made when it is interrupted."""
+    batch size (as MLPClassifier)."""
     n, batch_size = trainer.n, trainer.batch_size or trainer.n
     # a new shuffle each epoch, drawn from random_state
-    seed = int(rng.randint(np.iinfo(np.int32).max)) if est.shuffle and batch_size < n else 0
-    try:
-        losses = trainer.epoch(seed, lr)
-    finally:  # interrupted too: the steps made, with their optimiser state
-        _set_weights(est, trainer.params())
-        est._optimizer_state = trainer.state
+    seed = int(rng.randint(_SEEDS)) if est.shuffle and batch_size < n else 0
+    losses = trainer.epoch(seed, lr)
     last = n - (len(losses) - 1) * batch_size
     return float((batch_size * sum(losses[:-1]) + last * losses[-1]) / n)
 
@@ -264,9 +265,30 @@ def _fit_epochs(
     alpha = float(settings["alpha"])
 
     trainer = _trainer(est, X, y_fit, weights, batch_size, alpha, schedule.learning_rate, optimizer)
+    try:
+        _epochs(est, trainer, schedule, rule, held_out, settings, rng, incremental)
+    finally:  # interrupted too (a warning raised as an error among them): the steps made
+        _set_weights(est, trainer.params())
+        est._optimizer_state = trainer.state
+    if early_stopping:  # the best weights seen, as MLPClassifier
+        est.coefs_, est.intercepts_ = est._best_coefs, est._best_intercepts
+        del est._best_coefs, est._best_intercepts
+
+
+def _epochs(est: Any, trainer: Trainer, schedule: optim.LearningRateSchedule,
+            rule: optim.NoImprovement, held_out: Any, settings: dict[str, Any], rng: Any,
+            incremental: bool) -> None:  # fmt: skip
+    """The fit's epochs (one with ``incremental``), as MLPClassifier's ``_fit_stochastic``:
+    each epoch's loss recorded, the convergence rule fed, the schedule told. The weights
+    become the estimator's after the last epoch (the caller's), or after each one when the
+    validation score needs them."""
+    n = trainer.n
+    early_stopping = held_out is not None
     first_loss = None  # the fit's first batch loss (before its update)
     for _ in range(1 if incremental else settings["max_iter"]):
         loss = _epoch(est, trainer, schedule.learning_rate, rng)
+        if early_stopping:  # scored on the held-out rows
+            _set_weights(est, trainer.params())
         if first_loss is None:
             first_loss = trainer.first_loss
         est.n_iter_ += 1
@@ -293,7 +315,7 @@ def _fit_epochs(
                 f"Stochastic Optimizer: Maximum iterations ({settings['max_iter']}) reached "
                 "and the optimization hasn't converged yet.",
                 warning_category(ConvergenceWarning),
-                stacklevel=4,  # the user's call: Classifier.fit -> fit -> here
+                stacklevel=5,  # the user's call: Classifier.fit -> fit -> _fit_epochs -> _epochs
             )
     message = diverged_message(first_loss, est.loss_curve_[-1], trainer.steps_made)
     if message is not None:  # the rule train() follows
@@ -301,8 +323,5 @@ def _fit_epochs(
             f"{message}; try a smaller learning_rate_init "
             f"(learning_rate_init={settings['learning_rate_init']:g})",
             warning_category(ConvergenceWarning),
-            stacklevel=4,  # the user's call: Classifier.fit -> fit -> here
+            stacklevel=5,  # the user's call: Classifier.fit -> fit -> _fit_epochs -> _epochs
         )
-    if early_stopping:  # the best weights seen, as MLPClassifier
-        est.coefs_, est.intercepts_ = est._best_coefs, est._best_intercepts
-        del est._best_coefs, est._best_intercepts

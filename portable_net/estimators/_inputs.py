@@ -17,6 +17,7 @@ import array_api_compat
 import numpy as np
 
 from .._backend import (
+    array_namespace,
     check_holds_data,
     device_label,
     float_dtype,
@@ -104,7 +105,7 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any
         except (ValueError, TypeError) as exc:  # the same type, a clearer message
             raise type(exc)(f"X must hold numbers; converting it to float failed: {exc}") from None
     check_holds_data("X", X)  # a torch tensor on the meta device, or sparse
-    xp = array_api_compat.array_namespace(X)
+    xp = array_namespace(X)
     device = array_api_compat.device(X)
     if X.ndim == 0:
         raise ValueError(

@@ -15,7 +15,14 @@ import array_api_compat
 import numpy as np
 
 from .. import io
-from .._backend import backend_name, device_label, get_namespace, resolve_device, to_namespace
+from .._backend import (
+    array_namespace,
+    backend_name,
+    device_label,
+    get_namespace,
+    resolve_device,
+    to_namespace,
+)
 from ._inputs import HostLabels, classes_array
 from ._outputs import set_output
 
@@ -61,7 +68,7 @@ def save(estimator: Any, path: Any) -> Any:
         **({} if labels is None else _classes(labels)),
         n_features_in=est.n_features_in_,
         fitted=fitted,
-        backend=backend_name(array_api_compat.array_namespace(W)),
+        backend=backend_name(array_namespace(W)),
         device=device_label(array_api_compat.device(W)),
     )
 
