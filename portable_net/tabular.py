@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -56,6 +56,7 @@ def read_table(
     max_bytes: int = MAX_BYTES,
     decimal: str = ".",
     missing: str = "error",
+    fill: Sequence[float | None] | Mapping[str, float | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read features and labels from a file.
 
@@ -93,6 +94,10 @@ def read_table(
         ``null`` or ``?``) does: ``"error"`` refuses the file (naming the line, the column
         and these choices), ``"drop"`` drops the rows that have one (and rows with an empty
         label), ``"mean"`` fills it in with its column's mean over the file's rows.
+    fill : sequence or dict of float or None, optional
+        With ``missing="mean"``: the values filled in instead of the file's means, one per
+        feature column or by column name (the training rows' means a model recorded; None
+        for a column whose missing values are refused).
 
     Returns
     -------
@@ -116,6 +121,25 @@ def read_table(
         the ``csv`` module's size limit, missing ``X``/``y`` members, wrong shapes, an archive
         that fails the checks of model files. The message names the file.
     """
+    return read_table_filled(
+        path, label, delimiter=delimiter, max_bytes=max_bytes, decimal=decimal,
+        missing=missing, fill=fill,
+    )[:3]  # fmt: skip
+
+
+def read_table_filled(
+    path: PathLike | Sequence[PathLike],
+    label: int | str | None = None,
+    *,
+    delimiter: str = ",",
+    max_bytes: int = MAX_BYTES,
+    decimal: str = ".",
+    missing: str = "error",
+    fill: Sequence[float | None] | Mapping[str, float | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
+    """:func:`read_table`'s result and, with ``missing="mean"`` on a CSV file, the value
+    filled in for each feature column (what a model records, to fill in the same at
+    prediction); else None."""
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"'":
@@ -140,7 +164,8 @@ def read_table(
         x_path, y_path = pair
         X = _load_npy(x_path, max_bytes)
         y = _load_npy(y_path, max_bytes)
-        return _checked_arrays(X, y, f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}", max_bytes)
+        where = f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}"
+        return (*_checked_arrays(X, y, where, max_bytes), None)
     name = os.fspath(path)  # type: ignore[arg-type]
     if name.lower().endswith(".npy"):
         raise ValueError(
@@ -150,8 +175,8 @@ def read_table(
     if name.lower().endswith(".npz"):
         if label is not None:
             raise ValueError(f"label= picks a CSV column; {name!r} holds the labels in 'y'")
-        return _read_npz(name, max_bytes)
-    return _read_csv(name, label, delimiter, max_bytes, decimal, missing)
+        return (*_read_npz(name, max_bytes), None)
+    return _read_csv(name, label, delimiter, max_bytes, decimal, missing, fill)
 
 
 def _npy_pair(path: Any) -> tuple[Any, Any] | None:
@@ -303,7 +328,8 @@ def _read_csv(
     max_bytes: int,
     decimal: str = ".",
     missing: str = "error",
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    fill: Any = None,
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
     try:
         with open_text(name, max_bytes) as text:
             X, labels, cols = parse_csv(
@@ -323,31 +349,65 @@ def _read_csv(
             problem += "; expected a CSV file, an .npz archive or a pair of .npy files"
         raise ValueError(f"{name!r}{where}{sep} {problem}") from None
     assert labels is not None
-    X, labels = _fill_missing(name, X, labels, missing, cols.names)
-    return X, labels, list(cols.names)
+    X, labels, used = _fill_missing(name, X, labels, missing, cols.names, fill)
+    return X, labels, list(cols.names), used
 
 
 def _fill_missing(
-    name: str, X: np.ndarray, labels: np.ndarray, missing: str, names: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The rows with a missing feature (NaN) dropped, or each filled in with its column's
-    mean over the rows that have it."""
+    name: str,
+    X: np.ndarray,
+    labels: np.ndarray,
+    missing: str,
+    names: Sequence[str],
+    fill: Any = None,
+) -> tuple[np.ndarray, np.ndarray, list[float | None] | None]:
+    """The rows with a missing feature (NaN) dropped, or each filled in with ``fill`` or its
+    column's mean over the rows that have it; and the values filled in (``"mean"``)."""
     gaps = np.isnan(X)
-    if missing == "error" or not gaps.any():
-        return X, labels
     if missing == "drop":
         keep = ~gaps.any(axis=1)
         if not keep.any():
             raise ValueError(f"{name!r}: every row has a missing value (missing='drop')")
-        return X[keep], labels[keep]
-    empty = gaps.all(axis=0)
-    if empty.any():
-        j = int(np.argmax(empty))
-        raise ValueError(
-            f"{name!r}: column {names[j]!r} has no values to take the mean of (missing='mean')"
-        )
-    X = X.copy()
-    means = np.nanmean(X, axis=0)
-    rows, cols = np.nonzero(gaps)
-    X[rows, cols] = means[cols]
-    return X, labels
+        return X[keep], labels[keep], None
+    if missing != "mean":
+        return X, labels, None
+    X, used = fill_in(name, X, gaps, names, fill)
+    return X, labels, used
+
+
+def fill_in(
+    name: str,
+    X: np.ndarray,
+    gaps: np.ndarray,
+    names: Sequence[str],
+    fill: Sequence[float | None] | Mapping[str, float | None] | None,
+) -> tuple[np.ndarray, list[float | None]]:
+    """X with its ``gaps`` filled in: each column's value of ``fill`` (one per column, or
+    by column name), or (None) its mean over the rows that have it; and the values (one per
+    column)."""
+    if fill is not None:
+        if isinstance(fill, Mapping):
+            fill = [fill.get(n) for n in names]
+        if len(fill) != X.shape[1]:
+            raise ValueError(f"fill must have one value per feature column ({X.shape[1]})")
+        values = np.asarray([np.nan if v is None else float(v) for v in fill])
+        lacking = gaps.any(axis=0) & np.isnan(values)
+        if lacking.any():
+            j = int(np.argmax(lacking))
+            raise ValueError(
+                f"{name!r}: column {names[j]!r} has a missing value, which has no fill"
+            )
+    else:
+        empty = gaps.all(axis=0)
+        if empty.any():
+            j = int(np.argmax(empty))
+            raise ValueError(
+                f"{name!r}: column {names[j]!r} has no values to take the mean of (missing='mean')"
+            )
+        with np.errstate(invalid="ignore"):
+            values = np.nanmean(X, axis=0) if gaps.any() else X.mean(axis=0)
+    if gaps.any():
+        X = X.copy()
+        rows, cols = np.nonzero(gaps)
+        X[rows, cols] = values[cols]
+    return X, [float(v) if math.isfinite(v) else None for v in values.tolist()]

@@ -4,8 +4,9 @@ column, trained by the one training loop (:class:`portable_net.loop.Trainer`) wi
 command's options; and what ``predict`` and ``evaluate`` do with such a model.
 
 The target column is ``--label`` (by header name or index, the last by default); its values
-must be numbers. The model file records ``task: "regression"``, the target's name and, with
---standardize, the features' statistics (the target is not scaled).
+must be numbers. The model file records its kind (a regressor: identity outputs, the
+squared error), the target's name in its CSV dialect and, with --standardize, the
+features' statistics (the target is not scaled).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 from . import _data, _run, _training
 from ._args import BadInput, Failure
+from ._inputs import recorded
 from ._training import format_loss
 
-__all__ = ["evaluate", "is_regression", "predict", "r2_and_mse", "real_targets", "train"]
+__all__ = ["evaluate", "predict", "r2_and_mse", "real_targets", "train"]
 
 #: options that apply to classification only, refused with --task regression
 CLASSIFICATION_ONLY = {
@@ -26,11 +28,6 @@ CLASSIFICATION_ONLY = {
     "confusion": "--confusion",
     "plot": "--plot",
 }
-
-
-def is_regression(meta: dict[str, Any]) -> bool:
-    """Whether a saved model is a regression model (``train --task regression``)."""
-    return meta.get("task") == "regression"
 
 
 def r2_and_mse(y: Any, pred: Any) -> tuple[float, float]:
@@ -64,7 +61,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     save. Returns the exit status."""
     import numpy as np
 
-    from .. import init_params, io
+    from .. import init_params
     from .._backend import backend_name, from_host
     from ..history import History
     from ..loop import Logging, Trainer
@@ -80,9 +77,9 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     if args.lr_schedule != "constant":
         parser.error("argument --lr-schedule: --task regression takes a constant rate")
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
-    _run.check_output(parser, "--save", args.save, inputs=(args.data,))
+    _run.check_outputs(parser, {"--save": args.save}, inputs=(args.data,))
     settings = _training.training_settings(args)
-    X, labels, names = _data.read(
+    X, labels, names, fill = _data.read_filled(
         args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
     )
     y = real_targets(labels, args.data)
@@ -143,14 +140,11 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     if X_test is not None:
         metrics["test_r2"], metrics["test_mse"] = scores(X_test, y_test)
     if args.save:
-        try:
-            io.save(args.save, params, model=args.model, task="regression",
-                    training=settings, activation=settings["activation"], data=record,
-                    history=history, **metrics,
-                    **({} if saved is None else {"standardize": saved}),
-                    backend=backend_name(xp), device=_run.describe_device(xp, device))  # fmt: skip
-        except OSError as exc:
-            raise Failure(f"could not save the model to {args.save!r}: {exc}") from None
+        preprocessing, dialect = recorded(args, names, standardize=saved, fill=fill)
+        _run.save_model(args.save, params, kind="regressor", activation=settings["activation"],
+                        preprocessing=preprocessing, dialect=dialect, model=args.model,
+                        training=settings, data=record, history=history, **metrics,
+                        backend=backend_name(xp), device=_run.describe_device(xp, device))  # fmt: skip
     if args.json:
         _run.print_json({"task": "regression", "layer_sizes": sizes, "settings": settings,
                          "data": record, "history": {"steps": history.steps,
@@ -166,10 +160,11 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
 
 
 def predict(params: dict[str, Any], meta: dict[str, Any], X: Any) -> list[float]:
-    """A regression model's predictions of the rows of X (the backend's array), as floats."""
+    """A one-output regression model's predictions of the rows of X (the backend's array),
+    as floats."""
     from ..model import outputs
 
-    out = outputs(params, X, activation=_run.activation_of(meta), output="squared")
+    out = outputs(params, X, activation=meta["activation"], output="squared")
     return [float(v) for v in _run.to_host(out)[:, 0]]
 
 

@@ -172,7 +172,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         accuracy,
         init_params,
         predict,
-        save,
         train,
     )
     from .._backend import backend_name
@@ -185,7 +184,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _run.check_plot(parser, args.plot)
     if args.save_anyway and not args.save:
         parser.error("argument --save-anyway: needs --save FILE")
-    _run.check_output(parser, "--save", args.save, inputs=(args.data,))
+    _run.check_outputs(parser, {"--save": args.save, "--plot": args.plot}, inputs=(args.data,))
     settings = _training.training_settings(args)
 
     if args.data is None:
@@ -268,29 +267,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             _run.to_host(y_eval), _run.to_host(predict(params, X_eval, **act)), len(data.classes)
         )
     if args.save and not unsaved:
-        extra: dict[str, Any] = {}
-        if args.data is not None:
-            extra = {"classes": data.classes}
-            if data.standardize is not None:
-                extra["standardize"] = data.standardize
-            if data.categorical is not None:
-                extra["categorical"] = data.categorical
-        try:
-            save(
-                args.save,
-                params,
-                model=args.model,
-                training=settings,
-                activation=settings["activation"],
-                data=data.record,
-                history=history,
-                **metrics,
-                **extra,
-                backend=backend_name(xp),
-                device=_run.describe_device(xp, device),
-            )
-        except OSError as exc:
-            raise Failure(f"could not save the model to {args.save!r}: {exc}") from None
+        _run.save_model(args.save, params, **_description(args, data, settings), history=history,
+                        **metrics, backend=backend_name(xp),
+                        device=_run.describe_device(xp, device))  # fmt: skip
     if args.plot:
         from ..plot import training_figure
 
@@ -298,7 +277,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         fig = training_figure(
             params, data.X, data.y, history, title=f"{name}: training accuracy {acc:.2f}"
         )
-        _run.write_figure(fig, args.plot)
+        _run.write_figure(fig, args.plot, (args.data,))
     if args.json:
         document: dict[str, Any] = {
             "model": args.model,
@@ -381,31 +360,34 @@ def _warn(trouble: list[str]) -> int:
     return 1 if trouble else 0
 
 
-def _save_interrupted(args, exc, settings, data, backend: str, device: str) -> None:
-    """Under --save, the parameters an interrupted run reached, said on stderr."""
-    from .. import save
+def _description(args: argparse.Namespace, data: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """What the model file says of a classifier trained by this command: the kind, the
+    activation, the classes, the preprocessing and CSV dialect of --data; and the run's
+    records (the model, the settings, the data)."""
+    return {
+        "kind": "classifier",
+        "activation": settings["activation"],
+        "output": "softmax",
+        "classes": data.classes,
+        "preprocessing": data.preprocessing,
+        "dialect": data.dialect,
+        "model": args.model,
+        "training": settings,
+        "data": data.record,
+    }
 
+
+def _save_interrupted(args, exc, settings, data, backend: str, device: str) -> None:
+    """Under --save, the parameters an interrupted run reached (as the finished run's file,
+    with ``interrupted_at_step``), said on stderr."""
     if not args.save:
         return
     try:
-        save(
-            args.save,
-            exc.params,
-            model=args.model,
-            training=settings,
-            data=data.record,
-            history=exc.history,
-            interrupted_at_step=exc.history.n_steps,
-            backend=backend,
-            device=device,
-            **({"classes": data.classes} if args.data is not None else {}),
-            **({"standardize": data.standardize} if data.standardize is not None else {}),
-            **({"categorical": data.categorical} if data.categorical is not None else {}),
-        )
-    except OSError as why:
-        print(
-            f"portable-net train: could not save the model to {args.save!r}: {why}", file=sys.stderr
-        )
+        _run.save_model(args.save, exc.params, **_description(args, data, settings),
+                        history=exc.history, interrupted_at_step=exc.history.n_steps,
+                        backend=backend, device=device)  # fmt: skip
+    except Failure as why:
+        print(f"portable-net train: {why}", file=sys.stderr)
         return
     print(
         f"portable-net train: interrupted at step {exc.history.n_steps}; the parameters "
