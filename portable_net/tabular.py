@@ -43,6 +43,12 @@ PathLike = str | os.PathLike[str]
 
 #: the most arrays an ``.npz`` data file may hold (X, y and a few more, all read)
 _MEMBERS = 64
+#: an ``.npz`` data file's arrays may declare at most this many times the file's bytes (or
+#: ``EXPANSION_FLOOR`` for a smaller file), as stored and with X as float64: memory is
+#: bounded by the file read, never by what its headers declare (a 1 MiB file of deflated
+#: zeros declaring a GiB is refused before anything is inflated)
+MAX_EXPANSION = 16
+EXPANSION_FLOOR = 2**26
 
 
 # ---- read_table ---------------------------------------------------------------------------
@@ -65,9 +71,11 @@ def read_table(
     path : str, path, or a pair of them
         - ``*.npz``: an archive with members ``X`` (N, D) and ``y`` (N,), read by the verified
           reader of model files: no pickle; the zip directory bounded before it is read; no
-          overlapping entries; every member's size declared, within ``max_bytes`` in all and
-          checked before any data is read; a member over 1 MiB inflating more than 1000
-          times is refused (a zip bomb); at most 64 members;
+          overlapping entries; every member's size declared, checked before any data is
+          read: counted as float64, within ``max_bytes`` in all and at most
+          ``MAX_EXPANSION`` (16) times the file's size (``EXPANSION_FLOOR``, 64 MiB, for a
+          smaller file); a member over 1 MiB inflating more than 1000 times is refused (a
+          zip bomb); at most 64 members;
         - a pair ``(X.npy, y.npy)``, given as a tuple/list of two paths or as one string
           ``"X.npy,y.npy"`` (two names ending in ``.npy``, split at the comma, when the whole
           string is not itself a file);
@@ -220,13 +228,16 @@ def _load_npy(path: Any, max_bytes: int) -> np.ndarray:
 
 def _read_npz(name: str, max_bytes: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     check_file(name, max_bytes)
-    arrays = read_arrays(name, what=".npz data file", max_bytes=max_bytes, max_members=_MEMBERS)
+    bound = min(max_bytes, max(EXPANSION_FLOOR, MAX_EXPANSION * os.stat(name).st_size))
+    arrays = read_arrays(
+        name, what=".npz data file", max_bytes=bound, max_members=_MEMBERS, float64_bytes=True
+    )
     if "X" not in arrays or "y" not in arrays:
         raise ValueError(
             f"{name!r} must hold arrays named 'X' and 'y'; it holds: "
             f"{', '.join(arrays) or 'nothing'}"
         )
-    return _checked_arrays(arrays["X"], arrays["y"], repr(name), max_bytes)
+    return _checked_arrays(arrays["X"], arrays["y"], repr(name), bound)
 
 
 def _checked_arrays(

@@ -106,6 +106,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     fdtype = getattr(xp, args.dtype)
     X_xp, y_xp = from_host(xp, X, fdtype, device), from_host(xp, y, fdtype, device)
     sizes = [int(X.shape[1]), *hidden, 1]
+    _run.check_model_size("--hidden", sizes, args.dtype)
     params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=X_xp.dtype)
     kw = _training.train_keywords(settings)
     opt = choose_optimizer(kw["optimizer"], kw.get("learning_rate"), kw.get("momentum", 0.0))

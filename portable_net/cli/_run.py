@@ -33,8 +33,33 @@ def namespace(
         device = resolve_device(xp, args.device)
     except (ValueError, ImportError) as exc:
         parser.error(f"argument --backend/--device: {exc}")
-    prepare_process(xp, float64)  # this process is ours: the library's settings for it
+    except Exception as exc:  # the library itself cannot start (JAX_PLATFORMS=bogus, drivers)
+        raise Failure(
+            f"the {args.backend} backend cannot start: {one_line(str(exc), 200)}"
+        ) from None
+    try:
+        prepare_process(xp, float64)  # this process is ours: the library's settings for it
+        xp.asarray(0.0, device=device)  # the library starts here, or says why it cannot
+    except Exception as exc:
+        raise Failure(
+            f"the {args.backend} backend cannot start: {one_line(str(exc), 200)}"
+        ) from None
     return xp, device
+
+
+def check_model_size(option: str, sizes: list[int], dtype: str) -> None:
+    """BadInput unless a network of ``sizes`` fits in a model file (``MAX_WEIGHT_BYTES``):
+    refused before its weights are drawn."""
+    from ..io import MAX_WEIGHT_BYTES
+
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    nbytes = count * (8 if dtype == "float64" else 4)
+    if nbytes > MAX_WEIGHT_BYTES:
+        raise BadInput(
+            f"argument {option}: a network of layer sizes {one_line(str(sizes), 80)} has "
+            f"{count:,} weights ({nbytes:,} bytes in {dtype}), more than the "
+            f"{MAX_WEIGHT_BYTES:,} bytes a model file holds"
+        )
 
 
 def describe_device(xp: Any, device: Any) -> str:

@@ -192,6 +192,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         data = _inputs.user_data(args, parser, xp, device)
     sizes = [data.X.shape[1], *hidden, len(data.classes)]
+    _run.check_model_size("--hidden", sizes, args.dtype)
     params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=data.X.dtype)
 
     verbose = not (args.quiet or args.json)
