@@ -217,7 +217,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     ),
     "--hidden": hyperparameter(
         "hidden_layer_sizes",
-        help=f"hidden layer sizes of the mlp, one or more (each 1 to {MAX_LAYER_SIZE:,}) (default: "
+        help=f"hidden layer sizes of the mlp, one or more (each >= 1, at most {MAX_LAYER_SIZE:,}) "
+        "(default: "
         f"{' '.join(map(str, DEFAULT_HIDDEN))})",
     ),
     "--classes": dict(
