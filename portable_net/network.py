@@ -130,42 +130,112 @@ def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any, activation: str 
     return forward(xp, packed, Xt1, activation)[0]
 
 
+def _blocks(n: int, block: int | None) -> list[tuple[int, int]]:
+    """The column ranges of a batch of ``n`` examples in blocks of ``block`` (None: one)."""
+    size = n if block is None or block >= n else block
+    # the standard leaves slices past the end unspecified: the last block stops at n
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _columns(a: Any, start: int, stop: int, n: int) -> Any:
+    """Columns ``start:stop`` of a (rows, n) array (the array itself when that is all of
+    them); None, numbers and 0-d arrays pass through (one scale for every column)."""
+    if a is None or getattr(a, "ndim", 0) < 2 or (start == 0 and stop == n):
+        return a
+    return a[:, start:stop]
+
+
 def loss_and_grads(
     xp: ModuleType,
     packed: list[Any],
     Xt1: Any,
-    onehot: Any,
+    targets: Any,
     *,
     scale: Any = None,
     need_loss: bool = True,
+    weights: Any = None,
     activation: str = "relu",
     output: str = "softmax",
+    block: int | None = None,
 ) -> tuple[Any | None, list[Any]]:
-    """The summed data loss (0-d, or None) and the gradient of the mean data loss, in the
-    packed layout: Xt1 (D + 1, N), targets ``onehot`` (K, N) -> (loss sum, [dW1b, dW2^T,
-    db2, ...]). No L2 term (the step adds it). ``scale``: the factor of each example's
-    gradient, a number or a (1, N) row (None: 1/N, the mean). ``activation``: the hidden
-    layers'; ``output``: the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)."""
-    scale = 1.0 / Xt1.shape[1] if scale is None else scale
-    scores, caches = forward(xp, packed, Xt1, activation)  # (K, N)
-    loss_sum, dscores = output_loss(output)(xp, scores, onehot, scale, need_loss=need_loss)
-    return loss_sum, backward(xp, dscores, caches, activation)
+    """The summed data loss (0-d, or None) and the scaled gradient, in the packed layout: Xt1
+    (D + 1, N), targets (K, N) -> (loss sum, [dW1b, dW2^T, db2, ...]), forward, loss and
+    backward over blocks of ``block`` examples (None: one block), the blocks' sums added up.
+    No L2 term (the update adds it).
+
+    ``scale``: the factor of each example's gradient, a number or a (1, N) row (None: 1/N,
+    the mean); ``weights`` (1, N) or None: each example's weight in the loss's sum (the loss
+    functions of :mod:`portable_net.loss`); ``activation``: the hidden layers'; ``output``:
+    the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)."""
+    n = Xt1.shape[1]
+    scale = 1.0 / n if scale is None else scale
+    loss_of = output_loss(output)
+    loss_sum: Any = None
+    grads: list[Any] = []
+    for start, stop in _blocks(n, block):
+        part = [_columns(a, start, stop, n) for a in (Xt1, targets, scale, weights)]
+        scores, caches = forward(xp, packed, part[0], activation)  # (K, B)
+        part_loss, dscores = loss_of(
+            xp, scores, part[1], part[2], need_loss=need_loss, weights=part[3]
+        )
+        part_grads = backward(xp, dscores, caches, activation)
+        if not grads:
+            loss_sum, grads = part_loss, part_grads
+            continue
+        for j, g in enumerate(part_grads):
+            total = grads[j]
+            total += g  # in place where writable, a new array where not
+            grads[j] = total
+        if need_loss:
+            loss_sum = loss_sum + part_loss
+    return loss_sum, grads
+
+
+def loss_sum(
+    xp: ModuleType,
+    packed: list[Any],
+    Xt1: Any,
+    targets: Any,
+    *,
+    activation: str = "relu",
+    output: str = "softmax",
+    weighted: bool = False,
+    block: int | None = None,
+) -> Any:
+    """The summed data loss (0-d), forward only, over blocks of ``block`` examples;
+    ``weighted``: the targets' last row holds each example's weight (the weighted sum)."""
+    n = Xt1.shape[1]
+    loss_of = output_loss(output)
+    total: Any = None
+    for start, stop in _blocks(n, block):
+        part_x, part_y = _columns(Xt1, start, stop, n), _columns(targets, start, stop, n)
+        part_t, part_w = (part_y[:-1, :], part_y[-1:, :]) if weighted else (part_y, None)
+        scores = forward_scores(xp, packed, part_x, activation)  # (K, B)
+        part, _ = loss_of(xp, scores, part_t, 1.0, need_loss=True, need_grad=False,
+                          weights=part_w)  # fmt: skip
+        total = part if total is None else total + part
+    return total
 
 
 def mean_loss(
     xp: ModuleType,
     packed: list[Any],
     Xt1: Any,
-    onehot: Any,
+    targets: Any,
     reg: float,
     n_features: int,
+    *,
     activation: str = "relu",
     output: str = "softmax",
+    weighted: bool = False,
+    block: int | None = None,
 ) -> Any:
-    """The regularised mean loss (0-d), forward only."""
-    scores = forward_scores(xp, packed, Xt1, activation)  # (K, N)
-    loss_sum, _ = output_loss(output)(xp, scores, onehot, 1.0, need_loss=True, need_grad=False)
-    return loss_sum / Xt1.shape[1] + penalty(xp, packed, n_features, reg)
+    """The regularised mean loss (0-d), forward only, over blocks of ``block`` examples;
+    ``weighted``: the targets' last row holds each example's weight (the weighted mean)."""
+    total = loss_sum(xp, packed, Xt1, targets, activation=activation, output=output,
+                     weighted=weighted, block=block)  # fmt: skip
+    count = xp.sum(targets[-1, :]) if weighted else Xt1.shape[1]
+    return total / count + penalty(xp, packed, n_features, reg)
 
 
 def weights(packed: list[Any], n_features: int) -> list[Any]:

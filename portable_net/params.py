@@ -231,6 +231,13 @@ _ROWS = (
         names={TRAIN: "activation", CLI: "--activation", ESTIMATOR: "activation"},
     ),
     Hyperparameter(
+        "output", "str", "softmax",
+        "the output layer and its loss: softmax cross-entropy of labels, the logistic "
+        "log-loss of 0/1 targets, half the squared error of real targets",
+        options=("softmax", "logistic", "squared"),
+        names={TRAIN: "output"},
+    ),
+    Hyperparameter(
         "hidden_layer_sizes", "sizes", (100,),
         "widths of the hidden layers (none: the linear classifier)", range=_ONE_OR_MORE,
         names={ESTIMATOR: "hidden_layer_sizes", CLI: Alias("--hidden", default=None)},
