@@ -224,7 +224,7 @@ class Trainer:
                         most = 1 if logged else min(end, (g // log_every + 1) * log_every) - g
                     perm, start, count, size, ragged = batches.segment(most)
                     k = count + (ragged > 0)  # the steps of this stretch
-                    want = tuple(j for j in range(k) if (g + j) % log_every == 0)
+                    want = tuple([j for j in range(k) if (g + j) % log_every == 0])
                     lr = hooks.lr
                     if runner is not None:  # compiled, fused or chunked: the engine's own run
                         packed, state, losses = runner.run(

@@ -16,7 +16,7 @@ one pass.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, cast
@@ -130,19 +130,37 @@ def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any, activation: str 
     return forward(xp, packed, Xt1, activation)[0]
 
 
-def _blocks(n: int, block: int | None) -> list[tuple[int, int]]:
-    """The column ranges of a batch of ``n`` examples in blocks of ``block`` (None: one)."""
-    size = n if block is None or block >= n else block
-    # the standard leaves slices past the end unspecified: the last block stops at n
-    return [(start, min(start + size, n)) for start in range(0, n, size)]
+def blocks(targets_and_scale: tuple[Any, ...], block: int | None) -> Iterator[tuple[Any, ...]]:
+    """The columns of a batch, block by block: ``targets_and_scale`` is (Xt1 (D + 1, B),
+    targets (K, B), scale, weights), the scale a number or a (1, B) row and the weights a
+    (1, B) row or None; yields each block's four, ``block`` examples at a time (None: one
+    block, the arrays as they are). A batch's loss and gradient are sums over its examples,
+    so they are sums over its blocks (whose temporaries stay in cache)."""
+    Xt1 = targets_and_scale[0]
+    n = Xt1.shape[1]
+    if block is None or block >= n:
+        yield targets_and_scale
+        return
+    for start in range(0, n, block):
+        stop = min(start + block, n)  # the standard leaves slices past the end unspecified
+        yield tuple(
+            [a[:, start:stop] if getattr(a, "ndim", 0) == 2 else a for a in targets_and_scale]
+        )
 
 
-def _columns(a: Any, start: int, stop: int, n: int) -> Any:
-    """Columns ``start:stop`` of a (rows, n) array (the array itself when that is all of
-    them); None, numbers and 0-d arrays pass through (one scale for every column)."""
-    if a is None or getattr(a, "ndim", 0) < 2 or (start == 0 and stop == n):
-        return a
-    return a[:, start:stop]
+def add_block(
+    total: tuple[Any, list[Any]], loss_sum: Any, grads: list[Any]
+) -> tuple[Any, list[Any]]:
+    """(loss sum, gradients) of the blocks so far, ``total``, plus one block's: the first
+    block's own arrays, then added to in place where writable (a new array where not)."""
+    if not total[1]:
+        return loss_sum, grads
+    summed = total[1]
+    for j, g in enumerate(grads):
+        part = summed[j]
+        part += g
+        summed[j] = part
+    return (None if loss_sum is None else total[0] + loss_sum), summed
 
 
 def loss_and_grads(
@@ -159,36 +177,24 @@ def loss_and_grads(
     block: int | None = None,
 ) -> tuple[Any | None, list[Any]]:
     """The summed data loss (0-d, or None) and the scaled gradient, in the packed layout: Xt1
-    (D + 1, N), targets (K, N) -> (loss sum, [dW1b, dW2^T, db2, ...]), forward, loss and
-    backward over blocks of ``block`` examples (None: one block), the blocks' sums added up.
-    No L2 term (the update adds it).
+    (D + 1, N), targets (K, N) -> (loss sum, [dW1b, dW2^T, db2, ...]), as the training step
+    computes them (:mod:`portable_net.step`): forward, loss and backward over blocks of
+    ``block`` examples (None: one block). No L2 term (the update adds it). For callers that
+    want the gradient alone: :func:`portable_net.loss_and_grads`, the gradient check, the
+    chunks of a Dask array.
 
     ``scale``: the factor of each example's gradient, a number or a (1, N) row (None: 1/N,
     the mean); ``weights`` (1, N) or None: each example's weight in the loss's sum (the loss
     functions of :mod:`portable_net.loss`); ``activation``: the hidden layers'; ``output``:
     the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)."""
-    n = Xt1.shape[1]
-    scale = 1.0 / n if scale is None else scale
+    scale = 1.0 / Xt1.shape[1] if scale is None else scale
     loss_of = output_loss(output)
-    loss_sum: Any = None
-    grads: list[Any] = []
-    for start, stop in _blocks(n, block):
-        part = [_columns(a, start, stop, n) for a in (Xt1, targets, scale, weights)]
-        scores, caches = forward(xp, packed, part[0], activation)  # (K, B)
-        part_loss, dscores = loss_of(
-            xp, scores, part[1], part[2], need_loss=need_loss, weights=part[3]
-        )
-        part_grads = backward(xp, dscores, caches, activation)
-        if not grads:
-            loss_sum, grads = part_loss, part_grads
-            continue
-        for j, g in enumerate(part_grads):
-            total = grads[j]
-            total += g  # in place where writable, a new array where not
-            grads[j] = total
-        if need_loss:
-            loss_sum = loss_sum + part_loss
-    return loss_sum, grads
+    total: tuple[Any, list[Any]] = (None, [])
+    for Xb, tb, sb, wb in blocks((Xt1, targets, scale, weights), block):
+        scores, caches = forward(xp, packed, Xb, activation)  # (K, B)
+        part, dscores = loss_of(xp, scores, tb, sb, need_loss=need_loss, weights=wb)
+        total = add_block(total, part, backward(xp, dscores, caches, activation))
+    return total
 
 
 def loss_sum(
@@ -204,11 +210,9 @@ def loss_sum(
 ) -> Any:
     """The summed data loss (0-d), forward only, over blocks of ``block`` examples;
     ``weighted``: the targets' last row holds each example's weight (the weighted sum)."""
-    n = Xt1.shape[1]
     loss_of = output_loss(output)
     total: Any = None
-    for start, stop in _blocks(n, block):
-        part_x, part_y = _columns(Xt1, start, stop, n), _columns(targets, start, stop, n)
+    for part_x, part_y in blocks((Xt1, targets), block):
         part_t, part_w = (part_y[:-1, :], part_y[-1:, :]) if weighted else (part_y, None)
         scores = forward_scores(xp, packed, part_x, activation)  # (K, B)
         part, _ = loss_of(xp, scores, part_t, 1.0, need_loss=True, need_grad=False,

@@ -81,11 +81,11 @@ __all__ = [
 ]
 
 
-def _check_fields(optimizer: Any, where: str, keys: dict[str, str]) -> None:
-    """The optimiser's fields (field -> the table's name) checked against
+def _check_fields(optimizer: Any, where: str, names: tuple[str, ...]) -> None:
+    """The optimiser's fields (named as the table names them) checked against
     :mod:`portable_net.params`, and stored as plain Python numbers."""
-    for name, key in keys.items():
-        object.__setattr__(optimizer, name, check(key, getattr(optimizer, name), where))
+    for name in names:
+        object.__setattr__(optimizer, name, check(name, getattr(optimizer, name), where))
 
 
 def _check_lists(params: list[Any], grads: list[Any], buffers: list[Any], what: str) -> None:
@@ -352,7 +352,7 @@ class SGD:
     nesterov: bool = False
 
     def __post_init__(self) -> None:
-        _check_fields(self, SGD_FIELDS, {n: n for n in ("learning_rate", "momentum", "nesterov")})
+        _check_fields(self, SGD_FIELDS, ("learning_rate", "momentum", "nesterov"))
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs a momentum > 0")
 
@@ -523,7 +523,7 @@ class Adam:
 
     def __post_init__(self) -> None:
         names = ("learning_rate", "beta_1", "beta_2", "epsilon")
-        _check_fields(self, ADAM, {n: n for n in names})
+        _check_fields(self, ADAM, names)
         if not isinstance(self.epsilon_after_correction, bool):
             raise TypeError("epsilon_after_correction must be a bool")
 

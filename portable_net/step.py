@@ -187,20 +187,18 @@ def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step
         if weights is not None:
             scale = scale * weights  # (1, B)
         reg = settings.reg_for(n)
-        if block is None or block >= Xt1.shape[1]:
+        total: tuple[Any, list[Any]] = (None, [])
+        # a batch's loss and gradient are sums over its examples: over blocks of them
+        for Xb, tb, sb, wb in network.blocks((Xt1, targets, scale, weights), block):
             # forward: affine, activation (ReLU in the case study), ..., affine
-            scores, caches = network.forward(xp, packed, Xt1, activation)  # (K, B)
+            scores, caches = network.forward(xp, packed, Xb, activation)  # (K, B)
             # softmax cross-entropy; d loss / d scores = (softmax(scores) - onehot) / N
-            loss_sum, dscores = loss_of(
-                xp, scores, targets, scale, need_loss=need_loss, weights=weights
-            )
+            part, dscores = loss_of(xp, scores, tb, sb, need_loss=need_loss, weights=wb)
             # backward, layer by layer: [dW1b, dW2^T, db2, ...]
-            grads = network.backward(xp, dscores, caches, activation)
-        else:  # the same, summed over blocks of examples
-            loss_sum, grads = network.loss_and_grads(
-                xp, packed, Xt1, targets, scale=scale, need_loss=need_loss, weights=weights,
-                activation=activation, output=output, block=block,
-            )  # fmt: skip
+            total = network.add_block(
+                total, part, network.backward(xp, dscores, caches, activation)
+            )
+        loss_sum, grads = total
         loss = None
         if need_loss:
             loss = loss_sum / n + network.penalty(xp, packed, settings.n_features, reg)

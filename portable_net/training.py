@@ -20,25 +20,11 @@ from .history import History, check_final_loss
 from .loop import HeldOut, Logging, Trainer, diverged_message
 from .model import check_inputs
 from .optim import SGD, Adam, LearningRateSchedule
-from .params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS, TRAIN, check
+from .params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS, TRAIN, check, check_all
 from .preprocessing import split_rows
 from .targets import check_targets
 
 __all__ = ["History", "train"]
-
-
-def check_hyperparameters(steps, reg, batch_size, seed, log_every, callback):
-    """The hyperparameters of :func:`train` that no optimiser carries, checked against
-    ``portable_net.params`` (errors name the argument)."""
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
-    return (
-        check("steps", steps, TRAIN),
-        check("reg", reg, TRAIN),
-        check("batch_size", batch_size, TRAIN),
-        check("seed", seed, TRAIN),
-        check("log_every", log_every, TRAIN),
-    )
 
 
 def choose_optimizer(optimizer: Any, learning_rate: Any, momentum: Any) -> SGD | Adam:
@@ -124,18 +110,6 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
             xp.take(X, va, axis=0),
             xp.take(y, va, axis=0),
         ),
-    )
-
-
-def _check_stopping(tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best):
-    """The schedule's and the stopping rule's hyperparameters, checked (:mod:`.params`)."""
-    check("lr_schedule", lr_schedule, TRAIN)
-    check("early_stopping", early_stopping, TRAIN)
-    check("restore_best", restore_best, TRAIN)
-    return (
-        check("tol", tol, TRAIN),
-        check("n_iter_no_change", n_iter_no_change, TRAIN),
-        check("power_t", power_t, TRAIN),
     )
 
 
@@ -347,15 +321,19 @@ def train(
     30
     """
     # every argument checked here, once, before any work; inner modules take checked values
-    steps, reg, batch_size, seed, log_every = check_hyperparameters(
-        steps, reg, batch_size, seed, log_every, callback
-    )
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
+    hp = check_all(TRAIN, {
+        "steps": steps, "reg": reg, "batch_size": batch_size, "seed": seed,
+        "log_every": log_every, "activation": activation, "output": output, "tol": tol,
+        "n_iter_no_change": n_iter_no_change, "power_t": power_t, "lr_schedule": lr_schedule,
+        "early_stopping": early_stopping, "restore_best": restore_best,
+    })  # fmt: skip
+    steps, reg, batch_size, seed, log_every = (hp["steps"], hp["reg"], hp["batch_size"],
+                                               hp["seed"], hp["log_every"])  # fmt: skip
+    tol, n_iter_no_change, power_t = hp["tol"], hp["n_iter_no_change"], hp["power_t"]
     n_jobs = engines.check_n_jobs(n_jobs)
-    activation = check("activation", activation, TRAIN)
     opt = choose_optimizer(optimizer, learning_rate, momentum)
-    tol, n_iter_no_change, power_t = _check_stopping(
-        tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best
-    )
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History or None, not {type(history).__name__}")
     choice = _engine_choice(engine, jit)
@@ -373,7 +351,7 @@ def train(
             opt.learning_rate, lr_schedule, power_t, tol, n_iter_no_change
         )
 
-    labels = check("output", output, TRAIN) == "softmax"
+    labels = output == "softmax"
     held = validation is not None or validation_fraction is not None
     if not labels and (held or early_stopping or restore_best):
         raise ValueError(

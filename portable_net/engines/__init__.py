@@ -283,7 +283,7 @@ def keep_compiled_programs(*arrays: Any) -> None:
 
 def is_lazy(*arrays: Any) -> bool:
     """Whether any of the arrays is a chunked lazy one (Dask), trained by its own engine."""
-    return any(is_dask_array(a) for a in arrays)
+    return any([is_dask_array(a) for a in arrays])
 
 
 def lazy_inputs(params: Any, X: Any, y: Any, scheduler: Any, sample_weight: Any = None) -> Any:

@@ -42,7 +42,7 @@ from .._validation import (
     check_float_dtype,
     check_floating_params,
     check_params,
-    check_plain_array,
+    check_plain_arrays,
 )
 from ..loss import one_hot
 from ..step import StepSettings, make_update, split_targets
@@ -344,7 +344,7 @@ def check_and_persist(
         if is_dask(x):
             _known_chunks(x, name)
         else:
-            check_plain_array(name, x)
+            check_plain_arrays({name: x})
     if not is_dask(X):
         y = as_dask(y, "y", None)
         X = as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
