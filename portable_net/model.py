@@ -16,6 +16,7 @@ import numpy as np
 
 from . import network
 from ._backend import (
+    array_namespace,
     float_dtype,
     from_host,
     namespace_and_device,
@@ -342,6 +343,19 @@ def outputs(
     parts = [_outputs(xp, params, X[a:b, ...], n_layers, activation, output)
              for a, b in _row_blocks(params, n_layers, X.shape[0])]  # fmt: skip
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def class_probabilities(
+    params: Mapping[str, Any], X: Any, *, activation: str, output: str, multilabel: bool = False
+) -> Any:
+    """Each class's probability (N, K) of the rows of X: the output layer's values, and for
+    one logistic output of two classes ``P(class 0) = 1 - P(class 1)`` beside it (a
+    multilabel classifier's outputs are each label's own)."""
+    out = outputs(params, X, activation=activation, output=output)
+    if output == "logistic" and not multilabel:
+        xp = array_namespace(out)
+        return xp.concat([1.0 - out, out], axis=1)
+    return out
 
 
 def mean_loss(

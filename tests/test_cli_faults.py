@@ -303,13 +303,13 @@ _DEFERRED = textwrap.dedent(
     import os, signal, sys, time, types
     from portable_net.cli import _signals
     inside = []
-    def busy():  # stands for JAX's own Python code (tracing, compiling, its cache)
+    def busy():  # stands for JAX's compiler writing its compilation cache
         os.kill(os.getpid(), signal.SIGINT)
         end = time.monotonic() + 0.3
         while time.monotonic() < end:
             pass
         inside.append("done")
-    jax_like = types.FunctionType(busy.__code__, {"__name__": "jax._src.fake", "os": os,
+    jax_like = types.FunctionType(busy.__code__, {"__name__": "jax._src.compilation_cache", "os": os,
                                   "signal": signal, "time": time, "inside": inside})
     with _signals.interrupts():
         try:
@@ -322,7 +322,7 @@ _DEFERRED = textwrap.dedent(
 )
 
 
-def test_a_signal_inside_jax_code_is_raised_once_back_in_the_programs_own(tmp_path):
+def test_a_signal_inside_jax_compiler_is_raised_once_it_is_done(tmp_path):
     out = subprocess.run([sys.executable, "-c", _DEFERRED], capture_output=True, text=True,
                          timeout=60)  # fmt: skip
     assert out.stdout.strip() == "interrupted after ['done']", out.stderr

@@ -4,10 +4,12 @@
   SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, ...) ends a run as Ctrl-C does: raised where the
   program was, so that a file being written is removed and an interrupted ``train --save``
   saves the parameters reached; the exit status is 128 + the signal's number (130 for
-  Ctrl-C, 143 for SIGTERM). A signal that arrives while JAX's own Python code runs (tracing,
-  compiling, writing its compilation cache) is raised as soon as the program is back in code
-  of its own: an exception raised inside JAX's machinery can be swallowed there, or crash the
-  process.
+  Ctrl-C, 143 for SIGTERM). A signal that arrives while a module is being imported, while
+  JAX traces, lowers or compiles a program or reads and writes its persistent compilation
+  cache, or while a callback runs (a finaliser, JAX's garbage-collection hook) is raised as
+  soon as that is done: an exception raised there is swallowed (the run goes on) or crashes
+  the process. Waiting for a result (``float(loss)``) is interrupted at once, as in a NumPy
+  run. A second signal during the clean-up is ignored; a third ends the process at once.
 - A closed stdin, stdout or stderr never lets a file the command opens take its number; a
   closed stdout, or one that cannot be written (``/dev/full``), is one line on stderr and
   exit status 1; text that the terminal's encoding cannot show (``LC_ALL=C``) is written
@@ -32,10 +34,13 @@ __all__ = ["ENDING", "Terminated", "interrupts", "prepare_streams"]
 _NAMES = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM",
           "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR")  # fmt: skip
 ENDING = tuple(getattr(signal, name) for name in _NAMES if hasattr(signal, name))
-#: how often a signal that arrived inside JAX's code looks again for the program's own code
+#: how often a signal that arrived inside JAX's compiler looks again whether it has finished
 _RETRY_SECONDS = 0.01
-#: the packages whose Python code a signal does not interrupt
+#: the packages whose tracing, lowering, compiler and compilation cache a signal does not
+#: interrupt, and the words that name those modules (jax._src.interpreters.pxla,
+#: jax._src.compiler, compilation_cache, lru_cache, cache_key, jaxlib.mlir)
 _DEFERRED = ("jax", "jaxlib")
+_DEFERRED_MODULES = ("compil", "cache", "interpreters", "mlir")
 
 
 class Terminated(KeyboardInterrupt):
@@ -52,10 +57,19 @@ class Terminated(KeyboardInterrupt):
 
 
 def _in_deferred_code(frame: Any) -> bool:
-    """Whether the main thread is inside JAX's Python code (any frame of the stack)."""
+    """Whether the main thread is where an exception must not be raised: a callback at the
+    top of the stack (a finaliser, a garbage-collection hook: what it raises is ignored),
+    JAX's tracing, lowering, compiler or compilation cache anywhere on it, or an import in
+    progress."""
+    if frame is not None and (
+        frame.f_code.co_name == "__del__" or frame.f_code.co_name.endswith("callback")
+    ):
+        return True
     while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if module.split(".", 1)[0] in _DEFERRED:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith("importlib._bootstrap"):
+            return True
+        if module.split(".", 1)[0] in _DEFERRED and any(w in module for w in _DEFERRED_MODULES):
             return True
         frame = frame.f_back
     return False
@@ -64,7 +78,7 @@ def _in_deferred_code(frame: Any) -> bool:
 @contextlib.contextmanager
 def interrupts() -> Iterator[None]:
     """Within the block, each signal of :data:`ENDING` raises KeyboardInterrupt (SIGINT) or
-    :class:`Terminated` where the program is (deferred past JAX's own code); once one has,
+    :class:`Terminated` where the program is (deferred past JAX's compiler); once one has,
     the others are ignored, so that the clean-up is not cut short."""
     pending: list[int] = []
     can_retry = hasattr(signal, "setitimer")
@@ -78,12 +92,20 @@ def interrupts() -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, _RETRY_SECONDS)
             return
         pending.clear()
-        for other in ENDING:  # the clean-up must not be cut short
+        for other in ENDING:  # the clean-up must not be cut short (but can be, twice asked)
             with contextlib.suppress(OSError, ValueError):
-                signal.signal(other, signal.SIG_IGN)
+                signal.signal(other, during_clean_up)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Terminated(signum)
+
+    def during_clean_up(signum: int, frame: Any) -> None:
+        later.append(signum)
+        if len(later) >= 2:  # a third signal: the process ends as the signal's default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    later: list[int] = []
 
     previous: dict[int, Any] = {}
     try:

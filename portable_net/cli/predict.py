@@ -264,7 +264,7 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import numpy as np
 
-    from ..model import decided_labels, outputs
+    from ..model import class_probabilities, decided_labels, outputs
 
     if args.points is None and args.data is None:
         parser.error("the following arguments are required: POINTS (or give --data FILE)")
@@ -286,7 +286,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     way = {"activation": meta["activation"], "output": _run.output_layer(meta)}
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
-        out = _run.to_host(outputs(params, X, **way))
+        out = _run.to_host(outputs(params, X, **way) if regression else
+                           class_probabilities(params, X, **way))  # fmt: skip
         labels = None if regression else _run.to_host(decided_labels(params, X, None, **way))
     bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
     if bad.size:  # finite weights and points can still overflow the scores
@@ -306,8 +307,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             header = io.StringIO()
             csv.writer(header, lineterminator="\n").writerow(f"P({c})" for c in classes)
             out_file.write(header.getvalue())
-            if out.shape[1] == 1:  # one logistic output: P(classes[0]) = 1 - P(classes[1])
-                out = np.concatenate([1.0 - out, out], axis=1)
             for start in range(0, out.shape[0], _ROWS):
                 rows = out[start : start + _ROWS].tolist()
                 out_file.write("".join(",".join(f"{p:.6g}" for p in r) + "\n" for r in rows))
