@@ -35,6 +35,7 @@ a reader never guesses a field that is missing, it refuses the file:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -395,7 +396,7 @@ def build(
 # --- reading -------------------------------------------------------------------------------
 
 
-def summary(sizes: list[int], model: dict[str, Any]) -> str:
+def summary(sizes: list[int], model: Mapping[str, Any]) -> str:
     """The model in words, for a refusal: "a regressor (identity outputs, squared error;
     tanh hidden layers; layer sizes [3, 8, 1])"."""
     kind, output, k = model["kind"], model["output"], sizes[-1]

@@ -343,15 +343,12 @@ def describe(meta: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
     >>> import portable_net as pn
-    >>> path = Path(tempfile.mkdtemp()) / "net.npz"
-    >>> _ = pn.save(path, pn.init_params([2, 8, 3]), activation="tanh")
-    >>> pn.io.describe(pn.load(path)[1])
+    >>> pn.io.describe({"layer_sizes": [2, 8, 3], "kind": "classifier", "activation": "tanh",
+    ...                 "output": "softmax", "loss": "cross_entropy", "classes": [0, 1, 2]})
     'a classifier of 3 classes (softmax outputs, cross entropy; tanh hidden layers; layer sizes [2, 8, 3])'
     """
-    return fmt.summary(list(meta["layer_sizes"]), {k: meta[k] for k in MODEL_KEYS})
+    return fmt.summary(list(meta["layer_sizes"]), meta)
 
 
 def check_kind(
@@ -362,12 +359,10 @@ def check_kind(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
     >>> import portable_net as pn
-    >>> path = Path(tempfile.mkdtemp()) / "reg.npz"
-    >>> _ = pn.save(path, pn.init_params([2, 8, 1]), kind="regressor")
-    >>> pn.io.check_kind("reg.npz", pn.load(path)[1], ["classifier"], "Classifier.load")
+    >>> meta = {"layer_sizes": [2, 8, 1], "kind": "regressor", "activation": "relu",
+    ...         "output": "identity", "loss": "squared_error", "classes": None}
+    >>> pn.io.check_kind("reg.npz", meta, ["classifier"], "Classifier.load")
     Traceback (most recent call last):
     ...
     ValueError: 'reg.npz' holds a regressor of 1 output (identity outputs, squared error; relu hidden layers; layer sizes [2, 8, 1]); Classifier.load reads a classifier

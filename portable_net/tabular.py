@@ -129,25 +129,15 @@ def read_table(
         the ``csv`` module's size limit, missing ``X``/``y`` members, wrong shapes, an archive
         that fails the checks of model files. The message names the file.
     """
-    return read_table_filled(
-        path, label, delimiter=delimiter, max_bytes=max_bytes, decimal=decimal,
-        missing=missing, fill=fill,
-    )[:3]  # fmt: skip
+    return read_table_filled(path, label, delimiter, max_bytes, decimal, missing, fill)[:3]
 
 
 def read_table_filled(
-    path: PathLike | Sequence[PathLike],
-    label: int | str | None = None,
-    *,
-    delimiter: str = ",",
-    max_bytes: int = MAX_BYTES,
-    decimal: str = ".",
-    missing: str = "error",
-    fill: Sequence[float | None] | Mapping[str, float | None] | None = None,
+    path: Any, label: Any, delimiter: str, max_bytes: int, decimal: str, missing: str, fill: Any
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
-    """:func:`read_table`'s result and, with ``missing="mean"`` on a CSV file, the value
-    filled in for each feature column (what a model records, to fill in the same at
-    prediction); else None."""
+    """:func:`read_table` (its arguments, in its order) and, with ``missing="mean"`` on a
+    CSV file, the value filled in for each feature column (what a model records, to fill
+    in the same at prediction); else None."""
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"'":
@@ -174,7 +164,7 @@ def read_table_filled(
         y = _load_npy(y_path, max_bytes)
         where = f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}"
         return (*_checked_arrays(X, y, where, max_bytes), None)
-    name = os.fspath(path)  # type: ignore[arg-type]
+    name = os.fspath(path)
     if name.lower().endswith(".npy"):
         raise ValueError(
             f"{name!r} is one .npy file; give the features and labels as a pair "

@@ -199,31 +199,16 @@ def read(
     decimal: str = ".",
     missing: str | None = None,
     fill: Any = None,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(X float64, labels, feature_names)`` of a data file, or BadInput naming ``option``.
-    ``missing``: the command's --missing, or None for a command without it (a missing value
-    is then refused without naming an option it does not have); ``fill``: the values a
-    model fills in for ``missing="mean"`` (by column name, or one per column)."""
-    return read_filled(path, label, sep, option, decimal=decimal, missing=missing, fill=fill)[:3]
-
-
-def read_filled(
-    path: str,
-    label: int | str | None,
-    sep: str,
-    option: str = "--data",
-    *,
-    decimal: str = ".",
-    missing: str | None = None,
-    fill: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
-    """:func:`read`'s result and the value filled in for each column (``missing="mean"``)."""
-    from ..tabular import read_table_filled
+    """``(X float64, labels, feature_names, filled)`` of a data file, or BadInput naming
+    ``option``. ``missing``: the command's --missing, or None for a command without it (a
+    missing value is then refused without naming an option it does not have); ``fill``:
+    the values a model fills in for ``missing="mean"`` (by column name, or one per column);
+    ``filled``: the value filled in for each column with ``missing="mean"``, else None."""
+    from ..tabular import MAX_BYTES, read_table_filled
 
     try:
-        return read_table_filled(
-            path, label, delimiter=sep, decimal=decimal, missing=missing or "error", fill=fill
-        )
+        return read_table_filled(path, label, sep, MAX_BYTES, decimal, missing or "error", fill)
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:

@@ -159,7 +159,7 @@ def user_data(
     encoding = None
     if args.categorical is None:
         try:
-            X, labels, names, fill = _data.read_filled(
+            X, labels, names, fill = _data.read(
                 args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
             )
         except BadInput as exc:

@@ -78,7 +78,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     _run.check_outputs(parser, {"--save": args.save}, inputs=(args.data,))
     settings = _training.training_settings(args)
-    X, labels, names, fill = _data.read_filled(
+    X, labels, names, fill = _data.read(
         args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
     )
     y = real_targets(labels, args.data)

@@ -120,7 +120,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     encoding = _categorical.encoding_of(meta)
     missing, fill = _data.missing_values(meta, labelled=True)
     if encoding is None:
-        X, labels, names = _data.read(
+        X, labels, names, _ = _data.read(
             args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,
             fill=fill,
         )  # fmt: skip
@@ -197,7 +197,7 @@ def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, d
         )
     scaler = _data.standardizer_of(args.model, meta)
     missing, fill = _data.missing_values(meta, labelled=True)
-    X, labels, names = _data.read(
+    X, labels, names, _ = _data.read(
         args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing, fill=fill
     )
     X = _columns.reordered(X, names, meta, args.data)
