@@ -17,3 +17,5 @@ _NEEDS = {
 }
 
 collect_ignore = [path for path, library in _NEEDS.items() if find_spec(library) is None]
+# the earlier name of a module, kept for a release: importing it warns (FutureWarning)
+collect_ignore.append("params.py")

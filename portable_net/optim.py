@@ -60,8 +60,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from .params import ADAM, check
-from .params import SGD as SGD_FIELDS
+from .constraints import ADAM
+from .constraints import SGD as SGD_FIELDS
+from .hyperparameters import check
 from .schedule import LearningRateSchedule, NoImprovement
 
 __all__ = [
@@ -83,7 +84,7 @@ __all__ = [
 
 def _check_fields(optimizer: Any, where: str, names: tuple[str, ...]) -> None:
     """The optimiser's fields (named as the table names them) checked against
-    :mod:`portable_net.params`, and stored as plain Python numbers."""
+    :mod:`portable_net.hyperparameters`, and stored as plain Python numbers."""
     for name in names:
         object.__setattr__(optimizer, name, check(name, getattr(optimizer, name), where))
 

@@ -77,7 +77,7 @@ def use_compilation_cache(directory: str | None = None) -> str:
     return directory
 
 
-def prepare_process(float64: bool) -> None:
+def setup_process(float64: bool) -> None:
     """For a process that is the library's own (the ``portable-net`` command): float64
     allowed when ``float64`` (JAX's process-wide ``jax_enable_x64``), and compiled programs
     kept on disk (:func:`use_compilation_cache`) so that the next process starts warm:
