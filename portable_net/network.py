@@ -40,7 +40,7 @@ def row_major(xp: ModuleType, a: Any) -> Any:
     """A fresh copy of the 2-D ``a`` whose entries lie row by row where the library has a
     memory layout: NumPy and torch copy a transposed array column by column (as its view
     lies), and an update that mixes such a parameter with a row-major gradient (every product
-    makes one) steps through memory with a stride, several times slower. Reshaping to 1-D
+    makes one) steps through memory with a stride. Reshaping to 1-D
     copies row by row; reshaping back is a view."""
     return xp.reshape(xp.reshape(a, (-1,)) + 0.0, a.shape)
 
