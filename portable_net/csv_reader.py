@@ -327,7 +327,9 @@ def _convert(
         for fields, converted, line in zip(block, texts, lines):
             row = []
             for k, (field, text) in enumerate(zip(fields, converted)):
-                field, text = field.strip(), text.strip()
+                # the number as float() reads it: spaces around it are is_number's and
+                # float's (ASCII); str.strip would also drop control characters (\x1c...)
+                field = field.strip()
                 if allow and field.lower() in MISSING:
                     row.append(math.nan)
                     continue
