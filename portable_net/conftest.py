@@ -13,6 +13,7 @@ from importlib.util import find_spec
 # module (relative to this directory) -> the optional library it cannot be imported without
 _NEEDS = {
     "engines/jax_engine.py": "jax",
+    "engines/compilation_cache.py": "jax",
     "plot.py": "matplotlib",  # imports it in its functions: the examples draw
 }
 
