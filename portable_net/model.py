@@ -36,7 +36,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import as_forward, as_summary, outside_autograd, summarised
+from .engines import as_predictor, as_summary, outside_autograd, summarised
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
@@ -216,7 +216,7 @@ def loss_and_grads(
     packed = network.pack(xp, params, n_layers)
     data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     n, n_features = X.shape
-    loss_sum, packed_grads = network.loss_and_grads(
+    loss_sum, packed_grads = network.backprop(
         xp, packed, data.Xt1, data.onehot, activation=activation
     )
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
@@ -409,7 +409,7 @@ def _row_blocks(params: Mapping[str, Any], n_layers: int, n: int) -> list[tuple[
     return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)]
 
 
-@as_forward("n_layers", "activation", "output")
+@as_predictor("n_layers", "activation", "output")
 def _outputs(
     xp: ModuleType,
     params: Mapping[str, Any],
@@ -418,11 +418,11 @@ def _outputs(
     activation: str,
     output: str,
 ) -> Any:
-    """outputs' computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """outputs' computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return output_values(xp, output, scores(xp, params, X, n_layers, activation))
 
 
-@as_forward("n_layers", "activation", "output")
+@as_predictor("n_layers", "activation", "output")
 def _decided(
     xp: ModuleType,
     params: Mapping[str, Any],
@@ -432,7 +432,7 @@ def _decided(
     activation: str,
     output: str,
 ) -> Any:
-    """decided_labels' computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """decided_labels' computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     out = output_values(xp, output, scores(xp, params, X, n_layers, activation))
     if output == "logistic":  # (N, 1): class 1 where its probability is above 0.5
         above = out[:, 0] > 0.5
@@ -443,19 +443,19 @@ def _decided(
     return index if classes is None else xp.take(classes, index, axis=0)
 
 
-@as_forward("n_layers", "activation")
+@as_predictor("n_layers", "activation")
 def _probabilities(
     xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
 ) -> Any:
-    """predict_proba's computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """predict_proba's computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return softmax(xp, scores(xp, params, X, n_layers, activation))
 
 
-@as_forward("n_layers", "activation")
+@as_predictor("n_layers", "activation")
 def _predictions(
     xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
 ) -> Any:
-    """predict's computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """predict's computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return xp.argmax(scores(xp, params, X, n_layers, activation), axis=1)
 
 

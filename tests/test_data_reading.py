@@ -478,3 +478,14 @@ def test_any_npz_bytes_give_a_table_or_one_value_error(tmp_path, data):
     with np.load(path) as z:  # what it read is what NumPy reads
         np.testing.assert_array_equal(X, z["X"])
         np.testing.assert_array_equal(labels, z["y"])
+
+
+def test_a_control_character_around_a_number_is_not_a_space(tmp_path):
+    """str.strip drops the information separators (\\x1c to \\x1f) that float() refuses: a
+    field "\\x1c.0" is no number (hypothesis found it), as Python's float() says."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\x1c.0,0.0\n1.0,1\n")
+    with pytest.raises(ValueError, match="line 1, column 1.*is not a number"):
+        read_table(path)
+    with pytest.raises(ValueError):
+        float("\x1c.0")
