@@ -338,8 +338,19 @@ def load(
 
 
 def describe(meta: Mapping[str, Any]) -> str:
-    """What a loaded model is, in words (for messages): "a regressor of 1 output (identity
-    outputs, squared error; relu hidden layers; layer sizes [2, 8, 1])".
+    """What a loaded model is, in words, for messages.
+
+    Parameters
+    ----------
+    meta : dict
+        The metadata :func:`portable_net.load` returned (its ``layer_sizes``, ``kind``, ``activation``,
+        ``output``, ``loss`` and ``classes``).
+
+    Returns
+    -------
+    str
+        Such as "a regressor of 1 output (identity outputs, squared error; relu hidden
+        layers; layer sizes [2, 8, 1])".
 
     Examples
     --------
@@ -354,8 +365,24 @@ def describe(meta: Mapping[str, Any]) -> str:
 def check_kind(
     path: str | os.PathLike[str], meta: Mapping[str, Any], kinds: Iterable[str], reader: str
 ) -> None:
-    """Refuse, in one ``ValueError`` line naming the file and what it holds, a loaded model
-    whose kind is not one of ``kinds`` (``reader`` says who reads it: "Classifier.load").
+    """Refuse a loaded model whose kind the reader cannot run, in one line.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model's file, named in the message.
+    meta : dict
+        The metadata :func:`portable_net.load` returned.
+    kinds : iterable of {"classifier", "multilabel", "regressor"}
+        The kinds the reader runs.
+    reader : str
+        Who reads it, for the message ("Classifier.load").
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what it holds (:func:`describe`), when its kind is not
+        one of ``kinds``.
 
     Examples
     --------
