@@ -1,6 +1,7 @@
 """What a model file says its model is (model format 2), in one place: the fields, their
 rules, how :func:`portable_net.save` fills them in and how :func:`portable_net.load` checks
-them, and what files of format 1 (written before the format said it) become.
+them, and the model in words for the readers' refusals (:func:`describe`, :func:`check_kind`).
+What files of format 1 become is :mod:`portable_net._legacy`'s.
 
 A file's ``model`` section holds, always, every field below (``null`` where it says so);
 a reader never guesses a field that is missing, it refuses the file:
@@ -35,7 +36,8 @@ a reader never guesses a field that is missing, it refuses the file:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -51,7 +53,9 @@ __all__ = [
     "MODEL_KEYS",
     "OUTPUT_LAYERS",
     "build",
-    "from_version_1",
+    "check_kind",
+    "describe",
+    "names_problem",
     "problem",
     "summary",
 ]
@@ -176,7 +180,7 @@ def _classes_problem(classes: Any, kind: Any, model_kind: str) -> str | None:
     return None
 
 
-def _names_problem(names: Any, n_inputs: int) -> str | None:
+def names_problem(names: Any, n_inputs: int) -> str | None:
     if names is None:
         return None
     if (
@@ -207,7 +211,7 @@ def _preprocessing_problem(pre: Any, n_inputs: int) -> str | None:
     if not isinstance(pre, dict) or set(pre) != set(PREPROCESSING_KEYS):
         return f"its preprocessing is not a dict of {', '.join(PREPROCESSING_KEYS)}"
     names = pre["feature_names"]
-    why = _names_problem(names, n_inputs)
+    why = names_problem(names, n_inputs)
     if why:
         return why
     scaled = pre["standardize"]
@@ -412,73 +416,66 @@ def summary(sizes: list[int], model: Mapping[str, Any]) -> str:
     )
 
 
-def from_version_1(
-    sizes: list[int], metadata: dict[str, Any], version: Any
-) -> tuple[dict[str, Any], dict[str, Any]] | str:
-    """``(model, metadata)`` of a file of format 1 (written by portable_net before the
-    format said what its model is) where its records say it exactly, the records moved
-    into the model section; else why it cannot be loaded exactly."""
-    meta = dict(metadata)
-    written = f"it was written by portable_net {shown(version, 20)} (model format 1)"
-    again = "; fit or train it again and save it with this portable_net"
-    settings, fitted = meta.get("settings"), meta.get("fitted")
-    training = meta.get("training")
-    estimator = meta.get("estimator")
-    activation = meta.pop("activation", None)
-    if activation is None and isinstance(settings, dict) and estimator is not None:
-        activation = settings.get("activation")
-    if activation is None and isinstance(training, dict):
-        activation = training.get("activation")
-    if activation not in ACTIVATIONS:
-        return f"{written} without its hidden activation, which cannot be told{again}"
-    names = None
-    pre: dict[str, Any] = {k: None for k in PREPROCESSING_KEYS}
-    dialect = None
-    classes, kind_of_classes = meta.pop("classes", None), meta.pop("classes_dtype", None)
-    if estimator is not None:  # Classifier.save or Regressor.save
-        if not isinstance(fitted, dict) or fitted.get("out_activation_") not in LOSSES:
-            return f"{written} without its output layer, which cannot be told{again}"
-        output = fitted["out_activation_"]
-        multilabel = fitted.get("multilabel")
-        kind = {"identity": "regressor"}.get(output, "multilabel" if multilabel else "classifier")
-        if {"Classifier": "regressor", "Regressor": "classifier"}.get(estimator) == kind:
-            return f"{written} by {shown(estimator)}.save with {output} outputs, which do not agree"
-        names = fitted.pop("feature_names_in_", None)
-        if kind != "regressor" and (classes is None or kind_of_classes is None):
-            return f"{written} without its classes and their dtype{again}"
-    else:  # portable-net train --save, or portable_net.save with an activation
-        task = meta.pop("task", None)
-        kind, output = (
-            ("regressor", "identity") if task == "regression" else ("classifier", "softmax")
+def describe(meta: Mapping[str, Any]) -> str:
+    """What a loaded model is, in words, for messages.
+
+    Parameters
+    ----------
+    meta : dict
+        The metadata :func:`portable_net.load` returned (its ``layer_sizes``, ``kind``, ``activation``,
+        ``output``, ``loss`` and ``classes``).
+
+    Returns
+    -------
+    str
+        Such as "a regressor of 1 output (identity outputs, squared error; relu hidden
+        layers; layer sizes [2, 8, 1])".
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> pn.io.describe({"layer_sizes": [2, 8, 3], "kind": "classifier", "activation": "tanh",
+    ...                 "output": "softmax", "loss": "cross_entropy", "classes": [0, 1, 2]})
+    'a classifier of 3 classes (softmax outputs, cross entropy; tanh hidden layers; layer sizes [2, 8, 3])'
+    """
+    return summary(list(meta["layer_sizes"]), meta)
+
+
+def check_kind(
+    path: str | os.PathLike[str], meta: Mapping[str, Any], kinds: Iterable[str], reader: str
+) -> None:
+    """Refuse a loaded model whose kind the reader cannot run, in one line.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model's file, named in the message.
+    meta : dict
+        The metadata :func:`portable_net.load` returned.
+    kinds : iterable of {"classifier", "multilabel", "regressor"}
+        The kinds the reader runs.
+    reader : str
+        Who reads it, for the message ("Classifier.load").
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what it holds (:func:`describe`), when its kind is not
+        one of ``kinds``.
+
+    Examples
+    --------
+    >>> import portable_net as pn
+    >>> meta = {"layer_sizes": [2, 8, 1], "kind": "regressor", "activation": "relu",
+    ...         "output": "identity", "loss": "squared_error", "classes": None}
+    >>> pn.io.check_kind("reg.npz", meta, ["classifier"], "Classifier.load")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'reg.npz' holds a regressor of 1 output (identity outputs, squared error; relu hidden layers; layer sizes [2, 8, 1]); Classifier.load reads a classifier
+    """
+    kinds = list(kinds)
+    if meta["kind"] not in kinds:
+        raise ValueError(
+            f"{str(path)!r} holds {describe(meta)}; {reader} reads "
+            + " or ".join(f"a {k}" for k in kinds)
         )
-        if kind == "classifier" and classes is None:
-            classes = list(range(sizes[-1]))  # the spiral's labels, or the output indices
-        if isinstance(classes, list) and kind_of_classes is None:
-            kind_of_classes = str(np.asarray(classes).dtype) if classes else None
-            if all(isinstance(c, str) for c in classes) and classes:
-                kind_of_classes = f"<U{max(len(c) for c in classes)}"
-        data = meta.get("data")
-        if isinstance(data, dict):
-            recorded = data.get("feature_names")
-            generated = recorded == [f"x{k}" for k in range(sizes[0])]
-            if not generated and _names_problem(recorded, sizes[0]) is None:
-                names = recorded
-            if "file" in data:
-                dialect = {"delimiter": None, "decimal": None, "label": data.get("label")}
-        pre["standardize"] = meta.pop("standardize", None)
-        pre["categorical"] = meta.pop("categorical", None)
-    pre["feature_names"] = names
-    model = {
-        "kind": kind,
-        "activation": activation,
-        "output": output,
-        "loss": LOSSES[output],
-        "classes": None if kind == "regressor" else classes,
-        "classes_dtype": None if kind == "regressor" else kind_of_classes,
-        "preprocessing": pre,
-        "dialect": dialect,
-    }
-    why = problem(sizes, model)
-    if why:
-        return f"{written}: {why}"
-    return model, meta

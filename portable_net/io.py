@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ import numpy as np
 
 from . import _model_format as fmt
 from ._backend import float_dtype, resolve_device, to_host, to_namespace
+from ._legacy import from_version_1
 from ._metadata import MAX_DEPTH, check_fields, parse, plain
-from ._model_format import MODEL_KEYS
+from ._model_format import MODEL_KEYS, check_kind, describe
 from ._npz import READ_ERRORS, Refused, one_line, open_archive, read_data, read_header, refusal
 from ._output import check_output, open_output, write_output
 from ._validation import check_float_dtype, layer_sizes
@@ -337,71 +338,6 @@ def load(
     return params, metadata
 
 
-def describe(meta: Mapping[str, Any]) -> str:
-    """What a loaded model is, in words, for messages.
-
-    Parameters
-    ----------
-    meta : dict
-        The metadata :func:`portable_net.load` returned (its ``layer_sizes``, ``kind``, ``activation``,
-        ``output``, ``loss`` and ``classes``).
-
-    Returns
-    -------
-    str
-        Such as "a regressor of 1 output (identity outputs, squared error; relu hidden
-        layers; layer sizes [2, 8, 1])".
-
-    Examples
-    --------
-    >>> import portable_net as pn
-    >>> pn.io.describe({"layer_sizes": [2, 8, 3], "kind": "classifier", "activation": "tanh",
-    ...                 "output": "softmax", "loss": "cross_entropy", "classes": [0, 1, 2]})
-    'a classifier of 3 classes (softmax outputs, cross entropy; tanh hidden layers; layer sizes [2, 8, 3])'
-    """
-    return fmt.summary(list(meta["layer_sizes"]), meta)
-
-
-def check_kind(
-    path: str | os.PathLike[str], meta: Mapping[str, Any], kinds: Iterable[str], reader: str
-) -> None:
-    """Refuse a loaded model whose kind the reader cannot run, in one line.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The model's file, named in the message.
-    meta : dict
-        The metadata :func:`portable_net.load` returned.
-    kinds : iterable of {"classifier", "multilabel", "regressor"}
-        The kinds the reader runs.
-    reader : str
-        Who reads it, for the message ("Classifier.load").
-
-    Raises
-    ------
-    ValueError
-        One line naming the file and what it holds (:func:`describe`), when its kind is not
-        one of ``kinds``.
-
-    Examples
-    --------
-    >>> import portable_net as pn
-    >>> meta = {"layer_sizes": [2, 8, 1], "kind": "regressor", "activation": "relu",
-    ...         "output": "identity", "loss": "squared_error", "classes": None}
-    >>> pn.io.check_kind("reg.npz", meta, ["classifier"], "Classifier.load")
-    Traceback (most recent call last):
-    ...
-    ValueError: 'reg.npz' holds a regressor of 1 output (identity outputs, squared error; relu hidden layers; layer sizes [2, 8, 1]); Classifier.load reads a classifier
-    """
-    kinds = list(kinds)
-    if meta["kind"] not in kinds:
-        raise ValueError(
-            f"{str(path)!r} holds {describe(meta)}; {reader} reads "
-            + " or ".join(f"a {k}" for k in kinds)
-        )
-
-
 def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The checked weights (NumPy) and metadata document of the open file ``f``."""
     archive, members = open_archive(
@@ -519,7 +455,7 @@ def _read_document(path: Path, text: str) -> dict[str, Any]:
     if not (writer is None or isinstance(writer, str)):
         raise _bad(path, f"its portable_net version {writer!r} is not a version")
     if version == 1:
-        converted = fmt.from_version_1(sizes, document["metadata"], writer)
+        converted = from_version_1(sizes, document["metadata"], writer)
         if isinstance(converted, str):
             raise _bad(path, converted)
         document["model"], document["metadata"] = converted

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._backend import from_host
 from ..io import describe
-from . import _categorical, _columns, _data, _regression, _run
+from . import _categorical, _columns, _data, _regression, _run, _trained_on
 from ._args import (
     MAX_PER_CLASS,
     MAX_SEED,
@@ -110,15 +110,15 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     xp, device = _run.namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
     _run.check_kind(args.model, meta, ("classifier", "regressor"), NAME)
-    _data.apply_dialect(args, parser, meta)
+    _trained_on.apply_dialect(args, parser, meta)
     if args.label is None:
-        args.label = _data.recorded_label(meta)
+        args.label = _trained_on.recorded_label(meta)
     if meta["kind"] == "regressor":
         return _run_regression(args, params, meta, xp, device)
     classes = _run.classes_of(args.model, meta)
-    scaler = _data.standardizer_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(args.model, meta)
     encoding = _categorical.encoding_of(meta)
-    missing, fill = _data.missing_values(meta, labelled=True)
+    missing, fill = _trained_on.missing_values(meta, labelled=True)
     if encoding is None:
         X, labels, names, _ = _data.read(
             args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,
@@ -132,7 +132,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         )  # fmt: skip
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _data.class_indices(labels, classes, args.data, "--data")
-    X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")
+    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
     acc, loss, predicted = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on {args.data!r} is {loss}: its scores overflow")
@@ -195,15 +195,15 @@ def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, d
             f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
             "with one output: use portable_net.Regressor.load and its score"
         )
-    scaler = _data.standardizer_of(args.model, meta)
-    missing, fill = _data.missing_values(meta, labelled=True)
+    scaler = _trained_on.standardizer_of(args.model, meta)
+    missing, fill = _trained_on.missing_values(meta, labelled=True)
     X, labels, names, _ = _data.read(
         args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing, fill=fill
     )
     X = _columns.reordered(X, names, meta, args.data)
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _regression.real_targets(labels, args.data)
-    X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")
+    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         values = _regression.predict(params, meta, from_host(xp, X, params["W1"].dtype, device))
@@ -240,7 +240,7 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             f"{args.model!r}: its classes ({one_line(', '.join(map(str, classes)), 80)}) "
             f"are not the spiral's 0..{n_classes - 1}; evaluate it on its data with --data"
         )
-    scaler = _data.standardizer_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(args.model, meta)
     n_per_class = args.n_per_class
     if n_per_class is None:
         n_per_class = _recorded(args.model, data, "n_per_class", 100, 1, MAX_PER_CLASS)
@@ -270,7 +270,7 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if scaler is not None:  # the model learnt from standardized features
-        X_host = _data.standardized(scaler, _run.to_host(X), "the spiral")
+        X_host = _trained_on.standardized(scaler, _run.to_host(X), "the spiral")
         X = from_host(xp, X_host, X.dtype, device)
     acc, loss, _ = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores

@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _categorical, _columns, _data, _run
+from . import _categorical, _columns, _data, _run, _trained_on
 from ._args import (
     BadInput,
     Failure,
@@ -218,9 +218,9 @@ def read_points(
 def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     """The points to predict for (float64 NumPy), from POINTS or --data."""
     n_inputs = meta["layer_sizes"][0]
-    label = _data.recorded_label(meta)
+    label = _trained_on.recorded_label(meta)
     drop_names = (label,) if isinstance(label, str) else ()
-    missing, fill = _data.missing_values(meta, labelled=False)
+    missing, fill = _trained_on.missing_values(meta, labelled=False)
     encoding = _categorical.encoding_of(meta)
     if encoding is not None:  # text columns one-hot encoded as in training
         return _categorical.read_for_model(
@@ -275,13 +275,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _run.check_outputs(parser, {"--output": args.output}, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
     _run.check_kind(args.model, meta, ("classifier", "regressor"), NAME)
-    _data.apply_dialect(args, parser, meta)
+    _trained_on.apply_dialect(args, parser, meta)
     regression = meta["kind"] == "regressor"
     if regression and args.proba:
         parser.error("argument --proba: a regression model predicts values, not classes")
     classes = None if regression else _run.classes_of(args.model, meta)
-    scaler = _data.standardizer_of(args.model, meta)
-    points = _data.standardized(scaler, _points(args, meta), "the points")
+    scaler = _trained_on.standardizer_of(args.model, meta)
+    points = _trained_on.standardized(scaler, _points(args, meta), "the points")
     X = from_host(xp, points, params["W1"].dtype, device)
     way = {"activation": meta["activation"], "output": _run.output_layer(meta)}
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
