@@ -13,18 +13,13 @@ from ._args import BadInput
 __all__ = ["apply_dialect", "missing_values", "recorded_label", "standardized", "standardizer_of"]
 
 
-def standardizer_of(path: str, meta: dict[str, Any]) -> Any:
+def standardizer_of(meta: dict[str, Any]) -> Any:
     """The model's Standardizer (its ``preprocessing.standardize``, checked by the loader:
-    one mean and positive scale per input), or None."""
+    one finite mean and positive scale per input), or None."""
     from ..preprocessing import Standardizer
 
     saved = meta["preprocessing"]["standardize"]
-    if saved is None:
-        return None
-    try:
-        return Standardizer.from_dict(saved)
-    except ValueError as exc:
-        raise BadInput(f"{path!r}: its saved standardisation is unusable: {exc}") from None
+    return None if saved is None else Standardizer.from_dict(saved)
 
 
 def apply_dialect(args: argparse.Namespace, parser: argparse.ArgumentParser, meta: Any) -> None:

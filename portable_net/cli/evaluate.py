@@ -116,7 +116,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if meta["kind"] == "regressor":
         return _run_regression(args, params, meta, xp, device)
     classes = _run.classes_of(args.model, meta)
-    scaler = _trained_on.standardizer_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(meta)
     encoding = _categorical.encoding_of(meta)
     missing, fill = _trained_on.missing_values(meta, labelled=True)
     if encoding is None:
@@ -195,7 +195,7 @@ def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, d
             f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
             "with one output: use portable_net.Regressor.load and its score"
         )
-    scaler = _trained_on.standardizer_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(meta)
     missing, fill = _trained_on.missing_values(meta, labelled=True)
     X, labels, names, _ = _data.read(
         args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing, fill=fill
@@ -240,7 +240,7 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             f"{args.model!r}: its classes ({one_line(', '.join(map(str, classes)), 80)}) "
             f"are not the spiral's 0..{n_classes - 1}; evaluate it on its data with --data"
         )
-    scaler = _trained_on.standardizer_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(meta)
     n_per_class = args.n_per_class
     if n_per_class is None:
         n_per_class = _recorded(args.model, data, "n_per_class", 100, 1, MAX_PER_CLASS)

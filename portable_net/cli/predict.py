@@ -280,7 +280,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if regression and args.proba:
         parser.error("argument --proba: a regression model predicts values, not classes")
     classes = None if regression else _run.classes_of(args.model, meta)
-    scaler = _trained_on.standardizer_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(meta)
     points = _trained_on.standardized(scaler, _points(args, meta), "the points")
     X = from_host(xp, points, params["W1"].dtype, device)
     way = {"activation": meta["activation"], "output": _run.output_layer(meta)}
