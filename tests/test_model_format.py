@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import portable_net as pn
+from portable_net.cli import _regression as cli_regression
 from portable_net.cli import train as cli_train
 from portable_net.errors import ConvergenceWarning
 from tests._files import document, rewrite, write
@@ -100,21 +101,26 @@ def _function_regressor(tmp_path, activation):
     return path, "regressor", values.tolist(), X.sum(axis=1).tolist()
 
 
+def _interrupt_at_the_second_logged_step(monkeypatch, module):
+    """Ctrl-C where the command prints its second loss."""
+    calls = []
+
+    def loss_text(loss):
+        calls.append(loss)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return f"{loss:f}"
+
+    monkeypatch.setattr(module, "format_loss", loss_text)
+
+
 def _cli_classifier(tmp_path, activation, interrupted=False, monkeypatch=None):
     X, y = _data()
     labels = np.array(["ant", "bee", "cat"])[y]
     data = _csv(tmp_path / f"cli-{activation}.csv", X, labels.tolist())
     path = tmp_path / f"cli-{activation}{'-int' if interrupted else ''}.npz"
-    if interrupted:  # Ctrl-C at the second logged step
-        calls = []
-
-        def loss_text(loss):
-            calls.append(loss)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return f"{loss:f}"
-
-        monkeypatch.setattr(cli_train, "format_loss", loss_text)
+    if interrupted:
+        _interrupt_at_the_second_logged_step(monkeypatch, cli_train)
     status, _, err = call(
         "train", "--data", str(data), "--hidden", "4", "--steps", "40", "--log-every", "10",
         "--lr", "0.05", "--activation", activation, "--standardize", "--save", str(path),
@@ -129,16 +135,18 @@ def _cli_classifier(tmp_path, activation, interrupted=False, monkeypatch=None):
     return path, "classifier", [str(c) for c in np.asarray(meta["classes"])[index]], labels.tolist()
 
 
-def _cli_regressor(tmp_path, activation):
+def _cli_regressor(tmp_path, activation, interrupted=False, monkeypatch=None):
     X, _ = _data()
     target = X.sum(axis=1)
     data = _csv(tmp_path / f"clir-{activation}.csv", X, target.tolist())
     path = tmp_path / f"clir-{activation}.npz"
+    if interrupted:
+        _interrupt_at_the_second_logged_step(monkeypatch, cli_regression)
     status, _, err = call(
-        "train", "--data", str(data), "--task", "regression", "--hidden", "4", "--steps", "20",
-        "--lr", "0.01", "--activation", activation, "--save", str(path),
+        "train", "--data", str(data), "--task", "regression", "--hidden", "4", "--steps", "40",
+        "--log-every", "10", "--lr", "0.01", "--activation", activation, "--save", str(path),
     )  # fmt: skip
-    assert status == 0, err
+    assert status == (130 if interrupted else 0), err
     from portable_net.model import outputs
 
     params, _ = pn.load(path)
@@ -157,6 +165,7 @@ WRITERS = {
     "train --save": lambda t, a, m: _cli_classifier(t, a),
     "train --save, interrupted": lambda t, a, m: _cli_classifier(t, a, True, m),
     "train --task regression --save": lambda t, a, m: _cli_regressor(t, a),
+    "train --task regression --save, interrupted": lambda t, a, m: _cli_regressor(t, a, True, m),
 }
 
 
