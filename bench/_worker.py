@@ -8,7 +8,7 @@ allocator's peak for torch on a GPU (the input data included).
 Runs of ``portable_net.train`` also report which implementation ran (``"engine"``: the
 engine's class and settings, built here through :func:`portable_net.engines.engine_for` as
 ``train`` would, e.g. ``FusedEngine`` with its launch plan and whether a CUDA graph was
-captured, or ``PortableEngine`` when the fused kernels fell back) and the warnings raised
+captured, or ``EagerEngine`` when the fused kernels fell back) and the warnings raised
 (``"warnings"``), so that a fallback cannot pass for the fused step. JAX runs multiply float32
 matrices in float32 (``JAX_DEFAULT_MATMUL_PRECISION=highest``, not TF32).
 
@@ -71,7 +71,8 @@ def _ours(spec, X, y, params, used):
 
         blocks.BLOCK_ELEMENTS = blocks.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
 
-    engine = "eager" if spec.get("jit") is False else "auto"
+    # the spec's engine ("fused": CuPy's kernels, not the default until a GPU run proves them)
+    engine = spec.get("engine") or ("eager" if spec.get("jit") is False else "auto")
     if "graph_steps" in spec or "forward_examples" in spec:  # the fused CuPy engine's options
         from functools import partial
 

@@ -1,7 +1,7 @@
 """A small run of the fused CuPy step, for ``compute-sanitizer --tool memcheck``:
 ``python -m bench.fused_smoke``.
 
-Trains with the fused kernels (``engine="auto"`` on CuPy) at a few shapes that cover their
+Trains with the fused kernels (``engine="fused"`` on CuPy) at a few shapes that cover their
 paths: the case study's size in float64 and float32, launched one by one and as a CUDA graph,
 and a batch large enough for several examples per forward thread and several backward
 chunks, each against the portable step (``engine="eager"``) on the same data. CuPy's
@@ -41,7 +41,7 @@ def main() -> int:
         used = []
 
         def recording(*args, graph_steps=graph_steps, used=used):
-            inner = partial(fused_engine, graph_steps=graph_steps) if graph_steps else "auto"
+            inner = partial(fused_engine, graph_steps=graph_steps) if graph_steps else "fused"
             built = engines.engine_for(*args, engine=inner)
             used.append(built)
             return built

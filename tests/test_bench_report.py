@@ -15,8 +15,8 @@ def test_gpu_report_arithmetic(monkeypatch):
             return {"bytes_per_second": 2e10}
         if spec["kind"] == "roofline":
             return {"bytes_per_second": 4e12, "flops_per_second": 5e13}
-        if spec.get("jit") is False:
-            return {"seconds_per_step": 1e-3, "engine": "PortableEngine"}
+        if suite.expected_engine(spec) == "EagerEngine":
+            return {"seconds_per_step": 1e-3, "engine": "EagerEngine"}
         graph = {"graph_steps": 16, "graph_captured": True} if spec.get("graph_steps") else {}
         return {"seconds_per_step": 2e-4, "engine": "FusedEngine", **graph}
 
@@ -45,9 +45,9 @@ def test_gpu_report_arithmetic(monkeypatch):
     assert large["peak_limit_bytes"] == 2 * n * (2 * 4 + 8) + n * h * 4
     assert g["small"]["ratio"] == 0.5
     variants = {a["variant"] for a in g["ablation"]}
-    assert "portable path (jit=False)" in variants
-    jit_off = [c for c in calls if c.get("jit") is False]
-    assert jit_off and all(c["backend"] == "cupy" for c in jit_off)
+    assert {"eager step (the default)", "fused (engine='fused')"} <= variants
+    fused = [c for c in calls if c.get("engine") == "fused"]
+    assert fused and all(c["backend"] == "cupy" for c in fused)
     text = "\n".join(suite.gpu_lines(g))
     assert "600x faster than NumPy" in text
     assert "ratio 0.50" in text
@@ -66,7 +66,7 @@ def test_a_fallback_or_a_failed_worker_is_a_failure_not_a_row(monkeypatch):
         if spec.get("graph_steps"):
             return {"seconds_per_step": 2e-4, "engine": "FusedEngine", "graph_captured": False,
                     "graph_error": "capture unsupported"}  # fmt: skip
-        return {"seconds_per_step": 1e-3, "engine": "PortableEngine",
+        return {"seconds_per_step": 1e-3, "engine": "EagerEngine",
                 "warnings": ["RuntimeWarning: the fused CuPy step is unavailable"]}  # fmt: skip
 
     monkeypatch.setattr(suite, "worker", fake_worker)
@@ -77,14 +77,15 @@ def test_a_fallback_or_a_failed_worker_is_a_failure_not_a_row(monkeypatch):
     assert "large" not in g and g["cpu_copy_bytes_per_second"] == 2e10
     # the run goes on without the roofline: the ablation is measured, its fallbacks flagged
     errors = [f["error"] for f in failures[1:]]
-    assert any("ran PortableEngine, not FusedEngine" in e and "unavailable" in e for e in errors)
+    assert any("ran EagerEngine, not FusedEngine" in e and "unavailable" in e for e in errors)
     assert any("no CUDA graph was captured (capture unsupported)" in e for e in errors)
-    assert not any(f["spec"].get("jit") is False for f in failures)  # that one is portable
+    # the default (eager) ran what it names
+    assert not any(suite.expected_engine(f["spec"]) == "EagerEngine" for f in failures)
     by_variant = {a["variant"]: a["engine"] for a in g["ablation"]}
-    assert by_variant["fused (default)"] == "PortableEngine"
+    assert by_variant["fused (engine='fused')"] == "EagerEngine"
     assert "no graph" in by_variant["fused, CUDA graphs of 16 steps"]
     text = "\n".join(suite.gpu_lines(g))
-    assert "roofline was not measured" in text and "PortableEngine" in text
+    assert "roofline was not measured" in text and "EagerEngine" in text
 
 
 def test_fused_step_flop_count_by_hand():

@@ -457,3 +457,24 @@ def test_gradcheck_s_fail_above_default_is_the_library_s_wrong():
     from portable_net.cli import gradcheck as command
 
     assert command.WRONG == gradcheck.WRONG
+
+
+def test_train_s_engine_option_names_train_s_engines(capsys):
+    """--engine takes train's engine names; the run on NumPy with each is the same run (the
+    arranged step to the order of a few roundings), and fused refuses NumPy's arrays."""
+    from portable_net import engines
+    from portable_net.cli import _training
+
+    assert _training.ENGINE_NAMES == engines.ENGINE_NAMES
+    out = {}
+    for engine in ("auto", "eager", "core"):
+        assert main(["train", "--steps", "20", "--log-every", "10", "--engine", engine,
+                     "--json"]) == 0  # fmt: skip
+        out[engine] = json.loads(capsys.readouterr().out)
+    assert out["auto"]["history"] == out["eager"]["history"]
+    np.testing.assert_allclose(out["core"]["history"]["loss"], out["eager"]["history"]["loss"],
+                               rtol=1e-12)  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--steps", "2", "--engine", "fused"])
+    assert info.value.code == 2
+    assert "fused runs CuPy's kernels: it needs --backend cupy" in capsys.readouterr().err

@@ -13,6 +13,10 @@ from ..constraints import ESTIMATOR
 from ..hyperparameters import DEFAULT_RATES, HYPERPARAMETERS
 from ._args import MODEL_DEFAULTS, Failure, add_hyperparameter, add_option
 
+#: train(engine=...)'s names (portable_net.engines.ENGINE_NAMES, which imports the array
+#: libraries' adapters: kept here for --help; tests hold the two equal)
+ENGINE_NAMES = ("auto", "eager", "core", "fused")
+
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """How the weights are learnt: each option here is one keyword of portable_net.train
@@ -60,6 +64,15 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     add_hyperparameter(parser, "n_iter_no_change")
     add_hyperparameter(parser, "activation")
     add_hyperparameter(parser, "n_jobs")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_NAMES,
+        default="auto",
+        help="how the steps run, every choice the same step: auto (the library's own way: "
+        "compiled on JAX), eager (the step called step by step), core (without the faster "
+        "arrangement: the reference), fused (CuPy's fused CUDA kernels, not yet proven on a "
+        "GPU) (default: auto)",
+    )
 
 
 def training_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,6 +96,7 @@ def training_settings(args: argparse.Namespace) -> dict[str, Any]:
         "n_iter_no_change": args.patience,
         "activation": args.activation,
         "n_jobs": args.threads,
+        "engine": args.engine,
     }
 
 
@@ -107,6 +121,8 @@ def format_loss(loss: float) -> str:
 
 
 def check_training_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    if args.engine == "fused" and args.backend != "cupy":
+        parser.error("argument --engine: fused runs CuPy's kernels: it needs --backend cupy")
     if args.nesterov and (args.optimizer != "sgd" or args.momentum == 0.0):
         parser.error("argument --nesterov: needs --optimizer sgd and --momentum > 0")
     if args.optimizer == "adam" and args.momentum != 0.0:
