@@ -296,8 +296,10 @@ def read_arrays(
     max_bytes: int,
     max_members: int = 64,
     max_ratio: float = 1000,
+    float64_bytes: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` archive, by name, within ``max_bytes`` of data in all.
+    """Every array of an ``.npz`` archive, by name, within ``max_bytes`` of data in all
+    (``float64_bytes``: also counted as float64, what a data file's features become).
 
     Only a regular file is opened (a FIFO never blocks); the archive is checked as
     :func:`open_archive` checks it, then every member's ``.npy`` header before any data is
@@ -330,7 +332,10 @@ def read_arrays(
                         headers[key] = read_header(path, stream, key, what=what)
                     if headers[key][2].hasobject:
                         raise refusal(path, what, f"its entry {key!r} holds objects (pickled data)")
-                total = sum(math.prod(s) * d.itemsize for s, _, d in headers.values())
+                total = sum(
+                    math.prod(s) * max(d.itemsize, 8 if float64_bytes else 0)
+                    for s, _, d in headers.values()
+                )
                 if total > max_bytes:
                     raise refusal(
                         path,

@@ -140,7 +140,8 @@ def open_output(
             yield f
         return
     directory, base = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(directory, base), suffix=".tmp",
+                               dir=directory)  # fmt: skip
     try:
         with os.fdopen(fd, "wb") as file, _opened(file, encoding) as f:
             yield f
@@ -157,6 +158,26 @@ def open_output(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: the bytes of a temporary name beyond its prefix: mkstemp's 8 random characters, ".tmp"
+_TEMPORARY_TAIL = 8 + len(".tmp")
+
+
+def _temporary_prefix(directory: str, base: str) -> str:
+    """``.{base}.``, the start of the temporary file's name beside ``base``, shortened (never
+    the user's name itself) to fit the file system's limit on a name's bytes with the
+    random tail mkstemp adds."""
+    try:
+        limit = os.pathconf(directory or ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    limit = 255 if limit is None or limit < 32 else limit
+    budget = limit - _TEMPORARY_TAIL - 2  # the two dots
+    name = base
+    while len(os.fsencode(name)) > budget:  # whole characters off the end: still decodable
+        name = name[: max(0, len(name) - max(1, (len(os.fsencode(name)) - budget) // 4))]
+    return f".{name}."
 
 
 class _Stream(io.RawIOBase):

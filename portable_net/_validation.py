@@ -136,6 +136,32 @@ def check_labels(
         )
 
 
+#: the most values of the one-hot targets (rows x classes) a run makes: 2**27, 1 GiB in
+#: float64 (training holds a few arrays of this size: the targets, the scores, their
+#: gradient); more is refused before anything that size is allocated
+MAX_ONE_HOT_VALUES = 2**27
+
+
+def one_hot_problem(n_rows: int, n_classes: int) -> str | None:
+    """Why targets of ``n_rows`` rows and ``n_classes`` classes are refused (their one-hot
+    matrix over ``MAX_ONE_HOT_VALUES``), or None."""
+    values = int(n_rows) * int(n_classes)
+    if values <= MAX_ONE_HOT_VALUES:
+        return None
+    return (
+        f"{n_rows:,} rows x {n_classes:,} classes make one-hot targets of {values:,} values, "
+        f"over the limit of {MAX_ONE_HOT_VALUES:,} (2**27, 1 GiB in float64): use fewer "
+        "rows or fewer classes"
+    )
+
+
+def check_one_hot(n_rows: int, n_classes: int) -> None:
+    """ValueError when targets of this many rows and classes are over the one-hot limit."""
+    problem = one_hot_problem(n_rows, n_classes)
+    if problem:
+        raise ValueError(f"y: {problem}")
+
+
 def check_params(params: Any) -> int:
     """params must be a dict W1, b1, ..., WL, bL of chained shapes; returns L."""
     if not isinstance(params, Mapping):

@@ -1,14 +1,18 @@
-"""Saved models: one ``.npz`` file of weights and plain metadata, never pickled.
+"""Saved models: one ``.npz`` file of weights and plain metadata, never pickled, one format
+for every writer (:func:`save`, ``Classifier.save``, ``Regressor.save``, ``portable-net
+train --save``) and one reader (:func:`load`, which ``Classifier.load``, ``Regressor.load``,
+``portable-net predict`` and ``evaluate`` call).
 
 The file holds one array per parameter (``W1``, ``b1``, ...) and one 0-d string array,
-``_metadata``, with a JSON document: the layer sizes, the dtype, the library version and
-whatever the caller passed (the training settings, the history, ...). Loading reads it with
+``_metadata``, with a JSON document: the layer sizes, the dtype, the library version, what
+the model is (its kind, activation, output layer and loss, classes with their dtype,
+preprocessing and CSV dialect: :mod:`portable_net._model_format`) and whatever plain data the
+caller passed (the training settings, the history, ...). Loading reads it with
 ``allow_pickle=False``, checks everything and puts the weights in any backend's arrays.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import stat
@@ -16,60 +20,49 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import array_api_compat
 import numpy as np
 
+from . import _model_format as fmt
 from ._backend import float_dtype, resolve_device, to_host, to_namespace
+from ._legacy import from_version_1
+from ._metadata import MAX_DEPTH, check_fields, parse, plain
+from ._model_format import MODEL_KEYS, check_kind, describe
 from ._npz import READ_ERRORS, Refused, one_line, open_archive, read_data, read_header, refusal
 from ._output import check_output, open_output, write_output
 from ._validation import check_float_dtype, layer_sizes
 from ._version import __version__
 
-__all__ = ["check_output", "load", "open_output", "save", "write_output"]
+__all__ = ["check_kind", "check_output", "describe", "load", "open_output", "save", "write_output"]
 
-_FORMAT = "portable_net model"
-_FORMAT_VERSION = 1
 _METADATA_KEY = "_metadata"
-#: metadata names that save() fills in itself
-_RESERVED = ("layer_sizes", "dtype", "portable_net_version")
+#: the names save() fills in itself (the library version, the layer sizes and dtype of the
+#: weights, the format) and the model description's, which are its keywords
+_RESERVED = ("layer_sizes", "dtype", "portable_net_version", "format_version", *MODEL_KEYS)
+#: metadata names that said what the model is before the file had its own fields for it:
+#: refused (a reader would not apply them), with the keyword to use
+_MOVED = {
+    "task": "kind='regressor'",
+    "standardize": "preprocessing={'standardize': ...}",
+    "categorical": "preprocessing={'categorical': ...}",
+    "feature_names": "preprocessing={'feature_names': ...}",
+    "missing": "preprocessing={'missing': ...}",
+}
 
 
-def _plain(value: Any, where: str) -> Any:
-    """``value`` as JSON-able plain data (numbers, strings, lists, dicts), or a TypeError."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"metadata {where} must be finite to be stored, got {value}")
-        return value
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"metadata {where} must have string keys, got {k!r}")
-            out[k] = _plain(v, f"{where}[{k!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hasattr(value, "steps") and hasattr(value, "loss"):  # a History
-        return {
-            "steps": _plain(list(value.steps), f"{where}.steps"),
-            "loss": _plain(list(value.loss), f"{where}.loss"),
-            "final_loss": _plain(getattr(value, "final_loss", None), f"{where}.final_loss"),
-        }
-    if array_api_compat.is_array_api_obj(value):
-        return _plain(to_host(value).tolist(), where)
-    raise TypeError(
-        f"metadata {where} must be plain data (numbers, strings, lists, dicts, arrays), "
-        f"not {type(value).__name__}"
-    )
-
-
-def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: Any) -> Path:
-    """Save a model's parameters and plain metadata to one ``.npz`` file.
+def save(
+    path: str | os.PathLike[str],
+    params: Mapping[str, Any],
+    *,
+    kind: str = "classifier",
+    activation: str = "relu",
+    output: str | None = None,
+    classes: Any = None,
+    classes_dtype: str | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    dialect: Mapping[str, Any] | None = None,
+    **metadata: Any,
+) -> Path:
+    """Save a model's parameters, what the model is, and plain metadata to one ``.npz`` file.
 
     Parameters
     ----------
@@ -82,13 +75,40 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
         to one, such as ``/dev/stdout``) is written through, never replaced.
     params : dict of arrays
         ``W1, b1, ..., WL, bL`` of any supported library and device (moved to the host).
+    kind : {"classifier", "multilabel", "regressor"}, default "classifier"
+        What the model answers: one class per point (what :func:`train` trains), a set of
+        labels, or real values.
+    activation : {"relu", "tanh", "logistic", "identity"}, default "relu"
+        The hidden layers' activation (the one the model was trained with: :func:`train`'s
+        ``activation``).
+    output : {"softmax", "logistic", "identity"} or None
+        The output layer; None: the kind's (softmax for a classifier, one logistic output for
+        a classifier of one output, logistic for multilabel, identity for a regressor). The
+        file records the loss that goes with it (cross-entropy, binary cross-entropy,
+        squared error).
+    classes : list or array, optional
+        A classifier's labels, distinct and sorted, one per output (two for one logistic
+        output); None: the output indices ``0..K-1`` (what :func:`predict` returns). A
+        regressor has none.
+    classes_dtype : str, optional
+        The NumPy dtype the labels come back as; None: the labels' own (``int64`` for
+        integers, ``<U5`` for texts of up to 5 characters). It must hold every label exactly.
+    preprocessing : dict, optional
+        What is done to a point before the network: some of ``feature_names`` (one per
+        input, for taking columns by name), ``standardize`` (``{"mean", "scale"}``, one per
+        input), ``categorical`` (``{"columns", "categories"}``) and ``missing``
+        (``{"policy": "error" | "drop" | "mean", "fill": [...]}``); the others are recorded
+        as none.
+    dialect : dict, optional
+        The CSV files the model reads: some of ``delimiter``, ``decimal`` and ``label``.
     **metadata
         Plain data kept with the weights: numbers, strings, None, lists and dicts of them,
         small arrays (stored as lists) and :class:`History` objects (stored as a dict of
         ``steps``, ``loss``, ``final_loss``). The file also records ``layer_sizes``,
         ``dtype`` and ``portable_net_version``; ``layer_sizes`` and ``dtype`` may be
-        passed (e.g. when re-saving what :func:`load` returned) but must agree with
-        ``params``, and ``portable_net_version`` is always the version writing the file.
+        passed (e.g. when re-saving what :func:`load` returned, with ``loss`` and
+        ``format_version``) but must agree with ``params``, and ``portable_net_version`` is
+        always the version writing the file.
 
     Returns
     -------
@@ -98,7 +118,9 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
     Raises
     ------
     TypeError, ValueError
-        For parameters that are not a model, or metadata that is not plain data.
+        For parameters that are not a model, a description that does not fit them (a
+        regressor with classes, three classes for two outputs, an unknown activation), or
+        metadata that is not plain data.
     PermissionError
         When the file exists and is read-only, or the directory cannot be written.
     OSError
@@ -131,30 +153,48 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
             f"{ {k: str(w.dtype) for k, w in weights.items()} }"
         )
     dtype = dtypes.pop()
+    for key, keyword in _MOVED.items():
+        if key in metadata:
+            raise TypeError(
+                f"metadata {key!r} is part of what the model is: pass {keyword} (no reader "
+                "would apply it as metadata)"
+            )
     for key in ("layer_sizes", "dtype"):
         if key in metadata:
-            given = _plain(metadata[key], repr(key))
+            given = plain(metadata[key], repr(key))
             actual = sizes if key == "layer_sizes" else dtype
             if given != actual:
                 raise ValueError(
                     f"metadata {key!r} is {given!r} but params have {key.replace('_', ' ')} "
                     f"{actual!r}; leave it out, it is recorded from params"
                 )
+    model = fmt.build(
+        sizes, kind=kind, activation=activation, output=output, classes=classes,
+        classes_dtype=classes_dtype, preprocessing=preprocessing, dialect=dialect,
+        loss=metadata.get("loss"),
+    )  # fmt: skip
     user = {
-        k: _plain(v, repr(k)) for k, v in metadata.items() if k not in _RESERVED
+        k: plain(v, repr(k)) for k, v in metadata.items() if k not in _RESERVED
     }  # checked before anything is written
     document = {
-        "format": _FORMAT,
-        "format_version": _FORMAT_VERSION,
+        "format": fmt.FORMAT,
+        "format_version": fmt.FORMAT_VERSION,
         "portable_net_version": __version__,
         "layer_sizes": sizes,
         "dtype": dtype,
+        "model": model,
         "metadata": user,
     }
     # Any: a dict of arrays could name savez' own keyword (allow_pickle); these keys cannot
     arrays: dict[str, Any] = {key: weights[key] for key in sorted(weights, key=_param_order)}
-    arrays[_METADATA_KEY] = np.array(json.dumps(document))  # a 0-d unicode array, no pickle
+    arrays[_METADATA_KEY] = np.array(_json(document))  # a 0-d unicode array, no pickle
     return write_output(path, lambda f: np.savez(f, **arrays))
+
+
+def _json(document: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(document)
 
 
 def _param_order(key: str) -> tuple[int, str]:
@@ -163,17 +203,19 @@ def _param_order(key: str) -> tuple[int, str]:
 
 # --- limits of what load reads, all checked before the data they bound is read ----------
 
-#: the weights of one model, in bytes (4 GiB: a float64 net of half a billion parameters)
+#: the weights of one model, in bytes (4 GiB: a float64 net of half a billion parameters);
+#: they must also fit in the memory available (``MemAvailable`` where the system says it)
 MAX_WEIGHT_BYTES = 2**32
 #: the metadata document, in bytes as stored (a 0-d unicode array: 4 bytes per character)
 MAX_METADATA_BYTES = 2**26
 #: how deeply the metadata's lists and dicts may nest
-MAX_METADATA_DEPTH = 64
+MAX_METADATA_DEPTH = MAX_DEPTH
 #: zip members: a weight and a bias per layer, and the metadata
 MAX_MEMBERS = 2 * 1024 + 1
 #: a deflated member larger than 1 MiB may inflate to at most this many times its compressed
-#: size (model weights barely compress; save stores them uncompressed)
-MAX_COMPRESSION_RATIO = 100
+#: size (model weights barely compress; save stores them uncompressed): a file's weights take
+#: at most this many times the file's size in memory
+MAX_COMPRESSION_RATIO = 20
 _WHAT = "portable_net model"
 
 
@@ -193,7 +235,9 @@ def load(
     unencrypted, within the file and of a sane compression ratio; the metadata is read first
     (at most ``MAX_METADATA_BYTES``, nested at most ``MAX_METADATA_DEPTH`` deep); every
     weight's ``.npy`` header must then declare exactly the shape and dtype of the layer sizes
-    in the metadata (at most ``MAX_WEIGHT_BYTES`` in all) before its data is read.
+    in the metadata (at most ``MAX_WEIGHT_BYTES`` in all, and no more than the memory
+    available) before its data is read: a file's weights take at most
+    ``MAX_COMPRESSION_RATIO`` times its size in memory, however large the sizes it declares.
 
     Parameters
     ----------
@@ -211,8 +255,15 @@ def load(
         ``W1, b1, ..., WL, bL`` in the saved dtype (a backend without float64, such as JAX
         without x64, gets its default float and a warning).
     metadata : dict
-        What was passed to :func:`save`, plus ``layer_sizes``, ``dtype`` and
-        ``portable_net_version`` (the version that wrote the file).
+        What was passed to :func:`save` as metadata, plus ``layer_sizes``, ``dtype``,
+        ``portable_net_version`` (the version that wrote the file), ``format_version`` and
+        what the model is, every field always there and checked: ``kind``,
+        ``activation``, ``output``, ``loss``, ``classes`` and ``classes_dtype`` (None for
+        a regressor), ``preprocessing`` (a dict of ``feature_names``, ``standardize``,
+        ``categorical``, ``missing``, each None where there is none) and ``dialect`` (None,
+        or a dict of ``delimiter``, ``decimal``, ``label``). A file of the first format
+        (written before the file said what its model is) loads when its records say all
+        this exactly, and is refused, naming the version that wrote it, when they do not.
 
     Raises
     ------
@@ -224,8 +275,9 @@ def load(
         Naming the file and the problem, for anything else: not a regular file, unreadable
         (permissions, I/O errors), not an ``.npz`` file, truncated or corrupted, compressed
         with another method or encrypted, over the limits above, holding object (pickled)
-        arrays, lacking a weight or the metadata, or holding weights of the wrong shape or
-        dtype or with NaN or infinite values.
+        arrays, lacking a weight or the metadata, holding weights of the wrong shape or
+        dtype or with NaN or infinite values, or a model description that is incomplete or
+        does not fit its weights.
 
     Examples
     --------
@@ -237,6 +289,8 @@ def load(
     >>> params, meta = pn.load(path)  # xp="torch", device="cuda:0": onto another backend
     >>> meta["layer_sizes"], meta["steps"], meta["dtype"]
     ([2, 100, 3], 10000, 'float64')
+    >>> meta["kind"], meta["activation"], meta["output"], meta["classes"]
+    ('classifier', 'relu', 'softmax', [0, 1, 2])
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, not {type(path).__name__}")
@@ -278,6 +332,8 @@ def load(
         layer_sizes=list(sizes),
         dtype=dtype,
         portable_net_version=document["portable_net_version"],
+        format_version=document["format_version"],
+        **document["model"],
     )
     return params, metadata
 
@@ -305,7 +361,7 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
             text = read_data(
                 path, stream, meta_info, _METADATA_KEY, shape, fortran, mdtype, what=_WHAT
             )
-        document = _read_document(path, text)
+        document = _read_document(path, str(text[()]))
         sizes, dtype = document["layer_sizes"], document["dtype"]
         n_layers = len(sizes) - 1
         shapes: dict[str, tuple[int, ...]] = {}
@@ -318,6 +374,13 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
                 path,
                 f"its layer sizes {sizes} declare {total} bytes of weights, over the limit "
                 f"of {MAX_WEIGHT_BYTES}",
+            )
+        available = available_memory()
+        if available is not None and total > available:
+            raise _bad(
+                path,
+                f"its layer sizes {sizes} declare {total} bytes of weights, more than the "
+                f"{available} bytes of memory available",
             )
         for key in shapes:
             if key not in members:
@@ -344,40 +407,35 @@ def _read_model(path: Path, f: Any) -> tuple[dict[str, np.ndarray], dict[str, An
     return raw, document
 
 
-def _depth(value: Any) -> int:
-    """How deeply lists and dicts nest in a JSON value (iteratively: no recursion)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (list, dict)):
-            deepest = max(deepest, level)
-            if level > MAX_METADATA_DEPTH:
-                break
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
-    """The JSON metadata document, checked."""
+def available_memory() -> int | None:
+    """The bytes of memory the system says are available (Linux's ``MemAvailable``), or
+    None where it does not say."""
     try:
-        document = json.loads(str(raw[()]), parse_constant=_no_constant, parse_float=_finite)
-    except _NonFinite as exc:
-        raise _bad(path, f"its metadata holds the number {exc} (save never writes it)") from None
-    except json.JSONDecodeError as exc:
-        raise _bad(path, f"its metadata is not valid JSON ({one_line(exc)})") from None
-    except RecursionError:
-        raise _bad(path, "its metadata nests lists or dicts too deeply") from None
-    if _depth(document) > MAX_METADATA_DEPTH:
-        raise _bad(path, f"its metadata nests lists or dicts over {MAX_METADATA_DEPTH} levels deep")
-    if not isinstance(document, dict) or document.get("format") != _FORMAT:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _read_document(path: Path, text: str) -> dict[str, Any]:
+    """The JSON document, checked: format 2 as it is, format 1 as its records say."""
+    document, problem = parse(text)
+    if problem:
+        raise _bad(path, problem)
+    if not isinstance(document, dict) or document.get("format") != fmt.FORMAT:
         raise _bad(path, "its metadata does not describe a portable_net model")
     version = document.get("format_version")
-    if not isinstance(version, int) or version > _FORMAT_VERSION:
+    writer = document.get("portable_net_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _bad(path, f"its format version {version!r} is not a version of the format")
+    if version > fmt.FORMAT_VERSION:
         raise _bad(
             path,
-            f"it has format version {version!r}; this portable_net reads up to "
-            f"{_FORMAT_VERSION} (upgrade portable_net)",
+            f"it has format version {version} (written by portable_net {writer!r}); this "
+            f"portable_net {__version__} reads up to {fmt.FORMAT_VERSION} (upgrade portable_net)",
         )
     sizes = document.get("layer_sizes")
     if (
@@ -394,106 +452,21 @@ def _read_document(path: Path, raw: np.ndarray) -> dict[str, Any]:
         raise _bad(path, f"its dtype {document.get('dtype')!r} is not float32 or float64")
     if not isinstance(document.get("metadata"), dict):
         raise _bad(path, "its metadata is not a dict")
-    _check_fields(path, document["metadata"])
+    if not (writer is None or isinstance(writer, str)):
+        raise _bad(path, f"its portable_net version {writer!r} is not a version")
+    if version == 1:
+        converted = from_version_1(sizes, document["metadata"], writer)
+        if isinstance(converted, str):
+            raise _bad(path, converted)
+        document["model"], document["metadata"] = converted
+    else:
+        problem = fmt.problem(sizes, document.get("model"))
+        if problem:
+            raise _bad(path, problem)
+    problem = check_fields(document["metadata"]) or fmt.settings_problem(
+        sizes, document["model"], document["metadata"]
+    )
+    if problem:
+        raise _bad(path, problem)
     document.setdefault("portable_net_version", None)
     return document
-
-
-class _NonFinite(ValueError):
-    """NaN or an infinity in the metadata's JSON (``NaN``, ``Infinity``, ``1e400``)."""
-
-
-def _no_constant(text: str) -> float:
-    raise _NonFinite(text)
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _NonFinite(text)
-    return value
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_count(v: Any) -> bool:
-    return _is_int(v) and 0 <= v < 2**63
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_list_of(check: Any) -> Any:
-    return lambda v: isinstance(v, list) and all(check(x) for x in v)
-
-
-def _or_none(check: Any) -> Any:
-    return lambda v: v is None or check(v)
-
-
-_SIZES = (lambda v: _is_count(v) or _is_list_of(_is_count)(v), "an integer or a list of them")
-_NUMBERS = (_or_none(_is_list_of(_is_number)), "a list of numbers")
-_NUMBER = (_or_none(_is_number), "a number")
-_is_str = lambda v: isinstance(v, str)  # noqa: E731
-_ACTIVATION = (lambda v: v in ("identity", "logistic", "tanh", "relu"), "an activation's name")
-#: the metadata fields that the library's own readers use (Classifier.load, the command
-#: line) and what each must be when present, so that no reader meets a value of the wrong
-#: type (TypeError, OverflowError) but load's one ValueError naming the file and the field
-_FIELDS: dict[str, tuple[Any, str]] = {
-    "classes": (_is_list_of(lambda c: isinstance(c, (int, float, str))), "a list of labels"),
-    "classes_dtype": (_or_none(_is_str), "a dtype's name"),
-    "n_features_in": (_or_none(_is_count), "an integer"),
-    "settings": (lambda v: isinstance(v, dict), "a dict"),
-    "settings.hidden_layer_sizes": _SIZES,
-    "settings.hidden_sizes": _SIZES,
-    "settings.activation": _ACTIVATION,
-    "activation": _ACTIVATION,
-    "fitted": (lambda v: isinstance(v, dict), "a dict"),
-    "fitted.out_activation_": (lambda v: v in ("softmax", "logistic", "identity"), "a name"),
-    "fitted.multilabel": (lambda v: isinstance(v, bool), "true or false"),
-    "fitted.n_features_in_": (_or_none(_is_count), "an integer"),
-    "fitted.n_iter_": (_is_count, "an integer"),
-    "fitted.t_": (_is_count, "an integer"),
-    "fitted.loss_curve_": _NUMBERS,
-    "fitted.validation_scores_": _NUMBERS,
-    "fitted.loss_": _NUMBER,
-    "fitted.best_loss_": _NUMBER,
-    "fitted.best_validation_score_": _NUMBER,
-    "fitted.feature_names_in_": (_or_none(_is_list_of(_is_str)), "a list of strings"),
-    "standardize": (_or_none(lambda v: isinstance(v, dict)), "a dict"),
-}
-
-
-def _check_fields(path: Path, metadata: dict[str, Any]) -> None:
-    """Each field of ``_FIELDS`` present in ``metadata`` is of its kind; and the classes
-    fit their recorded dtype."""
-    for name, (check, expected) in _FIELDS.items():
-        outer, _, inner = name.partition(".")
-        value = metadata.get(outer)
-        if inner:
-            if not isinstance(value, dict) or inner not in value:
-                continue
-            value = value[inner]
-        elif outer not in metadata:
-            continue
-        if not check(value):
-            raise _bad(path, f"its metadata field {name!r} is {_shown(value)}, not {expected}")
-    kind = metadata.get("classes_dtype")
-    if isinstance(kind, str) and "classes" in metadata:
-        try:  # a labels' dtype, converted within the metadata's own limit of bytes
-            dtype = np.dtype(kind)
-            if dtype.kind not in "biufUS" or dtype.itemsize * len(metadata["classes"]) > (
-                MAX_METADATA_BYTES
-            ):
-                raise TypeError(f"{dtype} is not a dtype of these labels")
-            np.asarray(metadata["classes"], dtype=dtype)
-        except (TypeError, ValueError, OverflowError) as exc:
-            why = f"do not fit its 'classes_dtype' {_shown(kind)} ({one_line(exc)})"
-            raise _bad(path, f"its metadata field 'classes' {why}") from None
-
-
-def _shown(value: Any) -> str:
-    return one_line(ValueError(repr(value)))[:60]

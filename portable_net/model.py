@@ -16,6 +16,7 @@ import numpy as np
 
 from . import network
 from ._backend import (
+    array_namespace,
     float_dtype,
     from_host,
     namespace_and_device,
@@ -30,6 +31,7 @@ from ._validation import (
     check_floating_params,
     check_int,
     check_labels,
+    check_one_hot,
     check_params,
     check_real,
     value_summary,
@@ -132,9 +134,13 @@ def scores(
 
 
 def check_inputs(
-    params: Any, X: Any, y: Any = None
+    params: Any, X: Any, y: Any = None, *, one_hot: bool = True
 ) -> tuple[ModuleType, Any, int, Params, Any, Any]:
     """Check params, X (and y) and return (xp, device, n_layers, params in X's dtype, X, y).
+
+    Labels ``y`` are made one-hot targets (training, the loss) unless ``one_hot`` is False
+    (the accuracy): rows x classes over ``MAX_ONE_HOT_VALUES`` are refused here, before
+    anything of that size is allocated.
 
     Arrays that record an autograd graph come back outside it (the same memory, no graph):
     the computations are hand-written backprop, and their results do not require grad.
@@ -149,6 +155,8 @@ def check_inputs(
     n_classes = params[f"W{n_layers}"].shape[1]
     if y is not None:
         check_labels(xp, y, X.shape[0], n_classes, bounds=False)
+        if one_hot:
+            check_one_hot(int(X.shape[0]), int(n_classes))
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
     # the values: one reduction each, in one program where the library compiles
@@ -315,7 +323,7 @@ def accuracy(params: Mapping[str, Any], X: Any, y: Any, *, activation: str = "re
     0.53
     """
     activation_pair(activation)  # raises for an unknown name
-    xp, _, n_layers, params, X, y = check_inputs(params, X, y)
+    xp, _, n_layers, params, X, y = check_inputs(params, X, y, one_hot=False)
     hits = sum(
         int(_hits(xp, params, X[a:b, ...], y[a:b], n_layers, activation))
         for a, b in _row_blocks(params, n_layers, X.shape[0])
@@ -335,6 +343,41 @@ def outputs(
     parts = [_outputs(xp, params, X[a:b, ...], n_layers, activation, output)
              for a, b in _row_blocks(params, n_layers, X.shape[0])]  # fmt: skip
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def class_probabilities(
+    params: Mapping[str, Any], X: Any, *, activation: str, output: str, multilabel: bool = False
+) -> Any:
+    """Each class's probability (N, K) of the rows of X: the output layer's values, and for
+    one logistic output of two classes ``P(class 0) = 1 - P(class 1)`` beside it (a
+    multilabel classifier's outputs are each label's own)."""
+    out = outputs(params, X, activation=activation, output=output)
+    if output == "logistic" and not multilabel:
+        xp = array_namespace(out)
+        return xp.concat([1.0 - out, out], axis=1)
+    return out
+
+
+def mean_loss(
+    params: Mapping[str, Any], X: Any, y: Any, *, activation: str = "relu", output: str = "softmax"
+) -> Any:
+    """The mean data loss (0-d, no L2 term) of the output layer ``output`` on the rows of X,
+    as training computes it: ``y`` holds class indices for softmax outputs, the real targets
+    (N, K) of the others. ``loss_and_grads(..., reg=0)``'s loss, for any output layer."""
+    from .targets import check_targets
+
+    activation_pair(activation)  # raises for an unknown name
+    output_loss(output)
+    labels = output == "softmax"
+    xp, _, n_layers, params, X, checked = check_inputs(params, X, y if labels else None)
+    k = params[f"W{n_layers}"].shape[1]
+    rows = one_hot(xp, checked, k, X.dtype) if labels else check_targets(xp, X, y, k)
+    data = network.step_data(xp, X, rows)
+    packed = network.pack(xp, params, n_layers)
+    return network.mean_loss(
+        xp, packed, data.Xt1, data.onehot, 0.0, int(X.shape[1]), activation=activation,
+        output=output,
+    )  # fmt: skip
 
 
 def decided_labels(

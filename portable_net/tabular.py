@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -43,6 +43,12 @@ PathLike = str | os.PathLike[str]
 
 #: the most arrays an ``.npz`` data file may hold (X, y and a few more, all read)
 _MEMBERS = 64
+#: an ``.npz`` data file's arrays may declare at most this many times the file's bytes (or
+#: ``EXPANSION_FLOOR`` for a smaller file), as stored and with X as float64: memory is
+#: bounded by the file read, never by what its headers declare (a 1 MiB file of deflated
+#: zeros declaring a GiB is refused before anything is inflated)
+MAX_EXPANSION = 16
+EXPANSION_FLOOR = 2**26
 
 
 # ---- read_table ---------------------------------------------------------------------------
@@ -56,6 +62,7 @@ def read_table(
     max_bytes: int = MAX_BYTES,
     decimal: str = ".",
     missing: str = "error",
+    fill: Sequence[float | None] | Mapping[str, float | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read features and labels from a file.
 
@@ -64,9 +71,11 @@ def read_table(
     path : str, path, or a pair of them
         - ``*.npz``: an archive with members ``X`` (N, D) and ``y`` (N,), read by the verified
           reader of model files: no pickle; the zip directory bounded before it is read; no
-          overlapping entries; every member's size declared, within ``max_bytes`` in all and
-          checked before any data is read; a member over 1 MiB inflating more than 1000
-          times is refused (a zip bomb); at most 64 members;
+          overlapping entries; every member's size declared, checked before any data is
+          read: counted as float64, within ``max_bytes`` in all and at most
+          ``MAX_EXPANSION`` (16) times the file's size (``EXPANSION_FLOOR``, 64 MiB, for a
+          smaller file); a member over 1 MiB inflating more than 1000 times is refused (a
+          zip bomb); at most 64 members;
         - a pair ``(X.npy, y.npy)``, given as a tuple/list of two paths or as one string
           ``"X.npy,y.npy"`` (two names ending in ``.npy``, split at the comma, when the whole
           string is not itself a file);
@@ -93,6 +102,10 @@ def read_table(
         ``null`` or ``?``) does: ``"error"`` refuses the file (naming the line, the column
         and these choices), ``"drop"`` drops the rows that have one (and rows with an empty
         label), ``"mean"`` fills it in with its column's mean over the file's rows.
+    fill : sequence or dict of float or None, optional
+        With ``missing="mean"``: the values filled in instead of the file's means, one per
+        feature column or by column name (the training rows' means a model recorded; None
+        for a column whose missing values are refused).
 
     Returns
     -------
@@ -116,6 +129,15 @@ def read_table(
         the ``csv`` module's size limit, missing ``X``/``y`` members, wrong shapes, an archive
         that fails the checks of model files. The message names the file.
     """
+    return read_table_filled(path, label, delimiter, max_bytes, decimal, missing, fill)[:3]
+
+
+def read_table_filled(
+    path: Any, label: Any, delimiter: str, max_bytes: int, decimal: str, missing: str, fill: Any
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
+    """:func:`read_table` (its arguments, in its order) and, with ``missing="mean"`` on a
+    CSV file, the value filled in for each feature column (what a model records, to fill
+    in the same at prediction); else None."""
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"'":
@@ -140,8 +162,9 @@ def read_table(
         x_path, y_path = pair
         X = _load_npy(x_path, max_bytes)
         y = _load_npy(y_path, max_bytes)
-        return _checked_arrays(X, y, f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}", max_bytes)
-    name = os.fspath(path)  # type: ignore[arg-type]
+        where = f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}"
+        return (*_checked_arrays(X, y, where, max_bytes), None)
+    name = os.fspath(path)
     if name.lower().endswith(".npy"):
         raise ValueError(
             f"{name!r} is one .npy file; give the features and labels as a pair "
@@ -150,8 +173,8 @@ def read_table(
     if name.lower().endswith(".npz"):
         if label is not None:
             raise ValueError(f"label= picks a CSV column; {name!r} holds the labels in 'y'")
-        return _read_npz(name, max_bytes)
-    return _read_csv(name, label, delimiter, max_bytes, decimal, missing)
+        return (*_read_npz(name, max_bytes), None)
+    return _read_csv(name, label, delimiter, max_bytes, decimal, missing, fill)
 
 
 def _npy_pair(path: Any) -> tuple[Any, Any] | None:
@@ -195,13 +218,16 @@ def _load_npy(path: Any, max_bytes: int) -> np.ndarray:
 
 def _read_npz(name: str, max_bytes: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     check_file(name, max_bytes)
-    arrays = read_arrays(name, what=".npz data file", max_bytes=max_bytes, max_members=_MEMBERS)
+    bound = min(max_bytes, max(EXPANSION_FLOOR, MAX_EXPANSION * os.stat(name).st_size))
+    arrays = read_arrays(
+        name, what=".npz data file", max_bytes=bound, max_members=_MEMBERS, float64_bytes=True
+    )
     if "X" not in arrays or "y" not in arrays:
         raise ValueError(
             f"{name!r} must hold arrays named 'X' and 'y'; it holds: "
             f"{', '.join(arrays) or 'nothing'}"
         )
-    return _checked_arrays(arrays["X"], arrays["y"], repr(name), max_bytes)
+    return _checked_arrays(arrays["X"], arrays["y"], repr(name), bound)
 
 
 def _checked_arrays(
@@ -303,7 +329,8 @@ def _read_csv(
     max_bytes: int,
     decimal: str = ".",
     missing: str = "error",
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    fill: Any = None,
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
     try:
         with open_text(name, max_bytes) as text:
             X, labels, cols = parse_csv(
@@ -321,31 +348,65 @@ def _read_csv(
             problem += "; expected a CSV file, an .npz archive or a pair of .npy files"
         raise ValueError(f"{name!r}{where}{sep} {problem}") from None
     assert labels is not None
-    X, labels = _fill_missing(name, X, labels, missing, cols.names)
-    return X, labels, list(cols.names)
+    X, labels, used = _fill_missing(name, X, labels, missing, cols.names, fill)
+    return X, labels, list(cols.names), used
 
 
 def _fill_missing(
-    name: str, X: np.ndarray, labels: np.ndarray, missing: str, names: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The rows with a missing feature (NaN) dropped, or each filled in with its column's
-    mean over the rows that have it."""
+    name: str,
+    X: np.ndarray,
+    labels: np.ndarray,
+    missing: str,
+    names: Sequence[str],
+    fill: Any = None,
+) -> tuple[np.ndarray, np.ndarray, list[float | None] | None]:
+    """The rows with a missing feature (NaN) dropped, or each filled in with ``fill`` or its
+    column's mean over the rows that have it; and the values filled in (``"mean"``)."""
     gaps = np.isnan(X)
-    if missing == "error" or not gaps.any():
-        return X, labels
     if missing == "drop":
         keep = ~gaps.any(axis=1)
         if not keep.any():
             raise ValueError(f"{name!r}: every row has a missing value (missing='drop')")
-        return X[keep], labels[keep]
-    empty = gaps.all(axis=0)
-    if empty.any():
-        j = int(np.argmax(empty))
-        raise ValueError(
-            f"{name!r}: column {names[j]!r} has no values to take the mean of (missing='mean')"
-        )
-    X = X.copy()
-    means = np.nanmean(X, axis=0)
-    rows, cols = np.nonzero(gaps)
-    X[rows, cols] = means[cols]
-    return X, labels
+        return X[keep], labels[keep], None
+    if missing != "mean":
+        return X, labels, None
+    X, used = fill_in(name, X, gaps, names, fill)
+    return X, labels, used
+
+
+def fill_in(
+    name: str,
+    X: np.ndarray,
+    gaps: np.ndarray,
+    names: Sequence[str],
+    fill: Sequence[float | None] | Mapping[str, float | None] | None,
+) -> tuple[np.ndarray, list[float | None]]:
+    """X with its ``gaps`` filled in: each column's value of ``fill`` (one per column, or
+    by column name), or (None) its mean over the rows that have it; and the values (one per
+    column)."""
+    if fill is not None:
+        if isinstance(fill, Mapping):
+            fill = [fill.get(n) for n in names]
+        if len(fill) != X.shape[1]:
+            raise ValueError(f"fill must have one value per feature column ({X.shape[1]})")
+        values = np.asarray([np.nan if v is None else float(v) for v in fill])
+        lacking = gaps.any(axis=0) & np.isnan(values)
+        if lacking.any():
+            j = int(np.argmax(lacking))
+            raise ValueError(
+                f"{name!r}: column {names[j]!r} has a missing value, which has no fill"
+            )
+    else:
+        empty = gaps.all(axis=0)
+        if empty.any():
+            j = int(np.argmax(empty))
+            raise ValueError(
+                f"{name!r}: column {names[j]!r} has no values to take the mean of (missing='mean')"
+            )
+        with np.errstate(invalid="ignore"):
+            values = np.nanmean(X, axis=0) if gaps.any() else X.mean(axis=0)
+    if gaps.any():
+        X = X.copy()
+        rows, cols = np.nonzero(gaps)
+        X[rows, cols] = values[cols]
+    return X, [float(v) if math.isfinite(v) else None for v in values.tolist()]

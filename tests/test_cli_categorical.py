@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import portable_net as pn
+from tests._files import rewrite
 from tests.test_cli_more import call
 
 pd = pytest.importorskip("pandas")  # the test extra; a GPU machine's image may lack it
@@ -67,14 +68,14 @@ def test_encoding_is_get_dummies_and_onehotencoder(shop, tmp_path):
     status, _, err = _train(shop, tmp_path / "m.npz")
     assert status == 0, err
     _, meta = pn.load(tmp_path / "m.npz")
-    assert meta["data"]["feature_names"] == names_ref
-    assert meta["categorical"] == {
+    assert meta["data"]["feature_names"] == names_ref == meta["preprocessing"]["feature_names"]
+    assert meta["preprocessing"]["categorical"] == {
         "columns": CATS,
         "categories": [["east", "north", "south", "west"], ["9", "10", "100"]],
     }
     assert meta["layer_sizes"][0] == len(names_ref) == 2 + 4 + 3
     # the matrix the command trained on, against pandas and scikit-learn's encoder
-    encoding = _categorical.encoding_of(str(tmp_path / "m.npz"), meta)
+    encoding = _categorical.encoding_of(meta)
     X, _ = _categorical.read_for_model(
         str(shop), meta, encoding, option="--data", labelled=True, label="bought"
     )
@@ -93,7 +94,7 @@ def test_standardize_scales_the_numeric_columns_as_a_column_transformer(shop, tm
         df
     )
     scaler = ct.named_transformers_["num"]
-    saved = meta["standardize"]
+    saved = meta["preprocessing"]["standardize"]
     np.testing.assert_allclose(saved["mean"][:2], scaler.mean_, rtol=1e-12)
     np.testing.assert_allclose(saved["scale"][:2], scaler.scale_, rtol=1e-12)
     assert saved["mean"][2:] == [0.0] * 7 and saved["scale"][2:] == [1.0] * 7
@@ -110,7 +111,7 @@ def test_round_trip_on_a_file_in_another_order(shop, tmp_path):
     assert _train(shop, model, "--standardize")[0] == 0
     params, meta = pn.load(model)
     X_ref, _, df = _reference(shop)
-    mean, scale = (np.asarray(meta["standardize"][k]) for k in ("mean", "scale"))
+    mean, scale = (np.asarray(meta["preprocessing"]["standardize"][k]) for k in ("mean", "scale"))
     expected = np.asarray(meta["classes"])[pn.predict(params, (X_ref - mean) / scale)]
     # predict: the columns shuffled, no label column, the rows of a CSV file
     shuffled = tmp_path / "points.csv"
@@ -167,7 +168,7 @@ def test_auto_names_the_text_columns_and_trains_the_same_model(shop, tmp_path):
     assert status == 0, err
     assert "note: --categorical auto: one-hot encoding 'region', 'kind'" in err
     _, meta = pn.load(tmp_path / "a.npz")
-    assert meta["categorical"]["categories"][1] == ["hundred", "nine", "ten"]
+    assert meta["preprocessing"]["categorical"]["categories"][1] == ["hundred", "nine", "ten"]
     # indices name the same columns
     status, _, err = call(
         "train", "--data", str(tmp_path / "shop2.csv"), "--label", "bought", "--categorical",
@@ -175,7 +176,7 @@ def test_auto_names_the_text_columns_and_trains_the_same_model(shop, tmp_path):
     )  # fmt: skip
     assert status == 0, err
     a, b = pn.load(tmp_path / "a.npz"), pn.load(tmp_path / "b.npz")
-    assert a[1]["categorical"] == b[1]["categorical"]
+    assert a[1]["preprocessing"]["categorical"] == b[1]["preprocessing"]["categorical"]
     for name in a[0]:
         np.testing.assert_array_equal(a[0][name], b[0][name])
 
@@ -229,23 +230,27 @@ def test_headerless_file_and_missing_categories(tmp_path):
     _, meta = pn.load(tmp_path / "g.npz")
     kept = pd.read_csv(gappy).dropna()  # pandas reads the empty field and NA as missing
     assert meta["data"]["rows"] == len(kept) == 3
-    assert meta["categorical"]["categories"] == [sorted(kept["town"].unique())]
+    assert meta["preprocessing"]["categorical"]["categories"] == [sorted(kept["town"].unique())]
 
 
 def test_json_and_a_model_file_whose_encoding_does_not_fit(shop, tmp_path):
     status, out, err = _train(shop, tmp_path / "m.npz", "--json")
     assert status == 0, err
     assert json.loads(out)["categorical"]["columns"] == CATS
-    params, meta = pn.load(tmp_path / "m.npz")
     points = tmp_path / "points.csv"
     points.write_text("size,region,weight,kind\n0.5,south,1,9\n")
     for categorical, expected in [
-        ({"columns": ["region"]}, "expected a dict of 'columns' and 'categories'"),
+        ({"columns": ["region"]}, "is not a dict of columns and their categories"),
         ({"columns": ["region"], "categories": [["south", "south"]]}, "not distinct"),
-        ({"columns": ["region"], "categories": [["south", "mars"]]}, "lack region=mars"),
+        ({"columns": ["region"], "categories": [["south", "mars"]]}, "['region=mars']"),
     ]:
-        keep = {k: meta[k] for k in ("data", "classes", "activation")}
-        pn.save(tmp_path / "bad.npz", params, **keep, categorical=categorical)
+
+        def change(doc, categorical=categorical):
+            doc["model"]["preprocessing"]["categorical"] = categorical
+
+        rewrite(tmp_path / "m.npz", tmp_path / "bad.npz", change)
         status, _, err = call("predict", str(tmp_path / "bad.npz"), str(points))
         assert status == 2, err
-        assert "its saved categorical encoding is unusable" in err and expected in err
+        assert "bad.npz' is not a usable portable_net model: " in err and expected in err
+        with pytest.raises(ValueError, match="is not a usable portable_net model"):
+            pn.load(tmp_path / "bad.npz")

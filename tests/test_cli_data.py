@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import portable_net as pn
+from tests._files import rewrite
 from tests.test_cli_more import call
 
 sklearn = pytest.importorskip("sklearn")
@@ -116,8 +117,12 @@ def test_digits_trains_to_sklearn_split_and_scaler(digits):
     params, meta = pn.load(folder / "digits.npz")
     assert meta["layer_sizes"][0] == 64 and meta["layer_sizes"][-1] == 10
     assert meta["classes"] == list(range(10))
-    np.testing.assert_allclose(meta["standardize"]["mean"], scaler.mean_, rtol=1e-12)
-    np.testing.assert_allclose(meta["standardize"]["scale"], scaler.scale_, rtol=1e-12)
+    np.testing.assert_allclose(
+        meta["preprocessing"]["standardize"]["mean"], scaler.mean_, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        meta["preprocessing"]["standardize"]["scale"], scaler.scale_, rtol=1e-12
+    )
     assert meta["data"]["test_rows"] == len(y_te) == 450
 
     pred_tr = pn.predict(params, scaler.transform(X_tr))
@@ -143,7 +148,10 @@ def test_digits_predict_and_evaluate_use_the_saved_scaling(digits):
     folder, commands, _ = digits
     ref = load_digits()
     params, meta = pn.load(folder / "digits.npz")
-    mean, scale = np.array(meta["standardize"]["mean"]), np.array(meta["standardize"]["scale"])
+    mean, scale = (
+        np.array(meta["preprocessing"]["standardize"]["mean"]),
+        np.array(meta["preprocessing"]["standardize"]["scale"]),
+    )
     expected = pn.predict(params, (ref.data - mean) / scale)
 
     predicted = _ok(*call(*commands[2][1:])).splitlines()
@@ -179,8 +187,12 @@ def test_names_as_labels_a_count_split_and_the_json_report(tmp_path):
     )
     scaler = StandardScaler().fit(X_tr)
     params, meta = pn.load(model)
-    np.testing.assert_allclose(meta["standardize"]["mean"], scaler.mean_, rtol=1e-12)
-    np.testing.assert_allclose(meta["standardize"]["scale"], scaler.scale_, rtol=1e-12)
+    np.testing.assert_allclose(
+        meta["preprocessing"]["standardize"]["mean"], scaler.mean_, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        meta["preprocessing"]["standardize"]["scale"], scaler.scale_, rtol=1e-12
+    )
     classes = np.array(doc["classes"])
     pred_te = classes[pn.predict(params, scaler.transform(X_te))]
     pred_tr = classes[pn.predict(params, scaler.transform(X_tr))]
@@ -297,7 +309,10 @@ def test_help_lists_every_data_option_with_its_default():
         text = " ".join(stdout.split())
         for option in options:
             assert option in text
-        assert "(default: ,)" in text
+        assert (
+            "(default: ,)" in text
+            or "(default: the model's, as in its training file; else ,)" in text
+        )
     _, stdout, _ = call("train", "--help")
     text = " ".join(stdout.split())
     assert "(default: the last column)" in text and "(default: train on every row" in text
@@ -415,14 +430,21 @@ def test_a_bad_file_for_predict_or_evaluate_is_one_line(files, good_model, args,
 @pytest.mark.parametrize(
     ("saved", "match"),
     [
-        ({"mean": [0.0], "scale": [1.0]}, "its saved standardisation has 1 features"),
-        ({"mean": [0.0, 0.0], "scale": [1.0, 0.0]}, "saved standardisation is unusable"),
-        ({"mean": [0.0, 0.0]}, "saved standardisation is unusable"),
+        ({"mean": [0.0], "scale": [1.0]}, "its standardisation is not a mean and a positive"),
+        ({"mean": [0.0, 0.0], "scale": [1.0, 0.0]}, "its standardisation is not a mean"),
+        ({"mean": [0.0, 0.0]}, "its standardisation is not a mean and a positive scale"),
     ],
 )
 def test_a_broken_saved_standardisation_is_refused(tmp_path, saved, match):
     params = pn.init_params([2, 3, 2])
-    pn.save(tmp_path / "m.npz", params, standardize=saved, classes=["a", "b"])
+    with pytest.raises(ValueError, match="standardisation is not a mean"):  # never written
+        pn.save(tmp_path / "m.npz", params, preprocessing={"standardize": saved})
+    pn.save(tmp_path / "ok.npz", params, classes=["a", "b"])
+
+    def change(doc):
+        doc["model"]["preprocessing"]["standardize"] = saved
+
+    rewrite(tmp_path / "ok.npz", tmp_path / "m.npz", change)
     (tmp_path / "p.csv").write_text("x0,x1,label\n0.5,0.5,a\n1.5,0.5,b\n")
     for args in (
         ["predict", str(tmp_path / "m.npz"), str(tmp_path / "p.csv")],

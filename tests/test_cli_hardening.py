@@ -16,6 +16,7 @@ import pytest
 
 import portable_net as pn
 import portable_net.gradcheck
+from tests._files import rewrite
 from tests.test_cli import run
 from tests.test_cli_more import call
 
@@ -159,7 +160,15 @@ def test_gradcheck_json_is_strict(monkeypatch):
 )
 def test_class_names_from_the_file_are_checked(tmp_path, classes):
     params = pn.init_params([2, 3, 3])
-    pn.save(tmp_path / "m.npz", params, classes=classes)
+    try:  # the writer refuses the classes it cannot record exactly; a file may hold them
+        pn.save(tmp_path / "m.npz", params, classes=classes)
+    except (TypeError, ValueError):
+        pn.save(tmp_path / "ok.npz", params)
+
+        def change(doc):
+            doc["model"]["classes"] = classes
+
+        rewrite(tmp_path / "ok.npz", tmp_path / "m.npz", change)
     (tmp_path / "p.csv").write_text("0.1,0.2\n")
     status, stdout, stderr = call("predict", str(tmp_path / "m.npz"), str(tmp_path / "p.csv"))
     _one_line_error(status, stdout, stderr)

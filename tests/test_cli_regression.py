@@ -40,7 +40,7 @@ def test_train_predict_evaluate(table, tmp_path, capsys):
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     params, meta = pn.load(model)
-    assert meta["task"] == "regression" and meta["activation"] == "tanh"
+    assert meta["kind"] == "regressor" and meta["activation"] == "tanh"
     assert meta["layer_sizes"] == [3, 16, 1]
     pred = _forward(params, X, "tanh")
     r2 = 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)

@@ -64,7 +64,7 @@ def test_predict_takes_the_columns_by_name(trained):
     # the same labels as the library's own prediction on the columns in order
     params, meta = pn.load(model)
     X = np.array([[float(r["left"]), float(r["right"])] for r in rows])
-    saved = meta["standardize"]
+    saved = meta["preprocessing"]["standardize"]
     scaled = (X - np.array(saved["mean"])) / np.array(saved["scale"])
     labels = [meta["classes"][i] for i in pn.predict(params, scaled).tolist()]
     assert out.split() == labels

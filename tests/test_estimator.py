@@ -13,6 +13,7 @@ import pytest
 
 import portable_net as pn
 from portable_net.errors import ConvergenceWarning
+from tests._files import rewrite
 from tests._helpers import assert_on, to_numpy
 
 # plain SGD (classical momentum), the reference formulation of most tests here
@@ -637,13 +638,19 @@ def test_a_standardized_command_line_model_loads_taking_raw_features(tmp_path):
     Z = scaler.transform(X)
     params, _ = pn.train(pn.init_params([2, 8, 2], seed=1), Z, y, steps=200, learning_rate=0.5)
     path = tmp_path / "m.npz"
-    pn.save(path, params, classes=["no", "yes"], standardize=scaler.to_dict())
+    pn.save(path, params, classes=["no", "yes"], preprocessing={"standardize": scaler.to_dict()})
     clf = pn.Classifier.load(path)
     expected = pn.predict_proba(params, Z)  # the standardised inputs, by hand
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-10, atol=1e-12)
     assert list(clf.predict(X[:3])) == [["no", "yes"][int(k)] for k in pn.predict(params, Z[:3])]
     # a bad standardisation is refused by name
     for bad in ({"mean": [0.0], "scale": [1.0]}, {"mean": [0.0, 1.0], "scale": [1.0, 0.0]}):
-        pn.save(path, params, classes=["no", "yes"], standardize=bad)
         with pytest.raises(ValueError, match="standardisation"):
-            pn.Classifier.load(path)
+            pn.save(path, params, classes=["no", "yes"], preprocessing={"standardize": bad})
+
+        def change(doc, bad=bad):
+            doc["model"]["preprocessing"]["standardize"] = bad
+
+        rewrite(path, tmp_path / "bad.npz", change)
+        with pytest.raises(ValueError, match="standardisation"):
+            pn.Classifier.load(tmp_path / "bad.npz")

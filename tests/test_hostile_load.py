@@ -532,11 +532,27 @@ def _with_metadata(tmp_path, name: str, change) -> str:
         (lambda m: m["fitted"].update(t_=-1), "'fitted.t_' is -1, not an integer"),
         (lambda m: m["settings"].update(hidden_layer_sizes=5.5), "'settings.hidden_layer_sizes'"),
         (lambda m: m.update(settings=[1]), "'settings' is [1], not a dict"),
-        (lambda m: m.update(classes=[2**70, 2**71, 2**72]), "'classes' do not fit"),
-        (lambda m: m.update(classes_dtype="V8"), "'classes' do not fit its 'classes_dtype'"),
+        (
+            lambda m: {'"classes": [0, 1, 2]': f'"classes": {[2**70, 2**71, 2**72]}'},
+            "do not fit its classes_dtype int64 exactly",
+        ),
+        (lambda m: {'"classes_dtype": "int64"': '"classes_dtype": "V8"'}, "'V8' is not a dtype"),
+        (
+            lambda m: {'"classes_dtype": "int64"': '"classes_dtype": "<U1"'},
+            "of its classes_dtype <U1",
+        ),
         (lambda m: {'"n_iter_": 3': '"n_iter_": Infinity'}, "the number Infinity"),
         (lambda m: {'"loss_": 0.9': '"loss_": 1e999'}, "the number 1e999"),
-        (lambda m: m["fitted"].update(feature_names_in_=[1, 2]), "'fitted.feature_names_in_'"),
+        (
+            lambda m: {'"feature_names": null': '"feature_names": [1, 2]'},
+            "its feature names [1, 2]",
+        ),
+        (
+            lambda m: m["settings"].update(hidden_layer_sizes=5),
+            "'settings.hidden_layer_sizes' is 5",
+        ),
+        (lambda m: m["settings"].update(hidden_layer_sizes=[9]), "hidden_layer_sizes [9] is not"),
+        (lambda m: m["settings"].update(activation="tanh"), "activation 'tanh' is not the model's"),
     ],
 )
 def test_metadata_of_the_wrong_type_is_one_value_error_naming_the_field(tmp_path, change, field):

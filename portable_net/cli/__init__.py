@@ -16,8 +16,10 @@ with a user's data files (reading, class names, standardisation, per-class repor
 ``_data``.
 
 Every error is one line on stderr: exit status 2 for bad usage or input (options, files),
-1 for a failure at run time (training diverged, a gradient check failed, a write failed),
-130 for Ctrl-C and 143 for SIGTERM (a file being written is removed, never left half-done).
+1 for a failure at run time (training diverged, a gradient check failed, a write failed,
+stdout closed or full, a backend that cannot start), 130 for Ctrl-C, 143 for SIGTERM and
+128 + N for the other signals that end a process (a file being written is removed, never
+left half-done: ``_signals``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import cast
@@ -50,8 +53,9 @@ examples:
 
 'portable-net COMMAND --help' describes each command and its options.
 Exit status: 0 success, 1 failure at run time, 2 bad usage or input,
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM); an interrupted run leaves
-no partly written file behind."""
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 128 + N for another signal N
+that ends a process (SIGHUP: 129); an interrupted run leaves no partly written
+file behind."""
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -95,39 +99,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 for a failure at run time, 2 for bad usage or input, 130 when
         interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM.
     """
-    try:  # the commands import NumPy and the array libraries: Ctrl-C may come meanwhile
-        from . import _run
-        from ._args import BadInput, Failure, one_line
+    from . import _signals
 
+    _signals.prepare_streams()
+    try:  # the commands import NumPy and the array libraries: Ctrl-C may come meanwhile
         parser, subs = _parser()
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    args = parser.parse_args(argv)
-    prog = subs[args.command].prog
-    with _run.sigterm_interrupts():
-        try:
-            return cast(int, args.run(args, subs[args.command]))
-        except BadInput as exc:
-            print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
-            return 2
-        except Failure as exc:
-            print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
-            return 1
-        except MemoryError:
-            print(f"{prog}: error: out of memory", file=sys.stderr)
-            return 1
-        except _run.Terminated:
-            print(f"{prog}: terminated", file=sys.stderr)
-            return 143
-        except KeyboardInterrupt:
-            print(f"{prog}: interrupted", file=sys.stderr)
-            return 130
-        except BrokenPipeError:  # e.g. '| head': stop quietly
-            with contextlib.suppress(OSError):
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-            return 1
+    with _signals.interrupts():
+        args = parser.parse_args(argv)
+        prog = subs[args.command].prog
+        status = _run_command(args, subs[args.command], prog)
+        trouble = _signals.flush_stdout()
+    if trouble is not None and status != 1:
+        print(f"{prog}: error: could not write the output to stdout: {trouble}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _run_command(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
+    """Run the command; every way it can end as its exit status, with one line on stderr."""
+    from . import _signals
+    from ._args import BadInput, Failure, one_line
+
+    try:
+        return cast(int, args.run(args, parser))
+    except BadInput as exc:
+        print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except Failure as exc:
+        print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{prog}: error: out of memory", file=sys.stderr)
+        return 1
+    except _signals.Terminated as exc:
+        name = "" if exc.signum == getattr(signal, "SIGTERM", None) else f" by {exc.name}"
+        print(f"{prog}: terminated{name}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. '| head': stop quietly
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # writing stdout (a full disk, a closed stream), or a file
+        what = f"could not use {exc.filename!r}" if exc.filename else "could not write the output"
+        print(f"{prog}: error: {what}: {one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        _signals.flush_stdout()
+        return 1
 
 
 if __name__ == "__main__":

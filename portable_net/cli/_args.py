@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -33,6 +34,21 @@ assert _SEEDS is not None and _SEEDS.high is not None
 MAX_SEED = int(_SEEDS.high)
 #: error messages are cut to this many characters (a huge value must not flood the terminal)
 MAX_MESSAGE = 300
+#: the command's upper bounds of integer options that the library leaves open: a count of
+#: steps (--steps, --log-every, --patience, --batch-size, --entries) at most 2**31 - 1 (a
+#: 32-bit trip count on every engine), at most 4096 threads, hidden layers of at most 2**24
+#: units (and a model no larger than a model file holds: ``_run.check_model_size``)
+MAX_STEPS = 2**31 - 1
+MAX_THREADS = 4096
+MAX_LAYER_SIZE = 2**24
+_CLI_MAXIMA = {
+    "steps": MAX_STEPS,
+    "log_every": MAX_STEPS,
+    "n_iter_no_change": MAX_STEPS,
+    "batch_size": MAX_STEPS,
+    "n_jobs": MAX_THREADS,
+    "hidden_layer_sizes": MAX_LAYER_SIZE,
+}
 
 
 class Failure(Exception):
@@ -104,15 +120,29 @@ def _argument_type(convert: Any, expected: str, check: Any) -> Callable[[str], A
     return parse
 
 
+def _at_most(check: Callable[[Any], Any], low: Any, maximum: int) -> Callable[[Any], Any]:
+    """``check``, then an upper bound: the refusal says the whole range."""
+
+    def checked(value: Any) -> Any:
+        value = check(value)
+        if isinstance(value, int) and value > maximum:
+            low_text = "-inf" if low is None else f"{low:,}"
+            raise ValueError(
+                f"value must be an integer in [{low_text}, {maximum:,}], got {value:,}"
+            )
+        return value
+
+    return checked
+
+
 def integer(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], Any]:
     """An integer checked by ``_validation.check_int`` (and <= ``maximum``)."""
 
     def check(value: int) -> int:
-        value = check_int("value", value, minimum=minimum)
-        if maximum is not None and value > maximum:
-            raise ValueError(f"value must be <= {maximum:,}, got {value:,}")
-        return value
+        return check_int("value", value, minimum=minimum)
 
+    if maximum is not None:
+        return _argument_type(int, "an integer", _at_most(check, minimum, maximum))
     return _argument_type(int, "an integer", check)
 
 
@@ -134,6 +164,8 @@ def hyperparameter(
     ``extra``)."""
     use = HYPERPARAMETERS[key].at(CLI)
     text = (use.describe() if help is None else help) + extra
+    if key in _CLI_MAXIMA:  # the range as the command bounds it
+        text = re.sub(r"\(>= (-?\d+)\)", rf"(>= \1, at most {_CLI_MAXIMA[key]:,})", text)
     options: dict[str, Any] = {"default": use.default, "help": text.replace("%", "%%")}
     if use.kind == "bool":
         options["action"] = "store_true"
@@ -144,7 +176,12 @@ def hyperparameter(
         if use.kind == "float":
             options["type"] = _argument_type(float, "a number", use.check)
         else:
-            options["type"] = _argument_type(int, "an integer", one.check)
+            check: Callable[[Any], Any] = one.check
+            if key in _CLI_MAXIMA:
+                r = use.range
+                low = None if r is None or r.low is None else int(r.low) + int(r.low_open)
+                check = _at_most(check, -1 if key == "n_jobs" else low, _CLI_MAXIMA[key])
+            options["type"] = _argument_type(int, "an integer", check)
         if use.kind == "sizes":
             options.update(nargs="+", metavar="SIZE")
     return {**options, **changes}
@@ -181,7 +218,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     ),
     "--hidden": hyperparameter(
         "hidden_layer_sizes",
-        help="hidden layer sizes of the mlp, one or more (each >= 1) (default: "
+        help=f"hidden layer sizes of the mlp, one or more (each >= 1, at most {MAX_LAYER_SIZE:,}) "
+        "(default: "
         f"{' '.join(map(str, DEFAULT_HIDDEN))})",
     ),
     "--classes": dict(

@@ -119,43 +119,13 @@ def _sorted(values: set[str]) -> list[str]:
     return sorted(values)
 
 
-def encoding_of(path: str, meta: dict[str, Any]) -> Encoding | None:
-    """The model's saved encoding (``meta["categorical"]``), checked, or None."""
-    saved = meta.get("categorical")
+def encoding_of(meta: dict[str, Any]) -> Encoding | None:
+    """The model's encoding (its ``preprocessing.categorical``, checked by the loader: every
+    category an input named ``column=value``), or None."""
+    saved = meta["preprocessing"]["categorical"]
     if saved is None:
         return None
-
-    def bad(problem: str) -> BadInput:
-        return BadInput(f"{path!r}: its saved categorical encoding is unusable: {problem}")
-
-    if not isinstance(saved, dict) or set(saved) != {"columns", "categories"}:
-        raise bad("expected a dict of 'columns' and 'categories'")
-    columns, categories = saved["columns"], saved["categories"]
-    if not isinstance(columns, list) or not isinstance(categories, list):
-        raise bad("'columns' and 'categories' must be lists")
-    if len(columns) != len(categories) or not columns:
-        raise bad(f"{len(columns)} columns but {len(categories)} lists of categories")
-    for name, values in zip(columns, categories):
-        if not isinstance(name, str) or not name:
-            raise bad(f"the column name {one_line(repr(name), 60)} is not a name")
-        if (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(v, str) and v for v in values)
-            or len(set(values)) != len(values)
-        ):
-            raise bad(f"the categories of {name!r} are not distinct non-empty texts")
-    if len(set(columns)) != len(columns):
-        raise bad("a column is named twice")
-    encoding = Encoding(list(columns), [list(v) for v in categories])
-    recorded = _columns.recorded_names(meta)
-    missing = [n for n in encoding.names() if recorded is None or n not in recorded]
-    if missing:
-        raise bad(
-            f"the model's feature names lack {one_line(', '.join(missing), 80)} (the model "
-            "has no input for them)"
-        )
-    return encoding
+    return Encoding(list(saved["columns"]), [list(v) for v in saved["categories"]])
 
 
 # --- reading a CSV file with text columns ---------------------------------------------------
@@ -171,6 +141,8 @@ class Table:
     cat_names: list[str]
     cat_values: list[list[str]]
     cat_lines: list[int]
+    #: the value filled in for each numeric column (``--missing mean``), or None
+    fill: list[float | None] | None = None
 
 
 #: the columns planned from the header and the file's text: (label column or None, columns
@@ -218,15 +190,18 @@ def read_categorical(
     sep: str,
     decimal: str = ".",
     missing: str | None = None,
+    fill: Any = None,
     comments: bool = False,
     streams: bool = False,
 ) -> Table:
     """Read a CSV file with a header: the numeric feature columns (by the library's CSV
     reader, its rules and messages), the label column and the categorical columns' texts,
-    rows with a missing value dropped or filled in as ``missing`` says."""
+    rows with a missing value dropped or filled in as ``missing`` says (``fill``: the values
+    filled in, by column name, instead of the columns' means)."""
     import numpy as np
 
     from ..csv_reader import MISSING, Columns, CsvError, is_number, parse_csv
+    from ..tabular import fill_in
 
     name = "<stdin>" if path == "-" else path
     text = _read_text(path, option, streams)
@@ -296,20 +271,15 @@ def read_categorical(
                 f"({first[j]!r}): a missing category ({way})"
             )
         keep &= ~gaps
+    used = None
     if missing in ("drop", "mean"):
-        gaps = np.isnan(X)
         if missing == "drop":
-            keep &= ~gaps.any(axis=1)
-        elif gaps.any():
-            with_values = ~gaps & keep[:, None]
-            if not with_values.any(axis=0).all():
-                j = int(np.argmin(with_values.any(axis=0)))
-                raise BadInput(
-                    f"argument {option}: {name!r}: column {cols.names[j]!r} has no values to "
-                    "take the mean of (--missing mean)"
-                )
-            means = np.where(with_values, X, 0.0).sum(axis=0) / with_values.sum(axis=0)
-            X = np.where(gaps, means, X)
+            keep &= ~np.isnan(X).any(axis=1)
+        else:  # a missing category is refused above: every row is kept
+            try:
+                X, used = fill_in(name, X, np.isnan(X), cols.names, fill)
+            except ValueError as exc:
+                raise BadInput(f"argument {option}: {_data.cli_words(str(exc))}") from None
         if not keep.any():
             raise BadInput(f"argument {option}: {name!r}: every row has a missing value")
         X = X[keep]
@@ -317,7 +287,8 @@ def read_categorical(
         kept = np.flatnonzero(keep).tolist()
         values = [[v[i] for i in kept] for v in values]
         lines = [lines[i] for i in kept]
-    return Table(X, labels, list(cols.names), [first[j] for j in cats], values, lines)
+    names = list(cols.names)
+    return Table(X, labels, names, [first[j] for j in cats], values, lines, used)
 
 
 def fit_encoding(table: Table, option: str = "--categorical") -> Encoding:
@@ -340,8 +311,9 @@ def encoded(table: Table, encoding: Encoding, where: str) -> tuple[Any, list[str
     import numpy as np
 
     blocks = [table.X]
+    position = {name: k for k, name in enumerate(table.cat_names)}
     for column, known in zip(encoding.columns, encoding.categories):
-        values = table.cat_values[table.cat_names.index(column)]
+        values = table.cat_values[position[column]]
         index = {v: i for i, v in enumerate(known)}
         codes = np.array([index.get(v, -1) for v in values], dtype=np.int64)
         if (codes < 0).any():
@@ -379,9 +351,12 @@ def _text_columns(text: str, args: argparse.Namespace) -> set[int]:
     return texts
 
 
-def read_for_training(args: argparse.Namespace) -> tuple[Any, Any, list[str], Encoding, str]:
-    """train --data with --categorical: ``(X, labels, names, encoding, note)`` (the note
-    names the columns --categorical auto chose)."""
+def read_for_training(
+    args: argparse.Namespace,
+) -> tuple[Any, Any, list[str], Encoding, str, list[float | None] | None]:
+    """train --data with --categorical: ``(X, labels, names, encoding, note, fill)`` (the
+    note names the columns --categorical auto chose; ``fill``: the value --missing mean
+    filled in for each encoded feature, None for the indicators)."""
     spec = args.categorical
 
     def plan(first: list[str], text: str) -> tuple[int | None, set[int], list[int]]:
@@ -408,7 +383,8 @@ def read_for_training(args: argparse.Namespace) -> tuple[Any, Any, list[str], En
         )
     encoding = fit_encoding(table)
     X, names = encoded(table, encoding, f"argument --data: {args.data!r}")
-    return X, table.labels, names, encoding, note
+    fill = None if table.fill is None else table.fill + [None] * len(encoding.names())
+    return X, table.labels, names, encoding, note, fill
 
 
 def numeric_only(scaler: Any, n_numeric: int) -> Any:
@@ -434,13 +410,18 @@ def read_for_model(
     labelled: bool = False,
     label: int | str | None = None,
     drop_names: tuple[str, ...] = (),
+    missing: str | None = None,
+    fill: Any = None,
 ) -> tuple[Any, Any]:
     """predict's and evaluate's file for a model with categorical columns: ``(X, labels)``,
     X encoded as in training and in the model's order of features (by name). ``labelled``
     (evaluate): the column ``label`` (default the last one) holds the labels; else
     (predict) the column ``label`` and a header column named 'label' or one of
-    ``drop_names`` are left out, and lines starting with # are skipped. ``option``:
-    "--data" or "POINTS" (a file, or - for stdin)."""
+    ``drop_names`` (not one of the model's features) are left out, and lines starting with
+    # are skipped. ``option``: "--data" or "POINTS" (a file, or - for stdin). ``missing``,
+    ``fill``: what the model does with a missing value (:func:`_data.missing_values`)."""
+    recorded = _columns.recorded_names(meta)
+    assert recorded is not None  # the loader checked the categorical inputs' names
     if not _data.is_csv(path):
         raise BadInput(
             f"argument {option}: the model one-hot encodes the text columns "
@@ -455,26 +436,33 @@ def read_for_model(
         else:
             if label is not None:
                 dropped.add(_column_index(first, label, "--label"))
-            names = {"label", *(d.lower() for d in drop_names)}
+            names = {"label", *(d.lower() for d in drop_names)} - {n.lower() for n in recorded}
             dropped |= {j for j, f in enumerate(first) if f.lower() in names}
-        absent = [c for c in encoding.columns if c not in first]
+        index: dict[str, list[int]] = {}  # each name's columns: linear in the header
+        for j, f in enumerate(first):
+            index.setdefault(f, []).append(j)
+        absent = [c for c in encoding.columns if c not in index]
         if absent:
             raise ValueError(
                 f"lacks the model's categorical column(s) {one_line(', '.join(absent), 80)}"
             )
-        cats = [_column_index(first, c, "the model's categorical column") for c in encoding.columns]
+        twice = [c for c in encoding.columns if len(index[c]) > 1]
+        if twice:
+            raise ValueError(
+                f"the header has {len(index[twice[0]])} columns named {twice[0]!r} (a "
+                "categorical column of the model)"
+            )
+        cats = [index[c][0] for c in encoding.columns]
         if at in cats or dropped & set(cats):
             raise ValueError("--label names one of the model's categorical columns")
         return at, dropped, sorted(cats)
 
     table = read_categorical(
         path, plan, option=option, sep=sep, decimal=decimal, comments=not labelled,
-        streams=option == "POINTS",
+        streams=option == "POINTS", missing=missing, fill=fill,
     )  # fmt: skip
     shown_path = "<stdin>" if path == "-" else repr(path)
     X, names = encoded(table, encoding, f"argument {option}: {shown_path}")
-    recorded = _columns.recorded_names(meta)
-    assert recorded is not None  # encoding_of checked the names
     try:
         order = _columns.feature_order(names, recorded, subject=shown_path)
     except ValueError as exc:

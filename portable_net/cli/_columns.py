@@ -1,46 +1,50 @@
 """Columns by name: a model that recorded its features' names takes a CSV file's columns by
 their header names, in its own order, whatever their order in the file.
 
-The names are those of the header the model was trained on (``train --data`` records them
-as the model's ``data.feature_names``; a Classifier fitted on a DataFrame as
-``fitted.feature_names_in_``). A model trained without a header records the generated names
-``x0, x1, ...``: it has no names, and takes the columns in their order, as before. A file
+The names are those of the header the model was trained on, the model file's
+``preprocessing.feature_names`` (``train --data`` records the header's; a Classifier fitted on
+a DataFrame its ``feature_names_in_``). A model trained without a header (or on the made-up
+names ``x0, x1, ...``) records none, and takes the columns in their order. A file
 for a named model must have a header naming every one of the model's features; a column
 the model does not know is refused (named in the message), never silently ignored.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from ._args import BadInput, one_line
 from ._data import is_csv
 
-__all__ = ["feature_order", "no_header", "recorded_names", "reordered"]
+__all__ = [
+    "feature_order",
+    "generated",
+    "names_to_record",
+    "no_header",
+    "recorded_names",
+    "reordered",
+]
 
 
-def _generated(names: list[str]) -> bool:
+def generated(names: list[str]) -> bool:
+    """Whether ``names`` are the made-up ``x0, x1, ...`` of a file without a header."""
     return names == [f"x{k}" for k in range(len(names))]
 
 
 def recorded_names(meta: dict[str, Any]) -> list[str] | None:
-    """The model's feature names, one per input, distinct; None when it has none (or the
-    recorded ones do not fit the model: then its columns are taken in order)."""
-    n_inputs = meta["layer_sizes"][0]
-    data, fitted = meta.get("data"), meta.get("fitted")
-    for names in (
-        data.get("feature_names") if isinstance(data, dict) else None,
-        fitted.get("feature_names_in_") if isinstance(fitted, dict) else None,
-    ):
-        if (
-            isinstance(names, list)
-            and len(names) == n_inputs
-            and all(isinstance(n, str) and n for n in names)
-            and len(set(names)) == n_inputs
-            and not _generated(names)
-        ):
-            return names
-    return None
+    """The model's feature names, one per input, distinct (checked by the loader); None when
+    it takes its columns by position."""
+    names = meta["preprocessing"]["feature_names"]
+    return None if names is None else list(names)
+
+
+def names_to_record(names: list[str]) -> list[str] | None:
+    """A file's feature names as a model records them: None (columns by position) for the
+    made-up names of a file without a header, or names that are not distinct."""
+    if generated(names) or len(set(names)) != len(names) or not all(names):
+        return None
+    return list(names)
 
 
 def _listed(names: list[str], limit: int = 120) -> str:
@@ -62,25 +66,28 @@ def feature_order(
     features ``names``, in the model's order; or ValueError saying which columns are missing,
     repeated or unknown, about ``subject`` (the file, or its header: "{subject} {verb} 3
     feature columns but the model has 2 inputs ...")."""
-    if _generated(columns) and set(columns).isdisjoint(names):  # made-up names: no header
+    wanted = set(names)
+    if generated(columns) and wanted.isdisjoint(columns):  # made-up names: no header
         raise ValueError(f"{subject} has {no_header(names)}")
-    repeated = sorted({c for c in columns if columns.count(c) > 1 and c in names})
+    counts = Counter(columns)  # every test here a set or dict look-up: linear in the header
+    repeated = sorted(c for c, n in counts.items() if n > 1 and c in wanted)
     if repeated:
         raise ValueError(f"{subject} names the column(s) {_listed(repeated)} more than once")
-    missing = [n for n in names if n not in columns]
+    missing = [n for n in names if n not in counts]
     if missing:
         raise ValueError(
             f"{subject} lacks the model's feature column(s) {_listed(missing)} (the model "
             f"takes its columns by name: {_listed(names)})"
         )
-    extra = [c for c in columns if c not in names]
+    extra = [c for c in columns if c not in wanted]
     if extra:
         raise ValueError(
             f"{subject} {verb} {len(columns)} feature columns but the model has {len(names)} "
             f"inputs ({_listed(names)}); {_listed(extra)} not among them: leave them out, or "
             "name the label column with --label"
         )
-    return [columns.index(n) for n in names]
+    at = {c: i for i, c in enumerate(columns)}
+    return [at[n] for n in names]
 
 
 def reordered(X: Any, columns: list[str], meta: dict[str, Any], path: str) -> Any:

@@ -12,6 +12,7 @@ import argparse
 import re
 from typing import TYPE_CHECKING, Any
 
+from .._validation import one_hot_problem
 from ._args import MAX_CLASSES, BadInput, one_line, shown
 
 if TYPE_CHECKING:  # for annotations only: this module imports numpy where it uses it
@@ -75,9 +76,17 @@ def held_out_size(text: str) -> float | int:
 
 
 def add_data_options(
-    parser: argparse.ArgumentParser, data_help: str, label_help: str, *, missing: bool = False
+    parser: argparse.ArgumentParser,
+    data_help: str,
+    label_help: str,
+    *,
+    missing: bool = False,
+    from_model: bool = False,
 ) -> None:
-    """--data, --label, --delimiter and --decimal (and, with ``missing``, --missing)."""
+    """--data, --label, --delimiter and --decimal (and, with ``missing``, --missing);
+    ``from_model``: the delimiter and decimal mark default to the model's (its CSV dialect,
+    :func:`apply_dialect`)."""
+    model = " (default: the model's, as in its training file; else {})"
     parser.add_argument("--data", metavar="FILE", default=None, help=f"{data_help}: {_DATA_HELP}")
     parser.add_argument(
         "--label",
@@ -90,16 +99,18 @@ def add_data_options(
         "--delimiter",
         metavar="CHAR",
         type=delimiter,
-        default=",",
-        help="the field separator of a CSV file ('tab' for a tab)",
+        default=None if from_model else ",",
+        help="the field separator of a CSV file ('tab' for a tab)"
+        + (model.format(",") if from_model else ""),
     )
     parser.add_argument(
         "--decimal",
         metavar="CHAR",
         choices=(".", ","),
-        default=".",
+        default=None if from_model else ".",
         help="the decimal mark of a CSV file's numbers: . or , (as pandas' decimal; 1,5 "
-        "with --decimal , and --delimiter ';') (default: .)",
+        "with --decimal , and --delimiter ';')"
+        + (model.format(".") if from_model else " (default: .)"),
     )
     if missing:
         parser.add_argument(
@@ -118,8 +129,8 @@ def check_data_options(args: argparse.Namespace, parser: argparse.ArgumentParser
     if args.data is None:
         for option, given in (
             ("--label", args.label is not None),
-            ("--delimiter", args.delimiter != ","),
-            ("--decimal", args.decimal != "."),
+            ("--delimiter", args.delimiter not in (None, ",")),
+            ("--decimal", args.decimal not in (None, ".")),
             ("--missing", getattr(args, "missing", "error") != "error"),
         ):
             if given:
@@ -127,7 +138,7 @@ def check_data_options(args: argparse.Namespace, parser: argparse.ArgumentParser
         return
     if args.label is not None and not is_csv(args.data):
         parser.error(f"argument --label: picks a CSV column; {args.data!r} holds its labels in y")
-    if args.decimal == args.delimiter:
+    if args.decimal is not None and args.decimal == args.delimiter:
         parser.error(
             f"argument --decimal: {args.decimal!r} is also the --delimiter; a file with "
             "decimal commas separates its fields with another character (--delimiter ';')"
@@ -187,14 +198,17 @@ def read(
     *,
     decimal: str = ".",
     missing: str | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(X float64, labels, feature_names)`` of a data file, or BadInput naming ``option``.
-    ``missing``: the command's --missing, or None for a command without it (a missing value
-    is then refused without naming an option it does not have)."""
-    from ..tabular import read_table
+    fill: Any = None,
+) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
+    """``(X float64, labels, feature_names, filled)`` of a data file, or BadInput naming
+    ``option``. ``missing``: the command's --missing, or None for a command without it (a
+    missing value is then refused without naming an option it does not have); ``fill``:
+    the values a model fills in for ``missing="mean"`` (by column name, or one per column);
+    ``filled``: the value filled in for each column with ``missing="mean"``, else None."""
+    from ..tabular import MAX_BYTES, read_table_filled
 
     try:
-        return read_table(path, label, delimiter=sep, decimal=decimal, missing=missing or "error")
+        return read_table_filled(path, label, sep, MAX_BYTES, decimal, missing or "error", fill)
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:
@@ -279,6 +293,9 @@ def encode(labels: Any, path: str) -> tuple[list[int | str], Any]:
             f"argument --data: {path!r} holds {len(classes):,} distinct labels, more than "
             f"{MAX_CLASSES:,} classes (is --label the right column?)"
         )
+    too_many = one_hot_problem(len(y), len(classes))
+    if too_many:  # the targets training would make, refused before anything is trained
+        raise BadInput(f"argument --data: {path!r}: {too_many} (is --label the right column?)")
     for name in classes:
         problem = class_name_problem(name)
         if problem:
@@ -306,40 +323,6 @@ def class_indices(labels: Any, classes: list[Any], path: str, option: str) -> An
             f"{one_line(', '.join(map(str, classes)), 120)}"
         )
     return np.asarray([index[k] for k in keys], dtype=np.int64)
-
-
-# --- standardisation kept in a model file ----------------------------------------------------
-
-
-def standardizer_of(path: str, meta: dict[str, Any]) -> Any:
-    """The model's saved Standardizer (``meta["standardize"]``), checked, or None."""
-    from ..preprocessing import Standardizer
-
-    saved = meta.get("standardize")
-    if saved is None:
-        return None
-    try:
-        scaler = Standardizer.from_dict(saved)
-    except ValueError as exc:
-        raise BadInput(f"{path!r}: its saved standardisation is unusable: {exc}") from None
-    n_inputs = meta["layer_sizes"][0]
-    n_features = len(scaler.to_dict()["mean"])
-    if n_features != n_inputs:
-        raise BadInput(
-            f"{path!r}: its saved standardisation has {n_features} features but "
-            f"the model has {n_inputs} inputs"
-        )
-    return scaler
-
-
-def standardized(scaler: Any, X: Any, where: str) -> Any:
-    """``scaler.transform(X)`` (NumPy), or BadInput when the result overflows float64."""
-    if scaler is None:
-        return X
-    try:
-        return scaler.transform(X)
-    except ValueError as exc:
-        raise BadInput(f"{where}: cannot apply the model's standardisation: {exc}") from None
 
 
 def finite_spiral(option: str, noise: float, **draw: Any) -> tuple[Any, Any]:

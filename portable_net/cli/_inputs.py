@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._validation import one_hot_problem
 from . import _categorical, _data, _training
 from ._args import BadInput, check_spiral_size
 
@@ -43,6 +44,34 @@ class Data:
     standardize: dict[str, list[float]] | None = None
     #: saved as the model's ``categorical`` metadata (with --categorical)
     categorical: dict[str, Any] | None = None
+    #: what the model file records of the preprocessing and of a CSV file's dialect
+    preprocessing: dict[str, Any] | None = None
+    dialect: dict[str, Any] | None = None
+
+
+def recorded(
+    args: argparse.Namespace,
+    names: list[str],
+    *,
+    standardize: Any = None,
+    categorical: Any = None,
+    fill: Any = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``(preprocessing, dialect)`` that a model trained on --data records: the feature
+    names (None for a file without a header), the standardisation, the categorical
+    encoding, the missing-value policy (and its fill) and the CSV dialect."""
+    from ._columns import names_to_record
+
+    csv = _data.is_csv(args.data)
+    policy = getattr(args, "missing", "error")
+    preprocessing = {
+        "feature_names": names_to_record(names),
+        "standardize": standardize,
+        "categorical": categorical,
+        "missing": {"policy": policy, "fill": fill if policy == "mean" else None} if csv else None,
+    }
+    dialect = {"delimiter": args.delimiter, "decimal": args.decimal, "label": args.label}
+    return preprocessing, dialect if csv else None
 
 
 def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -62,6 +91,9 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         args.classes = 3 if args.classes is None else args.classes
         too_many = check_spiral_size(args.n_per_class, args.classes)
         if too_many:
+            parser.error(f"argument --n-per-class/--classes: {too_many}")
+        too_many = one_hot_problem(args.n_per_class * args.classes, args.classes)
+        if too_many:  # the targets training would make, refused before the spiral is drawn
             parser.error(f"argument --n-per-class/--classes: {too_many}")
         return
     _training.check_training_options(args, parser)
@@ -127,15 +159,20 @@ def user_data(
     encoding = None
     if args.categorical is None:
         try:
-            X, labels, names = _data.read(
+            X, labels, names, fill = _data.read(
                 args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
             )
         except BadInput as exc:
             raise BadInput(_categorical.text_hint(str(exc))) from None
     else:
-        X, labels, names, encoding, note = _categorical.read_for_training(args)
+        X, labels, names, encoding, note, fill = _categorical.read_for_training(args)
         if note:  # on stderr, also with --quiet and --json: which columns became inputs
             print(f"portable-net train: note: {note}", file=sys.stderr, flush=True)
+        if len(set(names)) != len(names):
+            raise BadInput(
+                f"argument --categorical: {args.data!r}: the encoded features' names "
+                "(column=value) repeat a column's name; rename that column"
+            )
     classes, y = _data.encode(labels, args.data)
     record: dict[str, Any] = {
         "file": args.data,
@@ -171,6 +208,10 @@ def user_data(
         except ValueError as exc:  # values whose mean or variance overflow float64
             raise BadInput(f"argument --standardize: {args.data!r}: {exc}") from None
         saved = scaler.to_dict()
+    preprocessing, dialect = recorded(
+        args, names, standardize=saved, fill=fill,
+        categorical=None if encoding is None else encoding.to_dict(),
+    )  # fmt: skip
 
     def to_xp(a: Any, dtype: Any) -> Any:
         return None if a is None else from_host(xp, a, dtype, device)
@@ -187,6 +228,8 @@ def user_data(
             record=record,
             standardize=saved,
             categorical=None if encoding is None else encoding.to_dict(),
+            preprocessing=preprocessing,
+            dialect=dialect,
         )
     except (ValueError, TypeError) as exc:  # e.g. float64 asked of a backend without it
         parser.error(str(exc))

@@ -6,8 +6,9 @@ warnings, interrupts as for classification); and what ``predict`` and ``evaluate
 such a model.
 
 The target column is ``--label`` (by header name or index, the last by default); its values
-must be numbers. The model file records ``task: "regression"``, the target's name and, with
---standardize, the features' statistics (the target is not scaled).
+must be numbers. The model file records its kind (a regressor: identity outputs, the
+squared error), the target's name in its CSV dialect and, with --standardize, the
+features' statistics (the target is not scaled).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import argparse
 from typing import Any
 
 from . import _data, _run, _training
-from ._args import BadInput, Failure
+from ._args import BadInput
+from ._inputs import recorded
 from ._training import format_loss
 
-__all__ = ["evaluate", "is_regression", "predict", "r2_and_mse", "real_targets", "train"]
+__all__ = ["evaluate", "predict", "r2_and_mse", "real_targets", "train"]
 
 #: options that apply to classification only, refused with --task regression
 CLASSIFICATION_ONLY = {
@@ -28,11 +30,6 @@ CLASSIFICATION_ONLY = {
     "confusion": "--confusion",
     "plot": "--plot",
 }
-
-
-def is_regression(meta: dict[str, Any]) -> bool:
-    """Whether a saved model is a regression model (``train --task regression``)."""
-    return meta.get("task") == "regression"
 
 
 def r2_and_mse(y: Any, pred: Any) -> tuple[float, float]:
@@ -66,7 +63,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     save. Returns the exit status."""
     import numpy as np
 
-    from .. import init_params, io
+    from .. import init_params
     from .._backend import backend_name, from_host
     from ..model import outputs
     from ..preprocessing import Standardizer, split_rows
@@ -79,9 +76,9 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     if args.lr_schedule != "constant":
         parser.error("argument --lr-schedule: --task regression takes a constant rate")
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
-    _run.check_output(parser, "--save", args.save, inputs=(args.data,))
+    _run.check_outputs(parser, {"--save": args.save}, inputs=(args.data,))
     settings = _training.training_settings(args)
-    X, labels, names = _data.read(
+    X, labels, names, fill = _data.read(
         args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
     )
     y = real_targets(labels, args.data)
@@ -108,6 +105,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     fdtype = getattr(xp, args.dtype)
     X_xp, y_xp = from_host(xp, X, fdtype, device), from_host(xp, y, fdtype, device)
     sizes = [int(X.shape[1]), *hidden, 1]
+    _run.check_model_size("--hidden", sizes, args.dtype)
     params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=X_xp.dtype)
     verbose = not (args.quiet or args.json)
     if verbose:
@@ -122,9 +120,10 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     def hint() -> str | None:
         return None if args.standardize else _data.scale_hint(X, names)
 
-    meta = {"model": args.model, "task": "regression", "training": settings,
-            "activation": settings["activation"], "data": record,
-            **({} if saved is None else {"standardize": saved}),
+    preprocessing, dialect = recorded(args, names, standardize=saved, fill=fill)
+    meta = {"kind": "regressor", "activation": settings["activation"],
+            "preprocessing": preprocessing, "dialect": dialect, "model": args.model,
+            "training": settings, "data": record,
             "backend": backend_name(xp), "device": _run.describe_device(xp, device)}  # fmt: skip
 
     def on_interrupt(exc: Any) -> None:
@@ -148,10 +147,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
     _training.explain(trouble, hint, args.save if unsaved else None)
     if args.save and not unsaved:
-        try:
-            io.save(args.save, params, history=history, **meta, **metrics)
-        except OSError as exc:
-            raise Failure(f"could not save the model to {args.save!r}: {exc}") from None
+        _run.save_model(args.save, params, history=history, **meta, **metrics)
     if args.json:
         _run.print_json({"task": "regression", "layer_sizes": sizes, "settings": settings,
                          "data": record, "history": {"steps": history.steps,
@@ -167,10 +163,11 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
 
 
 def predict(params: dict[str, Any], meta: dict[str, Any], X: Any) -> list[float]:
-    """A regression model's predictions of the rows of X (the backend's array), as floats."""
+    """A one-output regression model's predictions of the rows of X (the backend's array),
+    as floats."""
     from ..model import outputs
 
-    out = outputs(params, X, activation=_run.activation_of(meta), output="squared")
+    out = outputs(params, X, activation=meta["activation"], output="squared")
     return [float(v) for v in _run.to_host(out)[:, 0]]
 
 

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import stat
 import sys
 import warnings
@@ -34,8 +33,33 @@ def namespace(
         device = resolve_device(xp, args.device)
     except (ValueError, ImportError) as exc:
         parser.error(f"argument --backend/--device: {exc}")
-    prepare_process(xp, float64)  # this process is ours: the library's settings for it
+    except Exception as exc:  # the library itself cannot start (JAX_PLATFORMS=bogus, drivers)
+        raise Failure(
+            f"the {args.backend} backend cannot start: {one_line(str(exc), 200)}"
+        ) from None
+    try:
+        prepare_process(xp, float64)  # this process is ours: the library's settings for it
+        xp.asarray(0.0, device=device)  # the library starts here, or says why it cannot
+    except Exception as exc:
+        raise Failure(
+            f"the {args.backend} backend cannot start: {one_line(str(exc), 200)}"
+        ) from None
     return xp, device
+
+
+def check_model_size(option: str, sizes: list[int], dtype: str) -> None:
+    """BadInput unless a network of ``sizes`` fits in a model file (``MAX_WEIGHT_BYTES``):
+    refused before its weights are drawn."""
+    from ..io import MAX_WEIGHT_BYTES
+
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    nbytes = count * (8 if dtype == "float64" else 4)
+    if nbytes > MAX_WEIGHT_BYTES:
+        raise BadInput(
+            f"argument {option}: a network of layer sizes {one_line(str(sizes), 80)} has "
+            f"{count:,} weights ({nbytes:,} bytes in {dtype}), more than the "
+            f"{MAX_WEIGHT_BYTES:,} bytes a model file holds"
+        )
 
 
 def describe_device(xp: Any, device: Any) -> str:
@@ -60,11 +84,52 @@ def check_output(
         parser.error(f"argument {option}: {_write_error(exc)}")
 
 
+def check_outputs(
+    parser: argparse.ArgumentParser, outputs: dict[str, str | None], inputs: Iterable[Any] = ()
+) -> None:
+    """Every output of a command (option -> path) checked as :func:`check_output` checks
+    one, and no two of them the same file (through any link or path): a usage error, before
+    any work, rather than one output replacing another."""
+    given = {option: path for option, path in outputs.items() if path not in (None, "", "-")}
+    files = input_files(inputs)
+    seen: dict[Any, tuple[str, str]] = {}
+    for option, path in given.items():
+        assert path is not None
+        check_output(parser, option, path, files)
+        key = _identity(path)
+        if key is None:
+            continue
+        if key in seen:
+            other, first = seen[key]
+            parser.error(
+                f"argument {option}: {path!r} is the file of {other} {first!r} too: one "
+                "output would replace the other (choose another file)"
+            )
+        seen[key] = (option, path)
+
+
+def _identity(path: str) -> Any:
+    """What tells one output file from another: its device and inode where it exists, else
+    the path its links lead to; None for a character device (written through, as
+    ``/dev/null``)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    if stat.S_ISCHR(st.st_mode):
+        return None
+    return ("file", st.st_dev, st.st_ino)
+
+
 def input_files(inputs: Iterable[Any]) -> list[str]:
-    """The files named by input arguments: '-' and None left out, an 'X.npy,y.npy' pair split."""
+    """The files named by input arguments: None left out, '-' as stdin's file, an
+    'X.npy,y.npy' pair split."""
     files = []
     for given in inputs:
-        if not isinstance(given, str) or given in ("", "-"):
+        if not isinstance(given, str) or given == "":
+            continue
+        if given == "-":  # whatever stdin is: a redirected file is an input too
+            files.append("/dev/stdin")
             continue
         parts = given.split(",")
         pair = len(parts) == 2 and all(p.lower().endswith(".npy") for p in parts)
@@ -82,7 +147,8 @@ def _write_error(exc: BaseException) -> str:
 
 
 def check_plot(parser: argparse.ArgumentParser, path: str | None) -> None:
-    """--plot needs matplotlib, a known picture format and a writable path."""
+    """--plot needs matplotlib and a known picture format (and a writable path that is no
+    input nor another output: :func:`check_outputs`)."""
     if path is None:
         return
     suffix = Path(path).suffix.lower().lstrip(".")
@@ -91,7 +157,6 @@ def check_plot(parser: argparse.ArgumentParser, path: str | None) -> None:
             f"argument --plot: cannot tell the picture format of {path!r}; end the name "
             f"with one of {', '.join('.' + f for f in PLOT_FORMATS)}"
         )
-    check_output(parser, "--plot", path)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -116,11 +181,11 @@ def replacing(path: str, what: str, inputs: Iterable[Any] = ()) -> Iterator[Any]
         raise BadInput(f"could not write {what}{path!r}: {exc}") from None
 
 
-def write_figure(fig: Any, path: str) -> None:
+def write_figure(fig: Any, path: str, inputs: Iterable[Any] = ()) -> None:
     """Save a matplotlib figure to ``path``, in the format its suffix names."""
     suffix = Path(path).suffix.lower().lstrip(".")
     try:
-        with replacing(path, "the picture ") as f:
+        with replacing(path, "the picture ", inputs) as f:
             fig.savefig(f, dpi=100, format=suffix)
     except ValueError as exc:
         raise Failure(f"could not write the picture {path!r}: {exc}") from None
@@ -204,54 +269,44 @@ def load_model(path: str, xp: Any, device: Any) -> tuple[dict[str, Any], dict[st
     return params, meta
 
 
-def activation_of(meta: dict[str, Any]) -> str:
-    """A saved model's hidden activation (checked by the loader); files without one are
-    ReLU nets (the only ones before the others existed)."""
-    return str(meta.get("activation", "relu"))
+def check_kind(path: str, meta: dict[str, Any], kinds: Iterable[str], command: str) -> None:
+    """BadInput naming the file and what it holds unless its model is of one of ``kinds``."""
+    from ..io import check_kind as check
+
+    try:
+        check(path, meta, kinds, f"portable-net {command}")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def output_layer(meta: dict[str, Any]) -> str:
+    """The loaded model's output layer as the library's functions name it
+    (:data:`portable_net.loss.OUTPUT_LOSSES`: softmax, logistic, squared)."""
+    from .._model_format import OUTPUT_LAYERS
+
+    return OUTPUT_LAYERS[meta["output"]]
 
 
 def classes_of(path: str, meta: dict[str, Any]) -> list[Any]:
-    """The class labels of a model, checked as ``Classifier.load`` checks them: one per
-    output, distinct and sorted; integers, or printable text (never a line break)."""
-    n_classes = meta["layer_sizes"][-1]
-    classes = meta.get("classes", list(range(n_classes)))
-    ints = isinstance(classes, list) and all(
-        isinstance(c, int) and not isinstance(c, bool) for c in classes
-    )
-    texts = isinstance(classes, list) and all(
-        isinstance(c, str) and 0 < len(c) <= 200 and c.isprintable() and "," not in c
-        for c in classes
-    )
-    if not ((ints or texts) and len(classes) == n_classes and classes == sorted(set(classes))):
+    """The class labels of a classifier (checked by the loader: one per class, distinct and
+    sorted, exactly of their dtype), which the command prints: numbers, or printable text
+    (never a line break or a comma)."""
+    classes = cast("list[Any]", meta["classes"])
+    texts = all(isinstance(c, str) for c in classes)
+    if texts and not all(0 < len(c) <= 200 and c.isprintable() and "," not in c for c in classes):
         raise BadInput(
-            f"{path!r}: its classes {one_line(repr(classes), 120)} are not {n_classes} distinct "
-            "sorted labels (integers, or printable names without commas), one per output"
+            f"{path!r}: its classes {one_line(repr(classes), 120)} cannot be printed one per "
+            "line (printable names of at most 200 characters without commas)"
         )
-    return cast("list[Any]", classes)
+    return classes
 
 
-# --- signals: SIGTERM ends a run as Ctrl-C does, cleaning up what it was writing -------------
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: raised where the program was, so that partly written files are
-    removed on the way out."""
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (once; a second is ignored)."""
-
-    def handler(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up must not be cut short
-        raise Terminated
+def save_model(path: str, params: dict[str, Any], **description: Any) -> None:
+    """Save a trained model with ``portable_net.save`` (the one writer of model files), or
+    Failure (exit 1) when the file cannot be written."""
+    from .. import save
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: signals cannot be handled here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        save(path, params, **description)
+    except OSError as exc:
+        raise Failure(f"could not save the model to {path!r}: {_write_error(exc)}") from None

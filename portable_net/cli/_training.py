@@ -188,18 +188,17 @@ def warn(trouble: list[str]) -> int:
 
 
 def save_interrupted(path: str | None, exc: Any, meta: dict[str, Any]) -> None:
-    """Under --save (``path``), the parameters an interrupted run reached, with the model's
-    metadata ``meta``, said on stderr."""
-    from .. import io
+    """Under --save (``path``), the parameters an interrupted run reached, with what the model
+    file says (``meta``: as for the finished run), said on stderr."""
+    from . import _run
 
     if not path:
         return
     try:
-        io.save(path, exc.params, history=exc.history, interrupted_at_step=exc.history.n_steps,
-                **meta)  # fmt: skip
-    except OSError as why:
-        print(f"portable-net train: could not save the model to {path!r}: {why}",
-              file=sys.stderr)  # fmt: skip
+        _run.save_model(path, exc.params, history=exc.history,
+                        interrupted_at_step=exc.history.n_steps, **meta)  # fmt: skip
+    except Failure as why:  # the file cannot be written: said, and the run ends as Ctrl-C
+        print(f"portable-net train: error: {why}", file=sys.stderr)
         return
     print(f"portable-net train: interrupted at step {exc.history.n_steps}; the parameters "
           f"reached are saved to {path}", file=sys.stderr)  # fmt: skip

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if too_many:
         parser.error(f"argument --n-per-class/--classes: {too_many}")
     _run.check_plot(parser, args.plot)
-    _run.check_output(parser, "--output", args.output)
+    _run.check_outputs(parser, {"--output": args.output, "--plot": args.plot})
     X, y = _data.finite_spiral(
         "--noise", args.noise, n_per_class=args.n_per_class, n_classes=args.classes, seed=args.seed
     )

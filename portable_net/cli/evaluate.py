@@ -8,7 +8,8 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _categorical, _columns, _data, _regression, _run
+from ..io import describe
+from . import _categorical, _columns, _data, _regression, _run, _trained_on
 from ._args import (
     MAX_PER_CLASS,
     MAX_SEED,
@@ -36,12 +37,17 @@ give --n-per-class for more); choose another with --seed.
 With --data FILE, on your own labelled data instead, read as 'train --data' reads
 it (a CSV file with its label column, --label, the last by default; an .npz
 archive with X and y; or X.npy,y.npy), with a per-class table (precision,
-recall, f1, support) and, with --confusion, the confusion matrix. The labels
-must be among the model's classes (as named in its training data); a model
-trained with --standardize has its saved statistics applied first. A model
-trained on a CSV file with a header takes a CSV file's columns by name, in its
-own order: the header must name every feature the model was trained on and no
-other feature column (exit status 2 otherwise)."""
+recall, f1, support) and, with --confusion, the confusion matrix; or, for a
+regression model, its R^2 and mean squared error. The labels must be among the
+model's classes (as named in its training data); the label column, delimiter and
+decimal mark default to the model's training file's; a model trained with
+--standardize has its saved statistics applied first, one trained with --missing
+mean fills in missing values with its training means and one trained with
+--missing drop drops their rows. A model trained on a CSV file with a header
+takes a CSV file's columns by name, in its own order: the header must name every
+feature the model was trained on and no other feature column (exit status 2
+otherwise). A model evaluate cannot run exactly (a multilabel classifier, a
+regressor of several outputs) is refused, naming what the file holds."""
 EPILOG = """\
 examples:
   portable-net evaluate net.npz
@@ -62,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         data_help="evaluate on the labelled samples of FILE instead of a spiral",
         label_help="the label column of a CSV file, by header name or by index (0 is the "
-        "first column, -1 the last) (default: the last column)",
+        "first column, -1 the last) (default: the model's training label column, else the "
+        "last column)",
+        from_model=True,
     )
     parser.add_argument(
         "--confusion",
@@ -99,36 +107,33 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .. import accuracy, loss_and_grads, predict
-
     xp, device = _run.namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
-    if _regression.is_regression(meta):
+    _run.check_kind(args.model, meta, ("classifier", "regressor"), NAME)
+    _trained_on.apply_dialect(args, parser, meta)
+    if args.label is None:
+        args.label = _trained_on.recorded_label(meta)
+    if meta["kind"] == "regressor":
         return _run_regression(args, params, meta, xp, device)
     classes = _run.classes_of(args.model, meta)
-    scaler = _data.standardizer_of(args.model, meta)
-    encoding = _categorical.encoding_of(args.model, meta)
+    scaler = _trained_on.standardizer_of(meta)
+    encoding = _categorical.encoding_of(meta)
+    missing, fill = _trained_on.missing_values(meta, labelled=True)
     if encoding is None:
-        X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
+        X, labels, names, _ = _data.read(
+            args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,
+            fill=fill,
+        )  # fmt: skip
         X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
     else:  # text columns one-hot encoded as in training, the columns by name
         X, labels = _categorical.read_for_model(
             args.data, meta, encoding, option="--data", sep=args.delimiter,
-            decimal=args.decimal, labelled=True, label=args.label,
+            decimal=args.decimal, labelled=True, label=args.label, missing=missing, fill=fill,
         )  # fmt: skip
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _data.class_indices(labels, classes, args.data, "--data")
-    X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")
-    from .._backend import int_dtype
-
-    X_xp = from_host(xp, X, params["W1"].dtype, device)
-    y_xp = from_host(xp, y, int_dtype(xp, device), device)
-    with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
-        warnings.simplefilter("ignore", RuntimeWarning)
-        act = {"activation": _run.activation_of(meta)}
-        acc = accuracy(params, X_xp, y_xp, **act)
-        loss = float(loss_and_grads(params, X_xp, y_xp, reg=0.0, **act)[0])
-        predicted = _run.to_host(predict(params, X_xp, **act))
+    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
+    acc, loss, predicted = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on {args.data!r} is {loss}: its scores overflow")
     table = _data.per_class(y, predicted, len(classes))
@@ -155,15 +160,50 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def _scores(
+    params: Any, meta: Any, xp: Any, device: Any, X: Any, y: Any
+) -> tuple[float, float, Any]:
+    """(accuracy, mean loss without the penalty, predicted class indices) of a classifier
+    on host features ``X`` and class indices ``y``, run as the model was trained (its
+    activation and output layer)."""
+    import numpy as np
+
+    from .._backend import int_dtype
+    from ..model import decided_labels, mean_loss
+
+    X_xp = X if not isinstance(X, np.ndarray) else from_host(xp, X, params["W1"].dtype, device)
+    way = {"activation": meta["activation"], "output": _run.output_layer(meta)}
+    if way["output"] == "logistic":  # one output: the index of the class is its target
+        targets = from_host(xp, np.asarray(_run.to_host(y), dtype=np.float64)[:, None],
+                            params["W1"].dtype, device)  # fmt: skip
+    else:
+        targets = (
+            y if not isinstance(y, np.ndarray) else from_host(xp, y, int_dtype(xp, device), device)
+        )
+    with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
+        warnings.simplefilter("ignore", RuntimeWarning)
+        predicted = _run.to_host(decided_labels(params, X_xp, None, **way))
+        loss = float(mean_loss(params, X_xp, targets, **way))
+    acc = float(np.mean(predicted == _run.to_host(y)))
+    return acc, loss, predicted
+
+
 def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, device: Any) -> int:
-    """A regression model (``train --task regression``) on --data: R^2 and the mean squared
-    error of the --label column."""
-    scaler = _data.standardizer_of(args.model, meta)
-    X, labels, names = _data.read(args.data, args.label, args.delimiter, decimal=args.decimal)
+    """A regression model on --data: R^2 and the mean squared error of the --label column."""
+    if meta["layer_sizes"][-1] != 1:
+        raise BadInput(
+            f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
+            "with one output: use portable_net.Regressor.load and its score"
+        )
+    scaler = _trained_on.standardizer_of(meta)
+    missing, fill = _trained_on.missing_values(meta, labelled=True)
+    X, labels, names, _ = _data.read(
+        args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing, fill=fill
+    )
     X = _columns.reordered(X, names, meta, args.data)
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _regression.real_targets(labels, args.data)
-    X = _data.standardized(scaler, X, f"argument --data: {args.data!r}")
+    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         values = _regression.predict(params, meta, from_host(xp, X, params["W1"].dtype, device))
@@ -182,25 +222,25 @@ def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, d
 
 
 def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .. import accuracy, loss_and_grads
-
     xp, device = _run.namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
-    if _regression.is_regression(meta):
-        raise BadInput(f"{args.model!r}: a regression model; evaluate it on its data with --data")
+    if meta["kind"] == "regressor":
+        raise BadInput(
+            f"{args.model!r} holds {describe(meta)}; evaluate it on its data with --data"
+        )
+    _run.check_kind(args.model, meta, ("classifier",), NAME)
     sizes = meta["layer_sizes"]
-    n_classes = sizes[-1]
+    n_classes = len(meta["classes"])
     if sizes[0] != 2:
         raise BadInput(f"{args.model!r}: the model has {sizes[0]} inputs; the spiral has 2")
     data = meta.get("data")
-    if isinstance(data, dict) and "file" in data:  # trained with 'train --data'
-        classes = _run.classes_of(args.model, meta)
-        if classes != list(range(n_classes)):
-            raise BadInput(
-                f"{args.model!r}: its classes ({one_line(', '.join(map(str, classes)), 80)}) "
-                f"are not the spiral's 0..{n_classes - 1}; evaluate it on its data with --data"
-            )
-    scaler = _data.standardizer_of(args.model, meta)
+    classes = _run.classes_of(args.model, meta)
+    if classes != list(range(n_classes)):  # the spiral's labels are 0..K-1
+        raise BadInput(
+            f"{args.model!r}: its classes ({one_line(', '.join(map(str, classes)), 80)}) "
+            f"are not the spiral's 0..{n_classes - 1}; evaluate it on its data with --data"
+        )
+    scaler = _trained_on.standardizer_of(meta)
     n_per_class = args.n_per_class
     if n_per_class is None:
         n_per_class = _recorded(args.model, data, "n_per_class", 100, 1, MAX_PER_CLASS)
@@ -230,13 +270,9 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if scaler is not None:  # the model learnt from standardized features
-        X_host = _data.standardized(scaler, _run.to_host(X), "the spiral")
+        X_host = _trained_on.standardized(scaler, _run.to_host(X), "the spiral")
         X = from_host(xp, X_host, X.dtype, device)
-    with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
-        warnings.simplefilter("ignore", RuntimeWarning)
-        act = {"activation": _run.activation_of(meta)}
-        acc = accuracy(params, X, y, **act)
-        loss = float(loss_and_grads(params, X, y, reg=0.0, **act)[0])
+    acc, loss, _ = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on the spiral is {loss}: its scores overflow")
     if args.json:

@@ -9,7 +9,15 @@ import warnings
 from typing import Any
 
 from . import PROG, _run
-from ._args import BadInput, add_backend_options, add_option, hidden_sizes, integer, real
+from ._args import (
+    MAX_STEPS,
+    BadInput,
+    add_backend_options,
+    add_option,
+    hidden_sizes,
+    integer,
+    real,
+)
 
 NAME = "gradcheck"
 HELP = "check the hand-written gradients against centred differences"
@@ -70,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--entries",
-        type=integer(0),
+        type=integer(0, MAX_STEPS),
         default=20,
         help="entries checked per parameter, chosen at random with --seed; 0 checks all",
     )
@@ -94,10 +102,14 @@ def _check_scales(args: argparse.Namespace, xp: Any, params: Any, X: Any, y: Any
     from .._backend import to_host
 
     with np.errstate(all="ignore"):
-        loss, grads = loss_and_grads(params, X, y, reg=args.reg)
-        finite = math.isfinite(float(loss)) and all(
-            bool(np.isfinite(to_host(g)).all()) for g in grads.values()
-        )
+        try:
+            loss, grads = loss_and_grads(params, X, y, reg=args.reg)
+        except ValueError:  # weights that overflow the dtype themselves
+            finite = False
+        else:
+            finite = math.isfinite(float(loss)) and all(
+                bool(np.isfinite(to_host(g)).all()) for g in grads.values()
+            )
     if not finite:
         raise BadInput(
             f"argument --scale: weights drawn at scale {args.scale:g} (biases "
@@ -128,6 +140,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     hidden = hidden_sizes(args, parser)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     sizes = [2, *hidden, args.classes]
+    _run.check_model_size("--hidden", sizes, args.dtype)
 
     # the spiral's first point of every arm is the origin: with zero biases it sits exactly
     # on every ReLU's kink, so drop it and give the biases small random values
@@ -139,9 +152,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (TypeError, ValueError, AttributeError) as exc:
         parser.error(f"argument --dtype: {args.dtype} is not available here ({exc})")
     y = xp.asarray(y_np, device=device)
-    params = init_params(
-        sizes, seed=args.seed, scale=args.scale, xp=xp, device=device, dtype=X.dtype
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        params = init_params(
+            sizes, seed=args.seed, scale=args.scale, xp=xp, device=device, dtype=X.dtype
+        )
     rng = np.random.default_rng(args.seed + 1)
     for i in range(1, len(sizes)):
         b = args.bias_scale * rng.standard_normal(sizes[i])

@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
-from . import _categorical, _columns, _data, _regression, _run
+from . import _categorical, _columns, _data, _run, _trained_on
 from ._args import (
     BadInput,
     Failure,
@@ -22,9 +22,14 @@ from ._args import (
 NAME = "predict"
 HELP = "print a saved model's label (or probabilities) for each point of a file"
 DESCRIPTION = """\
-Load a model saved by 'portable-net train --save' (or portable_net.save) and
-print the predicted label of each point of POINTS (or of --data FILE), one per
-line, in order, by its class name (as in the training data).
+Load a model saved by 'portable-net train --save' (or portable_net.save,
+Classifier.save, Regressor.save) and print the predicted label of each point of
+POINTS (or of --data FILE), one per line, in order, by its class name (as in the
+training data); for a regression model, its predicted value (the values of a
+model of several outputs separated by commas). The model runs exactly as it was
+trained (its activation, output layer, classes and preprocessing, all recorded in
+the file); a model predict cannot run exactly (a multilabel classifier) is
+refused, naming what the file holds (exit status 2).
 
 POINTS is a CSV file (or - for stdin) with one point per row: as many
 comma-separated numbers as the model has inputs (2 for the spiral). Blank lines
@@ -36,8 +41,11 @@ POINTS is read to at most 1 GiB (also from stdin or a pipe).
 an .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A CSV file
 holds features only: every column is a feature, except the column --label names
 (dropped) and, in a header, a column named 'label' or named as the label column
-the model was trained with (dropped). A model trained with --standardize has its
-saved statistics applied to the points first.
+the model was trained with (dropped, unless it is one of the model's features).
+The delimiter and decimal mark default to those of the model's training file. A
+model trained with --standardize has its saved statistics applied to the points
+first; one trained with --missing mean fills in a missing value with its
+training rows' mean (other models refuse a missing value).
 
 A model trained on a CSV file with a header takes the columns by name, in its
 own order: the file must have a header naming every feature the model was
@@ -67,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         label_help="a CSV column to leave out (the labels), by header name or by index "
         "(0 is the first column, -1 the last) (default: none, but a header column named "
         "'label' or as the model's training label column)",
+        from_model=True,
     )
     parser.add_argument(
         "--proba",
@@ -88,6 +97,8 @@ def read_points(
     drop_names: tuple[str, ...] = (),
     option: str = "argument POINTS",
     by_name: list[str] | None = None,
+    missing: str | None = None,
+    fill: list[float | None] | None = None,
 ) -> Any:
     """The points of a CSV file (N, n_features) as float64 NumPy, or BadInput naming the line.
 
@@ -97,8 +108,11 @@ def read_points(
     is left out, as is the column ``drop`` (a header name, or an index). POINTS may be
     ``-`` (stdin) or a pipe; --data is a regular file. With ``by_name`` (the model's
     feature names), the file must have a header naming them all and no other feature
-    column: its columns are taken by name, in the model's order.
+    column: its columns are taken by name, in the model's order. ``missing="mean"``: a
+    missing value is filled in with ``fill`` (one value per model input, in its order).
     """
+    import numpy as np
+
     from ..csv_reader import (
         MAX_BYTES,
         Columns,
@@ -149,7 +163,8 @@ def read_points(
             dropped = drop % n
         else:
             dropped = -1
-        names = {"label", *(d.lower() for d in drop_names)}
+        # a header's 'label' (or training label) column is left out, unless it is a feature
+        names = {"label", *(d.lower() for d in drop_names)} - {n.lower() for n in by_name or ()}
         keep = [
             i for i, f in enumerate(fields) if i != dropped and not (header and f.lower() in names)
         ]
@@ -178,9 +193,14 @@ def read_points(
 
     try:
         with open_text(path, MAX_BYTES, streams=option == "argument POINTS") as text:
-            points, _, _ = parse_csv(
-                text, columns_of, delimiter=delimiter, decimal=decimal, comments=True
-            )
+            points, _, cols = parse_csv(
+                text, columns_of, delimiter=delimiter, decimal=decimal, comments=True,
+                missing=missing,
+            )  # fmt: skip
+        if missing == "mean":
+            from ..tabular import fill_in
+
+            points = fill_in(name, points, np.isnan(points), cols.names, fill)[0]
     except FileNotFoundError:
         raise BadInput(f"{option}: {name!r} does not exist") from None
     except CsvError as exc:
@@ -198,34 +218,43 @@ def read_points(
 def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     """The points to predict for (float64 NumPy), from POINTS or --data."""
     n_inputs = meta["layer_sizes"][0]
-    encoding = _categorical.encoding_of(args.model, meta)
+    label = _trained_on.recorded_label(meta)
+    drop_names = (label,) if isinstance(label, str) else ()
+    missing, fill = _trained_on.missing_values(meta, labelled=False)
+    encoding = _categorical.encoding_of(meta)
     if encoding is not None:  # text columns one-hot encoded as in training
-        recorded = meta.get("data")
-        label = recorded.get("label") if isinstance(recorded, dict) else None
         return _categorical.read_for_model(
             args.points if args.data is None else args.data,
             meta,
             encoding,
             option="POINTS" if args.data is None else "--data",
-            sep=args.delimiter,
-            decimal=args.decimal,
+            sep="," if args.data is None else args.delimiter,
+            decimal="." if args.data is None else args.decimal,
             label=args.label,
-            drop_names=(label,) if isinstance(label, str) else (),
+            drop_names=drop_names,
+            missing=missing,
+            fill=fill,
         )[0]
+    by_name = _columns.recorded_names(meta)
+    in_order = meta["preprocessing"]["missing"]
+    fill_in_order = None if in_order is None else in_order["fill"]
     if args.data is None:
-        return read_points(args.points, n_inputs, by_name=_columns.recorded_names(meta))
+        return read_points(
+            args.points, n_inputs, by_name=by_name, missing=missing, fill=fill_in_order,
+            drop_names=drop_names,
+        )  # fmt: skip
     if _data.is_csv(args.data):
-        recorded = meta.get("data")
-        label = recorded.get("label") if isinstance(recorded, dict) else None
         return read_points(
             args.data,
             n_inputs,
             delimiter=args.delimiter,
             decimal=args.decimal,
             drop=args.label,
-            drop_names=(label,) if isinstance(label, str) else (),
+            drop_names=drop_names,
             option="argument --data",
-            by_name=_columns.recorded_names(meta),
+            by_name=by_name,
+            missing=missing,
+            fill=fill_in_order,
         )
     X = _data.read(args.data, None, args.delimiter)[0]  # an .npz or .npy pair: y is ignored
     _data.check_features(X, n_inputs, f"argument --data: {args.data!r}")
@@ -235,7 +264,7 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import numpy as np
 
-    from .. import predict, predict_proba
+    from ..model import class_probabilities, decided_labels, outputs
 
     if args.points is None and args.data is None:
         parser.error("the following arguments are required: POINTS (or give --data FILE)")
@@ -243,43 +272,50 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("give the points as POINTS or as --data FILE, not both")
     _data.check_data_options(args, parser)
     xp, device = _run.namespace(parser, args, True)
-    _run.check_output(parser, "--output", args.output, (args.model, args.points, args.data))
+    _run.check_outputs(parser, {"--output": args.output}, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
-    regression = _regression.is_regression(meta)
+    _run.check_kind(args.model, meta, ("classifier", "regressor"), NAME)
+    _trained_on.apply_dialect(args, parser, meta)
+    regression = meta["kind"] == "regressor"
     if regression and args.proba:
         parser.error("argument --proba: a regression model predicts values, not classes")
     classes = None if regression else _run.classes_of(args.model, meta)
-    scaler = _data.standardizer_of(args.model, meta)
-    points = _data.standardized(scaler, _points(args, meta), "the points")
+    scaler = _trained_on.standardizer_of(meta)
+    points = _trained_on.standardized(scaler, _points(args, meta), "the points")
     X = from_host(xp, points, params["W1"].dtype, device)
-    if regression:  # one value per point
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            values = _regression.predict(params, meta, X)
-        if not np.all(np.isfinite(values)):
-            raise Failure("the model's predictions are not finite: its outputs overflow")
-        with _run.output(args.output, (args.model, args.points, args.data)) as out:
-            out.write("".join(f"{v:.17g}\n" for v in values))
-        return 0
-    assert classes is not None
+    way = {"activation": meta["activation"], "output": _run.output_layer(meta)}
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
         warnings.simplefilter("ignore", RuntimeWarning)
-        act = {"activation": _run.activation_of(meta)}
-        proba = _run.to_host(predict_proba(params, X, **act))
-        labels = _run.to_host(predict(params, X, **act)).tolist()
-    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        out = _run.to_host(outputs(params, X, **way) if regression else
+                           class_probabilities(params, X, **way))  # fmt: skip
+        labels = None if regression else _run.to_host(decided_labels(params, X, None, **way))
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
     if bad.size:  # finite weights and points can still overflow the scores
+        what = "predictions" if regression else "probabilities"
         raise Failure(
-            f"the model's probabilities are not finite for {bad.size} of {len(proba)} points "
-            f"(the first is point {bad[0] + 1}): its scores overflow"
+            f"the model's {what} are not finite for {bad.size} of {len(out)} points "
+            f"(the first is point {bad[0] + 1}): its outputs overflow"
         )
-    with _run.output(args.output, (args.model, args.points, args.data)) as out:
-        if args.proba:
+    inputs = (args.model, args.points, args.data)
+    with _run.output(args.output, inputs) as out_file:
+        if regression:  # one value per point (comma-separated for several outputs)
+            for start in range(0, out.shape[0], _ROWS):
+                rows = out[start : start + _ROWS].tolist()
+                out_file.write("".join(",".join(f"{v:.17g}" for v in r) + "\n" for r in rows))
+        elif args.proba:
+            assert classes is not None
             header = io.StringIO()
             csv.writer(header, lineterminator="\n").writerow(f"P({c})" for c in classes)
-            out.write(header.getvalue())
-            for row in proba.tolist():
-                out.write(",".join(f"{p:.6g}" for p in row) + "\n")
+            out_file.write(header.getvalue())
+            for start in range(0, out.shape[0], _ROWS):
+                rows = out[start : start + _ROWS].tolist()
+                out_file.write("".join(",".join(f"{p:.6g}" for p in r) + "\n" for r in rows))
         else:
-            out.write("".join(f"{classes[i]}\n" for i in labels))
+            assert classes is not None and labels is not None
+            names = [str(c) for c in classes]
+            out_file.write("".join(f"{names[i]}\n" for i in labels.tolist()))
     return 0
+
+
+#: rows formatted at a time (the text is never whole in memory)
+_ROWS = 1 << 16

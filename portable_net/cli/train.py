@@ -7,7 +7,6 @@ from typing import Any
 
 from . import _categorical, _data, _inputs, _regression, _run, _training
 from ._args import (
-    Failure,
     add_backend_options,
     add_option,
     hidden_sizes,
@@ -163,7 +162,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # imported here so that --help and argument errors stay fast
-    from .. import TrainingInterrupted, accuracy, init_params, predict, save
+    from .. import TrainingInterrupted, accuracy, init_params, predict
     from .._backend import backend_name
 
     hidden = hidden_sizes(args, parser)
@@ -174,7 +173,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return _regression.train(args, parser, hidden)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
-    _run.check_output(parser, "--save", args.save, inputs=(args.data,))
+    _run.check_outputs(parser, {"--save": args.save, "--plot": args.plot}, inputs=(args.data,))
     settings = _training.training_settings(args)
 
     if args.data is None:
@@ -182,6 +181,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         data = _inputs.user_data(args, parser, xp, device)
     sizes = [data.X.shape[1], *hidden, len(data.classes)]
+    _run.check_model_size("--hidden", sizes, args.dtype)
     params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=data.X.dtype)
 
     verbose = not (args.quiet or args.json)
@@ -211,12 +211,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return None
         return _data.scale_hint(_run.to_host(data.X), data.record["feature_names"])
 
+    # what the model file says, for a finished run and an interrupted one alike
+    meta = {**_description(args, data, settings), "backend": backend_name(xp),
+            "device": _run.describe_device(xp, device)}  # fmt: skip
+
     def on_interrupt(exc: TrainingInterrupted) -> None:
-        meta = {"model": args.model, "training": settings, "data": data.record,
-                "backend": backend_name(xp), "device": _run.describe_device(xp, device),
-                **({"classes": data.classes} if args.data is not None else {}),
-                **({"standardize": data.standardize} if data.standardize is not None else {}),
-                **({"categorical": data.categorical} if data.categorical is not None else {})}  # fmt: skip
         _training.save_interrupted(args.save, exc, meta)
 
     params, history, trouble = _training.run_training(
@@ -242,29 +241,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             _run.to_host(y_eval), _run.to_host(predict(params, X_eval, **act)), len(data.classes)
         )
     if args.save and not unsaved:
-        extra: dict[str, Any] = {}
-        if args.data is not None:
-            extra = {"classes": data.classes}
-            if data.standardize is not None:
-                extra["standardize"] = data.standardize
-            if data.categorical is not None:
-                extra["categorical"] = data.categorical
-        try:
-            save(
-                args.save,
-                params,
-                model=args.model,
-                training=settings,
-                activation=settings["activation"],
-                data=data.record,
-                history=history,
-                **metrics,
-                **extra,
-                backend=backend_name(xp),
-                device=_run.describe_device(xp, device),
-            )
-        except OSError as exc:
-            raise Failure(f"could not save the model to {args.save!r}: {exc}") from None
+        _run.save_model(args.save, params, history=history, **meta, **metrics)
     if args.plot:
         from ..plot import training_figure
 
@@ -272,7 +249,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         fig = training_figure(
             params, data.X, data.y, history, title=f"{name}: training accuracy {acc:.2f}"
         )
-        _run.write_figure(fig, args.plot)
+        _run.write_figure(fig, args.plot, (args.data,))
     if args.json:
         document: dict[str, Any] = {
             "model": args.model,
@@ -346,3 +323,20 @@ def _at_chance(acc: float, y: Any, n_classes: int) -> list[str]:
             f"{share:.4f} of the rows); try a smaller --lr"
         ]
     return []
+
+
+def _description(args: argparse.Namespace, data: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """What the model file says of a classifier trained by this command: the kind, the
+    activation, the classes, the preprocessing and CSV dialect of --data; and the run's
+    records (the model, the settings, the data)."""
+    return {
+        "kind": "classifier",
+        "activation": settings["activation"],
+        "output": "softmax",
+        "classes": data.classes,
+        "preprocessing": data.preprocessing,
+        "dialect": data.dialect,
+        "model": args.model,
+        "training": settings,
+        "data": data.record,
+    }

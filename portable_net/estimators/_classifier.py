@@ -20,7 +20,7 @@ import numpy as np
 
 from .._backend import int_dtype, to_host
 from ..engines import is_lazy, lazy_count_equal, lazy_predict, lazy_predict_proba
-from ..model import decided_labels, outputs
+from ..model import class_probabilities, decided_labels, outputs
 from ..model import predict_proba as model_predict_proba
 from ._epochs import fit
 from ._inputs import HostLabels, classes_array, host_labels, lazy_fit_inputs, validate_X
@@ -350,10 +350,8 @@ class Classifier(MLP):
 
     def _proba(self, X: Any, xp: Any) -> Any:
         """The class (or label) probabilities of the checked X."""
-        out = outputs(self.params_, X, activation=self.activation, output=self._output)
-        if self._output == "logistic" and not self._multilabel:
-            return xp.concat([1.0 - out, out], axis=1)
-        return out
+        return class_probabilities(self.params_, X, activation=self.activation,
+                                   output=self._output, multilabel=self._multilabel)  # fmt: skip
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Compute the mean accuracy of ``predict(X)`` against ``y``.

@@ -1,8 +1,10 @@
 """Saving and loading a fitted :class:`portable_net.Classifier` or
 :class:`portable_net.Regressor`: one ``.npz`` file of :mod:`portable_net.io` (no pickle), the
-weights beside the estimator's settings (the activation among them), labels and fitted
-attributes (the output layer among them) as plain data. Files without an activation or an
-output layer are ReLU nets with softmax outputs (the only ones before both existed)."""
+format every model of the library is saved in: the weights and what the model is (its kind,
+activation, output layer, classes with their dtype, feature names) beside the estimator's
+settings and fitted attributes as plain data. ``load`` refuses a file of another kind (a
+regressor's for the Classifier) and one it could not run exactly (one-hot encoded text
+columns), in one line naming the file and what it holds."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .._backend import (
     resolve_device,
     to_namespace,
 )
+from .._model_format import OUTPUT_LAYERS
 from ._inputs import HostLabels, classes_array
 from ._outputs import set_output
 
@@ -44,14 +47,11 @@ def save(estimator: Any, path: Any) -> Any:
     if not (settings["random_state"] is None or isinstance(settings["random_state"], int)):
         settings["random_state"] = None  # a RandomState object is not plain data
     W = est.coefs_[0]
-    labels = est._labels.values if hasattr(est, "_labels") else None
+    multilabel = bool(getattr(est, "_multilabel", False))
+    labels = est._labels.values if _is_classifier(est) else None
+    names = getattr(est, "feature_names_in_", None)
     fitted = {
-        "out_activation_": est.out_activation_,
-        "multilabel": bool(getattr(est, "_multilabel", False)),
         "n_features_in_": est.n_features_in_,
-        "feature_names_in_": (
-            [str(n) for n in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None
-        ),
         "loss_": getattr(est, "loss_", None),
         "loss_curve_": [float(v) for v in est.loss_curve_],
         "best_loss_": _finite_or_none(est.best_loss_),
@@ -60,22 +60,30 @@ def save(estimator: Any, path: Any) -> Any:
         "n_iter_": est.n_iter_,
         "t_": est.t_,
     }
+    kind = "regressor" if labels is None else ("multilabel" if multilabel else "classifier")
     return io.save(
         path,
         est.params_,
+        kind=kind,
+        activation=est.activation,
+        output=est.out_activation_,
+        classes=labels,
+        classes_dtype=None if labels is None else _dtype_name(labels),
+        preprocessing={"feature_names": None if names is None else [str(n) for n in names]},
         estimator=type(est).__name__,
         settings=settings,
-        **({} if labels is None else _classes(labels)),
-        n_features_in=est.n_features_in_,
         fitted=fitted,
         backend=backend_name(array_namespace(W)),
         device=device_label(array_api_compat.device(W)),
     )
 
 
-def _classes(labels: np.ndarray) -> dict[str, Any]:
-    kind = labels.dtype.str if labels.dtype.kind in "US" else labels.dtype.name
-    return {"classes": labels.tolist(), "classes_dtype": kind}
+def _is_classifier(est: Any) -> bool:
+    return bool(type(est)._classes_required)
+
+
+def _dtype_name(labels: np.ndarray) -> str:
+    return str(labels.dtype.str if labels.dtype.kind in "US" else labels.dtype.name)
 
 
 def _target(path: Any, meta: dict[str, Any], xp: Any, device: Any) -> tuple[Any, Any]:
@@ -91,6 +99,11 @@ def _target(path: Any, meta: dict[str, Any], xp: Any, device: Any) -> tuple[Any,
             f"{str(path)!r} holds a model fitted on {saved} arrays, and {exc}. Pass "
             "xp='numpy' (or another backend) to Classifier.load to load it there."
         ) from None
+    except ValueError as exc:  # a backend this version does not know
+        raise ValueError(
+            f"{str(path)!r} holds a model fitted on {saved!r} arrays ({exc}); pass xp= to "
+            "load it on a library of this portable_net"
+        ) from None
     if device is None and isinstance(meta.get("device"), str):
         try:
             device = resolve_device(namespace, meta["device"])
@@ -105,56 +118,43 @@ def _target(path: Any, meta: dict[str, Any], xp: Any, device: Any) -> tuple[Any,
     return namespace, resolve_device(namespace, device)
 
 
-def _labels(path: Any, meta: dict[str, Any], n_outputs: int) -> np.ndarray:
-    """The saved labels, checked: ``n_outputs`` of them, distinct and sorted."""
-    classes = meta.get("classes", list(range(n_outputs)))
-    kind = meta.get("classes_dtype")
-    try:
-        labels = np.asarray(classes, dtype=kind) if isinstance(kind, str) else None
-    except TypeError:
-        labels = None
-    if labels is None:
-        labels = np.asarray(classes)
-    if (
-        not isinstance(classes, list)
-        or labels.ndim != 1
-        or labels.shape[0] != n_outputs
-        or labels.dtype.kind not in "biufUS"
-        or not np.array_equal(labels, np.unique(labels))
-    ):
-        raise ValueError(
-            f"{str(path)!r}: its classes {classes!r} are not {n_outputs} distinct sorted "
-            "labels, one per output of the model"
-        )
-    return labels
+def _settings(cls: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The constructor's arguments the file records (checked by the loader: they agree with
+    the model itself), the model's activation and hidden layer sizes where it records none."""
+    sizes = meta["layer_sizes"]
+    saved = meta.get("settings", {})
+    known = {k: v for k, v in saved.items() if k in cls._get_param_names()}
+    known["activation"] = meta["activation"]
+    known["hidden_layer_sizes"] = tuple(sizes[1:-1])
+    return known
 
 
 def load(cls: Any, path: Any, xp: Any = None, device: Any = None) -> Any:
-    """A fitted ``cls`` from a file of :func:`save` or :func:`portable_net.save`."""
+    """A fitted ``cls`` from a file of :func:`save`, :func:`portable_net.save` or
+    ``portable-net train --save`` of its kind."""
     params, meta = io.load(path)  # NumPy first: the metadata decides where they go
+    kinds = ("classifier", "multilabel") if cls._classes_required else ("regressor",)
+    io.check_kind(path, meta, kinds, f"{cls.__name__}.load")
+    pre = meta["preprocessing"]
+    if pre["categorical"] is not None:
+        raise ValueError(
+            f"{str(path)!r} holds {io.describe(meta)} whose inputs one-hot encode the text "
+            f"columns {', '.join(pre['categorical']['columns'])[:80]}; {cls.__name__} takes "
+            "numbers only: use portable-net predict, which encodes them"
+        )
     namespace, device = _target(path, meta, xp, device)
     sizes = meta["layer_sizes"]
-    saved_settings = meta.get("settings")
-    settings: dict[str, Any] = saved_settings if isinstance(saved_settings, dict) else {}
-    if "hidden_sizes" in settings and "hidden_layer_sizes" not in settings:
-        # older files, with the constructor's former names: only the sizes carry over
-        settings = {"hidden_layer_sizes": settings["hidden_sizes"]}
-    known = {k: v for k, v in settings.items() if k in cls._get_param_names()}
-    known["hidden_layer_sizes"] = tuple(known.get("hidden_layer_sizes", sizes[1:-1]))
-    model = cls(**known)
-    saved_fitted = meta.get("fitted")
-    fitted: dict[str, Any] = saved_fitted if isinstance(saved_fitted, dict) else {}
-    output = _OUTPUTS[fitted.get("out_activation_", cls._default_out_activation)]
-    multilabel = bool(fitted.get("multilabel", False))
-    set_output(model, output, int(sizes[-1]), multilabel=multilabel)
-    params = fold_standardization(path, params, meta.get("standardize"), sizes[0])
+    model = cls(**_settings(cls, meta))
+    fitted: dict[str, Any] = meta.get("fitted", {})
+    output = OUTPUT_LAYERS[meta["output"]]
+    set_output(model, output, int(sizes[-1]), multilabel=meta["kind"] == "multilabel")
+    params = fold_standardization(path, params, pre["standardize"], sizes[0])
     target = {k: namespace.asarray(v, device=device) for k, v in params.items()}
     n_layers = len(sizes) - 1
     model.coefs_ = [target[f"W{i}"] for i in range(1, n_layers + 1)]
     model.intercepts_ = [target[f"b{i}"] for i in range(1, n_layers + 1)]
-    if cls._classes_required:  # a classifier: its labels (two for one logistic output)
-        binary = output == "logistic" and not multilabel
-        labels = _labels(path, meta, 2 if binary else sizes[-1])
+    if cls._classes_required:  # the labels, exactly as saved (checked by io.load)
+        labels = np.asarray(meta["classes"], dtype=meta["classes_dtype"])
         model._labels = HostLabels(labels)
         model.classes_ = classes_array(labels, namespace, device)
     model.n_features_in_ = int(sizes[0])
@@ -168,14 +168,10 @@ def load(cls: Any, path: Any, xp: Any = None, device: Any = None) -> Any:
     model.best_validation_score_ = fitted.get("best_validation_score_")
     best = fitted.get("best_loss_", None)
     model.best_loss_ = best if best is not None or model.validation_scores_ else np.inf
-    if fitted.get("feature_names_in_"):
-        model.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    if pre["feature_names"] is not None:
+        model.feature_names_in_ = np.asarray(pre["feature_names"], dtype=object)
     model._no_improvement_count = 0
     return model
-
-
-#: the saved ``out_activation_`` -> the output layer (:data:`portable_net.loss.OUTPUT_LOSSES`)
-_OUTPUTS = {"softmax": "softmax", "logistic": "logistic", "identity": "squared"}
 
 
 def fold_standardization(
