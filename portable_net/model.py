@@ -34,7 +34,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import as_forward, as_summary, outside_autograd, summarised
+from .engines import as_forward, as_summary, is_traced, outside_autograd, summarised
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
@@ -151,6 +151,8 @@ def check_inputs(
         check_labels(xp, y, X.shape[0], n_classes, bounds=False)
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
+    if is_traced(X):  # a graph being traced (the ONNX export): no values to check yet
+        return xp, device, n_layers, params, X, y
     # the values: one reduction each, in one program where the library compiles
     finite, bounds, largest = summarised(xp, value_summary)(xp, X, y, params)
     check_features(xp, X, finite=finite)
@@ -353,8 +355,13 @@ def decided_labels(
 PREDICTION_VALUES = 2**22
 
 
-def _row_blocks(params: Mapping[str, Any], n_layers: int, n: int) -> list[tuple[int, int]]:
-    """The rows of each block of a forward pass over n rows (one block when they fit)."""
+def _row_blocks(
+    params: Mapping[str, Any], n_layers: int, n: int | None
+) -> list[tuple[int, int | None]]:
+    """The rows of each block of a forward pass over n rows (one block when they fit, or
+    when n is None: rows known only when a traced graph runs)."""
+    if n is None:
+        return [(0, None)]
     widest = max(int(params[f"W{i}"].shape[1]) for i in range(1, n_layers + 1))
     rows = max(1, PREDICTION_VALUES // widest)
     return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)]
@@ -384,7 +391,13 @@ def _decided(
     output: str,
 ) -> Any:
     """decided_labels' computation, where it costs least (:func:`portable_net.engines.forward`)."""
-    out = output_values(xp, output, scores(xp, params, X, n_layers, activation))
+    return decide(xp, output_values(xp, output, scores(xp, params, X, n_layers, activation)),
+                  classes, output)  # fmt: skip
+
+
+def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
+    """The label of each row from the output layer's values ``out`` (N, K), as
+    :func:`decided_labels` says (the estimators' ``predict``, the ONNX export)."""
     if output == "logistic":  # (N, 1): class 1 where its probability is above 0.5
         above = out[:, 0] > 0.5
         if classes is None:

@@ -35,7 +35,7 @@ from .csv_reader import (
     open_text,
     parse_csv,
 )
-from .preprocessing import Standardizer, decode_labels, encode_labels, split
+from .preprocessing import Standardizer, decode_labels, encode_labels, filled_in, split
 
 __all__ = ["MAX_BYTES", "Standardizer", "decode_labels", "encode_labels", "read_table", "split"]
 
@@ -346,8 +346,4 @@ def _fill_missing(
         raise ValueError(
             f"{name!r}: column {names[j]!r} has no values to take the mean of (missing='mean')"
         )
-    X = X.copy()
-    means = np.nanmean(X, axis=0)
-    rows, cols = np.nonzero(gaps)
-    X[rows, cols] = means[cols]
-    return X, labels
+    return filled_in(np, X, np.nanmean(X, axis=0)), labels

@@ -227,6 +227,7 @@ def read_table(
     import numpy as np
 
     from ..csv_reader import MISSING, Columns, CsvError, is_number, parse_csv
+    from ..preprocessing import filled_in
 
     name = "<stdin>" if path == "-" else path
     text = _read_text(path, option, streams)
@@ -313,7 +314,7 @@ def read_table(
                     "take the mean of (--missing mean)"
                 )
             means = np.where(with_values, X, 0.0).sum(axis=0) / with_values.sum(axis=0)
-            X = np.where(gaps, means, X)
+            X = filled_in(np, X, means)
         if not keep.any():
             raise BadInput(f"argument {option}: {name!r}: every row has a missing value")
         X = X[keep]

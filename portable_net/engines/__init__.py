@@ -56,6 +56,7 @@ __all__ = [
     "fast",
     "forward",
     "is_lazy",
+    "is_traced",
     "keep_compiled_programs",
     "lazy_inputs",
     "outside_autograd",
@@ -255,6 +256,17 @@ def keep_compiled_programs(*arrays: Any) -> None:
 def is_lazy(*arrays: Any) -> bool:
     """Whether any of the arrays is a chunked lazy one (Dask), trained by its own engine."""
     return any(is_dask_array(a) for a in arrays)
+
+
+def is_traced(*arrays: Any) -> bool:
+    """Whether any of the arrays is a symbolic one, being traced into a graph (an ndonnx
+    array without values, :mod:`.onnx_graph`): the checks that need values are skipped for
+    it (the traced graph's own runtime is given the values)."""
+    if not any(type(a).__module__.split(".")[0] == "ndonnx" for a in arrays):
+        return False  # ndonnx is not imported unless its arrays are here
+    from . import onnx_graph
+
+    return any(onnx_graph.is_symbolic(a) for a in arrays)
 
 
 def lazy_inputs(params: Any, X: Any, y: Any, scheduler: Any, sample_weight: Any = None) -> Any:
