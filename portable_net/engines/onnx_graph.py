@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any
 
 import ndonnx as ndx
-import numpy as np
 import onnx
 from onnx import version_converter
 
@@ -36,7 +35,8 @@ def namespace() -> ModuleType:
 
 
 def latest_opset() -> int:
-    """The newest opset the installed onnx package knows (converts to)."""
+    """The newest opset the installed onnx package knows (converts to); onnxruntime may
+    run only older ones."""
     return int(onnx.defs.onnx_opset_version())
 
 
@@ -54,11 +54,6 @@ def argument(shape: tuple[Any, ...], dtype: str) -> Any:
     """An input of the graph: ``shape`` with a name (a string) for a size known only when
     the graph runs (the batch), ``dtype`` one of "float32", "float64", "text"."""
     return ndx.argument(shape=shape, dtype=_DTYPES[dtype])
-
-
-def constant(values: np.ndarray) -> Any:
-    """A constant of the graph (NumPy values; text as a NumPy array of str)."""
-    return ndx.asarray(values)
 
 
 def build(
