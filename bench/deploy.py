@@ -7,7 +7,8 @@ and ``MLPClassifier.predict`` (scikit-learn, the same settings, its own fit). Da
 standardised, hidden (100,), Adam, 20 epochs; float64. Two measures:
 
 - latency: the seconds of one call on one row (the median of ``--calls`` calls per round);
-- throughput: rows per second of one call on 100,000 rows (one call per round).
+- throughput: rows per second of one call on 100,000 rows (the median of
+  ``--large-calls`` calls per round).
 
 Rounds rotate the sides; the report gives each side's median over rounds, and its ratio to
 MLPClassifier's in the same round (median over rounds), with the load average at the start
@@ -86,11 +87,14 @@ def latency(predict, row, calls: int) -> float:
     return statistics.median(times)
 
 
-def throughput(predict, rows) -> float:
-    """Rows per second of one call on all the rows."""
-    t = time.perf_counter()
-    predict(rows)
-    return rows.shape[0] / (time.perf_counter() - t)
+def throughput(predict, rows, calls: int) -> float:
+    """Rows per second of one call on all the rows (the median of ``calls`` calls)."""
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        predict(rows)
+        times.append(time.perf_counter() - t)
+    return rows.shape[0] / statistics.median(times)
 
 
 def versions() -> dict[str, str]:
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.deploy", description=__doc__)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--calls", type=int, default=300, help="one-row calls per round")
+    ap.add_argument("--large-calls", type=int, default=5, help="100,000-row calls per round")
     ap.add_argument("--output", default=None)
     args = ap.parse_args(argv)
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="deploy-bench-"))
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in range(args.rounds):
         for s in SIDES[r % len(SIDES) :] + SIDES[: r % len(SIDES)]:
             one[s].append(latency(sides[s], rows[:1], args.calls))
-            many[s].append(throughput(sides[s], rows))
+            many[s].append(throughput(sides[s], rows, args.large_calls))
         print(r, {s: f"{one[s][-1] * 1e6:.0f} us, {many[s][-1]:,.0f} rows/s" for s in SIDES},
               flush=True)  # fmt: skip
     load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -128,14 +133,16 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "# Deploying: the exported graph in onnxruntime against predict",
         "",
-        f"`python -m bench.deploy --rounds {args.rounds} --calls {args.calls}`: one fitted "
+        f"`python -m bench.deploy --rounds {args.rounds} --calls {args.calls} --large-calls "
+        f"{args.large_calls}`: one fitted "
         "Classifier (20 standardised features, 5 classes, hidden (100,), Adam, 20 epochs, "
         "float64) predicting through its `to_onnx` graph in onnxruntime (float64, and the "
         "float32 graph of the same weights) and through `Classifier.predict` (NumPy); "
         "`MLPClassifier.predict` with the same settings (its own fit), the baseline. One "
         "process, default threads; rounds rotate the sides. Latency: the median seconds of "
         f"one call on one row ({args.calls} calls a round); throughput: rows per second of "
-        f"one call on {MANY:,} rows; each the median over rounds, and the median over rounds "
+        f"one call on {MANY:,} rows (the median of {args.large_calls} calls a round); each the "
+        "median over rounds, and the median over rounds "
         f"of the ratio to {base}'s in the same round (latency: its time / the baseline's; "
         "throughput: its rows per second / the baseline's). "
         f"{os.cpu_count()} cores ({platform.machine()}); load average {load} at the start, "
