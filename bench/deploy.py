@@ -77,24 +77,14 @@ def predictors(sk, clf):
     }
 
 
-def latency(predict, row, calls: int) -> float:
-    """The median seconds of one call on one row."""
-    times = []
-    for _ in range(calls):
-        t = time.perf_counter()
-        predict(row)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def throughput(predict, rows, calls: int) -> float:
-    """Rows per second of one call on all the rows (the median of ``calls`` calls)."""
+def seconds(predict, rows, calls: int) -> float:
+    """The median seconds of one call of ``predict(rows)``, over ``calls`` calls."""
     times = []
     for _ in range(calls):
         t = time.perf_counter()
         predict(rows)
         times.append(time.perf_counter() - t)
-    return rows.shape[0] / statistics.median(times)
+    return statistics.median(times)
 
 
 def versions() -> dict[str, str]:
@@ -124,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     many: dict[str, list[float]] = {s: [] for s in SIDES}
     for r in range(args.rounds):
         for s in SIDES[r % len(SIDES) :] + SIDES[: r % len(SIDES)]:
-            one[s].append(latency(sides[s], rows[:1], args.calls))
-            many[s].append(throughput(sides[s], rows, args.large_calls))
+            one[s].append(seconds(sides[s], rows[:1], args.calls))
+            many[s].append(rows.shape[0] / seconds(sides[s], rows, args.large_calls))
         print(r, {s: f"{one[s][-1] * 1e6:.0f} us, {many[s][-1]:,.0f} rows/s" for s in SIDES},
               flush=True)  # fmt: skip
     load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
