@@ -400,7 +400,7 @@ def gpu_report(
     - speed-ups over NumPy on this machine's CPU (same run) at the case study's size and at
       3,000,000 points; the CuPy pool's peak against twice the data plus one layer's
       activations;
-    - the fused layer against the portable path (``engine="portable"``) and with CUDA graphs on,
+    - the fused layer against the portable path (``engine="eager"``) and with CUDA graphs on,
       alternating in rounds (the fused default's times are the matrix's rows of the same
       size, where there are some).
 

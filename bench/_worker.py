@@ -71,7 +71,7 @@ def _ours(spec, X, y, params, used):
 
         blocks.BLOCK_ELEMENTS = blocks.LARGE_BLOCK_ELEMENTS = spec["block_elements"]
 
-    engine = "portable" if spec.get("jit") is False else "auto"
+    engine = "eager" if spec.get("jit") is False else "auto"
     if "graph_steps" in spec or "forward_examples" in spec:  # the fused CuPy engine's options
         from functools import partial
 

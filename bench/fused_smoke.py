@@ -4,7 +4,7 @@
 Trains with the fused kernels (``engine="auto"`` on CuPy) at a few shapes that cover their
 paths: the case study's size in float64 and float32, launched one by one and as a CUDA graph,
 and a batch large enough for several examples per forward thread and several backward
-chunks, each against the portable step (``engine="portable"``) on the same data. CuPy's
+chunks, each against the portable step (``engine="eager"``) on the same data. CuPy's
 memory pool is switched off, so that every buffer is its own allocation and an access past
 its end is one the sanitizer sees. Exits 1 if a run did not use the fused step or left the
 portable step's numbers.
@@ -48,7 +48,7 @@ def main() -> int:
 
         kw = {"steps": steps, "log_every": max(1, steps // 2)}
         fused, h_fused = pn.train(params, X, y, engine=recording, **kw)
-        portable, h_portable = pn.train(params, X, y, engine="portable", **kw)
+        portable, h_portable = pn.train(params, X, y, engine="eager", **kw)
         rtol = 1e-9 if dtype == "float64" else 1e-4
         diff = max(
             float(np.max(np.abs(to_host(fused[k]) - to_host(portable[k]))))

@@ -6,6 +6,7 @@ package is written against the array API standard only.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import warnings
@@ -122,7 +123,7 @@ def array_namespace(*xs: Any) -> ModuleType:
     arrays' own (``jax.numpy``) taken from them: array-api-compat's first look at a JAX
     array makes an empty array to ask it, which compiles two programs once per process
     (15-40 ms of a JAX user's first fit)."""
-    if xs and all(array_api_compat.is_jax_array(x) and not isinstance(x, np.ndarray) for x in xs):
+    if xs and all([array_api_compat.is_jax_array(x) and not isinstance(x, np.ndarray) for x in xs]):
         return cast(ModuleType, xs[0].__array_namespace__())
     return cast(ModuleType, array_api_compat.array_namespace(*xs))
 
@@ -199,6 +200,7 @@ def _devices(name: str) -> list[tuple[str, Any]]:
     raise ValueError(f"unknown backend {name!r}")
 
 
+@functools.lru_cache(maxsize=16)
 def backend_name(xp: ModuleType) -> str:
     """The backend name of a namespace (``"numpy"``, ``"torch"``, ...)."""
     checks = (
@@ -304,11 +306,13 @@ def namespace_and_device(arrays: Mapping[str, Any]) -> tuple[ModuleType, Any]:
                 f"{arg} must be an array (numpy, torch, jax, cupy or array_api_strict), "
                 f"not {type(x).__name__}"
             )
-        check_holds_data(arg, x)
+        if array_api_compat.is_torch_array(x):
+            check_holds_data(arg, x)
         if first is None:
             first_name, first = arg, x
             continue
-        if library_name(x) != library_name(first):
+        # arrays of one type are of one library; library_name tells the others apart
+        if type(x) is not type(first) and library_name(x) != library_name(first):
             raise TypeError(
                 f"{first_name} is a {library_name(first)} array but {arg} is a "
                 f"{library_name(x)} array; pass arrays of one library "

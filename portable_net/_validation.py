@@ -72,23 +72,25 @@ def is_floating(xp: ModuleType, x: Any) -> bool:
     return bool(xp.isdtype(x.dtype, "real floating"))
 
 
-def check_plain_array(name: str, x: Any) -> None:
-    """Refuse NumPy subclasses (numpy.ma.MaskedArray, numpy.matrix, ...): their operators do
-    not follow the array API (a mask is silently dropped or broadcast, a matrix stays 2-D).
-    numpy.memmap is accepted: an ndarray whose memory is a file, with ndarray's operators."""
+def check_plain_arrays(arrays: Mapping[str, Any]) -> None:
+    """Refuse NumPy subclasses (numpy.ma.MaskedArray, numpy.matrix, ...) among the named
+    arrays: their operators do not follow the array API (a mask is silently dropped or
+    broadcast, a matrix stays 2-D). numpy.memmap is accepted: an ndarray whose memory is a
+    file, with ndarray's operators."""
     import numpy as np
 
-    if isinstance(x, np.ndarray) and type(x) not in (np.ndarray, np.memmap):
-        kind = f"{type(x).__module__}.{type(x).__qualname__}"
-        hint = (
-            " (fill or drop the masked entries first, e.g. X.filled(...) or X.compressed())"
-            if isinstance(x, np.ma.MaskedArray)
-            else ""
-        )
-        raise TypeError(
-            f"{name} is a {kind}, a subclass of numpy.ndarray; pass a plain numpy.ndarray "
-            f"(numpy.asarray({name}) drops the subclass){hint}"
-        )
+    for name, x in arrays.items():
+        if isinstance(x, np.ndarray) and type(x) not in (np.ndarray, np.memmap):
+            kind = f"{type(x).__module__}.{type(x).__qualname__}"
+            hint = (
+                " (fill or drop the masked entries first, e.g. X.filled(...) or X.compressed())"
+                if isinstance(x, np.ma.MaskedArray)
+                else ""
+            )
+            raise TypeError(
+                f"{name} is a {kind}, a subclass of numpy.ndarray; pass a plain numpy.ndarray "
+                f"(numpy.asarray({name}) drops the subclass){hint}"
+            )
 
 
 def check_features(xp: ModuleType, X: Any, name: str = "X", *, finite: Any = True) -> None:
@@ -145,11 +147,11 @@ def check_params(params: Any) -> int:
             "params must hold exactly W1, b1, ..., WL, bL for some L >= 1, "
             f"got keys {sorted(map(str, params))}"
         )
+    check_plain_arrays({f"params[{key!r}]": arr for key, arr in params.items()})
     fan_in = None
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
         for key, arr in ((f"W{i}", W), (f"b{i}", b)):
-            check_plain_array(f"params[{key!r}]", arr)
             if not array_api_compat.is_array_api_obj(arr) or isinstance(arr, (int, float)):
                 raise TypeError(f"params[{key!r}] must be an array, not {type(arr).__name__}")
         if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[1]:
@@ -184,8 +186,13 @@ def check_feature_count(X: Any, params: Mapping[str, Any]) -> None:
 
 
 def check_floating_params(xp: ModuleType, params: Mapping[str, Any]) -> None:
+    """Each parameter's dtype refused as :func:`check_float_dtype` refuses it (each distinct
+    dtype checked once: the parameters of a model share one)."""
+    seen: list[Any] = []
     for key, arr in params.items():
-        check_float_dtype(f"params[{key!r}]", arr.dtype)
+        if arr.dtype not in seen:
+            check_float_dtype(f"params[{key!r}]", arr.dtype)
+            seen.append(arr.dtype)
 
 
 def check_finite_params(xp: ModuleType, params: Mapping[str, Any], largest: Any = None) -> None:
@@ -228,10 +235,10 @@ def value_summary(
 
 
 def array_arguments(params: Mapping[str, Any] | None, **arrays: Any) -> dict[str, Any]:
-    """The named arrays of one call, parameters included, for the mixed-library check."""
-    out = dict(arrays)
+    """The named arrays of one call, parameters included, for the mixed-library check; the
+    ``arrays`` checked by :func:`check_plain_arrays` (the parameters are, by
+    :func:`check_params`)."""
+    check_plain_arrays(arrays)
     if params is not None:
-        out.update({f"params[{k!r}]": v for k, v in params.items()})
-    for name, x in out.items():
-        check_plain_array(name, x)
-    return out
+        arrays.update({f"params[{k!r}]": v for k, v in params.items()})
+    return arrays

@@ -64,14 +64,13 @@ class Range:
     low: float | None = None
     high: float | None = None
     closed: str = "both"
+    # which ends are left out (from ``closed``; set once: the checks read them per call)
+    low_open: bool = field(init=False, repr=False, compare=False)
+    high_open: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def low_open(self) -> bool:
-        return self.closed in ("right", "neither")
-
-    @property
-    def high_open(self) -> bool:
-        return self.closed in ("left", "neither")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low_open", self.closed in ("right", "neither"))
+        object.__setattr__(self, "high_open", self.closed in ("left", "neither"))
 
     def __contains__(self, value: float) -> bool:
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):

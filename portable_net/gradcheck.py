@@ -33,8 +33,8 @@ from . import network
 from ._backend import dtype_name
 from ._validation import check_int, check_real
 from .layers import activation_pair
-from .loss import one_hot
-from .model import check_inputs, loss_and_grads
+from .loss import one_hot, softmax_xent
+from .model import check_inputs, loss_and_grads, with_l2
 
 __all__ = ["GradientCheck", "gradient_check"]
 
@@ -131,11 +131,11 @@ def _forward(
     packed = network.pack(xp, params, n_layers)
     h, caches = network.forward(xp, packed, data.Xt1, activation)  # the step's forward, (K, N)
     sides = [mask > 0 for _, mask in caches[:-1]] if activation == "relu" else []  # (H, N)
-    shifted = h - xp.max(h, axis=0, keepdims=True)
-    lse = xp.log(xp.sum(xp.exp(shifted), axis=0, keepdims=True))  # (1, N)
-    rows = lse - xp.sum(data.onehot * shifted, axis=0, keepdims=True)  # -log p[y], (1, N)
+    # sum of weights * -log p[y], the step's loss function (it overwrites h: not used after)
+    loss_sum, _ = softmax_xent(xp, h, data.onehot, 1.0, need_loss=True, need_grad=False,
+                               weights=weights)  # fmt: skip
     n_features = data.Xt1.shape[0] - 1
-    return xp.sum(weights * rows) + network.penalty(xp, packed, n_features, reg), sides
+    return loss_sum + network.penalty(xp, packed, n_features, reg), sides
 
 
 def _weighted_grads(
@@ -153,10 +153,9 @@ def _weighted_grads(
     _, packed_grads = network.loss_and_grads(
         xp, packed, data.Xt1, data.onehot, scale=weights, need_loss=False, activation=activation
     )
-    grads = network.unpack(xp, packed_grads, data.Xt1.shape[0] - 1, copy=True)
-    for i in range(1, n_layers + 1):
-        grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
-    return grads
+    n_features = data.Xt1.shape[0] - 1
+    return network.unpack(xp, with_l2(xp, packed, packed_grads, n_features, reg), n_features,
+                          copy=True)  # fmt: skip
 
 
 def _reference_dtype(xp: ModuleType, device: Any, dtype: Any) -> Any | None:

@@ -22,7 +22,7 @@ import numpy as np
 from ._backend import float_dtype, resolve_device, to_host, to_namespace
 from ._npz import READ_ERRORS, Refused, one_line, open_archive, read_data, read_header, refusal
 from ._output import check_output, open_output, write_output
-from ._validation import check_float_dtype, check_plain_array, layer_sizes
+from ._validation import check_float_dtype, layer_sizes
 from ._version import __version__
 
 __all__ = ["check_output", "load", "open_output", "save", "write_output"]
@@ -121,7 +121,6 @@ def save(path: str | os.PathLike[str], params: Mapping[str, Any], **metadata: An
     sizes = layer_sizes(params)
     weights = {key: to_host(params[key]) for key in params}
     for key, w in weights.items():
-        check_plain_array(f"params[{key!r}]", params[key])
         check_float_dtype(f"params[{key!r}]", w.dtype)
         if not np.all(np.isfinite(w)):
             raise ValueError(f"params[{key!r}] holds NaN or infinite values; it cannot be saved")

@@ -19,6 +19,7 @@ chunked runner with the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -26,17 +27,13 @@ from typing import Any
 import numpy as np
 
 from . import engines, network
-from ._backend import from_host, int_dtype
-from ._validation import check_int, check_real
+from ._backend import array_namespace, device_of, from_host, int_dtype
 from .errors import StopTraining, TrainingInterrupted
 from .history import History, log_step
-from .layers import activation_pair
-from .loss import one_hot, output_loss, softmax_xent
-from .model import check_inputs
+from .loss import one_hot, softmax_xent
 from .optim import SGD, Adam, AdamState, SGDState
-from .schedule import LearningRateSchedule, NoImprovement
-from .step import StepSettings, make_step
-from .targets import check_sample_weight, check_targets
+from .schedule import LearningRateSchedule, NoImprovement, end_epoch
+from .step import StepSettings
 
 
 class Batches:
@@ -107,12 +104,18 @@ class Logging:
 
 
 class Trainer:
-    """One training set, checked and prepared once, and the loop over it.
+    """One training set, prepared once, and the loop over it.
+
+    The caller checks the arguments at its door (:func:`portable_net.train`, the estimators'
+    ``fit``) and passes checked values; nothing here checks them again. Chunked lazy arrays
+    are checked where their engine persists them (:func:`portable_net.engines.lazy_inputs`).
 
     Parameters
     ----------
     params, X, y
-        As :func:`portable_net.train` (checked as it checks them; never modified).
+        As :func:`portable_net.train` takes them, checked: the parameters of X's library and
+        device (never modified), X real floating (N, D), y labels in ``[0, K)`` for
+        ``"softmax"`` outputs, else real targets (N,) or (N, K) of X's dtype.
     optimizer : SGD or Adam
     reg : float
         L2 strength; with ``reg_over_batch`` the strength per example (a batch of B gets
@@ -121,18 +124,17 @@ class Trainer:
         None: the full batch. Otherwise mini-batches, shuffled unless ``shuffle=False``.
     optimizer_state : SGDState, AdamState or None
         A previous run's optimiser state to continue from (copied), or None.
-    engine : "auto", "portable" or an engine factory (see :func:`portable_net.train`)
+    engine : "auto", "eager", "core", "fused" or an engine factory (see
+        :func:`portable_net.train`)
     scheduler : chunked lazy arrays only: where their steps run
     n_jobs : None (each run's intra-op threads chosen by its size: one where more do not
         pay), -1 (one per core) or the number of threads (:mod:`portable_net.engines.threads`)
     activation : the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`)
-    output : the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`):
-        ``"softmax"`` takes integer labels ``y`` (N,); ``"logistic"`` and ``"squared"`` take
-        real targets ``y``, (N,) for one output or (N, K) (0/1 for ``"logistic"``)
-    sample_weight : None, or a real floating (N,) array of non-negative weights of X's
-        library and device: the loss becomes the weighted mean, each example's gradient
-        scaled by its weight, and with ``reg_over_batch`` a batch's L2 strength is ``reg``
-        over its weights' sum (scikit-learn's ``sample_weight``)
+    output : the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)
+    sample_weight : None, or (N,) non-negative weights of X's library, device and dtype: the
+        loss becomes the weighted mean, each example's gradient scaled by its weight, and with
+        ``reg_over_batch`` a batch's L2 strength is ``reg`` over its weights' sum
+        (scikit-learn's ``sample_weight``)
     """
 
     def __init__(self, params, X, y, *, optimizer: SGD | Adam, reg: float,
@@ -141,20 +143,9 @@ class Trainer:
                  engine: Any = "auto", scheduler: Any = None, activation: str = "relu",
                  output: str = "softmax", sample_weight: Any = None,
                  n_jobs: int | None = None):  # fmt: skip
-        if not isinstance(optimizer, (SGD, Adam)):
-            raise TypeError(f"optimizer must be an SGD or Adam, not {type(optimizer).__name__}")
-        activation_pair(activation)  # raises for an unknown name
-        output_loss(output)
         weighted = sample_weight is not None
-        reg = check_real("reg", reg, low=0.0)
-        if batch_size is not None:
-            batch_size = check_int("batch_size", batch_size, minimum=1)
         self.optimizer, self.batch_size, self.shuffle = optimizer, batch_size, shuffle
         by_rows = batch_size is not None
-        if output != "softmax" and engines.is_lazy(X, y):
-            raise NotImplementedError(
-                f"chunked lazy arrays train softmax outputs, not output={output!r}"
-            )
         lazy = engines.lazy_inputs(params, X, y, scheduler, sample_weight)
         self.data: Any  # the data in the step's layout (None: the engine holds it)
         if lazy is not None:  # chunked lazy arrays: the engine holds the data
@@ -163,18 +154,12 @@ class Trainer:
             packed = network.pack(xp, params, n_layers)
             fresh, self.data = optimizer.init(xp, packed), None
         else:
-            labels = output == "softmax"
-            targets = y
-            xp, device, n_layers, params, X, y = check_inputs(params, X, y if labels else None)
+            xp, device = array_namespace(X), device_of(X)
+            n_layers = len(params) // 2
             n, n_features = X.shape
-            n_classes = params[f"W{n_layers}"].shape[1]
-            if not labels:
-                y = check_targets(xp, X, targets, n_classes)
-            if weighted:
-                sample_weight = check_sample_weight(xp, X, sample_weight)
-            packed, self.data, fresh = _prepare(
-                xp, params, X, y, sample_weight, n_layers, n_classes, optimizer, by_rows, labels
-            )
+            n_outputs = params[f"W{n_layers}"].shape[1]
+            packed, self.data, fresh = _prepare(xp, params, X, y, sample_weight, n_layers,
+                                                n_outputs, optimizer, by_rows, output)  # fmt: skip
         if batch_size is None and reg_over_batch and not weighted:  # every batch is all N
             reg, reg_over_batch = reg / n, False
         self.xp, self.device, self.n, self.n_features = xp, device, n, n_features
@@ -185,7 +170,6 @@ class Trainer:
             n_features=n_features,
             learning_rate=optimizer.learning_rate,
             reg=reg,
-            momentum=optimizer.momentum if isinstance(optimizer, SGD) else 0.0,
             block=engines.block_for(xp, device, packed, batch_size or n),
             optimizer=optimizer,
             reg_over_batch=reg_over_batch,
@@ -194,7 +178,7 @@ class Trainer:
             weighted=weighted,
         )
         self.step, self.runner = engines.step_and_runner(
-            xp, device, make_step, self.settings, packed, self.state, self.data, engine,
+            xp, device, self.settings, packed, self.state, self.data, engine,
             batch_size=batch_size, shuffle=shuffle, lazy=None if lazy is None else data,
         )  # fmt: skip
         self.quiet = engines.bookkeeping_off(xp)
@@ -240,7 +224,7 @@ class Trainer:
                         most = 1 if logged else min(end, (g // log_every + 1) * log_every) - g
                     perm, start, count, size, ragged = batches.segment(most)
                     k = count + (ragged > 0)  # the steps of this stretch
-                    want = tuple(j for j in range(k) if (g + j) % log_every == 0)
+                    want = tuple([j for j in range(k) if (g + j) % log_every == 0])
                     lr = hooks.lr
                     if runner is not None:  # compiled, fused or chunked: the engine's own run
                         packed, state, losses = runner.run(
@@ -320,31 +304,39 @@ class Trainer:
         """The full-data regularised loss of the current parameters (a host float)."""
         if self.runner is not None and hasattr(self.runner, "mean_loss"):
             return float(self.runner.mean_loss(self.packed, reg))
-        xp = self.xp
         assert self.data is not None  # in-memory data (lazy data has a runner's mean_loss)
-        block = engines.block_for(xp, self.device, self.packed, self.n)
+        s, (Xt1, onehot) = self.settings, self.data
         by_rows = self.batch_size is not None
-        Xt1, onehot = self.data
-        s = self.settings
-        loss = _full_data_loss(xp, self.packed, Xt1, onehot, reg, self.n_features, block, by_rows,
-                               s.activation, s.output, s.weighted)  # fmt: skip
-        return float(loss)
+        block = engines.block_for(self.xp, self.device, self.packed, self.n)
+        return float(_full_data_loss(self.xp, self.packed, Xt1, onehot, reg, self.n_features,
+                                     block, by_rows, s.activation, s.output,
+                                     s.weighted))  # fmt: skip
 
 
 class _Hooks:
     """The logged steps of one run: held-out results, the log, the schedule, early
-    stopping, the callback."""
+    stopping, the callback. Each logged step ends one of the schedule's "epochs"
+    (:func:`portable_net.schedule.end_epoch`, the estimators' end of an epoch too)."""
 
     def __init__(self, xp, history: History, logging: Logging, n_features: int, lr: float):
         self.xp, self.history, self.logging, self.n_features = xp, history, logging, n_features
-        self.schedule = logging.schedule
-        self.lr = float(self.schedule.learning_rate) if self.schedule is not None else lr
+        self.schedule = schedule = logging.schedule
+        self.lr = float(schedule.learning_rate) if schedule is not None else lr
         self.samples = 0  # examples used since the schedule's last evaluation
         self.best: list[Any] | None = None  # packed copies of the best held-out parameters
-        # early stopping: MLPClassifier's rule on the held-out loss
-        self.held_out_rule = NoImprovement(logging.tol, logging.n_iter_no_change)
-        if history.val_loss:
-            self.held_out_rule.best = min(history.val_loss)
+        self.best_val = min(history.val_loss, default=math.inf)
+        self.val_loss = math.nan  # of the parameters of the current logged step
+        # a plateau ends a run with early stopping (of the held-out loss) or lowers the
+        # adaptive rate (of the training loss, or the held-out loss with early stopping);
+        # constant and invscaling rates run on: train's steps are the caller's
+        self.plateaus = logging.early_stopping or (
+            schedule is not None and schedule.kind == "adaptive"
+        )
+        self.rule = NoImprovement(logging.tol, logging.n_iter_no_change)
+        if schedule is not None:
+            self.rule = schedule.rule  # carried on by a history that continues the run
+        elif logging.early_stopping:
+            self.rule.best = self.best_val
         self.first_loss: float | None = None
 
     def before_logged_step(self, packed: list[Any], step: int) -> None:
@@ -352,17 +344,18 @@ class _Hooks:
         held_out = self.logging.held_out
         if held_out is None:
             return
-        val_loss, val_acc = held_out.evaluate(packed)
-        self.history.val_loss.append(val_loss)
+        self.val_loss, val_acc = held_out.evaluate(packed)
+        self.history.val_loss.append(self.val_loss)
         self.history.val_accuracy.append(val_acc)
-        if self.held_out_rule.update(val_loss):
+        if self.val_loss < self.best_val:
+            self.best_val = self.val_loss
             self.history.best_step = step
             if self.logging.restore_best:
                 self.best = [self.xp.asarray(p, copy=True) for p in packed]
 
     def after_logged_step(self, packed: list[Any], step: int, loss: Any, n: int) -> bool:
         """Log the step's loss; True when training should stop."""
-        xp, history, logging = self.xp, self.history, self.logging
+        xp, history, logging, schedule = self.xp, self.history, self.logging, self.schedule
         view = None
         if logging.callback is not None:
             view = _views(xp, packed, self.n_features)
@@ -376,14 +369,21 @@ class _Hooks:
             stop = "callback"
         # the schedule's "epoch": the steps since its last evaluation (the loss logged here
         # is of the parameters they reached); its new rate applies from the next step on
-        if self.schedule is not None and self.samples > 0:
-            if self.schedule.end_epoch(loss, self.samples) and self.schedule.kind == "adaptive":
-                stop = stop or "learning_rate"
-            self.lr = float(self.schedule.learning_rate)
+        # (the held-out loss is judged at every logged step, the first one too)
+        due = self.samples > 0 or (self.plateaus and logging.early_stopping)
+        if due and (schedule is not None or self.plateaus):
+            t = (0 if schedule is None else schedule.t) + self.samples
+            if self.plateaus:
+                value = self.val_loss if logging.early_stopping else loss
+                _, outcome = end_epoch(self.rule, schedule, value, t)
+                if outcome == "stop":
+                    stop = stop or ("early_stopping" if logging.early_stopping else "learning_rate")
+            else:
+                schedule.iteration_ends(t)  # type: ignore[union-attr]
+            if schedule is not None:
+                self.lr = float(schedule.learning_rate)
             self.samples = 0
         self.samples += n  # this step's examples
-        if logging.early_stopping and self.held_out_rule.exhausted:
-            stop = stop or "early_stopping"
         history.stop_reason = stop
         return stop is not None
 
@@ -434,21 +434,26 @@ def _state_copies(xp: ModuleType, state: Any) -> Any:
     return AdamState(step, own(state.m), own(state.v))
 
 
-@engines.as_program("n_layers", "n_classes", "opt", "by_rows", "labels")
-def _prepare(xp, params, X, y, sample_weight, n_layers, n_classes, opt, by_rows, labels):
-    """Private packed copies of the parameters; the data in the step's layout (Xt1, targets),
-    or ``by_rows`` example by example ([X, 1] (N, D + 1), target rows (N, K)); the
-    optimiser's fresh state. The targets: one-hot rows of the ``labels`` y, or y's (N, K)
-    real targets; with ``sample_weight`` (N,), each example's weight as a last column."""
-    onehot_rows = one_hot(xp, y, n_classes, X.dtype) if labels else xp.asarray(y, copy=True)
-    if sample_weight is not None:
-        onehot_rows = xp.concat([onehot_rows, xp.expand_dims(sample_weight, axis=1)], axis=1)
-    if by_rows:
-        data = (network.rows_with_ones(xp, X), onehot_rows)
+@engines.as_program("n_layers", "n_outputs", "opt", "by_rows", "output")
+def _prepare(xp, params, X, y, sample_weight, n_layers, n_outputs, opt, by_rows, output):
+    """Private packed copies of the parameters, in X's dtype; the data in the step's layout
+    (Xt1, targets), or ``by_rows`` example by example ([X, 1] (N, D + 1), target rows (N,
+    K)); the optimiser's fresh state. The targets: one-hot rows of the labels y for
+    ``"softmax"`` outputs, else y's real targets as (N, K); with ``sample_weight`` (N,),
+    each example's weight as a last column."""
+    if output == "softmax":
+        rows = one_hot(xp, y, n_outputs, X.dtype)
     else:
-        step_data = network.step_data(xp, X, onehot_rows)
+        rows = xp.reshape(xp.astype(y, X.dtype, copy=True), (X.shape[0], n_outputs))
+    if sample_weight is not None:
+        rows = xp.concat([rows, xp.expand_dims(sample_weight, axis=1)], axis=1)
+    if by_rows:
+        data = (network.rows_with_ones(xp, X), rows)
+    else:
+        step_data = network.step_data(xp, X, rows)
         data = (step_data.Xt1, step_data.onehot)
-    packed = network.pack(xp, params, n_layers)
+    packed = network.pack(xp, {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()},
+                          n_layers)  # fmt: skip
     return packed, data, opt.init(xp, packed)
 
 
@@ -463,7 +468,12 @@ def _views(xp, packed, n_features):
     return network.unpack(xp, packed, n_features, copy=False)
 
 
-#: the full-data loss of the data as :func:`_prepare` made it, where it costs least
-_full_data_loss = engines.as_summary(
-    "reg", "n_features", "block", "by_rows", "activation", "output", "weighted"
-)(engines.fast.full_data_loss)
+@engines.as_summary("reg", "n_features", "block", "by_rows", "activation", "output", "weighted")
+def _full_data_loss(xp, packed, Xt1, targets, reg, n_features, block, by_rows, activation,
+                    output, weighted):  # fmt: skip
+    """The full-data loss (0-d) of the data as :func:`_prepare` made it (``by_rows``: example
+    by example), where it costs least."""
+    if by_rows:
+        Xt1, targets = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(targets, (1, 0))
+    return network.mean_loss(xp, packed, Xt1, targets, reg, n_features, activation=activation,
+                             output=output, weighted=weighted, block=block)  # fmt: skip

@@ -30,6 +30,7 @@ from typing import Any
 
 from ._backend import device_of, namespace_and_device
 from ._validation import check_labels, is_floating
+from .layers import sigmoid
 
 __all__ = ["softmax_cross_entropy"]
 
@@ -56,13 +57,10 @@ def softmax_xent(
     (a fixed width for batches of any size, in a compiled loop) gives its padding columns
     weight 0, zero one-hot columns and a zero ``scale``: they add nothing to either result.
     """
-    # subtract the column max: exp would overflow for large scores
-    scores -= xp.max(scores, axis=0, keepdims=True)  # (K, B), <= 0
-    exp = xp.exp(scores)  # (K, B), in (0, 1]
-    sumexp = xp.sum(exp, axis=0, keepdims=True)  # (1, B), in [1, K]
+    scores, exp, sumexp = softmax_parts(xp, scores, 0, overwrite=True)  # (K, B), (1, B)
     loss_sum = None
     if need_loss:
-        # -log p[y] = log(sum exp) - shifted[y]
+        # -log p[y] = log(sum exp) - shifted[y]: the log-softmax of the label
         if weights is None:
             loss_sum = xp.sum(xp.log(sumexp)) - xp.sum(onehot * scores)
         else:
@@ -71,7 +69,7 @@ def softmax_xent(
     if not need_grad:
         return loss_sum, None
     # d loss / d scores = (p - onehot) / N
-    exp /= sumexp
+    exp /= sumexp  # p = softmax(scores)
     exp -= onehot
     exp *= scale
     return loss_sum, exp
@@ -94,12 +92,12 @@ def logistic_xent(
     Returns the summed loss (0-d, only if ``need_loss``) and ``dscores = scale *
     (sigmoid(scores) - targets)`` (K, B) (only if ``need_grad``), as :func:`softmax_xent`.
     The loss of one output is ``softplus(z) - t z`` = ``-t log s - (1 - t) log(1 - s)`` for
-    ``s = sigmoid(z)``, written without overflow. Overwrites ``scores``.
+    ``s = sigmoid(z)``, written without overflow (:func:`portable_net.layers.sigmoid`).
     """
-    e = xp.exp(-xp.abs(scores))  # (K, B), in (0, 1]
     loss_sum = None
     if need_loss:
         # softplus(z) - t z = max(z, 0) + log(1 + exp(-|z|)) - t z; max(z, 0) = (z + |z|) / 2
+        e = xp.exp(-xp.abs(scores))  # (K, B), in (0, 1]
         per = (scores + xp.abs(scores)) * 0.5 + xp.log1p(e) - targets * scores  # (K, B)
         if weights is None:
             loss_sum = xp.sum(per)
@@ -107,7 +105,7 @@ def logistic_xent(
             loss_sum = xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
     if not need_grad:
         return loss_sum, None
-    probs = xp.where(scores >= 0, 1.0 / (1.0 + e), e / (1.0 + e))  # sigmoid, (K, B)
+    probs = sigmoid(xp, scores)  # (K, B)
     probs -= targets
     probs *= scale
     return loss_sum, probs
@@ -171,11 +169,9 @@ def output(xp: ModuleType, name: str, scores: Any, axis: int = 1) -> Any:
     sigmoid of each score, or the scores themselves (identity). A new array for softmax
     and logistic; the scores themselves for identity."""
     if name == "softmax":
-        exp = xp.exp(scores - xp.max(scores, axis=axis, keepdims=True))
-        return exp / xp.sum(exp, axis=axis, keepdims=True)
+        return softmax(xp, scores, axis)
     if name == "logistic":
-        e = xp.exp(-xp.abs(scores))
-        return xp.where(scores >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return sigmoid(xp, scores)
     output_loss(name)  # raises for an unknown name
     return scores
 
@@ -194,10 +190,29 @@ def one_hot(xp: ModuleType, y: Any, n_classes: int, dtype: Any) -> Any:
     return xp.astype(xp.expand_dims(y, axis=1) == classes, dtype)  # (N, K)
 
 
-def softmax(xp: ModuleType, scores: Any) -> Any:
-    """Row-wise softmax, stable for any finite scores. (N, K) -> (N, K)."""
-    exp = xp.exp(scores - xp.max(scores, axis=1, keepdims=True))
-    return exp / xp.sum(exp, axis=1, keepdims=True)
+def softmax_parts(
+    xp: ModuleType, scores: Any, axis: int, *, overwrite: bool = False
+) -> tuple[Any, Any, Any]:
+    """The softmax of ``scores`` along ``axis`` in pieces, stable for any finite scores: the
+    scores shifted by their max (exp would overflow for large scores), their exps, and the
+    sums of those, ``(shifted <= 0, exp in (0, 1], sum in [1, K])``: the softmax is ``exp /
+    sum`` and the log-softmax ``shifted - log(sum)``. ``overwrite``: the shifted scores are
+    ``scores`` itself, the caller's own temporary."""
+    top = xp.max(scores, axis=axis, keepdims=True)
+    if overwrite:
+        scores -= top  # in place where writable (rebinds where not)
+    else:
+        scores = scores - top
+    exp = xp.exp(scores)
+    return scores, exp, xp.sum(exp, axis=axis, keepdims=True)
+
+
+def softmax(xp: ModuleType, scores: Any, axis: int = 1) -> Any:
+    """Softmax along ``axis`` (rows of (N, K) scores by default), stable for any finite
+    scores; a new array."""
+    _, exp, total = softmax_parts(xp, scores, axis)
+    exp /= total
+    return exp
 
 
 def softmax_cross_entropy(scores: Any, y: Any) -> tuple[Any, Any]:

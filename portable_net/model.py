@@ -38,6 +38,7 @@ from .engines import as_forward, as_summary, is_traced, outside_autograd, summar
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
+from .optim import l2_coefficients, l2_term
 
 __all__ = [
     "accuracy",
@@ -141,8 +142,7 @@ def check_inputs(
     n_layers = check_params(params)
     arrays = array_arguments(params, X=X) if y is None else array_arguments(params, X=X, y=y)
     xp, device = namespace_and_device(arrays)
-    params = {k: outside_autograd(v) for k, v in params.items()}
-    X, y = outside_autograd(X), outside_autograd(y)
+    params, X, y = outside_autograd(params, X, y)
     check_floating_params(xp, params)
     check_features(xp, X, finite=False)
     check_feature_count(X, params)
@@ -155,7 +155,8 @@ def check_inputs(
         return xp, device, n_layers, params, X, y
     # the values: one reduction each, in one program where the library compiles
     finite, bounds, largest = summarised(xp, value_summary)(xp, X, y, params)
-    check_features(xp, X, finite=finite)
+    if not bool(finite):
+        raise ValueError("X holds NaN or infinite values")
     if y is not None:
         check_labels(xp, y, X.shape[0], n_classes, bounds=bounds)
     check_finite_params(xp, params, largest)  # after the cast: float64 may overflow float32
@@ -213,11 +214,16 @@ def loss_and_grads(
         xp, packed, data.Xt1, data.onehot, activation=activation
     )
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
-    grads = network.unpack(xp, packed_grads, n_features, copy=True)
-    for i in range(1, n_layers + 1):
-        # d (0.5 reg ||W||^2) / dW = reg W
-        grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
-    return loss, grads
+    return loss, network.unpack(xp, with_l2(xp, packed, packed_grads, n_features, reg),
+                                n_features, copy=True)  # fmt: skip
+
+
+def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int,
+            reg: float) -> list[Any]:  # fmt: skip
+    """Packed gradients with the L2 term's, ``d (0.5 reg ||W||^2) / dW = reg W``, added to
+    the weights' (:func:`portable_net.optim.l2_term`, the optimisers' own)."""
+    coefs = l2_coefficients(network.weight_masks(xp, packed, n_features), reg)
+    return [l2_term(g, p, c) for g, p, c in zip(grads, packed, coefs)]
 
 
 def predict_proba(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> Any:

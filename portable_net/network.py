@@ -16,7 +16,7 @@ one pass.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, cast
@@ -132,42 +132,116 @@ def forward_scores(xp: ModuleType, packed: list[Any], Xt1: Any, activation: str 
     return forward(xp, packed, Xt1, activation)[0]
 
 
+def blocks(targets_and_scale: tuple[Any, ...], block: int | None) -> Iterator[tuple[Any, ...]]:
+    """The columns of a batch, block by block: ``targets_and_scale`` is (Xt1 (D + 1, B),
+    targets (K, B), scale, weights), the scale a number or a (1, B) row and the weights a
+    (1, B) row or None; yields each block's four, ``block`` examples at a time (None: one
+    block, the arrays as they are). A batch's loss and gradient are sums over its examples,
+    so they are sums over its blocks (whose temporaries stay in cache)."""
+    Xt1 = targets_and_scale[0]
+    n = Xt1.shape[1]
+    if block is None or block >= n:
+        yield targets_and_scale
+        return
+    for start in range(0, n, block):
+        stop = min(start + block, n)  # the standard leaves slices past the end unspecified
+        yield tuple(
+            [a[:, start:stop] if getattr(a, "ndim", 0) == 2 else a for a in targets_and_scale]
+        )
+
+
+def add_block(
+    total: tuple[Any, list[Any]], loss_sum: Any, grads: list[Any]
+) -> tuple[Any, list[Any]]:
+    """(loss sum, gradients) of the blocks so far, ``total``, plus one block's: the first
+    block's own arrays, then added to in place where writable (a new array where not)."""
+    if not total[1]:
+        return loss_sum, grads
+    summed = total[1]
+    for j, g in enumerate(grads):
+        part = summed[j]
+        part += g
+        summed[j] = part
+    return (None if loss_sum is None else total[0] + loss_sum), summed
+
+
 def loss_and_grads(
     xp: ModuleType,
     packed: list[Any],
     Xt1: Any,
-    onehot: Any,
+    targets: Any,
     *,
     scale: Any = None,
     need_loss: bool = True,
+    weights: Any = None,
     activation: str = "relu",
     output: str = "softmax",
+    block: int | None = None,
 ) -> tuple[Any | None, list[Any]]:
-    """The summed data loss (0-d, or None) and the gradient of the mean data loss, in the
-    packed layout: Xt1 (D + 1, N), targets ``onehot`` (K, N) -> (loss sum, [dW1b, dW2^T,
-    db2, ...]). No L2 term (the step adds it). ``scale``: the factor of each example's
-    gradient, a number or a (1, N) row (None: 1/N, the mean). ``activation``: the hidden
-    layers'; ``output``: the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)."""
+    """The summed data loss (0-d, or None) and the scaled gradient, in the packed layout: Xt1
+    (D + 1, N), targets (K, N) -> (loss sum, [dW1b, dW2^T, db2, ...]), as the training step
+    computes them (:mod:`portable_net.step`): forward, loss and backward over blocks of
+    ``block`` examples (None: one block). No L2 term (the update adds it). For callers that
+    want the gradient alone: :func:`portable_net.loss_and_grads`, the gradient check, the
+    chunks of a Dask array.
+
+    ``scale``: the factor of each example's gradient, a number or a (1, N) row (None: 1/N,
+    the mean); ``weights`` (1, N) or None: each example's weight in the loss's sum (the loss
+    functions of :mod:`portable_net.loss`); ``activation``: the hidden layers'; ``output``:
+    the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)."""
     scale = 1.0 / Xt1.shape[1] if scale is None else scale
-    scores, caches = forward(xp, packed, Xt1, activation)  # (K, N)
-    loss_sum, dscores = output_loss(output)(xp, scores, onehot, scale, need_loss=need_loss)
-    return loss_sum, backward(xp, dscores, caches, activation)
+    loss_of = output_loss(output)
+    total: tuple[Any, list[Any]] = (None, [])
+    for Xb, tb, sb, wb in blocks((Xt1, targets, scale, weights), block):
+        scores, caches = forward(xp, packed, Xb, activation)  # (K, B)
+        part, dscores = loss_of(xp, scores, tb, sb, need_loss=need_loss, weights=wb)
+        total = add_block(total, part, backward(xp, dscores, caches, activation))
+    return total
+
+
+def loss_sum(
+    xp: ModuleType,
+    packed: list[Any],
+    Xt1: Any,
+    targets: Any,
+    *,
+    activation: str = "relu",
+    output: str = "softmax",
+    weighted: bool = False,
+    block: int | None = None,
+) -> Any:
+    """The summed data loss (0-d), forward only, over blocks of ``block`` examples;
+    ``weighted``: the targets' last row holds each example's weight (the weighted sum)."""
+    loss_of = output_loss(output)
+    total: Any = None
+    for part_x, part_y in blocks((Xt1, targets), block):
+        part_t, part_w = (part_y[:-1, :], part_y[-1:, :]) if weighted else (part_y, None)
+        scores = forward_scores(xp, packed, part_x, activation)  # (K, B)
+        part, _ = loss_of(xp, scores, part_t, 1.0, need_loss=True, need_grad=False,
+                          weights=part_w)  # fmt: skip
+        total = part if total is None else total + part
+    return total
 
 
 def mean_loss(
     xp: ModuleType,
     packed: list[Any],
     Xt1: Any,
-    onehot: Any,
+    targets: Any,
     reg: float,
     n_features: int,
+    *,
     activation: str = "relu",
     output: str = "softmax",
+    weighted: bool = False,
+    block: int | None = None,
 ) -> Any:
-    """The regularised mean loss (0-d), forward only."""
-    scores = forward_scores(xp, packed, Xt1, activation)  # (K, N)
-    loss_sum, _ = output_loss(output)(xp, scores, onehot, 1.0, need_loss=True, need_grad=False)
-    return loss_sum / Xt1.shape[1] + penalty(xp, packed, n_features, reg)
+    """The regularised mean loss (0-d), forward only, over blocks of ``block`` examples;
+    ``weighted``: the targets' last row holds each example's weight (the weighted mean)."""
+    total = loss_sum(xp, packed, Xt1, targets, activation=activation, output=output,
+                     weighted=weighted, block=block)  # fmt: skip
+    count = xp.sum(targets[-1, :]) if weighted else Xt1.shape[1]
+    return total / count + penalty(xp, packed, n_features, reg)
 
 
 def weights(packed: list[Any], n_features: int) -> list[Any]:

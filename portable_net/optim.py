@@ -1,16 +1,33 @@
-"""Optimisers: SGD (with momentum or Nesterov's) and Adam, as scikit-learn writes them.
+"""Optimisers: SGD (with momentum or Nesterov's) and Adam, as scikit-learn writes them, built
+from small pieces.
+
+Each update is a chain of pieces, one line of the notes each, acting on one parameter's arrays
+(in place where the library's arrays are writable, rebinding where they are not):
+
+- :func:`l2_term`: the L2 term's gradient, ``dW += reg * W`` (on the weights, not the biases);
+- :func:`decay`: the same term taken on the weights themselves, ``W *= 1 - lr * reg``;
+- :func:`descend`: ``W -= lr * dW``, or a momentum velocity's step;
+- :func:`velocity_step`: momentum's ``v = mu * v - lr * dW``;
+- :func:`adam_moments` and :func:`adam_step`: Adam's moment estimates and its corrected step.
+
+``SGD.update`` chains ``l2_term``, the rate, ``velocity_step`` and ``descend``; ``Adam.update``
+chains ``l2_term``, ``adam_moments``, ``adam_step`` and ``descend``. The faster arrangement of
+the training step (:mod:`portable_net.engines.fast`) is the same chains called with two
+options, not a second implementation: ``folded`` (the gradient already carries the rate,
+folded into the loss gradient's scale, and so does the L2 coefficient; plain SGD then chains
+``decay`` and ``descend``) and ``in_place`` (the gradients are the step's own temporaries on a
+writable library, reused as scratch instead of new arrays).
 
 The optimisers act elementwise on a list of parameter arrays and a list of gradient arrays of
-the same shapes (the gradients already hold any L2 term), so they do not care how the
-parameters are laid out. They are written against the array API standard only (``xp`` is
-passed in), keep their state on the parameters' library and device (made with
-``xp.zeros_like``), and branch on nothing but Python values fixed for the run, so an update
-traces under ``jax.jit``.
+the same shapes, so they do not care how the parameters are laid out. They are written against
+the array API standard only (``xp`` is passed in), keep their state on the parameters' library
+and device (made with ``xp.zeros_like``), and branch on nothing but Python values fixed for the
+run, so an update traces under ``jax.jit``.
 
 An update works in place where the library's arrays are writable (``p -= ...``, ``v *= mu``)
 and rebinds where they are not (JAX): the same spelling serves both, and the returned lists
-hold the new arrays either way. The caller therefore passes arrays it owns (the training loop's
-copies), never a user's arrays.
+hold the new arrays either way. The caller therefore passes parameters it owns (the training
+loop's copies), never a user's arrays; the gradients are left as they are unless ``in_place``.
 
 ``opt.init(xp, params) -> state``; ``opt.update(xp, params, grads, state, learning_rate=None)
 -> (params, state)``. The states are named tuples (pytrees for JAX), so they can be carried
@@ -54,14 +71,21 @@ __all__ = [
     "NoImprovement",
     "SGD",
     "SGDState",
+    "adam_moments",
+    "adam_step",
+    "decay",
+    "descend",
+    "l2_coefficients",
+    "l2_term",
+    "velocity_step",
 ]
 
 
-def _check_fields(optimizer: Any, where: str, keys: dict[str, str]) -> None:
-    """The optimiser's fields (field -> the table's name) checked against
+def _check_fields(optimizer: Any, where: str, names: tuple[str, ...]) -> None:
+    """The optimiser's fields (named as the table names them) checked against
     :mod:`portable_net.params`, and stored as plain Python numbers."""
-    for name, key in keys.items():
-        object.__setattr__(optimizer, name, check(key, getattr(optimizer, name), where))
+    for name in names:
+        object.__setattr__(optimizer, name, check(name, getattr(optimizer, name), where))
 
 
 def _check_lists(params: list[Any], grads: list[Any], buffers: list[Any], what: str) -> None:
@@ -76,6 +100,159 @@ def _check_lists(params: list[Any], grads: list[Any], buffers: list[Any], what: 
             f"state.{what} holds {len(buffers)} arrays for {len(params)} parameters; "
             "make the state with init() on these parameters"
         )
+
+
+# --- the pieces: one line of the notes each, on one parameter's arrays ---------------------
+
+
+def l2_coefficients(masks: list[Any], reg: Any) -> list[Any]:
+    """Each parameter's L2 coefficient for :func:`l2_term`: ``reg`` times its mask (1 on the
+    weights, 0 on the biases: :func:`portable_net.network.weight_masks`), None where nothing
+    decays (a bias, or ``reg == 0``).
+
+    Examples
+    --------
+    >>> from portable_net import optim
+    >>> optim.l2_coefficients([1.0, 0.0], 1e-3)
+    [0.001, None]
+    """
+    if isinstance(reg, (int, float)) and reg == 0.0:
+        return [None] * len(masks)
+    return [None if isinstance(m, float) and m == 0.0 else reg * m for m in masks]
+
+
+def l2_term(g: Any, w: Any, c: Any, *, in_place: bool = False) -> Any:
+    """``dW + reg * W``: the gradient of the penalty ``0.5 * reg * ||W||^2`` added to the
+    data gradient ``g`` of the parameter ``w``. ``c`` is its coefficient (``reg``, or ``reg``
+    times a mask; None: nothing to add). ``in_place``: ``g`` is the caller's temporary, added
+    to where writable (else a new array; ``g`` untouched).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> optim.l2_term(np.zeros(2), np.array([1.0, -2.0]), 0.5)
+    array([ 0.5, -1. ])
+    """
+    if c is None:
+        return g
+    if in_place:
+        g += c * w  # dW += reg * W
+        return g
+    return g + c * w
+
+
+def decay(w: Any, c: Any) -> Any:
+    """``W *= 1 - c``: the L2 term's share of a plain gradient step, ``W -= lr * reg * W``,
+    taken on ``W`` itself (``c`` is ``lr * reg``, or that times a mask; None: nothing), in
+    place where writable; returns the new ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> optim.decay(np.ones(2), 0.1)
+    array([0.9, 0.9])
+    """
+    if c is None:
+        return w
+    w *= 1.0 - c
+    return w
+
+
+def descend(w: Any, step: Any) -> Any:
+    """``W -= step``: the update of one parameter (``step`` is ``lr * dW`` for plain SGD), in
+    place where the library's arrays are writable; returns the new ``W`` either way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> optim.descend(np.ones(2), 0.1 * np.ones(2))
+    array([0.9, 0.9])
+    """
+    w -= step
+    return w
+
+
+def velocity_step(v: Any, step: Any, momentum: float) -> Any:
+    """Momentum's velocity ``v = momentum * v - step`` (``step`` is ``lr * dW``), in place
+    where writable; returns the new ``v``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> optim.velocity_step(np.ones(2), 0.5 * np.ones(2), 0.9)
+    array([0.4, 0.4])
+    """
+    v *= momentum
+    v -= step
+    return v
+
+
+def adam_moments(
+    g: Any, m: Any, v: Any, beta_1: float, beta_2: float, *, in_place: bool = False
+) -> tuple[Any, Any]:
+    """Adam's moment estimates after the gradient ``g``: ``m = beta_1 m + (1 - beta_1) g`` and
+    ``v = beta_2 v + (1 - beta_2) g^2``, in place where writable. ``in_place``: ``g`` is the
+    caller's temporary, overwritten with ``(1 - beta_1) g`` instead of a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> optim.adam_moments(np.array([2.0]), np.zeros(1), np.zeros(1), 0.9, 0.99)
+    (array([0.2]), array([0.04]))
+    """
+    u = g * g  # g^2
+    u *= 1.0 - beta_2
+    v *= beta_2
+    v += u  # v = b2 v + (1 - b2) g^2
+    if in_place:
+        g *= 1.0 - beta_1
+    else:
+        g = (1.0 - beta_1) * g
+    m *= beta_1
+    m += g  # m = b1 m + (1 - b1) g
+    return m, v
+
+
+def adam_step(
+    xp: ModuleType,
+    m: Any,
+    v: Any,
+    step_size: Any,
+    bc2_sqrt: Any,
+    epsilon: float,
+    after_correction: bool,
+    *,
+    out: Any = None,
+) -> Any:
+    """Adam's step from its moments: ``step_size * m / (sqrt(v) / bc2_sqrt + epsilon)``
+    (``after_correction``, torch's placement of epsilon) or ``step_size * m / (sqrt(v) +
+    epsilon)`` (scikit-learn's), with ``step_size`` and ``bc2_sqrt = sqrt(1 - beta_2**t)``
+    from the bias corrections. ``out``: an array of ``m``'s shape that the caller no longer
+    needs (the step's own gradient), written instead of a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portable_net import optim
+    >>> optim.adam_step(np, np.array([0.2]), np.array([0.04]), 1.0, 1.0, 0.0, True)
+    array([1.])
+    """
+    d = xp.sqrt(v)  # the denominator
+    if after_correction:
+        d /= bc2_sqrt
+    d += epsilon
+    if out is None:
+        out = m * step_size
+    else:
+        out[...] = m
+        out *= step_size
+    out /= d
+    return out
 
 
 class SGDState(NamedTuple):
@@ -175,7 +352,7 @@ class SGD:
     nesterov: bool = False
 
     def __post_init__(self) -> None:
-        _check_fields(self, SGD_FIELDS, {n: n for n in ("learning_rate", "momentum", "nesterov")})
+        _check_fields(self, SGD_FIELDS, ("learning_rate", "momentum", "nesterov"))
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs a momentum > 0")
 
@@ -212,6 +389,10 @@ class SGD:
         grads: list[Any],
         state: SGDState,
         learning_rate: Any = None,
+        *,
+        l2: list[Any] | None = None,
+        folded: bool = False,
+        in_place: bool = False,
     ) -> tuple[list[Any], SGDState]:
         """One update of every parameter by its gradient.
 
@@ -225,11 +406,19 @@ class SGD:
         params : list of arrays
             The parameters (arrays the caller owns).
         grads : list of arrays
-            Their gradients, same shapes, L2 term included.
+            Their gradients, same shapes.
         state : SGDState
             From :meth:`init` or the previous update.
         learning_rate : float, 0-d array or None
             Overrides the configured rate for this update (None: the configured one).
+        l2 : list or None
+            Each parameter's L2 coefficient (:func:`l2_coefficients`): the L2 term
+            ``reg * W`` added to its gradient here. None: the gradients hold it already.
+        folded : bool
+            The gradients, and the ``l2`` coefficients, already carry the rate (``lr * dW``:
+            the fast step folds it into the loss gradient's scale).
+        in_place : bool
+            The gradients are the caller's temporaries, which the update may overwrite.
 
         Returns
         -------
@@ -250,21 +439,26 @@ class SGD:
         lr = self.learning_rate if learning_rate is None else learning_rate
         mu = self.momentum
         velocity = state.velocity
+        coefs = [None] * len(params) if l2 is None else l2
         _check_lists(params, grads, velocity if mu != 0.0 else list(params), "velocity")
         new_params, new_velocity = [], []
-        for j, (p, g) in enumerate(zip(params, grads)):
-            step = lr * g  # lr dW, made once
-            if mu == 0.0:
-                p -= step  # W -= lr * dW
+        for j, (p, g, c) in enumerate(zip(params, grads, coefs)):
+            if folded and mu == 0.0:  # g is lr * dW, c is lr * reg: the L2 term as a decay
+                new_params.append(descend(decay(p, c), g))  # W *= 1 - lr reg; W -= lr * dW
+                continue
+            if folded:  # lr * (dW + reg * W)
+                step = l2_term(g, p, c, in_place=in_place)
             else:
-                v = velocity[j]
-                v *= mu
-                v -= step  # v = mu v - lr g
+                step = lr * l2_term(g, p, c)  # dW += reg * W; lr * dW, made once
+            if mu == 0.0:
+                p = descend(p, step)  # W -= lr * dW
+            else:
+                v = velocity_step(velocity[j], step, mu)  # v = mu v - lr dW
                 if self.nesterov:
                     p += mu * v
-                    p -= step  # p + mu v - lr g
+                    p = descend(p, step)  # W + mu v - lr dW
                 else:
-                    p += v
+                    p += v  # W += v
                 new_velocity.append(v)
             new_params.append(p)
         return new_params, SGDState(new_velocity)
@@ -329,7 +523,7 @@ class Adam:
 
     def __post_init__(self) -> None:
         names = ("learning_rate", "beta_1", "beta_2", "epsilon")
-        _check_fields(self, ADAM, {n: n for n in names})
+        _check_fields(self, ADAM, names)
         if not isinstance(self.epsilon_after_correction, bool):
             raise TypeError("epsilon_after_correction must be a bool")
 
@@ -364,6 +558,9 @@ class Adam:
         grads: list[Any],
         state: AdamState,
         learning_rate: Any = None,
+        *,
+        l2: list[Any] | None = None,
+        in_place: bool = False,
     ) -> tuple[list[Any], AdamState]:
         """One update of every parameter by its gradient.
 
@@ -377,11 +574,17 @@ class Adam:
         params : list of arrays
             The parameters (arrays the caller owns).
         grads : list of arrays
-            Their gradients, same shapes, L2 term included.
+            Their gradients, same shapes.
         state : AdamState
             From :meth:`init` or the previous update.
         learning_rate : float, 0-d array or None
             Overrides the configured rate for this update (None: the configured one).
+        l2 : list or None
+            Each parameter's L2 coefficient (:func:`l2_coefficients`): the L2 term
+            ``reg * W`` added to its gradient here. None: the gradients hold it already.
+        in_place : bool
+            The gradients are the caller's temporaries on a library whose arrays are
+            writable: they are overwritten (used as scratch) instead of making new arrays.
 
         Returns
         -------
@@ -405,22 +608,19 @@ class Adam:
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
         _check_lists(params, grads, state.m, "m")
         _check_lists(params, grads, state.v, "v")
+        coefs = [None] * len(params) if l2 is None else l2
         t = state.step + 1
         corrections: dict[Any, tuple[Any, Any]] = {}  # per dtype
         new_params, new_m, new_v = [], [], []
-        for p, g, m, v in zip(params, grads, state.m, state.v):
-            m *= b1
-            m += (1.0 - b1) * g  # m = b1 m + (1 - b1) g
-            v *= b2
-            v += (1.0 - b2) * (g * g)  # v = b2 v + (1 - b2) g^2
+        for p, g, m, v, c in zip(params, grads, state.m, state.v, coefs):
+            g = l2_term(g, p, c, in_place=in_place)  # dW += reg * W
+            m, v = adam_moments(g, m, v, b1, b2, in_place=in_place)
             if p.dtype not in corrections:
                 corrections[p.dtype] = _adam_corrections(self, xp, lr, t, p.dtype)
             step_size, bc2_sqrt = corrections[p.dtype]
-            if self.epsilon_after_correction:
-                p -= step_size * m / (xp.sqrt(v) / bc2_sqrt + eps)
-            else:
-                p -= step_size * m / (xp.sqrt(v) + eps)
-            new_params.append(p)
+            step = adam_step(xp, m, v, step_size, bc2_sqrt, eps, self.epsilon_after_correction,
+                             out=g if in_place else None)  # fmt: skip
+            new_params.append(descend(p, step))  # W -= lr m_hat / (sqrt(v_hat) + eps)
             new_m.append(m)
             new_v.append(v)
         return new_params, AdamState(t, new_m, new_v)

@@ -231,6 +231,13 @@ _ROWS = (
         names={TRAIN: "activation", CLI: "--activation", ESTIMATOR: "activation"},
     ),
     Hyperparameter(
+        "output", "str", "softmax",
+        "the output layer and its loss: softmax cross-entropy of labels, the logistic "
+        "log-loss of 0/1 targets, half the squared error of real targets",
+        options=("softmax", "logistic", "squared"),
+        names={TRAIN: "output"},
+    ),
+    Hyperparameter(
         "hidden_layer_sizes", "sizes", (100,),
         "widths of the hidden layers (none: the linear classifier)", range=_ONE_OR_MORE,
         names={ESTIMATOR: "hidden_layer_sizes", CLI: Alias("--hidden", default=None)},
@@ -305,16 +312,40 @@ def defaults(where: str) -> dict[str, Any]:
     return {name: HYPERPARAMETERS[key].at(where).default for name, key in names(where).items()}
 
 
+#: each hyperparameter as each entry point takes it, and each entry point's names, made on
+#: first use
+_USES: dict[tuple[str, str], Use] = {}
+_SPELLED: dict[str, dict[str, str]] = {}
+#: the types of the defaults that :func:`check` takes as they are
+_PLAIN = (bool, int, float, str)
+
+
 def check(key: str, value: Any, where: str) -> Any:
     """``value`` for the hyperparameter ``key`` at the entry point ``where``, checked (the
     error names the argument as ``where`` spells it) and as a plain Python value."""
-    return HYPERPARAMETERS[key].at(where).check(value)
+    return check_all(where, {key: value}, by_key=True)[key]
 
 
-def check_all(where: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Each of ``values`` (by the entry point's names) checked, in the table's order."""
-    spelled = names(where)
-    return {name: check(spelled[name], values[name], where) for name in spelled if name in values}
+def check_all(where: str, values: Mapping[str, Any], *, by_key: bool = False) -> dict[str, Any]:
+    """Each of ``values`` (by the entry point's names, or ``by_key`` the table's) checked, in
+    the table's order; values equal to the entry point's default are taken as they are (the
+    tests hold every default to its check)."""
+    spelled = _SPELLED.get(where)
+    if spelled is None:
+        spelled = _SPELLED[where] = names(where)
+    out = {}
+    for name, key in spelled.items():
+        if by_key:
+            name = key
+        if name not in values:
+            continue
+        use = _USES.get((key, where))
+        if use is None:
+            use = _USES[key, where] = HYPERPARAMETERS[key].at(where)
+        value, default = values[name], use.default
+        plain = type(value) is type(default) and type(value) in _PLAIN and value == default
+        out[name] = value if plain else use.check(value)
+    return out
 
 
 def table(where: str | None = None) -> str:

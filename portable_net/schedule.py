@@ -1,9 +1,11 @@
 """Learning-rate schedules and the no-improvement rule, as scikit-learn's ``MLPClassifier``.
 
 Host-side Python, called once per epoch (or per logged step of :func:`portable_net.train`):
-:class:`~portable_net.optim.NoImprovement` is the one rule for "has training stopped improving" (the training
-loss, the held-out loss, or minus the held-out score), :class:`LearningRateSchedule` the rate
-per epoch and when the schedule ends training.
+:class:`~portable_net.optim.NoImprovement` is the one count of "training has stopped
+improving" (the training loss, the held-out loss, or minus the held-out score),
+:class:`LearningRateSchedule` the rate per epoch (``iteration_ends``) and its answer to a
+plateau (``trigger_stopping``), and :func:`end_epoch` the one end of an epoch that chains them
+in ``MLPClassifier``'s order, for ``train``'s logged steps and the estimators' epochs alike.
 """
 
 from __future__ import annotations
@@ -13,16 +15,10 @@ from dataclasses import dataclass, field
 
 from .params import HYPERPARAMETERS, SCHEDULE, check, names
 
-__all__ = ["SCHEDULES", "LearningRateSchedule", "NoImprovement"]
+__all__ = ["SCHEDULES", "LearningRateSchedule", "NoImprovement", "end_epoch"]
 
 #: the kinds of schedule (``MLPClassifier``'s ``learning_rate``)
 SCHEDULES = HYPERPARAMETERS["lr_schedule"].options
-
-
-def _no_improvement(value: float, best: float, count: int, tol: float) -> tuple[float, int]:
-    """The rule, once: ``(best, count)`` after an epoch whose value is ``value``."""
-    count = count + 1 if value > best - tol else 0
-    return min(value, best), count
 
 
 @dataclass
@@ -75,7 +71,8 @@ class NoImprovement:
         (True, False, 1)
         """
         previous = self.best
-        self.best, self.count = _no_improvement(value, self.best, self.count, self.tol)
+        self.count = self.count + 1 if value > previous - self.tol else 0
+        self.best = min(value, previous)
         return self.best < previous
 
     @property
@@ -166,16 +163,25 @@ class LearningRateSchedule:
     learning_rate: float = field(init=False)
     # samples seen so far (scikit-learn's t_)
     t: int = field(init=False, default=0)
-    # lowest training loss so far
-    best_loss: float = field(init=False, default=math.inf)
-    # consecutive epochs without an improvement of at least tol
-    no_improvement_count: int = field(init=False, default=0)
+    # the count of epochs without improvement of the training loss (end_epoch's)
+    rule: NoImprovement = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # the fields checked against portable_net.params, as plain Python values
         for name, key in names(SCHEDULE).items():
             setattr(self, name, check(key, getattr(self, name), SCHEDULE))
         self.learning_rate = float(self.learning_rate_init)
+        self.rule = NoImprovement(self.tol, self.n_iter_no_change)
+
+    @property
+    def best_loss(self) -> float:
+        """Lowest training loss so far (:meth:`end_epoch`'s)."""
+        return self.rule.best
+
+    @property
+    def no_improvement_count(self) -> int:
+        """Consecutive epochs without an improvement of at least ``tol``."""
+        return self.rule.count
 
     def end_epoch(self, loss: float, n_samples: int) -> bool:
         """Record one epoch's mean training loss; return True if training should stop.
@@ -203,17 +209,8 @@ class LearningRateSchedule:
         """
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-        loss = float(loss)
-        # MLPClassifier._update_no_improvement_count (training loss)
-        self.best_loss, self.no_improvement_count = _no_improvement(
-            loss, self.best_loss, self.no_improvement_count, self.tol
-        )
-        self.iteration_ends(self.t + n_samples)
-        if self.no_improvement_count > self.n_iter_no_change:
-            if self.trigger_stopping():
-                return True
-            self.no_improvement_count = 0
-        return False
+        _, outcome = end_epoch(self.rule, self, float(loss), self.t + n_samples)
+        return outcome == "stop"
 
     def iteration_ends(self, t: int) -> None:
         """Set the rate after ``t`` samples seen (``SGDOptimizer.iteration_ends``).
@@ -264,3 +261,52 @@ class LearningRateSchedule:
             return True
         self.learning_rate /= 5.0
         return False
+
+
+def end_epoch(
+    rule: NoImprovement, schedule: LearningRateSchedule | None, value: float, t: int
+) -> tuple[bool, str | None]:
+    """The end of one epoch, as ``MLPClassifier``'s ``_fit_stochastic`` ends one: the
+    no-improvement count of ``value`` (``_update_no_improvement_count``), the schedule's rate
+    after ``t`` samples (``iteration_ends``), and, once the count exceeds its patience, the
+    schedule's answer (``trigger_stopping``: the adaptive rate divided by 5 and the count
+    started again, else stop). ``schedule`` None is a constant rate.
+
+    Parameters
+    ----------
+    rule : NoImprovement
+        The count, fed ``value``.
+    schedule : LearningRateSchedule or None
+        The rate's schedule (None: constant).
+    value : float
+        The epoch's training loss, held-out loss, or minus its held-out score.
+    t : int
+        Samples seen so far, all epochs together.
+
+    Returns
+    -------
+    improved : bool
+        ``value`` is the best so far.
+    outcome : None, "lowered" or "stop"
+        Go on; go on at a lower rate; stop.
+
+    Examples
+    --------
+    >>> from portable_net.optim import LearningRateSchedule, NoImprovement
+    >>> from portable_net.schedule import end_epoch
+    >>> rule = NoImprovement(tol=0.1, n_iter_no_change=1)
+    >>> schedule = LearningRateSchedule(0.1, "adaptive")
+    >>> [end_epoch(rule, schedule, 1.0, 10 * i)[1] for i in range(1, 4)]
+    [None, None, 'lowered']
+    >>> schedule.learning_rate
+    0.02
+    """
+    improved = rule.update(value)
+    if schedule is not None:
+        schedule.iteration_ends(t)
+    if not rule.exhausted:
+        return improved, None
+    if schedule is not None and not schedule.trigger_stopping():
+        rule.count = 0
+        return improved, "lowered"
+    return improved, "stop"

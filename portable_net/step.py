@@ -20,13 +20,21 @@ example's weight w: the loss is the weighted mean ``sum(w l) / sum(w)``, each ex
 gradient scaled by ``w / sum(w)``, and an L2 strength per example (``reg_over_batch``) divided
 by ``sum(w)`` (scikit-learn's ``sample_weight``).
 
+This is the step every run takes. Three settings arrange the same computation to do less
+work, changing nothing but the order of a few roundings (the engines choose them per library,
+:mod:`portable_net.engines.fast`; ``train(..., engine="core")`` runs the step without them,
+the reference every arrangement is tested against to 1e-12 in float64):
+
+- ``folded``: for SGD, the rate folded into the loss gradient's scale (``lr / N`` instead of
+  ``1 / N``), so the backward pass yields ``lr * dW`` and the update is one subtraction;
+- ``in_place``: the step's own gradient arrays reused by the update as scratch (a library whose
+  arrays are writable);
+- ``block``: a large batch's loss and gradient summed over blocks of examples whose
+  temporaries fit in cache.
+
 The step is written against ``xp`` only, branches on nothing but Python values fixed for the
 run (so it traces under a compiler), and updates in place where the library's arrays are
 writable while rebinding where they are not: the training loop owns these arrays.
-
-A faster arrangement of the same computation (the rate folded into the gradient, the L2 term
-as a cached decay, sums over cache-sized blocks) is an engine's:
-:mod:`portable_net.engines.fast`, tested against this step.
 """
 
 from __future__ import annotations
@@ -39,11 +47,11 @@ from typing import Any
 
 from . import network
 from ._backend import device_of
-from .layers import activation_pair
 from .loss import output_loss
-from .optim import SGD, Adam
+from .optim import SGD, Adam, l2_coefficients
 
-#: ``step(packed, state, Xt1, onehot, need_loss, learning_rate=None) -> (packed, state, loss)``
+#: ``step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None)
+#: -> (packed, state, loss)``
 Step = Callable[..., tuple[list[Any], Any, Any]]
 
 
@@ -55,8 +63,7 @@ class StepSettings:
     learning_rate : the rate of a step called without one
     reg : the L2 strength
     momentum : SGD's, when ``optimizer`` is None
-    block : examples per block of the gradient's sum, for engines that sum in blocks (None:
-        the whole batch at once); the core step ignores it
+    block : examples per block of the loss's and gradient's sums (None: the whole batch at once)
     optimizer : an :class:`portable_net.optim.SGD` or :class:`portable_net.optim.Adam`;
         None (the default) is ``SGD(learning_rate, momentum)``
     reg_over_batch : the L2 strength of a batch of B examples is ``reg / B`` (scikit-learn's
@@ -64,6 +71,8 @@ class StepSettings:
     activation : the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`)
     output : the output layer and its loss (:data:`portable_net.loss.OUTPUT_LOSSES`)
     weighted : the targets' last row is each example's weight (not a target)
+    folded : SGD's rate folded into the loss gradient's scale
+    in_place : the update may overwrite the step's gradient arrays (writable libraries only)
     """
 
     n_features: int
@@ -76,16 +85,26 @@ class StepSettings:
     activation: str = "relu"
     output: str = "softmax"
     weighted: bool = False
+    folded: bool = False
+    in_place: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer is None:
             object.__setattr__(self, "optimizer", SGD(self.learning_rate, self.momentum))
-        activation_pair(self.activation)  # raises for an unknown name
-        output_loss(self.output)
 
     def reg_for(self, n: Any) -> Any:
         """The L2 strength of a step on ``n`` examples."""
         return self.reg / n if self.reg_over_batch else self.reg
+
+    def gradient_scale(self, learning_rate: Any, n: Any) -> Any:
+        """The factor of the summed data gradient of ``n`` examples: ``1 / n`` (the mean), or
+        ``lr / n`` where the rate is folded in."""
+        return learning_rate / n if self.folded else 1.0 / n
+
+    @property
+    def textbook(self) -> StepSettings:
+        """These settings without the faster arrangement: the step as the notes write it."""
+        return dataclasses.replace(self, block=None, folded=False, in_place=False)
 
 
 def split_targets(targets: Any, weighted: bool) -> tuple[Any, Any]:
@@ -107,36 +126,84 @@ def cache_key(settings: StepSettings, packed: list[Any]) -> tuple[Any, ...]:
     return (key, arrays)
 
 
-def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
-    """The step of one run; its constants (the masks of the weights) made once, here."""
-    opt, n_features = settings.optimizer, settings.n_features
-    assert opt is not None  # __post_init__ sets it
+def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Callable[..., Any]:
+    """``update(packed, state, grads, learning_rate=None, reg=None) -> (packed, state)``: the
+    optimiser's update (:mod:`portable_net.optim`) with the L2 term of strength ``reg`` (None:
+    the settings'), the gradients scaled as :meth:`StepSettings.gradient_scale` scales them.
+    The L2 coefficients are made once per rate and strength where the step runs eagerly."""
+    opt, folded, in_place = settings.optimizer, settings.folded, settings.in_place
+    assert opt is not None  # StepSettings always sets it
     # 1 on the weights, 0 on the biases (W1b's last column is b1): what the L2 term reaches
-    masks = network.weight_masks(xp, packed, n_features)
-    activation, loss_of = settings.activation, output_loss(settings.output)
+    masks = network.weight_masks(xp, packed, settings.n_features)
+    made: dict[tuple[float, float], list[Any]] = {}
 
-    def step(packed, state, Xt1, onehot, need_loss, learning_rate=None):
+    def coefficients(lr: Any, reg: Any) -> list[Any]:
+        strength = lr * reg if folded else reg  # folded: the gradients carry the rate too
+        # kept only where the step runs eagerly (a traced step would keep its tracers)
+        if not (in_place and isinstance(lr, float) and isinstance(reg, float)):
+            return l2_coefficients(masks, strength)
+        if (lr, reg) not in made:
+            if len(made) > 4:
+                made.clear()
+            made[lr, reg] = l2_coefficients(masks, strength)
+        return made[lr, reg]
+
+    if isinstance(opt, SGD):
+
+        def update(packed, state, grads, learning_rate=None, reg=None):
+            lr = settings.learning_rate if learning_rate is None else learning_rate
+            l2 = coefficients(lr, settings.reg if reg is None else reg)
+            return opt.update(xp, packed, grads, state, lr, l2=l2, folded=folded,
+                              in_place=in_place)  # fmt: skip
+
+        return update
+
+    def update_adam(packed, state, grads, learning_rate=None, reg=None):
+        lr = opt.learning_rate if learning_rate is None else learning_rate
+        l2 = coefficients(1.0, settings.reg if reg is None else reg)
+        return opt.update(xp, packed, grads, state, lr, l2=l2, in_place=in_place)
+
+    return update_adam
+
+
+def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
+    """The step of one run; its constants (the masks of the weights) made once, here.
+
+    ``step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None) ->
+    (packed, state, loss or None)``; ``weights`` (1, B) of 0 and 1 marks the columns that
+    count in a padded batch (a fixed width for batches of any size, in a compiled loop)."""
+    update = make_update(xp, packed, settings)
+    activation, output, block = settings.activation, settings.output, settings.block
+    loss_of = output_loss(output)
+
+    def step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None):
         lr = settings.learning_rate if learning_rate is None else learning_rate
-        targets, weights = split_targets(onehot, settings.weighted)
+        targets, sample_weights = split_targets(onehot, settings.weighted)
+        if sample_weights is not None:  # zero in a padded batch's padding columns
+            weights = sample_weights
         # the examples' count, or the sum of their weights
         n = Xt1.shape[1] if weights is None else xp.sum(weights)
-        scale = 1.0 / n if weights is None else weights / n
+        scale = settings.gradient_scale(lr, n)  # 1 / N: the gradient of the mean
+        if weights is not None:
+            scale = scale * weights  # (1, B)
         reg = settings.reg_for(n)
-        # forward: affine, activation (ReLU in the case study), ..., affine
-        scores, caches = network.forward(xp, packed, Xt1, activation)  # (K, N)
-        # softmax cross-entropy; d loss / d scores = (softmax(scores) - onehot) / N
-        loss_sum, dscores = loss_of(
-            xp, scores, targets, scale, need_loss=need_loss, weights=weights
-        )
-        # backward, layer by layer: [dW1b, dW2^T, db2, ...]
-        grads = network.backward(xp, dscores, caches, activation)
-        # the L2 term: dW += reg * W on the weights, nothing on the biases
-        grads = [g + reg * (m * p) for g, m, p in zip(grads, masks, packed)]
+        total: tuple[Any, list[Any]] = (None, [])
+        # a batch's loss and gradient are sums over its examples: over blocks of them
+        for Xb, tb, sb, wb in network.blocks((Xt1, targets, scale, weights), block):
+            # forward: affine, activation (ReLU in the case study), ..., affine
+            scores, caches = network.forward(xp, packed, Xb, activation)  # (K, B)
+            # softmax cross-entropy; d loss / d scores = (softmax(scores) - onehot) / N
+            part, dscores = loss_of(xp, scores, tb, sb, need_loss=need_loss, weights=wb)
+            # backward, layer by layer: [dW1b, dW2^T, db2, ...]
+            total = network.add_block(
+                total, part, network.backward(xp, dscores, caches, activation)
+            )
+        loss_sum, grads = total
         loss = None
         if need_loss:
-            loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
-        # the update: W -= lr * dW for SGD; momentum and Adam in portable_net.optim
-        packed, state = opt.update(xp, packed, grads, state, lr)
+            loss = loss_sum / n + network.penalty(xp, packed, settings.n_features, reg)
+        # the update with the L2 term, dW += reg * W: W -= lr * dW for SGD (portable_net.optim)
+        packed, state = update(packed, state, grads, lr, reg)
         return packed, state, loss
 
     return step

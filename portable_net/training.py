@@ -14,38 +14,17 @@ from typing import Any
 import numpy as np
 
 from . import engines
-from ._backend import from_host, int_dtype, to_host
+from ._backend import backend_name, from_host, int_dtype, to_host
 from .errors import TrainingWarning
 from .history import History, check_final_loss
 from .loop import HeldOut, Logging, Trainer, diverged_message
 from .model import check_inputs
 from .optim import SGD, Adam, LearningRateSchedule
-from .params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS, TRAIN, check
+from .params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS, TRAIN, check, check_all
 from .preprocessing import split_rows
+from .targets import check_targets
 
 __all__ = ["History", "train"]
-
-
-def check_hyperparameters(
-    steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
-):
-    """The hyperparameters of :func:`train`, checked against ``portable_net.params``
-    (errors name the argument)."""
-    checked = tuple(
-        check(key, value, TRAIN)
-        for key, value in (
-            ("steps", steps),
-            ("learning_rate", learning_rate),
-            ("reg", reg),
-            ("momentum", momentum),
-            ("batch_size", batch_size),
-            ("seed", seed),
-            ("log_every", log_every),
-        )
-    )
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
-    return checked
 
 
 def choose_optimizer(optimizer: Any, learning_rate: Any, momentum: Any) -> SGD | Adam:
@@ -74,15 +53,13 @@ def choose_optimizer(optimizer: Any, learning_rate: Any, momentum: Any) -> SGD |
             f"Adam instance, not {optimizer!r}"
         )
     lr = DEFAULT_RATES[optimizer] if learning_rate is None else learning_rate
-    lr = check("learning_rate", lr, TRAIN)
-    momentum = check("momentum", momentum, TRAIN)
     if optimizer == "adam":
         if momentum:
             raise ValueError(
                 "momentum applies to optimizer='sgd'; Adam's are beta_1 and beta_2 "
                 "(pass optimizer=portable_net.optim.Adam(...) to set them)"
             )
-        return Adam(lr)
+        return Adam(lr)  # the optimiser checks its fields (named as train names them)
     return SGD(lr, momentum)
 
 
@@ -95,17 +72,12 @@ def _engine_choice(engine: Any, jit: Any) -> Any:
             raise TypeError("pass engine= only (jit= is its deprecated spelling), not both")
         warnings.warn(
             "train(jit=...) is deprecated and will be removed in the next release: use "
-            "engine='auto' (jit=True) or engine='portable' (jit=False)",
+            "engine='auto' (jit=True) or engine='eager' (jit=False)",
             FutureWarning,  # shown to users by default, as scikit-learn's deprecations
             stacklevel=3,
         )
-        return "auto" if jit else "portable"
-    if not callable(engine) and engine not in engines.ENGINE_NAMES:
-        raise ValueError(
-            f"engine must be one of {', '.join(map(repr, engines.ENGINE_NAMES))} or an engine "
-            f"factory, not {engine!r}"
-        )
-    return engine
+        return "auto" if jit else "eager"
+    return engines.engine_name(engine)
 
 
 def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping, seed):
@@ -141,18 +113,6 @@ def _held_out(xp, device, X, y, validation, validation_fraction, early_stopping,
     )
 
 
-def _check_stopping(tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best):
-    """The schedule's and the stopping rule's hyperparameters, checked (:mod:`.params`)."""
-    check("lr_schedule", lr_schedule, TRAIN)
-    check("early_stopping", early_stopping, TRAIN)
-    check("restore_best", restore_best, TRAIN)
-    return (
-        check("tol", tol, TRAIN),
-        check("n_iter_no_change", n_iter_no_change, TRAIN),
-        check("power_t", power_t, TRAIN),
-    )
-
-
 def train(
     params: Mapping[str, Any],
     X: Any,
@@ -182,6 +142,7 @@ def train(
     jit: bool | None = None,
     scheduler: Any = None,
     n_jobs: int | None = None,
+    output: str = "softmax",
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
@@ -195,8 +156,9 @@ def train(
         are copied, never modified; the result has X's dtype.
     X : array, shape (N, D)
         Real floating, finite features.
-    y : array of integers, shape (N,)
-        Labels in ``[0, K)``, K the number of outputs of the last layer.
+    y : array of integers, shape (N,); or real targets, shape (N,) or (N, K)
+        Labels in ``[0, K)``, K the number of outputs of the last layer (``output=
+        "softmax"``); real floating targets for the other outputs (0/1 for ``"logistic"``).
     steps : int
         Number of updates (>= 0).
     learning_rate : float or None
@@ -275,22 +237,23 @@ def train(
         ``TrainingWarning``). False skips that pass (``history.final_loss`` stays None): for
         loops of many short runs, such as :class:`portable_net.Classifier`'s one run per
         epoch. Chunked lazy arrays always compute it.
-    engine : "auto", "portable", "core" or an engine factory
-        How the steps run; every choice computes the same step, to the order of a few
-        roundings. ``"core"``: the textbook step of ``portable_net.step`` (forward, loss,
-        backward, ``W -= lr * (dW + reg * W)``), run eagerly: the reference. ``"portable"``:
-        the same step rearranged to do less work (``portable_net.engines.fast``: the rate
-        folded into the gradient, the L2 term as a decay, sums over cache-sized blocks),
-        run eagerly, on any library. ``"auto"`` (the default): that step, run the array
-        library's own way where it has one (JAX: the steps between two logged steps as one
-        compiled loop, full batch or mini-batches, any optimiser; CuPy: fused GPU kernels
-        for nets with one hidden layer and SGD without Nesterov, full batch, with a
-        RuntimeWarning and the eager step if they cannot be built; see the guides on
-        performance and GPUs), else eagerly. A callable ``engine(xp, step, settings, packed,
-        state, data)`` returning a full-batch engine (experiments; mini-batches then run
-        the step eagerly).
+    engine : "auto", "eager", "core", "fused" or an engine factory
+        How the steps run; every choice computes the same step (``portable_net.step``), to
+        the order of a few roundings. ``"core"``: the step as the notes write it (forward,
+        loss, backward, ``W -= lr * (dW + reg * W)``), run eagerly: the reference.
+        ``"eager"``: the same step arranged to do less work (``portable_net.engines.fast``:
+        the rate folded into the gradient, the gradients reused in place, sums over
+        cache-sized blocks), run eagerly, on any library (``"portable"`` is its earlier
+        name, accepted with a FutureWarning). ``"auto"`` (the default): that step, run the
+        array library's own way where it has one (JAX: the steps between two logged steps as
+        one compiled loop, full batch or mini-batches, any optimiser), else eagerly.
+        ``"fused"``: CuPy arrays only, three fused CUDA kernels per step for nets with one
+        hidden layer and SGD without Nesterov, full batch (a RuntimeWarning and the eager step
+        where they do not apply or cannot be built); not yet the default, see the GPU guide.
+        A callable ``engine(xp, step, settings, packed, state, data)`` returning a
+        full-batch engine (experiments; mini-batches then run the step eagerly).
     jit : bool or None
-        Deprecated spelling of ``engine``: True is ``"auto"``, False ``"portable"``
+        Deprecated spelling of ``engine``: True is ``"auto"``, False ``"eager"``
         (FutureWarning; to be removed in the next release).
     scheduler : None, str or distributed.Client
         Chunked lazy arrays only (others ignore it): where the steps run, a ``Client`` or a
@@ -301,6 +264,12 @@ def train(
         threadpoolctl when installed), restored afterwards: None chooses by the problem's
         size (one thread where more do not pay, see the performance guide), -1 one per
         core; an int >= -1 other than 0. JAX, CuPy and Dask keep their own.
+    output : {"softmax", "logistic", "squared"}
+        The output layer and its loss: softmax with the cross-entropy of integer labels (the
+        case study's); logistic outputs with the binary log-loss of 0/1 targets (one output
+        per label); identity outputs with half the squared error of real targets
+        (regression, as :class:`portable_net.Regressor`). Held-out data and early stopping
+        need ``"softmax"`` (they report the held-out accuracy).
 
     Returns
     -------
@@ -351,31 +320,62 @@ def train(
     >>> history.n_steps
     30
     """
-    steps, learning_rate, reg, momentum, batch_size, seed, log_every = check_hyperparameters(
-        steps, learning_rate, reg, momentum, batch_size, seed, log_every, callback
-    )
-    n_jobs = engines.check_n_jobs(check("n_jobs", n_jobs, TRAIN))
-    activation = check("activation", activation, TRAIN)
+    # every argument checked here, once, before any work; inner modules take checked values
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, not {type(callback).__name__}")
+    hp = check_all(TRAIN, {
+        "steps": steps, "reg": reg, "batch_size": batch_size, "seed": seed,
+        "log_every": log_every, "activation": activation, "output": output, "tol": tol,
+        "n_iter_no_change": n_iter_no_change, "power_t": power_t, "lr_schedule": lr_schedule,
+        "early_stopping": early_stopping, "restore_best": restore_best,
+    })  # fmt: skip
+    steps, reg, batch_size, seed, log_every = (hp["steps"], hp["reg"], hp["batch_size"],
+                                               hp["seed"], hp["log_every"])  # fmt: skip
+    tol, n_iter_no_change, power_t = hp["tol"], hp["n_iter_no_change"], hp["power_t"]
+    n_jobs = engines.check_n_jobs(n_jobs)
     opt = choose_optimizer(optimizer, learning_rate, momentum)
-    tol, n_iter_no_change, power_t = _check_stopping(
-        tol, n_iter_no_change, power_t, lr_schedule, early_stopping, restore_best
-    )
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History or None, not {type(history).__name__}")
     choice = _engine_choice(engine, jit)
     if not isinstance(final_loss, bool):
         raise TypeError(f"final_loss must be True or False, not {final_loss!r}")
+    schedule = None
+    if history is not None and history.schedule is not None:
+        schedule = copy.deepcopy(history.schedule)
+        if schedule.kind != lr_schedule:
+            raise ValueError(
+                f"history's schedule is {schedule.kind!r}, not lr_schedule={lr_schedule!r}"
+            )
+    elif lr_schedule != "constant":
+        schedule = LearningRateSchedule(
+            opt.learning_rate, lr_schedule, power_t, tol, n_iter_no_change
+        )
 
+    labels = output == "softmax"
+    held = validation is not None or validation_fraction is not None
+    if not labels and (held or early_stopping or restore_best):
+        raise ValueError(
+            f"validation, validation_fraction, early_stopping and restore_best need "
+            f"output='softmax' (they report the held-out accuracy), not output={output!r}"
+        )
     lazy = engines.is_lazy(X, y)
     if lazy:
-        held = validation is not None or validation_fraction is not None
         if held or early_stopping or restore_best:
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")
         held_out = None
     else:
-        xp, device, n_layers, params, X, y = check_inputs(params, X, y)
+        xp, device, n_layers, params, X, _ = check_inputs(params, X, y if labels else None)
+        if labels:
+            y = _
+        else:
+            y = check_targets(xp, X, y, params[f"W{n_layers}"].shape[1])
+        if choice == "fused" and backend_name(xp) != "cupy":
+            raise ValueError(
+                f"engine='fused' runs CuPy arrays on an NVIDIA GPU; X is a {backend_name(xp)} "
+                "array (engine='auto' chooses the library's own)"
+            )
         n_classes = params[f"W{n_layers}"].shape[1]
         X, y, validation = _held_out(
             xp, device, X, y, validation, validation_fraction, early_stopping, seed
@@ -392,21 +392,10 @@ def train(
     # prepare once: private packed copies, the data in the step's layout, optimiser state
     trainer = Trainer(
         params, X, y, optimizer=opt, reg=reg, batch_size=batch_size, engine=choice,
-        activation=activation,
+        activation=activation, output=output,
         scheduler=scheduler, n_jobs=n_jobs,
         optimizer_state=None if history is None else history.optimizer_state,
     )  # fmt: skip
-    schedule = None
-    if history is not None and history.schedule is not None:
-        schedule = copy.deepcopy(history.schedule)
-        if schedule.kind != lr_schedule:
-            raise ValueError(
-                f"history's schedule is {schedule.kind!r}, not lr_schedule={lr_schedule!r}"
-            )
-    elif lr_schedule != "constant":
-        schedule = LearningRateSchedule(
-            opt.learning_rate, lr_schedule, power_t, tol, n_iter_no_change
-        )
     first = 0 if history is None else history.n_steps
     record = (
         History()

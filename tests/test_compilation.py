@@ -41,7 +41,7 @@ def test_a_new_step_count_or_log_every_compiles_nothing(hidden, momentum, optimi
     assert run._cache_size() == 1  # and no second one for other argument placements
     for (steps, log_every), (new, hist) in zip(runs, results):
         ref, ref_hist = pn.train(
-            params, X, y, steps=steps, log_every=log_every, engine="portable", **kw
+            params, X, y, steps=steps, log_every=log_every, engine="eager", **kw
         )
         assert hist.steps == ref_hist.steps
         np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
@@ -116,7 +116,7 @@ def test_compiled_mini_batches_give_the_portable_loop_s_numbers(
     traced = jax_engine.traces - before
     # at most three programs (by the last batch's width)
     assert 1 <= traced <= 3
-    eager, h_e = pn.train(params, X, y, steps=40, log_every=log_every, engine="portable", **kw)
+    eager, h_e = pn.train(params, X, y, steps=40, log_every=log_every, engine="eager", **kw)
     assert h_c.steps == h_e.steps == list(range(0, 40, log_every))
     np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
     assert h_c.final_loss == pytest.approx(h_e.final_loss, rel=1e-12)
@@ -141,12 +141,12 @@ def test_compiled_mini_batches_with_work_at_logged_steps_match_the_portable_loop
     X, y = pn.make_spiral(40, 3, seed=7, xp="jax")
     params = pn.init_params([2, 16, 3], seed=7, xp="jax", scale=0.3)
     kw = {"batch_size": 32, "seed": 4, "optimizer": "adam", "learning_rate": 0.01}
-    seen: dict[str, list] = {"compiled": [], "portable": []}
-    for engine in ("auto", "portable"):
+    seen: dict[str, list] = {"compiled": [], "eager": []}
+    for engine in ("auto", "eager"):
         extra: dict = {}
         if host_side == "callback":
 
-            def callback(step, loss, p, out=seen["compiled" if engine == "auto" else "portable"]):
+            def callback(step, loss, p, out=seen["compiled" if engine == "auto" else "eager"]):
                 out.append((step, to_numpy(p["W2"]).copy()))
 
             extra["callback"] = callback
@@ -163,8 +163,8 @@ def test_compiled_mini_batches_with_work_at_logged_steps_match_the_portable_loop
     for k in params:
         np.testing.assert_allclose(to_numpy(compiled[k]), to_numpy(new[k]), rtol=1e-9, atol=1e-13)
     if host_side == "callback":
-        assert [s for s, _ in seen["compiled"]] == [s for s, _ in seen["portable"]]
-        for (_, a), (_, b) in zip(seen["compiled"], seen["portable"]):
+        assert [s for s, _ in seen["compiled"]] == [s for s, _ in seen["eager"]]
+        for (_, a), (_, b) in zip(seen["compiled"], seen["eager"]):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-13)
 
 
@@ -242,7 +242,6 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
     jax_engine = _jax()
     from portable_net import loop
     from portable_net._backend import get_namespace
-    from portable_net.engines import fast
     from portable_net.model import _hits
 
     X, y = pn.make_spiral(31, 3, seed=5, xp="jax")  # shapes no other test uses
@@ -251,7 +250,7 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
         pytest.skip("the host-side reductions are for JAX on the CPU")
     new, _ = pn.train(params, X, y, steps=5, log_every=5)  # compiles the step, the copies
     records = _compilations(lambda: (pn.train(new, X, y, steps=0), pn.accuracy(new, X, y)))
-    assert not [r for r in records if "_final_loss" in r or "_hits" in r], records
+    assert not [r for r in records if "full_data_loss" in r or "_hits" in r], records
 
     p_np = {k: to_numpy(v) for k, v in new.items()}
     X_np, y_np = to_numpy(X), to_numpy(y)
@@ -265,10 +264,10 @@ def test_the_final_loss_and_accuracy_of_jax_arrays_on_the_cpu_compile_nothing():
     assert int(hits) == round(pn.accuracy(p_np, X_np, y_np) * X_np.shape[0])
     prepare = loop._prepare.__wrapped__
     packed, data, _ = jax_engine.program(prepare, (0, 5, 6, 7, 8, 9))(
-        jnp, new, X, y, None, 2, 3, pn.optim.SGD(1.0), False, True
+        jnp, new, X, y, None, 2, 3, pn.optim.SGD(1.0), False, "softmax"
     )
-    loss = jax_engine.program(fast.full_data_loss, (0, 4, 5, 6, 7))(
-        jnp, packed, *data, 1e-3, 2, None, False
+    loss = jax_engine.program(loop._full_data_loss.__wrapped__, (0, 4, 5, 6, 7, 8, 9, 10))(
+        jnp, packed, *data, 1e-3, 2, None, False, "relu", "softmax", False
     )
     assert float(loss) == pytest.approx(h_np.final_loss, rel=1e-13)
 

@@ -6,7 +6,8 @@ Against the portable step, its independent reference:
   engine that drives the GPU, so launch geometry, chunking and buffers are exercised too;
 - with nvcc, where installed: the source compiles for the GPU (syntax and types as NVRTC sees
   them);
-- on a GPU with CuPy: train() with the engine (the default) against engine="portable".
+- on a GPU with CuPy: train(engine="fused") against engine="eager" (the default on CuPy until a
+  recorded GPU run has proven the kernels: bench/GPU.md).
 """
 
 from __future__ import annotations
@@ -249,12 +250,12 @@ def test_cupy_layer_matches_portable_path(xp, device, monkeypatch, graph_steps, 
         return runners[-1]
 
     monkeypatch.setattr(_cupy, "fused_engine", spy)
-    fused, h_fused = pn.train(params, X, y, **kw)
+    fused, h_fused = pn.train(params, X, y, engine="fused", **kw)
     assert len(runners) == 1  # the fused layer ran
     if graph_steps:
         assert runners[0].graph_error is None and runners[0].graph is not None
-    portable, h_portable = pn.train(params, X, y, engine="portable", **kw)
-    assert len(runners) == 1  # and engine="portable" did not use it
+    portable, h_portable = pn.train(params, X, y, engine="eager", **kw)
+    assert len(runners) == 1  # and engine="eager" did not use it
     np.testing.assert_allclose(h_fused.loss, h_portable.loss, rtol=1e-9)
     assert abs(h_fused.final_loss - h_portable.final_loss) <= 1e-9 * h_portable.final_loss
     for key in params:
@@ -267,15 +268,23 @@ def test_cupy_layer_float32_accuracy(xp, device):
     _cupy_only(xp)
     X, y = pn.make_spiral(100, 3, seed=0, xp=xp, device=device, dtype=xp.float32)
     params = pn.init_params([2, 100, 3], seed=0, xp=xp, device=device, dtype=xp.float32)
-    fused, _ = pn.train(params, X, y, steps=10_000)
-    portable, _ = pn.train(params, X, y, steps=10_000, engine="portable")
+    fused, _ = pn.train(params, X, y, steps=10_000, engine="fused")
+    portable, _ = pn.train(params, X, y, steps=10_000, engine="eager")
     assert abs(pn.accuracy(fused, X, y) - pn.accuracy(portable, X, y)) <= 0.01
     assert pn.accuracy(fused, X, y) >= 0.97
 
 
-def test_a_cupy_layer_that_fails_to_build_falls_back_to_the_portable_step(monkeypatch):
+def _as_if_cupy(monkeypatch):
+    """NumPy arrays taken for CuPy's, where train and the engines ask for the library."""
+    import portable_net.training
+
+    monkeypatch.setattr(engines, "backend_name", lambda xp: "cupy")
+    monkeypatch.setattr(portable_net.training, "backend_name", lambda xp: "cupy")
+
+
+def test_a_cupy_layer_that_fails_to_build_falls_back_to_the_eager_step(monkeypatch):
     """If the fused kernels cannot be built (a CUDA compiler refusing them, say), train warns
-    and runs the portable step: the same numbers, no failure. Simulated on NumPy arrays by
+    and runs the eager step: the same numbers, no failure. Simulated on NumPy arrays by
     letting train take them for CuPy's."""
     X, y = pn.make_spiral(50)
     params = pn.init_params([2, 30, 3], seed=3, scale=0.5)
@@ -284,13 +293,34 @@ def test_a_cupy_layer_that_fails_to_build_falls_back_to_the_portable_step(monkey
     def refuse(*args):
         raise RuntimeError("nvrtc: error: invalid option")
 
-    monkeypatch.setattr(engines, "backend_name", lambda xp: "cupy")
+    _as_if_cupy(monkeypatch)
     monkeypatch.setattr(_cupy, "fused_engine", refuse)
     with pytest.warns(RuntimeWarning, match="fused CuPy step is unavailable.*invalid option"):
-        new, hist = pn.train(params, X, y, steps=30, log_every=10)
+        new, hist = pn.train(params, X, y, steps=30, log_every=10, engine="fused")
     np.testing.assert_allclose(hist.loss, expected_hist.loss, rtol=1e-12)
     for key in params:
         np.testing.assert_allclose(new[key], expected[key], rtol=1e-10, atol=1e-14)
+
+
+def test_on_cupy_the_default_engine_is_the_eager_step_until_the_kernels_are_proven(monkeypatch):
+    """No GPU run has yet shown the fused kernels equal to the step: CuPy's default (and
+    engine="eager") never builds them; engine="fused" does. Simulated on NumPy arrays."""
+    X, y = pn.make_spiral(50)
+    params = pn.init_params([2, 30, 3], seed=3, scale=0.5)
+    built = []
+
+    def spy(*args, **kwargs):
+        built.append(args)
+        raise RuntimeError("not on this machine")
+
+    _as_if_cupy(monkeypatch)
+    monkeypatch.setattr(_cupy, "fused_engine", spy)
+    for engine in ("auto", "eager"):
+        pn.train(params, X, y, steps=3, engine=engine)
+    assert not built
+    with pytest.warns(RuntimeWarning, match="fused CuPy step is unavailable"):
+        pn.train(params, X, y, steps=3, engine="fused")
+    assert len(built) == 1
 
 
 def test_cupy_layer_at_scale_matches_portable_path(xp, device):
@@ -308,14 +338,14 @@ def test_cupy_layer_at_scale_matches_portable_path(xp, device):
     runners = []
 
     def recording(*args):
-        runners.append(engines.engine_for(*args))
+        runners.append(engines.engine_for(*args, engine="fused"))
         return runners[-1]
 
     fused, h_fused = pn.train(p32, X32, y, engine=recording, **kw)
     assert type(runners[0]).__name__ == "FusedEngine"  # no fallback to the portable step
     assert runners[0].plan.ex > 1 and runners[0].plan.n_chunks > 1
-    portable, h_portable = pn.train(p32, X32, y, engine="portable", **kw)
-    exact, h_exact = pn.train(p64, X64, y, engine="portable", **kw)
+    portable, h_portable = pn.train(p32, X32, y, engine="eager", **kw)
+    exact, h_exact = pn.train(p64, X64, y, engine="eager", **kw)
     del X64, X32
 
     def rel(a, b):

@@ -137,14 +137,14 @@ def test_a_padded_batch_is_the_core_step_on_the_batch(xp, device):
 
 @pytest.mark.parametrize("batch_size", [None, 16])
 def test_train_s_engines_give_the_core_engine_s_numbers(xp, device, batch_size):
-    """train(engine="auto") (fast, compiled on JAX) and "portable" against engine="core"."""
+    """train(engine="auto") (fast, compiled on JAX) and "eager" against engine="core"."""
     X_np, y_np = pn.make_spiral(20, 3, seed=1)
     p_np = pn.init_params([2, 10, 3], seed=1, scale=0.5)
     X, y = xp.asarray(X_np, device=device), xp.asarray(y_np, device=device)
     params = {k: xp.asarray(v, device=device) for k, v in p_np.items()}
     kw = {"steps": 40, "log_every": 5, "batch_size": batch_size, "momentum": 0.5}
     core, h_core = pn.train(params, X, y, engine="core", **kw)
-    for engine in ("portable", "auto"):
+    for engine in ("eager", "auto"):
         out, h = pn.train(params, X, y, engine=engine, **kw)
         np.testing.assert_allclose(h.loss, h_core.loss, rtol=1e-12)
         for k in params:
@@ -275,5 +275,7 @@ def test_fused_and_batch_major_engines_fall_back_to_the_fast_step():
     from portable_net.engines import jax_engine
 
     jpacked = [jax.numpy.asarray(p, dtype=jax.numpy.float32) for p in packed]
-    assert jax_engine._one_hidden_cpu_stretch(relu, jpacked) is not None
-    assert all(jax_engine._one_hidden_cpu_stretch(s, jpacked) is None for s in others)
+    jnp = jax.numpy
+    stretch = jax_engine._one_hidden_cpu_stretch
+    assert stretch(fast.arranged(jnp, relu), jpacked) is not None
+    assert all(stretch(fast.arranged(jnp, s), jpacked) is None for s in others)

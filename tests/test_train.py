@@ -269,17 +269,17 @@ def test_divergence_after_the_last_logged_step_is_caught_at_the_end():
     [
         ({"steps": -1}, ValueError, "steps must be >= 0"),
         ({"steps": 1.5}, TypeError, "steps must be an integer"),
-        ({"learning_rate": 0.0}, ValueError, "learning_rate must be finite and in"),
+        ({"learning_rate": 0.0}, ValueError, "learning_rate must be a positive finite float"),
         ({"learning_rate": -1.0}, ValueError, "learning_rate"),
         ({"learning_rate": float("inf")}, ValueError, "learning_rate"),
         ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
         ({"reg": -1e-3}, ValueError, "reg must be finite"),
-        ({"momentum": 1.0}, ValueError, r"momentum must be finite and in \[0.0, 1.0\)"),
+        ({"momentum": 1.0}, ValueError, r"momentum must be in \[0, 1\), got 1.0"),
         ({"momentum": -0.1}, ValueError, "momentum"),
         ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
         ({"log_every": 0}, ValueError, "log_every must be >= 1"),
         ({"callback": 3}, TypeError, "callback must be callable"),
-        ({"learning_rate": "1"}, TypeError, "learning_rate must be a real number"),
+        ({"learning_rate": "1"}, TypeError, "learning_rate must be a positive finite float"),
     ],
 )
 def test_bad_hyperparameters(kwargs, error, match):
@@ -496,7 +496,7 @@ def test_jax_compiled_loop_gives_the_eager_step_s_numbers(monkeypatch, momentum,
     on_cpu = all(d.platform == "cpu" for d in X.devices())
     # which stretch ran: JAX's own layout for one hidden layer on the CPU, else the portable one
     assert len(layouts) == 1 and (layouts[0] is not None) == (len(hidden) == 1 and on_cpu)
-    eager, h_e = pn.train(params, X, y, engine="portable", **kw)
+    eager, h_e = pn.train(params, X, y, engine="eager", **kw)
     assert h_c.steps == h_e.steps == [0, 60, 120, 180, 240]
     np.testing.assert_allclose(h_c.loss, h_e.loss, rtol=1e-12)
     assert h_c.final_loss == pytest.approx(h_e.final_loss, rel=1e-12)
@@ -512,7 +512,7 @@ def test_jit_must_be_a_bool_or_none():
         pn.train(pn.init_params([2, 3]), X, y, jit="yes")
 
 
-@pytest.mark.parametrize(("jit", "engine"), [(True, "auto"), (False, "portable")])
+@pytest.mark.parametrize(("jit", "engine"), [(True, "auto"), (False, "eager")])
 def test_jit_still_works_and_warns_that_engine_replaces_it(jit, engine):
     X, y = pn.make_spiral(20, seed=4)
     params = pn.init_params([2, 10, 3], seed=4, scale=0.5)
@@ -526,8 +526,27 @@ def test_jit_still_works_and_warns_that_engine_replaces_it(jit, engine):
 
 def test_engine_must_be_a_known_name_or_a_factory():
     X, y = pn.make_spiral(5)
-    with pytest.raises(ValueError, match="engine must be one of 'auto', 'portable'"):
+    with pytest.raises(ValueError, match="engine must be one of 'auto', 'eager', 'core', 'fused'"):
         pn.train(pn.init_params([2, 3]), X, y, engine="fast")
+
+
+def test_the_earlier_engine_name_portable_still_works_and_warns():
+    """engine="portable" is engine="eager"'s name of the last release: the same numbers, and
+    a FutureWarning that names the new one."""
+    X, y = pn.make_spiral(20, seed=4)
+    params = pn.init_params([2, 10, 3], seed=4, scale=0.5)
+    expected, expected_hist = pn.train(params, X, y, steps=30, log_every=10, engine="eager")
+    with pytest.warns(FutureWarning, match="engine='eager'"):
+        new, hist = pn.train(params, X, y, steps=30, log_every=10, engine="portable")
+    assert hist.loss == expected_hist.loss
+    for key in params:
+        np.testing.assert_array_equal(new[key], expected[key])
+
+
+def test_the_fused_engine_is_for_cupy_arrays_only():
+    X, y = pn.make_spiral(5)
+    with pytest.raises(ValueError, match="engine='fused' runs CuPy arrays"):
+        pn.train(pn.init_params([2, 3]), X, y, engine="fused")
 
 
 @pytest.mark.parametrize("block", [1, 7, 64, 299])
@@ -535,25 +554,26 @@ def test_row_blocks_sum_to_the_full_batch_gradient(block):
     import array_api_compat.numpy as xp
 
     from portable_net import network
-    from portable_net.engines import fast
     from portable_net.loss import one_hot
 
     X, y = pn.make_spiral(seed=9)
     params = pn.init_params([2, 20, 7, 3], seed=9, scale=0.5)
     packed = network.pack(xp, params, 3)
     data = network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
-    # the core's one pass over the batch against the fast engine's sum over blocks
+    # one pass over the batch against the sum over blocks
     whole = network.loss_and_grads(xp, packed, data.Xt1, data.onehot)
-    parts = fast.blocked_loss_and_grads(
-        xp, packed, data.Xt1, data.onehot, 1 / 300, block, need_loss=True
-    )
+    parts = network.loss_and_grads(xp, packed, data.Xt1, data.onehot, scale=1 / 300, block=block)
     assert float(parts[0]) == pytest.approx(float(whole[0]), rel=1e-13)
     for a, b in zip(parts[1], whole[1]):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-16)
     full = network.mean_loss(xp, packed, data.Xt1, data.onehot, 1e-3, 2)
-    assert float(fast.mean_loss(xp, packed, data.Xt1, data.onehot, 1e-3, 2, block)) == (
-        pytest.approx(float(full), rel=1e-13)
-    )
+    blocked = network.mean_loss(xp, packed, data.Xt1, data.onehot, 1e-3, 2, block=block)
+    assert float(blocked) == pytest.approx(float(full), rel=1e-13)
+    # against an independent reference: the sums of the blocks' losses by NumPy
+    scores = network.forward_scores(xp, packed, data.Xt1)
+    shifted = scores - scores.max(axis=0)
+    rows = np.log(np.exp(shifted).sum(axis=0)) - (shifted * data.onehot).sum(axis=0)
+    assert float(whole[0]) == pytest.approx(float(rows.sum()), rel=1e-13)
 
 
 def test_torch_on_the_cpu_runs_a_mini_batch_as_one_block(monkeypatch):

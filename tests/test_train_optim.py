@@ -106,7 +106,7 @@ def test_adam_by_name_and_the_portable_engine_on_jax():
     ref = torch_run(params, X, y, optim.Adam(0.01), 1e-3, 100, 10)
     out, hist = pn.train(
         on(jnp, None, params), jnp.asarray(X), jnp.asarray(y),
-        steps=100, log_every=10, optimizer="adam", learning_rate=0.01, engine="portable",
+        steps=100, log_every=10, optimizer="adam", learning_rate=0.01, engine="eager",
     )  # fmt: skip
     assert_same_run(hist, out, ref)
 

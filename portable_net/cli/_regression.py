@@ -1,7 +1,9 @@
 """``portable-net train --task regression``: a network with identity outputs and the squared
 error (the :class:`portable_net.Regressor`'s output layer) on a data file's real target
-column, trained by the one training loop (:class:`portable_net.loop.Trainer`) with the
-command's options; and what ``predict`` and ``evaluate`` do with such a model.
+column, trained by :func:`portable_net.train` (``output="squared"``) with the command's
+options, through the command's one call of it (:func:`._training.run_training`: divergence,
+warnings, interrupts as for classification); and what ``predict`` and ``evaluate`` do with
+such a model.
 
 The target column is ``--label`` (by header name or index, the last by default); its values
 must be numbers. The model file records ``task: "regression"``, the target's name and, with
@@ -66,11 +68,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
 
     from .. import init_params, io
     from .._backend import backend_name, from_host
-    from ..history import History
-    from ..loop import Logging, Trainer
     from ..model import outputs
     from ..preprocessing import Standardizer, split_rows
-    from ..training import choose_optimizer
 
     if args.data is None:
         parser.error("argument --task: regression needs --data FILE (a real target column)")
@@ -110,8 +109,6 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     X_xp, y_xp = from_host(xp, X, fdtype, device), from_host(xp, y, fdtype, device)
     sizes = [int(X.shape[1]), *hidden, 1]
     params = init_params(sizes, seed=args.seed, xp=xp, device=device, dtype=X_xp.dtype)
-    kw = _training.train_keywords(settings)
-    opt = choose_optimizer(kw["optimizer"], kw.get("learning_rate"), kw.get("momentum", 0.0))
     verbose = not (args.quiet or args.json)
     if verbose:
         rows = f"{X.shape[0]} to train" + ("" if X_test is None else f", {X_test.shape[0]} to test")
@@ -122,16 +119,21 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
         if verbose:
             print(f"iteration {step} loss {format_loss(loss)}", flush=True)
 
-    trainer = Trainer(params, X_xp, y_xp, optimizer=opt, reg=settings["reg"],
-                      batch_size=settings["batch_size"], activation=settings["activation"],
-                      output="squared")  # fmt: skip
-    history = History()
-    trainer.run(settings["steps"], history,
-                Logging(log_every=settings["log_every"], callback=report), seed=args.seed)  # fmt: skip
-    params = trainer.params()
-    history.final_loss = trainer.final_loss(settings["reg"])
-    if not np.isfinite(history.final_loss):
-        raise Failure(f"training diverged: the loss is {history.final_loss}; try a smaller --lr")
+    def hint() -> str | None:
+        return None if args.standardize else _data.scale_hint(X, names)
+
+    meta = {"model": args.model, "task": "regression", "training": settings,
+            "activation": settings["activation"], "data": record,
+            **({} if saved is None else {"standardize": saved}),
+            "backend": backend_name(xp), "device": _run.describe_device(xp, device)}  # fmt: skip
+
+    def on_interrupt(exc: Any) -> None:
+        _training.save_interrupted(args.save, exc, meta)
+
+    params, history, trouble = _training.run_training(
+        params, X_xp, y_xp, settings, report=report, bar=None, output="squared", hint=hint,
+        on_interrupt=on_interrupt,
+    )  # fmt: skip
 
     def scores(Xa: Any, ya: Any) -> tuple[float, float]:
         out = outputs(params, from_host(xp, Xa, fdtype, device),
@@ -142,27 +144,32 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     metrics: dict[str, Any] = {"training_r2": r2_train, "training_mse": mse_train}
     if X_test is not None:
         metrics["test_r2"], metrics["test_mse"] = scores(X_test, y_test)
-    if args.save:
+    # the run ended worse than it started (TrainingWarning): not saved without --save-anyway
+    unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
+    if trouble and (why := hint()):
+        trouble.append(why)
+    if unsaved:
+        trouble.append(
+            f"the model was not saved to {args.save!r} (the run ended worse than it started); "
+            "give --save-anyway to save it regardless"
+        )
+    if args.save and not unsaved:
         try:
-            io.save(args.save, params, model=args.model, task="regression",
-                    training=settings, activation=settings["activation"], data=record,
-                    history=history, **metrics,
-                    **({} if saved is None else {"standardize": saved}),
-                    backend=backend_name(xp), device=_run.describe_device(xp, device))  # fmt: skip
+            io.save(args.save, params, history=history, **meta, **metrics)
         except OSError as exc:
             raise Failure(f"could not save the model to {args.save!r}: {exc}") from None
     if args.json:
         _run.print_json({"task": "regression", "layer_sizes": sizes, "settings": settings,
                          "data": record, "history": {"steps": history.steps,
                          "loss": history.loss}, "final_loss": history.final_loss,
-                         **metrics, "saved": args.save})  # fmt: skip
-        return 0
+                         **metrics, "saved": None if unsaved else args.save})  # fmt: skip
+        return _training.warn(trouble)
     print(f"training R^2: {r2_train:.4f} (mean squared error {mse_train:.6g})")
     if X_test is not None:
         print(f"test R^2: {metrics['test_r2']:.4f} (mean squared error {metrics['test_mse']:.6g})")
-    if args.save and not args.quiet:
+    if args.save and not unsaved and not args.quiet:
         print(f"model saved to {args.save}")
-    return 0
+    return _training.warn(trouble)
 
 
 def predict(params: dict[str, Any], meta: dict[str, Any], X: Any) -> list[float]:

@@ -4,10 +4,13 @@ held-out data, early stopping), their checks, and the keywords they give :func:`
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS
-from ._args import MODEL_DEFAULTS, add_hyperparameter, add_option
+from ._args import MODEL_DEFAULTS, Failure, add_hyperparameter, add_option
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -111,3 +114,63 @@ def check_training_options(args: argparse.Namespace, parser: argparse.ArgumentPa
         parser.error("argument --threads: must be -1 (one per core) or at least 1")
     if (args.validation_fraction is not None or args.early_stopping) and args.seed >= 2**32:
         parser.error("argument --seed: must be < 2**32 to draw the held-out rows")
+
+
+def run_training(params: Any, X: Any, y: Any, settings: dict[str, Any], *,
+                 report: Callable[[int, float, Any], None], bar: Any, output: str,
+                 hint: Callable[[], str | None],
+                 on_interrupt: Callable[[Any], None]) -> tuple[Any, Any, list[str]]:  # fmt: skip
+    """The command's one call of :func:`portable_net.train` (every task): its settings,
+    ``report`` at the logged steps, ``output`` the output layer. Returns the parameters, the
+    history and the texts of the TrainingWarnings it raised (the run ended worse than it
+    started). A diverged run is a :class:`Failure` (with ``hint()``, when there is one);
+    Ctrl-C calls ``on_interrupt`` with the :class:`~portable_net.TrainingInterrupted` (the
+    parameters reached) and ends as Ctrl-C. The progress ``bar`` (or None) is closed."""
+    from .. import TrainingDiverged, TrainingInterrupted, TrainingWarning, train
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            # numpy's overflow warnings: divergence is reported; ours are kept
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("always", TrainingWarning)
+            params, history = train(params, X, y, **train_keywords(settings), callback=report,
+                                    output=output)  # fmt: skip
+    except TrainingDiverged as exc:
+        why = hint()
+        raise Failure(str(exc) + (f"; {why}" if why else "")) from None
+    except TrainingInterrupted as exc:
+        if bar is not None:
+            bar.close()
+            bar = None
+        on_interrupt(exc)
+        raise exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else exc  # noqa: B904
+    finally:
+        if bar is not None:
+            bar.close()
+    trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
+    return params, history, trouble
+
+
+def warn(trouble: list[str]) -> int:
+    """Print the warnings about the run; exit status 1 if there are any."""
+    for text in trouble:
+        print(f"portable-net train: warning: {text}", file=sys.stderr)
+    return 1 if trouble else 0
+
+
+def save_interrupted(path: str | None, exc: Any, meta: dict[str, Any]) -> None:
+    """Under --save (``path``), the parameters an interrupted run reached, with the model's
+    metadata ``meta``, said on stderr."""
+    from .. import io
+
+    if not path:
+        return
+    try:
+        io.save(path, exc.params, history=exc.history, interrupted_at_step=exc.history.n_steps,
+                **meta)  # fmt: skip
+    except OSError as why:
+        print(f"portable-net train: could not save the model to {path!r}: {why}",
+              file=sys.stderr)  # fmt: skip
+        return
+    print(f"portable-net train: interrupted at step {exc.history.n_steps}; the parameters "
+          f"reached are saved to {path}", file=sys.stderr)  # fmt: skip

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from typing import Any
 
 from . import _categorical, _data, _inputs, _regression, _run, _training
@@ -165,26 +163,17 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # imported here so that --help and argument errors stay fast
-    from .. import (
-        TrainingDiverged,
-        TrainingInterrupted,
-        TrainingWarning,
-        accuracy,
-        init_params,
-        predict,
-        save,
-        train,
-    )
+    from .. import TrainingInterrupted, accuracy, init_params, predict, save
     from .._backend import backend_name
 
     hidden = hidden_sizes(args, parser)
     _inputs.check_options(args, parser)
+    if args.save_anyway and not args.save:
+        parser.error("argument --save-anyway: needs --save FILE")
     if args.task == "regression":
         return _regression.train(args, parser, hidden)
     xp, device = _run.namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
-    if args.save_anyway and not args.save:
-        parser.error("argument --save-anyway: needs --save FILE")
     _run.check_output(parser, "--save", args.save, inputs=(args.data,))
     settings = _training.training_settings(args)
 
@@ -217,42 +206,33 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         elif verbose:
             print(line, flush=True)
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            # numpy's overflow warnings: divergence is reported; ours are kept
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("always", TrainingWarning)
-            params, history = train(
-                params, data.X, data.y, **_training.train_keywords(settings), callback=report
-            )
-    except TrainingDiverged as exc:
-        hint = None
-        if args.data is not None and not args.standardize:
-            hint = _data.scale_hint(_run.to_host(data.X), data.record["feature_names"])
-        raise Failure(str(exc) + (f"; {hint}" if hint else "")) from None
-    except TrainingInterrupted as exc:
-        if bar is not None:
-            bar.close()
-            bar = None
-        _save_interrupted(
-            args, exc, settings, data, backend_name(xp), _run.describe_device(xp, device)
-        )
-        raise exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else exc  # noqa: B904
-    finally:
-        if bar is not None:
-            bar.close()
+    def hint() -> str | None:
+        if args.data is None or args.standardize:
+            return None
+        return _data.scale_hint(_run.to_host(data.X), data.record["feature_names"])
+
+    def on_interrupt(exc: TrainingInterrupted) -> None:
+        meta = {"model": args.model, "training": settings, "data": data.record,
+                "backend": backend_name(xp), "device": _run.describe_device(xp, device),
+                **({"classes": data.classes} if args.data is not None else {}),
+                **({"standardize": data.standardize} if data.standardize is not None else {}),
+                **({"categorical": data.categorical} if data.categorical is not None else {})}  # fmt: skip
+        _training.save_interrupted(args.save, exc, meta)
+
+    params, history, trouble = _training.run_training(
+        params, data.X, data.y, settings, report=report, bar=bar, output="softmax", hint=hint,
+        on_interrupt=on_interrupt,
+    )  # fmt: skip
     act = {"activation": settings["activation"]}
     acc = accuracy(params, data.X, data.y, **act)
-    trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
     # the run ended worse than it started (TrainingWarning): a confident model of nothing
     unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
     # at chance after the loss rose (by 10%) on the way: a divergence that fell back (e.g.
     # to dead units), not a slow start
     if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
         trouble += _at_chance(acc, data.y, len(data.classes))
-    if trouble and args.data is not None and not args.standardize:
-        hint = _data.scale_hint(_run.to_host(data.X), data.record["feature_names"])
-        trouble += [hint] if hint else []
+    if trouble and (why := hint()):
+        trouble.append(why)
     if unsaved:
         trouble.append(
             f"the model was not saved to {args.save!r} (the run ended worse than it started); "
@@ -330,7 +310,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             document["report_on"] = "training" if data.X_test is None else "test"
             document.update(_data.report_json(data.classes, table, args.confusion))
         _run.print_json(document)
-        return _warn(trouble)
+        return _training.warn(trouble)
     if args.data is None:
         print(f"training accuracy: {acc:.2f}")
     else:
@@ -356,7 +336,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     else ""
                 )
             )
-    return _warn(trouble)
+    return _training.warn(trouble)
 
 
 def _at_chance(acc: float, y: Any, n_classes: int) -> list[str]:
@@ -372,43 +352,3 @@ def _at_chance(acc: float, y: Any, n_classes: int) -> list[str]:
             f"{share:.4f} of the rows); try a smaller --lr"
         ]
     return []
-
-
-def _warn(trouble: list[str]) -> int:
-    """Print the warnings about the run; exit status 1 if there are any."""
-    for text in trouble:
-        print(f"portable-net train: warning: {text}", file=sys.stderr)
-    return 1 if trouble else 0
-
-
-def _save_interrupted(args, exc, settings, data, backend: str, device: str) -> None:
-    """Under --save, the parameters an interrupted run reached, said on stderr."""
-    from .. import save
-
-    if not args.save:
-        return
-    try:
-        save(
-            args.save,
-            exc.params,
-            model=args.model,
-            training=settings,
-            data=data.record,
-            history=exc.history,
-            interrupted_at_step=exc.history.n_steps,
-            backend=backend,
-            device=device,
-            **({"classes": data.classes} if args.data is not None else {}),
-            **({"standardize": data.standardize} if data.standardize is not None else {}),
-            **({"categorical": data.categorical} if data.categorical is not None else {}),
-        )
-    except OSError as why:
-        print(
-            f"portable-net train: could not save the model to {args.save!r}: {why}", file=sys.stderr
-        )
-        return
-    print(
-        f"portable-net train: interrupted at step {exc.history.n_steps}; the parameters "
-        f"reached are saved to {args.save}",
-        file=sys.stderr,
-    )

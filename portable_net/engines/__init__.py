@@ -3,10 +3,12 @@
 The training loop (:mod:`portable_net.loop`) asks :func:`step_and_runner` for the step it
 calls and, where a library runs stretches of steps its own way, a runner:
 
-- :mod:`.fast`: the core step rearranged (the rate folded into the gradient, the L2 term as a
-  cached decay, block sums: :func:`block_for`, :mod:`.blocks`), the default on every library;
+- :mod:`.fast`: the step's arrangement per library (the rate folded into the gradient, the
+  gradients reused in place, block sums: :func:`block_for`, :mod:`.blocks`), on every library;
+- :mod:`.eager`: a full-batch engine that calls the step eagerly;
 - :mod:`.jax_engine`: that step compiled, a stretch of steps as one compiled loop;
-- :mod:`.cupy_engine`: fused CUDA kernels from :mod:`.cuda_kernels`, one hidden layer;
+- :mod:`.cupy_engine`: fused CUDA kernels from :mod:`.cuda_kernels`, one hidden layer
+  (``engine="fused"``: not the default until a GPU run has proven them);
 - :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
 - :mod:`.torch_arrays`: torch without autograd's bookkeeping;
 - :mod:`.threads`: the intra-op threads of a run (one where more do not pay), restored after;
@@ -32,10 +34,10 @@ from array_api_compat import is_dask_array, is_jax_array
 
 from .._backend import backend_name
 from ..network import StepData
-from ..step import Step, StepSettings
+from ..step import Step, StepSettings, make_step
 from . import fast
 from .blocks import block_for
-from .portable import PortableEngine
+from .eager import EagerEngine
 from .spiral import chunked_spiral
 from .threads import check_n_jobs, threads_for
 from .threads import limited as threads_limited
@@ -45,7 +47,7 @@ __all__ = [
     "ENGINE_NAMES",
     "Engine",
     "EngineFactory",
-    "PortableEngine",
+    "EagerEngine",
     "as_forward",
     "as_program",
     "as_summary",
@@ -55,6 +57,7 @@ __all__ = [
     "check_n_jobs",
     "compiled",
     "engine_for",
+    "engine_name",
     "fast",
     "forward",
     "is_lazy",
@@ -70,7 +73,10 @@ __all__ = [
 ]
 
 #: the names ``train(..., engine=...)`` accepts
-ENGINE_NAMES = ("auto", "portable", "core")
+ENGINE_NAMES = ("auto", "eager", "core", "fused")
+
+#: earlier names of engines, accepted for a release with a FutureWarning
+RENAMED = {"portable": "eager"}
 
 
 class Engine(Protocol):
@@ -108,33 +114,56 @@ def engine_for(
 ) -> Engine:
     """The engine of one full-batch run.
 
-    ``"portable"``: the portable step. ``"auto"``: the library's own engine where there is
-    one (JAX: compiled, any optimiser; CuPy, one hidden layer: fused kernels, SGD only), else
-    the portable step. A callable: ``engine(xp, step, settings, packed, state, data)``.
+    ``"eager"``: the step, eagerly. ``"auto"``: the library's own engine where there is one
+    (JAX: compiled, any optimiser), else the step, eagerly. ``"fused"``: CuPy's fused kernels
+    (one hidden layer, SGD without Nesterov), with a RuntimeWarning and the eager step if they
+    cannot be built: not the default until a recorded GPU run has shown them equal to the step
+    and faster (``bench/GPU.md``). A callable: ``engine(xp, step, settings, packed, state,
+    data)``.
     """
     if callable(engine):
         return engine(xp, step, settings, packed, state, data)
-    if engine == "auto":
-        name = backend_name(xp)
-        if name == "jax":
-            from . import jax_engine
+    name = backend_name(xp)
+    if engine == "auto" and name == "jax":
+        from . import jax_engine
 
-            return jax_engine.JaxEngine(step, settings, packed, data)
-        if name == "cupy":
-            from . import cupy_engine
+        return jax_engine.JaxEngine(step, settings, packed, data)
+    if engine == "fused" and name == "cupy":
+        from . import cupy_engine
 
-            # SGD only (classical momentum): other optimisers run the portable step
-            if cupy_engine.supported(packed, None, settings):
-                try:  # compiles the kernels (once per process and shape)
-                    return cupy_engine.fused_engine(xp, step, settings, packed, state, data)
-                except Exception as exc:  # an optional engine never stops training
-                    warnings.warn(
-                        f"the fused CuPy step is unavailable ({type(exc).__name__}: {exc}); "
-                        "training with the portable step (the same numbers, slower)",
-                        RuntimeWarning,
-                        stacklevel=3,
-                    )
-    return PortableEngine(xp, step, data)
+        # SGD only (classical momentum): other optimisers run the step eagerly
+        if cupy_engine.supported(packed, None, settings):
+            try:  # compiles the kernels (once per process and shape)
+                return cupy_engine.fused_engine(xp, step, settings, packed, state, data)
+            except Exception as exc:  # an optional engine never stops training
+                warnings.warn(
+                    f"the fused CuPy step is unavailable ({type(exc).__name__}: {exc}); "
+                    "training with the eager step (the same numbers, slower)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+    return EagerEngine(xp, step, data)
+
+
+def engine_name(engine: Any) -> Any:
+    """``engine=`` checked: a name of :data:`ENGINE_NAMES` (an earlier name translated, with a
+    FutureWarning) or an engine factory; ValueError naming the choices otherwise."""
+    if callable(engine):
+        return engine
+    if isinstance(engine, str) and engine in RENAMED:
+        warnings.warn(
+            f"engine={engine!r} is now engine={RENAMED[engine]!r} (the same step, run eagerly); "
+            "the old name will be removed in the next release",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return RENAMED[engine]
+    if engine not in ENGINE_NAMES:
+        raise ValueError(
+            f"engine must be one of {', '.join(map(repr, ENGINE_NAMES))} or an engine "
+            f"factory, not {engine!r}"
+        )
+    return engine
 
 
 def compiled(xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = ()):
@@ -257,7 +286,7 @@ def keep_compiled_programs(*arrays: Any) -> None:
 
 def is_lazy(*arrays: Any) -> bool:
     """Whether any of the arrays is a chunked lazy one (Dask), trained by its own engine."""
-    return any(is_dask_array(a) for a in arrays)
+    return any([is_dask_array(a) for a in arrays])
 
 
 def is_traced(*arrays: Any) -> bool:
@@ -322,7 +351,6 @@ class _Batched:
 def step_and_runner(
     xp: ModuleType,
     device: Any,
-    make_core_step: Callable[..., Step],
     settings: StepSettings,
     packed: list[Any],
     state: Any,
@@ -337,23 +365,27 @@ def step_and_runner(
     ``runner`` is None, else ``runner.run(packed, state, perm, start, count, size, ragged,
     want, learning_rate) -> (packed, state, losses of the steps numbered in want)``.
 
-    ``"core"``: the core step (``make_core_step``, the textbook arrangement), eagerly: the
-    reference every engine is tested against. ``"portable"``: the fast step (:mod:`.fast`,
-    standard-only), eagerly. ``"auto"``: the fast step, compiled on JAX (full batch and
-    mini-batches), fused on CuPy (full batch, one hidden layer, SGD without Nesterov),
-    eagerly elsewhere. A factory: its full-batch :class:`Engine` (mini-batches: the fast
-    step, eagerly). Chunked lazy data (``lazy``): :class:`.dask_engine.DaskRunner`
-    (mini-batches of pieces of chunks, in a seeded order or, without ``shuffle``, in order).
+    ``"core"``: the step of :mod:`portable_net.step` as the notes write it
+    (``settings.textbook``), eagerly: the reference every engine is tested against.
+    ``"eager"``: that step with the library's arrangement (:mod:`.fast`: the rate folded in,
+    gradients reused, block sums), eagerly, on any library. ``"auto"``: the arranged step,
+    compiled on JAX (full batch and mini-batches), fused on CuPy (full batch, one hidden
+    layer, SGD without Nesterov, ``engine="fused"`` only until a GPU run has proven the
+    kernels), eagerly elsewhere. A factory: its full-batch :class:`Engine` (mini-batches:
+    the arranged step, eagerly). Chunked lazy data (``lazy``):
+    :class:`.dask_engine.DaskRunner` (mini-batches of pieces of chunks, in a seeded order or,
+    without ``shuffle``, in order).
     """
+    if engine == "core":
+        return make_step(xp, packed, settings.textbook), None
+    settings = fast.arranged(xp, settings)
     if lazy is not None:
         from . import dask_engine
 
         return None, dask_engine.DaskRunner(xp, settings, packed, lazy, batch_size, shuffle)
     by_rows = batch_size is not None
-    if engine == "core":
-        return make_core_step(xp, packed, settings), None
-    step = fast.make_step(xp, packed, settings)
-    if engine == "portable":
+    step = make_step(xp, packed, settings)
+    if engine == "eager":
         return step, None
     if callable(engine):
         if by_rows:
@@ -365,9 +397,9 @@ def step_and_runner(
         if by_rows:
             return step, _Batched(jax_engine.JaxBatches(step, settings, packed, device), data)
         return step, _Stretches(jax_engine.JaxEngine(step, settings, packed, StepData(*data)))
-    if backend_name(xp) == "cupy" and not by_rows:
-        built = engine_for(xp, step, settings, packed, state, StepData(*data))
-        if not isinstance(built, PortableEngine):
+    if engine == "fused" and not by_rows:
+        built = engine_for(xp, step, settings, packed, state, StepData(*data), engine)
+        if not isinstance(built, EagerEngine):
             return step, _Stretches(built)
     return step, None
 
@@ -401,3 +433,16 @@ def lazy_count_equal(a: Any, b: Any) -> int:
     from . import dask_estimator
 
     return dask_estimator.count_equal(a, b)
+
+
+def __getattr__(name: str) -> Any:
+    # PortableEngine is EagerEngine's earlier name (kept for a release)
+    if name == "PortableEngine":
+        warnings.warn(
+            "portable_net.engines.PortableEngine is now EagerEngine; the old name will be "
+            "removed in the next release",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return EagerEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

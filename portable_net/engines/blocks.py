@@ -55,7 +55,7 @@ def block_for(xp: ModuleType, device: Any, packed: list[Any], n: int) -> int | N
 
 
 def _widest(packed: list[Any]) -> int:
-    return max(p.shape[0] for p in packed[::2])
+    return max([p.shape[0] for p in packed[::2]])
 
 
 def _equal_blocks(n: int, most: int) -> int:
@@ -127,4 +127,4 @@ def mmap_threshold_frozen() -> bool:
             return int(env["MALLOC_MMAP_THRESHOLD_"]) < 2**21
         except ValueError:
             return True
-    return any(k in env for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"))
+    return bool({"MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"} & env.keys())

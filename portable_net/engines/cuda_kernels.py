@@ -12,8 +12,10 @@ W2^T (K, H), b2 (K, 1); Xt1 = [X^T; 1] (D1, N), onehot (K, N), all C-contiguous)
                  dW2^T[:, j] and dW1b[j, :], recomputing the unit's pre-activation from Xt1;
                  thread j = H sums db2. Partial sums go to ``partial`` (C, H + 1, K + D1).
 ``pn_update``    one thread per parameter entry: sums its C partials in a fixed order (the
-                 result does not depend on scheduling) and applies the update of
-                 :func:`portable_net.engines.fast.make_update` (decay, momentum) in place.
+                 result does not depend on scheduling) and applies SGD's update as
+                 :mod:`portable_net.optim` composes it for the step with the rate folded in
+                 (``l2_term``, ``velocity_step``, ``descend``), in place, in the same order
+                 of roundings.
 
 No atomics, no ``__syncthreads``, grid-stride loops only: any order of threads gives the same
 numbers, which is what lets the same source run serially on the CPU in the tests
@@ -58,7 +60,6 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
         ("int", "use_momentum"),
         ("T", "momentum"),
         ("int", "decays"),
-        ("T", "decay"),
         ("T", "lr_reg"),
     ],
 }
@@ -199,19 +200,16 @@ extern "C" __global__ void pn_update(ARGS_pn_update)
         }
         T g = (T)0;
         for (int c = 0; c < n_chunks; ++c) g += partial[c * stride + offset];
-        const bool decaying = decays && weight;
+        // the step lr (dW + reg W): g is lr dW, the rate folded in (optim.l2_term)
+        if (decays && weight) g += lr_reg * *p;
         if (use_momentum) {
-            // v = mu v - g - lr reg p; p += v
+            // v = mu v - step; p += v (optim.velocity_step)
             T vel = *v * momentum;
             vel -= g;
-            if (decaying) vel -= lr_reg * *p;
             *v = vel;
             *p += vel;
         } else {
-            // p = p (1 - lr reg) - g
-            T q = *p;
-            if (decaying) q *= decay;
-            *p = q - g;
+            *p -= g;  // p -= step (optim.descend)
         }
     }
 }

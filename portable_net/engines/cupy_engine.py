@@ -46,8 +46,8 @@ def supported(packed: list[Any], batch_size: int | None, settings: Any = None) -
     """Whether the fused step applies: one hidden layer, full batch, float32/64, small D1, K,
     and (with ``settings``) SGD with no or classical momentum, ReLU hidden units, softmax
     outputs and no sample weights: the kernels implement that step only; other optimisers
-    (Adam, Nesterov), activations, outputs and weighted examples run the fast step of
-    :mod:`.fast`, by design."""
+    (Adam, Nesterov), activations, outputs and weighted examples run the step eagerly, by
+    design."""
     if batch_size is not None or len(packed) != 3:
         return False
     if settings is not None:
@@ -194,7 +194,6 @@ class FusedEngine:
         lr = float(lr)
         self.rate = lr
         self.scale = self.T(lr / self.n)
-        self.decay = self.T(1.0 - lr * self.reg)
         self.lr_reg = self.T(lr * self.reg)
         self._cached_key, self._cached = None, []
         self.graph = None
@@ -215,7 +214,7 @@ class FusedEngine:
         backward = (W1b, W2, self.Xt1, self.dscores, n, self.i32(p.chunk), n_chunks,
                     self.partial)  # fmt: skip
         update = (W1b, W2, b2, vW1b, vW2, vb2, self.partial, n_chunks, self.use_momentum,
-                  self.momentum, self.decays, self.decay, self.lr_reg)  # fmt: skip
+                  self.momentum, self.decays, self.lr_reg)  # fmt: skip
         launches = [
             (k["pn_forward"], (p.forward_grid,), block, forward),
             (k["pn_backward"], (p.backward_grid,), block, backward),

@@ -10,11 +10,11 @@ X (N, D), y (N,) Dask arrays, chunked along the rows (any scheduler: threads, pr
   per step:
     parameters (NumPy or CuPy arrays, on the client) -> one key of the step's graph
     -> per chunk one fused task: forward, loss, backward on that chunk
-       (:func:`portable_net.engines.fast.blocked_loss_and_grads` over cache-sized blocks), returning
-       the partial summed loss (at logged steps only) and gradients
+       (:func:`portable_net.network.loss_and_grads` over cache-sized blocks), returning the
+       partial summed loss (at logged steps only) and gradients
     -> a tree reduction (fan-in ``FAN_IN``) of those (loss, gradients) pairs
-    -> one result on the client: the summed gradient; the update is the fast step's
-       (:func:`portable_net.engines.fast.make_update`: weight decay, momentum), applied to
+    -> one result on the client: the summed gradient; the update is the step's
+       (:func:`portable_net.step.make_update`: the optimiser with the L2 term), applied to
        the client's arrays, by :class:`DaskRunner`, a runner of the one training loop.
 
 The parameters are small (a few MB at most) and the data large, so the parameters travel to
@@ -42,11 +42,10 @@ from .._validation import (
     check_float_dtype,
     check_floating_params,
     check_params,
-    check_plain_array,
+    check_plain_arrays,
 )
 from ..loss import one_hot
-from ..step import StepSettings, split_targets
-from . import fast
+from ..step import StepSettings, make_update, split_targets
 from .blocks import block_size
 from .heap import worker_keeps_temporaries
 
@@ -110,9 +109,9 @@ def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, 
     onehot, weights = split_targets(onehot, weighted)
     if weights is not None:
         scale = scale * weights  # (1, n)
-    return fast.blocked_loss_and_grads(xp, packed, Xt1, onehot, scale, block,
-                                       need_loss=need_loss, weights=weights,
-                                       activation=activation)  # fmt: skip
+    return network.loss_and_grads(xp, packed, Xt1, onehot, scale=scale, need_loss=need_loss,
+                                  weights=weights, activation=activation,
+                                  block=block)  # fmt: skip
 
 
 def _sum_parts(*parts):
@@ -133,7 +132,8 @@ def _chunk_loss(box: _Box, chunk: tuple, activation: str = "relu", weighted: boo
     xp = array_api_compat.array_namespace(Xt1)
     packed = box.arrays
     block = _block(xp, packed, Xt1.shape[1])
-    return float(fast.loss_sum(xp, packed, Xt1, onehot, block, activation, "softmax", weighted))
+    return float(network.loss_sum(xp, packed, Xt1, onehot, activation=activation,
+                                  weighted=weighted, block=block))  # fmt: skip
 
 
 def _sum_floats(*xs: float) -> float:
@@ -344,7 +344,7 @@ def check_and_persist(
         if is_dask(x):
             _known_chunks(x, name)
         else:
-            check_plain_array(name, x)
+            check_plain_arrays({name: x})
     if not is_dask(X):
         y = as_dask(y, "y", None)
         X = as_dask(X, "X", y.chunks[0] if y.ndim == 1 else None)
@@ -457,13 +457,13 @@ class _PieceBatches:
 class DaskRunner:
     """The steps of a run on chunked data, for the one training loop
     (:mod:`portable_net.loop`): each step's gradient summed over the chunks (or a batch's
-    pieces of them) where they live, then the fast step's update on the client's arrays."""
+    pieces of them) where they live, then the step's update on the client's arrays."""
 
     def __init__(self, xp: Any, settings: StepSettings, packed: list[Any], data: DaskData,
                  batch_size: int | None, shuffle: bool = True):  # fmt: skip
         self.xp, self.settings, self.data, self.batch_size = xp, settings, data, batch_size
         self.shuffle = shuffle
-        self.update = fast.make_update(xp, packed, settings)
+        self.update = make_update(xp, packed, settings)
         data.activation = settings.activation
         self.batches: _PieceBatches | None = None
 
@@ -482,7 +482,7 @@ class DaskRunner:
             pieces, n = (None, self.data.n) if self.batches is None else self.batches.next()
             if self.data.weights is not None:
                 n = self.data.weight_sum(pieces)
-            scale = fast.gradient_scale(settings, learning_rate, n)
+            scale = settings.gradient_scale(learning_rate, n)
             reg = settings.reg_for(n)
             loss_sum, grads = self.data.grads(packed, scale, j in want, pieces)
             if j in want:

@@ -30,8 +30,7 @@ from .._backend import array_namespace
 from ..loss import softmax_xent
 from ..network import StepData
 from ..optim import SGDState
-from ..step import Step, StepSettings, cache_key
-from .fast import folds_rate, make_update
+from ..step import Step, StepSettings, cache_key, make_update
 
 # compiled functions by the step's settings and the arrays' shapes (never by a step count):
 # runs with the same settings reuse them
@@ -204,7 +203,7 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     ReLU, softmax outputs, unweighted, in the batch-major layout: ``loop(packed, state, Xt1,
     onehot, n_steps, lr)``, to be traced; or None (then the fast step compiled as it is: the
     other activations, outputs and weighted examples)."""
-    if len(packed) != 3 or settings.block is not None or not folds_rate(settings):
+    if len(packed) != 3 or settings.block is not None or not settings.folded:
         return None
     if (settings.activation, settings.output, settings.weighted) != ("relu", "softmax", False):
         return None

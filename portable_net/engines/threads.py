@@ -47,7 +47,7 @@ def largest_product(packed: list[Any], examples: int) -> int:
     the packed weights ([W1b, W2^T, b2, ...]: the first and every odd position) are
     (outputs, inputs) matrices."""
     weights = [packed[0], *packed[1::2]]
-    return examples * max(int(w.shape[0]) * int(w.shape[1]) for w in weights)
+    return examples * max([int(w.shape[0]) * int(w.shape[1]) for w in weights])
 
 
 def threads_for(

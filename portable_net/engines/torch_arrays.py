@@ -8,18 +8,25 @@ from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
+import array_api_compat
+
 from .._backend import backend_name
 
 
-def outside_autograd(x: Any) -> Any:
-    """x itself, or for a torch tensor that requires grad, ``x.detach()`` (no copy).
+def outside_autograd(params: dict[str, Any], X: Any, y: Any) -> tuple[dict[str, Any], Any, Any]:
+    """The parameters, X and y (or None) themselves, or for torch tensors that require grad
+    ``x.detach()`` (no copy).
 
     The library computes gradients by hand: arrays that record an autograd graph would make
     every training step extend one graph (memory growing with the steps) and copy warnings.
     """
-    if getattr(x, "requires_grad", False) and callable(getattr(x, "detach", None)):
-        return x.detach()
-    return x
+    if not array_api_compat.is_torch_array(X):
+        return params, X, y
+
+    def detached(x: Any) -> Any:
+        return x.detach() if getattr(x, "requires_grad", False) else x
+
+    return {k: detached(v) for k, v in params.items()}, detached(X), detached(y)
 
 
 def bookkeeping_off(xp: ModuleType) -> Callable[[], AbstractContextManager[Any]]:

@@ -31,6 +31,7 @@ from ..errors import ConvergenceWarning, warning_category
 from ..loop import Trainer, diverged_message
 from ..model import outputs
 from ..preprocessing import split_rows
+from ..schedule import end_epoch
 from ._inputs import validate_X
 from ._outputs import fit_sample_weight, lazy_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
@@ -166,7 +167,7 @@ def _trainer(est: Any, X: Any, y_fit: Any, weights: Any, batch_size: int, alpha:
         batch_size=None if full else batch_size, shuffle=bool(est.shuffle),
         optimizer_state=est._optimizer_state,
         # one step an epoch: compiling it would cost more than it saves
-        engine="portable" if full else "auto",
+        engine="eager" if full else "auto",
         n_jobs=est.n_jobs,
     )  # fmt: skip
 
@@ -182,41 +183,35 @@ def _epoch(est: Any, trainer: Trainer, lr: float, rng: Any) -> float:
     return float((batch_size * sum(losses[:-1]) + last * losses[-1]) / n)
 
 
-def _update_no_improvement(
-    estimator: Any, rule: optim.NoImprovement, held_out: Any, early_stopping: bool
-) -> None:
-    """MLPClassifier's ``_update_no_improvement_count``: the rule fed the training loss, or
-    minus the validation score (whose best weights are kept)."""
+def _epoch_value(estimator: Any, held_out: Any) -> float:
+    """What the no-improvement count judges an epoch by, as MLPClassifier's
+    ``_update_no_improvement_count``: the training loss, or minus the validation score (which
+    is recorded, and printed when verbose)."""
     est = estimator
-    if not early_stopping:
-        rule.update(est.loss_curve_[-1])
-        est.best_loss_ = rule.best
+    if held_out is None:
+        return float(est.loss_curve_[-1])
+    X_val, y_val, w_val = held_out
+    out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
+    score = validation_score(est._output, out, y_val, w_val)
+    cast("list[float]", est.validation_scores_).append(score)
+    if est.verbose:
+        print(f"Validation score: {score:f}")
+    return -score
+
+
+def _tell(schedule: optim.LearningRateSchedule, outcome: str, what: str,
+          settings: dict[str, Any]) -> None:  # fmt: skip
+    """A plateau's outcome, told as MLPClassifier's ``trigger_stopping`` tells it."""
+    msg = (
+        f"{what} did not improve more than tol={settings['tol']:f} for "
+        f"{settings['n_iter_no_change']} consecutive epochs."
+    )
+    if outcome == "lowered":
+        print(msg + f" Setting learning rate to {schedule.learning_rate:f}")
+    elif schedule.kind == "adaptive":
+        print(msg + " Learning rate too small. Stopping.")
     else:
-        X_val, y_val, w_val = held_out
-        out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
-        score = validation_score(est._output, out, y_val, w_val)
-        cast("list[float]", est.validation_scores_).append(score)
-        if est.verbose:
-            print(f"Validation score: {score:f}")
-        if rule.update(-score):
-            est.best_validation_score_ = score
-            est._best_coefs = list(est.coefs_)  # train returns new arrays: no copy
-            est._best_intercepts = list(est.intercepts_)
-    est._no_improvement_count = rule.count
-
-
-def _trigger_stopping(schedule: optim.LearningRateSchedule, msg: str, verbose: bool) -> bool:
-    """The schedule's answer to no improvement (stop, or a smaller rate), told as
-    MLPClassifier tells it."""
-    stop = schedule.trigger_stopping()
-    if verbose:
-        if not stop:
-            print(msg + f" Setting learning rate to {schedule.learning_rate:f}")
-        elif schedule.kind == "adaptive":
-            print(msg + " Learning rate too small. Stopping.")
-        else:
-            print(msg + " Stopping.")
-    return stop
+        print(msg + " Stopping.")
 
 
 def _fit_epochs(
@@ -297,17 +292,20 @@ def _epochs(est: Any, trainer: Trainer, schedule: optim.LearningRateSchedule,
         est.loss_curve_.append(loss)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
-        _update_no_improvement(est, rule, held_out, early_stopping)
-        schedule.iteration_ends(est.t_)
-        if rule.exhausted:
-            what = "Validation score" if early_stopping else "Training loss"
-            msg = (
-                f"{what} did not improve more than tol={settings['tol']:f} for "
-                f"{settings['n_iter_no_change']} consecutive epochs."
-            )
-            if _trigger_stopping(schedule, msg, est.verbose):
+        # the end of the epoch: the no-improvement count, the schedule (MLPClassifier's order)
+        improved, outcome = end_epoch(rule, schedule, _epoch_value(est, held_out), est.t_)
+        est._no_improvement_count = rule.count
+        if not early_stopping:
+            est.best_loss_ = rule.best
+        elif improved:  # the best validation score's weights (train returns new arrays)
+            est.best_validation_score_ = -rule.best
+            est._best_coefs, est._best_intercepts = list(est.coefs_), list(est.intercepts_)
+        if outcome is not None:
+            if est.verbose:
+                what = "Validation score" if early_stopping else "Training loss"
+                _tell(schedule, outcome, what, settings)
+            if outcome == "stop":
                 break
-            rule.count = est._no_improvement_count = 0
         if incremental:
             break
         if est.n_iter_ == settings["max_iter"]:

@@ -1,6 +1,6 @@
 """A full-batch :class:`~portable_net.engines.Engine` that calls its step eagerly, one call per
 step (what :func:`portable_net.engines.engine_for` builds where a library has no engine of
-its own; the training loop itself calls the step directly)."""
+its own; the training loop itself calls the step directly: ``train(..., engine="eager")``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from ..step import Step
 from .torch_arrays import bookkeeping_off
 
 
-class PortableEngine:
-    """Runs the portable step eagerly, one call per step, on any array API library."""
+class EagerEngine:
+    """Runs the step eagerly, one call per step, on any array API library."""
 
     def __init__(self, xp: Any, step: Step, data: StepData):
         self.step, self.data = step, data
