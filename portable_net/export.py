@@ -76,9 +76,9 @@ class Graph:
     @property
     def sizes(self) -> list[int]:
         """The network's layer sizes [D, H1, ..., K]."""
-        n_layers = len(self.params) // 2
-        widths = [int(self.params[f"W{i}"].shape[1]) for i in range(1, n_layers + 1)]
-        return [int(self.params["W1"].shape[0]), *widths]
+        from ._validation import layer_sizes
+
+        return layer_sizes(self.params)
 
     @property
     def n_outputs(self) -> int:
@@ -433,15 +433,18 @@ def _documentation(graph: Graph, dtype: str) -> tuple[dict[str, str], str, dict[
         f"above 0.5), labels {_listed(classes)}"
         docs["probabilities"] = f"{dtype} ({BATCH}, {k}): each label's probability"
     else:
-        docs["label"] = f"({BATCH},): the predicted class of each row, one of {_listed(classes)}"
+        kind_of = "text" if graph.classes.dtype.kind == "U" else str(graph.classes.dtype)
+        docs["label"] = (
+            f"{kind_of} ({BATCH},): the predicted class of each row, one of {_listed(classes)}"
+        )
         docs["probabilities"] = (
             f"{dtype} ({BATCH}, {k}): the probability of each class, in the order "
             f"{_listed(classes)}"
         )
     doc = (
         f"A {kind(graph)} network of layer sizes {graph.sizes} ({graph.activation} hidden "
-        "layers), exported by portable_net {__version__}: traced "
-        "from the forward pass its predict runs. It takes raw rows"
+        f"layers), exported by portable_net {__version__}: traced from the forward pass "
+        "its predict runs. It takes raw rows"
         + (" (standardised and missing values filled in by the graph)" if scaled else "")
         + f"; {BATCH}, the number of rows, is any."
     )
