@@ -122,7 +122,7 @@ def array_namespace(*xs: Any) -> ModuleType:
     """The standard namespace of the arrays, as ``array_api_compat.array_namespace``; JAX
     arrays' own (``jax.numpy``) taken from them: array-api-compat's first look at a JAX
     array makes an empty array to ask it, which compiles two programs once per process
-    (15-40 ms of a JAX user's first fit)."""
+    (during a JAX user's first fit)."""
     if xs and all([array_api_compat.is_jax_array(x) and not isinstance(x, np.ndarray) for x in xs]):
         return cast(ModuleType, xs[0].__array_namespace__())
     return cast(ModuleType, array_api_compat.array_namespace(*xs))

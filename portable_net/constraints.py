@@ -1,4 +1,4 @@
-"""The pieces of the hyperparameter table (:mod:`portable_net.params`): the entry points, a
+"""The pieces of the hyperparameter table (:mod:`portable_net.hyperparameters`): the entry points, a
 range of numbers, a hyperparameter (one row), the way one entry point takes it (an alias), and
 the checks, with errors that name the argument as the entry point spells it."""
 

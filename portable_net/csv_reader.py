@@ -78,6 +78,15 @@ class CsvError(ValueError):
         super().__init__(problem)
         self.problem, self.line, self.column, self.column_name = problem, line, column, column_name
 
+    @property
+    def location(self) -> str:
+        """Where, for a message after the file's name: ``", line 3, column 2 ('x')"``, or
+        ``""`` for the text as a whole."""
+        where = f", line {self.line}" if self.line else ""
+        if self.column is not None:
+            where += f", column {self.column} ({self.column_name!r})"
+        return where
+
 
 @dataclass(frozen=True)
 class Columns:

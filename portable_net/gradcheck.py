@@ -117,15 +117,8 @@ class GradientCheck(float):
         return (float, (float(self),))
 
 
-def _forward(
-    xp: ModuleType,
-    params: Mapping[str, Any],
-    n_layers: int,
-    data: Any,
-    weights: Any,
-    reg: float,
-    activation: str = "relu",
-) -> tuple[Any, list[Any]]:
+def _forward(xp: ModuleType, params: Mapping[str, Any], n_layers: int, data: Any, weights: Any,
+             reg: float, activation: str = "relu") -> tuple[Any, list[Any]]:  # fmt: skip
     """The loss, rows weighted by ``weights`` (1, N) (1/N: the mean), and which hidden
     pre-activations of each row are > 0 (ReLU's kinks; the other activations are smooth)."""
     packed = network.pack(xp, params, n_layers)
@@ -138,19 +131,12 @@ def _forward(
     return loss_sum + network.penalty(xp, packed, n_features, reg), sides
 
 
-def _weighted_grads(
-    xp: ModuleType,
-    params: Mapping[str, Any],
-    n_layers: int,
-    data: Any,
-    weights: Any,
-    reg: float,
-    activation: str = "relu",
-) -> dict[str, Any]:
+def _weighted_grads(xp: ModuleType, params: Mapping[str, Any], n_layers: int, data: Any,
+                    weights: Any, reg: float, activation: str = "relu") -> dict[str, Any]:  # fmt: skip
     """The hand-written gradient of the loss with rows weighted by ``weights`` (1, N): the
     training step's own backward pass, each row's gradient scaled by its weight."""
     packed = network.pack(xp, params, n_layers)
-    _, packed_grads = network.loss_and_grads(
+    _, packed_grads = network.backprop(
         xp, packed, data.Xt1, data.onehot, scale=weights, need_loss=False, activation=activation
     )
     n_features = data.Xt1.shape[0] - 1
@@ -275,22 +261,10 @@ def _check(
     )
 
 
-def relative_errors(
-    params: Mapping[str, Any],
-    X: Any,
-    y: Any,
-    *,
-    reg: float = 1e-3,
-    h: float | None = None,
-    max_entries: int | None = 20,
-    seed: int = 0,
-    activation: str = "relu",
-) -> dict[str, float]:
-    """The largest relative error of each parameter's checked entries (see
-    :func:`gradient_check`, whose ``errors`` these are)."""
-    return _check(
-        params, X, y, reg=reg, h=h, max_entries=max_entries, seed=seed, activation=activation
-    ).errors
+def relative_errors(params: Mapping[str, Any], X: Any, y: Any, **options: Any) -> dict[str, float]:
+    """The largest relative error of each parameter's checked entries: the ``errors`` of
+    :func:`gradient_check` (which takes the same ``options``)."""
+    return gradient_check(params, X, y, **options).errors
 
 
 def gradient_check(

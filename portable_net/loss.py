@@ -35,16 +35,8 @@ from .layers import sigmoid
 __all__ = ["softmax_cross_entropy"]
 
 
-def softmax_xent(
-    xp: ModuleType,
-    scores: Any,
-    onehot: Any,
-    scale: float,
-    *,
-    need_loss: bool,
-    need_grad: bool = True,
-    weights: Any = None,
-) -> tuple[Any, Any]:
+def softmax_xent(xp: ModuleType, scores: Any, onehot: Any, scale: Any, *, need_loss: bool,
+                 need_grad: bool = True, weights: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """Softmax cross-entropy over the K rows of scores (K, B), against onehot (K, B).
 
     Returns the summed loss of the columns (0-d, only if ``need_loss``) and
@@ -75,16 +67,8 @@ def softmax_xent(
     return loss_sum, exp
 
 
-def logistic_xent(
-    xp: ModuleType,
-    scores: Any,
-    targets: Any,
-    scale: Any,
-    *,
-    need_loss: bool,
-    need_grad: bool = True,
-    weights: Any = None,
-) -> tuple[Any, Any]:
+def logistic_xent(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need_loss: bool,
+                  need_grad: bool = True, weights: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """Logistic outputs with the binary log-loss of each of the K rows of scores (K, B)
     against 0/1 targets (K, B), summed over the rows (one row: two classes; K rows: K
     labels).
@@ -111,16 +95,8 @@ def logistic_xent(
     return loss_sum, probs
 
 
-def squared_error(
-    xp: ModuleType,
-    scores: Any,
-    targets: Any,
-    scale: Any,
-    *,
-    need_loss: bool,
-    need_grad: bool = True,
-    weights: Any = None,
-) -> tuple[Any, Any]:
+def squared_error(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need_loss: bool,
+                  need_grad: bool = True, weights: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """Identity outputs with half the squared error, scores (K, B) against real targets
     (K, B), as MLPRegressor's: the loss of an example is ``0.5 * mean_k (z_k - t_k)^2``
     (the mean over the K outputs) and the gradient ``dscores = scale * (scores - targets)``,

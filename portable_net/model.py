@@ -34,7 +34,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import as_forward, as_summary, is_traced, outside_autograd, summarised
+from .engines import as_predictor, as_summary, is_traced, outside_autograd, summarised
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
@@ -210,7 +210,7 @@ def loss_and_grads(
     packed = network.pack(xp, params, n_layers)
     data = network.step_data(xp, X, one_hot(xp, y, params[f"W{n_layers}"].shape[1], X.dtype))
     n, n_features = X.shape
-    loss_sum, packed_grads = network.loss_and_grads(
+    loss_sum, packed_grads = network.backprop(
         xp, packed, data.Xt1, data.onehot, activation=activation
     )
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
@@ -373,7 +373,7 @@ def _row_blocks(
     return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)]
 
 
-@as_forward("n_layers", "activation", "output")
+@as_predictor("n_layers", "activation", "output")
 def _outputs(
     xp: ModuleType,
     params: Mapping[str, Any],
@@ -382,11 +382,11 @@ def _outputs(
     activation: str,
     output: str,
 ) -> Any:
-    """outputs' computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """outputs' computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return output_values(xp, output, scores(xp, params, X, n_layers, activation))
 
 
-@as_forward("n_layers", "activation", "output")
+@as_predictor("n_layers", "activation", "output")
 def _decided(
     xp: ModuleType,
     params: Mapping[str, Any],
@@ -396,7 +396,7 @@ def _decided(
     activation: str,
     output: str,
 ) -> Any:
-    """decided_labels' computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """decided_labels' computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return decide(xp, output_values(xp, output, scores(xp, params, X, n_layers, activation)),
                   classes, output)  # fmt: skip
 
@@ -413,19 +413,19 @@ def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
     return index if classes is None else xp.take(classes, index, axis=0)
 
 
-@as_forward("n_layers", "activation")
+@as_predictor("n_layers", "activation")
 def _probabilities(
     xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
 ) -> Any:
-    """predict_proba's computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """predict_proba's computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return softmax(xp, scores(xp, params, X, n_layers, activation))
 
 
-@as_forward("n_layers", "activation")
+@as_predictor("n_layers", "activation")
 def _predictions(
     xp: ModuleType, params: Mapping[str, Any], X: Any, n_layers: int, activation: str
 ) -> Any:
-    """predict's computation, where it costs least (:func:`portable_net.engines.forward`)."""
+    """predict's computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return xp.argmax(scores(xp, params, X, n_layers, activation), axis=1)
 
 

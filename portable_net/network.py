@@ -40,7 +40,7 @@ def row_major(xp: ModuleType, a: Any) -> Any:
     """A fresh copy of the 2-D ``a`` whose entries lie row by row where the library has a
     memory layout: NumPy and torch copy a transposed array column by column (as its view
     lies), and an update that mixes such a parameter with a row-major gradient (every product
-    makes one) steps through memory with a stride, several times slower. Reshaping to 1-D
+    makes one) steps through memory with a stride. Reshaping to 1-D
     copies row by row; reshaping back is a view."""
     return xp.reshape(xp.reshape(a, (-1,)) + 0.0, a.shape)
 
@@ -165,7 +165,7 @@ def add_block(
     return (None if loss_sum is None else total[0] + loss_sum), summed
 
 
-def loss_and_grads(
+def backprop(
     xp: ModuleType,
     packed: list[Any],
     Xt1: Any,
@@ -223,24 +223,13 @@ def loss_sum(
     return total
 
 
-def mean_loss(
-    xp: ModuleType,
-    packed: list[Any],
-    Xt1: Any,
-    targets: Any,
-    reg: float,
-    n_features: int,
-    *,
-    activation: str = "relu",
-    output: str = "softmax",
-    weighted: bool = False,
-    block: int | None = None,
-) -> Any:
-    """The regularised mean loss (0-d), forward only, over blocks of ``block`` examples;
-    ``weighted``: the targets' last row holds each example's weight (the weighted mean)."""
-    total = loss_sum(xp, packed, Xt1, targets, activation=activation, output=output,
-                     weighted=weighted, block=block)  # fmt: skip
-    count = xp.sum(targets[-1, :]) if weighted else Xt1.shape[1]
+def mean_loss(xp: ModuleType, packed: list[Any], Xt1: Any, targets: Any, reg: float,
+              n_features: int, **options: Any) -> Any:  # fmt: skip
+    """The regularised mean loss (0-d), forward only: :func:`loss_sum` (``options``:
+    ``activation``, ``output``, ``weighted``, ``block``) over the examples' count or, with
+    ``weighted``, over the sum of their weights, plus the L2 penalty."""
+    total = loss_sum(xp, packed, Xt1, targets, **options)
+    count = xp.sum(targets[-1, :]) if options.get("weighted") else Xt1.shape[1]
     return total / count + penalty(xp, packed, n_features, reg)
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .params import HYPERPARAMETERS, SCHEDULE, check, names
+from .constraints import SCHEDULE
+from .hyperparameters import HYPERPARAMETERS, check, names
 
 __all__ = ["SCHEDULES", "LearningRateSchedule", "NoImprovement", "end_epoch"]
 
@@ -167,7 +168,7 @@ class LearningRateSchedule:
     rule: NoImprovement = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # the fields checked against portable_net.params, as plain Python values
+        # the fields checked against portable_net.hyperparameters, as plain Python values
         for name, key in names(SCHEDULE).items():
             setattr(self, name, check(key, getattr(self, name), SCHEDULE))
         self.learning_rate = float(self.learning_rate_init)

@@ -314,9 +314,7 @@ def _read_csv(
                 missing=missing,
             )
     except CsvError as exc:
-        where = f", line {exc.line}" if exc.line else ""
-        if exc.column is not None:
-            where += f", column {exc.column} ({exc.column_name!r})"
+        where = exc.location
         sep = ":" if where else ""
         problem = exc.problem
         if problem == "is not a UTF-8 text file":

@@ -54,6 +54,16 @@ def check_sample_weight(xp: ModuleType, X: Any, w: Any) -> Any:
     return w
 
 
+def check_weight_values(w: np.ndarray) -> np.ndarray:
+    """Sample weights on the host (float64 NumPy, one per row): finite, non-negative and not
+    all zero, refused with scikit-learn's messages otherwise."""
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    if not np.sum(w) > 0:
+        raise ValueError("Sample weights must contain at least one non-zero number")
+    return w
+
+
 def r2(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> float:
     """scikit-learn's ``r2_score`` (uniform average over outputs; a constant y scores 1.0
     when predicted exactly, else 0.0), on the host."""

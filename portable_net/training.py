@@ -15,12 +15,13 @@ import numpy as np
 
 from . import engines
 from ._backend import backend_name, from_host, int_dtype, to_host
+from .constraints import ESTIMATOR, TRAIN
 from .errors import TrainingWarning
 from .history import History, check_final_loss
+from .hyperparameters import DEFAULT_RATES, HYPERPARAMETERS, check, check_all
 from .loop import HeldOut, Logging, Trainer, diverged_message
 from .model import check_inputs
 from .optim import SGD, Adam, LearningRateSchedule
-from .params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS, TRAIN, check, check_all
 from .preprocessing import split_rows
 from .targets import check_targets
 
@@ -146,7 +147,7 @@ def train(
 ) -> tuple[dict[str, Any], History]:
     """Train by gradient descent; return new parameters and the logged history.
 
-    The hyperparameters' types, defaults and ranges are those of ``portable_net.params``
+    The hyperparameters' types, defaults and ranges are those of ``portable_net.hyperparameters``
     (``params.table("train")``), which checks them.
 
     Parameters

@@ -450,3 +450,10 @@ def test_ctrl_c_while_the_command_imports_its_libraries_is_one_line(tmp_path):
     )
     assert out.returncode == 130, out.stderr
     assert out.stderr.strip() == "portable-net: interrupted" and out.stdout == ""
+
+
+def test_gradcheck_s_fail_above_default_is_the_library_s_wrong():
+    from portable_net import gradcheck
+    from portable_net.cli import gradcheck as command
+
+    assert command.WRONG == gradcheck.WRONG

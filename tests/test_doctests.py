@@ -17,7 +17,8 @@ import portable_net
 MODULES = sorted(
     info.name
     for info in pkgutil.walk_packages(portable_net.__path__, prefix="portable_net.")
-    if info.name != "portable_net.__main__"
+    # __main__ runs the command; params is hyperparameters' earlier name (importing it warns)
+    if info.name not in ("portable_net.__main__", "portable_net.params")
 )
 
 

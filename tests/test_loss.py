@@ -107,8 +107,8 @@ def test_a_padded_weighted_batch_steps_as_the_batch_itself(xp, device, optimizer
     width): padding columns of weight 0 with zero one-hot columns change nothing, neither
     the loss nor the update, on every backend."""
     from portable_net import network
-    from portable_net.engines.fast import make_step
-    from portable_net.step import StepSettings
+    from portable_net.engines.fast import arranged
+    from portable_net.step import StepSettings, make_step
 
     X_np, y_np = pn.make_spiral(9, 3, seed=4)  # 27 examples: 11 real, 16 of padding
     p_np = pn.init_params([2, 7, 3], seed=4, scale=0.5)
@@ -120,7 +120,7 @@ def test_a_padded_weighted_batch_steps_as_the_batch_itself(xp, device, optimizer
         packed = network.pack(xp, {k: xp.asarray(v, device=device) for k, v in p_np.items()}, 2)
         settings = StepSettings(2, opt.learning_rate, 1e-3, getattr(opt, "momentum", 0.0),
                                 None, opt)  # fmt: skip
-        step = make_step(xp, packed, settings)
+        step = make_step(xp, packed, arranged(xp, settings))
         Xt1 = network.inputs_with_ones(xp, X)
         onehot = xp.asarray(onehot_np[:, cols], device=device)
         state, losses = opt.init(xp, packed), []

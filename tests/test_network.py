@@ -74,7 +74,7 @@ def test_backward_is_torch_autograd(sizes):
     loss.backward()
     packed = network.pack(np, p_np, n_layers)
     data = network.step_data(np, X, one_hot(np, y, 3, X.dtype))
-    loss_sum, grads = network.loss_and_grads(np, packed, data.Xt1, data.onehot)
+    loss_sum, grads = network.backprop(np, packed, data.Xt1, data.onehot)
     assert float(loss_sum) / X.shape[0] == pytest.approx(loss.item(), rel=1e-12)
     mine = network.unpack(np, grads, 2, copy=True)
     for k in p_np:

@@ -2,7 +2,7 @@
 
 Traced runs: the case study's ``train`` and the default ``portable-net train`` reach the first
 matrix product five calls deep and through the arguments' checks in at most 120 calls, and
-update the weights through ``optim.py``'s SGD. Read as source (the syntax trees of the
+update the weights through ``optim``'s SGD. Read as source (the syntax trees of the
 package): each formula is written in one function (softmax, sigmoid, the L2 term, SGD's and
 Adam's updates), and each API drives the training loop from one place.
 """
@@ -91,13 +91,17 @@ def test_the_case_study_s_train_reaches_the_first_product_five_calls_deep():
         "training.py:train",
     ]
     assert len(calls) <= MOST_CALLS, (len(calls), calls)
-    # the update a learner is pointed to: W -= lr * dW, in optim.py
-    assert {"optim.py:update", "optim.py:descend", "optim.py:decay"} <= called
+    # the update a learner is pointed to: W -= lr * dW, in optim (its pieces)
+    assert {
+        "optim/__init__.py:update",
+        "optim/pieces.py:descend",
+        "optim/pieces.py:decay",
+    } <= called
 
 
 def test_the_default_command_runs_the_same_step():
     """``portable-net train``: the same five frames from train, at most 120 calls from its
-    entry, the weights updated by optim.py's SGD."""
+    entry, the weights updated by optim's SGD."""
     main(["train", "--steps", "1", "--quiet"])  # imports and caches made once
 
     def command():
@@ -107,7 +111,7 @@ def test_the_default_command_runs_the_same_step():
     assert frames[1:] == ["network.py:forward", "step.py:step", "loop.py:run",
                           "training.py:train"]  # fmt: skip
     assert len(calls) <= MOST_CALLS, (len(calls), calls)
-    assert {"optim.py:update", "optim.py:descend"} <= called
+    assert {"optim/__init__.py:update", "optim/pieces.py:descend"} <= called
 
 
 def test_a_second_call_checks_each_argument_once():
@@ -221,7 +225,7 @@ def test_the_sigmoid_is_written_once():
 
 def test_the_updates_are_written_once_in_optim():
     """SGD's velocity (``v *= momentum``), the L2 term's gradient and decay (``+= c * w``,
-    ``1.0 - c``) and Adam's moments and step (``1.0 - beta``, ``sqrt``): optim.py's pieces
+    ``1.0 - c``) and Adam's moments and step (``1.0 - beta``, ``sqrt``): optim.pieces
     only; the fused CUDA kernel's copy is C, tested against them."""
     not_updates = {
         "layers.py:logistic_backward",  # the sigmoid's derivative s (1 - s)
@@ -231,13 +235,13 @@ def test_the_updates_are_written_once_in_optim():
         "estimators/_outputs.py:class_probabilities",  # P(class 0) = 1 - P(class 1)
     }
     assert _holding(_one_minus) - not_updates == {
-        "optim.py:decay",
-        "optim.py:adam_moments",
-        "optim.py:_adam_corrections",
+        "optim/pieces.py:decay",
+        "optim/pieces.py:adam_moments",
+        "optim/pieces.py:adam_corrections",
     }
     assert _calling("sqrt") <= {
-        "optim.py:adam_step",
-        "optim.py:_adam_corrections",
+        "optim/pieces.py:adam_step",
+        "optim/pieces.py:adam_corrections",
         # not updates: the weights' initial scale, the regression scores, the features' scale
         "estimators/_epochs.py:_initialize",
         "targets.py:r2",
@@ -246,7 +250,7 @@ def test_the_updates_are_written_once_in_optim():
     }
     defined = {name.rsplit(".", 1)[-1] for _, name, _ in FUNCTIONS}
     for piece in ("l2_term", "decay", "descend", "velocity_step", "adam_moments", "adam_step"):
-        assert [m for m, n, _ in FUNCTIONS if n == piece] == ["optim.py"], piece
+        assert [m for m, n, _ in FUNCTIONS if n == piece] == ["optim/pieces.py"], piece
     assert "sgd_update_scaled" not in defined and "adam_update_in_place" not in defined
 
 
@@ -285,3 +289,20 @@ def test_the_end_of_an_epoch_is_one_function():
         "estimators/_epochs.py:_epochs",
         "schedule.py:LearningRateSchedule.end_epoch",
     }
+
+
+def test_the_code_map_lists_every_module_and_nothing_that_is_not_there():
+    """docs/architecture.md names each module of the package (by its path) and no path that
+    does not exist."""
+    import re
+
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(portable_net/[\w/]+\.py)`", text))
+    short = set(re.findall(r"`(\w+\.py)`", text))  # the command's and the estimators' modules
+    for path in PACKAGE.rglob("*.py"):
+        relative = f"portable_net/{path.relative_to(PACKAGE).as_posix()}"
+        grouped = path.parent.name in ("cli", "estimators") and path.name != "__init__.py"
+        assert (path.name in short) if grouped else (relative in named), relative
+    assert {p for p in named if not (PACKAGE.parent / p).exists()} == set()
+    for module in short:
+        assert list(PACKAGE.rglob(module)), module

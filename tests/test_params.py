@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import portable_net as pn
-from portable_net import params
+from portable_net import hyperparameters as params
 from portable_net.cli import _parser, main
+from portable_net.constraints import ENTRY_POINTS
 from portable_net.optim import SGD, Adam, LearningRateSchedule
 
 CLASSES = {params.SGD: SGD, params.ADAM: Adam, params.SCHEDULE: LearningRateSchedule}
@@ -255,3 +256,29 @@ def test_estimator_ranges_and_defaults_are_mlpclassifiers():
                 assert set(use.options) == constraint.options, name
     solvers = mlp._parameter_constraints["solver"][0].options
     assert solvers - {"lbfgs"} == set(params.HYPERPARAMETERS["optimizer"].options)
+
+
+def test_the_table_s_earlier_module_name_still_imports_it_and_warns():
+    """portable_net.params (its name until this release) is the same table, with a
+    FutureWarning naming portable_net.hyperparameters."""
+    import importlib
+    import sys
+
+    sys.modules.pop("portable_net.params", None)
+    with pytest.warns(FutureWarning, match="portable_net.hyperparameters"):
+        old = importlib.import_module("portable_net.params")
+    assert old.HYPERPARAMETERS is params.HYPERPARAMETERS
+    assert old.check("momentum", 0.5, old.TRAIN) == 0.5
+    assert old.table(old.SGD) == params.table(params.SGD)
+
+
+@pytest.mark.parametrize("where", list(ENTRY_POINTS))
+def test_every_default_passes_its_own_check(where):
+    """check() takes an entry point's default as it is, without the checks: every default
+    must pass them (a default outside its own range would go unnoticed otherwise)."""
+    for name, key in params.names(where).items():
+        use = params.HYPERPARAMETERS[key].at(where)
+        if use.default is params.REQUIRED or use.default is None:
+            continue
+        value = list(use.default) if use.kind == "sizes" else use.default
+        assert use.check(value) == value, (where, name)

@@ -39,6 +39,12 @@ def _setup(xp, device, sizes=(2, 20, 3), n_per_class=30, seed=3):
     return packed, data
 
 
+def _arranged_step(xp, packed, settings):
+    """The step as the engines arrange it for xp's library (the rate folded in, gradients
+    reused in place where writable; the settings' block)."""
+    return make_step(xp, packed, fast.arranged(xp, settings))
+
+
 def _run(step, packed, state, data, steps, weights=None):
     losses = []
     for _ in range(steps):
@@ -91,7 +97,7 @@ def test_the_fast_step_is_the_core_step(xp, device, opt, sizes):
     settings = StepSettings(n_features=2, learning_rate=optimizer.learning_rate, reg=1e-2,
                             optimizer=optimizer)  # fmt: skip
     results = []
-    for make in (make_step, fast.make_step):
+    for make in (make_step, _arranged_step):
         p = [xp.asarray(a, copy=True) for a in packed]
         step = make(xp, p, settings)
         out, _, losses = _run(step, p, optimizer.init(xp, p), data, 20)
@@ -106,7 +112,7 @@ def test_block_sums_and_l2_per_example_are_the_core_step(xp, device):
     packed, data = _setup(xp, device, (2, 15, 3), n_per_class=20)
     optimizer = pn.optim.SGD(0.5, momentum=0.8)
     results = []
-    for make, block in ((make_step, None), (fast.make_step, 7)):
+    for make, block in ((make_step, None), (_arranged_step, 7)):
         settings = StepSettings(n_features=2, learning_rate=0.5, reg=0.3, block=block,
                                 optimizer=optimizer, reg_over_batch=True)  # fmt: skip
         p = [xp.asarray(a, copy=True) for a in packed]
@@ -130,7 +136,7 @@ def test_a_padded_batch_is_the_core_step_on_the_batch(xp, device):
     w = xp.asarray(w_np, device=device)
     padded = network.StepData(data.Xt1, data.onehot * w)
     p = [xp.asarray(a, copy=True) for a in packed]
-    quick, _, losses = _run(fast.make_step(xp, p, settings), p, optimizer.init(xp, p), padded, 3, w)
+    quick, _, losses = _run(_arranged_step(xp, p, settings), p, optimizer.init(xp, p), padded, 3, w)
     np.testing.assert_allclose(losses, core_losses, rtol=1e-12)
     _assert_close(quick, core)
 
@@ -214,7 +220,7 @@ def test_every_activation_output_and_weighting_fast_is_core(xp, device, activati
     )
     optimizer = OPTIMIZERS[opt]()
     results = []
-    for make, block in ((make_step, None), (fast.make_step, 7)):
+    for make, block in ((make_step, None), (_arranged_step, 7)):
         settings = StepSettings(n_features=2, learning_rate=optimizer.learning_rate, reg=0.2,
                                 block=block, optimizer=optimizer, reg_over_batch=True, activation=activation,
                                 output=output, weighted=weighted)  # fmt: skip

@@ -561,8 +561,8 @@ def test_row_blocks_sum_to_the_full_batch_gradient(block):
     packed = network.pack(xp, params, 3)
     data = network.step_data(xp, X, one_hot(xp, y, 3, X.dtype))
     # one pass over the batch against the sum over blocks
-    whole = network.loss_and_grads(xp, packed, data.Xt1, data.onehot)
-    parts = network.loss_and_grads(xp, packed, data.Xt1, data.onehot, scale=1 / 300, block=block)
+    whole = network.backprop(xp, packed, data.Xt1, data.onehot)
+    parts = network.backprop(xp, packed, data.Xt1, data.onehot, scale=1 / 300, block=block)
     assert float(parts[0]) == pytest.approx(float(whole[0]), rel=1e-13)
     for a, b in zip(parts[1], whole[1]):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-16)

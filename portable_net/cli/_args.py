@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 
 from .._backend import BACKENDS
 from .._validation import check_int, check_real
-from ..params import CLI, HYPERPARAMETERS, REQUIRED
+from ..constraints import CLI, REQUIRED
+from ..hyperparameters import HYPERPARAMETERS
 
 PROG = "portable-net"
 #: the case study's settings per model: (steps, log_every); the mlp's are train's defaults
@@ -128,7 +129,7 @@ def hyperparameter(
     key: str, help: str | None = None, extra: str = "", **changes: Any
 ) -> dict[str, Any]:
     """``add_argument``'s keywords for the option of the hyperparameter ``key`` of
-    :mod:`portable_net.params`: its type and range (checked by the library's check), choices,
+    :mod:`portable_net.hyperparameters`: its type and range (checked by the library's check), choices,
     default and help (the table's meaning and range, unless ``help`` is given; then
     ``extra``)."""
     use = HYPERPARAMETERS[key].at(CLI)

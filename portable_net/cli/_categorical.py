@@ -210,7 +210,7 @@ def _read_text(path: str, option: str, streams: bool) -> str:
         raise BadInput(f"argument {option}: {_data.cli_words(str(exc))}") from None
 
 
-def read_table(
+def read_categorical(
     path: str,
     plan: Plan,
     *,
@@ -259,12 +259,8 @@ def read_table(
             missing=missing,
         )
     except CsvError as exc:
-        where = f", line {exc.line}" if exc.line else ""
-        if exc.column is not None:
-            where += f", column {exc.column} ({exc.column_name!r})"
-        raise BadInput(
-            f"argument {option}: " + _data.cli_words(one_line(f"{name!r}{where}: {exc.problem}"))
-        ) from None
+        where = f"{name!r}{exc.location}: {exc.problem}"
+        raise BadInput(f"argument {option}: " + _data.cli_words(one_line(where))) from None
     except ValueError as exc:  # the plan's problems with the header
         raise BadInput(f"argument {option}: {name!r}: {one_line(str(exc))}") from None
     label, cats, first = planned["label"], planned["cats"], planned["first"]
@@ -325,7 +321,7 @@ def read_table(
     return Table(X, labels, list(cols.names), [first[j] for j in cats], values, lines)
 
 
-def fit(table: Table, option: str = "--categorical") -> Encoding:
+def fit_encoding(table: Table, option: str = "--categorical") -> Encoding:
     """The categories of each categorical column of the training rows."""
     categories = []
     for column, values in zip(table.cat_names, table.cat_values):
@@ -402,7 +398,7 @@ def read_for_training(args: argparse.Namespace) -> tuple[Any, Any, list[str], En
             raise ValueError("--categorical: names a column more than once")
         return label, set(), sorted(cats)
 
-    table = read_table(
+    table = read_categorical(
         args.data, plan, option="--data", sep=args.delimiter, decimal=args.decimal,
         missing=args.missing,
     )  # fmt: skip
@@ -411,7 +407,7 @@ def read_for_training(args: argparse.Namespace) -> tuple[Any, Any, list[str], En
         note = "--categorical auto: one-hot encoding " + (
             ", ".join(repr(c) for c in table.cat_names) or "no column (all are numbers)"
         )
-    encoding = fit(table)
+    encoding = fit_encoding(table)
     X, names = encoded(table, encoding, f"argument --data: {args.data!r}")
     return X, table.labels, names, encoding, note
 
@@ -472,7 +468,7 @@ def read_for_model(
             raise ValueError("--label names one of the model's categorical columns")
         return at, dropped, sorted(cats)
 
-    table = read_table(
+    table = read_categorical(
         path, plan, option=option, sep=sep, decimal=decimal, comments=not labelled,
         streams=option == "POINTS",
     )  # fmt: skip

@@ -146,13 +146,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
         metrics["test_r2"], metrics["test_mse"] = scores(X_test, y_test)
     # the run ended worse than it started (TrainingWarning): not saved without --save-anyway
     unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
-    if trouble and (why := hint()):
-        trouble.append(why)
-    if unsaved:
-        trouble.append(
-            f"the model was not saved to {args.save!r} (the run ended worse than it started); "
-            "give --save-anyway to save it regardless"
-        )
+    _training.explain(trouble, hint, args.save if unsaved else None)
     if args.save and not unsaved:
         try:
             io.save(args.save, params, history=history, **meta, **metrics)

@@ -9,14 +9,15 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..params import DEFAULT_RATES, ESTIMATOR, HYPERPARAMETERS
+from ..constraints import ESTIMATOR
+from ..hyperparameters import DEFAULT_RATES, HYPERPARAMETERS
 from ._args import MODEL_DEFAULTS, Failure, add_hyperparameter, add_option
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """How the weights are learnt: each option here is one keyword of portable_net.train
     (see ``training_settings``); types, ranges, defaults and meanings from
-    :mod:`portable_net.params`."""
+    :mod:`portable_net.hyperparameters`."""
     row = HYPERPARAMETERS
     (mlp_steps, mlp_log), (softmax_steps, softmax_log) = MODEL_DEFAULTS.values()
     steps = f" (default: {mlp_steps} for mlp, {softmax_steps} for softmax)"
@@ -149,6 +150,18 @@ def run_training(params: Any, X: Any, y: Any, settings: dict[str, Any], *,
             bar.close()
     trouble = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
     return params, history, trouble
+
+
+def explain(trouble: list[str], hint: Callable[[], str | None], unsaved: str | None) -> None:
+    """The run's warnings completed: the data's scaling ``hint()`` when there are any, and
+    why the ``unsaved`` model file (or None) was not written."""
+    if trouble and (why := hint()):
+        trouble.append(why)
+    if unsaved:
+        trouble.append(
+            f"the model was not saved to {unsaved!r} (the run ended worse than it started); "
+            "give --save-anyway to save it regardless"
+        )
 
 
 def warn(trouble: list[str]) -> int:

@@ -231,13 +231,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # to dead units), not a slow start
     if settings["steps"] > 0 and history.loss and max(history.loss) > 1.1 * history.loss[0]:
         trouble += _at_chance(acc, data.y, len(data.classes))
-    if trouble and (why := hint()):
-        trouble.append(why)
-    if unsaved:
-        trouble.append(
-            f"the model was not saved to {args.save!r} (the run ended worse than it started); "
-            "give --save-anyway to save it regardless"
-        )
+    _training.explain(trouble, hint, args.save if unsaved else None)
     metrics: dict[str, Any] = {"training_accuracy": acc}
     table = None
     if args.data is not None:

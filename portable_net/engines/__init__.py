@@ -48,7 +48,7 @@ __all__ = [
     "Engine",
     "EngineFactory",
     "EagerEngine",
-    "as_forward",
+    "as_predictor",
     "as_program",
     "as_summary",
     "block_for",
@@ -59,12 +59,12 @@ __all__ = [
     "engine_for",
     "engine_name",
     "fast",
-    "forward",
     "is_lazy",
     "is_traced",
     "keep_compiled_programs",
     "lazy_inputs",
     "outside_autograd",
+    "predictor",
     "prepare_process",
     "step_and_runner",
     "summarised",
@@ -192,7 +192,7 @@ def summarised(
     return compiled(xp, fn, static_argnums=static_argnums)
 
 
-def forward(
+def predictor(
     xp: ModuleType, fn: Callable[..., Any], static_argnums: tuple[int, ...] = (0,)
 ) -> Callable[..., Any]:
     """``fn(xp, *args)``, a pure forward pass (arrays in, an array of xp out: predictions),
@@ -257,21 +257,21 @@ def as_summary(*python_values: str) -> Callable[[_F], _F]:
     return _runs_as(summarised, python_values)
 
 
-def as_forward(*python_values: str) -> Callable[[_F], _F]:
+def as_predictor(*python_values: str) -> Callable[[_F], _F]:
     """Decorator: ``fn(xp, *args)``, a pure forward pass returning an array of xp, its
     arguments passed by position, runs as :func:`forward` runs it on xp's library;
     ``python_values`` as for :func:`as_program`."""
-    return _runs_as(forward, python_values)
+    return _runs_as(predictor, python_values)
 
 
 def prepare_process(xp: ModuleType, float64: bool) -> None:
     """Settings for a process that is the library's own (the ``portable-net`` command), on
     xp's library: on JAX, float64 allowed when asked for and compiled programs kept on disk
-    (:func:`.jax_engine.prepare_process`); on other libraries, nothing."""
+    (:func:`.jax_engine.setup_process`); on other libraries, nothing."""
     if backend_name(xp) == "jax":
         from . import jax_engine
 
-        jax_engine.prepare_process(float64)
+        jax_engine.setup_process(float64)
 
 
 def keep_compiled_programs(*arrays: Any) -> None:

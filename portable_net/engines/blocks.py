@@ -47,8 +47,8 @@ def block_for(xp: ModuleType, device: Any, packed: list[Any], n: int) -> int | N
         return block_size(packed, n)
     if name == "torch" and getattr(device, "type", "cpu") == "cpu":
         if _widest(packed) * n <= COARSE_BLOCK_ELEMENTS:
-            # measured (performance guide): torch's calls cost more than its temporaries'
-            # page faults at these sizes, which NumPy's cache-sized blocks would avoid
+            # torch's calls cost more than its temporaries' page faults at these sizes,
+            # which NumPy's cache-sized blocks would avoid (the performance guide)
             return None
         return coarse_block_size(packed, n)
     return device_block_size(packed, n)

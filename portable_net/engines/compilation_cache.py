@@ -2,7 +2,7 @@
 
 A first ``Classifier.fit`` on JAX in a fresh process spends most of its time compiling the
 epoch's program; with the programs kept on disk, the next process loads them instead. The
-``portable-net`` command turns the cache on for itself (:func:`.jax_engine.prepare_process`);
+``portable-net`` command turns the cache on for itself (:func:`.jax_engine.setup_process`);
 the estimator does the same at its first fit on JAX arrays, with the same setting:
 ``PORTABLE_NET_JAX_CACHE=DIR`` picks the directory (default
 :func:`.jax_engine.default_cache_dir`), ``PORTABLE_NET_JAX_CACHE=off`` leaves JAX as it is.

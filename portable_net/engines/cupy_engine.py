@@ -24,7 +24,7 @@ from typing import Any
 
 from ..network import StepData, penalty
 from ..optim import SGD, SGDState
-from ..step import Step, StepSettings
+from ..step import StepSettings
 from . import cuda_kernels
 
 # largest shapes the kernels keep in registers (per-thread arrays of D1 and K values)
@@ -329,17 +329,8 @@ class _StreamScope:
         return False
 
 
-def fused_engine(
-    xp: ModuleType,
-    step: Step,
-    settings: StepSettings,
-    packed: list[Any],
-    state: Any,
-    data: StepData,
-    *,
-    graph_steps: int = 0,
-    forward_examples: int | None = None,
-) -> FusedEngine:
+def fused_engine(xp, step, settings, packed, state, data, *, graph_steps: int = 0,
+                 forward_examples: int | None = None) -> FusedEngine:  # fmt: skip
     """The fused steps of one training run on CuPy arrays (an :data:`EngineFactory`; the
     packed params are the loop's own). ``graph_steps``: steps per captured CUDA graph in a
     stretch (0: the kernels launched one by one)."""

@@ -10,7 +10,7 @@ X (N, D), y (N,) Dask arrays, chunked along the rows (any scheduler: threads, pr
   per step:
     parameters (NumPy or CuPy arrays, on the client) -> one key of the step's graph
     -> per chunk one fused task: forward, loss, backward on that chunk
-       (:func:`portable_net.network.loss_and_grads` over cache-sized blocks), returning the
+       (:func:`portable_net.network.backprop` over cache-sized blocks), returning the
        partial summed loss (at logged steps only) and gradients
     -> a tree reduction (fan-in ``FAN_IN``) of those (loss, gradients) pairs
     -> one result on the client: the summed gradient; the update is the step's
@@ -46,6 +46,7 @@ from .._validation import (
 )
 from ..loss import one_hot
 from ..step import StepSettings, make_update, split_targets
+from ..targets import check_weight_values
 from .blocks import block_size
 from .heap import worker_keeps_temporaries
 
@@ -109,7 +110,7 @@ def _chunk_grads(box: _Box, chunk: tuple, scale: float, need_loss: bool, start, 
     onehot, weights = split_targets(onehot, weighted)
     if weights is not None:
         scale = scale * weights  # (1, n)
-    return network.loss_and_grads(xp, packed, Xt1, onehot, scale=scale, need_loss=need_loss,
+    return network.backprop(xp, packed, Xt1, onehot, scale=scale, need_loss=need_loss,
                                   weights=weights, activation=activation,
                                   block=block)  # fmt: skip
 
@@ -323,11 +324,7 @@ def _host_weights(sample_weight: Any, n: int) -> np.ndarray | None:
     w = np.asarray(w, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},) (one per row), got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative")
-    if not np.sum(w) > 0:
-        raise ValueError("Sample weights must contain at least one non-zero number")
-    return w
+    return check_weight_values(w)
 
 
 def check_and_persist(

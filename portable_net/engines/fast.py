@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 from types import ModuleType
-from typing import Any
 
 from .._backend import backend_name
 from ..optim import SGD
-from ..step import Step, StepSettings
-from ..step import make_step as make_the_step
+from ..step import StepSettings
 
-__all__ = ["WRITABLE", "arranged", "make_step"]
+__all__ = ["WRITABLE", "arranged"]
 
 #: libraries whose arrays the step may overwrite (``a[...] = b``, ``a *= c``); elsewhere (JAX)
 #: the updates are written as new arrays
@@ -39,8 +37,3 @@ def arranged(xp: ModuleType, settings: StepSettings) -> StepSettings:
         folded=isinstance(settings.optimizer, SGD),
         in_place=backend_name(xp) in WRITABLE,
     )
-
-
-def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
-    """The step of :mod:`portable_net.step` with xp's arrangement (:func:`arranged`)."""
-    return make_the_step(xp, packed, arranged(xp, settings))

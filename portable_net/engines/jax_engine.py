@@ -77,7 +77,7 @@ def use_compilation_cache(directory: str | None = None) -> str:
     return directory
 
 
-def prepare_process(float64: bool) -> None:
+def setup_process(float64: bool) -> None:
     """For a process that is the library's own (the ``portable-net`` command): float64
     allowed when ``float64`` (JAX's process-wide ``jax_enable_x64``), and compiled programs
     kept on disk (:func:`use_compilation_cache`) so that the next process starts warm:
@@ -136,8 +136,8 @@ def on_host_arrays(fn, static_argnums: tuple[int, ...] = (0,)):
     """``fn(xp, *args)`` returning one array (a forward pass): by NumPy on views of the JAX
     arrays when they all live in the host's memory, the result a JAX array placed as a
     compiled program's would be (committed to the arguments' device if one of them is),
-    else compiled. On the CPU, tracing and lowering a forward pass costs about 0.1 s for
-    each new shape (a first ``predict``), NumPy's pass over the rows far less."""
+    else compiled. On the CPU, tracing and lowering a forward pass for each new shape (a
+    first ``predict``) costs more than NumPy's pass over the rows (the performance guide)."""
     compiled_fn = program(fn, static_argnums)
 
     def run(xp, *args):
@@ -157,8 +157,8 @@ def on_host_arrays(fn, static_argnums: tuple[int, ...] = (0,)):
 def host_namespace() -> Any:
     """The standard namespace of NumPy's arrays for :func:`on_host`: NumPy's own from 2.0
     (it implements the standard), else array-api-compat's wrapper. Importing the wrapper
-    costs a JAX user's first fit about 0.1 s (it loads every NumPy submodule), for a
-    namespace NumPy already is."""
+    loads every NumPy submodule, during a JAX user's first fit, for a namespace NumPy already
+    is."""
     if int(np.__version__.split(".")[0]) >= 2:
         return np
     from array_api_compat import numpy as np_xp

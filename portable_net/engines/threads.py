@@ -23,9 +23,8 @@ from typing import Any
 from .._backend import backend_name
 
 #: multiply-adds of a run's largest product (examples per block times the widest layer's
-#: inputs times its outputs) below which the run uses one thread: measured on a 2-core machine,
-#: a second thread never paid below it, and above it only while no other process ran (see
-#: the performance guide)
+#: inputs times its outputs) below which the run uses one thread: a second thread did not pay
+#: below it (the performance guide has the measurements)
 SERIAL_BELOW = 2**27
 
 _controller: Any = None  # threadpoolctl's view of the loaded BLAS libraries, made once

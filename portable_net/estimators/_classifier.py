@@ -23,7 +23,7 @@ from ..engines import is_lazy, lazy_count_equal, lazy_predict, lazy_predict_prob
 from ..model import decided_labels, outputs
 from ..model import predict_proba as model_predict_proba
 from ._epochs import fit
-from ._inputs import HostLabels, classes_array, host_labels, lazy_inputs, validate_X
+from ._inputs import HostLabels, classes_array, host_labels, lazy_fit_inputs, validate_X
 from ._mlp import MLP, UNCHANGED
 from ._outputs import (
     class_probabilities,
@@ -233,7 +233,7 @@ class Classifier(MLP):
 
     def _lazy_targets(self, X: Any, y: Any, first: bool) -> tuple[Any, Any, Any]:
         """Chunked lazy inputs (Dask): softmax outputs for any number of classes."""
-        X, y_index, labels = lazy_inputs(self, X, y, first)
+        X, y_index, labels = lazy_fit_inputs(self, X, y, first)
         if first:
             if labels.shape[0] < 2:
                 raise ValueError(

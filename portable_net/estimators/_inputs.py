@@ -34,7 +34,7 @@ __all__ = [
     "classes_array",
     "encode",
     "host_labels",
-    "lazy_inputs",
+    "lazy_fit_inputs",
     "validate_X",
 ]
 
@@ -301,7 +301,7 @@ def classes_array(labels: np.ndarray, xp: Any, device: Any) -> Any:
     return labels.copy()
 
 
-def lazy_inputs(estimator: Any, X: Any, y: Any, first: bool) -> tuple[Any, Any, np.ndarray]:
+def lazy_fit_inputs(estimator: Any, X: Any, y: Any, first: bool) -> tuple[Any, Any, np.ndarray]:
     """(X, y as indices, the sorted labels) of lazy, chunked inputs (Dask), checked by their
     engine (:func:`portable_net.engines.lazy_classifier_inputs`) in one pass over y."""
     if estimator.early_stopping:

@@ -23,7 +23,7 @@ import numpy as np
 from .._backend import check_holds_data, from_host, int_dtype, to_host
 from ..engines import is_lazy
 from ..errors import DataConversionWarning, warning_category
-from ..targets import r2
+from ..targets import check_weight_values, r2
 from ._inputs import HostLabels, classes_array, encode, host_labels
 
 __all__ = [
@@ -181,11 +181,7 @@ def fit_sample_weight(sample_weight: Any, X: Any, xp: Any, device: Any) -> Any:
             raise ValueError(f"Sample weights must be 1D array or scalar, got shape {w.shape}")
         if w.shape != (n,):
             raise ValueError(f"sample_weight.shape == {w.shape}, expected {(n,)}!")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative")
-    if not np.sum(w) > 0:
-        raise ValueError("Sample weights must contain at least one non-zero number")
-    return from_host(xp, w, X.dtype, device)
+    return from_host(xp, check_weight_values(w), X.dtype, device)
 
 
 def lazy_sample_weight(sample_weight: Any, n: int) -> Any:

@@ -1,6 +1,6 @@
 """The constructor's arguments of :class:`portable_net.Classifier`, checked when training
 starts (scikit-learn checks in ``fit``, not in ``__init__``) against the table of
-:mod:`portable_net.params`, and the optimiser they choose."""
+:mod:`portable_net.hyperparameters`, and the optimiser they choose."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import optim
-from ..params import ESTIMATOR, check, check_all
+from ..constraints import ESTIMATOR
+from ..hyperparameters import check, check_all
 
 __all__ = ["checked_settings", "optimizer_factory", "random_state"]
 
@@ -26,7 +27,7 @@ def random_state(seed: Any) -> np.random.RandomState:
 
 
 def checked_settings(estimator: Any) -> dict[str, Any]:
-    """The estimator's constructor arguments, checked against :mod:`portable_net.params`,
+    """The estimator's constructor arguments, checked against :mod:`portable_net.hyperparameters`,
     as plain Python values by their names (``hidden``: the hidden layer sizes as a list)."""
     settings = check_all(ESTIMATOR, estimator.get_params())
     settings["hidden"] = settings["hidden_layer_sizes"]
