@@ -105,7 +105,7 @@ def _not_copied(directory: str, names: list[str]) -> set[str]:
 @nox.session
 def tests_wheel(session: nox.Session) -> None:
     """Build the sdist and from it the wheel, install the wheel (not editable) with every CPU
-    backend, Dask and the test extra, and run the suite from a directory outside the
+    backend, Dask, the ONNX export and the test extra, and run the suite from a directory outside the
     checkout, so that it imports the installed package: a module missing from the wheel fails.
 
     One pytest run (on two processes, pytest-xdist) covers numpy, array_api_strict, torch and
@@ -127,7 +127,8 @@ def tests_wheel(session: nox.Session) -> None:
             "--no-deps",
             str(wheel),
         )
-        session.install(f"{wheel}[test,plot,progress,dask]", *ALL_CPU_DEPS, "pytest-xdist")
+        # the onnx extra too: the export's tests (skipped without it) run here
+        session.install(f"{wheel}[test,plot,progress,dask,onnx]", *ALL_CPU_DEPS, "pytest-xdist")
         # the checkout without the package (tests, bench, examples, docs, README), so that
         # only the installed wheel can provide portable_net
         run_dir = work / "run"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and readers
         TrainingWarning,
     )
     from .estimators import Classifier, Regressor
+    from .export import to_onnx
     from .gradcheck import gradient_check
     from .history import History
     from .io import load, save
@@ -60,6 +61,7 @@ __all__ = [
     "predict_proba",
     "save",
     "softmax_cross_entropy",
+    "to_onnx",
     "train",
 ]
 
@@ -88,6 +90,7 @@ _HOMES = {
     "Regressor": ".estimators",
     "save": ".io",
     "softmax_cross_entropy": ".loss",
+    "to_onnx": ".export",
     "train": ".training",
 }
 

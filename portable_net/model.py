@@ -36,7 +36,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
-from .engines import as_predictor, as_summary, outside_autograd, summarised
+from .engines import as_predictor, as_summary, is_traced, outside_autograd, summarised
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
@@ -159,6 +159,8 @@ def check_inputs(
             check_one_hot(int(X.shape[0]), int(n_classes))
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
+    if is_traced(X):  # a graph being traced (the ONNX export): no values to check yet
+        return xp, device, n_layers, params, X, y
     # the values: one reduction each, in one program where the library compiles
     finite, bounds, largest = summarised(xp, value_summary)(xp, X, y, params)
     if not bool(finite):
@@ -352,8 +354,14 @@ def class_probabilities(
     one logistic output of two classes ``P(class 0) = 1 - P(class 1)`` beside it (a
     multilabel classifier's outputs are each label's own)."""
     out = outputs(params, X, activation=activation, output=output)
+    return output_probabilities(array_namespace(out), out, output, multilabel)
+
+
+def output_probabilities(xp: ModuleType, out: Any, output: str, multilabel: bool) -> Any:
+    """Each class's probability from the output layer's values ``out`` (N, K): two classes'
+    one logistic output p as ``[1 - p, p]`` (N, 2); softmax and multilabel outputs as they are
+    (:func:`class_probabilities`; the ONNX export's graph)."""
     if output == "logistic" and not multilabel:
-        xp = array_namespace(out)
         return xp.concat([1.0 - out, out], axis=1)
     return out
 
@@ -402,8 +410,13 @@ def decided_labels(
 PREDICTION_VALUES = 2**22
 
 
-def _row_blocks(params: Mapping[str, Any], n_layers: int, n: int) -> list[tuple[int, int]]:
-    """The rows of each block of a forward pass over n rows (one block when they fit)."""
+def _row_blocks(
+    params: Mapping[str, Any], n_layers: int, n: int | None
+) -> list[tuple[int, int | None]]:
+    """The rows of each block of a forward pass over n rows (one block when they fit, or
+    when n is None: rows known only when a traced graph runs)."""
+    if n is None:
+        return [(0, None)]
     widest = max(int(params[f"W{i}"].shape[1]) for i in range(1, n_layers + 1))
     rows = max(1, PREDICTION_VALUES // widest)
     return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)]
@@ -433,7 +446,13 @@ def _decided(
     output: str,
 ) -> Any:
     """decided_labels' computation, where it costs least (:func:`portable_net.engines.predictor`)."""
-    out = output_values(xp, output, scores(xp, params, X, n_layers, activation))
+    return decide(xp, output_values(xp, output, scores(xp, params, X, n_layers, activation)),
+                  classes, output)  # fmt: skip
+
+
+def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
+    """The label of each row from the output layer's values ``out`` (N, K), as
+    :func:`decided_labels` says (the estimators' ``predict``, the ONNX export)."""
     if output == "logistic":  # (N, 1): class 1 where its probability is above 0.5
         above = out[:, 0] > 0.5
         if classes is None:

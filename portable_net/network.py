@@ -61,8 +61,10 @@ def unpack(xp: ModuleType, packed: list[Any], n_features: int, *, copy: bool) ->
 
 def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
     """X (N, D) -> Xt1 = [X^T; 1] (D + 1, N): the inputs that W1b multiplies."""
-    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=device_of(X))
-    return xp.concat([X.T, ones], axis=0)
+    # like X's first column, not of X.shape[0] ones: a graph being traced (the ONNX export)
+    # has rows that are known only when it runs
+    ones = xp.ones_like(X[:, :1])  # (N, 1)
+    return xp.concat([X.T, ones.T], axis=0)
 
 
 def rows_with_ones(xp: ModuleType, X: Any) -> Any:

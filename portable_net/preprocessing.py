@@ -8,6 +8,8 @@ Everything here runs on the host, in NumPy (the arrays move to the chosen librar
   ``sklearn.model_selection.train_test_split(..., stratify=y, random_state=seed)``.
 - :class:`Standardizer`: zero mean, unit variance per feature, fitted on the training rows
   (as ``sklearn.preprocessing.StandardScaler``), saved as plain lists.
+- :func:`standardized` and :func:`filled_in`: the standardisation's formula and a missing
+  value's, on any library's arrays (the host's, and the ONNX export's graph).
 
 Reading the files these arrays come from is :mod:`portable_net.tabular`'s work.
 """
@@ -19,7 +21,14 @@ from typing import Any, cast
 
 import numpy as np
 
-__all__ = ["Standardizer", "decode_labels", "encode_labels", "split"]
+__all__ = [
+    "Standardizer",
+    "decode_labels",
+    "encode_labels",
+    "filled_in",
+    "split",
+    "standardized",
+]
 
 
 # ---- labels -------------------------------------------------------------------------------
@@ -239,6 +248,18 @@ def split_rows(
 # ---- standardising ------------------------------------------------------------------------
 
 
+def standardized(X: Any, mean: Any, scale: Any) -> Any:
+    """``(X - mean) / scale``, per column: the standardisation's one formula, on arrays of
+    any library (:meth:`Standardizer.transform`; the ONNX export's graph)."""
+    return (X - mean) / scale
+
+
+def filled_in(xp: Any, X: Any, means: Any) -> Any:
+    """X with each missing value (NaN) replaced by its column's entry of ``means``, on
+    arrays of any library (``read_table(..., missing="mean")``; the ONNX export's graph)."""
+    return xp.where(xp.isnan(X), means, X)
+
+
 class Standardizer:
     """Zero mean and unit variance per feature, as ``sklearn.preprocessing.StandardScaler``.
 
@@ -304,7 +325,7 @@ class Standardizer:
                 f"{self.mean_.shape[0]}"
             )
         with np.errstate(over="ignore", invalid="ignore"):
-            out = (X - self.mean_) / self.scale_
+            out = standardized(X, self.mean_, self.scale_)
         if not np.isfinite(out).all():
             j = int(np.argmax(~np.isfinite(out).all(axis=0)))
             raise ValueError(

@@ -35,7 +35,7 @@ from .csv_reader import (
     open_text,
     parse_csv,
 )
-from .preprocessing import Standardizer, decode_labels, encode_labels, split
+from .preprocessing import Standardizer, decode_labels, encode_labels, filled_in, split
 
 __all__ = ["MAX_BYTES", "Standardizer", "decode_labels", "encode_labels", "read_table", "split"]
 
@@ -406,7 +406,5 @@ def fill_in(
         with np.errstate(invalid="ignore"):
             values = np.nanmean(X, axis=0) if gaps.any() else X.mean(axis=0)
     if gaps.any():
-        X = X.copy()
-        rows, cols = np.nonzero(gaps)
-        X[rows, cols] = values[cols]
+        X = filled_in(np, X, values)
     return X, [float(v) if math.isfinite(v) else None for v in values.tolist()]

@@ -53,6 +53,9 @@ OPTIONAL = {
     "cupy",
     "array_api_strict",
     "sklearn",
+    "ndonnx",
+    "onnx",
+    "onnxruntime",
 }
 SKIPPED_FILE = 77  # the exit status of a file that needs a library not installed here
 FENCE = re.compile(r"^```(?P<lang>[\w{}-]*)[^\n]*\n(?P<body>.*?)^```\s*$", re.M | re.S)

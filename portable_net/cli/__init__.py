@@ -5,6 +5,7 @@
 ``data``      the spiral as CSV, or its picture
 ``predict``   a saved model's labels (or probabilities) for the points of a file
 ``evaluate``  a saved model's accuracy and loss on a spiral or on a labelled file
+``export``    a saved model as an ONNX graph (traced from its forward pass), for onnxruntime
 ``gradcheck`` the hand-written gradients against centred differences
 ``backends``  the backends installed here and their devices
 
@@ -49,6 +50,7 @@ examples:
   portable-net train --data my.csv --label species --test-size 0.25 --standardize \\
       --save my.npz                          your data: held-out accuracy, per class
   portable-net predict my.npz --data new.csv class names of new samples
+  portable-net export my.npz my.onnx         the model as an ONNX graph
   portable-net gradcheck                     backprop against finite differences
 
 'portable-net COMMAND --help' describes each command and its options.
@@ -61,10 +63,10 @@ file behind."""
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser, and each command's subparser by name."""
     from .. import __version__
-    from . import backends, data, evaluate, gradcheck, predict, train
+    from . import backends, data, evaluate, export, gradcheck, predict, train
     from ._args import Help, Parser
 
-    COMMANDS = (train, data, predict, evaluate, gradcheck, backends)
+    COMMANDS = (train, data, predict, evaluate, export, gradcheck, backends)
     parser = Parser(prog=PROG, formatter_class=Help, description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(

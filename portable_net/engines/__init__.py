@@ -11,7 +11,9 @@ calls and, where a library runs stretches of steps its own way, a runner:
   (``engine="fused"``: not the default until a GPU run has proven them);
 - :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
 - :mod:`.torch_arrays`: torch without autograd's bookkeeping;
-- :mod:`.threads`: the intra-op threads of a run (one where more do not pay), restored after.
+- :mod:`.threads`: the intra-op threads of a run (one where more do not pay), restored after;
+- :mod:`.onnx_graph`: ndonnx's lazy arrays, on which the forward pass records an ONNX graph
+  (the export, :mod:`portable_net.export`).
 
 Each gives the core step's numbers (:mod:`portable_net.step`), to the order of a few
 roundings. A full-batch :class:`Engine` (``logged_step``, ``stretch``) may also be passed as
@@ -58,6 +60,7 @@ __all__ = [
     "engine_name",
     "fast",
     "is_lazy",
+    "is_traced",
     "keep_compiled_programs",
     "lazy_inputs",
     "outside_autograd",
@@ -284,6 +287,18 @@ def keep_compiled_programs(*arrays: Any) -> None:
 def is_lazy(*arrays: Any) -> bool:
     """Whether any of the arrays is a chunked lazy one (Dask), trained by its own engine."""
     return any([is_dask_array(a) for a in arrays])
+
+
+def is_traced(*arrays: Any) -> bool:
+    """Whether any of the arrays is a symbolic one, being traced into a graph (an ndonnx
+    array without values, :mod:`.onnx_graph`): the checks that need values are skipped for
+    it (the traced graph's own runtime is given the values)."""
+    graphed = [a for a in arrays if type(a).__module__.split(".")[0] == "ndonnx"]
+    if not graphed:
+        return False  # ndonnx is not imported unless its arrays are here
+    from . import onnx_graph
+
+    return any(onnx_graph.is_symbolic(a) for a in graphed)
 
 
 def lazy_inputs(params: Any, X: Any, y: Any, scheduler: Any, sample_weight: Any = None) -> Any:

@@ -25,7 +25,12 @@ from ..model import predict_proba as model_predict_proba
 from ._epochs import fit
 from ._inputs import HostLabels, classes_array, host_labels, lazy_fit_inputs, validate_X
 from ._mlp import MLP, UNCHANGED
-from ._outputs import classifier_targets, multilabel_indicator, set_output
+from ._outputs import (
+    classifier_targets,
+    label_indicator,
+    multilabel_indicator,
+    set_output,
+)
 
 __all__ = ["Classifier"]
 
@@ -336,7 +341,7 @@ class Classifier(MLP):
         X, xp, device = validate_X(self, X, reset=False, method="predict")
         if self._multilabel:
             out = outputs(self.params_, X, activation=self.activation, output=self._output)
-            return xp.astype(out > 0.5, int_dtype(xp, device))
+            return label_indicator(xp, out, int_dtype(xp, device))
         # two classes: the one logistic output above 0.5 is class 1; else the largest
         classes = self.classes_
         on_host = isinstance(classes, np.ndarray) and not array_api_compat.is_numpy_namespace(xp)

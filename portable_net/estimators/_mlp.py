@@ -35,6 +35,7 @@ class MLP(Estimator):
     best_loss_: float | None
     validation_scores_: list[float] | None
     best_validation_score_: float | None
+    n_outputs_: int
     _output: str  # the output layer (portable_net.loss.OUTPUT_LOSSES)
     _multilabel: bool
 
@@ -200,6 +201,56 @@ class MLP(Estimator):
         687
         """
         return _persistence.load(cls, path, xp, device)
+
+    def to_onnx(
+        self, path: Any = None, *, dtype: str | None = None, opset: int | None = None
+    ) -> Any:
+        """Export the fitted estimator as an ONNX graph, which onnxruntime runs anywhere.
+
+        The graph is traced from the forward pass that :meth:`predict` runs (on ndonnx's
+        lazy arrays), not written anew: it gives ``predict``'s answers, to the rounding of
+        its products, for any number of rows. It takes ``X`` (N, n_features) and gives
+        ``label`` and ``probabilities`` (a Classifier: ``predict`` and ``predict_proba``)
+        or ``values`` (a Regressor: ``predict``). It needs the ``onnx`` extra (``pip
+        install 'portable-net[onnx]'``: ndonnx, onnx and onnxruntime); see
+        :func:`portable_net.to_onnx` and the deployment guide.
+
+        Parameters
+        ----------
+        path : None, str or path-like
+            Also write the graph to this file (replaced whole or not at all).
+        dtype : {"float64", "float32"}, optional
+            The graph's floating type (default: that of the fitted weights).
+        opset : int, optional
+            The ONNX opset (default: ndonnx's own, 21), 20 or newer.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        ImportError
+            When ndonnx or onnx is not installed (the message says what to install).
+
+        Examples
+        --------
+        >>> import onnxruntime as ort
+        >>> import portable_net as pn
+        >>> X, y = pn.make_spiral(100, 3, seed=0)
+        >>> clf = pn.Classifier(learning_rate_init=0.05, random_state=0).fit(X, y)
+        >>> graph = clf.to_onnx()  # clf.to_onnx("spiral.onnx") also writes it
+        >>> label, proba = ort.InferenceSession(graph.SerializeToString()).run(None, {"X": X})
+        >>> bool((label == clf.predict(X)).all()), proba.shape
+        (True, (300, 3))
+        """
+        self._check_is_fitted()
+        from ..export import estimator_graph, export
+
+        return export(estimator_graph(self), path, dtype=dtype, opset=opset)
 
     # --- scikit-learn's metadata routing (scikit-learn's own machinery, imported when asked) --
 

@@ -29,10 +29,12 @@ from ._inputs import HostLabels, classes_array, encode, host_labels
 __all__ = [
     "classifier_targets",
     "fit_sample_weight",
+    "label_indicator",
     "lazy_sample_weight",
     "multilabel_indicator",
     "set_output",
     "regressor_targets",
+    "regressor_values",
     "validation_score",
 ]
 
@@ -189,6 +191,18 @@ def lazy_sample_weight(sample_weight: Any, n: int) -> Any:
     if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
         return np.full(n, float(sample_weight))  # type: ignore[arg-type]
     return np.asarray(_host(sample_weight), dtype=np.float64)
+
+
+def label_indicator(xp: Any, out: Any, dtype: Any) -> Any:
+    """A multilabel ``predict``: 1 where a label's logistic output is above 0.5, else 0
+    (N, K), of the integer ``dtype``."""
+    return xp.astype(out > 0.5, dtype)
+
+
+def regressor_values(out: Any, n_outputs: int) -> Any:
+    """A regressor's ``predict`` from its ``n_outputs`` outputs (N, K): 1-D for one output,
+    as MLPRegressor's."""
+    return out[:, 0] if n_outputs == 1 else out
 
 
 def validation_score(output: str, out: Any, y_fit: Any, w: Any) -> float:

@@ -17,7 +17,7 @@ from ..targets import r2
 from ._epochs import fit
 from ._inputs import validate_X
 from ._mlp import MLP, UNCHANGED
-from ._outputs import fit_sample_weight, regressor_targets
+from ._outputs import fit_sample_weight, regressor_targets, regressor_values
 
 __all__ = ["Regressor"]
 
@@ -237,7 +237,7 @@ class Regressor(MLP):
         self._check_is_fitted()
         X, _, _ = validate_X(self, X, reset=False, method="predict")
         out = outputs(self.params_, X, activation=self.activation, output="squared")
-        return out[:, 0] if out.shape[1] == 1 else out
+        return regressor_values(out, self.n_outputs_)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The coefficient of determination R^2 of ``predict(X)`` against ``y``.
