@@ -24,7 +24,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, cast
 
 import numpy as np
@@ -104,6 +104,9 @@ class Columns:
     names: tuple[str, ...]
     #: why every row has ``n_fields`` fields (for messages), e.g. "as on line 1"
     reason: str
+    #: the first column, unnamed in the header and numbering the rows (pandas' index), was
+    #: left out (``parse_csv(index=True)``)
+    index: bool = False
 
 
 def is_number(field: str) -> bool:
@@ -220,6 +223,7 @@ def parse_csv(
     comments: bool = False,
     decimal: str = ".",
     missing: str | None = None,
+    index: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, Columns]:
     """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``.
 
@@ -234,13 +238,56 @@ def parse_csv(
     (a missing feature is an error), ``"error"`` (the same, its message naming
     ``missing=``), ``"drop"`` or ``"mean"`` (read as NaN, for the caller to drop or fill;
     with ``"drop"`` a row with an empty label is skipped too).
+
+    ``index``: a header whose first field is empty (``to_csv()``'s index column of a pandas
+    DataFrame) has that column read and left out, when it counts the rows (0, 1, 2, ..., or
+    from another integer ``>= 0``: a slice of a DataFrame); ``columns_of`` sees the other
+    fields, and the columns returned say so (``index``). A first column without a name
+    that does not count the rows is an error.
     """
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     rows = _rows(reader, comments)
     first = next(rows, None)
     if first is None:
         raise CsvError("holds no rows")
-    cols = columns_of([f.strip() for f in first], reader.line_num)
+    first = [f.strip() for f in first]
+    line = reader.line_num
+    if index and len(first) > 2 and not first[0] and not any(map(is_number, first[1:])):
+        inner = columns_of(first[1:], line)
+        cols = replace(inner, n_fields=inner.n_fields + 1,
+                       features=(0, *(j + 1 for j in inner.features)),
+                       label=None if inner.label is None else inner.label + 1,
+                       names=("", *inner.names), index=True)  # fmt: skip
+        X, labels, _ = _parse(reader, rows, first, cols, delimiter, decimal, missing)
+        if not _numbers_the_rows(X[:, 0]):
+            raise CsvError(
+                "its first column has no name in the header and does not number the rows "
+                "(0, 1, 2, ...: pandas' index); name it, or leave it out (to_csv(index=False))",
+                line,
+                1,
+                "",
+            )
+        return np.ascontiguousarray(X[:, 1:]), labels, replace(cols, features=cols.features[1:],
+                                                               names=cols.names[1:])  # fmt: skip
+    return (*_parse(reader, rows, first, columns_of(first, line), delimiter, decimal,
+                    missing),)  # fmt: skip
+
+
+def _numbers_the_rows(column: np.ndarray) -> bool:
+    """Whether a column counts the rows, k, k + 1, k + 2, ... from an integer k >= 0
+    (pandas' index of a DataFrame, or of a slice of one)."""
+    start = column[0] if column.size else -1.0
+    return bool(
+        start >= 0
+        and start == math.floor(start)
+        and np.array_equal(column, start + np.arange(column.shape[0], dtype=np.float64))
+    )
+
+
+def _parse(reader: Any, rows: Iterator[list[str]], first: list[str], cols: Columns,
+           delimiter: str, decimal: str,
+           missing: str | None) -> tuple[np.ndarray, np.ndarray | None, Columns]:  # fmt: skip
+    """The rows after the first (and the first, when it is no header) parsed by ``cols``."""
     values = array.array("d")
     codes = array.array("B")  # each row's label code, widened as distinct labels grow
     index: dict[str, int] = {}  # each distinct label -> its code

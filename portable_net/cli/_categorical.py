@@ -49,7 +49,7 @@ def categorical_option(text: str) -> str | list[int | str]:
     return [_data.label_column(p) for p in parts]
 
 
-def add_categorical_option(parser: argparse.ArgumentParser) -> None:
+def add_categorical_option(parser: argparse._ActionsContainer) -> None:
     parser.add_argument(
         "--categorical",
         metavar="COLS",
@@ -65,13 +65,11 @@ def add_categorical_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_categorical_option(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """--categorical needs --data FILE, a CSV file, and classification or regression alike."""
+    """--categorical needs --data FILE, a CSV file (classification or regression alike)."""
     if args.categorical is None:
         return
     if args.data is None:
         parser.error("argument --categorical: applies to --data FILE only")
-    if getattr(args, "task", "classification") != "classification":
-        parser.error("argument --categorical: applies to --task classification")
     if not _data.is_csv(args.data):
         parser.error(
             f"argument --categorical: encodes a CSV file's text columns; {args.data!r} holds "

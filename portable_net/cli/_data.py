@@ -76,7 +76,7 @@ def held_out_size(text: str) -> float | int:
 
 
 def add_data_options(
-    parser: argparse.ArgumentParser,
+    parser: argparse._ActionsContainer,
     data_help: str,
     label_help: str,
     *,
@@ -199,16 +199,23 @@ def read(
     decimal: str = ".",
     missing: str | None = None,
     fill: Any = None,
+    command: str = "train",
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
     """``(X float64, labels, feature_names, filled)`` of a data file, or BadInput naming
     ``option``. ``missing``: the command's --missing, or None for a command without it (a
     missing value is then refused without naming an option it does not have); ``fill``:
     the values a model fills in for ``missing="mean"`` (by column name, or one per column);
-    ``filled``: the value filled in for each column with ``missing="mean"``, else None."""
+    ``filled``: the value filled in for each column with ``missing="mean"``, else None.
+    pandas' index column (unnamed, numbering the rows) is left out, with a note on stderr
+    from ``command``."""
     from ..tabular import MAX_BYTES, read_table_filled
 
     try:
-        return read_table_filled(path, label, sep, MAX_BYTES, decimal, missing or "error", fill)
+        table = read_table_filled(path, label, sep, MAX_BYTES, decimal, missing or "error", fill,
+                                  index=True)  # fmt: skip
+        if table.pandas_index:
+            index_note(command, path)
+        return table.X, table.labels, table.names, table.fill
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:
@@ -224,6 +231,15 @@ def read(
         raise BadInput(
             f"argument {option}: {path!r} is too large to read (out of memory)"
         ) from None
+
+
+def index_note(command: str, path: str) -> None:
+    """Say on stderr that pandas' index column of ``path`` was left out."""
+    import sys
+
+    name = "<stdin>" if path == "-" else repr(path)
+    print(f"portable-net {command}: note: {name}: its first column, unnamed and numbering the "
+          "rows (pandas' index), is left out", file=sys.stderr, flush=True)  # fmt: skip
 
 
 # --- class names: what a model file keeps ----------------------------------------------------

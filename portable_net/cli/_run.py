@@ -301,12 +301,20 @@ def classes_of(path: str, meta: dict[str, Any]) -> list[Any]:
     return classes
 
 
-def save_model(path: str, params: dict[str, Any], **description: Any) -> None:
-    """Save a trained model with ``portable_net.save`` (the one writer of model files), or
-    Failure (exit 1) when the file cannot be written."""
+def save_model(
+    path: str, params: dict[str, Any] | None, *, estimator: Any = None, **description: Any
+) -> None:
+    """Save a trained model with ``portable_net.save`` (the one writer of model files): the
+    parameters ``params``, or a fitted ``estimator`` by the estimators' own record of it
+    (``description`` said beside); or Failure (exit 1) when the file cannot be written."""
     from .. import save
+    from ..estimators import _persistence
 
     try:
-        save(path, params, **description)
+        if estimator is not None:
+            _persistence.save(estimator, path, **description)
+        else:
+            assert params is not None
+            save(path, params, **description)
     except OSError as exc:
         raise Failure(f"could not save the model to {path!r}: {_write_error(exc)}") from None

@@ -113,16 +113,20 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     _trained_on.apply_dialect(args, parser, meta)
     if args.label is None:
         args.label = _trained_on.recorded_label(meta)
-    if meta["kind"] == "regressor":
-        return _run_regression(args, params, meta, xp, device)
-    classes = _run.classes_of(args.model, meta)
+    regression = meta["kind"] == "regressor"
+    if regression and meta["layer_sizes"][-1] != 1:
+        raise BadInput(
+            f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
+            "with one output: use portable_net.Regressor.load and its score"
+        )
+    classes = None if regression else _run.classes_of(args.model, meta)
     scaler = _trained_on.standardizer_of(meta)
     encoding = _categorical.encoding_of(meta)
     missing, fill = _trained_on.missing_values(meta, labelled=True)
     if encoding is None:
         X, labels, names, _ = _data.read(
             args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,
-            fill=fill,
+            fill=fill, command=NAME,
         )  # fmt: skip
         X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
     else:  # text columns one-hot encoded as in training, the columns by name
@@ -131,8 +135,11 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             decimal=args.decimal, labelled=True, label=args.label, missing=missing, fill=fill,
         )  # fmt: skip
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
-    y = _data.class_indices(labels, classes, args.data, "--data")
     X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
+    if regression:
+        return _regression_scores(args, params, meta, xp, device, X, labels, scaler)
+    assert classes is not None
+    y = _data.class_indices(labels, classes, args.data, "--data")
     acc, loss, predicted = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on {args.data!r} is {loss}: its scores overflow")
@@ -188,22 +195,10 @@ def _scores(
     return acc, loss, predicted
 
 
-def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, device: Any) -> int:
+def _regression_scores(args: argparse.Namespace, params: Any, meta: Any, xp: Any, device: Any,
+                       X: Any, labels: Any, scaler: Any) -> int:  # fmt: skip
     """A regression model on --data: R^2 and the mean squared error of the --label column."""
-    if meta["layer_sizes"][-1] != 1:
-        raise BadInput(
-            f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
-            "with one output: use portable_net.Regressor.load and its score"
-        )
-    scaler = _trained_on.standardizer_of(meta)
-    missing, fill = _trained_on.missing_values(meta, labelled=True)
-    X, labels, names, _ = _data.read(
-        args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing, fill=fill
-    )
-    X = _columns.reordered(X, names, meta, args.data)
-    _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _regression.real_targets(labels, args.data)
-    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         values = _regression.predict(params, meta, from_host(xp, X, params["W1"].dtype, device))

@@ -195,8 +195,10 @@ def read_points(
         with open_text(path, MAX_BYTES, streams=option == "argument POINTS") as text:
             points, _, cols = parse_csv(
                 text, columns_of, delimiter=delimiter, decimal=decimal, comments=True,
-                missing=missing,
+                missing=missing, index=True,
             )  # fmt: skip
+        if cols.index:
+            _data.index_note(NAME, path)
         if missing == "mean":
             from ..tabular import fill_in
 
@@ -301,7 +303,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if regression:  # one value per point (comma-separated for several outputs)
             for start in range(0, out.shape[0], _ROWS):
                 rows = out[start : start + _ROWS].tolist()
-                out_file.write("".join(",".join(f"{v:.17g}" for v in r) + "\n" for r in rows))
+                out_file.write("".join(",".join(map(repr, r)) + "\n" for r in rows))
         elif args.proba:
             assert classes is not None
             header = io.StringIO()

@@ -36,8 +36,11 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def save(estimator: Any, path: Any) -> Any:
-    """Write the fitted estimator to ``path``; returns the path written."""
+def save(estimator: Any, path: Any, **description: Any) -> Any:
+    """Write the fitted estimator to ``path``; returns the path written. ``description``:
+    what :func:`portable_net.io.save` is told beyond the estimator's own record (the
+    preprocessing and CSV dialect of ``portable-net train --data``, its classes' names, its
+    metadata), replacing the estimator's where both say it."""
     est = estimator
     settings = est.get_params()
     hidden = settings["hidden_layer_sizes"]
@@ -61,9 +64,7 @@ def save(estimator: Any, path: Any) -> Any:
         "t_": est.t_,
     }
     kind = "regressor" if labels is None else ("multilabel" if multilabel else "classifier")
-    return io.save(
-        path,
-        est.params_,
+    record = dict(
         kind=kind,
         activation=est.activation,
         output=est.out_activation_,
@@ -76,6 +77,7 @@ def save(estimator: Any, path: Any) -> Any:
         backend=backend_name(array_namespace(W)),
         device=device_label(array_api_compat.device(W)),
     )
+    return io.save(path, est.params_, **{**record, **description})
 
 
 def _is_classifier(est: Any) -> bool:
