@@ -250,7 +250,7 @@ def parse_csv(
     first = next(rows, None)
     if first is None:
         raise CsvError("holds no rows")
-    first = [f.strip() for f in first]
+    raw, first = first, [f.strip() for f in first]
     line = reader.line_num
     if index and len(first) > 2 and not first[0] and not any(map(is_number, first[1:])):
         inner = columns_of(first[1:], line)
@@ -258,7 +258,7 @@ def parse_csv(
                        features=(0, *(j + 1 for j in inner.features)),
                        label=None if inner.label is None else inner.label + 1,
                        names=("", *inner.names), index=True)  # fmt: skip
-        X, labels, _ = _parse(reader, rows, first, cols, delimiter, decimal, missing)
+        X, labels, _ = _parse(reader, rows, raw, cols, delimiter, decimal, missing)
         if not _numbers_the_rows(X[:, 0]):
             raise CsvError(
                 "its first column has no name in the header and does not number the rows "
@@ -269,8 +269,7 @@ def parse_csv(
             )
         return np.ascontiguousarray(X[:, 1:]), labels, replace(cols, features=cols.features[1:],
                                                                names=cols.names[1:])  # fmt: skip
-    return (*_parse(reader, rows, first, columns_of(first, line), delimiter, decimal,
-                    missing),)  # fmt: skip
+    return _parse(reader, rows, raw, columns_of(first, line), delimiter, decimal, missing)
 
 
 def _numbers_the_rows(column: np.ndarray) -> bool:

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import portable_net as pn
-from portable_net.cli import _regression as cli_regression
-from portable_net.cli import train as cli_train
+from portable_net.cli import _fit as cli_fit
 from portable_net.errors import ConvergenceWarning
 from tests._files import document, rewrite, write
 from tests.test_cli_more import call
@@ -120,9 +119,9 @@ def _cli_classifier(tmp_path, activation, interrupted=False, monkeypatch=None):
     data = _csv(tmp_path / f"cli-{activation}.csv", X, labels.tolist())
     path = tmp_path / f"cli-{activation}{'-int' if interrupted else ''}.npz"
     if interrupted:
-        _interrupt_at_the_second_logged_step(monkeypatch, cli_train)
+        _interrupt_at_the_second_logged_step(monkeypatch, cli_fit)
     status, _, err = call(
-        "train", "--data", str(data), "--hidden", "4", "--steps", "40", "--log-every", "10",
+        "train", "--data", str(data), "--hidden", "4", "--max-iter", "40", "--log-every", "10",
         "--lr", "0.05", "--activation", activation, "--standardize", "--save", str(path),
         "--save-anyway",
     )  # fmt: skip
@@ -141,9 +140,9 @@ def _cli_regressor(tmp_path, activation, interrupted=False, monkeypatch=None):
     data = _csv(tmp_path / f"clir-{activation}.csv", X, target.tolist())
     path = tmp_path / f"clir-{activation}.npz"
     if interrupted:
-        _interrupt_at_the_second_logged_step(monkeypatch, cli_regression)
+        _interrupt_at_the_second_logged_step(monkeypatch, cli_fit)
     status, _, err = call(
-        "train", "--data", str(data), "--task", "regression", "--hidden", "4", "--steps", "40",
+        "train", "--data", str(data), "--task", "regression", "--hidden", "4", "--max-iter", "40",
         "--log-every", "10", "--lr", "0.01", "--activation", activation, "--save", str(path),
     )  # fmt: skip
     assert status == (130 if interrupted else 0), err

@@ -193,10 +193,15 @@ def hyperparameter(
 
 
 def add_hyperparameter(parser: Options, key: str, *aliases: str, **changes: Any) -> None:
-    """Add the option of the hyperparameter ``key`` (see :func:`hyperparameter`), also
-    spelled ``aliases``."""
+    """Add the option of the hyperparameter ``key`` (see :func:`hyperparameter`), and each
+    of ``aliases``: another name of the same option (errors name the one given)."""
     name = HYPERPARAMETERS[key].at(CLI).name
-    parser.add_argument(name, *aliases, **hyperparameter(key, **changes))
+    action = parser.add_argument(name, **hyperparameter(key, **changes))
+    for alias in aliases:
+        parser.add_argument(
+            alias, dest=action.dest, type=action.type, choices=action.choices,
+            metavar=action.metavar, default=argparse.SUPPRESS, help=f"the same as {name}",
+        )  # fmt: skip
 
 
 class Given(argparse.Action):

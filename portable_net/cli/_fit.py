@@ -134,7 +134,8 @@ def estimator_settings(
         kw["max_iter"] = max(1, -(-args.steps // per_epoch))
         notes.append(
             f"--steps is deprecated with --data: it counts updates, and the estimators count "
-            f"epochs (passes over the data, {per_epoch} batches of {batch} each); --steps "
+            f"epochs (passes over the data, {per_epoch} batch{'es' if per_epoch > 1 else ''} "
+            f"of {batch} rows each); --steps "
             f"{args.steps} is --max-iter {kw['max_iter']}: give --max-iter"
         )
     if given(args, "momentum"):
@@ -170,6 +171,8 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     """Usage errors of --data's options, before any work."""
     if args.loss is not None and args.task != "regression":
         parser.error("argument --loss: applies to --task regression")
+    if args.confusion and args.task == "regression":
+        parser.error("argument --confusion: applies to --task classification")
     if args.threads == 0:
         parser.error("argument --threads: must be -1 (one per core) or at least 1")
 
