@@ -29,6 +29,8 @@ from typing import IO, Any, cast
 
 import numpy as np
 
+from .csv_text import Coded, TextColumn, TooMany, counts_the_rows
+
 __all__ = [
     "MAX_BYTES",
     "MISSING",
@@ -39,6 +41,7 @@ __all__ = [
     "is_number",
     "open_text",
     "parse_csv",
+    "parse_table",
 ]
 
 MAX_BYTES = 1 << 30
@@ -107,6 +110,12 @@ class Columns:
     #: the first column, unnamed in the header and numbering the rows (pandas' index), was
     #: left out (``parse_csv(index=True)``)
     index: bool = False
+    #: the columns read as text (0-based), coded as they are read (``parse_table``)
+    texts: tuple[int, ...] = ()
+    #: the most distinct values of a text column (None: no bound)
+    most_texts: int | None = None
+    #: the text columns may turn out to hold numbers (then read as numbers)
+    text_numbers: bool = False
 
 
 def is_number(field: str) -> bool:
@@ -225,7 +234,24 @@ def parse_csv(
     missing: str | None = None,
     index: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, Columns]:
-    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``.
+    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``: :func:`parse_table`
+    of a file without text columns."""
+    X, labels, cols, _ = parse_table(text, columns_of, delimiter=delimiter, comments=comments,
+                                     decimal=decimal, missing=missing, index=index)  # fmt: skip
+    return X, labels, cols
+
+
+def parse_table(
+    text: IO[str],
+    columns_of: Callable[[list[str], int], Columns],
+    *,
+    delimiter: str = ",",
+    comments: bool = False,
+    decimal: str = ".",
+    missing: str | None = None,
+    index: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, Columns, list[TextColumn]]:
+    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns, text columns)``.
 
     ``columns_of(first_row, line)`` decides the columns from the first row (blank rows, and
     with ``comments`` rows starting with ``#``, are skipped). Feature fields must be finite
@@ -238,6 +264,10 @@ def parse_csv(
     (a missing feature is an error), ``"error"`` (the same, its message naming
     ``missing=``), ``"drop"`` or ``"mean"`` (read as NaN, for the caller to drop or fill;
     with ``"drop"`` a row with an empty label is skipped too).
+
+    The columns' ``texts`` are read as text, each a :class:`~portable_net.csv_text.TextColumn`
+    (its values coded as they are read, at most ``most_texts`` distinct values: past them an
+    error, or with ``text_numbers`` the column read as numbers); the file is read once.
 
     ``index``: a header whose first field is empty (``to_csv()``'s index column of a pandas
     DataFrame) has that column read and left out, when it counts the rows (0, 1, 2, ..., or
@@ -257,9 +287,10 @@ def parse_csv(
         cols = replace(inner, n_fields=inner.n_fields + 1,
                        features=(0, *(j + 1 for j in inner.features)),
                        label=None if inner.label is None else inner.label + 1,
-                       names=("", *inner.names), index=True)  # fmt: skip
-        X, labels, _ = _parse(reader, rows, raw, cols, delimiter, decimal, missing)
-        if not _numbers_the_rows(X[:, 0]):
+                       names=("", *inner.names), index=True,
+                       texts=tuple(j + 1 for j in inner.texts))  # fmt: skip
+        X, labels, _, texts = _parse(reader, rows, raw, cols, delimiter, decimal, missing)
+        if not counts_the_rows(X[:, 0]):
             raise CsvError(
                 "its first column has no name in the header and does not number the rows "
                 "(0, 1, 2, ...: pandas' index); name it, or leave it out (to_csv(index=False))",
@@ -267,78 +298,92 @@ def parse_csv(
                 1,
                 "",
             )
-        return np.ascontiguousarray(X[:, 1:]), labels, replace(cols, features=cols.features[1:],
-                                                               names=cols.names[1:])  # fmt: skip
+        cols = replace(cols, features=cols.features[1:], names=cols.names[1:])
+        return np.ascontiguousarray(X[:, 1:]), labels, cols, texts
     return _parse(reader, rows, raw, columns_of(first, line), delimiter, decimal, missing)
 
 
-def _numbers_the_rows(column: np.ndarray) -> bool:
-    """Whether a column counts the rows, k, k + 1, k + 2, ... from an integer k >= 0
-    (pandas' index of a DataFrame, or of a slice of one)."""
-    start = column[0] if column.size else -1.0
-    return bool(
-        start >= 0
-        and start == math.floor(start)
-        and np.array_equal(column, start + np.arange(column.shape[0], dtype=np.float64))
-    )
-
-
 def _parse(reader: Any, rows: Iterator[list[str]], first: list[str], cols: Columns,
-           delimiter: str, decimal: str,
-           missing: str | None) -> tuple[np.ndarray, np.ndarray | None, Columns]:  # fmt: skip
+           delimiter: str, decimal: str, missing: str | None,
+           ) -> tuple[np.ndarray, np.ndarray | None, Columns, list[TextColumn]]:  # fmt: skip
     """The rows after the first (and the first, when it is no header) parsed by ``cols``."""
     values = array.array("d")
-    codes = array.array("B")  # each row's label code, widened as distinct labels grow
-    index: dict[str, int] = {}  # each distinct label -> its code
-    first_lines: list[int] = []  # the line each distinct label is first seen on
+    labels = Coded()  # each row's label, coded
+    texts = [TextColumn(j, first[j].strip() if cols.header else f"column {j + 1}", cols.most_texts,
+                        cols.text_numbers, _reads_as_number(decimal))
+             for j in cols.texts]  # fmt: skip
+
+    def converter(text: TextColumn) -> Any:
+        one = Columns(cols.n_fields, (text.column,), None, cols.header, (text.name,), "")
+        return lambda fields, lines, out: _convert([[f] for f in fields], lines, one, delimiter,
+                                                   out, decimal, missing)  # fmt: skip
+
+    converts = [converter(t) for t in texts]
     block: list[Sequence[str]] = []
     lines: list[int] = []
+    n_rows = 0
     pick = _picker(cols.features)
     data_rows = rows if cols.header else itertools.chain([first], rows)
-    for row in data_rows:
-        line = reader.line_num
-        if len(row) != cols.n_fields:
-            raise CsvError(
-                f"expected {cols.n_fields} fields ({cols.reason}), got {len(row)}"
-                + delimiter_hint(delimiter.join(row), delimiter),
-                line,
-            )
-        if cols.label is not None:
-            label = row[cols.label].strip()
-            if not label and missing == "drop":
-                continue
-            if not label:
+    try:
+        for row in data_rows:
+            line = reader.line_num
+            if len(row) != cols.n_fields:
                 raise CsvError(
-                    f"the label (column {cols.label + 1}) is empty"
-                    + (" (pass missing='drop' to drop its rows)" if missing else ""),
+                    f"expected {cols.n_fields} fields ({cols.reason}), got {len(row)}"
+                    + delimiter_hint(delimiter.join(row), delimiter),
                     line,
                 )
-            code = index.get(label)
-            if code is None:
-                code = index[label] = len(index)
-                first_lines.append(line)
-                if code == 1 << (8 * codes.itemsize):
-                    codes = array.array("H" if codes.itemsize == 1 else "I", codes)
-            codes.append(code)
-        block.append(pick(row))
-        lines.append(line)
-        if len(block) == _BLOCK:
+            if cols.label is not None:
+                label = row[cols.label].strip()
+                if not label and missing == "drop":
+                    continue
+                if not label:
+                    raise CsvError(
+                        f"the label (column {cols.label + 1}) is empty"
+                        + (" (pass missing='drop' to drop its rows)" if missing else ""),
+                        line,
+                    )
+                labels.add(label, line)
+            for text, convert in zip(texts, converts):
+                text.add(row[text.column].strip(), line, convert)
+            block.append(pick(row))
+            lines.append(line)
+            n_rows += 1
+            if len(block) == _BLOCK:
+                _convert(block, lines, cols, delimiter, values, decimal, missing)
+                block, lines = [], []
+        if block:
             _convert(block, lines, cols, delimiter, values, decimal, missing)
-            block, lines = [], []
-    if block:
-        _convert(block, lines, cols, delimiter, values, decimal, missing)
-    n_features = len(cols.features)
-    if not values:
+        for text, convert in zip(texts, converts):
+            text.finish(convert)
+    except TooMany as exc:
+        raise CsvError(str(exc), exc.line, exc.column + 1, exc.name) from None
+    if not n_rows:
         raise CsvError("has a header but no data rows" if cols.header else "holds no rows")
-    features = np.frombuffer(values, dtype=np.float64).reshape(-1, n_features)
-    labels = None
+    features = np.frombuffer(values, dtype=np.float64).reshape(n_rows, len(cols.features))
+    found = None
     if cols.label is not None:
-        kinds = _label_values(list(index), first_lines)
-        labels = kinds[np.frombuffer(codes, dtype=f"u{codes.itemsize}")]
-    return features, labels, cols
+        kinds = _label_values(labels.values, labels.first_lines)
+        found = kinds[labels.array()]
+    return features, found, cols, texts
+
+
+def _reads_as_number(decimal: str) -> Callable[[str], bool]:
+    """Whether a field is read as a number (a CSV number with ``decimal`` as its decimal
+    mark) or as a missing one."""
+    swap = str.maketrans({decimal: ".", ".": "\x00"}) if decimal != "." else None
+
+    def reads(field: str) -> bool:  # a missing value may be in a column of numbers
+        return field.lower() in MISSING or is_number(
+            field if swap is None else field.translate(swap)
+        )
+
+    return reads
 
 
 def _picker(features: tuple[int, ...]) -> Callable[[list[str]], Sequence[str]]:
+    if not features:
+        return lambda row: ()
     if len(features) == 1:
         only = features[0]
         return lambda row: (row[only],)

@@ -197,10 +197,11 @@ def add_hyperparameter(parser: Options, key: str, *aliases: str, **changes: Any)
     of ``aliases``: another name of the same option (errors name the one given)."""
     name = HYPERPARAMETERS[key].at(CLI).name
     action = parser.add_argument(name, **hyperparameter(key, **changes))
+    same: dict[str, Any] = {"type": action.type} if action.type is not None else {}
     for alias in aliases:
         parser.add_argument(
-            alias, dest=action.dest, type=action.type, choices=action.choices,
-            metavar=action.metavar, default=argparse.SUPPRESS, help=f"the same as {name}",
+            alias, dest=action.dest, choices=action.choices, metavar=action.metavar,
+            default=argparse.SUPPRESS, help=f"the same as {name}", **same,
         )  # fmt: skip
 
 
