@@ -110,6 +110,8 @@ class Columns:
     #: the first column, unnamed in the header and numbering the rows (pandas' index), was
     #: left out (``parse_csv(index=True)``)
     index: bool = False
+    #: the label column's name in the header (None: no header, or no label column)
+    label_name: str | None = None
     #: the columns read as text (0-based), coded as they are read (``parse_table``)
     texts: tuple[int, ...] = ()
     #: the most distinct values of a text column (None: no bound)

@@ -134,14 +134,16 @@ def read_table(
 
 class Table(NamedTuple):
     """What :func:`read_table_filled` read: :func:`read_table`'s three results, then the
-    values ``missing="mean"`` filled in (or None) and whether a CSV file's first column
-    was pandas' index, left out (``index=True``)."""
+    values ``missing="mean"`` filled in (or None), whether a CSV file's first column was
+    pandas' index, left out (``index=True``), and the label column's header name."""
 
     X: np.ndarray
     labels: np.ndarray
     names: list[str]
     fill: list[float | None] | None = None
     pandas_index: bool = False
+    #: a CSV file's label column by its header name (None: no header, or not a CSV file)
+    label_name: str | None = None
 
 
 def read_table_filled(
@@ -337,7 +339,8 @@ def _table_columns(name: str, label: int | str | None, delimiter: str) -> Any:
             )
         header = bool(names_at)
         names = tuple(first[j] if header else f"x{k}" for k, j in enumerate(features))
-        return Columns(n_cols, features, label_col, header, names, f"as on line {line}")
+        return Columns(n_cols, features, label_col, header, names, f"as on line {line}",
+                       label_name=first[label_col] if header else None)  # fmt: skip
 
     return columns_of
 
@@ -371,7 +374,7 @@ def _read_csv(
         raise ValueError(f"{name!r}{where}{sep} {problem}") from None
     assert labels is not None
     X, labels, used = _fill_missing(name, X, labels, missing, cols.names, fill)
-    return Table(X, labels, list(cols.names), used, cols.index)
+    return Table(X, labels, list(cols.names), used, cols.index, cols.label_name)
 
 
 def _fill_missing(

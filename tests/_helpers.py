@@ -31,10 +31,8 @@ def assert_on(x, xp, device) -> None:
     assert c.device(x) == expected, f"expected device {expected}, got {c.device(x)}"
 
 
-def decided(params, X, activation: str = "relu") -> np.ndarray:
-    """The class indices a network decides, in NumPy: the largest output, or with one
-    (logistic) output class 1 where its logit is positive (its probability above 0.5): the
-    reference for a model a Classifier fitted (one output for two classes)."""
+def forward(params, X, activation: str = "relu") -> np.ndarray:
+    """A network's outputs (before the output layer's softmax or sigmoid), in NumPy."""
     act = {
         "relu": lambda v: np.maximum(v, 0.0),
         "tanh": np.tanh,
@@ -47,4 +45,12 @@ def decided(params, X, activation: str = "relu") -> np.ndarray:
         h = h @ to_numpy(params[f"W{i}"]) + to_numpy(params[f"b{i}"])
         if i < n:
             h = act(h)
-    return (h[:, 0] > 0).astype(np.int64) if h.shape[1] == 1 else h.argmax(axis=1)
+    return h
+
+
+def decided(params, X, activation: str = "relu") -> np.ndarray:
+    """The class indices a network decides, in NumPy: the largest output, or with one
+    (logistic) output class 1 where its logit is positive (its probability above 0.5): the
+    reference for a model a Classifier fitted (one output for two classes)."""
+    out = forward(params, X, activation)
+    return (out[:, 0] > 0).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)

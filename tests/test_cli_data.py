@@ -401,7 +401,7 @@ def good_model(files):
         (["predict", "{model}", "--data", "{good}", "--label", "9"], "--label 9 is not a column"),
         (["predict", "{model}", "{good}", "--data", "{good}"], "POINTS or as --data FILE, not"),
         (["predict", "{model}"], "required: POINTS (or give --data FILE)"),
-        (["predict", "{model}", "{good}", "--label", "a"], "applies to --data FILE only"),
+        (["predict", "{model}", "{good}", "--label", "zz"], "no column named 'zz'"),
         (["evaluate", "{model}", "--data", "{three}"], "has 3 feature columns but the model has 2"),
         (
             ["evaluate", "{model}", "--data", "{comma}"],

@@ -142,6 +142,8 @@ class Table:
     cat_codes: list[Any]
     #: the value filled in for each numeric column (``--missing mean``), or None
     fill: list[float | None] | None = None
+    #: the label column's name in the header (None: no label column)
+    label_name: str | None = None
 
 
 #: the columns planned from the header: (label column or None, columns left out, categorical
@@ -217,8 +219,8 @@ def read_categorical(
             j for j in range(len(first)) if j != label and j not in dropped and j not in cats
         )
         return Columns(len(first), features, label, True, tuple(first[j] for j in features),
-                       "as on line 1", texts=tuple(cats), most_texts=bound,
-                       text_numbers=auto)  # fmt: skip
+                       "as on line 1", texts=tuple(cats), most_texts=bound, text_numbers=auto,
+                       label_name=None if label is None else first[label])  # fmt: skip
 
     try:
         with open_text(path, MAX_BYTES, streams=streams) as text:
@@ -283,7 +285,8 @@ def read_categorical(
         X, labels = X[keep], None if labels is None else labels[keep]
     return Table(X, labels, names, [c.name for c, _ in coded], [v.values for _, v in coded],
                  [v.first_lines for _, v in coded],
-                 [v.array()[keep] if not keep.all() else v.array() for _, v in coded], used)  # fmt: skip
+                 [v.array()[keep] if not keep.all() else v.array() for _, v in coded], used,
+                 cols.label_name)  # fmt: skip
 
 
 def fit_encoding(table: Table) -> Encoding:
@@ -329,10 +332,10 @@ def encoded(table: Table, encoding: Encoding, where: str) -> tuple[Any, list[str
 
 def read_for_training(
     args: argparse.Namespace,
-) -> tuple[Any, Any, list[str], Encoding, str, list[float | None] | None]:
-    """train --data with --categorical: ``(X, labels, names, encoding, note, fill)`` (the
-    note names the columns --categorical auto chose; ``fill``: the value --missing mean
-    filled in for each encoded feature, None for the indicators)."""
+) -> tuple[Any, Any, list[str], Encoding, str, list[float | None] | None, str | None]:
+    """train --data with --categorical: ``(X, labels, names, encoding, note, fill,
+    label_name)`` (the note names the columns --categorical auto chose; ``fill``: the value
+    --missing mean filled in for each encoded feature, None for the indicators)."""
     spec = args.categorical
     auto = spec == AUTO
 
@@ -361,7 +364,7 @@ def read_for_training(
     encoding = fit_encoding(table)
     X, names = encoded(table, encoding, f"argument --data: {args.data!r}")
     fill = None if table.fill is None else table.fill + [None] * len(encoding.names())
-    return X, table.labels, names, encoding, note, fill
+    return X, table.labels, names, encoding, note, fill, table.label_name
 
 
 def numeric_only(scaler: Any, n_numeric: int) -> Any:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .._validation import one_hot_problem
 from ._args import MAX_CLASSES, BadInput, one_line, shown
 
-if TYPE_CHECKING:  # for annotations only: this module imports numpy where it uses it
-    import numpy as np
+if TYPE_CHECKING:  # for annotations only: this module imports its libraries where it uses them
+    from ..tabular import Table
 
 #: the longest class name a model file keeps (as ``_run.classes_of`` checks on loading)
 MAX_CLASS_NAME = 200
@@ -200,14 +200,15 @@ def read(
     missing: str | None = None,
     fill: Any = None,
     command: str = "train",
-) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
-    """``(X float64, labels, feature_names, filled)`` of a data file, or BadInput naming
+) -> Table:
+    """``(X float64, labels, feature_names, filled, pandas_index, label_name)`` of a data file
+    (:class:`portable_net.tabular.Table`), or BadInput naming
     ``option``. ``missing``: the command's --missing, or None for a command without it (a
     missing value is then refused without naming an option it does not have); ``fill``:
     the values a model fills in for ``missing="mean"`` (by column name, or one per column);
-    ``filled``: the value filled in for each column with ``missing="mean"``, else None.
-    pandas' index column (unnamed, numbering the rows) is left out, with a note on stderr
-    from ``command``."""
+    ``filled``: the value filled in for each column with ``missing="mean"``, else None;
+    ``label_name``: the label column's name in a CSV file's header. pandas' index column
+    (unnamed, numbering the rows) is left out, with a note on stderr from ``command``."""
     from ..tabular import MAX_BYTES, read_table_filled
 
     try:
@@ -215,7 +216,7 @@ def read(
                                   index=True)  # fmt: skip
         if table.pandas_index:
             index_note(command, path)
-        return table.X, table.labels, table.names, table.fill
+        return table
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:

@@ -42,10 +42,12 @@ def recorded(
     standardize: Any = None,
     categorical: Any = None,
     fill: Any = None,
+    label: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """``(preprocessing, dialect)`` that a model trained on --data records: the feature
     names (None for a file without a header), the standardisation, the categorical
-    encoding, the missing-value policy (and its fill) and the CSV dialect."""
+    encoding, the missing-value policy (and its fill) and the CSV dialect (its label
+    column by the header's name ``label``, else as --label gave it)."""
     from ._columns import names_to_record
 
     csv = _data.is_csv(args.data)
@@ -56,7 +58,8 @@ def recorded(
         "categorical": categorical,
         "missing": {"policy": policy, "fill": fill if policy == "mean" else None} if csv else None,
     }
-    dialect = {"delimiter": args.delimiter, "decimal": args.decimal, "label": args.label}
+    dialect = {"delimiter": args.delimiter, "decimal": args.decimal,
+               "label": args.label if label is None else label}  # fmt: skip
     return preprocessing, dialect if csv else None
 
 
@@ -146,13 +149,13 @@ def user_data(
     encoding = None
     if args.categorical is None:
         try:
-            X, labels, names, fill = _data.read(
+            X, labels, names, fill, _, label_name = _data.read(
                 args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
             )
         except BadInput as exc:
             raise BadInput(_categorical.text_hint(str(exc))) from None
     else:
-        X, labels, names, encoding, note, fill = _categorical.read_for_training(args)
+        X, labels, names, encoding, note, fill, label_name = _categorical.read_for_training(args)
         if note:  # on stderr, also with --quiet and --json: which columns became inputs
             print(f"portable-net train: note: {note}", file=sys.stderr, flush=True)
         if len(set(names)) != len(names):
@@ -203,7 +206,7 @@ def user_data(
             raise BadInput(f"argument --standardize: {args.data!r}: {exc}") from None
         saved = scaler.to_dict()
     preprocessing, dialect = recorded(
-        args, names, standardize=saved, fill=fill,
+        args, names, standardize=saved, fill=fill, label=label_name,
         categorical=None if encoding is None else encoding.to_dict(),
     )  # fmt: skip
 

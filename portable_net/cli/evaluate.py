@@ -124,7 +124,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     encoding = _categorical.encoding_of(meta)
     missing, fill = _trained_on.missing_values(meta, labelled=True)
     if encoding is None:
-        X, labels, names, _ = _data.read(
+        X, labels, names, *_ = _data.read(
             args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,
             fill=fill, command=NAME,
         )  # fmt: skip

@@ -20,7 +20,7 @@ from ._args import (
 )
 
 NAME = "predict"
-HELP = "print a saved model's label (or probabilities) for each point of a file"
+HELP = "print a saved model's answer (label, probabilities or value) for each row of a file"
 DESCRIPTION = """\
 Load a model saved by 'portable-net train --save' (or portable_net.save,
 Classifier.save, Regressor.save) and print the predicted label of each point of
@@ -31,21 +31,22 @@ trained (its activation, output layer, classes and preprocessing, all recorded i
 the file); a model predict cannot run exactly (a multilabel classifier) is
 refused, naming what the file holds (exit status 2).
 
-POINTS is a CSV file (or - for stdin) with one point per row: as many
-comma-separated numbers as the model has inputs (2 for the spiral). Blank lines
-and lines starting with # are skipped; a first row of column names is a header,
-and a column named 'label' is left out, so 'portable-net data' output works.
-POINTS is read to at most 1 GiB (also from stdin or a pipe).
+POINTS is a CSV file (or - for stdin) with one point per row, such as the file
+the model was trained on: its label column is left out (a header column named
+as the model's training label column, or 'label', or the column --label names),
+and so is pandas' index column (an unnamed first column counting the rows, as
+DataFrame.to_csv() writes it; with a note). The delimiter and decimal mark are
+those of the model's training file unless --delimiter and --decimal say
+otherwise. Blank lines and lines starting with # are skipped. POINTS is read to
+at most 1 GiB (also from stdin or a pipe).
 
---data FILE reads the files 'train --data' reads: a CSV file (any --delimiter),
-an .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A CSV file
-holds features only: every column is a feature, except the column --label names
-(dropped) and, in a header, a column named 'label' or named as the label column
-the model was trained with (dropped, unless it is one of the model's features).
-The delimiter and decimal mark default to those of the model's training file. A
-model trained with --standardize has its saved statistics applied to the points
+--data FILE reads the files 'train --data' reads: a CSV file (as POINTS), an
+.npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A model
+trained with --standardize has its saved statistics applied to the points
 first; one trained with --missing mean fills in a missing value with its
-training rows' mean (other models refuse a missing value).
+training rows' mean (other models refuse a missing value). A regression model's
+values are printed at full precision, in the shortest form that reads back to
+the same number.
 
 A model trained on a CSV file with a header takes the columns by name, in its
 own order: the file must have a header naming every feature the model was
@@ -54,7 +55,7 @@ trained with --categorical one-hot encodes the same text columns with the
 categories it saved; a category it was not trained on is exit status 2."""
 EPILOG = """\
 examples:
-  portable-net predict net.npz points.csv
+  portable-net predict wine.npz wine.csv      the training file: its label left out
   portable-net predict net.npz points.csv --proba --output proba.csv
   printf '0.5,0.5\\n-0.3,0.1\\n' | portable-net predict net.npz -
   portable-net predict digits.npz --data digits.csv --label digit"""
@@ -230,8 +231,8 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
             meta,
             encoding,
             option="POINTS" if args.data is None else "--data",
-            sep="," if args.data is None else args.delimiter,
-            decimal="." if args.data is None else args.decimal,
+            sep=args.delimiter,
+            decimal=args.decimal,
             label=args.label,
             drop_names=drop_names,
             missing=missing,
@@ -240,25 +241,20 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     by_name = _columns.recorded_names(meta)
     in_order = meta["preprocessing"]["missing"]
     fill_in_order = None if in_order is None else in_order["fill"]
-    if args.data is None:
+    if args.data is None or _data.is_csv(args.data):
         return read_points(
-            args.points, n_inputs, by_name=by_name, missing=missing, fill=fill_in_order,
-            drop_names=drop_names,
-        )  # fmt: skip
-    if _data.is_csv(args.data):
-        return read_points(
-            args.data,
+            args.points if args.data is None else args.data,
             n_inputs,
             delimiter=args.delimiter,
             decimal=args.decimal,
             drop=args.label,
             drop_names=drop_names,
-            option="argument --data",
+            option="argument POINTS" if args.data is None else "argument --data",
             by_name=by_name,
             missing=missing,
             fill=fill_in_order,
         )
-    X = _data.read(args.data, None, args.delimiter)[0]  # an .npz or .npy pair: y is ignored
+    X = _data.read(args.data, None, args.delimiter, command=NAME).X  # .npz, .npy pair: no y
     _data.check_features(X, n_inputs, f"argument --data: {args.data!r}")
     return X
 
@@ -272,7 +268,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("the following arguments are required: POINTS (or give --data FILE)")
     if args.points is not None and args.data is not None:
         parser.error("give the points as POINTS or as --data FILE, not both")
-    _data.check_data_options(args, parser)
+    if args.data is not None:  # POINTS: a CSV file, which the options describe alike
+        _data.check_data_options(args, parser)
     xp, device = _run.namespace(parser, args, True)
     _run.check_outputs(parser, {"--output": args.output}, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
