@@ -61,7 +61,7 @@ def tests(session: nox.Session, backend: str) -> None:
     if backend in GPU_BACKENDS and not _has_cuda():
         session.skip(f"{backend} needs a CUDA GPU and none is visible")
     # the dask extra: every tests session also covers Dask arrays (tests/test_dask.py)
-    session.install("-e", ".[test,plot,progress,dask]", *BACKEND_DEPS[backend])
+    session.install("-e", ".[test,plot,dask]", *BACKEND_DEPS[backend])
     session.run(
         "python",
         "-m",
@@ -128,7 +128,7 @@ def tests_wheel(session: nox.Session) -> None:
             str(wheel),
         )
         # the onnx extra too: the export's tests (skipped without it) run here
-        session.install(f"{wheel}[test,plot,progress,dask,onnx]", *ALL_CPU_DEPS, "pytest-xdist")
+        session.install(f"{wheel}[test,plot,dask,onnx]", *ALL_CPU_DEPS, "pytest-xdist")
         # the checkout without the package (tests, bench, examples, docs, README), so that
         # only the installed wheel can provide portable_net
         run_dir = work / "run"

@@ -135,7 +135,7 @@ def estimator_settings(
         notes.append(
             f"--steps is deprecated with --data: it counts updates, and the estimators count "
             f"epochs (passes over the data, {per_epoch} batch{'es' if per_epoch > 1 else ''} "
-            f"of {batch} rows each); --steps "
+            f"of up to {batch} rows); --steps "
             f"{args.steps} is --max-iter {kw['max_iter']}: give --max-iter"
         )
     if given(args, "momentum"):
