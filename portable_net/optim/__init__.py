@@ -69,7 +69,6 @@ from .pieces import (
     adam_step,
     decay,
     descend,
-    l2_coefficients,
     l2_term,
     velocity_step,
 )
@@ -81,13 +80,6 @@ __all__ = [
     "NoImprovement",
     "SGD",
     "SGDState",
-    "adam_moments",
-    "adam_step",
-    "decay",
-    "descend",
-    "l2_coefficients",
-    "l2_term",
-    "velocity_step",
 ]
 
 

@@ -51,8 +51,8 @@ def l2_coefficients(masks: list[Any], reg: Any) -> list[Any]:
 
     Examples
     --------
-    >>> from portable_net import optim
-    >>> optim.l2_coefficients([1.0, 0.0], 1e-3)
+    >>> from portable_net.optim import pieces
+    >>> pieces.l2_coefficients([1.0, 0.0], 1e-3)
     [0.001, None]
     """
     if isinstance(reg, (int, float)) and reg == 0.0:
@@ -86,8 +86,8 @@ def l2_term(g: Any, w: Any, c: Any, *, in_place: bool = False) -> Any:
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.l2_term(np.zeros(2), np.array([1.0, -2.0]), 0.5)
+    >>> from portable_net.optim import pieces
+    >>> pieces.l2_term(np.zeros(2), np.array([1.0, -2.0]), 0.5)
     array([ 0.5, -1. ])
     """
     if c is None:
@@ -119,8 +119,8 @@ def decay(w: Any, c: Any) -> Any:
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.decay(np.ones(2), 0.1)
+    >>> from portable_net.optim import pieces
+    >>> pieces.decay(np.ones(2), 0.1)
     array([0.9, 0.9])
     """
     if c is None:
@@ -147,8 +147,8 @@ def descend(w: Any, step: Any) -> Any:
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.descend(np.ones(2), 0.1 * np.ones(2))
+    >>> from portable_net.optim import pieces
+    >>> pieces.descend(np.ones(2), 0.1 * np.ones(2))
     array([0.9, 0.9])
     """
     w -= step
@@ -175,8 +175,8 @@ def velocity_step(v: Any, step: Any, momentum: float) -> Any:
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.velocity_step(np.ones(2), 0.5 * np.ones(2), 0.9)
+    >>> from portable_net.optim import pieces
+    >>> pieces.velocity_step(np.ones(2), 0.5 * np.ones(2), 0.9)
     array([0.4, 0.4])
     """
     v *= momentum
@@ -213,8 +213,8 @@ def adam_moments(
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.adam_moments(np.array([2.0]), np.zeros(1), np.zeros(1), 0.9, 0.99)
+    >>> from portable_net.optim import pieces
+    >>> pieces.adam_moments(np.array([2.0]), np.zeros(1), np.zeros(1), 0.9, 0.99)
     (array([0.2]), array([0.04]))
     """
     u = g * g  # g^2
@@ -271,8 +271,8 @@ def adam_step(
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.adam_step(np, np.array([0.2]), np.array([0.04]), 1.0, 1.0, 0.0, True)
+    >>> from portable_net.optim import pieces
+    >>> pieces.adam_step(np, np.array([0.2]), np.array([0.04]), 1.0, 1.0, 0.0, True)
     array([1.])
     """
     d = xp.sqrt(v)  # the denominator
@@ -319,8 +319,9 @@ def adam_corrections(
 
     Examples
     --------
-    >>> from portable_net import optim
-    >>> optim.pieces.adam_corrections(optim.Adam(0.1, beta_1=0.5), None, 0.1, 1, None)[0]
+    >>> from portable_net.optim import pieces
+    >>> from portable_net.optim import Adam
+    >>> pieces.adam_corrections(Adam(0.1, beta_1=0.5), None, 0.1, 1, None)[0]
     0.2
     """
     b1, b2 = opt.beta_1, opt.beta_2
