@@ -227,19 +227,11 @@ def _rows(reader: Any, comments: bool) -> Iterator[list[str]]:
 
 
 def parse_csv(
-    text: IO[str],
-    columns_of: Callable[[list[str], int], Columns],
-    *,
-    delimiter: str = ",",
-    comments: bool = False,
-    decimal: str = ".",
-    missing: str | None = None,
-    index: bool = False,
+    text: IO[str], columns_of: Callable[[list[str], int], Columns], **options: Any
 ) -> tuple[np.ndarray, np.ndarray | None, Columns]:
     """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``: :func:`parse_table`
-    of a file without text columns."""
-    X, labels, cols, _ = parse_table(text, columns_of, delimiter=delimiter, comments=comments,
-                                     decimal=decimal, missing=missing, index=index)  # fmt: skip
+    (its keyword ``options``) of a file without text columns."""
+    X, labels, cols, _ = parse_table(text, columns_of, **options)
     return X, labels, cols
 
 
@@ -322,9 +314,16 @@ def _parse(reader: Any, rows: Iterator[list[str]], first: list[str], cols: Colum
 
     converts = [converter(t) for t in texts]
     block: list[Sequence[str]] = []
+    text_block: list[Sequence[str]] = []
     lines: list[int] = []
     n_rows = 0
-    pick = _picker(cols.features)
+    pick, pick_texts = _picker(cols.features), _picker(cols.texts)
+
+    def convert_block() -> None:
+        _convert(block, lines, cols, delimiter, values, decimal, missing)
+        for text, convert, fields in zip(texts, converts, zip(*text_block)):
+            text.add([f.strip() for f in fields], lines, convert)
+
     data_rows = rows if cols.header else itertools.chain([first], rows)
     try:
         for row in data_rows:
@@ -346,16 +345,15 @@ def _parse(reader: Any, rows: Iterator[list[str]], first: list[str], cols: Colum
                         line,
                     )
                 labels.add(label, line)
-            for text, convert in zip(texts, converts):
-                text.add(row[text.column].strip(), line, convert)
             block.append(pick(row))
+            text_block.append(pick_texts(row))
             lines.append(line)
             n_rows += 1
             if len(block) == _BLOCK:
-                _convert(block, lines, cols, delimiter, values, decimal, missing)
-                block, lines = [], []
+                convert_block()
+                block, text_block, lines = [], [], []
         if block:
-            _convert(block, lines, cols, delimiter, values, decimal, missing)
+            convert_block()
         for text, convert in zip(texts, converts):
             text.finish(convert)
     except TooMany as exc:

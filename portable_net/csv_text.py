@@ -13,15 +13,12 @@ numbers from the start.
 from __future__ import annotations
 
 import array
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
 __all__ = ["Coded", "TextColumn", "TooMany", "counts_the_rows"]
-
-#: fields of a column read as numbers converted at a time
-_BLOCK = 4096
 
 #: converts a block of one column's fields (and their lines) to float64, appended to ``out``
 Convert = Callable[[list[str], list[int], "array.array[float]"], None]
@@ -66,9 +63,9 @@ class TooMany(ValueError):
 
 class TextColumn:
     """One text column of a CSV file (0-based ``column``, named ``name``): coded as it is
-    read, at most ``most`` distinct values (None: no bound); ``numbers``: the column may turn
-    out to hold numbers (then :attr:`numbers` holds them, one per row, and :attr:`coded` is
-    None)."""
+    read, a block of rows at a time, at most ``most`` distinct values (None: no bound);
+    ``numbers``: the column may turn out to hold numbers (then :attr:`numbers` holds them, one
+    per row, and :attr:`coded` is None)."""
 
     def __init__(self, column: int, name: str, most: int | None, numbers: bool,
                  is_number: Callable[[str], bool]) -> None:  # fmt: skip
@@ -76,36 +73,40 @@ class TextColumn:
         self.is_number = is_number  # a field the reader reads as a number (or as missing)
         self.coded: Coded | None = Coded()
         self.numbers: array.array[float] | None = None
-        self._fields: list[str] = []
-        self._lines: list[int] = []
 
-    def add(self, field: str, line: int, convert: Convert) -> None:
-        """One row's field, at ``line``."""
+    def add(self, fields: Sequence[str], lines: list[int], convert: Convert) -> None:
+        """A block of rows' fields (stripped), at ``lines``."""
         if self.coded is None:
-            self._fields.append(field)
-            self._lines.append(line)
-            if len(self._fields) == _BLOCK:
-                self.flush(convert)
+            convert(list(fields), lines, cast("array.array[float]", self.numbers))
             return
-        self.coded.add(field, line)
-        if self.most is not None and len(self.coded.index) > self.most:
-            if not self.may_be_numbers or not all(map(self.is_number, self.coded.index)):
+        coded = self.coded
+        # the block's distinct values in the order they appear, then each row's code
+        values, first, inverse = np.unique(np.asarray(fields, dtype=str), return_index=True,
+                                           return_inverse=True)  # fmt: skip
+        codes = np.empty(values.shape[0], dtype=np.int64)
+        distinct = values.tolist()  # Python's str
+        for k in np.argsort(first, kind="stable").tolist():
+            code = coded.index.get(distinct[k])
+            if code is None:
+                code = coded.index[distinct[k]] = len(coded.index)
+                coded.first_lines.append(lines[int(first[k])])
+            codes[k] = code
+        width = 1 if len(coded.index) <= 256 else 2 if len(coded.index) <= 65536 else 4
+        if width > coded.codes.itemsize:
+            coded.codes = array.array({2: "H", 4: "I"}[width], coded.codes)
+        coded.codes.frombytes(codes[inverse.reshape(-1)].astype(f"u{width}").tobytes())
+        if self.most is not None and len(coded.index) > self.most:
+            line = coded.first_lines[self.most]  # the first value past the bound
+            if not self.may_be_numbers or not all(map(self.is_number, coded.index)):
                 raise TooMany(self.most, line, self.column, self.name)
             self._to_numbers(convert)
 
-    def flush(self, convert: Convert) -> None:
-        """Convert the fields read as numbers since the last flush (a block at a time)."""
-        if self.numbers is not None and self._fields:
-            convert(self._fields, self._lines, self.numbers)
-            self._fields, self._lines = [], []
-
     def finish(self, convert: Convert) -> None:
-        """The end of the file: the last block converted; a column that may be numbers and
-        holds only numbers (or missing values) becomes numbers."""
+        """The end of the file: a column that may be numbers and holds only numbers (or
+        missing values) becomes numbers."""
         if self.coded is not None and self.may_be_numbers and all(map(self.is_number,
                                                                      self.coded.index)):  # fmt: skip
             self._to_numbers(convert)
-        self.flush(convert)
 
     def _to_numbers(self, convert: Convert) -> None:
         """The values so far converted (each distinct value once, at the line it first

@@ -5,6 +5,7 @@ pandas' get_dummies and scikit-learn's OneHotEncoder, StandardScaler and ColumnT
 are the independent reference.
 """
 
+import argparse
 import json
 
 import numpy as np
@@ -256,3 +257,34 @@ def test_json_and_a_model_file_whose_encoding_does_not_fit(shop, tmp_path):
         assert "bad.npz' is not a usable portable_net model: " in err and expected in err
         with pytest.raises(ValueError, match="is not a usable portable_net model"):
             pn.load(tmp_path / "bad.npz")
+
+
+def test_auto_reads_once_a_measure_of_many_values_and_bounds_a_text_column(tmp_path):
+    """--categorical auto: a column of numbers with more distinct values than a text column
+    may have is a numeric feature (exactly as the numeric path reads it); a text column past
+    the bound (1,000 categories) is refused, naming the line of the first value past it."""
+    rng = np.random.default_rng(1)
+    n = 2500
+    measure = rng.standard_normal(n)
+    colour = rng.choice(["red", "green"], n)
+    kind = np.where((measure > 0) ^ (colour == "red"), "a", "b")
+    frame = pd.DataFrame({"measure": measure, "colour": colour, "kind": kind})
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    status, out, err = call("train", "--data", str(tmp_path / "f.csv"), "--categorical", "auto",
+                            "--max-iter", "2", "--json")  # fmt: skip
+    assert status in (0, 1), err
+    assert "one-hot encoding 'colour'" in err
+    assert json.loads(out)["data"]["feature_names"] == ["measure", "colour=green", "colour=red"]
+    from portable_net.cli._categorical import read_for_training
+
+    args = argparse.Namespace(data=str(tmp_path / "f.csv"), label=None, delimiter=",",
+                              decimal=".", missing="error", categorical="auto")  # fmt: skip
+    X = read_for_training(args)[0]
+    lines = (tmp_path / "f.csv").read_text().splitlines()[1:]
+    expected = [float(line.split(",")[0]) for line in lines]  # Python's float of the text
+    np.testing.assert_array_equal(X[:, 0], expected)
+    np.testing.assert_array_equal(X[:, 1:], np.stack([colour == "green", colour == "red"], 1))
+    wide = tmp_path / "wide.csv"
+    wide.write_text("a,t,y\n" + "".join(f"{i},t{i},{i % 2}\n" for i in range(1500)))
+    status, _, err = call("train", "--data", str(wide), "--categorical", "auto")
+    assert status == 2 and "line 1002, column 2 ('t'): has more than 1,000 distinct" in err

@@ -254,10 +254,11 @@ def read_categorical(
             numeric.append((column.column, column.name, result))
         else:
             coded.append((column, result))
-    numeric.sort(key=lambda item: item[0])
     n = X.shape[0]
-    X = np.column_stack([v for *_, v in numeric]) if numeric else np.empty((n, 0))
-    names = [n for _, n, _ in numeric]
+    if len(numeric) > X.shape[1]:  # columns that turned out numbers: in the file's order
+        numeric.sort(key=lambda item: item[0])
+        X = np.column_stack([v for *_, v in numeric])
+    names = [name for _, name, _ in sorted(numeric, key=lambda item: item[0])]
     keep = np.ones(n, dtype=bool)
     for column, values in coded:
         gaps_of = np.array([v.lower() in MISSING for v in values.values], dtype=bool)
@@ -305,7 +306,10 @@ def encoded(table: Table, encoding: Encoding, where: str) -> tuple[Any, list[str
     BadInput naming the first value of a category the model was not trained on."""
     import numpy as np
 
-    blocks = [table.X]
+    n, width = table.X.shape
+    out = np.zeros((n, width + sum(map(len, encoding.categories))))  # written once, in place
+    out[:, :width] = table.X
+    rows = np.arange(n)
     position = {name: k for k, name in enumerate(table.cat_names)}
     for column, known in zip(encoding.columns, encoding.categories):
         k = position[column]
@@ -321,10 +325,9 @@ def encoded(table: Table, encoding: Encoding, where: str) -> tuple[Any, list[str
                 f"{one_line(repr(values[first]), 80)}, a category the model was not trained on "
                 f"(it knows {one_line(', '.join(known), 120)})"
             )
-        block = np.zeros((found.shape[0], len(known)), dtype=np.float64)
-        block[np.arange(found.shape[0]), found] = 1.0
-        blocks.append(block)
-    return np.concatenate(blocks, axis=1), table.names + encoding.names()
+        out[rows, width + found] = 1.0
+        width += len(known)
+    return out, table.names + encoding.names()
 
 
 # --- the commands' reading --------------------------------------------------------------------

@@ -376,18 +376,12 @@ def _draw(args: argparse.Namespace, est: Any, data: Any, shown: Any, metrics: di
 def _json(args: argparse.Namespace, est: Any, data: Any, metrics: dict[str, Any], table: Any,
           sizes: list[int], xp: Any, device: Any, converged: bool,
           saved: str | None) -> dict[str, Any]:  # fmt: skip
-    from .._backend import backend_name
-
     settings = est.get_params()
     settings["hidden_layer_sizes"] = list(settings["hidden_layer_sizes"])
     document: dict[str, Any] = {
         "task": args.task,
-        "model": args.model,
         "estimator": type(est).__name__,
-        "layer_sizes": sizes,
-        "backend": backend_name(xp),
-        "device": _run.describe_device(xp, device),
-        "dtype": args.dtype,
+        **_run.run_record(args, sizes, xp, device),
         "settings": settings,
         "data": data.record,
         "history": {

@@ -62,6 +62,15 @@ def check_model_size(option: str, sizes: list[int], dtype: str) -> None:
         )
 
 
+def run_record(args: argparse.Namespace, sizes: list[int], xp: Any, device: Any) -> dict[str, Any]:
+    """What ``train --json`` says of any run: the model, its layer sizes, the backend, the
+    device and the dtype."""
+    from .._backend import backend_name
+
+    return {"model": args.model, "layer_sizes": sizes, "backend": backend_name(xp),
+            "device": describe_device(xp, device), "dtype": args.dtype}  # fmt: skip
+
+
 def describe_device(xp: Any, device: Any) -> str:
     if device is None:
         device = xp.asarray(0).device

@@ -273,11 +273,7 @@ def _spiral(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: l
     if args.json:
         _run.print_json(
             {
-                "model": args.model,
-                "layer_sizes": sizes,
-                "backend": backend_name(xp),
-                "device": _run.describe_device(xp, device),
-                "dtype": args.dtype,
+                **_run.run_record(args, sizes, xp, device),
                 "settings": settings,
                 "data": data.record,
                 "history": _history(history),
