@@ -398,18 +398,18 @@ def test_the_dialect_and_the_missing_values_policy_come_with_the_model(tmp_path)
     data = tmp_path / "d.csv"
     data.write_text("a;b;kind\n" + "\n".join(rows) + "\n")
     status, _, err = call("train", "--data", str(data), "--delimiter", ";", "--decimal", ",",
-                          "--missing", "mean", "--steps", "30", "--hidden", "4",
+                          "--missing", "mean", "--max-iter", "30", "--hidden", "4",
                           "--save", str(tmp_path / "m.npz"))  # fmt: skip
     assert status == 0, err
     params, meta = pn.load(tmp_path / "m.npz")
-    assert meta["dialect"] == {"delimiter": ";", "decimal": ",", "label": None}
+    # the label column by its header's name (the last column, --label not given)
+    assert meta["dialect"] == {"delimiter": ";", "decimal": ",", "label": "kind"}
     fill = meta["preprocessing"]["missing"]
     kept = np.delete(X, 3, axis=0)
     assert fill["policy"] == "mean"
     assert fill["fill"] == pytest.approx([X[:, 0].mean(), kept[:, 1].mean()], rel=1e-12)
-    # predict reads the same file without options: the model's dialect, its fill
-    status, out, err = call("predict", str(tmp_path / "m.npz"), "--data", str(data),
-                            "--label", "kind")  # fmt: skip
+    # predict reads the same file without options: the model's dialect, its fill, its label
+    status, out, err = call("predict", str(tmp_path / "m.npz"), "--data", str(data))
     assert status == 0, err
     filled = X.copy()
     filled[3, 1] = fill["fill"][1]

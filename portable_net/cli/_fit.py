@@ -100,14 +100,7 @@ def estimator_settings(
         "learning_rate": args.lr_schedule,
         "n_jobs": args.threads,
     }
-    if args.seed > MAX_SEED_OF_ESTIMATORS:
-        parser.error(f"argument --seed: must be < 2**32 with --data (the estimators' "
-                     f"random_state), got {args.seed}")  # fmt: skip
-    solver = args.solver
-    if given(args, "optimizer"):
-        if solver is not None and solver != args.optimizer:
-            parser.error(f"argument --optimizer: {args.optimizer} is not --solver {solver}")
-        solver = args.optimizer
+    solver = _solver(args, parser)
     for key in ("tol", "beta_1", "beta_2", "epsilon", "power_t", "shuffle"):
         if getattr(args, key) is not None:
             kw[key] = getattr(args, key)
@@ -144,11 +137,6 @@ def estimator_settings(
         kw["nesterovs_momentum"] = args.nesterovs_momentum
     elif args.nesterov:
         kw["nesterovs_momentum"] = True
-    if kw.get("solver", "adam") != "sgd":
-        for option, on in (("--momentum", given(args, "momentum")),
-                           ("--nesterov", args.nesterov or args.nesterovs_momentum)):  # fmt: skip
-            if on:
-                parser.error(f"argument {option}: applies to --solver sgd")
     if args.validation_fraction is not None:
         kw["validation_fraction"] = args.validation_fraction
         if not args.early_stopping:
@@ -167,8 +155,25 @@ def estimator_settings(
 MAX_SEED_OF_ESTIMATORS = min(MAX_SEED, 2**32 - 1)
 
 
+def _solver(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """--solver, or --optimizer (its other name), or None (the estimators' default)."""
+    if given(args, "optimizer"):
+        if args.solver is not None and args.solver != args.optimizer:
+            parser.error(f"argument --optimizer: {args.optimizer} is not --solver {args.solver}")
+        return str(args.optimizer)
+    return None if args.solver is None else str(args.solver)
+
+
 def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Usage errors of --data's options, before any work."""
+    if args.seed > MAX_SEED_OF_ESTIMATORS:
+        parser.error(f"argument --seed: must be < 2**32 with --data (the estimators' "
+                     f"random_state), got {args.seed}")  # fmt: skip
+    if (_solver(args, parser) or "adam") != "sgd":
+        for option, on in (("--momentum", given(args, "momentum")),
+                           ("--nesterov", args.nesterov or args.nesterovs_momentum)):  # fmt: skip
+            if on:
+                parser.error(f"argument {option}: applies to --solver sgd")
     if args.loss is not None and args.task != "regression":
         parser.error("argument --loss: applies to --task regression")
     if args.confusion and args.task == "regression":
