@@ -246,8 +246,10 @@ def plot_decision_regions(
 
 
 def plot_loss(history: Any, ax: Any = None) -> Any:
-    """Draw the logged loss against the step, on a log scale (and the held-out loss, when
-    the history has one).
+    """Draw the logged loss against the step, on a log scale.
+
+    The held-out loss is drawn beside it, when the history has one (``train(...,
+    validation=...)``).
 
     Parameters
     ----------

@@ -27,29 +27,31 @@ from ._args import (
 MAX_RECORDED_POINTS = 100_000
 
 NAME = "evaluate"
-HELP = "print a saved model's accuracy and loss on a spiral, or on your data"
+HELP = "print a saved model's scores on a labelled file of yours (or on a spiral)"
 DESCRIPTION = """\
-Load a saved model and print its accuracy and its loss (the mean cross-entropy,
-without the L2 penalty) on a spiral. By default the spiral it was trained on, as
-recorded by 'portable-net train --save' (at most 100,000 points from the record:
-give --n-per-class for more); choose another with --seed.
+Load a saved model and print its scores on your labelled data (--data FILE), read
+as 'train --data' reads it (a CSV file with its label column: the model's training
+label column by default, else the last; an .npz archive with X and y; or
+X.npy,y.npy): its accuracy and loss (the mean cross-entropy, without the L2
+penalty) with a per-class table (precision, recall, f1, support) and, with
+--confusion, the confusion matrix; or, for a regression model, its R^2 and mean
+squared error. The labels must be among the model's classes (as named in its
+training data); the delimiter and decimal mark default to the model's training
+file's; a model trained with --standardize has its saved statistics applied
+first, one trained with --missing mean fills in missing values with its training
+means and one trained with --missing drop drops their rows; pandas' index column
+is left out. A model trained on a CSV file with a header takes a CSV file's
+columns by name, in its own order: the header must name every feature the model
+was trained on and no other feature column (exit status 2 otherwise). A model
+evaluate cannot run exactly (a multilabel classifier, a regressor of several
+outputs) is refused, naming what the file holds.
 
-With --data FILE, on your own labelled data instead, read as 'train --data' reads
-it (a CSV file with its label column, --label, the last by default; an .npz
-archive with X and y; or X.npy,y.npy), with a per-class table (precision,
-recall, f1, support) and, with --confusion, the confusion matrix; or, for a
-regression model, its R^2 and mean squared error. The labels must be among the
-model's classes (as named in its training data); the label column, delimiter and
-decimal mark default to the model's training file's; a model trained with
---standardize has its saved statistics applied first, one trained with --missing
-mean fills in missing values with its training means and one trained with
---missing drop drops their rows. A model trained on a CSV file with a header
-takes a CSV file's columns by name, in its own order: the header must name every
-feature the model was trained on and no other feature column (exit status 2
-otherwise). A model evaluate cannot run exactly (a multilabel classifier, a
-regressor of several outputs) is refused, naming what the file holds."""
+Without --data, on a spiral: by default the spiral it was trained on, as
+recorded by 'portable-net train --save' (at most 100,000 points from the record:
+give --n-per-class for more); choose another with --seed."""
 EPILOG = """\
 examples:
+  portable-net evaluate wine.npz --data wine.csv --confusion
   portable-net evaluate net.npz
   portable-net evaluate net.npz --seed 1 --n-per-class 1000
   portable-net evaluate digits.npz --data digits.csv --label digit --confusion"""
