@@ -267,6 +267,39 @@ def test_the_dialect_and_missing_mean_are_kept_in_the_model(tables, tmp_path):
     assert f"accuracy: {accuracy:.4f}" in evaluated
 
 
+def test_missing_overrides_the_model_s_policy(wine_model, tmp_path):
+    """--missing mean on a model trained without one fills in the training rows' means that
+    its --standardize recorded; evaluate --missing drop leaves those rows out; without the
+    option a missing value is refused, as the model says."""
+    model, frame = wine_model
+    holed = frame.copy()
+    holed.loc[[2, 5], "ash"] = np.nan
+    path = tmp_path / "holed.csv"
+    holed.to_csv(path, index=False)
+    refused = command("predict", str(model), str(path))
+    assert refused.returncode == 2 and "line 4" in refused.stderr
+    assert "give --missing mean" in refused.stderr
+    _, meta = pn.load(model)
+    features = holed.drop(columns="cultivar")
+    means = dict(zip(features.columns, meta["preprocessing"]["standardize"]["mean"]))
+    printed = _ok(command("predict", str(model), str(path), "--missing", "mean")).split()
+    assert printed == _expected(model, features.fillna(means).to_numpy())
+    dropped = json.loads(_ok(command("evaluate", str(model), "--data", str(path),
+                                     "--missing", "drop", "--json")))  # fmt: skip
+    assert dropped["rows"] == len(frame) - 2
+    no_means = tmp_path / "raw.npz"
+    _ok(command("train", "--data", str(tables_path(frame, tmp_path)), "--label", "cultivar",
+                "--max-iter", "3", "--save", str(no_means), "--quiet"))  # fmt: skip
+    out = command("predict", str(no_means), str(path), "--missing", "mean")
+    assert out.returncode == 2 and "does not record" in out.stderr
+
+
+def tables_path(frame, folder):
+    path = folder / "plain.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
 def test_regression_predictions_print_in_full_and_shortest(tables, tmp_path):
     """Each value as repr() writes it: the shortest text that reads back to the same float,
     equal to the model's forward pass in NumPy."""

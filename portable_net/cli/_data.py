@@ -131,7 +131,7 @@ def check_data_options(args: argparse.Namespace, parser: argparse.ArgumentParser
             ("--label", args.label is not None),
             ("--delimiter", args.delimiter not in (None, ",")),
             ("--decimal", args.decimal not in (None, ".")),
-            ("--missing", getattr(args, "missing", "error") != "error"),
+            ("--missing", getattr(args, "missing", None) not in (None, "error")),
         ):
             if given:
                 parser.error(f"argument {option}: applies to --data FILE only")
@@ -223,8 +223,8 @@ def read(
         message = cli_words(str(exc))
         if missing is None:
             message = _MISSING_HINTS.sub(
-                "(a missing value: this command needs every value; train's --missing drops or "
-                "fills them)",
+                "(a missing value: give --missing drop to drop its rows, or --missing mean to "
+                "fill in the training rows' means)",
                 message,
             )
         raise BadInput(f"argument {option}: {message}") from None

@@ -80,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --data, also print the confusion matrix (rows: true class, columns: "
         "predicted class)",
     )
+    _trained_on.add_missing_option(parser, ("error", "drop", "mean"))
     add_option(parser, "--json")
     add_backend_options(parser, dtype=False)
 
@@ -124,7 +125,7 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     classes = None if regression else _run.classes_of(args.model, meta)
     scaler = _trained_on.standardizer_of(meta)
     encoding = _categorical.encoding_of(meta)
-    missing, fill = _trained_on.missing_values(meta, labelled=True)
+    missing, fill, _ = _trained_on.missing_values(meta, labelled=True, given=args.missing)
     if encoding is None:
         X, labels, names, *_ = _data.read(
             args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,

@@ -44,7 +44,8 @@ at most 1 GiB (also from stdin or a pipe).
 .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A model
 trained with --standardize has its saved statistics applied to the points
 first; one trained with --missing mean fills in a missing value with its
-training rows' mean (other models refuse a missing value). A regression model's
+training rows' mean (other models refuse a missing value, unless --missing mean
+says to fill in the means of their standardisation). A regression model's
 values are printed at full precision, in the shortest form that reads back to
 the same number.
 
@@ -84,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print the probability of every class instead (comma-separated, one row per "
         "point, classes in order, under a header row P(class),...)",
     )
+    _trained_on.add_missing_option(parser, ("error", "mean"))
     add_option(parser, "--output")
     add_backend_options(parser, dtype=False)
 
@@ -212,6 +214,11 @@ def read_points(
         where = f"{name} line {exc.line}:" if exc.line else f"{name!r}"
         column = f" (column {exc.column})" if exc.column is not None else ""
         message = f"{option}: {where} {exc.problem}{column}"
+        if missing is None:  # the model refuses a missing value: what predict can do instead
+            message = message.replace(
+                "(a missing value)",
+                "(a missing value: give --missing mean to fill in the training rows' means)",
+            )
         raise BadInput(_data.cli_words(one_line(message))) from None
     except (ValueError, OSError) as exc:
         raise BadInput(f"{option}: {_data.cli_words(str(exc))}") from None
@@ -223,7 +230,8 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     n_inputs = meta["layer_sizes"][0]
     label = _trained_on.recorded_label(meta)
     drop_names = (label,) if isinstance(label, str) else ()
-    missing, fill = _trained_on.missing_values(meta, labelled=False)
+    missing, fill, fill_in_order = _trained_on.missing_values(meta, labelled=False,
+                                                             given=args.missing)  # fmt: skip
     encoding = _categorical.encoding_of(meta)
     if encoding is not None:  # text columns one-hot encoded as in training
         return _categorical.read_for_model(
@@ -239,8 +247,6 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
             fill=fill,
         )[0]
     by_name = _columns.recorded_names(meta)
-    in_order = meta["preprocessing"]["missing"]
-    fill_in_order = None if in_order is None else in_order["fill"]
     if args.data is None or _data.is_csv(args.data):
         return read_points(
             args.points if args.data is None else args.data,
