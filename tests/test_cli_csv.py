@@ -120,23 +120,26 @@ def test_missing_inf_is_still_refused_and_an_empty_label_dropped(tmp_path):
     assert X.tolist() == [[1.0, 2.0], [5.0, 6.0]] and labels.tolist() == ["x", "y"]
 
 
-def test_missing_value_in_evaluate_names_no_option_it_lacks(gaps, tmp_path):
+def test_missing_value_in_predict_names_the_option_it_has(gaps, tmp_path):
     model = tmp_path / "m.npz"
     status, _, err = call(
-        "train", "--data", str(gaps), "--label", "kind", "--missing", "drop", "--steps", "5",
+        "train", "--data", str(gaps), "--label", "kind", "--missing", "drop", "--max-iter", "5",
         "--quiet", "--save", str(model),
     )  # fmt: skip
     assert status == 0, err
     # the model drops rows as its training did; predict needs every row
     status, out, err = call("evaluate", str(model), "--data", str(gaps), "--json")
     assert status == 0, err
-    assert json.loads(out)["rows"] < len(gaps.read_text().splitlines()) - 1
+    rows = len(gaps.read_text().splitlines()) - 1
+    assert json.loads(out)["rows"] < rows
     status, _, err = call("predict", str(model), "--data", str(gaps))
     assert status == 2
-    assert "is empty (a missing value" in err
-    assert "give --missing" not in err
-    status, _, err = call("evaluate", str(model), "--data", str(gaps), "--missing", "drop")
-    assert status == 2 and "unrecognized arguments: --missing" in err
+    assert "is empty (a missing value: give --missing mean" in err  # predict's own option
+    assert "--missing drop" not in err  # predict answers every row: it drops none
+    status, _, err = call("predict", str(model), "--data", str(gaps), "--missing", "drop")
+    assert status == 2 and "argument --missing: invalid choice: 'drop'" in err
+    status, out, err = call("evaluate", str(model), "--data", str(gaps), "--missing", "error")
+    assert status == 2 and "give --missing drop to drop its rows" in err
 
 
 def test_missing_needs_data():
