@@ -25,8 +25,7 @@ from pathlib import Path
 
 #: what the example prints to run on the file it wrote ("{csv}", "{model}": their paths)
 TRAIN = (
-    "portable-net train --data {csv} --label digit --test-size 0.25 --standardize "
-    "--save {model}"
+    "portable-net train --data {csv} --label digit --test-size 0.25 --standardize --save {model}"
 )
 EVALUATE = "portable-net evaluate {model} --data {csv} --label digit --confusion"
 PREDICT = "portable-net predict {model} --data {csv} --label digit"
