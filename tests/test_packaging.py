@@ -34,8 +34,8 @@ def _files(top: Path) -> set[str]:
 
 def test_the_sdist_holds_the_tests_and_what_they_read(tmp_path):
     pytest.importorskip("setuptools")
-    if not (ROOT / "pyproject.toml").is_file():
-        pytest.skip("not run from a source tree")
+    if not (ROOT / "pyproject.toml").is_file() or not (ROOT / "portable_net").is_dir():
+        pytest.skip("not run from a source tree (nox runs the suite beside the installed wheel)")
     source = tmp_path / "src"  # a copy: setuptools writes *.egg-info beside the sources
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".nox", ".venv", "build", "dist", "*.egg-info", *LEFT_OUT))  # fmt: skip
