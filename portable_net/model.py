@@ -457,7 +457,9 @@ def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
         above = out[:, 0] > 0.5
         if classes is None:
             return xp.astype(above, xp.argmax(out, axis=1).dtype)  # the default integer
-        return xp.where(above, classes[1], classes[0])
+        # the last class: class 1 of two, or the one class of a one-class fit (as
+        # MLPClassifier, whose predictions are then always that class)
+        return xp.where(above, classes[-1], classes[0])
     index = xp.argmax(out, axis=1)
     return index if classes is None else xp.take(classes, index, axis=0)
 

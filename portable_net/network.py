@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from . import layers
 from ._backend import device_of, from_host
-from .loss import l2_penalty, output_loss
+from .loss import l2_penalty, one_hot, output_loss
 
 
 def pack(xp: ModuleType, params: Mapping[str, Any], n_layers: int) -> list[Any]:
@@ -84,6 +84,20 @@ class StepData:
     @property
     def n(self) -> int:
         return cast(int, self.Xt1.shape[1])
+
+
+def target_rows(xp: ModuleType, y: Any, n_rows: int, n_outputs: int, dtype: Any, output: str,
+                sample_weight: Any = None) -> Any:  # fmt: skip
+    """The targets example by example (N, K) in ``dtype``: one-hot rows of the labels y for
+    ``"softmax"`` outputs, else y's real targets as (N, K); with ``sample_weight`` (N,),
+    each example's weight as a last column (N, K + 1)."""
+    if output == "softmax":
+        rows = one_hot(xp, y, n_outputs, dtype)
+    else:
+        rows = xp.reshape(xp.astype(y, dtype, copy=True), (n_rows, n_outputs))
+    if sample_weight is not None:
+        rows = xp.concat([rows, xp.expand_dims(sample_weight, axis=1)], axis=1)
+    return rows
 
 
 def step_data(xp: ModuleType, X: Any, onehot_rows: Any) -> StepData:

@@ -208,14 +208,20 @@ def _one_over_one_plus(node):
     )
 
 
-def test_the_exponentials_are_the_softmax_the_sigmoid_and_the_softplus():
-    """One softmax (its pieces: shift, exp, sum), one sigmoid, and the logistic loss's
-    softplus: no other function of the package exponentiates (the CUDA kernels are C)."""
+def test_the_exponentials_are_the_softmax_the_sigmoid_the_softplus_and_the_exp_link():
+    """One softmax (its pieces: shift, exp, sum), one sigmoid, the logistic loss's softplus
+    and the Poisson loss's exp outputs (its link, which the loss and the predictions
+    call): no other function of the package exponentiates (the CUDA kernels are C)."""
     assert _calling("exp") == {
         "loss.py:softmax_parts",
         "layers.py:sigmoid",
         "loss.py:logistic_xent",
+        "loss.py:exp_link",
     }
+    calls_link = _holding(
+        lambda n: isinstance(n, ast.Call) and getattr(n.func, "id", None) == "exp_link"
+    )
+    assert calls_link == {"loss.py:poisson_deviance", "loss.py:output"}
 
 
 def test_the_sigmoid_is_written_once():

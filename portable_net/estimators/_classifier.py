@@ -347,7 +347,10 @@ class Classifier(MLP):
         on_host = isinstance(classes, np.ndarray) and not array_api_compat.is_numpy_namespace(xp)
         found = decided_labels(self.params_, X, None if on_host else classes,
                                activation=self.activation, output=self._output)  # fmt: skip
-        return classes[to_host(found)] if on_host else found  # string labels stay NumPy
+        if not on_host:
+            return found
+        # string labels stay NumPy; a one-class fit's index 1 is its one class too
+        return classes[np.minimum(to_host(found), classes.shape[0] - 1)]
 
     def _lazy_proba(self, params: Any, chunk: Any) -> Any:
         """One chunk's probabilities (Dask: softmax outputs)."""

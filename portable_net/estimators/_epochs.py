@@ -33,6 +33,7 @@ from ..model import outputs
 from ..preprocessing import split_rows
 from ..schedule import end_epoch
 from ._inputs import validate_X
+from ._lbfgs import fit_lbfgs
 from ._outputs import fit_sample_weight, lazy_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
 
@@ -53,6 +54,8 @@ def fit(
     first = not fitted or (not estimator.warm_start and not incremental)
     if incremental and not fitted and classes is None and estimator._classes_required:
         raise ValueError("classes must be passed on the first call to partial_fit.")
+    if incremental and estimator.early_stopping:  # MLPClassifier's rule, before any work
+        raise ValueError("partial_fit does not support early_stopping=True")
     if is_lazy(X, y):
         X, y_fit, y_strata = estimator._lazy_targets(X, y, first)
         xp, device = np, None
@@ -67,9 +70,23 @@ def fit(
     rng = random_state(estimator.random_state)
     if first:
         _initialize(estimator, settings, X, xp, device, rng)
-    _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
-                incremental=incremental)  # fmt: skip
+    if estimator.solver == "lbfgs":  # full batch, scipy's optimiser (no epochs)
+        fit_lbfgs(estimator, X, y_fit, weights, settings)
+    else:
+        _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
+                    incremental=incremental)  # fmt: skip
+    _check_finite_weights(estimator)
     return estimator
+
+
+def _check_finite_weights(estimator: Any) -> None:
+    """MLPClassifier's end of a fit: weights that are not all finite are its ValueError."""
+    xp = array_namespace(estimator.coefs_[0])
+    if not all(bool(xp.all(xp.isfinite(w))) for w in [*estimator.coefs_, *estimator.intercepts_]):
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            "values and need to be preprocessed."
+        )
 
 
 def _initialize(
@@ -94,6 +111,21 @@ def _initialize(
     est.n_iter_ = 0
     est.t_ = 0
     est.n_layers_ = len(sizes)
+    for name in _STOCHASTIC_ATTRIBUTES:  # a refit: those of the fit before go
+        if name in vars(est):
+            delattr(est, name)
+    if est.solver != "lbfgs":  # the epochs' bookkeeping (L-BFGS has none, as MLPClassifier)
+        _start_bookkeeping(est)
+
+
+#: the fitted attributes of the stochastic solvers only (MLPClassifier's ``_initialize``)
+_STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_",
+                          "best_validation_score_", "_no_improvement_count")  # fmt: skip
+
+
+def _start_bookkeeping(est: Any) -> None:
+    """The loss curve, the no-improvement count and the best loss or validation score of a
+    first fit (or of a warm start from an L-BFGS fit, which has none)."""
     est.loss_curve_ = []
     est._no_improvement_count = 0
     if est.early_stopping:
@@ -178,7 +210,9 @@ def _epoch(est: Any, trainer: Trainer, lr: float, rng: Any) -> float:
     n, batch_size = trainer.n, trainer.batch_size or trainer.n
     # a new shuffle each epoch, drawn from random_state
     seed = int(rng.randint(_SEEDS)) if est.shuffle and batch_size < n else 0
-    losses = trainer.epoch(seed, lr)
+    # a NaN or infinite loss goes on, as MLPClassifier's epochs do (the weights are judged
+    # at the end of the fit, the held-out scores of early stopping keep the best)
+    losses = trainer.epoch(seed, lr, finite_only=False)
     last = n - (len(losses) - 1) * batch_size
     return float((batch_size * sum(losses[:-1]) + last * losses[-1]) / n)
 
@@ -232,6 +266,9 @@ def _fit_epochs(
     ``_fit_stochastic``; ``strata``: the labels the held-out rows are stratified by (or
     None); ``optimizer(learning_rate)`` makes an epoch's optimiser."""
     est = estimator
+    if not hasattr(est, "loss_curve_"):  # a warm start from an L-BFGS fit
+        _start_bookkeeping(est)
+    est.n_iter_ = 0  # the epochs of this call, as MLPClassifier counts them
     if not incremental or not hasattr(est, "_schedule"):
         # Adam: a constant rate (MLPClassifier's schedules are SGD's)
         kind = "constant" if est.solver == "adam" else est.learning_rate

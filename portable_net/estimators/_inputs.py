@@ -245,6 +245,7 @@ def host_labels(estimator: Any, y: Any, n_rows: int) -> np.ndarray:
                 "Unknown label type: y mixes labels of different types "
                 f"({sorted(k.__name__ for k in kinds)}); use labels of one type"
             )
+        y = _label_values(y)  # strings as <U, as MLPClassifier's classes_ and predictions
     return cast(np.ndarray, y)
 
 
@@ -257,12 +258,13 @@ def encode(
     among the fitted ones (``partial_fit``) or the same (``fit`` with ``warm_start``)."""
     fitted = estimator.__sklearn_is_fitted__()
     if incremental and classes is not None:
-        given = np.unique(
-            np.asarray(to_host(classes) if array_api_compat.is_array_api_obj(classes) else classes)
-        )
+        given = _label_values(
+            np.unique(to_host(classes) if array_api_compat.is_array_api_obj(classes)
+                      else np.asarray(classes))
+        )  # fmt: skip
         if fitted and not np.array_equal(given, estimator._labels.values):
-            raise ValueError(
-                f"`classes={given!r}` is not the same as on last call to partial_fit, "
+            raise ValueError(  # scikit-learn's message: the arguments' reprs
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, "
                 f"was: {estimator._labels.values!r}"
             )
     else:
@@ -272,20 +274,24 @@ def encode(
     except TypeError as exc:
         raise ValueError(f"Unknown label type: labels that cannot be sorted ({exc})") from None
     labels = given if given is not None else (seen if first else estimator._labels.values)
-    warm_start_message = (
-        "warm_start can only be used where `y` has the same classes as in the "
-        f"previous call to fit. Previously got {labels!r}, `y` has {seen!r}"
-    )
-    if np.setdiff1d(seen, labels).size:
-        if not first and not incremental:
-            raise ValueError(warm_start_message)
+    # MLPClassifier's rules (and messages, the labels printed as NumPy prints them): a warm
+    # start, by fit or partial_fit, keeps the same classes; partial_fit takes any of them
+    if not first and estimator.warm_start and not np.array_equal(seen, labels):
         raise ValueError(
-            f"`y` has classes not in `self.classes_`. `self.classes_` has {labels!r}. "
-            f"'y' has {seen!r}."
+            "warm_start can only be used where `y` has the same classes as in the "
+            f"previous call to fit. Previously got {labels}, `y` has {seen}"
         )
-    if not first and not incremental and not np.array_equal(seen, labels):
-        raise ValueError(warm_start_message)
+    if np.setdiff1d(seen, labels).size:
+        raise ValueError(
+            f"`y` has classes not in `self.classes_`. `self.classes_` has {labels}. 'y' has {seen}."
+        )
     return labels, np.searchsorted(labels, y)
+
+
+def _label_values(labels: np.ndarray) -> np.ndarray:
+    """Labels of an object array as the array of their own type (strings: ``<U``), as
+    scikit-learn's ``unique_labels`` makes ``classes_``."""
+    return np.asarray(labels.tolist()) if labels.dtype.kind == "O" else labels
 
 
 def classes_array(labels: np.ndarray, xp: Any, device: Any) -> Any:

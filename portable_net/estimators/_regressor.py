@@ -9,6 +9,7 @@ R^2.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, cast
 
 from .._backend import to_host
@@ -117,6 +118,14 @@ class Regressor(MLP):
 
     _default_out_activation = "identity"
 
+    def __init__(
+        self, hidden_layer_sizes: Any = (100,), *, loss: str = "squared_error", **settings: Any
+    ):
+        # MLP's arguments (the Classifier's), and MLPRegressor's loss: the signature below
+        # names each, as scikit-learn's estimators must
+        super().__init__(hidden_layer_sizes, **settings)
+        self.loss = loss
+
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags (called by scikit-learn only, so importing it here is free)."""
         from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
@@ -197,7 +206,7 @@ class Regressor(MLP):
         self, X: Any, y: Any, xp: Any, device: Any, first: bool, incremental: bool, classes: Any
     ) -> tuple[Any, Any]:
         """(the training loop's y, the labels to stratify the held-out rows by, or None)."""
-        return regressor_targets(self, X, y, xp, device, first=first), None
+        return regressor_targets(self, X, y, xp, device, first=first, fitting=True), None
 
     def _lazy_targets(self, X: Any, y: Any, first: bool) -> Any:
         raise NotImplementedError(
@@ -236,7 +245,7 @@ class Regressor(MLP):
         """
         self._check_is_fitted()
         X, _, _ = validate_X(self, X, reset=False, method="predict")
-        out = outputs(self.params_, X, activation=self.activation, output="squared")
+        out = outputs(self.params_, X, activation=self.activation, output=self._output)
         return regressor_values(out, self.n_outputs_)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -272,3 +281,15 @@ class Regressor(MLP):
         target = regressor_targets(self, X_checked, y, xp, device, first=False)
         weights = fit_sample_weight(sample_weight, X_checked, xp, device)
         return r2(to_host(target), to_host(pred), None if weights is None else to_host(weights))
+
+
+def _signature() -> inspect.Signature:
+    """MLP's constructor's signature with ``loss`` after ``hidden_layer_sizes`` (keyword-only,
+    as the rest)."""
+    shared = list(inspect.signature(MLP.__init__).parameters.values())
+    loss = inspect.Parameter("loss", inspect.Parameter.KEYWORD_ONLY, default="squared_error",
+                             annotation="str")  # fmt: skip
+    return inspect.Signature([*shared[:2], loss, *shared[2:]])
+
+
+Regressor.__init__.__signature__ = _signature()  # type: ignore[attr-defined]
