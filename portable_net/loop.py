@@ -283,7 +283,7 @@ class Trainer:
         idx = self.index_perm[1][lo : lo + (size if j < count else ragged)]
         X1, onehot_rows = data
         return (
-            xp.permute_dims(xp.take(X1, idx, axis=0), (1, 0)),
+            network.batch_inputs(xp, X1, idx),
             xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
         )
 

@@ -28,6 +28,7 @@ from ._validation import (
     check_feature_count,
     check_features,
     check_finite_params,
+    check_float_dtype,
     check_floating_params,
     check_int,
     check_labels,
@@ -146,11 +147,20 @@ def check_inputs(
     the computations are hand-written backprop, and their results do not require grad.
     """
     n_layers = check_params(params)
-    arrays = array_arguments(params, X=X) if y is None else array_arguments(params, X=X, y=y)
+    # sparse X (network.SparseInputs, the estimators'): its stored values are what is checked
+    sparse = isinstance(X, network.SparseInputs)
+    values = X.values if sparse else X
+    arrays = (
+        array_arguments(params, X=values) if y is None else array_arguments(params, X=values, y=y)
+    )
     xp, device = namespace_and_device(arrays)
-    params, X, y = outside_autograd(params, X, y)
+    params, values, y = outside_autograd(params, values, y)
+    X = X if sparse else values
     check_floating_params(xp, params)
-    check_features(xp, X, finite=False)
+    if sparse:
+        check_float_dtype("X", X.dtype)
+    else:
+        check_features(xp, X, finite=False)
     check_feature_count(X, params)
     n_classes = params[f"W{n_layers}"].shape[1]
     if y is not None:
@@ -162,7 +172,7 @@ def check_inputs(
     if is_traced(X):  # a graph being traced (the ONNX export): no values to check yet
         return xp, device, n_layers, params, X, y
     # the values: one reduction each, in one program where the library compiles
-    finite, bounds, largest = summarised(xp, value_summary)(xp, X, y, params)
+    finite, bounds, largest = summarised(xp, value_summary)(xp, values, y, params)
     if not bool(finite):
         raise ValueError("X holds NaN or infinite values")
     if y is not None:
@@ -227,10 +237,14 @@ def loss_and_grads(
 
 
 def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int,
-            reg: float) -> list[Any]:  # fmt: skip
+            reg: Any, masks: list[Any] | None = None) -> list[Any]:  # fmt: skip
     """Packed gradients with the L2 term's, ``d (0.5 reg ||W||^2) / dW = reg W``, added to
-    the weights' (:func:`portable_net.optim.l2_term`, the optimisers' own)."""
-    coefs = l2_coefficients(network.weight_masks(xp, packed, n_features), reg)
+    the weights' (:func:`portable_net.optim.l2_term`, the optimisers' own); ``masks``: the
+    weights' (:func:`portable_net.network.weight_masks`), made by a compiled caller outside
+    its program (None: made here)."""
+    if masks is None:
+        masks = network.weight_masks(xp, packed, n_features)
+    coefs = l2_coefficients(masks, reg)
     return [l2_term(g, p, c) for g, p, c in zip(grads, packed, coefs)]
 
 

@@ -59,8 +59,36 @@ def unpack(xp: ModuleType, packed: list[Any], n_features: int, *, copy: bool) ->
     return params
 
 
+class SparseInputs:
+    """Sparse inputs X (N, D), wrapped by their engine (:mod:`portable_net.engines.sparse`)
+    and never densified: where the step's layout makes ``[X^T; 1]`` or ``[X, 1]``, they
+    make their own. What the core asks of them: ``shape``, ``dtype``; ``X[a:b]``, rows a..b
+    (sparse); ``take(index)``, rows gathered (a mini-batch, held-out rows); ``values``, the
+    stored values (1-D, of X's library, device and dtype: what the checks read);
+    ``with_ones()``, ``Xt1 = [X^T; 1]`` (D + 1, N) whose columns slice (blocks of
+    examples) and whose ``W1b @ Xt1`` and ``dout @ Xt1.T``, the first layer's product and
+    weight gradient (:func:`portable_net.layers.affine_forward`, ``affine_backward``), are
+    sparse products."""
+
+    shape: tuple[int, int]
+    dtype: Any
+
+    @property
+    def values(self) -> Any:
+        raise NotImplementedError
+
+    def take(self, index: Any) -> Any:
+        raise NotImplementedError
+
+    def with_ones(self) -> Any:
+        raise NotImplementedError
+
+
 def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
-    """X (N, D) -> Xt1 = [X^T; 1] (D + 1, N): the inputs that W1b multiplies."""
+    """X (N, D) -> Xt1 = [X^T; 1] (D + 1, N): the inputs that W1b multiplies (sparse X: its
+    own, sparse)."""
+    if isinstance(X, SparseInputs):
+        return X.with_ones()
     # like X's first column, not of X.shape[0] ones: a graph being traced (the ONNX export)
     # has rows that are known only when it runs
     ones = xp.ones_like(X[:, :1])  # (N, 1)
@@ -69,9 +97,20 @@ def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
 
 def rows_with_ones(xp: ModuleType, X: Any) -> Any:
     """X (N, D) -> [X, 1] (N, D + 1): the inputs example by example (mini-batches gather
-    rows of it; the step gets a batch transposed, ``Xt1`` of the batch)."""
+    rows of it; the step gets a batch transposed, ``Xt1`` of the batch). Sparse X: itself
+    (a batch of its rows gets its ones with its ``Xt1``, :func:`batch_inputs`)."""
+    if isinstance(X, SparseInputs):
+        return X
     ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device_of(X))
     return xp.concat([X, ones], axis=1)
+
+
+def batch_inputs(xp: ModuleType, X1: Any, index: Any) -> Any:
+    """The rows ``index`` of [X, 1] (:func:`rows_with_ones`) in the step's layout, ``Xt1``
+    of the batch (D + 1, B): gathered (contiguous) and transposed."""
+    if isinstance(X1, SparseInputs):
+        return X1.take(index).with_ones()
+    return xp.permute_dims(xp.take(X1, index, axis=0), (1, 0))
 
 
 @dataclass

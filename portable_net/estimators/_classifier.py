@@ -148,7 +148,7 @@ class Classifier(MLP):
             classifier_tags=ClassifierTags(multi_class=True, multi_label=True),
             regressor_tags=None,
             array_api_support=True,
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
         )
 
     # --- fitting ----------------------------------------------------------------------------
@@ -214,8 +214,8 @@ class Classifier(MLP):
         >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, random_state=0)
         >>> for _ in range(3):
         ...     clf = clf.partial_fit(X, y, classes=[0, 1, 2])
-        >>> clf.n_iter_
-        3
+        >>> clf.n_iter_, len(clf.loss_curve_)  # this call's epochs, as MLPClassifier counts
+        (1, 3)
         """
         return cast(
             Classifier,

@@ -26,10 +26,12 @@ import numpy as np
 
 from .. import optim
 from .._backend import array_namespace, from_host, int_dtype
-from ..engines import is_lazy, keep_compiled_programs
+from .._validation import largest_magnitude
+from ..engines import is_lazy, keep_compiled_programs, summarised
 from ..errors import ConvergenceWarning, warning_category
 from ..loop import Trainer, diverged_message
 from ..model import outputs
+from ..network import SparseInputs
 from ..preprocessing import split_rows
 from ..schedule import end_epoch
 from ._inputs import validate_X
@@ -80,9 +82,10 @@ def fit(
 
 
 def _check_finite_weights(estimator: Any) -> None:
-    """MLPClassifier's end of a fit: weights that are not all finite are its ValueError."""
+    """MLPClassifier's end of a fit: weights that are not all finite are its ValueError
+    (their largest magnitude, one reduction where it costs least)."""
     xp = array_namespace(estimator.coefs_[0])
-    if not all(bool(xp.all(xp.isfinite(w))) for w in [*estimator.coefs_, *estimator.intercepts_]):
+    if not math.isfinite(float(summarised(xp, largest_magnitude)(xp, estimator.params_))):
         raise ValueError(
             "Solver produced non-finite parameter weights. The input data may contain large "
             "values and need to be preprocessed."
@@ -157,7 +160,8 @@ def _validation_split(
     def take(a: Any, idx: np.ndarray) -> Any:
         if a is None:
             return None
-        return xp.take(a, from_host(xp, idx, int_dtype(xp, device), device), axis=0)
+        index = from_host(xp, idx, int_dtype(xp, device), device)
+        return a.take(index) if isinstance(a, SparseInputs) else xp.take(a, index, axis=0)
 
     return tuple(take(a, idx) for idx in (train_idx, val_idx) for a in (X, y_fit, weights))
 

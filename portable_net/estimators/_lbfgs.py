@@ -79,12 +79,12 @@ def set_flat_weights(estimator: Any, xp: ModuleType, theta: Any) -> None:
 
 
 @engines.as_program("alpha", "sizes", "activation", "output", "weighted", "block")
-def _loss_and_gradient(xp, theta, Xt1, targets, alpha, sizes, activation, output, weighted,
-                       block):  # fmt: skip
+def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, sizes, activation, output,
+                       weighted, block):  # fmt: skip
     """MLPClassifier's ``_loss_grad_lbfgs``: the regularised mean loss (0-d) and its
     gradient as a flat vector, of the flat weights ``theta`` on the data in the step's layout
     (Xt1 (D + 1, N), targets (K, N), with the examples' weights as a last row when
-    ``weighted``)."""
+    ``weighted``); ``masks``: the weights' (:func:`portable_net.network.weight_masks`)."""
     n_layers, n_features = len(sizes) - 1, sizes[0]
     packed = network.pack(xp, _unflattened(xp, theta, sizes), n_layers)
     targets, weights = split_targets(targets, weighted)
@@ -94,7 +94,7 @@ def _loss_and_gradient(xp, theta, Xt1, targets, alpha, sizes, activation, output
                                        activation=activation, output=output, block=block)  # fmt: skip
     reg = alpha / n  # MLPClassifier's alpha, over the examples (or their weights)
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
-    public = network.unpack(xp, with_l2(xp, packed, grads, n_features, reg), n_features,
+    public = network.unpack(xp, with_l2(xp, packed, grads, n_features, reg, masks), n_features,
                             copy=False)  # fmt: skip
     coefs = [public[f"W{i}"] for i in range(1, n_layers + 1)]
     return loss, flat_weights(xp, coefs, [public[f"b{i}"] for i in range(1, n_layers + 1)])
@@ -141,13 +141,14 @@ def fit_lbfgs(est: Any, X: Any, y_fit: Any, weights: Any, settings: dict[str, An
     data = network.step_data(xp, X, rows)
     n = int(X.shape[0])
     packed = network.pack(xp, est.params_, len(sizes) - 1)
+    masks = network.weight_masks(xp, packed, sizes[0])  # made here: JAX compiles the objective
     block = engines.block_for(xp, device, packed, n)
     threads = engines.threads_for(xp, device, packed, block or n, est.n_jobs)
     losses: list[float] = []
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = _loss_and_gradient(
-            xp, from_host(xp, theta, dtype, device), data.Xt1, data.onehot,
+            xp, from_host(xp, theta, dtype, device), data.Xt1, data.onehot, masks,
             float(settings["alpha"]), sizes, est.activation, est._output,
             weights is not None, block,
         )  # fmt: skip

@@ -137,7 +137,7 @@ class Regressor(MLP):
             classifier_tags=None,
             regressor_tags=RegressorTags(),
             array_api_support=True,
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
         )
 
     # --- fitting ----------------------------------------------------------------------------
