@@ -24,7 +24,7 @@ from ..model import class_probabilities, decided_labels, outputs
 from ..model import predict_proba as model_predict_proba
 from ._epochs import fit
 from ._inputs import HostLabels, classes_array, host_labels, lazy_fit_inputs, validate_X
-from ._mlp import MLP, UNCHANGED
+from ._mlp import MLP, UNCHANGED, stochastic_only
 from ._outputs import (
     classifier_targets,
     label_indicator,
@@ -186,6 +186,7 @@ class Classifier(MLP):
         """
         return cast(Classifier, fit(self, X, y, incremental=False, sample_weight=sample_weight))
 
+    @stochastic_only
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> Classifier:

@@ -81,11 +81,16 @@ def fit(
     return estimator
 
 
-def _check_finite_weights(estimator: Any) -> None:
-    """MLPClassifier's end of a fit: weights that are not all finite are its ValueError
-    (their largest magnitude, one reduction where it costs least)."""
+def _finite_weights(estimator: Any) -> bool:
+    """Whether the weights are all finite (their largest magnitude: one reduction where it
+    costs least)."""
     xp = array_namespace(estimator.coefs_[0])
-    if not math.isfinite(float(summarised(xp, largest_magnitude)(xp, estimator.params_))):
+    return math.isfinite(float(summarised(xp, largest_magnitude)(xp, estimator.params_)))
+
+
+def _check_finite_weights(estimator: Any) -> None:
+    """MLPClassifier's end of a fit: weights that are not all finite are its ValueError."""
+    if not _finite_weights(estimator):
         raise ValueError(
             "Solver produced non-finite parameter weights. The input data may contain large "
             "values and need to be preprocessed."
@@ -229,7 +234,10 @@ def _epoch_value(estimator: Any, held_out: Any) -> float:
     if held_out is None:
         return float(est.loss_curve_[-1])
     X_val, y_val, w_val = held_out
-    out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
+    if _finite_weights(est):
+        out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
+    else:  # a diverged epoch's outputs: NaN, scored as MLPClassifier scores them
+        out = np.full((int(X_val.shape[0]), int(est.n_outputs_)), np.nan)
     score = validation_score(est._output, out, y_val, w_val)
     cast("list[float]", est.validation_scores_).append(score)
     if est.verbose:

@@ -112,7 +112,9 @@ def classifier_targets(
         binary = labels.shape[0] <= 2
         set_output(est, "logistic" if binary else "softmax", 1 if binary else int(labels.shape[0]))
     if est._output == "logistic":  # two classes: the index as the one output's target
-        return from_host(xp, index[:, None].astype(np.float64), X.dtype, device), index
+        # held-out rows stratified as MLPClassifier's: by the binarised label, as text
+        strata = np.where(index == 1, "True", "False")
+        return from_host(xp, index[:, None].astype(np.float64), X.dtype, device), strata
     return from_host(xp, index, int_dtype(xp, device), device), None
 
 

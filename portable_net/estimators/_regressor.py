@@ -17,7 +17,7 @@ from ..model import outputs
 from ..targets import r2
 from ._epochs import fit
 from ._inputs import validate_X
-from ._mlp import MLP, UNCHANGED
+from ._mlp import MLP, UNCHANGED, stochastic_only
 from ._outputs import fit_sample_weight, regressor_targets, regressor_values
 
 __all__ = ["Regressor"]
@@ -174,6 +174,7 @@ class Regressor(MLP):
         """
         return cast(Regressor, fit(self, X, y, incremental=False, sample_weight=sample_weight))
 
+    @stochastic_only
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Regressor:
         """Train for one epoch over X and y.
 
