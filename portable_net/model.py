@@ -41,7 +41,7 @@ from .engines import as_predictor, as_summary, is_traced, outside_autograd, summ
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
 from .loss import output as output_values
-from .optim import l2_coefficients, l2_term
+from .optim.pieces import l2_coefficients, l2_term
 
 __all__ = [
     "accuracy",
@@ -239,9 +239,9 @@ def loss_and_grads(
 def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int,
             reg: Any, masks: list[Any] | None = None) -> list[Any]:  # fmt: skip
     """Packed gradients with the L2 term's, ``d (0.5 reg ||W||^2) / dW = reg W``, added to
-    the weights' (:func:`portable_net.optim.l2_term`, the optimisers' own); ``masks``: the
-    weights' (:func:`portable_net.network.weight_masks`), made by a compiled caller outside
-    its program (None: made here)."""
+    the weights' (``portable_net.optim.pieces.l2_term``, the optimisers' own); ``masks``:
+    the weights' (:func:`portable_net.network.weight_masks`), made by a compiled caller
+    outside its program (None: made here)."""
     if masks is None:
         masks = network.weight_masks(xp, packed, n_features)
     coefs = l2_coefficients(masks, reg)

@@ -176,12 +176,30 @@ class LearningRateSchedule:
 
     @property
     def best_loss(self) -> float:
-        """Lowest training loss so far (:meth:`end_epoch`'s)."""
+        """Lowest training loss so far (:meth:`end_epoch`'s).
+
+        Examples
+        --------
+        >>> from portable_net import optim
+        >>> schedule = optim.LearningRateSchedule(0.1)
+        >>> schedule.end_epoch(0.5, n_samples=10), schedule.best_loss
+        (False, 0.5)
+        """
         return self.rule.best
 
     @property
     def no_improvement_count(self) -> int:
-        """Consecutive epochs without an improvement of at least ``tol``."""
+        """Consecutive epochs without an improvement of at least ``tol``.
+
+        Examples
+        --------
+        >>> from portable_net import optim
+        >>> schedule = optim.LearningRateSchedule(0.1, tol=0.1)
+        >>> [schedule.end_epoch(1.0, n_samples=10) for _ in range(3)]
+        [False, False, False]
+        >>> schedule.no_improvement_count
+        2
+        """
         return self.rule.count
 
     def end_epoch(self, loss: float, n_samples: int) -> bool:

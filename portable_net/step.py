@@ -48,7 +48,8 @@ from typing import Any
 from . import network
 from ._backend import device_of
 from .loss import output_loss
-from .optim import SGD, Adam, l2_coefficients
+from .optim import SGD, Adam
+from .optim.pieces import l2_coefficients
 
 #: ``step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None)
 #: -> (packed, state, loss)``

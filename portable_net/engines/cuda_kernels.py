@@ -200,16 +200,16 @@ extern "C" __global__ void pn_update(ARGS_pn_update)
         }
         T g = (T)0;
         for (int c = 0; c < n_chunks; ++c) g += partial[c * stride + offset];
-        // the step lr (dW + reg W): g is lr dW, the rate folded in (optim.l2_term)
+        // the step lr (dW + reg W): g is lr dW, the rate folded in (optim.pieces.l2_term)
         if (decays && weight) g += lr_reg * *p;
         if (use_momentum) {
-            // v = mu v - step; p += v (optim.velocity_step)
+            // v = mu v - step; p += v (optim.pieces.velocity_step)
             T vel = *v * momentum;
             vel -= g;
             *v = vel;
             *p += vel;
         } else {
-            *p -= g;  // p -= step (optim.descend)
+            *p -= g;  // p -= step (optim.pieces.descend)
         }
     }
 }

@@ -5,15 +5,15 @@ Each update is a chain of pieces (:mod:`portable_net.optim.pieces`), one line of
 each, acting on one parameter's arrays (in place where the library's arrays are writable,
 rebinding where they are not):
 
-- :func:`l2_term`: the L2 term's gradient, ``dW += reg * W`` (on the weights, not the biases);
-- :func:`decay`: the same term taken on the weights themselves, ``W *= 1 - lr * reg``;
-- :func:`descend`: ``W -= lr * dW``, or a momentum velocity's step;
-- :func:`velocity_step`: momentum's ``v = mu * v - lr * dW``;
-- :func:`adam_moments` and :func:`adam_step`: Adam's moment estimates and its corrected step.
+- :func:`~portable_net.optim.pieces.l2_term`: the L2 term's gradient, ``dW += reg * W`` (on the weights, not the biases);
+- :func:`~portable_net.optim.pieces.decay`: the same term taken on the weights themselves, ``W *= 1 - lr * reg``;
+- :func:`~portable_net.optim.pieces.descend`: ``W -= lr * dW``, or a momentum velocity's step;
+- :func:`~portable_net.optim.pieces.velocity_step`: momentum's ``v = mu * v - lr * dW``;
+- :func:`~portable_net.optim.pieces.adam_moments` and :func:`~portable_net.optim.pieces.adam_step`: Adam's moment estimates and its corrected step.
 
 ``SGD.update`` chains ``l2_term``, the rate, ``velocity_step`` and ``descend``; ``Adam.update``
 chains ``l2_term``, ``adam_moments``, ``adam_step`` and ``descend``. The faster arrangement of
-the training step (:mod:`portable_net.engines.fast`) is the same chains called with two
+the training step (``portable_net.engines.fast``) is the same chains called with two
 options, not a second implementation: ``folded`` (the gradient already carries the rate,
 folded into the loss gradient's scale, and so does the L2 coefficient; plain SGD then chains
 ``decay`` and ``descend``) and ``in_place`` (the gradients are the step's own temporaries on a
@@ -69,7 +69,6 @@ from .pieces import (
     adam_step,
     decay,
     descend,
-    l2_coefficients,
     l2_term,
     velocity_step,
 )
@@ -81,13 +80,6 @@ __all__ = [
     "NoImprovement",
     "SGD",
     "SGDState",
-    "adam_moments",
-    "adam_step",
-    "decay",
-    "descend",
-    "l2_coefficients",
-    "l2_term",
-    "velocity_step",
 ]
 
 
@@ -269,7 +261,7 @@ class SGD:
         learning_rate : float, 0-d array or None
             Overrides the configured rate for this update (None: the configured one).
         l2 : list or None
-            Each parameter's L2 coefficient (:func:`l2_coefficients`): the L2 term
+            Each parameter's L2 coefficient (:func:`~portable_net.optim.pieces.l2_coefficients`): the L2 term
             ``reg * W`` added to its gradient here. None: the gradients hold it already.
         folded : bool
             The gradients, and the ``l2`` coefficients, already carry the rate (``lr * dW``:
@@ -437,7 +429,7 @@ class Adam:
         learning_rate : float, 0-d array or None
             Overrides the configured rate for this update (None: the configured one).
         l2 : list or None
-            Each parameter's L2 coefficient (:func:`l2_coefficients`): the L2 term
+            Each parameter's L2 coefficient (:func:`~portable_net.optim.pieces.l2_coefficients`): the L2 term
             ``reg * W`` added to its gradient here. None: the gradients hold it already.
         in_place : bool
             The gradients are the caller's temporaries on a library whose arrays are

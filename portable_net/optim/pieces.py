@@ -34,14 +34,25 @@ __all__ = [
 
 
 def l2_coefficients(masks: list[Any], reg: Any) -> list[Any]:
-    """Each parameter's L2 coefficient for :func:`l2_term`: ``reg`` times its mask (1 on the
-    weights, 0 on the biases: :func:`portable_net.network.weight_masks`), None where nothing
-    decays (a bias, or ``reg == 0``).
+    """Give each parameter its L2 coefficient, for ``l2_term``.
+
+    Parameters
+    ----------
+    masks : list
+        Each parameter's mask: 1 on the weights, 0 on the biases, a number or an array
+        (``portable_net.network.weight_masks``).
+    reg : float or 0-d array
+        The L2 strength (times the rate where the gradients carry it).
+
+    Returns
+    -------
+    list
+        ``reg`` times each mask, None where nothing decays (a bias, or ``reg == 0``).
 
     Examples
     --------
-    >>> from portable_net import optim
-    >>> optim.l2_coefficients([1.0, 0.0], 1e-3)
+    >>> from portable_net.optim import pieces
+    >>> pieces.l2_coefficients([1.0, 0.0], 1e-3)
     [0.001, None]
     """
     if isinstance(reg, (int, float)) and reg == 0.0:
@@ -50,16 +61,33 @@ def l2_coefficients(masks: list[Any], reg: Any) -> list[Any]:
 
 
 def l2_term(g: Any, w: Any, c: Any, *, in_place: bool = False) -> Any:
-    """``dW + reg * W``: the gradient of the penalty ``0.5 * reg * ||W||^2`` added to the
-    data gradient ``g`` of the parameter ``w``. ``c`` is its coefficient (``reg``, or ``reg``
-    times a mask; None: nothing to add). ``in_place``: ``g`` is the caller's temporary, added
-    to where writable (else a new array; ``g`` untouched).
+    """``dW + reg * W``: the L2 penalty's gradient added to a parameter's data gradient.
+
+    The penalty is ``0.5 * reg * ||W||^2``; its gradient ``reg * W`` reaches the weights, not
+    the biases (their coefficient is None).
+
+    Parameters
+    ----------
+    g : array
+        The data gradient ``dW`` of the parameter.
+    w : array
+        The parameter ``W``.
+    c : float, array or None
+        Its coefficient: ``reg``, or ``reg`` times a mask; None adds nothing.
+    in_place : bool, default False
+        ``g`` is the caller's temporary, added to where the library's arrays are writable
+        (else a new array is made and ``g`` is left as it was).
+
+    Returns
+    -------
+    array
+        ``g + c * w`` (``g`` itself when ``c`` is None).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.l2_term(np.zeros(2), np.array([1.0, -2.0]), 0.5)
+    >>> from portable_net.optim import pieces
+    >>> pieces.l2_term(np.zeros(2), np.array([1.0, -2.0]), 0.5)
     array([ 0.5, -1. ])
     """
     if c is None:
@@ -71,15 +99,28 @@ def l2_term(g: Any, w: Any, c: Any, *, in_place: bool = False) -> Any:
 
 
 def decay(w: Any, c: Any) -> Any:
-    """``W *= 1 - c``: the L2 term's share of a plain gradient step, ``W -= lr * reg * W``,
-    taken on ``W`` itself (``c`` is ``lr * reg``, or that times a mask; None: nothing), in
-    place where writable; returns the new ``W``.
+    """``W *= 1 - c``: the L2 term's share of a plain gradient step, taken on ``W`` itself.
+
+    With the rate folded into the gradient (``c = lr * reg``), ``W -= lr * (dW + reg * W)``
+    is ``W *= 1 - lr * reg`` followed by ``W -= lr * dW`` (:func:`descend`).
+
+    Parameters
+    ----------
+    w : array
+        The parameter, updated in place where the library's arrays are writable.
+    c : float, array or None
+        ``lr * reg``, or that times a mask; None changes nothing.
+
+    Returns
+    -------
+    array
+        The new ``W``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.decay(np.ones(2), 0.1)
+    >>> from portable_net.optim import pieces
+    >>> pieces.decay(np.ones(2), 0.1)
     array([0.9, 0.9])
     """
     if c is None:
@@ -89,14 +130,25 @@ def decay(w: Any, c: Any) -> Any:
 
 
 def descend(w: Any, step: Any) -> Any:
-    """``W -= step``: the update of one parameter (``step`` is ``lr * dW`` for plain SGD), in
-    place where the library's arrays are writable; returns the new ``W`` either way.
+    """``W -= step``: the update of one parameter.
+
+    Parameters
+    ----------
+    w : array
+        The parameter, updated in place where the library's arrays are writable.
+    step : array
+        ``lr * dW`` for plain SGD (with the L2 term), or another optimiser's step.
+
+    Returns
+    -------
+    array
+        The new ``W``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.descend(np.ones(2), 0.1 * np.ones(2))
+    >>> from portable_net.optim import pieces
+    >>> pieces.descend(np.ones(2), 0.1 * np.ones(2))
     array([0.9, 0.9])
     """
     w -= step
@@ -104,14 +156,27 @@ def descend(w: Any, step: Any) -> Any:
 
 
 def velocity_step(v: Any, step: Any, momentum: float) -> Any:
-    """Momentum's velocity ``v = momentum * v - step`` (``step`` is ``lr * dW``), in place
-    where writable; returns the new ``v``.
+    """Step momentum's velocity: ``v = momentum * v - step``.
+
+    Parameters
+    ----------
+    v : array
+        The velocity, updated in place where the library's arrays are writable.
+    step : array
+        ``lr * dW`` (with the L2 term).
+    momentum : float
+        ``mu`` in [0, 1).
+
+    Returns
+    -------
+    array
+        The new velocity.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.velocity_step(np.ones(2), 0.5 * np.ones(2), 0.9)
+    >>> from portable_net.optim import pieces
+    >>> pieces.velocity_step(np.ones(2), 0.5 * np.ones(2), 0.9)
     array([0.4, 0.4])
     """
     v *= momentum
@@ -122,15 +187,34 @@ def velocity_step(v: Any, step: Any, momentum: float) -> Any:
 def adam_moments(
     g: Any, m: Any, v: Any, beta_1: float, beta_2: float, *, in_place: bool = False
 ) -> tuple[Any, Any]:
-    """Adam's moment estimates after the gradient ``g``: ``m = beta_1 m + (1 - beta_1) g`` and
-    ``v = beta_2 v + (1 - beta_2) g^2``, in place where writable. ``in_place``: ``g`` is the
-    caller's temporary, overwritten with ``(1 - beta_1) g`` instead of a new array.
+    """Update Adam's moment estimates by the gradient ``g``.
+
+    ``m = beta_1 m + (1 - beta_1) g`` and ``v = beta_2 v + (1 - beta_2) g^2``.
+
+    Parameters
+    ----------
+    g : array
+        The gradient (with the L2 term).
+    m, v : array
+        The first and second moment estimates, updated in place where writable.
+    beta_1, beta_2 : float
+        Their decays, in [0, 1).
+    in_place : bool, default False
+        ``g`` is the caller's temporary, overwritten with ``(1 - beta_1) g`` instead of a
+        new array.
+
+    Returns
+    -------
+    m : array
+        The new first moment estimate.
+    v : array
+        The new second moment estimate.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.adam_moments(np.array([2.0]), np.zeros(1), np.zeros(1), 0.9, 0.99)
+    >>> from portable_net.optim import pieces
+    >>> pieces.adam_moments(np.array([2.0]), np.zeros(1), np.zeros(1), 0.9, 0.99)
     (array([0.2]), array([0.04]))
     """
     u = g * g  # g^2
@@ -157,17 +241,38 @@ def adam_step(
     *,
     out: Any = None,
 ) -> Any:
-    """Adam's step from its moments: ``step_size * m / (sqrt(v) / bc2_sqrt + epsilon)``
-    (``after_correction``, torch's placement of epsilon) or ``step_size * m / (sqrt(v) +
-    epsilon)`` (scikit-learn's), with ``step_size`` and ``bc2_sqrt = sqrt(1 - beta_2**t)``
-    from the bias corrections. ``out``: an array of ``m``'s shape that the caller no longer
-    needs (the step's own gradient), written instead of a new array.
+    """Compute Adam's step from its moments.
+
+    ``step_size * m / (sqrt(v) / bc2_sqrt + epsilon)`` (torch's placement of epsilon) or
+    ``step_size * m / (sqrt(v) + epsilon)`` (scikit-learn's).
+
+    Parameters
+    ----------
+    xp : module
+        The arrays' namespace.
+    m, v : array
+        The moment estimates.
+    step_size, bc2_sqrt : float or 0-d array
+        From the bias corrections (:func:`adam_corrections`); ``bc2_sqrt`` is
+        ``sqrt(1 - beta_2**t)``.
+    epsilon : float
+        Added to the denominator.
+    after_correction : bool
+        True: torch's placement of epsilon; False: scikit-learn's.
+    out : array or None, default None
+        An array of ``m``'s shape the caller no longer needs (the step's own gradient),
+        written instead of a new array (writable libraries only).
+
+    Returns
+    -------
+    array
+        The step, to subtract from the parameter (:func:`descend`).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from portable_net import optim
-    >>> optim.adam_step(np, np.array([0.2]), np.array([0.04]), 1.0, 1.0, 0.0, True)
+    >>> from portable_net.optim import pieces
+    >>> pieces.adam_step(np, np.array([0.2]), np.array([0.04]), 1.0, 1.0, 0.0, True)
     array([1.])
     """
     d = xp.sqrt(v)  # the denominator
@@ -186,12 +291,39 @@ def adam_step(
 def adam_corrections(
     opt: Any, xp: ModuleType, learning_rate: Any, t: Any, dtype: Any
 ) -> tuple[Any, Any]:
-    """Adam's bias corrections at step ``t`` (1 at the first update): ``(step_size,
-    sqrt(1 - beta_2**t))``, with ``step_size = lr / (1 - beta_1**t)``, times
-    ``sqrt(1 - beta_2**t)`` too where epsilon goes before the correction (scikit-learn's
-    placement). Python floats for a Python int ``t``, as torch and scikit-learn compute them
-    from a host-side count; for a traced 0-d ``t`` (a compiled loop), on the device in
-    ``dtype``."""
+    """Compute Adam's bias corrections at step ``t`` (1 at the first update).
+
+    Python floats for a Python int ``t``, as torch and scikit-learn compute them from a
+    host-side count; for a traced 0-d ``t`` (a compiled loop), on the device in ``dtype``.
+
+    Parameters
+    ----------
+    opt : Adam
+        The optimiser (its betas and its placement of epsilon).
+    xp : module
+        The arrays' namespace.
+    learning_rate : float or 0-d array
+        The rate of this step.
+    t : int or 0-d array
+        The step count, 1 at the first update.
+    dtype : dtype
+        Where ``t`` is an array, the dtype of the corrections.
+
+    Returns
+    -------
+    step_size : float or 0-d array
+        ``lr / (1 - beta_1**t)``, times ``sqrt(1 - beta_2**t)`` too where epsilon goes
+        before the correction (scikit-learn's placement).
+    bc2_sqrt : float or 0-d array
+        ``sqrt(1 - beta_2**t)``.
+
+    Examples
+    --------
+    >>> from portable_net.optim import pieces
+    >>> from portable_net.optim import Adam
+    >>> pieces.adam_corrections(Adam(0.1, beta_1=0.5), None, 0.1, 1, None)[0]
+    0.2
+    """
     b1, b2 = opt.beta_1, opt.beta_2
     after = opt.epsilon_after_correction
     if isinstance(t, numbers.Integral):
