@@ -85,16 +85,21 @@ def logistic_xent(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need
         # softplus(z) - t z = max(z, 0) + log(1 + exp(-|z|)) - t z; max(z, 0) = (z + |z|) / 2
         e = xp.exp(-xp.abs(scores))  # (K, B), in (0, 1]
         per = (scores + xp.abs(scores)) * 0.5 + xp.log1p(e) - targets * scores  # (K, B)
-        if weights is None:
-            loss_sum = xp.sum(per)
-        else:
-            loss_sum = xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
+        loss_sum = _summed(xp, per, weights)
     if not need_grad:
         return loss_sum, None
     probs = sigmoid(xp, scores)  # (K, B)
     probs -= targets
     probs *= scale
     return loss_sum, probs
+
+
+def _summed(xp: ModuleType, per: Any, weights: Any) -> Any:
+    """The loss summed over the K outputs and the B examples of ``per`` (K, B), each
+    example's sum weighted by ``weights`` (1, B) (None: all 1)."""
+    if weights is None:
+        return xp.sum(per)
+    return xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
 
 
 def squared_error(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need_loss: bool,
@@ -141,10 +146,7 @@ def poisson_deviance(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, n
         # t log(t / mu) = t (log t - z), written so that t = 0 takes no log of 0
         positive = xp.where(targets > 0, targets, xp.ones_like(targets))
         per = targets * (xp.log(positive) - scores) - targets + mu  # (K, B)
-        if weights is None:
-            loss_sum = xp.sum(per)
-        else:
-            loss_sum = xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
+        loss_sum = _summed(xp, per, weights)
     if not need_grad:
         return loss_sum, None
     mu -= targets

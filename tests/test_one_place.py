@@ -312,3 +312,53 @@ def test_the_code_map_lists_every_module_and_nothing_that_is_not_there():
     assert {p for p in named if not (PACKAGE.parent / p).exists()} == set()
     for module in short:
         assert list(PACKAGE.rglob(module)), module
+
+
+def test_lbfgs_evaluates_the_network_s_own_loss_and_gradient():
+    """solver="lbfgs" drives scipy's optimiser, not the training loop: each evaluation is
+    network.backprop (the forward pass, the output layer's loss, the backward pass) with
+    the L2 penalty of network.penalty and its gradient by model.with_l2 (optim's l2_term);
+    no step and no Trainer."""
+    import warnings
+
+    X, y = pn.make_spiral(20, 3, seed=0)
+    clf = pn.Classifier(solver="lbfgs", hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # three iterations: not converged
+        _, _, called = _trace(lambda: clf.fit(X, y))
+    assert {
+        "estimators/_lbfgs.py:_loss_and_gradient",
+        "network.py:backprop",
+        "layers.py:affine_forward",
+        "loss.py:softmax_xent",
+        "network.py:backward",
+        "network.py:penalty",
+        "model.py:with_l2",
+        "optim/pieces.py:l2_term",
+    } <= called
+    assert not {"step.py:step", "loop.py:run"} & called
+
+
+def test_sparse_inputs_go_through_the_same_layers_and_their_engine_alone_reads_them():
+    """A sparse X trains through the same step and affine layer: only their products are
+    the sparse engine's (engines/sparse.py), the one module that names a sparse library."""
+    import warnings
+
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = pn.make_spiral(20, 3, seed=0)
+    clf = pn.Classifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, _, called = _trace(lambda: clf.fit(sparse.csr_array(X), y))
+    assert {
+        "layers.py:affine_forward",
+        "layers.py:affine_backward",
+        "step.py:step",
+        "engines/sparse.py:__rmatmul__",
+    } <= called
+    naming = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if any(n in path.read_text(encoding="utf-8") for n in ("scipy.sparse", "torch.sparse"))
+    }
+    assert naming == {"engines/sparse.py"}

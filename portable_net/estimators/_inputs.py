@@ -81,7 +81,7 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any
     name = type(estimator).__name__
     if X is None:
         raise ValueError(f"{name}.{method}(): X must be an array, got None")
-    if is_sparse(X):  # scipy.sparse (NumPy) or torch's: never densified
+    if is_sparse(X):  # sparse matrices of scipy or torch (engines.sparse): never densified
         X = sparse_inputs(X, name)
         device = X.device
         _record_or_check(estimator, X, X.values, device, None, reset=reset, method=method)

@@ -35,8 +35,13 @@ class Regressor(MLP):
     ----------
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer; ``()`` is the linear model.
-    solver : {"sgd", "adam"}, default="adam"
-        The optimiser (:mod:`portable_net.optim`), MLPRegressor's formulation of each.
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Half the squared error of identity outputs, or half the Poisson deviance of exp
+        outputs (the log link: counts, rates; y >= 0 with a positive sum), as MLPRegressor's.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        The optimiser: scipy's L-BFGS-B over the full batch (scipy must be installed; no
+        ``partial_fit``), or SGD and Adam (:mod:`portable_net.optim`), MLPRegressor's
+        formulation of each.
     alpha : float, default=1e-4
         L2 strength, scaled as MLPRegressor's: each batch's loss adds
         ``alpha / (2 * batch_size) * sum ||W||^2``.
@@ -72,8 +77,10 @@ class Regressor(MLP):
         In ``[0, 1)``.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
-    n_iter_no_change : int, default=10
-        Epochs without improvement tolerated before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement tolerated before stopping (``np.inf``: never).
+    max_fun : int, default=15000
+        L-BFGS only: the most evaluations of the loss and its gradient.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         The hidden layers' activation.
     n_jobs : int or None, default=None
@@ -89,17 +96,19 @@ class Regressor(MLP):
         Half the mean squared error (over examples and outputs) of the last epoch, plus the
         L2 term, as MLPRegressor's.
     loss_curve_ : list of float
+        Each epoch's loss (not after an L-BFGS fit, as MLPRegressor).
     best_loss_ : float or None (None with early stopping)
     validation_scores_ : list of float or None
         The held-out R^2 of each epoch (with ``early_stopping``).
     best_validation_score_ : float or None
     n_iter_ : int
+        Epochs (L-BFGS: iterations) of the last call of ``fit`` or ``partial_fit``.
     t_ : int
     n_layers_ : int
     n_outputs_ : int
         Number of targets (1 for a 1-D y).
     out_activation_ : str
-        ``"identity"``.
+        ``"identity"``, or ``"exp"`` for ``loss="poisson"``.
 
     Examples
     --------
@@ -151,7 +160,8 @@ class Regressor(MLP):
         Parameters
         ----------
         X : array-like, shape (n_samples, n_features)
-            The examples, of any supported library and device (training runs there).
+            The examples, of any supported library and device (training runs there); a
+            scipy.sparse matrix or a torch sparse tensor is never densified.
         y : array-like, shape (n_samples,) or (n_samples, n_outputs)
             The real targets.
         sample_weight : array-like of shape (n_samples,), number or None
