@@ -150,17 +150,12 @@ def check_inputs(
     # sparse X (network.SparseInputs, the estimators'): its stored values are what is checked
     sparse = isinstance(X, network.SparseInputs)
     values = X.values if sparse else X
-    arrays = (
-        array_arguments(params, X=values) if y is None else array_arguments(params, X=values, y=y)
-    )
+    arrays = array_arguments(params, X=values, **({} if y is None else {"y": y}))
     xp, device = namespace_and_device(arrays)
     params, values, y = outside_autograd(params, values, y)
     X = X if sparse else values
     check_floating_params(xp, params)
-    if sparse:
-        check_float_dtype("X", X.dtype)
-    else:
-        check_features(xp, X, finite=False)
+    check_float_dtype("X", X.dtype) if sparse else check_features(xp, X, finite=False)
     check_feature_count(X, params)
     n_classes = params[f"W{n_layers}"].shape[1]
     if y is not None:
@@ -236,16 +231,15 @@ def loss_and_grads(
                                 n_features, copy=True)  # fmt: skip
 
 
-def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int,
-            reg: Any, masks: list[Any] | None = None) -> list[Any]:  # fmt: skip
+def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int, reg: Any,
+            masks: list[Any] | None = None, *, in_place: bool = False) -> list[Any]:  # fmt: skip
     """Packed gradients with the L2 term's, ``d (0.5 reg ||W||^2) / dW = reg W``, added to
-    the weights' (``portable_net.optim.pieces.l2_term``, the optimisers' own); ``masks``:
-    the weights' (:func:`portable_net.network.weight_masks`), made by a compiled caller
-    outside its program (None: made here)."""
-    if masks is None:
-        masks = network.weight_masks(xp, packed, n_features)
+    the weights' (``portable_net.optim.pieces.l2_term``, the optimisers' own; ``in_place``
+    on the caller's own gradients); ``masks``: the weights' (``network.weight_masks``),
+    made by a compiled caller outside its program (None: made here)."""
+    masks = network.weight_masks(xp, packed, n_features) if masks is None else masks
     coefs = l2_coefficients(masks, reg)
-    return [l2_term(g, p, c) for g, p, c in zip(grads, packed, coefs)]
+    return [l2_term(g, p, c, in_place=in_place) for g, p, c in zip(grads, packed, coefs)]
 
 
 def predict_proba(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> Any:
@@ -471,9 +465,7 @@ def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
         above = out[:, 0] > 0.5
         if classes is None:
             return xp.astype(above, xp.argmax(out, axis=1).dtype)  # the default integer
-        # the last class: class 1 of two, or the one class of a one-class fit (as
-        # MLPClassifier, whose predictions are then always that class)
-        return xp.where(above, classes[-1], classes[0])
+        return xp.where(above, classes[-1], classes[0])  # one class: always that class
     index = xp.argmax(out, axis=1)
     return index if classes is None else xp.take(classes, index, axis=0)
 

@@ -196,3 +196,18 @@ def test_only_the_flat_vector_and_the_loss_cross_to_the_host(monkeypatch):
                                     random_state=0).fit, torch.asarray(X), torch.asarray(y))  # fmt: skip
     n_weights = sum(int(np.prod(a.shape)) for a in clf.coefs_ + clf.intercepts_)
     assert moved and set(moved) == {("host", (n_weights,)), ("device", (n_weights,))}
+
+
+def test_an_lbfgs_fit_saves_and_loads_as_it_is(tmp_path):
+    """The file keeps what an L-BFGS fit has (loss_, n_iter_) and no loss curve it has not;
+    loaded, it predicts the same and still has no partial_fit. Dask arrays are refused."""
+    X, y = _digits()
+    clf, _ = _quietly(pn.Classifier(solver="lbfgs", hidden_layer_sizes=(10,), max_iter=5,
+                                    random_state=0).fit, X, y)  # fmt: skip
+    back = pn.Classifier.load(clf.save(tmp_path / "lbfgs.npz"))
+    assert (back.loss_, back.n_iter_, back.solver) == (clf.loss_, clf.n_iter_, "lbfgs")
+    assert not hasattr(back, "loss_curve_") and not hasattr(back, "partial_fit")
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(NotImplementedError, match="solver='lbfgs' trains in-memory arrays"):
+        pn.Classifier(solver="lbfgs").fit(da.from_array(X, chunks=500), da.from_array(y))

@@ -59,6 +59,11 @@ def fit(
     if incremental and estimator.early_stopping:  # MLPClassifier's rule, before any work
         raise ValueError("partial_fit does not support early_stopping=True")
     if is_lazy(X, y):
+        if estimator.solver == "lbfgs":
+            raise NotImplementedError(
+                "solver='lbfgs' trains in-memory arrays (full batch); compute the Dask arrays "
+                "first (X.compute()) or use solver='adam' or 'sgd'"
+            )
         X, y_fit, y_strata = estimator._lazy_targets(X, y, first)
         xp, device = np, None
         weights = lazy_sample_weight(sample_weight, int(X.shape[0]))

@@ -1,8 +1,9 @@
 """How the estimators train with ``solver="lbfgs"``: MLPClassifier's and MLPRegressor's
 ``_fit_lbfgs``, full batch.
 
-scipy.optimize's L-BFGS-B minimises the regularised loss over one flat vector of the weights,
-in scikit-learn's order (``coefs_[0].ravel(), ..., coefs_[-1].ravel(), intercepts_[0], ...``),
+scipy.optimize's L-BFGS-B minimises the regularised loss over one flat vector of the weights
+(the step's packed parameters ``[W1b, W2^T, b2, ...]`` row by row: the same coordinates as
+scikit-learn's ``coefs_`` and ``intercepts_``, in the order that needs no copy to evaluate),
 with ``maxiter=max_iter``, ``maxfun=max_fun``, ``gtol=tol`` and ``iprint`` from ``verbose``
 where scipy still takes it (as scikit-learn passes it). Each evaluation is the network's own
 loss and gradient on X's library and device: the forward pass, the output layer's loss and
@@ -35,7 +36,7 @@ from ..loop import diverged_message
 from ..model import with_l2
 from ..step import split_targets
 
-__all__ = ["fit_lbfgs", "flat_weights", "set_flat_weights"]
+__all__ = ["fit_lbfgs", "flat", "unflat"]
 
 
 def _scipy_optimize() -> Any:
@@ -53,40 +54,30 @@ def _layer_sizes(estimator: Any) -> tuple[int, ...]:
     return (int(estimator.coefs_[0].shape[0]), *[int(W.shape[1]) for W in estimator.coefs_])
 
 
-def flat_weights(xp: ModuleType, coefs: list[Any], intercepts: list[Any]) -> Any:
-    """scikit-learn's ``_pack``: the weights row by row, then the biases, as one 1-D array."""
-    return xp.concat([xp.reshape(a, (-1,)) for a in [*coefs, *intercepts]], axis=0)
+def flat(xp: ModuleType, packed: list[Any]) -> Any:
+    """The packed parameters ``[W1b, W2^T, b2, ...]`` (:mod:`portable_net.network`), each
+    row by row, as one 1-D array: the vector L-BFGS moves."""
+    return xp.concat([xp.reshape(p, (-1,)) for p in packed], axis=0)
 
 
-def _unflattened(xp: ModuleType, theta: Any, sizes: tuple[int, ...]) -> dict[str, Any]:
-    """``{"W1", "b1", ...}`` from the flat vector (:func:`flat_weights`' order)."""
-    params, start = {}, 0
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        params[f"W{i}"] = xp.reshape(theta[start : start + fan_in * fan_out], (fan_in, fan_out))
-        start += fan_in * fan_out
-    for i, fan_out in enumerate(sizes[1:], start=1):
-        params[f"b{i}"] = theta[start : start + fan_out]
-        start += fan_out
-    return params
+def unflat(xp: ModuleType, theta: Any, shapes: tuple[tuple[int, int], ...]) -> list[Any]:
+    """:func:`flat` undone: the packed parameters of ``shapes`` as views of ``theta``."""
+    packed, start = [], 0
+    for rows, cols in shapes:
+        packed.append(xp.reshape(theta[start : start + rows * cols], (rows, cols)))
+        start += rows * cols
+    return packed
 
 
-def set_flat_weights(estimator: Any, xp: ModuleType, theta: Any) -> None:
-    """The estimator's ``coefs_`` and ``intercepts_`` from a flat vector of xp's arrays."""
-    params = _unflattened(xp, theta, _layer_sizes(estimator))
-    n_layers = len(params) // 2
-    estimator.coefs_ = [params[f"W{i}"] for i in range(1, n_layers + 1)]
-    estimator.intercepts_ = [params[f"b{i}"] for i in range(1, n_layers + 1)]
-
-
-@engines.as_program("alpha", "sizes", "activation", "output", "weighted", "block")
-def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, sizes, activation, output,
+@engines.as_program("alpha", "shapes", "activation", "output", "weighted", "block")
+def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, shapes, activation, output,
                        weighted, block):  # fmt: skip
     """MLPClassifier's ``_loss_grad_lbfgs``: the regularised mean loss (0-d) and its
-    gradient as a flat vector, of the flat weights ``theta`` on the data in the step's layout
-    (Xt1 (D + 1, N), targets (K, N), with the examples' weights as a last row when
-    ``weighted``); ``masks``: the weights' (:func:`portable_net.network.weight_masks`)."""
-    n_layers, n_features = len(sizes) - 1, sizes[0]
-    packed = network.pack(xp, _unflattened(xp, theta, sizes), n_layers)
+    gradient as a flat vector, of the flat packed parameters ``theta`` (:func:`flat`) on the
+    data in the step's layout (Xt1 (D + 1, N), targets (K, N), with the examples' weights as a
+    last row when ``weighted``); ``masks``: the weights' (``network.weight_masks``)."""
+    n_features = shapes[0][1] - 1
+    packed = unflat(xp, theta, shapes)
     targets, weights = split_targets(targets, weighted)
     n = Xt1.shape[1] if weights is None else xp.sum(weights)  # or the sum of the weights
     scale = 1.0 / n if weights is None else weights / n  # each example's share of the mean
@@ -94,10 +85,8 @@ def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, sizes, activation,
                                        activation=activation, output=output, block=block)  # fmt: skip
     reg = alpha / n  # MLPClassifier's alpha, over the examples (or their weights)
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
-    public = network.unpack(xp, with_l2(xp, packed, grads, n_features, reg, masks), n_features,
-                            copy=False)  # fmt: skip
-    coefs = [public[f"W{i}"] for i in range(1, n_layers + 1)]
-    return loss, flat_weights(xp, coefs, [public[f"b{i}"] for i in range(1, n_layers + 1)])
+    # the gradients are backprop's own arrays: the L2 term added in place where writable
+    return loss, flat(xp, with_l2(xp, packed, grads, n_features, reg, masks, in_place=True))
 
 
 def _options(settings: dict[str, Any], verbose: Any) -> dict[str, Any]:
@@ -141,21 +130,24 @@ def fit_lbfgs(est: Any, X: Any, y_fit: Any, weights: Any, settings: dict[str, An
     data = network.step_data(xp, X, rows)
     n = int(X.shape[0])
     packed = network.pack(xp, est.params_, len(sizes) - 1)
+    shapes = tuple((int(p.shape[0]), int(p.shape[1])) for p in packed)
     masks = network.weight_masks(xp, packed, sizes[0])  # made here: JAX compiles the objective
-    block = engines.block_for(xp, device, packed, n)
+    block = engines.block_for(xp, device, packed, n, X)
     threads = engines.threads_for(xp, device, packed, block or n, est.n_jobs)
     losses: list[float] = []
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = _loss_and_gradient(
             xp, from_host(xp, theta, dtype, device), data.Xt1, data.onehot, masks,
-            float(settings["alpha"]), sizes, est.activation, est._output,
+            float(settings["alpha"]), shapes, est.activation, est._output,
             weights is not None, block,
         )  # fmt: skip
         losses.append(float(loss))
-        return losses[-1], to_host(grad).astype(np.float64)
+        # a NumPy gradient is the evaluation's own array: no copy
+        host = grad if isinstance(grad, np.ndarray) else to_host(grad)
+        return losses[-1], np.asarray(host, dtype=np.float64)
 
-    theta0 = to_host(flat_weights(xp, est.coefs_, est.intercepts_)).astype(np.float64)
+    theta0 = np.asarray(to_host(flat(xp, packed)), dtype=np.float64)
     with engines.threads_limited(xp, threads), engines.bookkeeping_off(xp)():
         result = optimize.minimize(objective, theta0, method="L-BFGS-B", jac=True,
                                    options=_options(settings, est.verbose))  # fmt: skip
@@ -168,7 +160,10 @@ def fit_lbfgs(est: Any, X: Any, y_fit: Any, weights: Any, settings: dict[str, An
             stacklevel=5,  # the user's call: Classifier.fit -> fit -> _train -> fit_lbfgs
         )
     est.loss_ = float(result.fun)
-    set_flat_weights(est, xp, from_host(xp, np.asarray(result.x), dtype, device))
+    theta = from_host(xp, np.asarray(result.x), dtype, device)
+    fitted = network.unpack(xp, unflat(xp, theta, shapes), sizes[0], copy=True)
+    est.coefs_ = [fitted[f"W{i}"] for i in range(1, len(sizes))]
+    est.intercepts_ = [fitted[f"b{i}"] for i in range(1, len(sizes))]
     first = losses[0] if losses and math.isfinite(losses[0]) else None
     message = diverged_message(first, est.loss_, est.n_iter_)
     if message is not None:  # the rule train() and the other solvers follow
