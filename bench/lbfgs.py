@@ -273,13 +273,12 @@ def report(results: dict) -> str:
                 return statistics.median(r[key] / b[key] for r, b in zip(rows, base))
 
             name = "MLPClassifier" if side == "sklearn" else f"Classifier ({side})"
-            lines.append(
-                f"| {problem} | {name} | {med['first_fit_s']:.3f} | {ratio('first_fit_s'):.2f} "
-                f"| {med['import_s']:.3f} | {med['second_fit_s']:.3f} | "
-                f"{ratio('second_fit_s'):.2f} | "
-                f"{1e3 * med['second_fit_s'] / rows[0]['n_iter']:.2f} | "
-                f"{rows[0]['n_iter']} | {rows[0]['loss']:.6g} | {rows[0]['accuracy']:.4f} |"
-            )
+            lines.append(_cells(
+                problem, name, f"{med['first_fit_s']:.3f}", f"{ratio('first_fit_s'):.2f}",
+                f"{med['import_s']:.3f}", f"{med['second_fit_s']:.3f}",
+                f"{ratio('second_fit_s'):.2f}", f"{1e3 * med['second_fit_s'] / rows[0]['n_iter']:.2f}",
+                rows[0]["n_iter"], f"{rows[0]['loss']:.6g}", f"{rows[0]['accuracy']:.4f}",
+            ))  # fmt: skip
     lines += [
         "",
         "The digits runs are the same to the last digits (tests/test_lbfgs.py holds the loss "
@@ -295,7 +294,7 @@ def report(results: dict) -> str:
         "|---|---|---|",
     ]
     for row in results["spiral_divergence"]:
-        lines.append(f"| {row['iterations']} | {row['loss']:.1e} | {row['weights']:.1e} |")
+        lines.append(_cells(row["iterations"], f"{row['loss']:.1e}", f"{row['weights']:.1e}"))
     text = results["sparse"]
     lines += [
         "",
@@ -316,22 +315,29 @@ def report(results: dict) -> str:
     for fit, sides in text["fits"].items():
         base = sides["sklearn"]
         for side, row in sides.items():
-            name = "MLPClassifier" if side == "sklearn" else "Classifier"
-            lines.append(
-                f"| {fit} | {name} | {row['peak_bytes'] / 2**20:.0f} | "
-                f"{row['peak_bytes'] / base['peak_bytes']:.2f} | {row['fit_s']:.1f} | "
-                f"{row['fit_s'] / base['fit_s']:.2f} | {row['n_iter']} | "
-                f"{row['accuracy']:.4f} |"
-            )
+            lines.append(_cells(
+                fit, "MLPClassifier" if side == "sklearn" else "Classifier",
+                f"{row['peak_bytes'] / 2**20:.0f}", f"{row['peak_bytes'] / base['peak_bytes']:.2f}",
+                f"{row['fit_s']:.1f}", f"{row['fit_s'] / base['fit_s']:.2f}", row["n_iter"],
+                f"{row['accuracy']:.4f}",
+            ))  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _cells(*cells: object) -> str:
+    """One row of a Markdown table."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.lbfgs", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--docs", type=int, default=6000, help="documents of the bag of words")
-    parser.add_argument("--sides", default=",".join(SIDES))
-    parser.add_argument("--output", type=Path, default=None)
+    for option, kind, default in (
+        ("--rounds", int, 3),
+        ("--docs", int, 6000),
+        ("--sides", str, ",".join(SIDES)),
+        ("--output", Path, None),
+    ):
+        parser.add_argument(option, type=kind, default=default)  # fmt: skip
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

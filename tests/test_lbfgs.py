@@ -211,3 +211,13 @@ def test_an_lbfgs_fit_saves_and_loads_as_it_is(tmp_path):
     da = pytest.importorskip("dask.array")
     with pytest.raises(NotImplementedError, match="solver='lbfgs' trains in-memory arrays"):
         pn.Classifier(solver="lbfgs").fit(da.from_array(X, chunks=500), da.from_array(y))
+
+
+def test_without_scipy_lbfgs_is_an_import_error_before_any_work(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # as if not installed
+    clf = pn.Classifier(solver="lbfgs")
+    with pytest.raises(ImportError, match="solver='lbfgs' needs scipy"):
+        clf.fit(*_digits())
+    assert not hasattr(clf, "coefs_")

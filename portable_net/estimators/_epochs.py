@@ -35,7 +35,7 @@ from ..network import SparseInputs
 from ..preprocessing import split_rows
 from ..schedule import end_epoch
 from ._inputs import validate_X
-from ._lbfgs import fit_lbfgs
+from ._lbfgs import fit_lbfgs, scipy_optimize
 from ._outputs import fit_sample_weight, lazy_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
 
@@ -58,6 +58,8 @@ def fit(
         raise ValueError("classes must be passed on the first call to partial_fit.")
     if incremental and estimator.early_stopping:  # MLPClassifier's rule, before any work
         raise ValueError("partial_fit does not support early_stopping=True")
+    if estimator.solver == "lbfgs":
+        scipy_optimize()  # installed, or ImportError before any work
     if is_lazy(X, y):
         if estimator.solver == "lbfgs":
             raise NotImplementedError(

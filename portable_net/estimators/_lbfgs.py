@@ -36,10 +36,11 @@ from ..loop import diverged_message
 from ..model import with_l2
 from ..step import split_targets
 
-__all__ = ["fit_lbfgs", "flat", "unflat"]
+__all__ = ["fit_lbfgs", "flat", "scipy_optimize", "unflat"]
 
 
-def _scipy_optimize() -> Any:
+def scipy_optimize() -> Any:
+    """scipy.optimize, or ImportError saying what to install (checked before any work)."""
     try:
         import scipy.optimize
     except ImportError:  # scipy is optional, as scikit-learn is
@@ -120,7 +121,7 @@ def fit_lbfgs(est: Any, X: Any, y_fit: Any, weights: Any, settings: dict[str, An
     ``weights``, or None) from its current weights with L-BFGS-B, as MLPClassifier's
     ``_fit_lbfgs``: ``n_iter_``, ``loss_`` and the weights set as it sets them, a
     ConvergenceWarning (scikit-learn's) when scipy stops on a limit."""
-    optimize = _scipy_optimize()
+    optimize = scipy_optimize()
     xp = array_namespace(est.coefs_[0])
     device = array_api_compat.device(est.coefs_[0])
     dtype = est.coefs_[0].dtype
