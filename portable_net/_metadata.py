@@ -129,7 +129,7 @@ def _is_dict(v: Any) -> bool:
     return isinstance(v, dict)
 
 
-_NUMBERS = (_or_none(_is_list_of(_is_number)), "a list of numbers")
+_NUMBERS = (_or_none(_is_list_of(_or_none(_is_number))), "a list of numbers")
 _NUMBER = (_or_none(_is_number), "a number")
 #: the user metadata fields that the library's own readers use (Classifier.load, the command
 #: line) and what each must be when present, so that no reader meets a value of the wrong
@@ -140,7 +140,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "fitted": (_is_dict, "a dict"),
     "fitted.n_iter_": (_is_count, "an integer"),
     "fitted.t_": (_is_count, "an integer"),
-    "fitted.loss_curve_": (_is_list_of(_is_number), "a list of numbers"),
+    "fitted.loss_curve_": (_is_list_of(_or_none(_is_number)), "a list of numbers"),
     "fitted.validation_scores_": _NUMBERS,
     "fitted.loss_": _NUMBER,
     "fitted.best_loss_": _NUMBER,

@@ -14,8 +14,10 @@ a reader never guesses a field that is missing, it refuses the file:
 ``output``, ``loss``
     The output layer and the loss it was trained with: ``"softmax"`` and
     ``"cross_entropy"`` (a classifier of K >= 2 outputs), ``"logistic"`` and
-    ``"binary_cross_entropy"`` (a classifier of two classes with one output, or a multilabel
-    classifier of K >= 2 outputs), ``"identity"`` and ``"squared_error"`` (a regressor).
+    ``"binary_cross_entropy"`` (a classifier of two classes, or of one class as
+    MLPClassifier fits it, with one output; or a multilabel classifier of K >= 2 outputs),
+    ``"identity"`` and ``"squared_error"`` (a regressor), ``"exp"`` and ``"poisson"`` (a
+    regressor of the log link, trained on half the Poisson deviance).
 ``classes``, ``classes_dtype``
     The labels, distinct and sorted (one per output; two for one logistic output; the
     columns ``0..K-1`` of a multilabel classifier) and the NumPy dtype they come back as
@@ -69,9 +71,13 @@ LOSSES = {
     "softmax": "cross_entropy",
     "logistic": "binary_cross_entropy",
     "identity": "squared_error",
+    "exp": "poisson",
 }
 #: each output layer as the library's functions name it (:data:`portable_net.loss.OUTPUT_LOSSES`)
-OUTPUT_LAYERS = {"softmax": "softmax", "logistic": "logistic", "identity": "squared"}
+OUTPUT_LAYERS = {"softmax": "softmax", "logistic": "logistic", "identity": "squared",
+                 "exp": "poisson"}  # fmt: skip
+#: the output layers of a regressor
+REGRESSOR_OUTPUTS = ("identity", "exp")
 MODEL_KEYS = ("kind", "activation", "output", "loss", "classes", "classes_dtype", "preprocessing",
               "dialect")  # fmt: skip
 PREPROCESSING_KEYS = ("feature_names", "standardize", "categorical", "missing")
@@ -118,8 +124,8 @@ def problem(sizes: list[int], model: Any) -> str | None:
 def _kind_problem(kind: str, output: str, n_outputs: int, classes: Any) -> str | None:
     count = len(classes) if isinstance(classes, list) else None
     if kind == "regressor":
-        if output != "identity":
-            return f"a regressor has identity outputs, not {output}"
+        if output not in REGRESSOR_OUTPUTS:
+            return f"a regressor has identity or exp outputs, not {output}"
         if classes is not None:
             return "a regressor has no classes"
         return None
@@ -135,11 +141,11 @@ def _kind_problem(kind: str, output: str, n_outputs: int, classes: Any) -> str |
         return None
     if output == "softmax" and n_outputs >= 2 and count == n_outputs:
         return None
-    if output == "logistic" and n_outputs == 1 and count == 2:
+    if output == "logistic" and n_outputs == 1 and count in (1, 2):
         return None
     return (
         f"a classifier has one softmax output per class (2 or more) or one logistic output "
-        f"for two classes, not {n_outputs} {output} output(s) for {count} classes"
+        f"for two classes (or one), not {n_outputs} {output} output(s) for {count} classes"
     )
 
 
@@ -304,7 +310,9 @@ def settings_problem(
     settings = metadata.get("settings")
     if not isinstance(settings, dict):
         return None
-    for key, actual in (("activation", model["activation"]), ("hidden_layer_sizes", sizes[1:-1])):
+    loss = {"identity": "squared_error", "exp": "poisson"}.get(model["output"])
+    for key, actual in (("activation", model["activation"]), ("hidden_layer_sizes", sizes[1:-1]),
+                        ("loss", loss)):  # fmt: skip
         if key in settings and settings[key] != actual:
             return f"its settings' {key} {shown(settings[key])} is not the model's {actual!r}"
     return None

@@ -21,6 +21,7 @@ __all__ = [
     "ENTRY_POINTS",
     "ESTIMATOR",
     "KINDS",
+    "REGRESSOR",
     "REQUIRED",
     "SAME",
     "SCHEDULE",
@@ -36,11 +37,12 @@ __all__ = [
 
 TRAIN = "train"  #: portable_net.train's keywords
 ESTIMATOR = "estimator"  #: the estimators' constructors (Classifier: MLPClassifier's names)
+REGRESSOR = "regressor"  #: the Regressor's constructor only (MLPRegressor's ``loss``)
 CLI = "cli"  #: the options of ``portable-net train``
 SGD = "optim.SGD"  #: the fields of portable_net.optim.SGD
 ADAM = "optim.Adam"  #: the fields of portable_net.optim.Adam
 SCHEDULE = "LearningRateSchedule"  #: the fields of portable_net.optim.LearningRateSchedule
-ENTRY_POINTS = (TRAIN, ESTIMATOR, CLI, SGD, ADAM, SCHEDULE)
+ENTRY_POINTS = (TRAIN, ESTIMATOR, REGRESSOR, CLI, SGD, ADAM, SCHEDULE)
 # the optimisers' and the schedule's errors say what they expect in words ("a positive
 # finite float"), the others as an interval ("finite and in (0.0, inf)")
 _IN_WORDS = (SGD, ADAM, SCHEDULE)
@@ -189,10 +191,15 @@ class Use:
             return [replace(one, name=f"{name}[{i}]").check(v) for i, v in enumerate(value)]
         if self.where in _IN_WORDS:
             return self._check_in_words(value)
+        if (
+            not self.finite
+            and isinstance(value, numbers.Real)
+            and math.isinf(value)
+            and float(value) in (self.range or Range())
+        ):
+            return float(value)  # never reached: an integer's too (n_iter_no_change=np.inf)
         if kind == "int":
             return self._check_int(value)
-        if not self.finite and isinstance(value, numbers.Real) and math.isinf(value):
-            return float(value)
         r = self.range or Range()
         return check_real(
             name, value, low=r.low, high=r.high, low_open=r.low_open, high_open=r.high_open

@@ -294,10 +294,11 @@ def estimator_graph(est: Any) -> Graph:
     """What a fitted Classifier's or Regressor's graph computes: its ``predict`` (and the
     Classifier's ``predict_proba``)."""
     from ._backend import to_host
+    from .loss import REGRESSION_OUTPUTS
 
     params = host_params(est.params_)
     names = getattr(est, "feature_names_in_", None)
-    regressor = est._output == "squared"
+    regressor = est._output in REGRESSION_OUTPUTS
     return Graph(
         params,
         est.activation,

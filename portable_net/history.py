@@ -89,9 +89,13 @@ def log_step(
     learning_rate: float,
     callback: Callable[[int, float, dict[str, Any]], Any] | None,
     params: dict[str, Any] | None,
+    *,
+    finite_only: bool = True,
 ) -> None:
-    """Record a logged step's loss (a Python float); a NaN or infinite loss is an error."""
-    if not math.isfinite(loss):
+    """Record a logged step's loss (a Python float); a NaN or infinite loss is an error
+    (``finite_only``), or recorded as it is (the estimators' epochs, which go on as
+    MLPClassifier's do and judge the weights at the end)."""
+    if finite_only and not math.isfinite(loss):
         raise TrainingDiverged(step, loss, learning_rate)
     history.steps.append(step)
     history.loss.append(loss)

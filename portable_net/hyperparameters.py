@@ -43,6 +43,7 @@ from .constraints import (
     ADAM,
     CLI,
     ESTIMATOR,
+    REGRESSOR,
     REQUIRED,
     SCHEDULE,
     SGD,
@@ -53,9 +54,9 @@ from .constraints import (
     Use,
 )
 
-# the table and what reads it; the entry points (TRAIN, ESTIMATOR, CLI, SGD, ADAM, SCHEDULE)
-# and the pieces of a row (Hyperparameter, Alias, Range, Use) are constraints.py's, reachable
-# here too
+# the table and what reads it; the entry points (TRAIN, ESTIMATOR, REGRESSOR, CLI, SGD, ADAM,
+# SCHEDULE) and the pieces of a row (Hyperparameter, Alias, Range, Use) are constraints.py's,
+# reachable here too
 __all__ = ["DEFAULT_RATES", "HYPERPARAMETERS", "check", "check_all", "defaults", "names", "table"]
 
 #: the learning rate ``train`` (and ``portable-net train``) takes for each optimiser when none
@@ -115,9 +116,17 @@ _ROWS = (
     ),
     Hyperparameter(
         "optimizer", "str", "sgd", "the update: SGD (with momentum) or Adam",
-        options=("sgd", "adam"), why_not={"lbfgs": "portable_net has no L-BFGS solver"},
+        options=("sgd", "adam"),
+        why_not={"lbfgs": "L-BFGS is the estimators' full-batch solver, solver='lbfgs'"},
         names={TRAIN: "optimizer", CLI: "--optimizer",
-               ESTIMATOR: Alias("solver", default="adam")},
+               ESTIMATOR: Alias("solver", default="adam", options=("lbfgs", "sgd", "adam"),
+                                meaning="the optimiser: L-BFGS (full batch, scipy's), SGD "
+                                        "(with momentum) or Adam")},
+    ),
+    Hyperparameter(
+        "max_fun", "int", 15_000,
+        "L-BFGS only: the most evaluations of the loss and its gradient", range=_ONE_OR_MORE,
+        names={ESTIMATOR: "max_fun"},
     ),
     Hyperparameter(
         "lr_schedule", "str", "constant", "the rate over the run, as MLPClassifier's",
@@ -180,7 +189,10 @@ _ROWS = (
         "n_iter_no_change", "int", 10,
         "logged steps (estimators: epochs) without improvement by tol tolerated",
         range=_ONE_OR_MORE,
-        names={TRAIN: "n_iter_no_change", ESTIMATOR: "n_iter_no_change",
+        names={TRAIN: "n_iter_no_change",
+               ESTIMATOR: Alias("n_iter_no_change", finite=False,
+                                meaning="epochs without improvement by tol tolerated "
+                                        "(np.inf: never stop early)"),
                SCHEDULE: "n_iter_no_change",
                CLI: Alias("--patience", meaning="logged steps without improvement tolerated: "
                           "one more and --early-stopping stops or the adaptive schedule "
@@ -222,6 +234,13 @@ _ROWS = (
         names={TRAIN: "output"},
     ),
     Hyperparameter(
+        "loss", "str", "squared_error",
+        "the Regressor's loss: half the squared error of identity outputs, or half the "
+        "Poisson deviance of exp outputs (targets >= 0)",
+        options=("squared_error", "poisson"),
+        names={REGRESSOR: "loss"},
+    ),
+    Hyperparameter(
         "hidden_layer_sizes", "sizes", (100,),
         "widths of the hidden layers (none: the linear classifier)", range=_ONE_OR_MORE,
         names={ESTIMATOR: "hidden_layer_sizes", CLI: Alias("--hidden", default=None)},
@@ -258,7 +277,8 @@ def names(where: str) -> dict[str, str]:
     Parameters
     ----------
     where : str
-        An entry point: ``TRAIN``, ``ESTIMATOR``, ``CLI``, ``SGD``, ``ADAM``, ``SCHEDULE``.
+        An entry point: ``TRAIN``, ``ESTIMATOR``, ``REGRESSOR``, ``CLI``, ``SGD``, ``ADAM``,
+        ``SCHEDULE``.
 
     Returns
     -------

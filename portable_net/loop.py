@@ -96,6 +96,8 @@ class Logging:
     restore_best: bool = False
     tol: float = 1e-4
     n_iter_no_change: int = 10
+    #: a NaN or infinite loss is TrainingDiverged (else recorded, and the run goes on)
+    finite_only: bool = True
 
     @property
     def quiet(self) -> bool:
@@ -170,7 +172,7 @@ class Trainer:
             n_features=n_features,
             learning_rate=optimizer.learning_rate,
             reg=reg,
-            block=engines.block_for(xp, device, packed, batch_size or n),
+            block=engines.block_for(xp, device, packed, batch_size or n, X),
             optimizer=optimizer,
             reg_over_batch=reg_over_batch,
             activation=activation,
@@ -281,16 +283,18 @@ class Trainer:
         idx = self.index_perm[1][lo : lo + (size if j < count else ragged)]
         X1, onehot_rows = data
         return (
-            xp.permute_dims(xp.take(X1, idx, axis=0), (1, 0)),
+            network.batch_inputs(xp, X1, idx),
             xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
         )
 
-    def epoch(self, seed: int, learning_rate: float) -> list[float]:
+    def epoch(self, seed: int, learning_rate: float, *, finite_only: bool = True) -> list[float]:
         """One epoch of mini-batches (the order drawn by ``seed`` when shuffled) at this
-        rate; the loss of each batch (before its update), in order, as Python floats."""
+        rate; the loss of each batch (before its update), in order, as Python floats (a
+        non-finite one: TrainingDiverged, unless not ``finite_only``)."""
         n_batches = -(-self.n // (self.batch_size or self.n))
         record = History()
-        self.run(n_batches, record, Logging(), seed=seed, learning_rate=learning_rate)
+        self.run(n_batches, record, Logging(finite_only=finite_only), seed=seed,
+                 learning_rate=learning_rate)  # fmt: skip
         return record.loss
 
     def params(self, packed: list[Any] | None = None) -> dict[str, Any]:
@@ -364,7 +368,8 @@ class _Hooks:
             self.first_loss = loss
         stop = None
         try:
-            log_step(history, step, loss, self.lr, logging.callback, view)
+            log_step(history, step, loss, self.lr, logging.callback, view,
+                     finite_only=logging.finite_only)  # fmt: skip
         except StopTraining:
             stop = "callback"
         # the schedule's "epoch": the steps since its last evaluation (the loss logged here
@@ -438,15 +443,8 @@ def _state_copies(xp: ModuleType, state: Any) -> Any:
 def _prepare(xp, params, X, y, sample_weight, n_layers, n_outputs, opt, by_rows, output):
     """Private packed copies of the parameters, in X's dtype; the data in the step's layout
     (Xt1, targets), or ``by_rows`` example by example ([X, 1] (N, D + 1), target rows (N,
-    K)); the optimiser's fresh state. The targets: one-hot rows of the labels y for
-    ``"softmax"`` outputs, else y's real targets as (N, K); with ``sample_weight`` (N,),
-    each example's weight as a last column."""
-    if output == "softmax":
-        rows = one_hot(xp, y, n_outputs, X.dtype)
-    else:
-        rows = xp.reshape(xp.astype(y, X.dtype, copy=True), (X.shape[0], n_outputs))
-    if sample_weight is not None:
-        rows = xp.concat([rows, xp.expand_dims(sample_weight, axis=1)], axis=1)
+    K)); the optimiser's fresh state. The targets: :func:`portable_net.network.target_rows`."""
+    rows = network.target_rows(xp, y, X.shape[0], n_outputs, X.dtype, output, sample_weight)
     if by_rows:
         data = (network.rows_with_ones(xp, X), rows)
     else:

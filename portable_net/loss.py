@@ -1,15 +1,17 @@
 """The output layers with their losses (each one formula, with its gradient) and the L2 penalty.
 
 The training step works in the (outputs, examples) layout of :mod:`portable_net.layers`:
-scores are (K, B), one column per example. Three output layers, each with its canonical loss,
-so that the gradient wrt the scores is ``output - target`` for all three (scikit-learn's
+scores are (K, B), one column per example. Four output layers, each with its canonical loss,
+so that the gradient wrt the scores is ``output - target`` for all four (scikit-learn's
 ``deltas[last] = activations[-1] - y``):
 
 - ``"softmax"``: softmax outputs, cross-entropy against one-hot targets (K > 2 classes; the
   case study's loss): :func:`softmax_xent`;
 - ``"logistic"``: logistic outputs, the binary log-loss of each output against 0/1 targets
   (one output for two classes; one per label for multilabel targets): :func:`logistic_xent`;
-- ``"squared"``: identity outputs, half the squared error (regression): :func:`squared_error`.
+- ``"squared"``: identity outputs, half the squared error (regression): :func:`squared_error`;
+- ``"poisson"``: exp outputs (the log link, :func:`exp_link`), half the Poisson deviance
+  (regression of counts and rates, targets >= 0): :func:`poisson_deviance`.
 
 Each is the formula every caller uses (the training steps, the forward-only loss, each chunk
 of a distributed array, the public :func:`softmax_cross_entropy`), looked up by name in
@@ -83,16 +85,21 @@ def logistic_xent(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need
         # softplus(z) - t z = max(z, 0) + log(1 + exp(-|z|)) - t z; max(z, 0) = (z + |z|) / 2
         e = xp.exp(-xp.abs(scores))  # (K, B), in (0, 1]
         per = (scores + xp.abs(scores)) * 0.5 + xp.log1p(e) - targets * scores  # (K, B)
-        if weights is None:
-            loss_sum = xp.sum(per)
-        else:
-            loss_sum = xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
+        loss_sum = _summed(xp, per, weights)
     if not need_grad:
         return loss_sum, None
     probs = sigmoid(xp, scores)  # (K, B)
     probs -= targets
     probs *= scale
     return loss_sum, probs
+
+
+def _summed(xp: ModuleType, per: Any, weights: Any) -> Any:
+    """The loss summed over the K outputs and the B examples of ``per`` (K, B), each
+    example's sum weighted by ``weights`` (1, B) (None: all 1)."""
+    if weights is None:
+        return xp.sum(per)
+    return xp.sum(xp.sum(per, axis=0, keepdims=True) * weights)
 
 
 def squared_error(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need_loss: bool,
@@ -119,19 +126,55 @@ def squared_error(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need
     return loss_sum, scores
 
 
+def exp_link(xp: ModuleType, scores: Any) -> Any:
+    """The exp output layer, ``exp(scores)``: the inverse of the Poisson loss's log link
+    (a new array)."""
+    return xp.exp(scores)
+
+
+def poisson_deviance(xp: ModuleType, scores: Any, targets: Any, scale: Any, *, need_loss: bool,
+                     need_grad: bool = True, weights: Any = None) -> tuple[Any, Any]:  # fmt: skip
+    """Exp outputs with half the Poisson deviance, scores (K, B) against targets >= 0 (K, B),
+    as MLPRegressor's ``loss="poisson"``: the prediction is ``mu = exp(z)`` and the loss of
+    an example ``sum_k t_k log(t_k / mu_k) - t_k + mu_k`` (``t log t`` is 0 at ``t = 0``),
+    summed over the K outputs; the gradient ``dscores = scale * (mu - targets)``, as
+    scikit-learn's ``deltas[last] = activations[-1] - y``.
+    """
+    mu = exp_link(xp, scores)  # (K, B)
+    loss_sum = None
+    if need_loss:
+        # t log(t / mu) = t (log t - z), written so that t = 0 takes no log of 0
+        positive = xp.where(targets > 0, targets, xp.ones_like(targets))
+        per = targets * (xp.log(positive) - scores) - targets + mu  # (K, B)
+        loss_sum = _summed(xp, per, weights)
+    if not need_grad:
+        return loss_sum, None
+    mu -= targets
+    mu *= scale
+    return loss_sum, mu
+
+
 #: the output layers by name, each with its loss (the signature of :func:`softmax_xent`)
 OUTPUT_LOSSES: dict[str, Callable[..., tuple[Any, Any]]] = {
     "softmax": softmax_xent,
     "logistic": logistic_xent,
     "squared": squared_error,
+    "poisson": poisson_deviance,
 }
 
 #: scikit-learn's ``out_activation_`` of each output layer
-OUT_ACTIVATIONS = {"softmax": "softmax", "logistic": "logistic", "squared": "identity"}
+OUT_ACTIVATIONS = {
+    "softmax": "softmax",
+    "logistic": "logistic",
+    "squared": "identity",
+    "poisson": "exp",
+}
+#: the output layers of regressors (real targets, no classes)
+REGRESSION_OUTPUTS = ("squared", "poisson")
 
 
 def output_loss(name: str) -> Callable[..., tuple[Any, Any]]:
-    """The loss function of the output layer ``name``; ValueError naming the three."""
+    """The loss function of the output layer ``name``; ValueError naming them."""
     try:
         return OUTPUT_LOSSES[name]
     except (KeyError, TypeError):
@@ -142,12 +185,15 @@ def output_loss(name: str) -> Callable[..., tuple[Any, Any]]:
 
 def output(xp: ModuleType, name: str, scores: Any, axis: int = 1) -> Any:
     """The output layer ``name`` alone on scores: softmax over ``axis``, the logistic
-    sigmoid of each score, or the scores themselves (identity). A new array for softmax
-    and logistic; the scores themselves for identity."""
+    sigmoid of each score, the exp of each score (Poisson), or the scores themselves
+    (identity). A new array for softmax, logistic and exp; the scores themselves for
+    identity."""
     if name == "softmax":
         return softmax(xp, scores, axis)
     if name == "logistic":
         return sigmoid(xp, scores)
+    if name == "poisson":
+        return exp_link(xp, scores)
     output_loss(name)  # raises for an unknown name
     return scores
 

@@ -28,6 +28,7 @@ from ._validation import (
     check_feature_count,
     check_features,
     check_finite_params,
+    check_float_dtype,
     check_floating_params,
     check_int,
     check_labels,
@@ -146,11 +147,15 @@ def check_inputs(
     the computations are hand-written backprop, and their results do not require grad.
     """
     n_layers = check_params(params)
-    arrays = array_arguments(params, X=X) if y is None else array_arguments(params, X=X, y=y)
+    # sparse X (network.SparseInputs, the estimators'): its stored values are what is checked
+    sparse = isinstance(X, network.SparseInputs)
+    values = X.values if sparse else X
+    arrays = array_arguments(params, X=values, **({} if y is None else {"y": y}))
     xp, device = namespace_and_device(arrays)
-    params, X, y = outside_autograd(params, X, y)
+    params, values, y = outside_autograd(params, values, y)
+    X = X if sparse else values
     check_floating_params(xp, params)
-    check_features(xp, X, finite=False)
+    check_float_dtype("X", X.dtype) if sparse else check_features(xp, X, finite=False)
     check_feature_count(X, params)
     n_classes = params[f"W{n_layers}"].shape[1]
     if y is not None:
@@ -162,7 +167,7 @@ def check_inputs(
     if is_traced(X):  # a graph being traced (the ONNX export): no values to check yet
         return xp, device, n_layers, params, X, y
     # the values: one reduction each, in one program where the library compiles
-    finite, bounds, largest = summarised(xp, value_summary)(xp, X, y, params)
+    finite, bounds, largest = summarised(xp, value_summary)(xp, values, y, params)
     if not bool(finite):
         raise ValueError("X holds NaN or infinite values")
     if y is not None:
@@ -226,12 +231,15 @@ def loss_and_grads(
                                 n_features, copy=True)  # fmt: skip
 
 
-def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int,
-            reg: float) -> list[Any]:  # fmt: skip
+def with_l2(xp: ModuleType, packed: list[Any], grads: list[Any], n_features: int, reg: Any,
+            masks: list[Any] | None = None, *, in_place: bool = False) -> list[Any]:  # fmt: skip
     """Packed gradients with the L2 term's, ``d (0.5 reg ||W||^2) / dW = reg W``, added to
-    the weights' (``portable_net.optim.pieces.l2_term``, the optimisers' own)."""
-    coefs = l2_coefficients(network.weight_masks(xp, packed, n_features), reg)
-    return [l2_term(g, p, c) for g, p, c in zip(grads, packed, coefs)]
+    the weights' (``portable_net.optim.pieces.l2_term``, the optimisers' own; ``in_place``
+    on the caller's own gradients); ``masks``: the weights' (``network.weight_masks``),
+    made by a compiled caller outside its program (None: made here)."""
+    masks = network.weight_masks(xp, packed, n_features) if masks is None else masks
+    coefs = l2_coefficients(masks, reg)
+    return [l2_term(g, p, c, in_place=in_place) for g, p, c in zip(grads, packed, coefs)]
 
 
 def predict_proba(params: Mapping[str, Any], X: Any, *, activation: str = "relu") -> Any:
@@ -457,7 +465,7 @@ def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
         above = out[:, 0] > 0.5
         if classes is None:
             return xp.astype(above, xp.argmax(out, axis=1).dtype)  # the default integer
-        return xp.where(above, classes[1], classes[0])
+        return xp.where(above, classes[-1], classes[0])  # one class: always that class
     index = xp.argmax(out, axis=1)
     return index if classes is None else xp.take(classes, index, axis=0)
 

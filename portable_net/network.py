@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from . import layers
 from ._backend import device_of, from_host
-from .loss import l2_penalty, output_loss
+from .loss import l2_penalty, one_hot, output_loss
 
 
 def pack(xp: ModuleType, params: Mapping[str, Any], n_layers: int) -> list[Any]:
@@ -59,8 +59,36 @@ def unpack(xp: ModuleType, packed: list[Any], n_features: int, *, copy: bool) ->
     return params
 
 
+class SparseInputs:
+    """Sparse inputs X (N, D), wrapped by their engine (:mod:`portable_net.engines.sparse`)
+    and never densified: where the step's layout makes ``[X^T; 1]`` or ``[X, 1]``, they
+    make their own. What the core asks of them: ``shape``, ``dtype``; ``X[a:b]``, rows a..b
+    (sparse); ``take(index)``, rows gathered (a mini-batch, held-out rows); ``values``, the
+    stored values (1-D, of X's library, device and dtype: what the checks read);
+    ``with_ones()``, ``Xt1 = [X^T; 1]`` (D + 1, N) whose columns slice (blocks of
+    examples) and whose ``W1b @ Xt1`` and ``dout @ Xt1.T``, the first layer's product and
+    weight gradient (:func:`portable_net.layers.affine_forward`, ``affine_backward``), are
+    sparse products."""
+
+    shape: tuple[int, int]
+    dtype: Any
+
+    @property
+    def values(self) -> Any:
+        raise NotImplementedError
+
+    def take(self, index: Any) -> Any:
+        raise NotImplementedError
+
+    def with_ones(self) -> Any:
+        raise NotImplementedError
+
+
 def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
-    """X (N, D) -> Xt1 = [X^T; 1] (D + 1, N): the inputs that W1b multiplies."""
+    """X (N, D) -> Xt1 = [X^T; 1] (D + 1, N): the inputs that W1b multiplies (sparse X: its
+    own, sparse)."""
+    if isinstance(X, SparseInputs):
+        return X.with_ones()
     # like X's first column, not of X.shape[0] ones: a graph being traced (the ONNX export)
     # has rows that are known only when it runs
     ones = xp.ones_like(X[:, :1])  # (N, 1)
@@ -69,9 +97,20 @@ def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
 
 def rows_with_ones(xp: ModuleType, X: Any) -> Any:
     """X (N, D) -> [X, 1] (N, D + 1): the inputs example by example (mini-batches gather
-    rows of it; the step gets a batch transposed, ``Xt1`` of the batch)."""
+    rows of it; the step gets a batch transposed, ``Xt1`` of the batch). Sparse X: itself
+    (a batch of its rows gets its ones with its ``Xt1``, :func:`batch_inputs`)."""
+    if isinstance(X, SparseInputs):
+        return X
     ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device_of(X))
     return xp.concat([X, ones], axis=1)
+
+
+def batch_inputs(xp: ModuleType, X1: Any, index: Any) -> Any:
+    """The rows ``index`` of [X, 1] (:func:`rows_with_ones`) in the step's layout, ``Xt1``
+    of the batch (D + 1, B): gathered (contiguous) and transposed."""
+    if isinstance(X1, SparseInputs):
+        return X1.take(index).with_ones()
+    return xp.permute_dims(xp.take(X1, index, axis=0), (1, 0))
 
 
 @dataclass
@@ -84,6 +123,20 @@ class StepData:
     @property
     def n(self) -> int:
         return cast(int, self.Xt1.shape[1])
+
+
+def target_rows(xp: ModuleType, y: Any, n_rows: int, n_outputs: int, dtype: Any, output: str,
+                sample_weight: Any = None) -> Any:  # fmt: skip
+    """The targets example by example (N, K) in ``dtype``: one-hot rows of the labels y for
+    ``"softmax"`` outputs, else y's real targets as (N, K); with ``sample_weight`` (N,),
+    each example's weight as a last column (N, K + 1)."""
+    if output == "softmax":
+        rows = one_hot(xp, y, n_outputs, dtype)
+    else:
+        rows = xp.reshape(xp.astype(y, dtype, copy=True), (n_rows, n_outputs))
+    if sample_weight is not None:
+        rows = xp.concat([rows, xp.expand_dims(sample_weight, axis=1)], axis=1)
+    return rows
 
 
 def step_data(xp: ModuleType, X: Any, onehot_rows: Any) -> StepData:

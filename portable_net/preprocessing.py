@@ -182,7 +182,19 @@ def split(
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"y holds a single class ({classes.tolist()[0]!r}); a classifier needs at least two"
+        )
     train_idx, test_idx = split_rows(y, test_size, np.random.RandomState(seed))
+    # scikit-learn allows a class without a training row; a classifier cannot learn it
+    empty = np.setdiff1d(classes, y[train_idx])
+    if empty.size:
+        raise ValueError(
+            f"test_size={test_size!r} leaves no training row for classes {empty.tolist()}; "
+            "use a smaller test_size"
+        )
     return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
 
 
@@ -205,36 +217,32 @@ def split_rows(
     classes, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
     y_indices = y_indices.reshape(-1)
     n_classes = classes.shape[0]
-    if n_classes < 2:
-        raise ValueError(
-            f"y holds a single class ({classes.tolist()[0]!r}); a classifier needs at least two"
-        )
+    # scikit-learn's messages first (its users match on them), then ours
     if class_counts.min() < 2:
-        few = classes[class_counts < 2].tolist()
+        few = classes[class_counts < 2]
         raise ValueError(
-            f"every class needs at least 2 rows (one to train on, one to test); these have 1: {few}"
+            "The least populated classes in y have only 1 member, which is too few. The "
+            "minimum number of groups for any class cannot be less than 2. Classes with too "
+            f"few members are: {few} (every class needs at least 2 rows, one to train on and "
+            f"one to test; these have 1: {few.tolist()})"
         )
     if n_train < n_classes:
         raise ValueError(
-            f"test_size={test_size!r} leaves {n_train} training rows for {n_classes} classes; "
-            "use a smaller test_size"
+            f"The train_size = {n_train} should be greater or equal to the number of classes "
+            f"= {n_classes} (test_size={test_size!r} leaves {n_train} training rows for "
+            f"{n_classes} classes; use a smaller test_size)"
         )
     if n_test < n_classes:
         raise ValueError(
-            f"test_size={test_size!r} gives {n_test} test rows for {n_classes} classes; "
-            "use a larger test_size"
+            f"The test_size = {n_test} should be greater or equal to the number of classes = "
+            f"{n_classes} (test_size={test_size!r} gives {n_test} test rows for {n_classes} "
+            "classes; use a larger test_size)"
         )
 
     # StratifiedShuffleSplit._iter_indices, first split
     class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    if n_i.min() < 1:
-        empty = classes[n_i < 1].tolist()
-        raise ValueError(
-            f"test_size={test_size!r} leaves no training row for classes {empty}; "
-            "use a smaller test_size"
-        )
     train: list[Any] = []
     test: list[Any] = []
     for i in range(n_classes):

@@ -73,7 +73,7 @@ class NoImprovement:
         """
         previous = self.best
         self.count = self.count + 1 if value > previous - self.tol else 0
-        self.best = min(value, previous)
+        self.best = value if value < previous else previous  # a NaN is never a best
         return self.best < previous
 
     @property

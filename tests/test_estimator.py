@@ -258,7 +258,8 @@ def test_partial_fit_is_one_epoch_and_warm_start_continues():
         inc.partial_fit(X, y)
     for _ in range(3):
         inc.partial_fit(X, y, classes=[0, 1, 2])
-    assert inc.n_iter_ == 3 and inc.t_ == 270
+    assert inc.n_iter_ == 1 and inc.t_ == 270  # n_iter_: this call's epochs, as MLPClassifier
+    assert len(inc.loss_curve_) == 3
     np.testing.assert_allclose(inc.loss_curve_, full.loss_curve_, rtol=1e-12)
     with pytest.raises(ValueError, match="not the same as on last call"):
         inc.partial_fit(X, y, classes=[0, 1, 2, 3])
@@ -267,7 +268,7 @@ def test_partial_fit_is_one_epoch_and_warm_start_continues():
     warm = _clf(**settings, max_iter=1, warm_start=True)
     for _ in range(3):
         _fit_quietly(warm, X, y)
-    assert warm.n_iter_ == 3
+    assert warm.n_iter_ == 1 and len(warm.loss_curve_) == 3
     np.testing.assert_allclose(warm.loss_curve_, full.loss_curve_, rtol=1e-12)
     cold = _fit_quietly(_clf(**settings, max_iter=1), X, y)
     _fit_quietly(cold, X, y)
@@ -299,9 +300,12 @@ def test_any_labels_come_back_as_given(labels):
     target = labels[y]
     clf = _fit_quietly(_clf(momentum=0.9, learning_rate_init=0.2, random_state=0), X, target)
     np.testing.assert_array_equal(clf.classes_, np.unique(labels))
-    assert clf.classes_.dtype == labels.dtype
+    # an object array's labels come back as an array of their own type (strings: <U), as
+    # MLPClassifier's (tests/test_sklearn_behaviour.py holds them to its)
+    dtype = np.asarray(labels.tolist()).dtype if labels.dtype.kind == "O" else labels.dtype
+    assert clf.classes_.dtype == dtype
     pred = clf.predict(X)
-    assert pred.dtype == labels.dtype and set(pred.tolist()) <= set(labels.tolist())
+    assert pred.dtype == dtype and set(pred.tolist()) <= set(labels.tolist())
     assert np.mean(pred == target) == clf.score(X, target) >= 0.6
     assert clf.predict_proba(X).shape == (90, clf.classes_.shape[0])
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)))
@@ -455,7 +459,6 @@ def test_predict_with_wrong_feature_count():
 @pytest.mark.parametrize(
     ("kwargs", "X", "y", "error", "match"),
     [
-        ({}, np.zeros((3, 2)), np.array([0, 0, 0]), ValueError, "only one class"),
         ({}, np.zeros((3, 2)), np.array([0.5, 1.0, 1.0]), ValueError, "Unknown label type"),
         ({}, np.zeros((3, 2)), np.array([0, 1]), ValueError, "inconsistent numbers of samples"),
         ({}, np.zeros((3, 2)), None, ValueError, "requires y to be passed"),
@@ -468,7 +471,7 @@ def test_predict_with_wrong_feature_count():
         ({"hidden_layer_sizes": "a"}, np.zeros((2, 2)), [0, 1], TypeError, "hidden_layer"),
         ({"learning_rate": 1.0}, np.zeros((2, 2)), [0, 1], ValueError, "learning_rate_init"),
         ({"learning_rate_init": -1}, np.zeros((2, 2)), [0, 1], ValueError, "learning_rate_init"),
-        ({"solver": "lbfgs"}, np.zeros((2, 2)), [0, 1], ValueError, "no L-BFGS"),
+        ({"solver": "bfgs"}, np.zeros((2, 2)), [0, 1], ValueError, "lbfgs, sgd, adam"),
         ({"alpha": -1.0}, np.zeros((2, 2)), [0, 1], ValueError, "alpha"),
         ({"batch_size": 0}, np.zeros((2, 2)), [0, 1], ValueError, "batch_size"),
         ({"random_state": "x"}, np.zeros((2, 2)), [0, 1], ValueError, "random_state"),
@@ -588,7 +591,7 @@ def test_save_and_load_keep_the_fitted_attributes(tmp_path):
         np.testing.assert_array_equal(a, b)
     # and it trains on: warm start from the loaded weights
     _fit_quietly(back.set_params(warm_start=True, max_iter=1, early_stopping=False), frame, labels)
-    assert back.n_iter_ == clf.n_iter_ + 1
+    assert back.n_iter_ == 1 and len(back.loss_curve_) == len(clf.loss_curve_) + 1
 
 
 def test_a_model_loads_back_into_its_library_and_device(xp, device, tmp_path):

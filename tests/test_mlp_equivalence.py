@@ -1,7 +1,8 @@
 """Classifier and Regressor against scikit-learn's MLPClassifier and MLPRegressor: the same
 loss curves (to 1e-10 over 50 epochs, shuffle=False) and weights for each activation, two
-classes, K classes, multilabel and regression targets, SGD with and without Nesterov and
-Adam, with and without sample weights; on NumPy and on torch arrays."""
+classes, K classes, multilabel and regression targets (squared error and Poisson), SGD with
+and without Nesterov and Adam, with and without sample weights; on NumPy and on torch
+arrays. L-BFGS: tests/test_lbfgs.py."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ TARGETS = {
     "multilabel": (RNG.rand(60, 3) < 0.4).astype(np.int64),
     "regression": RNG.randn(60),
     "regression3": RNG.randn(60, 3),
+    "poisson": RNG.poisson(np.exp(0.5 * X[:, 0])).astype(np.float64),  # loss="poisson"
 }
 WEIGHTS = RNG.uniform(0.1, 3.0, 60)
 SOLVERS = {"sgd": ("sgd", False), "nesterov": ("sgd", True), "adam": ("adam", False)}
@@ -41,7 +43,7 @@ def _library(name):
 @pytest.mark.parametrize("target", list(TARGETS))
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 def test_loss_curves_are_scikit_learn_s(library, solver, target, activation):
-    regression = target.startswith("regression")
+    regression = target.startswith("regression") or target == "poisson"
     theirs_cls = sklearn_nn.MLPRegressor if regression else sklearn_nn.MLPClassifier
     ours_cls = pn.Regressor if regression else pn.Classifier
     name, nesterov = SOLVERS[solver]
@@ -49,6 +51,8 @@ def test_loss_curves_are_scikit_learn_s(library, solver, target, activation):
               nesterovs_momentum=nesterov, max_iter=50, shuffle=False, batch_size=16,
               random_state=1, learning_rate_init=0.01 if regression else 0.05, tol=0.0,
               n_iter_no_change=1000)  # fmt: skip
+    if target == "poisson":
+        kw["loss"] = "poisson"
     on = _library(library)
     y = TARGETS[target]
     for sw in (None, WEIGHTS):

@@ -284,7 +284,7 @@ def test_the_file_records_every_field_and_the_reader_needs_them_all(tmp_path):
         ({"activation": "gelu"}, "its activation 'gelu'"),
         ({"output": "identity", "loss": "squared_error"}, "a classifier has one softmax output"),
         ({"loss": "squared_error"}, "its loss 'squared_error' is not the cross_entropy"),
-        ({"kind": "regressor"}, "a regressor has identity outputs"),
+        ({"kind": "regressor"}, "a regressor has identity or exp outputs"),
         ({"classes": [0, 1, 2]}, "not 2 softmax output(s) for 3 classes"),
         ({"classes": ["apple", "banana"], "classes_dtype": "<U1"}, "do not fit its classes_dtype"),
         ({"classes": [1, 0]}, "not distinct and sorted"),

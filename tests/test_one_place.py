@@ -208,14 +208,20 @@ def _one_over_one_plus(node):
     )
 
 
-def test_the_exponentials_are_the_softmax_the_sigmoid_and_the_softplus():
-    """One softmax (its pieces: shift, exp, sum), one sigmoid, and the logistic loss's
-    softplus: no other function of the package exponentiates (the CUDA kernels are C)."""
+def test_the_exponentials_are_the_softmax_the_sigmoid_the_softplus_and_the_exp_link():
+    """One softmax (its pieces: shift, exp, sum), one sigmoid, the logistic loss's softplus
+    and the Poisson loss's exp outputs (its link, which the loss and the predictions
+    call): no other function of the package exponentiates (the CUDA kernels are C)."""
     assert _calling("exp") == {
         "loss.py:softmax_parts",
         "layers.py:sigmoid",
         "loss.py:logistic_xent",
+        "loss.py:exp_link",
     }
+    calls_link = _holding(
+        lambda n: isinstance(n, ast.Call) and getattr(n.func, "id", None) == "exp_link"
+    )
+    assert calls_link == {"loss.py:poisson_deviance", "loss.py:output"}
 
 
 def test_the_sigmoid_is_written_once():
@@ -308,3 +314,58 @@ def test_the_code_map_lists_every_module_and_nothing_that_is_not_there():
     assert {p for p in named if not (PACKAGE.parent / p).exists()} == set()
     for module in short:
         assert list(PACKAGE.rglob(module)), module
+
+
+def test_lbfgs_evaluates_the_network_s_own_loss_and_gradient():
+    """solver="lbfgs" drives scipy's optimiser, not the training loop: each evaluation is
+    network.backprop (the forward pass, the output layer's loss, the backward pass) with
+    the L2 penalty of network.penalty and its gradient by model.with_l2 (optim's l2_term);
+    no step and no Trainer."""
+    import warnings
+
+    X, y = pn.make_spiral(20, 3, seed=0)
+    clf = pn.Classifier(solver="lbfgs", hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # three iterations: not converged
+        _, _, called = _trace(lambda: clf.fit(X, y))
+    assert {
+        "estimators/_lbfgs.py:_loss_and_gradient",
+        "network.py:backprop",
+        "layers.py:affine_forward",
+        "loss.py:softmax_xent",
+        "network.py:backward",
+        "network.py:penalty",
+        "model.py:with_l2",
+        "optim/pieces.py:l2_term",
+    } <= called
+    assert not {"step.py:step", "loop.py:run"} & called
+
+
+def test_sparse_inputs_go_through_the_same_layers_and_their_engine_alone_reads_them():
+    """A sparse X trains through the same step and affine layer: only their products are
+    the sparse engine's (engines/sparse.py), the one module that names a sparse library."""
+    import warnings
+
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = pn.make_spiral(20, 3, seed=0)
+    clf = pn.Classifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, _, called = _trace(lambda: clf.fit(sparse.csr_array(X), y))
+    assert {
+        "layers.py:affine_forward",
+        "layers.py:affine_backward",
+        "step.py:step",
+        "engines/sparse.py:__rmatmul__",
+    } <= called
+    import re
+
+    uses = re.compile(
+        r'import scipy\.sparse|"scipy\.sparse"|scipy\.sparse\.\w+\(|torch\.sparse\.\w+\('
+    )
+    naming = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if uses.search(path.read_text(encoding="utf-8"))
+    }
+    assert naming == {"engines/sparse.py"}

@@ -46,6 +46,12 @@ def test_estimator_defaults_are_the_table():
     assert set(table) == set(got)
     for name, default in table.items():
         assert got[name] == default and type(got[name]) is type(default), name
+    # the Regressor's: the same, and its own (MLPRegressor's loss)
+    got = pn.Regressor().get_params()
+    table = {**table, **params.defaults(params.REGRESSOR)}
+    assert set(table) == set(got) and "loss" in table
+    for name, default in table.items():
+        assert got[name] == default and type(got[name]) is type(default), name
 
 
 def test_cli_defaults_are_the_table():
@@ -165,6 +171,12 @@ def _refused_by_estimator(name, value):
         pn.Classifier(**settings).fit(X, y)
 
 
+def _refused_by_regressor(name, value):
+    settings = {"max_iter": 1, "hidden_layer_sizes": (4,), name: value}
+    with pytest.raises((ValueError, TypeError), match=re.escape(name)):
+        pn.Regressor(**settings).fit(X, y)
+
+
 def _refused_by_cli(name, value):
     value = [str(v) for v in value] if isinstance(value, list) else [str(value)]
     err = io.StringIO()
@@ -193,6 +205,8 @@ def test_each_entry_point_refuses_just_outside_naming_the_argument(key, where):
             _refused_by_train(use.name, value)
         elif where == params.ESTIMATOR:
             _refused_by_estimator(use.name, value)
+        elif where == params.REGRESSOR:
+            _refused_by_regressor(use.name, value)
         elif where == params.CLI:
             if isinstance(value, float) and math.isnan(value) and use.kind != "float":
                 continue  # "nan" is no integer: refused by the conversion, tested elsewhere
@@ -216,7 +230,6 @@ def test_the_optimisers_and_the_schedule_take_the_ends():
 #: where the Classifier's range differs from MLPClassifier's (docs/sklearn.md), and why
 DIFFERENCES = {
     "momentum": "[0, 1) here: with 1 the velocity never decays",
-    "solver": "no L-BFGS (below)",
 }
 #: the estimator's own hyperparameters, which MLPClassifier does not have
 OURS_ONLY = {"n_jobs"}
@@ -232,13 +245,18 @@ def _semantics(left, right, closed):
     )
 
 
-def test_estimator_ranges_and_defaults_are_mlpclassifiers():
-    mlp = pytest.importorskip("sklearn.neural_network").MLPClassifier
-    from sklearn.utils._param_validation import Interval, StrOptions
+@pytest.mark.parametrize("where", [params.ESTIMATOR, params.REGRESSOR])
+def test_estimator_ranges_and_defaults_are_mlpclassifiers(where):
+    """Each of the estimators' hyperparameters against MLPClassifier's (the Regressor's own,
+    ``loss``, against MLPRegressor's): the default, the interval, the options, and the
+    ``np.inf`` that n_iter_no_change takes."""
+    nn = pytest.importorskip("sklearn.neural_network")
+    mlp = nn.MLPClassifier if where == params.ESTIMATOR else nn.MLPRegressor
+    from sklearn.utils._param_validation import Interval, Options, StrOptions
 
     sk_defaults = mlp().get_params()
-    for name, key in params.names(params.ESTIMATOR).items():
-        use = params.HYPERPARAMETERS[key].at(params.ESTIMATOR)
+    for name, key in params.names(where).items():
+        use = params.HYPERPARAMETERS[key].at(where)
         if name in OURS_ONLY:
             assert name not in sk_defaults, name
             continue
@@ -254,7 +272,11 @@ def test_estimator_ranges_and_defaults_are_mlpclassifiers():
                 ), name
             elif isinstance(constraint, StrOptions):
                 assert set(use.options) == constraint.options, name
-    solvers = mlp._parameter_constraints["solver"][0].options
+            elif isinstance(constraint, Options):  # n_iter_no_change's np.inf
+                for value in constraint.options:
+                    assert use.check(value) == value, name
+    # train's optimisers are the stochastic ones: L-BFGS is the estimators' only
+    solvers = nn.MLPClassifier._parameter_constraints["solver"][0].options
     assert solvers - {"lbfgs"} == set(params.HYPERPARAMETERS["optimizer"].options)
 
 

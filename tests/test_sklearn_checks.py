@@ -54,8 +54,10 @@ def _run(code: str, **env: str) -> str:
 @parametrize_with_checks(
     [
         pn.Classifier(**SMALL),
-        pn.Regressor(max_iter=100, random_state=0),
-    ]  # as scikit-learn tests MLPRegressor
+        pn.Regressor(max_iter=100, random_state=0),  # as scikit-learn tests MLPRegressor
+        pn.Classifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50, random_state=0),
+        pn.Regressor(solver="lbfgs", max_iter=100, random_state=0),
+    ]
 )
 def test_sklearn_check(estimator, check):
     with warnings.catch_warnings():

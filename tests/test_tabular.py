@@ -352,7 +352,8 @@ def test_split_is_seeded_and_leaves_inputs():
     ("y", "test_size", "match"),
     [
         (["a"] * 10, 0.3, r"single class \('a'\)"),
-        (["a"] * 9 + ["b"], 0.3, r"at least 2 rows .* these have 1: \['b'\]"),
+        (["a"] * 9 + ["b"], 0.3, r"The least populated classes in y have only 1 member"),
+        (["a"] * 9 + ["b"], 0.3, r"at least 2 rows.* these have 1: \['b'\]"),
         (["a"] * 5 + ["b"] * 5, 0.9, "leaves 1 training rows for 2 classes"),
         (["a"] * 5 + ["b"] * 5, 0.1, "gives 1 test rows for 2 classes"),
         (["a"] * 98 + ["b"] * 2, 98, r"leaves no training row for classes \['b'\]"),

@@ -22,11 +22,12 @@ the batch size) or, without a meaning here, ignored with one (``--engine``;
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from typing import Any
 
-from ..constraints import ESTIMATOR
+from ..constraints import ESTIMATOR, REGRESSOR
 from ..hyperparameters import HYPERPARAMETERS, names
 from . import _data, _inputs, _progress, _regression, _run, _training
 from ._args import MAX_SEED, BadInput, Failure, given, hyperparameter
@@ -34,54 +35,48 @@ from ._training import format_loss
 
 __all__ = ["add_estimator_options", "data_only_option", "train"]
 
-#: the table's keys of the estimators' parameters that only ``--data`` takes, by their names
-DATA_ONLY = ("steps", "optimizer", "reg", "tol", "beta_1", "beta_2", "epsilon", "power_t",
-             "shuffle", "nesterov")  # fmt: skip
-#: the regressor's loss when the table has none (the squared error, its only one)
-SQUARED_ERROR = "squared_error"
+#: the estimators' parameters (the table's keys) that the command's options shared with the
+#: spiral give, and those it does not take (one fit per run, nothing printed by the estimator)
+SHARED = ("hidden_layer_sizes", "activation", "learning_rate", "batch_size", "lr_schedule",
+          "momentum", "early_stopping", "validation_fraction", "n_iter_no_change", "seed",
+          "n_jobs")  # fmt: skip
+NOT_TAKEN = ("verbose", "warm_start")
 
 
-def option_name(key: str) -> str:
+def data_only() -> list[tuple[str, str]]:
+    """``(table key, entry point)`` of each parameter that only ``--data`` takes, by the
+    estimators' name, in the table's order: every parameter of the estimators (and of the
+    Regressor alone) but the shared ones. A row added to the table is an option here."""
+    out = [(key, ESTIMATOR) for key in names(ESTIMATOR).values()
+           if key not in SHARED and key not in NOT_TAKEN]  # fmt: skip
+    return out + [(key, REGRESSOR) for key in names(REGRESSOR).values()]
+
+
+def option_name(key: str, where: str = ESTIMATOR) -> str:
     """The option of the estimators' parameter of the table's ``key``: ``--max-iter``."""
-    return "--" + HYPERPARAMETERS[key].at(ESTIMATOR).name.replace("_", "-")
-
-
-def loss_key() -> str | None:
-    """The table's key of the parameter the estimators call ``loss``, or None (no row)."""
-    return names(ESTIMATOR).get("loss")
+    return "--" + HYPERPARAMETERS[key].at(where).name.replace("_", "-")
 
 
 def add_estimator_options(group: argparse._ActionsContainer) -> None:
     """The estimators' parameters by their names, for ``--data`` (default None: the
     estimators' default, shown in the help)."""
-    for key in DATA_ONLY:
-        use = HYPERPARAMETERS[key].at(ESTIMATOR)
-        default = f" (default: {use.default})"
-        if use.kind == "bool":
-            group.add_argument(option_name(key), **hyperparameter(
-                key, where=ESTIMATOR, extra=default, action=argparse.BooleanOptionalAction,
-                default=None))  # fmt: skip
-        else:
-            group.add_argument(option_name(key), **hyperparameter(
-                key, where=ESTIMATOR, extra=default, default=None))  # fmt: skip
-    loss = loss_key()
-    if loss is not None:
-        group.add_argument("--loss", **hyperparameter(
-            loss, where=ESTIMATOR, extra=" (--task regression)", default=None))  # fmt: skip
-    else:
-        group.add_argument(
-            "--loss", choices=(SQUARED_ERROR,), default=None,
-            help=f"--task regression: the loss (one of {SQUARED_ERROR}) (default: "
-            f"{SQUARED_ERROR})",
-        )  # fmt: skip
+    for key, where in data_only():
+        use = HYPERPARAMETERS[key].at(where)
+        extra = f" (default: {use.default})" + (" (--task regression)" if where == REGRESSOR
+                                                 else "")  # fmt: skip
+        flag: dict[str, Any] = (
+            {"action": argparse.BooleanOptionalAction} if use.kind == "bool" else {}
+        )
+        group.add_argument(option_name(key, where), **hyperparameter(
+            key, where=where, extra=extra, default=None, **flag))  # fmt: skip
 
 
 def data_only_option(args: argparse.Namespace) -> str | None:
     """The first option given that only ``--data`` takes, or None."""
-    for key in DATA_ONLY:
-        if getattr(args, HYPERPARAMETERS[key].at(ESTIMATOR).name) is not None:
-            return option_name(key)
-    return "--loss" if args.loss is not None else None
+    for key, where in data_only():
+        if getattr(args, HYPERPARAMETERS[key].at(where).name) is not None:
+            return option_name(key, where)
+    return None
 
 
 def estimator_settings(
@@ -101,9 +96,11 @@ def estimator_settings(
         "n_jobs": args.threads,
     }
     solver = _solver(args, parser)
-    for key in ("tol", "beta_1", "beta_2", "epsilon", "power_t", "shuffle"):
-        if getattr(args, key) is not None:
-            kw[key] = getattr(args, key)
+    regression = args.task == "regression"
+    for key, where in data_only():  # the options of the estimators' own names, as given
+        name = HYPERPARAMETERS[key].at(where).name
+        if getattr(args, name) is not None and (where != REGRESSOR or regression):
+            kw[name] = getattr(args, name)
     if solver is not None:
         kw["solver"] = solver
     if args.lr is not None:
@@ -111,18 +108,14 @@ def estimator_settings(
     if args.batch_size is not None:
         kw["batch_size"] = args.batch_size
     batch = min(200 if args.batch_size is None else args.batch_size, n)
-    if args.alpha is not None:
-        kw["alpha"] = args.alpha
-    elif given(args, "reg"):
+    if args.alpha is None and given(args, "reg"):
         kw["alpha"] = args.reg * batch
         notes.append(
             f"--reg is deprecated with --data: it is train's L2 strength per example, and the "
             f"estimators' --alpha is per batch; --reg {args.reg:g} is --alpha "
             f"{kw['alpha']:g} (--reg x the batch size {batch}): give --alpha"
         )
-    if args.max_iter is not None:
-        kw["max_iter"] = args.max_iter
-    elif args.steps is not None:
+    if args.max_iter is None and args.steps is not None:
         per_epoch = -(-n // batch)
         kw["max_iter"] = max(1, -(-args.steps // per_epoch))
         notes.append(
@@ -133,9 +126,7 @@ def estimator_settings(
         )
     if given(args, "momentum"):
         kw["momentum"] = args.momentum
-    if args.nesterovs_momentum is not None:
-        kw["nesterovs_momentum"] = args.nesterovs_momentum
-    elif args.nesterov:
+    if args.nesterovs_momentum is None and args.nesterov:
         kw["nesterovs_momentum"] = True
     if args.validation_fraction is not None:
         kw["validation_fraction"] = args.validation_fraction
@@ -146,8 +137,6 @@ def estimator_settings(
             )
     if args.engine != "auto":
         notes.append(f"--engine {args.engine} applies to the spiral; ignored with --data")
-    if args.loss is not None and args.task == "regression" and loss_key() is not None:
-        kw["loss"] = args.loss
     return kw, notes
 
 
@@ -174,8 +163,13 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
                            ("--nesterov", args.nesterov or args.nesterovs_momentum)):  # fmt: skip
             if on:
                 parser.error(f"argument {option}: applies to --solver sgd")
-    if args.loss is not None and args.task != "regression":
-        parser.error("argument --loss: applies to --task regression")
+    if args.task != "regression":
+        for key, where in data_only():
+            if (
+                where == REGRESSOR
+                and getattr(args, HYPERPARAMETERS[key].at(where).name) is not None
+            ):
+                parser.error(f"argument {option_name(key, where)}: applies to --task regression")
     if args.confusion and args.task == "regression":
         parser.error("argument --confusion: applies to --task classification")
     if args.threads == 0:
@@ -220,6 +214,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
 
     def on_epoch(fitted: Any) -> None:
         epoch, loss = fitted.n_iter_, fitted.loss_curve_[-1]
+        if not math.isfinite(loss):  # the rest of the run would learn nothing: stop it here
+            raise Diverged(epoch, loss)
         bar.update(epoch, loss)
         if verbose and (epoch == 1 or epoch % log_every == 0):
             bar.write(epoch_line(fitted, regression))
@@ -259,7 +255,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
               "better", file=sys.stderr, flush=True)  # fmt: skip
     report = _regression.report if regression else _classification_report
     metrics, table, shown = report(est, data)
-    if not regression and est.n_iter_ and max(est.loss_curve_) > 1.1 * est.loss_curve_[0]:
+    curve = losses(est)
+    if not regression and curve and max(curve) > 1.1 * curve[0]:
         trouble += _training.at_chance(metrics["training_accuracy"], _run.to_host(data.y),
                                        len(data.classes), "--learning-rate-init")  # fmt: skip
     unsaved = bool(trouble) and bool(args.save) and not args.save_anyway
@@ -276,10 +273,34 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     return _training.warn(trouble)
 
 
+class Diverged(Exception):
+    """An epoch whose loss is not finite: the command stops the fit there."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        super().__init__(epoch, loss)
+        self.epoch, self.loss = epoch, loss
+
+
+def losses(est: Any) -> list[float]:
+    """The loss of each epoch, or an L-BFGS fit's final loss (it records no curve)."""
+    curve = getattr(est, "loss_curve_", None)
+    return list(curve) if curve is not None else [float(est.loss_)]
+
+
+def counted(est: Any) -> list[int]:
+    """The epochs of :func:`losses` (1, 2, ...), or an L-BFGS fit's iterations."""
+    return list(range(1, len(losses(est)) + 1)) if unit(est) == "epoch" else [est.n_iter_]
+
+
+def unit(est: Any) -> str:
+    """What the run counts: epochs, or L-BFGS's iterations."""
+    return "epoch" if hasattr(est, "loss_curve_") else "iteration"
+
+
 def epoch_line(est: Any, regression: bool) -> str:
     """An epoch's line: its loss, and the held-out score of --early-stopping."""
-    line = f"epoch {est.n_iter_} loss {format_loss(est.loss_curve_[-1])}"
-    scores = est.validation_scores_
+    line = f"{unit(est)} {est.n_iter_} loss {format_loss(losses(est)[-1])}"
+    scores = getattr(est, "validation_scores_", None)
     if scores:
         line += f", held-out {'R^2' if regression else 'accuracy'} {scores[-1]:.4f}"
     return line
@@ -297,13 +318,19 @@ def fit(est: Any, data: Any, args: argparse.Namespace, hint: Any) -> tuple[list[
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("always", UserWarning)
             est.fit(data.X, data.y)
-    except TrainingDiverged as exc:
+    except (Diverged, TrainingDiverged) as exc:
+        where = f"epoch {exc.epoch}" if isinstance(exc, Diverged) else f"step {exc.step}"
+        rate = est.get_params()["learning_rate_init"]
         why = hint()
-        text = str(exc).replace("(learning_rate=", "(--learning-rate-init ")
-        raise Failure(text + (f"; {why}" if why else "")) from None
+        raise Failure(
+            f"training diverged: the loss is {exc.loss} at {where}; try a smaller "
+            f"--learning-rate-init (now {rate:g})" + (f"; {why}" if why else "")
+        ) from None
     except (ValueError, TypeError) as exc:
-        if est.__sklearn_is_fitted__() and est.n_iter_:
-            raise
+        if est.__sklearn_is_fitted__() and getattr(est, "n_iter_", 0):  # the run went wrong
+            why = hint()
+            raise Failure(f"training diverged: {_estimator_words(str(exc))}"
+                          + (f"; {why}" if why else "")) from None  # fmt: skip
         raise BadInput(f"argument --data: {args.data!r}: {_estimator_words(str(exc))}") from None
     trouble, converged = [], True
     for w in caught:
@@ -351,9 +378,8 @@ def _draw(args: argparse.Namespace, est: Any, data: Any, shown: Any, metrics: di
     from ..plot import run_figure
 
     regression = args.task == "regression"
-    curve = {"x": list(range(1, len(est.loss_curve_) + 1)), "xlabel": "epoch",
-             "loss": list(est.loss_curve_),
-             "score": est.validation_scores_ or None,
+    curve = {"x": counted(est), "xlabel": unit(est), "loss": losses(est),
+             "score": getattr(est, "validation_scores_", None) or None,
              "score_name": "held-out " + ("R^2" if regression else "accuracy")}  # fmt: skip
     regions = predictions = None
     names = data.record["feature_names"]
@@ -383,6 +409,7 @@ def _json(args: argparse.Namespace, est: Any, data: Any, metrics: dict[str, Any]
           saved: str | None) -> dict[str, Any]:  # fmt: skip
     settings = est.get_params()
     settings["hidden_layer_sizes"] = list(settings["hidden_layer_sizes"])
+    curve, scores = losses(est), getattr(est, "validation_scores_", None)
     document: dict[str, Any] = {
         "task": args.task,
         "estimator": type(est).__name__,
@@ -390,17 +417,13 @@ def _json(args: argparse.Namespace, est: Any, data: Any, metrics: dict[str, Any]
         "settings": settings,
         "data": data.record,
         "history": {
-            "epochs": list(range(1, est.n_iter_ + 1)),
-            "loss": list(est.loss_curve_),
-            **(
-                {"validation_scores": list(est.validation_scores_)}
-                if est.validation_scores_
-                else {}
-            ),
+            unit(est) + "s": counted(est),  # an L-BFGS fit: its last iteration only
+            "loss": curve,
+            **({"validation_scores": list(scores)} if scores else {}),
         },
         "n_iter": est.n_iter_,
         "converged": converged,
-        "final_loss": est.loss_curve_[-1],
+        "final_loss": curve[-1],
         **metrics,
         "saved": saved,
         "plot": args.plot,
@@ -441,9 +464,10 @@ def _print_results(args: argparse.Namespace, est: Any, data: Any, metrics: dict[
         print(f"model saved to {args.save}")
     if args.plot:
         print(f"picture saved to {args.plot}")
-    if est.validation_scores_:
+    scores = getattr(est, "validation_scores_", None)
+    if scores:
         what = "R^2" if regression else "accuracy"
-        best = max(range(len(est.validation_scores_)), key=est.validation_scores_.__getitem__)
+        best = max(range(len(scores)), key=scores.__getitem__)
         stopped = " (stopped early)" if est.n_iter_ < est.get_params()["max_iter"] else ""
         print(f"held-out {what}: {est.best_validation_score_:.4f} at epoch {best + 1}, whose "
               f"parameters are kept{stopped}")  # fmt: skip

@@ -63,10 +63,10 @@ def report(est: Any, data: Any) -> tuple[dict[str, Any], None, Any]:
 
 def predict(params: dict[str, Any], meta: dict[str, Any], X: Any) -> list[float]:
     """A one-output regression model's predictions of the rows of X (the backend's array),
-    as floats."""
+    as floats (through its output layer: identity, or a Poisson regressor's exp)."""
     from ..model import outputs
 
-    out = outputs(params, X, activation=meta["activation"], output="squared")
+    out = outputs(params, X, activation=meta["activation"], output=_run.output_layer(meta))
     return [float(v) for v in _run.to_host(out)[:, 0]]
 
 

@@ -118,8 +118,8 @@ def _add_data_options(group: argparse._ActionsContainer) -> None:
         choices=("classification", "regression"),
         default="classification",
         help="classification: the label column's values are classes (a Classifier); "
-        "regression: the --label column is a real target (a Regressor: identity outputs, "
-        "the squared error; reports R^2) (default: classification)",
+        "regression: the --label column is a real target (a Regressor, of --loss "
+        "squared_error or poisson; reports R^2) (default: classification)",
     )
     _categorical.add_categorical_option(group)
     group.add_argument(

@@ -12,6 +12,8 @@ calls and, where a library runs stretches of steps its own way, a runner:
 - :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
 - :mod:`.torch_arrays`: torch without autograd's bookkeeping;
 - :mod:`.threads`: the intra-op threads of a run (one where more do not pay), restored after;
+- :mod:`.sparse`: scipy's and torch's sparse inputs, the first layer's product and weight
+  gradient computed sparse (the estimators);
 - :mod:`.onnx_graph`: ndonnx's lazy arrays, on which the forward pass records an ONNX graph
   (the export, :mod:`portable_net.export`).
 
@@ -38,6 +40,7 @@ from ..step import Step, StepSettings, make_step
 from . import fast
 from .blocks import block_for
 from .eager import EagerEngine
+from .sparse import is_sparse, sparse_inputs
 from .spiral import chunked_spiral
 from .threads import check_n_jobs, threads_for
 from .threads import limited as threads_limited
@@ -60,12 +63,14 @@ __all__ = [
     "engine_name",
     "fast",
     "is_lazy",
+    "is_sparse",
     "is_traced",
     "keep_compiled_programs",
     "lazy_inputs",
     "outside_autograd",
     "predictor",
     "prepare_process",
+    "sparse_inputs",
     "step_and_runner",
     "summarised",
     "threads_for",

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from .._backend import backend_name
+from ..network import SparseInputs
 
 # Activations per block (H * B). Batches use blocks of at most 2**14 values (128 KiB in
 # float64): below glibc's mmap threshold, so a step's few temporaries are not returned to the
@@ -33,8 +34,13 @@ DEVICE_BLOCK_ELEMENTS = 2**26
 MIN_BLOCK = 64
 
 
-def block_for(xp: ModuleType, device: Any, packed: list[Any], n: int) -> int | None:
+def block_for(
+    xp: ModuleType, device: Any, packed: list[Any], n: int, inputs: Any = None
+) -> int | None:
     """Examples per block for a batch of n on this library and device (None: one block).
+
+    Sparse ``inputs`` (:class:`portable_net.network.SparseInputs`): one block, whatever the
+    library: each block's first-layer gradient is as large as the first layer's weights.
 
     NumPy and array-api-strict (host memory, cheap calls): cache-sized blocks
     (:func:`block_size`); torch on the CPU (a fixed cost per call): one block while the
@@ -42,6 +48,8 @@ def block_for(xp: ModuleType, device: Any, packed: list[Any], n: int) -> int | N
     larger blocks beyond (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
     exceed ``DEVICE_BLOCK_ELEMENTS`` (:func:`device_block_size`).
     """
+    if isinstance(inputs, SparseInputs):
+        return None
     name = backend_name(xp)
     if name in ("numpy", "array_api_strict"):
         return block_size(packed, n)

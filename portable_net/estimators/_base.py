@@ -4,6 +4,7 @@ defaults, the fitted check. scikit-learn itself is not needed."""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from typing import Any
 
@@ -95,6 +96,30 @@ class Estimator:
             setattr(self, name, value)
         return self
 
+    # --- Jupyter: scikit-learn's estimator diagram where scikit-learn is installed --------
+
+    @property
+    def _repr_html_(self) -> Any:
+        """scikit-learn's HTML diagram of the estimator (as its estimators' ``_repr_html_``):
+        an attribute only where scikit-learn is installed and its ``display`` setting is
+        ``"diagram"`` (Jupyter then shows the text repr)."""
+        diagram = _diagram()
+        if diagram is None:
+            raise AttributeError(
+                "_repr_html_ needs scikit-learn, with its 'display' configuration option set "
+                "to 'diagram'"
+            )
+        return lambda: diagram(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        """What Jupyter displays: the text repr, and scikit-learn's diagram where
+        :attr:`_repr_html_` has it."""
+        output = {"text/plain": repr(self)}
+        diagram = _diagram()
+        if diagram is not None:
+            output["text/html"] = diagram(self)
+        return output
+
     def __repr__(self) -> str:
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
@@ -109,3 +134,15 @@ class Estimator:
             if not same:
                 args.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(args)})"
+
+
+def _diagram() -> Any:
+    """scikit-learn's ``estimator_html_repr`` when scikit-learn is installed and its
+    ``display`` option is ``"diagram"`` (its default), else None. Imported only here, when
+    a notebook asks for the diagram."""
+    if importlib.util.find_spec("sklearn") is None:
+        return None
+    import sklearn
+    from sklearn.utils import estimator_html_repr
+
+    return estimator_html_repr if sklearn.get_config()["display"] == "diagram" else None

@@ -24,7 +24,7 @@ from ..model import class_probabilities, decided_labels, outputs
 from ..model import predict_proba as model_predict_proba
 from ._epochs import fit
 from ._inputs import HostLabels, classes_array, host_labels, lazy_fit_inputs, validate_X
-from ._mlp import MLP, UNCHANGED
+from ._mlp import MLP, UNCHANGED, stochastic_only
 from ._outputs import (
     classifier_targets,
     label_indicator,
@@ -42,14 +42,17 @@ class Classifier(MLP):
     :class:`sklearn.neural_network.MLPClassifier` where the meaning is the same; docs/sklearn.md
     has the side-by-side table. Input of any supported library (NumPy, PyTorch, JAX, CuPy,
     array-api-strict) trains in that library on that device; fitted arrays and results stay
-    there. Lists, pandas DataFrames/Series and other array-likes are NumPy input.
+    there. Lists, pandas DataFrames/Series and other array-likes are NumPy input; scipy.sparse
+    matrices (NumPy) and torch's sparse tensors are taken sparse, never densified.
 
     Parameters
     ----------
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer; ``()`` is the linear classifier.
-    solver : {"sgd", "adam"}, default="adam"
-        The optimiser (:mod:`portable_net.optim`), MLPClassifier's formulation of each.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        The optimiser: scipy's L-BFGS-B over the full batch (scipy must be installed; no
+        ``partial_fit``), or SGD and Adam (:mod:`portable_net.optim`), MLPClassifier's
+        formulation of each.
     alpha : float, default=1e-4
         L2 strength, scaled as MLPClassifier's: each batch's loss adds
         ``alpha / (2 * batch_size) * sum ||W||^2``.
@@ -86,8 +89,10 @@ class Classifier(MLP):
         In ``[0, 1)``.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement before stopping (``np.inf``: never).
+    max_fun : int, default=15000
+        L-BFGS only: the most evaluations of the loss and its gradient.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         The hidden layers' activation (``portable_net.layers.ACTIVATIONS``).
     n_jobs : int or None, default=None
@@ -98,7 +103,8 @@ class Classifier(MLP):
     Attributes
     ----------
     classes_ : array (K,)
-        The labels, sorted: numeric and boolean labels in the library of X, strings as NumPy.
+        The labels, sorted: numeric and boolean labels in the library of X, strings as NumPy
+        (``<U``, as MLPClassifier's; one class is fitted too, as MLPClassifier fits it).
     n_features_in_ : int
     feature_names_in_ : NumPy array of str (only when X had string column names)
     coefs_, intercepts_ : lists of arrays
@@ -106,11 +112,13 @@ class Classifier(MLP):
     loss_ : float
         The loss of the last epoch (mean of the batch losses, as MLPClassifier).
     loss_curve_ : list of float
+        Each epoch's loss (not after an L-BFGS fit, as MLPClassifier).
     best_loss_ : float or None (None with early stopping)
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
     n_iter_ : int
-        Epochs run.
+        Epochs (L-BFGS: iterations) of the last call of ``fit`` or ``partial_fit``, as
+        MLPClassifier counts them.
     t_ : int
         Samples seen.
     n_layers_ : int
@@ -148,7 +156,7 @@ class Classifier(MLP):
             classifier_tags=ClassifierTags(multi_class=True, multi_label=True),
             regressor_tags=None,
             array_api_support=True,
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
         )
 
     # --- fitting ----------------------------------------------------------------------------
@@ -162,7 +170,8 @@ class Classifier(MLP):
         Parameters
         ----------
         X : array-like, shape (n_samples, n_features)
-            The examples, of any supported library and device (training runs there).
+            The examples, of any supported library and device (training runs there); a
+            scipy.sparse matrix or a torch sparse tensor is never densified.
         y : array-like, shape (n_samples,) or (n_samples, n_labels)
             Their labels, of any type (integers, strings, booleans); or a multilabel
             indicator matrix of 0 and 1.
@@ -186,6 +195,7 @@ class Classifier(MLP):
         """
         return cast(Classifier, fit(self, X, y, incremental=False, sample_weight=sample_weight))
 
+    @stochastic_only
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> Classifier:
@@ -214,8 +224,8 @@ class Classifier(MLP):
         >>> clf = pn.Classifier(solver="sgd", nesterovs_momentum=False, random_state=0)
         >>> for _ in range(3):
         ...     clf = clf.partial_fit(X, y, classes=[0, 1, 2])
-        >>> clf.n_iter_
-        3
+        >>> clf.n_iter_, len(clf.loss_curve_)  # this call's epochs, as MLPClassifier counts
+        (1, 3)
         """
         return cast(
             Classifier,
@@ -347,7 +357,10 @@ class Classifier(MLP):
         on_host = isinstance(classes, np.ndarray) and not array_api_compat.is_numpy_namespace(xp)
         found = decided_labels(self.params_, X, None if on_host else classes,
                                activation=self.activation, output=self._output)  # fmt: skip
-        return classes[to_host(found)] if on_host else found  # string labels stay NumPy
+        if not on_host:
+            return found
+        # string labels stay NumPy; a one-class fit's index 1 is its one class too
+        return classes[np.minimum(to_host(found), classes.shape[0] - 1)]
 
     def _lazy_proba(self, params: Any, chunk: Any) -> Any:
         """One chunk's probabilities (Dask: softmax outputs)."""

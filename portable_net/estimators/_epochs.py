@@ -30,13 +30,16 @@ import numpy as np
 
 from .. import optim
 from .._backend import array_namespace, from_host, int_dtype
-from ..engines import is_lazy, keep_compiled_programs
+from .._validation import largest_magnitude
+from ..engines import is_lazy, keep_compiled_programs, summarised
 from ..errors import ConvergenceWarning, warning_category
 from ..loop import Trainer, diverged_message
 from ..model import outputs
+from ..network import SparseInputs
 from ..preprocessing import split_rows
 from ..schedule import end_epoch
 from ._inputs import validate_X
+from ._lbfgs import fit_lbfgs, scipy_optimize
 from ._outputs import fit_sample_weight, lazy_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
 
@@ -57,7 +60,16 @@ def fit(
     first = not fitted or (not estimator.warm_start and not incremental)
     if incremental and not fitted and classes is None and estimator._classes_required:
         raise ValueError("classes must be passed on the first call to partial_fit.")
+    if incremental and estimator.early_stopping:  # MLPClassifier's rule, before any work
+        raise ValueError("partial_fit does not support early_stopping=True")
+    if estimator.solver == "lbfgs":
+        scipy_optimize()  # installed, or ImportError before any work
     if is_lazy(X, y):
+        if estimator.solver == "lbfgs":
+            raise NotImplementedError(
+                "solver='lbfgs' trains in-memory arrays (full batch); compute the Dask arrays "
+                "first (X.compute()) or use solver='adam' or 'sgd'"
+            )
         X, y_fit, y_strata = estimator._lazy_targets(X, y, first)
         xp, device = np, None
         weights = lazy_sample_weight(sample_weight, int(X.shape[0]))
@@ -71,9 +83,29 @@ def fit(
     rng = random_state(estimator.random_state)
     if first:
         _initialize(estimator, settings, X, xp, device, rng)
-    _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
-                incremental=incremental)  # fmt: skip
+    if estimator.solver == "lbfgs":  # full batch, scipy's optimiser (no epochs)
+        fit_lbfgs(estimator, X, y_fit, weights, settings)
+    else:
+        _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
+                    incremental=incremental)  # fmt: skip
+    _check_finite_weights(estimator)
     return estimator
+
+
+def _finite_weights(estimator: Any) -> bool:
+    """Whether the weights are all finite (their largest magnitude: one reduction where it
+    costs least)."""
+    xp = array_namespace(estimator.coefs_[0])
+    return math.isfinite(float(summarised(xp, largest_magnitude)(xp, estimator.params_)))
+
+
+def _check_finite_weights(estimator: Any) -> None:
+    """MLPClassifier's end of a fit: weights that are not all finite are its ValueError."""
+    if not _finite_weights(estimator):
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            "values and need to be preprocessed."
+        )
 
 
 def _initialize(
@@ -98,6 +130,21 @@ def _initialize(
     est.n_iter_ = 0
     est.t_ = 0
     est.n_layers_ = len(sizes)
+    for name in _STOCHASTIC_ATTRIBUTES:  # a refit: those of the fit before go
+        if name in vars(est):
+            delattr(est, name)
+    if est.solver != "lbfgs":  # the epochs' bookkeeping (L-BFGS has none, as MLPClassifier)
+        _start_bookkeeping(est)
+
+
+#: the fitted attributes of the stochastic solvers only (MLPClassifier's ``_initialize``)
+_STOCHASTIC_ATTRIBUTES = ("loss_curve_", "best_loss_", "validation_scores_",
+                          "best_validation_score_", "_no_improvement_count")  # fmt: skip
+
+
+def _start_bookkeeping(est: Any) -> None:
+    """The loss curve, the no-improvement count and the best loss or validation score of a
+    first fit (or of a warm start from an L-BFGS fit, which has none)."""
     est.loss_curve_ = []
     est._no_improvement_count = 0
     if est.early_stopping:
@@ -129,7 +176,8 @@ def _validation_split(
     def take(a: Any, idx: np.ndarray) -> Any:
         if a is None:
             return None
-        return xp.take(a, from_host(xp, idx, int_dtype(xp, device), device), axis=0)
+        index = from_host(xp, idx, int_dtype(xp, device), device)
+        return a.take(index) if isinstance(a, SparseInputs) else xp.take(a, index, axis=0)
 
     return tuple(take(a, idx) for idx in (train_idx, val_idx) for a in (X, y_fit, weights))
 
@@ -182,7 +230,9 @@ def _epoch(est: Any, trainer: Trainer, lr: float, rng: Any) -> float:
     n, batch_size = trainer.n, trainer.batch_size or trainer.n
     # a new shuffle each epoch, drawn from random_state
     seed = int(rng.randint(_SEEDS)) if est.shuffle and batch_size < n else 0
-    losses = trainer.epoch(seed, lr)
+    # a NaN or infinite loss goes on, as MLPClassifier's epochs do (the weights are judged
+    # at the end of the fit, the held-out scores of early stopping keep the best)
+    losses = trainer.epoch(seed, lr, finite_only=False)
     last = n - (len(losses) - 1) * batch_size
     return float((batch_size * sum(losses[:-1]) + last * losses[-1]) / n)
 
@@ -195,7 +245,10 @@ def _epoch_value(estimator: Any, held_out: Any) -> float:
     if held_out is None:
         return float(est.loss_curve_[-1])
     X_val, y_val, w_val = held_out
-    out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
+    if _finite_weights(est):
+        out = outputs(est.params_, X_val, activation=est.activation, output=est._output)
+    else:  # a diverged epoch's outputs: NaN, scored as MLPClassifier scores them
+        out = np.full((int(X_val.shape[0]), int(est.n_outputs_)), np.nan)
     score = validation_score(est._output, out, y_val, w_val)
     cast("list[float]", est.validation_scores_).append(score)
     if est.verbose:
@@ -236,6 +289,9 @@ def _fit_epochs(
     ``_fit_stochastic``; ``strata``: the labels the held-out rows are stratified by (or
     None); ``optimizer(learning_rate)`` makes an epoch's optimiser."""
     est = estimator
+    if not hasattr(est, "loss_curve_"):  # a warm start from an L-BFGS fit
+        _start_bookkeeping(est)
+    est.n_iter_ = 0  # the epochs of this call, as MLPClassifier counts them
     if not incremental or not hasattr(est, "_schedule"):
         # Adam: a constant rate (MLPClassifier's schedules are SGD's)
         kind = "constant" if est.solver == "adam" else est.learning_rate

@@ -9,7 +9,6 @@ The functions take the estimator, whose fitted attributes (``n_features_in_``,
 from __future__ import annotations
 
 import numbers
-import sys
 import warnings
 from typing import Any, cast
 
@@ -26,7 +25,7 @@ from .._backend import (
     library_name,
     to_host,
 )
-from ..engines import is_lazy, lazy_classifier_inputs, summarised
+from ..engines import is_lazy, is_sparse, lazy_classifier_inputs, sparse_inputs, summarised
 from ..errors import DataConversionWarning, warning_category
 
 __all__ = [
@@ -52,12 +51,6 @@ def _all_finite(xp: Any, X: Any) -> Any:
     """Whether every value of X is finite (0-d): one pass, where it costs least
     (:func:`portable_net.engines.summarised`)."""
     return xp.all(xp.isfinite(X))
-
-
-def _is_sparse(x: Any) -> bool:
-    # scipy is looked up, not imported: a sparse matrix exists only if scipy is loaded
-    sparse = sys.modules.get("scipy.sparse")
-    return sparse is not None and sparse.issparse(x)
 
 
 def _feature_names(X: Any) -> np.ndarray | None:
@@ -88,11 +81,11 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any
     name = type(estimator).__name__
     if X is None:
         raise ValueError(f"{name}.{method}(): X must be an array, got None")
-    if _is_sparse(X):
-        raise TypeError(
-            f"{name} does not accept sparse input (got {type(X).__name__}); it trains "
-            "dense arrays only: convert with X.toarray()"
-        )
+    if is_sparse(X):  # sparse matrices of scipy or torch (engines.sparse): never densified
+        X = sparse_inputs(X, name)
+        device = X.device
+        _record_or_check(estimator, X, X.values, device, None, reset=reset, method=method)
+        return X, array_namespace(X), device
     names = _feature_names(X)
     if not array_api_compat.is_array_api_obj(X) or isinstance(X, (int, float, complex)):
         try:
@@ -137,21 +130,29 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any
     if not bool(summarised(xp, _all_finite)(xp, X)):
         what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
         raise ValueError(f"Input X contains {what}.")
+    _record_or_check(estimator, X, X, device, names, reset=reset, method=method)
+    return X, xp, device
+
+
+def _record_or_check(estimator: Any, X: Any, values: Any, device: Any,
+                     names: np.ndarray | None, *, reset: bool, method: str) -> None:  # fmt: skip
+    """``reset``: record X's number of features and feature names on the estimator (fit);
+    otherwise check X against them, and ``values`` (X's, or a sparse X's stored values)
+    against the fitted arrays' library and device."""
     if reset:
         estimator.n_features_in_ = int(X.shape[1])
         if names is not None:
             estimator.feature_names_in_ = names
         elif hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
-    else:
-        _check_fitted_on(estimator, X, device, method)
-        _check_feature_names(estimator, names)
-        if X.shape[1] != estimator.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {name} is expecting "
-                f"{estimator.n_features_in_} features as input."
-            )
-    return X, xp, device
+        return
+    _check_fitted_on(estimator, values, device, method)
+    _check_feature_names(estimator, names)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
 
 
 def _check_fitted_on(estimator: Any, X: Any, device: Any, method: str) -> None:
@@ -199,7 +200,7 @@ def host_labels(estimator: Any, y: Any, n_rows: int) -> np.ndarray:
     name = type(estimator).__name__
     if y is None:
         raise ValueError(f"{name} requires y to be passed, but the target y is None.")
-    if _is_sparse(y):
+    if is_sparse(y):
         raise TypeError(f"{name} does not accept a sparse y; pass a dense 1-D array")
     if array_api_compat.is_array_api_obj(y):
         check_holds_data("y", y)
@@ -245,6 +246,7 @@ def host_labels(estimator: Any, y: Any, n_rows: int) -> np.ndarray:
                 "Unknown label type: y mixes labels of different types "
                 f"({sorted(k.__name__ for k in kinds)}); use labels of one type"
             )
+        y = _label_values(y)  # strings as <U, as MLPClassifier's classes_ and predictions
     return cast(np.ndarray, y)
 
 
@@ -257,12 +259,13 @@ def encode(
     among the fitted ones (``partial_fit``) or the same (``fit`` with ``warm_start``)."""
     fitted = estimator.__sklearn_is_fitted__()
     if incremental and classes is not None:
-        given = np.unique(
-            np.asarray(to_host(classes) if array_api_compat.is_array_api_obj(classes) else classes)
-        )
+        given = _label_values(
+            np.unique(to_host(classes) if array_api_compat.is_array_api_obj(classes)
+                      else np.asarray(classes))
+        )  # fmt: skip
         if fitted and not np.array_equal(given, estimator._labels.values):
-            raise ValueError(
-                f"`classes={given!r}` is not the same as on last call to partial_fit, "
+            raise ValueError(  # scikit-learn's message: the arguments' reprs
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, "
                 f"was: {estimator._labels.values!r}"
             )
     else:
@@ -272,20 +275,24 @@ def encode(
     except TypeError as exc:
         raise ValueError(f"Unknown label type: labels that cannot be sorted ({exc})") from None
     labels = given if given is not None else (seen if first else estimator._labels.values)
-    warm_start_message = (
-        "warm_start can only be used where `y` has the same classes as in the "
-        f"previous call to fit. Previously got {labels!r}, `y` has {seen!r}"
-    )
-    if np.setdiff1d(seen, labels).size:
-        if not first and not incremental:
-            raise ValueError(warm_start_message)
+    # MLPClassifier's rules (and messages, the labels printed as NumPy prints them): a warm
+    # start, by fit or partial_fit, keeps the same classes; partial_fit takes any of them
+    if not first and estimator.warm_start and not np.array_equal(seen, labels):
         raise ValueError(
-            f"`y` has classes not in `self.classes_`. `self.classes_` has {labels!r}. "
-            f"'y' has {seen!r}."
+            "warm_start can only be used where `y` has the same classes as in the "
+            f"previous call to fit. Previously got {labels}, `y` has {seen}"
         )
-    if not first and not incremental and not np.array_equal(seen, labels):
-        raise ValueError(warm_start_message)
+    if np.setdiff1d(seen, labels).size:
+        raise ValueError(
+            f"`y` has classes not in `self.classes_`. `self.classes_` has {labels}. 'y' has {seen}."
+        )
     return labels, np.searchsorted(labels, y)
+
+
+def _label_values(labels: np.ndarray) -> np.ndarray:
+    """Labels of an object array as the array of their own type (strings: ``<U``), as
+    scikit-learn's ``unique_labels`` makes ``classes_``."""
+    return np.asarray(labels.tolist()) if labels.dtype.kind == "O" else labels
 
 
 def classes_array(labels: np.ndarray, xp: Any, device: Any) -> Any:

@@ -6,15 +6,48 @@ when scikit-learn is installed."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from types import MethodType
+from typing import Any, cast
 
 from . import _persistence
 from ._base import Estimator
 
-__all__ = ["MLP", "UNCHANGED"]
+__all__ = ["MLP", "STOCHASTIC", "UNCHANGED", "stochastic_only"]
 
 #: scikit-learn's "leave this request as it is" (``sklearn.utils.metadata_routing.UNCHANGED``)
 UNCHANGED = "$UNCHANGED$"
+#: the solvers that train epoch by epoch (``partial_fit`` is theirs)
+STOCHASTIC = ("sgd", "adam")
+
+
+class _StochasticOnly:
+    """A method that exists only for a stochastic solver, as scikit-learn's
+    ``available_if(_check_solver)``: ``hasattr(est, "partial_fit")`` is False with
+    ``solver="lbfgs"``, and reading it raises MLPClassifier's AttributeError."""
+
+    def __init__(self, method: Callable[..., Any]):
+        self.method = method
+        functools.update_wrapper(cast(Any, self), method)
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self.method
+        if obj.solver not in STOCHASTIC:
+            name = self.method.__name__
+            raise AttributeError(
+                f"This {type(obj).__name__!r} has no attribute {name!r}"
+            ) from AttributeError(
+                f"{name} is only available for stochastic optimizers. {obj.solver} is not "
+                "stochastic."
+            )
+        return MethodType(self.method, obj)
+
+
+def stochastic_only(method: Callable[..., Any]) -> Any:
+    """Decorator: ``method`` exists only while the estimator's solver is stochastic."""
+    return _StochasticOnly(method)
 
 
 class MLP(Estimator):
@@ -62,7 +95,8 @@ class MLP(Estimator):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
         activation: str = "relu",
         n_jobs: int | None = None,
     ):
@@ -87,6 +121,7 @@ class MLP(Estimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.activation = activation
         self.n_jobs = n_jobs
 

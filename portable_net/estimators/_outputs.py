@@ -2,9 +2,11 @@
 MLPRegressor's.
 
 - multiclass labels (K > 2 classes): softmax outputs, the indices ``0..K-1`` as targets;
-- two classes: ONE logistic output, the index (0 or 1) as a real target;
+- two classes: ONE logistic output, the index (0 or 1) as a real target (one class, as
+  MLPClassifier fits it: the same output, every target 0, ``predict`` that class);
 - a multilabel indicator matrix (N, K) of 0 and 1: K logistic outputs;
-- regression (the :class:`portable_net.Regressor`): identity outputs, the real targets.
+- regression (the :class:`portable_net.Regressor`): identity outputs, the real targets; with
+  ``loss="poisson"``, exp outputs (the log link), targets >= 0 with a positive sum.
 
 ``sample_weight`` is checked as scikit-learn's ``_check_sample_weight`` checks it (None, a
 number or one weight per row), and also refused when negative, not finite or all zero: the
@@ -13,6 +15,7 @@ loss is the weighted mean ``sum(w l) / sum(w)``.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from typing import Any
@@ -23,6 +26,7 @@ import numpy as np
 from .._backend import check_holds_data, from_host, int_dtype, to_host
 from ..engines import is_lazy
 from ..errors import DataConversionWarning, warning_category
+from ..loss import OUT_ACTIVATIONS, REGRESSION_OUTPUTS
 from ..targets import check_weight_values, r2
 from ._inputs import HostLabels, classes_array, encode, host_labels
 
@@ -102,17 +106,15 @@ def classifier_targets(
     y_host = host_labels(est, y, n)
     labels, index = encode(est, y_host, classes, first, incremental)
     if first:
-        if labels.shape[0] < 2:
-            raise ValueError(
-                f"{type(est).__name__} can't train when only one class is present: y holds "
-                f"the single class {labels[0]!r}; it needs at least 2 classes to learn from"
-            )
         est.classes_ = classes_array(labels, xp, device)
         est._labels = HostLabels(labels)  # the host copy, for encoding later calls
-        binary = labels.shape[0] == 2
+        # one class (MLPClassifier fits it too): one logistic output, every target 0
+        binary = labels.shape[0] <= 2
         set_output(est, "logistic" if binary else "softmax", 1 if binary else int(labels.shape[0]))
     if est._output == "logistic":  # two classes: the index as the one output's target
-        return from_host(xp, index[:, None].astype(np.float64), X.dtype, device), index
+        # held-out rows stratified as MLPClassifier's: by the binarised label, as text
+        strata = np.where(index == 1, "True", "False")
+        return from_host(xp, index[:, None].astype(np.float64), X.dtype, device), strata
     return from_host(xp, index, int_dtype(xp, device), device), None
 
 
@@ -120,12 +122,15 @@ def set_output(est: Any, output: str, n_outputs: int, *, multilabel: bool = Fals
     est._output = output
     est._multilabel = multilabel
     est.n_outputs_ = n_outputs
-    est.out_activation_ = {"softmax": "softmax", "logistic": "logistic"}.get(output, "identity")
+    est.out_activation_ = OUT_ACTIVATIONS[output]
 
 
-def regressor_targets(est: Any, X: Any, y: Any, xp: Any, device: Any, *, first: bool) -> Any:
+def regressor_targets(est: Any, X: Any, y: Any, xp: Any, device: Any, *, first: bool,
+                      fitting: bool = False) -> Any:  # fmt: skip
     """The Regressor's y (N,) or (N, K), real and finite, as the training loop's targets in
-    X's dtype and device; on a first fit ``n_outputs_`` and the identity output are set."""
+    X's dtype and device; on a first fit ``n_outputs_`` and the output layer (identity, or
+    exp for ``loss="poisson"``) are set. ``fitting`` a Poisson regressor: y must be >= 0
+    with a positive sum (scikit-learn's Poisson check)."""
     name = type(est).__name__
     if y is None:
         raise ValueError(f"{name} requires y to be passed, but the target y is None.")
@@ -156,9 +161,18 @@ def regressor_targets(est: Any, X: Any, y: Any, xp: Any, device: Any, *, first: 
         raise ValueError(f"Input y contains {what}.")
     k = 1 if host.ndim == 1 else int(host.shape[1])
     if first:
-        set_output(est, "squared", k)
+        set_output(est, "poisson" if est.loss == "poisson" else "squared", k)
     elif est.n_outputs_ != k:
         raise ValueError(f"y has {k} outputs, but {name} was fitted with {est.n_outputs_}")
+    if fitting and est._output == "poisson":
+        if np.any(host < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson regression."
+            )
+        if np.sum(host) <= 0:
+            raise ValueError(
+                "Sum of y is not strictly positive which is necessary for Poisson regression."
+            )
     return from_host(xp, host.reshape(n, k), X.dtype, device)
 
 
@@ -210,7 +224,9 @@ def validation_score(output: str, out: Any, y_fit: Any, w: Any) -> float:
     (N, K): the (weighted) accuracy of classes or label sets, or R^2 for regression."""
     out_h, y_h = to_host(out), to_host(y_fit)
     w_h = None if w is None else to_host(w)
-    if output == "squared":
+    if output in REGRESSION_OUTPUTS:
+        if not np.all(np.isfinite(out_h)):  # a diverged fit's: MLPRegressor's NaN score
+            return math.nan
         return r2(y_h, out_h, w_h)
     if output == "softmax":
         hits = np.argmax(out_h, axis=1) == y_h

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import array_api_compat
 import numpy as np
@@ -36,6 +36,16 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _numbers(values: list[float] | None) -> list[float | None] | None:
+    """A list of floats as plain data: a NaN or infinite one (a diverged epoch's) as None."""
+    return None if values is None else [_finite_or_none(v) for v in values]
+
+
+def _floats(values: list[float | None] | None) -> list[float] | None:
+    """:func:`_numbers` read back: None as NaN."""
+    return None if values is None else [math.nan if v is None else v for v in values]
+
+
 def save(estimator: Any, path: Any, **description: Any) -> Any:
     """Write the fitted estimator to ``path``; returns the path written. ``description``:
     what :func:`portable_net.io.save` is told beyond the estimator's own record (the
@@ -55,14 +65,15 @@ def save(estimator: Any, path: Any, **description: Any) -> Any:
     names = getattr(est, "feature_names_in_", None)
     fitted = {
         "n_features_in_": est.n_features_in_,
-        "loss_": getattr(est, "loss_", None),
-        "loss_curve_": [float(v) for v in est.loss_curve_],
-        "best_loss_": _finite_or_none(est.best_loss_),
-        "validation_scores_": est.validation_scores_,
-        "best_validation_score_": _finite_or_none(est.best_validation_score_),
+        "loss_": _finite_or_none(getattr(est, "loss_", None)),
         "n_iter_": est.n_iter_,
         "t_": est.t_,
     }
+    if hasattr(est, "loss_curve_"):  # the epochs' bookkeeping (an L-BFGS fit has none)
+        fitted["loss_curve_"] = _numbers(est.loss_curve_)
+        fitted["best_loss_"] = _finite_or_none(est.best_loss_)
+        fitted["validation_scores_"] = _numbers(est.validation_scores_)
+        fitted["best_validation_score_"] = _finite_or_none(est.best_validation_score_)
     kind = "regressor" if labels is None else ("multilabel" if multilabel else "classifier")
     record = dict(
         kind=kind,
@@ -128,6 +139,8 @@ def _settings(cls: Any, meta: dict[str, Any]) -> dict[str, Any]:
     known = {k: v for k, v in saved.items() if k in cls._get_param_names()}
     known["activation"] = meta["activation"]
     known["hidden_layer_sizes"] = tuple(sizes[1:-1])
+    if "loss" in cls._get_param_names():  # the Regressor's: its output layer's loss
+        known["loss"] = {"exp": "poisson"}.get(meta["output"], "squared_error")
     return known
 
 
@@ -161,18 +174,21 @@ def load(cls: Any, path: Any, xp: Any = None, device: Any = None) -> Any:
         model.classes_ = classes_array(labels, namespace, device)
     model.n_features_in_ = int(sizes[0])
     model.n_layers_ = len(sizes)
-    model.loss_curve_ = list(fitted.get("loss_curve_", []))
     if fitted.get("loss_") is not None:
         model.loss_ = fitted["loss_"]
-    model.n_iter_ = int(fitted.get("n_iter_", len(model.loss_curve_)))
+    model.n_iter_ = int(fitted.get("n_iter_", len(fitted.get("loss_curve_") or [])))
     model.t_ = int(fitted.get("t_", 0))
-    model.validation_scores_ = fitted.get("validation_scores_")
-    model.best_validation_score_ = fitted.get("best_validation_score_")
-    best = fitted.get("best_loss_", None)
-    model.best_loss_ = best if best is not None or model.validation_scores_ else np.inf
+    # the epochs' bookkeeping, where the fit kept it (an L-BFGS fit, as MLPClassifier's, has
+    # none; files of train and the command: an empty curve)
+    if "loss_curve_" in fitted or model.solver != "lbfgs":
+        model.loss_curve_ = cast("list[float]", _floats(fitted.get("loss_curve_", [])))
+        model.validation_scores_ = _floats(fitted.get("validation_scores_"))
+        model.best_validation_score_ = fitted.get("best_validation_score_")
+        best = fitted.get("best_loss_", None)
+        model.best_loss_ = best if best is not None or model.validation_scores_ else np.inf
+        model._no_improvement_count = 0
     if pre["feature_names"] is not None:
         model.feature_names_in_ = np.asarray(pre["feature_names"], dtype=object)
-    model._no_improvement_count = 0
     return model
 
 

@@ -9,6 +9,7 @@ R^2.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, cast
 
 from .._backend import to_host
@@ -16,7 +17,7 @@ from ..model import outputs
 from ..targets import r2
 from ._epochs import fit
 from ._inputs import validate_X
-from ._mlp import MLP, UNCHANGED
+from ._mlp import MLP, UNCHANGED, stochastic_only
 from ._outputs import fit_sample_weight, regressor_targets, regressor_values
 
 __all__ = ["Regressor"]
@@ -34,8 +35,13 @@ class Regressor(MLP):
     ----------
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer; ``()`` is the linear model.
-    solver : {"sgd", "adam"}, default="adam"
-        The optimiser (:mod:`portable_net.optim`), MLPRegressor's formulation of each.
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Half the squared error of identity outputs, or half the Poisson deviance of exp
+        outputs (the log link: counts, rates; y >= 0 with a positive sum), as MLPRegressor's.
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+        The optimiser: scipy's L-BFGS-B over the full batch (scipy must be installed; no
+        ``partial_fit``), or SGD and Adam (:mod:`portable_net.optim`), MLPRegressor's
+        formulation of each.
     alpha : float, default=1e-4
         L2 strength, scaled as MLPRegressor's: each batch's loss adds
         ``alpha / (2 * batch_size) * sum ||W||^2``.
@@ -71,8 +77,10 @@ class Regressor(MLP):
         In ``[0, 1)``.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
-    n_iter_no_change : int, default=10
-        Epochs without improvement tolerated before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement tolerated before stopping (``np.inf``: never).
+    max_fun : int, default=15000
+        L-BFGS only: the most evaluations of the loss and its gradient.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         The hidden layers' activation.
     n_jobs : int or None, default=None
@@ -88,17 +96,19 @@ class Regressor(MLP):
         Half the mean squared error (over examples and outputs) of the last epoch, plus the
         L2 term, as MLPRegressor's.
     loss_curve_ : list of float
+        Each epoch's loss (not after an L-BFGS fit, as MLPRegressor).
     best_loss_ : float or None (None with early stopping)
     validation_scores_ : list of float or None
         The held-out R^2 of each epoch (with ``early_stopping``).
     best_validation_score_ : float or None
     n_iter_ : int
+        Epochs (L-BFGS: iterations) of the last call of ``fit`` or ``partial_fit``.
     t_ : int
     n_layers_ : int
     n_outputs_ : int
         Number of targets (1 for a 1-D y).
     out_activation_ : str
-        ``"identity"``.
+        ``"identity"``, or ``"exp"`` for ``loss="poisson"``.
 
     Examples
     --------
@@ -117,6 +127,14 @@ class Regressor(MLP):
 
     _default_out_activation = "identity"
 
+    def __init__(
+        self, hidden_layer_sizes: Any = (100,), *, loss: str = "squared_error", **settings: Any
+    ):
+        # MLP's arguments (the Classifier's), and MLPRegressor's loss: the signature below
+        # names each, as scikit-learn's estimators must
+        super().__init__(hidden_layer_sizes, **settings)
+        self.loss = loss
+
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags (called by scikit-learn only, so importing it here is free)."""
         from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
@@ -128,7 +146,7 @@ class Regressor(MLP):
             classifier_tags=None,
             regressor_tags=RegressorTags(),
             array_api_support=True,
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False),
+            input_tags=InputTags(two_d_array=True, sparse=True, allow_nan=False),
         )
 
     # --- fitting ----------------------------------------------------------------------------
@@ -142,7 +160,8 @@ class Regressor(MLP):
         Parameters
         ----------
         X : array-like, shape (n_samples, n_features)
-            The examples, of any supported library and device (training runs there).
+            The examples, of any supported library and device (training runs there); a
+            scipy.sparse matrix or a torch sparse tensor is never densified.
         y : array-like, shape (n_samples,) or (n_samples, n_outputs)
             The real targets.
         sample_weight : array-like of shape (n_samples,), number or None
@@ -165,6 +184,7 @@ class Regressor(MLP):
         """
         return cast(Regressor, fit(self, X, y, incremental=False, sample_weight=sample_weight))
 
+    @stochastic_only
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Regressor:
         """Train for one epoch over X and y.
 
@@ -197,7 +217,7 @@ class Regressor(MLP):
         self, X: Any, y: Any, xp: Any, device: Any, first: bool, incremental: bool, classes: Any
     ) -> tuple[Any, Any]:
         """(the training loop's y, the labels to stratify the held-out rows by, or None)."""
-        return regressor_targets(self, X, y, xp, device, first=first), None
+        return regressor_targets(self, X, y, xp, device, first=first, fitting=True), None
 
     def _lazy_targets(self, X: Any, y: Any, first: bool) -> Any:
         raise NotImplementedError(
@@ -236,7 +256,7 @@ class Regressor(MLP):
         """
         self._check_is_fitted()
         X, _, _ = validate_X(self, X, reset=False, method="predict")
-        out = outputs(self.params_, X, activation=self.activation, output="squared")
+        out = outputs(self.params_, X, activation=self.activation, output=self._output)
         return regressor_values(out, self.n_outputs_)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -272,3 +292,15 @@ class Regressor(MLP):
         target = regressor_targets(self, X_checked, y, xp, device, first=False)
         weights = fit_sample_weight(sample_weight, X_checked, xp, device)
         return r2(to_host(target), to_host(pred), None if weights is None else to_host(weights))
+
+
+def _signature() -> inspect.Signature:
+    """MLP's constructor's signature with ``loss`` after ``hidden_layer_sizes`` (keyword-only,
+    as the rest)."""
+    shared = list(inspect.signature(MLP.__init__).parameters.values())
+    loss = inspect.Parameter("loss", inspect.Parameter.KEYWORD_ONLY, default="squared_error",
+                             annotation="str")  # fmt: skip
+    return inspect.Signature([*shared[:2], loss, *shared[2:]])
+
+
+Regressor.__init__.__signature__ = _signature()  # type: ignore[attr-defined]

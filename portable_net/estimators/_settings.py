@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import optim
-from ..constraints import ESTIMATOR
+from ..constraints import ESTIMATOR, REGRESSOR
 from ..hyperparameters import check, check_all
 
 __all__ = ["checked_settings", "optimizer_factory", "random_state"]
@@ -29,7 +29,9 @@ def random_state(seed: Any) -> np.random.RandomState:
 def checked_settings(estimator: Any) -> dict[str, Any]:
     """The estimator's constructor arguments, checked against :mod:`portable_net.hyperparameters`,
     as plain Python values by their names (``hidden``: the hidden layer sizes as a list)."""
-    settings = check_all(ESTIMATOR, estimator.get_params())
+    values = estimator.get_params()
+    settings = check_all(ESTIMATOR, values)
+    settings.update(check_all(REGRESSOR, values))  # the Regressor's loss
     settings["hidden"] = settings["hidden_layer_sizes"]
     return settings
 
