@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -61,7 +62,7 @@ def tests(session: nox.Session, backend: str) -> None:
     if backend in GPU_BACKENDS and not _has_cuda():
         session.skip(f"{backend} needs a CUDA GPU and none is visible")
     # the dask extra: every tests session also covers Dask arrays (tests/test_dask.py)
-    session.install("-e", ".[test,plot,progress,dask]", *BACKEND_DEPS[backend])
+    session.install("-e", ".[test,plot,dask]", *BACKEND_DEPS[backend])
     session.run(
         "python",
         "-m",
@@ -95,18 +96,12 @@ def _not_copied_to_build(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in skip or n.endswith(".egg-info")}
 
 
-def _not_copied(directory: str, names: list[str]) -> set[str]:
-    skip = _not_copied_to_build(directory, names)
-    if Path(directory).resolve() == ROOT:
-        skip |= {"portable_net"} & set(names)
-    return skip
-
-
 @nox.session
 def tests_wheel(session: nox.Session) -> None:
     """Build the sdist and from it the wheel, install the wheel (not editable) with every CPU
-    backend, Dask, the ONNX export and the test extra, and run the suite from a directory outside the
-    checkout, so that it imports the installed package: a module missing from the wheel fails.
+    backend, Dask, the ONNX export and the test extra, and run the suite from the unpacked
+    sdist without its package, so that it imports the installed one: a module missing from the
+    wheel fails, and so does a file the tests read that the sdist lacks (MANIFEST.in).
 
     One pytest run (on two processes, pytest-xdist) covers numpy, array_api_strict, torch and
     jax: the tests that take the backend fixture run on each, the rest once. Arguments after
@@ -128,11 +123,14 @@ def tests_wheel(session: nox.Session) -> None:
             str(wheel),
         )
         # the onnx extra too: the export's tests (skipped without it) run here
-        session.install(f"{wheel}[test,plot,progress,dask,onnx]", *ALL_CPU_DEPS, "pytest-xdist")
-        # the checkout without the package (tests, bench, examples, docs, README), so that
-        # only the installed wheel can provide portable_net
-        run_dir = work / "run"
-        shutil.copytree(ROOT, run_dir, ignore=_not_copied)
+        session.install(f"{wheel}[test,plot,dask,onnx]", *ALL_CPU_DEPS, "pytest-xdist")
+        # the unpacked sdist (tests, bench, examples, docs, README) without the package, so
+        # that only the installed wheel can provide portable_net
+        (sdist,) = (work / "dist").glob("*.tar.gz")
+        with tarfile.open(sdist) as archive:
+            archive.extractall(work / "sdist", filter="data")  # Python 3.10.12 and later
+        (run_dir,) = (work / "sdist").iterdir()
+        shutil.rmtree(run_dir / "portable_net")
         session.chdir(run_dir)
         session.run(
             "python",

@@ -10,7 +10,7 @@ commands that train a net on the file, holding out a quarter of it as a test set
 the saved model::
 
     portable-net train --data DIR/digits.csv --label digit --test-size 0.25 --standardize \\
-        --optimizer adam --steps 500 --log-every 100 --save DIR/digits.npz
+        --save DIR/digits.npz
     portable-net evaluate DIR/digits.npz --data DIR/digits.csv --label digit --confusion
     portable-net predict DIR/digits.npz --data DIR/digits.csv --label digit
 """
@@ -25,8 +25,7 @@ from pathlib import Path
 
 #: what the example prints to run on the file it wrote ("{csv}", "{model}": their paths)
 TRAIN = (
-    "portable-net train --data {csv} --label digit --test-size 0.25 --standardize "
-    "--optimizer adam --steps 500 --log-every 100 --save {model}"
+    "portable-net train --data {csv} --label digit --test-size 0.25 --standardize --save {model}"
 )
 EVALUATE = "portable-net evaluate {model} --data {csv} --label digit --confusion"
 PREDICT = "portable-net predict {model} --data {csv} --label digit"

@@ -1,11 +1,12 @@
 """Your own CSV file: read it, hold out a test set, standardise, train, plot the loss.
 
 Writes scikit-learn's wine data (178 wines, 13 measurements, 3 cultivars; shipped with
-scikit-learn) as a CSV file with a header into a temporary directory, then does what
-``portable-net train --data wine.csv --label cultivar --test-size 0.25 --standardize
---optimizer adam --lr 0.01 --steps 300`` does, from Python: ``read_table``, the stratified
-``split``, the ``Standardizer`` fitted on the training rows, ``train`` with Adam. Draws the
-training loss and the held-out accuracy; writes nothing outside the temporary directory.
+scikit-learn) as a CSV file with a header into a temporary directory, then reads, splits and
+scales it as ``portable-net train --data wine.csv --label cultivar --test-size 0.25
+--standardize`` does, from Python: ``read_table``, the stratified ``split``, the
+``Standardizer`` fitted on the training rows; then ``train`` with Adam (where the command
+fits a Classifier). Draws the training loss and the held-out accuracy; writes nothing
+outside the temporary directory.
 """
 
 import tempfile

@@ -24,10 +24,12 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, cast
 
 import numpy as np
+
+from .csv_text import Coded, TextColumn, TooMany, counts_the_rows
 
 __all__ = [
     "MAX_BYTES",
@@ -39,6 +41,7 @@ __all__ = [
     "is_number",
     "open_text",
     "parse_csv",
+    "parse_table",
 ]
 
 MAX_BYTES = 1 << 30
@@ -104,6 +107,17 @@ class Columns:
     names: tuple[str, ...]
     #: why every row has ``n_fields`` fields (for messages), e.g. "as on line 1"
     reason: str
+    #: the first column, unnamed in the header and numbering the rows (pandas' index), was
+    #: left out (``parse_csv(index=True)``)
+    index: bool = False
+    #: the label column's name in the header (None: no header, or no label column)
+    label_name: str | None = None
+    #: the columns read as text (0-based), coded as they are read (``parse_table``)
+    texts: tuple[int, ...] = ()
+    #: the most distinct values of a text column (None: no bound)
+    most_texts: int | None = None
+    #: the text columns may turn out to hold numbers (then read as numbers)
+    text_numbers: bool = False
 
 
 def is_number(field: str) -> bool:
@@ -213,6 +227,15 @@ def _rows(reader: Any, comments: bool) -> Iterator[list[str]]:
 
 
 def parse_csv(
+    text: IO[str], columns_of: Callable[[list[str], int], Columns], **options: Any
+) -> tuple[np.ndarray, np.ndarray | None, Columns]:
+    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``: :func:`parse_table`
+    (its keyword ``options``) of a file without text columns."""
+    X, labels, cols, _ = parse_table(text, columns_of, **options)
+    return X, labels, cols
+
+
+def parse_table(
     text: IO[str],
     columns_of: Callable[[list[str], int], Columns],
     *,
@@ -220,8 +243,9 @@ def parse_csv(
     comments: bool = False,
     decimal: str = ".",
     missing: str | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, Columns]:
-    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns)``.
+    index: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, Columns, list[TextColumn]]:
+    """Parse a CSV text into ``(X float64 (N, D), labels or None, columns, text columns)``.
 
     ``columns_of(first_row, line)`` decides the columns from the first row (blank rows, and
     with ``comments`` rows starting with ``#``, are skipped). Feature fields must be finite
@@ -234,65 +258,132 @@ def parse_csv(
     (a missing feature is an error), ``"error"`` (the same, its message naming
     ``missing=``), ``"drop"`` or ``"mean"`` (read as NaN, for the caller to drop or fill;
     with ``"drop"`` a row with an empty label is skipped too).
+
+    The columns' ``texts`` are read as text, each a :class:`~portable_net.csv_text.TextColumn`
+    (its values coded as they are read, at most ``most_texts`` distinct values: past them an
+    error, or with ``text_numbers`` the column read as numbers); the file is read once.
+
+    ``index``: a header whose first field is empty (``to_csv()``'s index column of a pandas
+    DataFrame) has that column read and left out, when it counts the rows (0, 1, 2, ..., or
+    from another integer ``>= 0``: a slice of a DataFrame); ``columns_of`` sees the other
+    fields, and the columns returned say so (``index``). A first column without a name
+    that does not count the rows is an error.
     """
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     rows = _rows(reader, comments)
     first = next(rows, None)
     if first is None:
         raise CsvError("holds no rows")
-    cols = columns_of([f.strip() for f in first], reader.line_num)
-    values = array.array("d")
-    codes = array.array("B")  # each row's label code, widened as distinct labels grow
-    index: dict[str, int] = {}  # each distinct label -> its code
-    first_lines: list[int] = []  # the line each distinct label is first seen on
-    block: list[Sequence[str]] = []
-    lines: list[int] = []
-    pick = _picker(cols.features)
-    data_rows = rows if cols.header else itertools.chain([first], rows)
-    for row in data_rows:
-        line = reader.line_num
-        if len(row) != cols.n_fields:
+    raw, first = first, [f.strip() for f in first]
+    line = reader.line_num
+    if index and len(first) > 2 and not first[0] and not any(map(is_number, first[1:])):
+        inner = columns_of(first[1:], line)
+        cols = replace(inner, n_fields=inner.n_fields + 1,
+                       features=(0, *(j + 1 for j in inner.features)),
+                       label=None if inner.label is None else inner.label + 1,
+                       names=("", *inner.names), index=True,
+                       texts=tuple(j + 1 for j in inner.texts))  # fmt: skip
+        X, labels, _, texts = _parse(reader, rows, raw, cols, delimiter, decimal, missing)
+        if not counts_the_rows(X[:, 0]):
             raise CsvError(
-                f"expected {cols.n_fields} fields ({cols.reason}), got {len(row)}"
-                + delimiter_hint(delimiter.join(row), delimiter),
+                "its first column has no name in the header and does not number the rows "
+                "(0, 1, 2, ...: pandas' index); name it, or leave it out (to_csv(index=False))",
                 line,
+                1,
+                "",
             )
-        if cols.label is not None:
-            label = row[cols.label].strip()
-            if not label and missing == "drop":
-                continue
-            if not label:
+        cols = replace(cols, features=cols.features[1:], names=cols.names[1:])
+        return np.ascontiguousarray(X[:, 1:]), labels, cols, texts
+    return _parse(reader, rows, raw, columns_of(first, line), delimiter, decimal, missing)
+
+
+def _parse(reader: Any, rows: Iterator[list[str]], first: list[str], cols: Columns,
+           delimiter: str, decimal: str, missing: str | None,
+           ) -> tuple[np.ndarray, np.ndarray | None, Columns, list[TextColumn]]:  # fmt: skip
+    """The rows after the first (and the first, when it is no header) parsed by ``cols``."""
+    values = array.array("d")
+    labels = Coded()  # each row's label, coded
+    texts = [TextColumn(j, first[j].strip() if cols.header else f"column {j + 1}", cols.most_texts,
+                        cols.text_numbers, _reads_as_number(decimal))
+             for j in cols.texts]  # fmt: skip
+
+    def converter(text: TextColumn) -> Any:
+        one = Columns(cols.n_fields, (text.column,), None, cols.header, (text.name,), "")
+        return lambda fields, lines, out: _convert([[f] for f in fields], lines, one, delimiter,
+                                                   out, decimal, missing)  # fmt: skip
+
+    converts = [converter(t) for t in texts]
+    block: list[Sequence[str]] = []
+    text_block: list[Sequence[str]] = []
+    lines: list[int] = []
+    n_rows = 0
+    pick, pick_texts = _picker(cols.features), _picker(cols.texts)
+
+    def convert_block() -> None:
+        _convert(block, lines, cols, delimiter, values, decimal, missing)
+        for text, convert, fields in zip(texts, converts, zip(*text_block)):
+            text.add([f.strip() for f in fields], lines, convert)
+
+    data_rows = rows if cols.header else itertools.chain([first], rows)
+    try:
+        for row in data_rows:
+            line = reader.line_num
+            if len(row) != cols.n_fields:
                 raise CsvError(
-                    f"the label (column {cols.label + 1}) is empty"
-                    + (" (pass missing='drop' to drop its rows)" if missing else ""),
+                    f"expected {cols.n_fields} fields ({cols.reason}), got {len(row)}"
+                    + delimiter_hint(delimiter.join(row), delimiter),
                     line,
                 )
-            code = index.get(label)
-            if code is None:
-                code = index[label] = len(index)
-                first_lines.append(line)
-                if code == 1 << (8 * codes.itemsize):
-                    codes = array.array("H" if codes.itemsize == 1 else "I", codes)
-            codes.append(code)
-        block.append(pick(row))
-        lines.append(line)
-        if len(block) == _BLOCK:
-            _convert(block, lines, cols, delimiter, values, decimal, missing)
-            block, lines = [], []
-    if block:
-        _convert(block, lines, cols, delimiter, values, decimal, missing)
-    n_features = len(cols.features)
-    if not values:
+            if cols.label is not None:
+                label = row[cols.label].strip()
+                if not label and missing == "drop":
+                    continue
+                if not label:
+                    raise CsvError(
+                        f"the label (column {cols.label + 1}) is empty"
+                        + (" (pass missing='drop' to drop its rows)" if missing else ""),
+                        line,
+                    )
+                labels.add(label, line)
+            block.append(pick(row))
+            text_block.append(pick_texts(row))
+            lines.append(line)
+            n_rows += 1
+            if len(block) == _BLOCK:
+                convert_block()
+                block, text_block, lines = [], [], []
+        if block:
+            convert_block()
+        for text, convert in zip(texts, converts):
+            text.finish(convert)
+    except TooMany as exc:
+        raise CsvError(str(exc), exc.line, exc.column + 1, exc.name) from None
+    if not n_rows:
         raise CsvError("has a header but no data rows" if cols.header else "holds no rows")
-    features = np.frombuffer(values, dtype=np.float64).reshape(-1, n_features)
-    labels = None
+    features = np.frombuffer(values, dtype=np.float64).reshape(n_rows, len(cols.features))
+    found = None
     if cols.label is not None:
-        kinds = _label_values(list(index), first_lines)
-        labels = kinds[np.frombuffer(codes, dtype=f"u{codes.itemsize}")]
-    return features, labels, cols
+        kinds = _label_values(labels.values, labels.first_lines)
+        found = kinds[labels.array()]
+    return features, found, cols, texts
+
+
+def _reads_as_number(decimal: str) -> Callable[[str], bool]:
+    """Whether a field is read as a number (a CSV number with ``decimal`` as its decimal
+    mark) or as a missing one."""
+    swap = str.maketrans({decimal: ".", ".": "\x00"}) if decimal != "." else None
+
+    def reads(field: str) -> bool:  # a missing value may be in a column of numbers
+        return field.lower() in MISSING or is_number(
+            field if swap is None else field.translate(swap)
+        )
+
+    return reads
 
 
 def _picker(features: tuple[int, ...]) -> Callable[[list[str]], Sequence[str]]:
+    if not features:
+        return lambda row: ()
     if len(features) == 1:
         only = features[0]
         return lambda row: (row[only],)

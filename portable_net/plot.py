@@ -1,4 +1,5 @@
-"""Pictures: the spiral, a model's decision regions over the plane, the loss curve.
+"""Pictures: the spiral, a model's decision regions over the plane, the loss curve, a
+regression's predicted against true values (the command's ``--plot``).
 
 matplotlib (``pip install 'portable-net[plot]'``) is imported only when a picture is drawn.
 Arrays of any backend are accepted: the predictions are computed in the model's library
@@ -147,10 +148,13 @@ def plot_decision_regions(
     *,
     resolution: int = 300,
     margin: float = 0.25,
+    activation: str = "relu",
+    output: str = "softmax",
 ) -> Any:
     """Paint the plane by the class a model predicts there, and draw the points over it.
 
-    The model is evaluated (:func:`predict`) on a ``resolution x resolution`` grid over the
+    The model is evaluated (as :func:`predict` decides: the largest softmax output, or one
+    logistic output above 0.5 for two classes) on a ``resolution x resolution`` grid over the
     points' bounding box widened by ``margin`` of its size on each side, in the library and
     on the device of ``params``; the predicted classes are moved to the host and drawn.
     Regions are light tints of the class colours, points the full colours.
@@ -169,6 +173,11 @@ def plot_decision_regions(
         Grid points per axis (>= 2).
     margin : float
         Extra room around the points, as a fraction of their extent (>= 0).
+    activation : {"relu", "tanh", "logistic", "identity"}, default "relu"
+        The model's hidden activation.
+    output : {"softmax", "logistic"}, default "softmax"
+        Its output layer: one softmax output per class, or one logistic output for two
+        classes (a two-class :class:`Classifier`'s).
 
     Returns
     -------
@@ -184,8 +193,10 @@ def plot_decision_regions(
     >>> ax.get_title()
     'decision regions'
     """
-    from .model import predict
+    from .model import decided_labels
 
+    if output not in ("softmax", "logistic"):
+        raise ValueError(f"output must be 'softmax' or 'logistic', got {output!r}")
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}")
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
@@ -209,9 +220,11 @@ def plot_decision_regions(
     xx, yy = np.meshgrid(gx, gy)  # (R, R) each
     grid = np.stack([xx.ravel(), yy.ravel()], axis=1)  # (R*R, 2)
     grid_xp = from_host(xp, grid, params["W1"].dtype, device)
-    labels = to_host(predict(params, grid_xp)).reshape(xx.shape)  # (R, R) class indices
+    decided = decided_labels(params, grid_xp, None, activation=activation, output=output)
+    labels = to_host(decided).reshape(xx.shape)  # (R, R) class indices
 
-    n_classes = int(params[f"W{len(params) // 2}"].shape[1])
+    n_outputs = int(params[f"W{len(params) // 2}"].shape[1])
+    n_classes = 2 if output == "logistic" else n_outputs
     rgb = _region_colors(n_classes)[labels]  # (R, R, 3)
     dx, dy = (gx[1] - gx[0]) / 2.0, (gy[1] - gy[0]) / 2.0  # cells centred on grid points
     extent = (gx[0] - dx, gx[-1] + dx, gy[0] - dy, gy[-1] + dy)
@@ -235,11 +248,14 @@ def plot_decision_regions(
 def plot_loss(history: Any, ax: Any = None) -> Any:
     """Draw the logged loss against the step, on a log scale.
 
+    The held-out loss is drawn beside it, when the history has one (``train(...,
+    validation=...)``).
+
     Parameters
     ----------
     history : History or mapping
-        What :func:`train` returned (or ``Classifier.history_``), or a dict with ``steps``
-        and ``loss`` lists (as :func:`load` gives back the saved history).
+        What :func:`train` returned, or a dict with ``steps`` and ``loss`` lists (as
+        :func:`load` gives back the saved history), and optionally ``val_loss``.
     ax : matplotlib Axes or None
         Where to draw; None makes a new pyplot figure.
 
@@ -257,8 +273,10 @@ def plot_loss(history: Any, ax: Any = None) -> Any:
     """
     if isinstance(history, Mapping):
         steps, loss = history.get("steps"), history.get("loss")
+        held_out = history.get("val_loss")
     else:
         steps, loss = getattr(history, "steps", None), getattr(history, "loss", None)
+        held_out = getattr(history, "val_loss", None)
     if steps is None or loss is None:
         raise TypeError(
             f"history must be a History or a dict with 'steps' and 'loss', "
@@ -279,13 +297,52 @@ def plot_loss(history: Any, ax: Any = None) -> Any:
     if not np.all(np.isfinite(loss_h)) or np.any(loss_h <= 0):
         raise ValueError("history.loss must hold finite positive values to be drawn on a log scale")
     ax = _axes(ax, (5.0, 4.0))
-    ax.plot(steps_h, loss_h, marker="o" if steps_h.size <= 30 else None, markersize=3)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title("training loss")
-    ax.grid(True, which="both", alpha=0.3)
+    if held_out is not None and len(held_out) != len(loss_h):
+        held_out = None
+    _curve_panel(ax, steps_h, loss_h, "step", held_out_loss=held_out or None)
     return ax
+
+
+def _curve_panel(ax: Any, x: Any, loss: Any, xlabel: str, *, held_out_loss: Any = None,
+                 score: Any = None, score_name: str = "held-out score") -> None:  # fmt: skip
+    """The training loss against ``x`` (steps or epochs), on a log scale where it is
+    positive; the held-out loss beside it, and a held-out score (accuracy, R^2) on an axis of
+    its own at the right."""
+    marker = {"marker": "o", "markersize": 3} if len(x) <= 30 else {}
+    ax.plot(x, loss, label="training loss", **marker)
+    if held_out_loss is not None:
+        ax.plot(x, np.asarray(held_out_loss, dtype=np.float64), label="held-out loss", **marker)
+    if np.all(np.asarray(loss) > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss")
+    ax.set_title("training loss" if held_out_loss is None and score is None else "loss")
+    ax.grid(True, which="both", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if score is not None:
+        right = ax.twinx()
+        right.plot(x[: len(score)], score, color="C2", label=score_name, **marker)
+        right.set_ylabel(score_name)
+        more = right.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    if len(handles) > 1:
+        ax.legend(handles, labels, loc="best", fontsize="small")
+
+
+def _predictions_panel(ax: Any, true: Any, predicted: Any, rows: str, target: str) -> None:
+    """A regression's predicted values against the true ones, and the line where they are
+    equal."""
+    true, predicted = np.asarray(true, np.float64), np.asarray(predicted, np.float64)
+    ax.scatter(true, predicted, s=12, alpha=0.7, edgecolors="none", zorder=3)
+    both = np.concatenate([true, predicted])
+    both = both[np.isfinite(both)]
+    lo, hi = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, zorder=2, label="predicted = true")
+    ax.set_xlabel(f"true {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.set_title(f"predicted against true ({rows} rows)")
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(True, alpha=0.3)
 
 
 def _figure(figsize: tuple[float, float], ncols: int) -> tuple[Any, Any]:
@@ -301,9 +358,16 @@ def _figure(figsize: tuple[float, float], ncols: int) -> tuple[Any, Any]:
 
 
 def training_figure(
-    params: Mapping[str, Any], X: Any, y: Any, history: Any, *, title: str | None = None
+    params: Mapping[str, Any],
+    X: Any,
+    y: Any,
+    history: Any,
+    *,
+    title: str | None = None,
+    activation: str = "relu",
 ) -> Any:
-    """The figure of ``portable-net train --plot``: decision regions, and the loss beside it.
+    """The figure of ``portable-net train --plot`` on the spiral: decision regions, and the
+    loss beside it.
 
     Not exported from ``portable_net``: ``plot_decision_regions`` and ``plot_loss`` are the
     public way to draw into your own figure.
@@ -311,9 +375,47 @@ def training_figure(
     Drawn by Agg outside pyplot (nothing is shown, the user's backend is untouched); save
     it with ``fig.savefig(path)``.
     """
-    fig, (left, right) = _figure((10.0, 4.6), 2)
-    plot_decision_regions(params, X, y, ax=left)
-    plot_loss(history, ax=right)
+    held_out = getattr(history, "val_loss", None)
+    curve = {"x": list(history.steps), "xlabel": "step", "loss": list(history.loss),
+             "held_out_loss": held_out or None}  # fmt: skip
+    regions = {"params": params, "X": X, "y": y, "activation": activation, "output": "softmax"}
+    return run_figure(curve, regions=regions, title=title)
+
+
+def run_figure(
+    curve: Mapping[str, Any],
+    *,
+    regions: Mapping[str, Any] | None = None,
+    predictions: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> Any:
+    """The figure of ``portable-net train --plot``, for any data: the loss ``curve`` always
+    (``x``, ``xlabel``, ``loss``, and optionally ``held_out_loss``, ``score`` and
+    ``score_name``), beside the decision ``regions`` of a model of two inputs
+    (:func:`plot_decision_regions`' ``params``, ``X``, ``y``, ``activation``, ``output``,
+    and ``labels``: the axes' names) or a regression's ``predictions`` (``true``,
+    ``predicted``, ``rows``, ``target``). Drawn by Agg outside pyplot."""
+    panels = 1 + (regions is not None) + (predictions is not None)
+    fig, axes = _figure((5.0 * panels, 4.6), panels)
+    at = 0
+    if regions is not None:
+        plot_decision_regions(regions["params"], regions["X"], regions["y"], ax=axes[at],
+                              activation=regions.get("activation", "relu"),
+                              output=regions.get("output", "softmax"))  # fmt: skip
+        labels = regions.get("labels")
+        if labels:
+            axes[at].set_xlabel(labels[0])
+            axes[at].set_ylabel(labels[1])
+        at += 1
+    if predictions is not None:
+        _predictions_panel(axes[at], predictions["true"], predictions["predicted"],
+                           predictions.get("rows", "training"), predictions.get("target", ""))  # fmt: skip
+        at += 1
+    loss = np.asarray(curve["loss"], dtype=np.float64)
+    x = np.asarray(curve["x"], dtype=np.float64)
+    _curve_panel(axes[at], x, loss, curve.get("xlabel", "step"),
+                 held_out_loss=curve.get("held_out_loss"), score=curve.get("score"),
+                 score_name=curve.get("score_name", "held-out score"))  # fmt: skip
     if title:
         fig.suptitle(title)
     return fig

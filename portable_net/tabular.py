@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -132,12 +132,34 @@ def read_table(
     return read_table_filled(path, label, delimiter, max_bytes, decimal, missing, fill)[:3]
 
 
+class Table(NamedTuple):
+    """What :func:`read_table_filled` read: :func:`read_table`'s three results, then the
+    values ``missing="mean"`` filled in (or None), whether a CSV file's first column was
+    pandas' index, left out (``index=True``), and the label column's header name."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+    fill: list[float | None] | None = None
+    pandas_index: bool = False
+    #: a CSV file's label column by its header name (None: no header, or not a CSV file)
+    label_name: str | None = None
+
+
 def read_table_filled(
-    path: Any, label: Any, delimiter: str, max_bytes: int, decimal: str, missing: str, fill: Any
-) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
+    path: Any,
+    label: Any,
+    delimiter: str,
+    max_bytes: int,
+    decimal: str,
+    missing: str,
+    fill: Any,
+    index: bool = False,
+) -> Table:
     """:func:`read_table` (its arguments, in its order) and, with ``missing="mean"`` on a
     CSV file, the value filled in for each feature column (what a model records, to fill
-    in the same at prediction); else None."""
+    in the same at prediction); else None. ``index``: a CSV file's first column, unnamed and
+    numbering the rows (pandas' index, ``parse_csv``'s ``index``), is left out."""
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"'":
@@ -163,7 +185,7 @@ def read_table_filled(
         X = _load_npy(x_path, max_bytes)
         y = _load_npy(y_path, max_bytes)
         where = f"{os.fspath(x_path)!r} and {os.fspath(y_path)!r}"
-        return (*_checked_arrays(X, y, where, max_bytes), None)
+        return Table(*_checked_arrays(X, y, where, max_bytes))
     name = os.fspath(path)
     if name.lower().endswith(".npy"):
         raise ValueError(
@@ -173,8 +195,8 @@ def read_table_filled(
     if name.lower().endswith(".npz"):
         if label is not None:
             raise ValueError(f"label= picks a CSV column; {name!r} holds the labels in 'y'")
-        return (*_read_npz(name, max_bytes), None)
-    return _read_csv(name, label, delimiter, max_bytes, decimal, missing, fill)
+        return Table(*_read_npz(name, max_bytes))
+    return _read_csv(name, label, delimiter, max_bytes, decimal, missing, fill, index)
 
 
 def _npy_pair(path: Any) -> tuple[Any, Any] | None:
@@ -317,7 +339,8 @@ def _table_columns(name: str, label: int | str | None, delimiter: str) -> Any:
             )
         header = bool(names_at)
         names = tuple(first[j] if header else f"x{k}" for k, j in enumerate(features))
-        return Columns(n_cols, features, label_col, header, names, f"as on line {line}")
+        return Columns(n_cols, features, label_col, header, names, f"as on line {line}",
+                       label_name=first[label_col] if header else None)  # fmt: skip
 
     return columns_of
 
@@ -330,7 +353,8 @@ def _read_csv(
     decimal: str = ".",
     missing: str = "error",
     fill: Any = None,
-) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
+    index: bool = False,
+) -> Table:
     try:
         with open_text(name, max_bytes) as text:
             X, labels, cols = parse_csv(
@@ -339,6 +363,7 @@ def _read_csv(
                 delimiter=delimiter,
                 decimal=decimal,
                 missing=missing,
+                index=index,
             )
     except CsvError as exc:
         where = exc.location
@@ -349,7 +374,7 @@ def _read_csv(
         raise ValueError(f"{name!r}{where}{sep} {problem}") from None
     assert labels is not None
     X, labels, used = _fill_missing(name, X, labels, missing, cols.names, fill)
-    return X, labels, list(cols.names), used
+    return Table(X, labels, list(cols.names), used, cols.index, cols.label_name)
 
 
 def _fill_missing(

@@ -120,23 +120,26 @@ def test_missing_inf_is_still_refused_and_an_empty_label_dropped(tmp_path):
     assert X.tolist() == [[1.0, 2.0], [5.0, 6.0]] and labels.tolist() == ["x", "y"]
 
 
-def test_missing_value_in_evaluate_names_no_option_it_lacks(gaps, tmp_path):
+def test_missing_value_in_predict_names_the_option_it_has(gaps, tmp_path):
     model = tmp_path / "m.npz"
     status, _, err = call(
-        "train", "--data", str(gaps), "--label", "kind", "--missing", "drop", "--steps", "5",
+        "train", "--data", str(gaps), "--label", "kind", "--missing", "drop", "--max-iter", "5",
         "--quiet", "--save", str(model),
     )  # fmt: skip
     assert status == 0, err
     # the model drops rows as its training did; predict needs every row
     status, out, err = call("evaluate", str(model), "--data", str(gaps), "--json")
     assert status == 0, err
-    assert json.loads(out)["rows"] < len(gaps.read_text().splitlines()) - 1
+    rows = len(gaps.read_text().splitlines()) - 1
+    assert json.loads(out)["rows"] < rows
     status, _, err = call("predict", str(model), "--data", str(gaps))
     assert status == 2
-    assert "is empty (a missing value" in err
-    assert "give --missing" not in err
-    status, _, err = call("evaluate", str(model), "--data", str(gaps), "--missing", "drop")
-    assert status == 2 and "unrecognized arguments: --missing" in err
+    assert "is empty (a missing value: give --missing mean" in err  # predict's own option
+    assert "--missing drop" not in err  # predict answers every row: it drops none
+    status, _, err = call("predict", str(model), "--data", str(gaps), "--missing", "drop")
+    assert status == 2 and "argument --missing: invalid choice: 'drop'" in err
+    status, out, err = call("evaluate", str(model), "--data", str(gaps), "--missing", "error")
+    assert status == 2 and "give --missing drop to drop its rows" in err
 
 
 def test_missing_needs_data():
@@ -162,7 +165,7 @@ def test_headerless_file_with_a_label_name(tmp_path):
 
 
 def _unscaled(tmp_path):
-    """The spiral with one feature in thousands: full-batch descent at rate 1 diverges."""
+    """The spiral with one feature in thousands: gradient descent at rate 0.1 diverges."""
     X, y = pn.make_spiral(50, 3, seed=0)
     path = tmp_path / "unscaled.csv"
     rows = "".join(f"{a * 1000!r},{b!r},{c}\n" for (a, b), c in zip(X.tolist(), y.tolist()))
@@ -172,13 +175,12 @@ def _unscaled(tmp_path):
 
 def test_diverging_run_on_unscaled_features_suggests_standardize(tmp_path):
     path = _unscaled(tmp_path)
-    status, _, err = call("train", "--data", str(path), "--steps", "100", "--quiet")
-    assert status == 1
+    sgd = ["--solver", "sgd", "--learning-rate-init", "0.1", "--max-iter", "30", "--quiet"]
+    status, _, err = call("train", "--data", str(path), *sgd)
+    assert status == 1 and "training ended worse than it started" in err
     assert "the features' scales differ by orders of magnitude" in err
     assert "'big'" in err and "'small'" in err and "give --standardize" in err
-    status, _, err = call(
-        "train", "--data", str(path), "--steps", "100", "--quiet", "--standardize"
-    )
+    status, _, err = call("train", "--data", str(path), *sgd, "--standardize")
     assert status == 0 and "--standardize" not in err
 
 
@@ -220,6 +222,6 @@ def test_train_help_says_the_defaults_are_the_case_study_s():
     status, out, _ = call("train", "--help")
     assert status == 0
     text = " ".join(out.split())
-    assert "The defaults are the case study's (10,000 full-batch steps" in text
-    assert "learning rate 1.0" in text and "not scikit-learn's MLPClassifier's" in text
+    assert "defaults: scikit-learn's MLPClassifier's and MLPRegressor's (Adam at 1e-3" in text
+    assert "10,000 full-batch steps of gradient descent at learning rate 1.0" in text
     assert "--decimal" in text and "--missing" in text

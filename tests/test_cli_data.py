@@ -15,6 +15,7 @@ import pytest
 
 import portable_net as pn
 from tests._files import rewrite
+from tests._helpers import decided
 from tests.test_cli_more import call
 
 sklearn = pytest.importorskip("sklearn")
@@ -24,7 +25,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["--hidden", "16", "--steps", "150", "--lr", "0.5", "--log-every", "50"]
+FAST = ["--hidden", "16", "--max-iter", "60", "--lr", "0.01", "--log-every", "20"]
 
 
 def _ok(status, stdout, stderr):
@@ -131,7 +132,7 @@ def test_digits_trains_to_sklearn_split_and_scaler(digits):
     test_acc = float(re.search(r"test accuracy: (\S+)", stdout).group(1))
     assert train_acc == pytest.approx(np.mean(pred_tr == y_tr), abs=5e-5)
     assert test_acc == pytest.approx(np.mean(pred_te == y_te), abs=5e-5)
-    assert test_acc >= 0.96  # the measured value is 0.9778 (Adam, lr 1e-3, 500 steps)
+    assert test_acc >= 0.96  # measured: 0.9756 (the Classifier's defaults: Adam, 1e-3, 200 epochs)
 
     report = classification_report(y_te, pred_te, output_dict=True, zero_division=0)
     rows = {line.split()[0]: line.split()[1:] for line in stdout.splitlines()[-15:]}
@@ -280,7 +281,7 @@ def test_labels_of_any_kind_become_class_names(tmp_path, labels, classes):
     params, meta = pn.load(model)
     assert meta["classes"] == classes
     predicted = _ok(*call("predict", str(model), "--data", str(tmp_path / "d.npz"))).splitlines()
-    assert predicted == [str(classes[i]) for i in pn.predict(params, X).tolist()]
+    assert predicted == [str(classes[i]) for i in decided(params, X).tolist()]
     evaluated = json.loads(
         _ok(*call("evaluate", str(model), "--data", str(tmp_path / "d.npz"), "--json"))
     )
@@ -371,7 +372,6 @@ TRAIN_ERRORS = [
     (["--data", "{good}", "--classes", "4"], "--classes: applies to the spiral"),
     (["--data", "{good}", "--test-size", "2", "--seed", "4294967296"], "--seed: must be < 2**32"),
     (["--data", "{dir}/d.npz", "--label", "a"], "picks a CSV column"),
-    (["--data", "{three}", "--plot", "{dir}/p.png"], "--plot: draws data of 2 feature columns"),
 ]
 
 
@@ -401,7 +401,7 @@ def good_model(files):
         (["predict", "{model}", "--data", "{good}", "--label", "9"], "--label 9 is not a column"),
         (["predict", "{model}", "{good}", "--data", "{good}"], "POINTS or as --data FILE, not"),
         (["predict", "{model}"], "required: POINTS (or give --data FILE)"),
-        (["predict", "{model}", "{good}", "--label", "a"], "applies to --data FILE only"),
+        (["predict", "{model}", "{good}", "--label", "zz"], "no column named 'zz'"),
         (["evaluate", "{model}", "--data", "{three}"], "has 3 feature columns but the model has 2"),
         (
             ["evaluate", "{model}", "--data", "{comma}"],

@@ -20,6 +20,7 @@ import pytest
 import portable_net as pn
 from portable_net._validation import MAX_ONE_HOT_VALUES
 from tests._files import document
+from tests._helpers import decided
 from tests.test_cli import run
 from tests.test_cli_more import HAS_MPL, call
 
@@ -283,18 +284,20 @@ def test_ctrl_c_saves_the_model_as_the_help_promises(tmp_path):
                                            zip(X.tolist(), y.tolist())))  # fmt: skip
     proc = subprocess.Popen(
         [*_command(), "train", "--data", str(path), "--activation", "tanh", "--standardize",
-         "--steps", "100000000", "--log-every", "100", "--save", str(tmp_path / "m.npz")],
+         "--max-iter", "100000000", "--tol", "0", "--n-iter-no-change", "100000000",
+         "--log-every", "100", "--save", str(tmp_path / "m.npz")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
-    while not proc.stdout.readline().startswith("iteration 100 "):
+    while not proc.stdout.readline().startswith("epoch 100 "):
         assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
+    assert "interrupted at epoch" in stderr
     params, meta = pn.load(tmp_path / "m.npz")
     assert meta["activation"] == "tanh" and meta["classes"] == ["k0", "k1", "k2"]
-    assert meta["interrupted_at_step"] >= 100 and meta["preprocessing"]["standardize"]
+    assert meta["interrupted_at_epoch"] >= 100 and meta["preprocessing"]["standardize"]
     (tmp_path / "p.csv").write_text("a,b\n0.5,0.5\n")
     status, out, _ = call("predict", str(tmp_path / "m.npz"), str(tmp_path / "p.csv"))
     scaled = (np.array([[0.5, 0.5]]) - meta["preprocessing"]["standardize"]["mean"]) / np.array(
@@ -302,7 +305,7 @@ def test_ctrl_c_saves_the_model_as_the_help_promises(tmp_path):
     )
     assert (
         status == 0
-        and out.strip() == meta["classes"][int(pn.predict(params, scaled, activation="tanh")[0])]
+        and out.strip() == meta["classes"][int(decided(params, scaled, activation="tanh")[0])]
     )
 
 

@@ -1,5 +1,6 @@
 """The rest of the command line: pictures, saved models, predict, evaluate, gradcheck, errors."""
 
+import argparse
 import importlib.util
 import json
 import os
@@ -113,8 +114,17 @@ def test_json_is_one_object_with_the_history_and_metrics():
     assert result["settings"]["steps"] == 400 and result["settings"]["learning_rate"] == 1.0
 
 
-def _run_on_a_terminal(*args):
-    """Run portable-net with stdout and stderr on a pseudo-terminal; what it showed there."""
+#: the command with its progress bar drawn at once (not after two seconds): the bar's
+#: drawing on a terminal, whatever the speed of the machine running the test
+_NO_DELAY = (
+    "import sys; from portable_net.cli import _progress, main; _progress.DELAY = 0.0; "
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
+def _run_on_a_terminal(*args, delay=True):
+    """Run portable-net with stdout and stderr on a pseudo-terminal; what it showed there
+    (``delay=False``: the bar drawn from the start)."""
     import fcntl
     import pty
     import struct
@@ -123,8 +133,9 @@ def _run_on_a_terminal(*args):
     main_fd, sub_fd = pty.openpty()
     fcntl.ioctl(sub_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # 30x100
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "100"}
+    command = ["-m", "portable_net"] if delay else ["-c", _NO_DELAY]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "portable_net", *args],
+        [sys.executable, *command, *args],
         stdout=sub_fd,
         stderr=sub_fd,
         stdin=subprocess.DEVNULL,
@@ -146,15 +157,60 @@ def _run_on_a_terminal(*args):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a Linux pty")
-def test_progress_bar_on_a_terminal_only():
-    pytest.importorskip("tqdm")
-    shown = _run_on_a_terminal("train", *SMALL)
-    assert "step/s" in shown or "it/s" in shown or "s/step" in shown, shown
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    """Without any optional library (the bar is the command's own), for the spiral's steps
+    and --data's epochs (classification and regression); never with --quiet or piped."""
+    shown = _run_on_a_terminal("train", *SMALL, delay=False)
+    assert "steps/s" in shown or "s/step" in shown, shown
     assert "iteration 300 loss" in shown and "training accuracy" in shown
-    quiet = _run_on_a_terminal("train", *SMALL, "--quiet")
-    assert "step/s" not in quiet and "s/step" not in quiet and "|" not in quiet
+    assert "\x1b[K" in shown and "300/400 steps" in shown  # drawn in place, then erased
+    X, y = pn.make_spiral(30, 3, seed=0)
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,c\n" + "".join(f"{a},{b},{k}\n" for (a, b), k in zip(X, y)))
+    for task in ("classification", "regression"):
+        shown = _run_on_a_terminal("train", "--data", str(table), "--task", task,
+                                   "--max-iter", "30", delay=False)  # fmt: skip
+        assert "epochs/s" in shown or "s/epoch" in shown, shown
+        assert "epoch 30 loss" in shown
+    quiet = _run_on_a_terminal("train", *SMALL, "--quiet", delay=False)
+    assert "steps/s" not in quiet and "s/step" not in quiet and "|" not in quiet
     piped = run("train", *SMALL)  # piped: no bar
     assert piped.stderr == "" and "|" not in piped.stdout
+    short = _run_on_a_terminal("train", *SMALL)  # a run of less than two seconds: no bar
+    assert "steps/s" not in short and "s/step" not in short and "|" not in short
+
+
+def test_the_bar_waits_two_seconds_then_moves_at_each_report():
+    """Progress on a fake clock: nothing drawn before DELAY, then the bar (at most every
+    0.1 s, and always at the end), erased when closed; the lines printed above it."""
+    import io
+
+    from portable_net.cli import _progress
+
+    now = [0.0]
+    screen = io.StringIO()
+    bar = _progress.Progress(10, "epoch", enabled=True, stream=screen, clock=lambda: now[0])
+    for epoch, at in ((1, 0.5), (2, 1.9)):
+        now[0] = at
+        bar.update(epoch, 1.0 / epoch)
+    assert screen.getvalue() == ""  # under two seconds: nothing on the screen
+    now[0] = 2.0
+    bar.update(3, 0.25)
+    assert screen.getvalue().startswith("\r 30% |") and "3/10 epochs" in screen.getvalue()
+    assert "loss 0.25" in screen.getvalue() and screen.getvalue().endswith("\x1b[K")
+    drawn = screen.getvalue()
+    now[0] = 2.05
+    bar.update(4, 0.2)  # within 0.1 s of the last drawing: not redrawn
+    assert screen.getvalue() == drawn
+    now[0] = 2.06
+    bar.update(10, 0.1)  # the end: always drawn
+    assert "100% |" in screen.getvalue() and "10/10 epochs" in screen.getvalue()
+    bar.close()
+    assert screen.getvalue().endswith("\r\x1b[K")  # erased
+    off = _progress.Progress(10, "step", enabled=False, stream=screen, clock=lambda: 99.0)
+    before = screen.getvalue()
+    off.update(5, 1.0)
+    assert screen.getvalue() == before
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -324,15 +380,18 @@ def test_every_command_has_a_manual(command):
         name = action.option_strings[0] if action.option_strings else action.metavar
         assert name in text, name
         assert action.help and len(action.help) > 10, name
-        if action.option_strings and action.default not in (None, False):
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
             assert f"default: {action.default}" in flat or "(default:" in action.help, name
 
 
 def test_top_level_help_lists_the_commands():
     status, text, _ = call("--help")
     assert status == 0
-    for command in ("train", "data", "predict", "evaluate", "gradcheck", "backends"):
+    for command in ("train", "data", "predict", "evaluate", "inspect", "export", "gradcheck",
+                    "backends"):  # fmt: skip
         assert command in text
+    # what each command does on one's own files comes first
+    assert text.index("On your own files:") < text.index("positional arguments")
 
 
 @pytest.fixture(scope="module")

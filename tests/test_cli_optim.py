@@ -33,7 +33,11 @@ def test_help_lists_the_new_options_with_their_defaults():
         ("--validation-fraction", "0.1 with --early-stopping)"),
         ("--early-stopping", None),
         ("--patience", "(default: 10)"),
-        ("--lr", "(default: 1.0 for sgd, 0.001 for adam)"),
+        ("--lr", "on the spiral 1.0 for sgd, 0.001 for adam)"),
+        ("--solver", "(default: adam)"),
+        ("--max-iter", "(default: 200)"),
+        ("--alpha", "(default: 0.0001)"),
+        ("--learning-rate-init", "the same as --lr"),
     ):
         assert option in text
         if default:

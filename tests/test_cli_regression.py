@@ -35,8 +35,9 @@ def test_train_predict_evaluate(table, tmp_path, capsys):
     path, X, y = table
     model = tmp_path / "m.npz"
     argv = ["train", "--data", str(path), "--label", "target", "--task", "regression",
-            "--activation", "tanh", "--optimizer", "adam", "--lr", "0.01", "--steps", "600",
-            "--log-every", "200", "--hidden", "16", "--save", str(model), "--json"]  # fmt: skip
+            "--activation", "tanh", "--solver", "adam", "--learning-rate-init", "0.01",
+            "--max-iter", "600", "--log-every", "200", "--hidden", "16", "--save", str(model),
+            "--json"]  # fmt: skip
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     params, meta = pn.load(model)
@@ -59,8 +60,8 @@ def test_train_predict_evaluate(table, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--early-stopping"], "--early-stopping: applies to --task classification"),
-        (["--lr-schedule", "adaptive"], "constant rate"),
+        (["--confusion"], "--confusion: applies to --task classification"),
+        (["--solver", "adam", "--momentum", "0.5"], "--momentum: applies to --solver sgd"),
     ],
 )
 def test_classification_options_are_usage_errors(table, extra, message, capsys):
@@ -69,6 +70,13 @@ def test_classification_options_are_usage_errors(table, extra, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_loss_is_a_regression_option(table, capsys):
+    path, _, _ = table
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--data", str(path), "--loss", "squared_error"])
+    assert exc.value.code == 2 and "--loss: applies to --task regression" in capsys.readouterr().err
 
 
 def test_without_data_or_with_text_targets(tmp_path, capsys):

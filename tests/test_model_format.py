@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import portable_net as pn
-from portable_net.cli import _regression as cli_regression
-from portable_net.cli import train as cli_train
+from portable_net.cli import _fit as cli_fit
 from portable_net.errors import ConvergenceWarning
 from tests._files import document, rewrite, write
 from tests.test_cli_more import call
@@ -120,9 +119,9 @@ def _cli_classifier(tmp_path, activation, interrupted=False, monkeypatch=None):
     data = _csv(tmp_path / f"cli-{activation}.csv", X, labels.tolist())
     path = tmp_path / f"cli-{activation}{'-int' if interrupted else ''}.npz"
     if interrupted:
-        _interrupt_at_the_second_logged_step(monkeypatch, cli_train)
+        _interrupt_at_the_second_logged_step(monkeypatch, cli_fit)
     status, _, err = call(
-        "train", "--data", str(data), "--hidden", "4", "--steps", "40", "--log-every", "10",
+        "train", "--data", str(data), "--hidden", "4", "--max-iter", "40", "--log-every", "10",
         "--lr", "0.05", "--activation", activation, "--standardize", "--save", str(path),
         "--save-anyway",
     )  # fmt: skip
@@ -141,9 +140,9 @@ def _cli_regressor(tmp_path, activation, interrupted=False, monkeypatch=None):
     data = _csv(tmp_path / f"clir-{activation}.csv", X, target.tolist())
     path = tmp_path / f"clir-{activation}.npz"
     if interrupted:
-        _interrupt_at_the_second_logged_step(monkeypatch, cli_regression)
+        _interrupt_at_the_second_logged_step(monkeypatch, cli_fit)
     status, _, err = call(
-        "train", "--data", str(data), "--task", "regression", "--hidden", "4", "--steps", "40",
+        "train", "--data", str(data), "--task", "regression", "--hidden", "4", "--max-iter", "40",
         "--log-every", "10", "--lr", "0.01", "--activation", activation, "--save", str(path),
     )  # fmt: skip
     assert status == (130 if interrupted else 0), err
@@ -399,18 +398,18 @@ def test_the_dialect_and_the_missing_values_policy_come_with_the_model(tmp_path)
     data = tmp_path / "d.csv"
     data.write_text("a;b;kind\n" + "\n".join(rows) + "\n")
     status, _, err = call("train", "--data", str(data), "--delimiter", ";", "--decimal", ",",
-                          "--missing", "mean", "--steps", "30", "--hidden", "4",
+                          "--missing", "mean", "--max-iter", "30", "--hidden", "4",
                           "--save", str(tmp_path / "m.npz"))  # fmt: skip
     assert status == 0, err
     params, meta = pn.load(tmp_path / "m.npz")
-    assert meta["dialect"] == {"delimiter": ";", "decimal": ",", "label": None}
+    # the label column by its header's name (the last column, --label not given)
+    assert meta["dialect"] == {"delimiter": ";", "decimal": ",", "label": "kind"}
     fill = meta["preprocessing"]["missing"]
     kept = np.delete(X, 3, axis=0)
     assert fill["policy"] == "mean"
     assert fill["fill"] == pytest.approx([X[:, 0].mean(), kept[:, 1].mean()], rel=1e-12)
-    # predict reads the same file without options: the model's dialect, its fill
-    status, out, err = call("predict", str(tmp_path / "m.npz"), "--data", str(data),
-                            "--label", "kind")  # fmt: skip
+    # predict reads the same file without options: the model's dialect, its fill, its label
+    status, out, err = call("predict", str(tmp_path / "m.npz"), "--data", str(data))
     assert status == 0, err
     filled = X.copy()
     filled[3, 1] = fill["fill"][1]

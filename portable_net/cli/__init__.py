@@ -1,11 +1,13 @@
-"""The ``portable-net`` command: the case study from the command line.
+"""The ``portable-net`` command: train networks on your own data files (or on the case
+study's spiral), keep the models and use them.
 
-``train``     the case study's classifiers on the spiral or on a user's data file (CSV, .npz,
-              .npy pair), with a held-out test set and standardised features
-``data``      the spiral as CSV, or its picture
-``predict``   a saved model's labels (or probabilities) for the points of a file
-``evaluate``  a saved model's accuracy and loss on a spiral or on a labelled file
+``train``     a network on a data file (CSV, .npz, .npy pair) through the Classifier or the
+              Regressor, or the case study's classifiers on the spiral through train
+``predict``   a saved model's labels (or probabilities, or values) for the rows of a file
+``evaluate``  a saved model's scores on a labelled file (or on a spiral)
+``inspect``   what a saved model is, how it reads its files, how it was trained
 ``export``    a saved model as an ONNX graph (traced from its forward pass), for onnxruntime
+``data``      the spiral as CSV, or its picture
 ``gradcheck`` the hand-written gradients against centred differences
 ``backends``  the backends installed here and their devices
 
@@ -38,20 +40,29 @@ __all__ = ["main"]
 PROG = "portable-net"
 
 _DESCRIPTION = """\
-Train the CS231n case study's classifiers on the spiral (or on your own data),
-with hand-written backprop, on any array API backend; keep and use the models."""
+Train neural networks (hand-written backprop, on any array API backend) on your
+own CSV files, keep the models, and use them on new files; or rerun the CS231n
+case study on its spiral.
+
+On your own files:
+  train     learn a classifier (or, --task regression, a regressor) from a CSV
+            file's columns, report its scores on held-out rows, --save it
+  predict   the saved model's answer for each row of a CSV file (the label
+            column, if there, is left out)
+  evaluate  the saved model's scores on a labelled CSV file
+  inspect   what a saved model is: its inputs, classes, preprocessing, training
+  export    the saved model as an ONNX file, which runs without Python"""
 _EPILOG = """\
 examples:
-  portable-net train                         the case study's net (10,000 steps)
-  portable-net train --plot net.png --save net.npz
-  portable-net data --output points.csv      the spiral as CSV
-  portable-net predict net.npz points.csv    one label per row
-  portable-net evaluate net.npz --seed 1     accuracy and loss on a fresh spiral
-  portable-net train --data my.csv --label species --test-size 0.25 --standardize \\
-      --save my.npz                          your data: held-out accuracy, per class
-  portable-net predict my.npz --data new.csv class names of new samples
-  portable-net export my.npz my.onnx         the model as an ONNX graph
-  portable-net gradcheck                     backprop against finite differences
+  portable-net train --data wine.csv --label cultivar --test-size 0.25 \\
+      --standardize --save wine.npz       learn; held-out accuracy, per class
+  portable-net predict wine.npz new.csv   one label per row
+  portable-net evaluate wine.npz --data wine.csv
+  portable-net inspect wine.npz           what the model is and was trained on
+  portable-net export wine.npz wine.onnx  the model as an ONNX graph
+  portable-net train                      the case study's net on the spiral
+  portable-net data --output points.csv   the spiral as CSV
+  portable-net gradcheck                  backprop against finite differences
 
 'portable-net COMMAND --help' describes each command and its options.
 Exit status: 0 success, 1 failure at run time, 2 bad usage or input,
@@ -63,10 +74,10 @@ file behind."""
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser, and each command's subparser by name."""
     from .. import __version__
-    from . import backends, data, evaluate, export, gradcheck, predict, train
+    from . import backends, data, evaluate, export, gradcheck, inspect, predict, train
     from ._args import Help, Parser
 
-    COMMANDS = (train, data, predict, evaluate, export, gradcheck, backends)
+    COMMANDS = (train, predict, evaluate, inspect, export, data, gradcheck, backends)
     parser = Parser(prog=PROG, formatter_class=Help, description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(

@@ -51,6 +51,10 @@ _CLI_MAXIMA = {
 }
 
 
+#: where options are added: a parser, or one of its argument groups (``--help``'s sections)
+Options = argparse._ActionsContainer
+
+
 class Failure(Exception):
     """A run-time failure: one line on stderr and exit status 1."""
 
@@ -156,13 +160,14 @@ def real(
 
 
 def hyperparameter(
-    key: str, help: str | None = None, extra: str = "", **changes: Any
+    key: str, help: str | None = None, extra: str = "", where: str = CLI, **changes: Any
 ) -> dict[str, Any]:
     """``add_argument``'s keywords for the option of the hyperparameter ``key`` of
     :mod:`portable_net.hyperparameters`: its type and range (checked by the library's check), choices,
     default and help (the table's meaning and range, unless ``help`` is given; then
-    ``extra``)."""
-    use = HYPERPARAMETERS[key].at(CLI)
+    ``extra``), as the entry point ``where`` takes it (the command's own options, or the
+    estimators' parameters that ``train --data`` takes by their names)."""
+    use = HYPERPARAMETERS[key].at(where)
     text = (use.describe() if help is None else help) + extra
     if key in _CLI_MAXIMA:  # the range as the command bounds it
         text = re.sub(r"\(>= (-?\d+)\)", rf"(>= \1, at most {_CLI_MAXIMA[key]:,})", text)
@@ -187,9 +192,33 @@ def hyperparameter(
     return {**options, **changes}
 
 
-def add_hyperparameter(parser: argparse.ArgumentParser, key: str, **changes: Any) -> None:
-    """Add the option of the hyperparameter ``key`` (see :func:`hyperparameter`)."""
-    parser.add_argument(HYPERPARAMETERS[key].at(CLI).name, **hyperparameter(key, **changes))
+def add_hyperparameter(parser: Options, key: str, *aliases: str, **changes: Any) -> None:
+    """Add the option of the hyperparameter ``key`` (see :func:`hyperparameter`), and each
+    of ``aliases``: another name of the same option (errors name the one given)."""
+    name = HYPERPARAMETERS[key].at(CLI).name
+    action = parser.add_argument(name, **hyperparameter(key, **changes))
+    same: dict[str, Any] = {"type": action.type} if action.type is not None else {}
+    for alias in aliases:
+        parser.add_argument(
+            alias, dest=action.dest, choices=action.choices, metavar=action.metavar,
+            default=argparse.SUPPRESS, help=f"the same as {name}", **same,
+        )  # fmt: skip
+
+
+class Given(argparse.Action):
+    """Store the value, as argparse's default action does, and note the option's ``dest`` in
+    the namespace's ``given`` (a set): an option whose default differs between the spiral
+    and ``--data`` is told apart from one the user gave with the spiral's default value."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:  # fmt: skip
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """Whether the option of ``dest`` (declared with ``action=Given``) was on the command line."""
+    return dest in getattr(args, "given", ())
 
 
 def check_spiral_size(n_per_class: int, n_classes: int) -> str | None:
@@ -239,7 +268,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def add_option(parser: argparse.ArgumentParser, name: str, **changes: Any) -> None:
+def add_option(parser: Options, name: str, **changes: Any) -> None:
     """Add the shared option ``name``, with some of its keywords changed."""
     options = {**OPTIONS[name], **changes}
     if name == "--plot":
@@ -248,7 +277,7 @@ def add_option(parser: argparse.ArgumentParser, name: str, **changes: Any) -> No
     parser.add_argument(name, **options)
 
 
-def add_backend_options(parser: argparse.ArgumentParser, dtype: bool = True) -> None:
+def add_backend_options(parser: Options, dtype: bool = True) -> None:
     """--backend, --device and (with ``dtype``) --dtype."""
     parser.add_argument(
         "--backend",

@@ -21,8 +21,6 @@ option also takes 0-based indices of the file's columns).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +47,7 @@ def categorical_option(text: str) -> str | list[int | str]:
     return [_data.label_column(p) for p in parts]
 
 
-def add_categorical_option(parser: argparse.ArgumentParser) -> None:
+def add_categorical_option(parser: argparse._ActionsContainer) -> None:
     parser.add_argument(
         "--categorical",
         metavar="COLS",
@@ -65,13 +63,11 @@ def add_categorical_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_categorical_option(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """--categorical needs --data FILE, a CSV file, and classification or regression alike."""
+    """--categorical needs --data FILE, a CSV file (classification or regression alike)."""
     if args.categorical is None:
         return
     if args.data is None:
         parser.error("argument --categorical: applies to --data FILE only")
-    if getattr(args, "task", "classification") != "classification":
-        parser.error("argument --categorical: applies to --task classification")
     if not _data.is_csv(args.data):
         parser.error(
             f"argument --categorical: encodes a CSV file's text columns; {args.data!r} holds "
@@ -133,21 +129,26 @@ def encoding_of(meta: dict[str, Any]) -> Encoding | None:
 
 @dataclass
 class Table:
-    """A CSV file's rows: the numeric features, the labels, the categorical columns' texts."""
+    """A CSV file's rows: the numeric features (in the file's order), the labels, and each
+    categorical column coded (its distinct values, the line each first appears on, and each
+    row's code into them)."""
 
     X: Any
     labels: Any
     names: list[str]
     cat_names: list[str]
     cat_values: list[list[str]]
-    cat_lines: list[int]
+    cat_lines: list[list[int]]
+    cat_codes: list[Any]
     #: the value filled in for each numeric column (``--missing mean``), or None
     fill: list[float | None] | None = None
+    #: the label column's name in the header (None: no label column)
+    label_name: str | None = None
 
 
-#: the columns planned from the header and the file's text: (label column or None, columns
-#: left out, categorical columns), all 0-based
-Plan = Callable[[list[str], str], "tuple[int | None, set[int], list[int]]"]
+#: the columns planned from the header: (label column or None, columns left out, categorical
+#: columns), all 0-based
+Plan = Callable[[list[str]], "tuple[int | None, set[int], list[int]]"]
 
 
 def _column_index(fields: list[str], column: int | str, what: str) -> int:
@@ -168,44 +169,43 @@ def _column_index(fields: list[str], column: int | str, what: str) -> int:
     return column % n
 
 
-def _read_text(path: str, option: str, streams: bool) -> str:
-    from ..csv_reader import MAX_BYTES, open_text
-
-    try:
-        with open_text(path, MAX_BYTES, streams=streams) as text:
-            return text.read()
-    except FileNotFoundError:
-        raise BadInput(f"argument {option}: {path!r} does not exist") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"argument {option}: {path!r} is not a UTF-8 text file") from None
-    except (ValueError, OSError) as exc:
-        raise BadInput(f"argument {option}: {_data.cli_words(str(exc))}") from None
-
-
 def read_categorical(
     path: str,
     plan: Plan,
     *,
     option: str,
+    command: str,
     sep: str,
     decimal: str = ".",
     missing: str | None = None,
     fill: Any = None,
     comments: bool = False,
     streams: bool = False,
+    auto: bool = False,
 ) -> Table:
-    """Read a CSV file with a header: the numeric feature columns (by the library's CSV
-    reader, its rules and messages), the label column and the categorical columns' texts,
-    rows with a missing value dropped or filled in as ``missing`` says (``fill``: the values
-    filled in, by column name, instead of the columns' means)."""
+    """Read a CSV file with a header, once, by the library's CSV reader (its rules and
+    messages): the numeric feature columns, the label column and the categorical columns
+    coded as they are read; rows with a missing value dropped or filled in as ``missing``
+    says (``fill``: the values filled in, by column name, instead of the columns' means).
+    ``auto``: the categorical columns are those of the columns the plan names that hold
+    text (the others are numeric features). Training (``command`` train) bounds a column's
+    categories by :data:`MAX_CATEGORIES`; predict and evaluate find a category the model
+    does not know once the file is read (:func:`encoded`)."""
     import numpy as np
 
-    from ..csv_reader import MISSING, Columns, CsvError, is_number, parse_csv
+    from ..csv_reader import (
+        MAX_BYTES,
+        MISSING,
+        Columns,
+        CsvError,
+        is_number,
+        open_text,
+        parse_table,
+    )
     from ..tabular import fill_in
 
     name = "<stdin>" if path == "-" else path
-    text = _read_text(path, option, streams)
-    planned: dict[str, Any] = {}
+    bound = MAX_CATEGORIES if command == "train" else None
 
     def columns_of(first: list[str], line: int) -> Columns:
         if any(is_number(f) for f in first):
@@ -214,94 +214,90 @@ def read_categorical(
                 "model with categorical columns take the columns by the header's names",
                 line,
             )
-        label, dropped, cats = plan(first, text)
+        label, dropped, cats = plan(first)
         features = tuple(
             j for j in range(len(first)) if j != label and j not in dropped and j not in cats
         )
-        planned.update(label=label, cats=cats, first=first)
-        return Columns(
-            len(first), features, label, True, tuple(first[j] for j in features), "as on line 1"
-        )
+        return Columns(len(first), features, label, True, tuple(first[j] for j in features),
+                       "as on line 1", texts=tuple(cats), most_texts=bound, text_numbers=auto,
+                       label_name=None if label is None else first[label])  # fmt: skip
 
     try:
-        X, labels, cols = parse_csv(
-            io.StringIO(text),
-            columns_of,
-            delimiter=sep,
-            decimal=decimal,
-            comments=comments,
-            missing=missing,
-        )
+        with open_text(path, MAX_BYTES, streams=streams) as text:
+            X, labels, cols, texts = parse_table(
+                text, columns_of, delimiter=sep, decimal=decimal, comments=comments,
+                missing=missing, index=True,
+            )  # fmt: skip
+    except FileNotFoundError:
+        raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except CsvError as exc:
         where = f"{name!r}{exc.location}: {exc.problem}"
-        raise BadInput(f"argument {option}: " + _data.cli_words(one_line(where))) from None
-    except ValueError as exc:  # the plan's problems with the header
-        raise BadInput(f"argument {option}: {name!r}: {one_line(str(exc))}") from None
-    label, cats, first = planned["label"], planned["cats"], planned["first"]
-    # the categorical fields of the rows parse_csv kept, with the same rules for skipping
-    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
-    values: list[list[str]] = [[] for _ in cats]
-    lines: list[int] = []
-    seen_header = False
-    for row in reader:
-        if not row or not "".join(row).strip():
-            continue
-        if comments and row[0].lstrip().startswith("#"):
-            continue
-        if not seen_header:
-            seen_header = True
-            continue
-        if label is not None and missing == "drop" and not row[label].strip():
-            continue
-        for k, j in enumerate(cats):
-            values[k].append(row[j].strip())
-        lines.append(reader.line_num)
-    keep = np.ones(len(lines), dtype=bool)
-    for k, j in enumerate(cats):
-        gaps = np.array([v.lower() in MISSING for v in values[k]], dtype=bool)
-        if gaps.any() and missing != "drop":
-            at = int(np.argmax(gaps))
-            way = (
-                "give --missing drop to drop its rows"
-                if missing is not None
-                else "this command needs every value"
-            )
+        if exc.problem.startswith("has more than"):  # a text column's categories
             raise BadInput(
-                f"argument {option}: {name!r}, line {lines[at]}, column {j + 1} "
-                f"({first[j]!r}): a missing category ({way})"
+                f"argument --categorical: {one_line(where)}, more categories than a column may "
+                "have (is it a text column?)"
+            ) from None
+        if exc.problem == "is not a UTF-8 text file":
+            raise BadInput(f"argument {option}: {path!r} is not a UTF-8 text file") from None
+        raise BadInput(f"argument {option}: " + _data.cli_words(one_line(where))) from None
+    except (ValueError, OSError) as exc:  # the plan's problems with the header, the file's
+        raise BadInput(f"argument {option}: {name!r}: {one_line(_data.cli_words(str(exc)))}"
+                       ) from None  # fmt: skip
+    if cols.index:
+        _data.index_note(command, path)
+    # the text columns that hold numbers (--categorical auto) are numeric features
+    numeric = [(j, n, X[:, k]) for k, (j, n) in enumerate(zip(cols.features, cols.names))]
+    coded = []
+    for column in texts:
+        result = column.result()
+        if isinstance(result, np.ndarray):
+            numeric.append((column.column, column.name, result))
+        else:
+            coded.append((column, result))
+    n = X.shape[0]
+    if len(numeric) > X.shape[1]:  # columns that turned out numbers: in the file's order
+        numeric.sort(key=lambda item: item[0])
+        X = np.column_stack([v for *_, v in numeric])
+    names = [name for _, name, _ in sorted(numeric, key=lambda item: item[0])]
+    keep = np.ones(n, dtype=bool)
+    for column, values in coded:
+        gaps_of = np.array([v.lower() in MISSING for v in values.values], dtype=bool)
+        gaps = gaps_of[values.array()]
+        if gaps.any() and missing != "drop":
+            line = min(at for at, gap in zip(values.first_lines, gaps_of) if gap)
+            way = ("give --missing drop to drop its rows" if missing is not None
+                   else "this command needs every value")  # fmt: skip
+            raise BadInput(
+                f"argument {option}: {name!r}, line {line}, column {column.column + 1} "
+                f"({column.name!r}): a missing category ({way})"
             )
         keep &= ~gaps
     used = None
-    if missing in ("drop", "mean"):
-        if missing == "drop":
-            keep &= ~np.isnan(X).any(axis=1)
-        else:  # a missing category is refused above: every row is kept
-            try:
-                X, used = fill_in(name, X, np.isnan(X), cols.names, fill)
-            except ValueError as exc:
-                raise BadInput(f"argument {option}: {_data.cli_words(str(exc))}") from None
+    if missing == "drop":
+        keep &= ~np.isnan(X).any(axis=1)
+    elif missing == "mean":
+        try:
+            X, used = fill_in(name, X, np.isnan(X), names, fill)
+        except ValueError as exc:
+            raise BadInput(f"argument {option}: {_data.cli_words(str(exc))}") from None
+    if not keep.all():
         if not keep.any():
             raise BadInput(f"argument {option}: {name!r}: every row has a missing value")
-        X = X[keep]
-        labels = None if labels is None else labels[keep]
-        kept = np.flatnonzero(keep).tolist()
-        values = [[v[i] for i in kept] for v in values]
-        lines = [lines[i] for i in kept]
-    names = list(cols.names)
-    return Table(X, labels, names, [first[j] for j in cats], values, lines, used)
+        X, labels = X[keep], None if labels is None else labels[keep]
+    return Table(X, labels, names, [c.name for c, _ in coded], [v.values for _, v in coded],
+                 [v.first_lines for _, v in coded],
+                 [v.array()[keep] if not keep.all() else v.array() for _, v in coded], used,
+                 cols.label_name)  # fmt: skip
 
 
-def fit_encoding(table: Table, option: str = "--categorical") -> Encoding:
-    """The categories of each categorical column of the training rows."""
+def fit_encoding(table: Table) -> Encoding:
+    """The categories of each categorical column of the training rows (the values the kept
+    rows hold)."""
+    import numpy as np
+
     categories = []
-    for column, values in zip(table.cat_names, table.cat_values):
-        distinct = set(values)
-        if len(distinct) > MAX_CATEGORIES:
-            raise BadInput(
-                f"argument {option}: the column {column!r} has {len(distinct):,} distinct "
-                f"values, more than {MAX_CATEGORIES:,} categories (is it a text column?)"
-            )
-        categories.append(_sorted(distinct))
+    for values, codes in zip(table.cat_values, table.cat_codes):
+        categories.append(_sorted({values[i] for i in np.unique(codes).tolist()}))
     return Encoding(list(table.cat_names), categories)
 
 
@@ -310,61 +306,48 @@ def encoded(table: Table, encoding: Encoding, where: str) -> tuple[Any, list[str
     BadInput naming the first value of a category the model was not trained on."""
     import numpy as np
 
-    blocks = [table.X]
+    n, width = table.X.shape
+    out = np.zeros((n, width + sum(map(len, encoding.categories))))  # written once, in place
+    out[:, :width] = table.X
+    rows = np.arange(n)
     position = {name: k for k, name in enumerate(table.cat_names)}
     for column, known in zip(encoding.columns, encoding.categories):
-        values = table.cat_values[position[column]]
+        k = position[column]
+        values, codes = table.cat_values[k], table.cat_codes[k]
         index = {v: i for i, v in enumerate(known)}
-        codes = np.array([index.get(v, -1) for v in values], dtype=np.int64)
-        if (codes < 0).any():
-            at = int(np.argmax(codes < 0))
+        lookup = np.array([index.get(v, -1) for v in values], dtype=np.int64)
+        found = lookup[codes]
+        if (found < 0).any():
+            unknown = np.unique(codes[found < 0]).tolist()
+            first = min(unknown, key=lambda c: table.cat_lines[k][c])
             raise BadInput(
-                f"{where}, line {table.cat_lines[at]}: the column {column!r} holds "
-                f"{one_line(repr(values[at]), 80)}, a category the model was not trained on "
+                f"{where}, line {table.cat_lines[k][first]}: the column {column!r} holds "
+                f"{one_line(repr(values[first]), 80)}, a category the model was not trained on "
                 f"(it knows {one_line(', '.join(known), 120)})"
             )
-        block = np.zeros((codes.shape[0], len(known)), dtype=np.float64)
-        block[np.arange(codes.shape[0]), codes] = 1.0
-        blocks.append(block)
-    return np.concatenate(blocks, axis=1), table.names + encoding.names()
+        out[rows, width + found] = 1.0
+        width += len(known)
+    return out, table.names + encoding.names()
 
 
 # --- the commands' reading --------------------------------------------------------------------
 
 
-def _text_columns(text: str, args: argparse.Namespace) -> set[int]:
-    """The columns of a CSV text with a value (past the header) that is not a number (nor
-    a missing value); the reader proper reports ragged rows and bad CSV."""
-    from ..csv_reader import MISSING, is_number
-
-    reader = csv.reader(io.StringIO(text), delimiter=args.delimiter, strict=True)
-    swap = str.maketrans({args.decimal: ".", ".": "\x00"} if args.decimal != "." else {})
-    texts: set[int] = set()
-    rows = (r for r in reader if r and "".join(r).strip())
-    next(rows, None)  # the header
-    for row in rows:
-        for j, field in enumerate(row):
-            field = field.strip()
-            if j not in texts and field.lower() not in MISSING:
-                if not is_number(field.translate(swap)):
-                    texts.add(j)
-    return texts
-
-
 def read_for_training(
     args: argparse.Namespace,
-) -> tuple[Any, Any, list[str], Encoding, str, list[float | None] | None]:
-    """train --data with --categorical: ``(X, labels, names, encoding, note, fill)`` (the
-    note names the columns --categorical auto chose; ``fill``: the value --missing mean
-    filled in for each encoded feature, None for the indicators)."""
+) -> tuple[Any, Any, list[str], Encoding, str, list[float | None] | None, str | None]:
+    """train --data with --categorical: ``(X, labels, names, encoding, note, fill,
+    label_name)`` (the note names the columns --categorical auto chose; ``fill``: the value
+    --missing mean filled in for each encoded feature, None for the indicators)."""
     spec = args.categorical
+    auto = spec == AUTO
 
-    def plan(first: list[str], text: str) -> tuple[int | None, set[int], list[int]]:
+    def plan(first: list[str]) -> tuple[int | None, set[int], list[int]]:
         label = _column_index(
             first, len(first) - 1 if args.label is None else args.label, "--label"
         )
-        if spec == AUTO:
-            return label, set(), sorted(_text_columns(text, args) - {label})
+        if auto:  # every feature column: those that hold text become categorical
+            return label, set(), [j for j in range(len(first)) if j != label]
         cats = [_column_index(first, c, "--categorical") for c in spec]
         if label in cats:
             raise ValueError(f"--categorical: {first[label]!r} is the label column")
@@ -373,18 +356,18 @@ def read_for_training(
         return label, set(), sorted(cats)
 
     table = read_categorical(
-        args.data, plan, option="--data", sep=args.delimiter, decimal=args.decimal,
-        missing=args.missing,
+        args.data, plan, option="--data", command="train", sep=args.delimiter,
+        decimal=args.decimal, missing=args.missing, auto=auto,
     )  # fmt: skip
     note = ""
-    if spec == AUTO:
+    if auto:
         note = "--categorical auto: one-hot encoding " + (
             ", ".join(repr(c) for c in table.cat_names) or "no column (all are numbers)"
         )
     encoding = fit_encoding(table)
     X, names = encoded(table, encoding, f"argument --data: {args.data!r}")
     fill = None if table.fill is None else table.fill + [None] * len(encoding.names())
-    return X, table.labels, names, encoding, note, fill
+    return X, table.labels, names, encoding, note, fill, table.label_name
 
 
 def numeric_only(scaler: Any, n_numeric: int) -> Any:
@@ -428,7 +411,7 @@ def read_for_model(
             f"{one_line(', '.join(encoding.columns), 80)}: give a CSV file with a header"
         )
 
-    def plan(first: list[str], text: str) -> tuple[int | None, set[int], list[int]]:
+    def plan(first: list[str]) -> tuple[int | None, set[int], list[int]]:
         at = None
         dropped: set[int] = set()
         if labelled:
@@ -458,8 +441,9 @@ def read_for_model(
         return at, dropped, sorted(cats)
 
     table = read_categorical(
-        path, plan, option=option, sep=sep, decimal=decimal, comments=not labelled,
-        streams=option == "POINTS", missing=missing, fill=fill,
+        path, plan, option=option, command="evaluate" if labelled else "predict", sep=sep,
+        decimal=decimal, comments=not labelled, streams=option == "POINTS", missing=missing,
+        fill=fill,
     )  # fmt: skip
     shown_path = "<stdin>" if path == "-" else repr(path)
     X, names = encoded(table, encoding, f"argument {option}: {shown_path}")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .._validation import one_hot_problem
 from ._args import MAX_CLASSES, BadInput, one_line, shown
 
-if TYPE_CHECKING:  # for annotations only: this module imports numpy where it uses it
-    import numpy as np
+if TYPE_CHECKING:  # for annotations only: this module imports its libraries where it uses them
+    from ..tabular import Table
 
 #: the longest class name a model file keeps (as ``_run.classes_of`` checks on loading)
 MAX_CLASS_NAME = 200
@@ -76,7 +76,7 @@ def held_out_size(text: str) -> float | int:
 
 
 def add_data_options(
-    parser: argparse.ArgumentParser,
+    parser: argparse._ActionsContainer,
     data_help: str,
     label_help: str,
     *,
@@ -131,7 +131,7 @@ def check_data_options(args: argparse.Namespace, parser: argparse.ArgumentParser
             ("--label", args.label is not None),
             ("--delimiter", args.delimiter not in (None, ",")),
             ("--decimal", args.decimal not in (None, ".")),
-            ("--missing", getattr(args, "missing", "error") != "error"),
+            ("--missing", getattr(args, "missing", None) not in (None, "error")),
         ):
             if given:
                 parser.error(f"argument {option}: applies to --data FILE only")
@@ -199,24 +199,32 @@ def read(
     decimal: str = ".",
     missing: str | None = None,
     fill: Any = None,
-) -> tuple[np.ndarray, np.ndarray, list[str], list[float | None] | None]:
-    """``(X float64, labels, feature_names, filled)`` of a data file, or BadInput naming
+    command: str = "train",
+) -> Table:
+    """``(X float64, labels, feature_names, filled, pandas_index, label_name)`` of a data file
+    (:class:`portable_net.tabular.Table`), or BadInput naming
     ``option``. ``missing``: the command's --missing, or None for a command without it (a
     missing value is then refused without naming an option it does not have); ``fill``:
     the values a model fills in for ``missing="mean"`` (by column name, or one per column);
-    ``filled``: the value filled in for each column with ``missing="mean"``, else None."""
+    ``filled``: the value filled in for each column with ``missing="mean"``, else None;
+    ``label_name``: the label column's name in a CSV file's header. pandas' index column
+    (unnamed, numbering the rows) is left out, with a note on stderr from ``command``."""
     from ..tabular import MAX_BYTES, read_table_filled
 
     try:
-        return read_table_filled(path, label, sep, MAX_BYTES, decimal, missing or "error", fill)
+        table = read_table_filled(path, label, sep, MAX_BYTES, decimal, missing or "error", fill,
+                                  index=True)  # fmt: skip
+        if table.pandas_index:
+            index_note(command, path)
+        return table
     except FileNotFoundError:
         raise BadInput(f"argument {option}: {path!r} does not exist") from None
     except (ValueError, TypeError, OSError) as exc:
         message = cli_words(str(exc))
         if missing is None:
             message = _MISSING_HINTS.sub(
-                "(a missing value: this command needs every value; train's --missing drops or "
-                "fills them)",
+                "(a missing value: give --missing drop to drop its rows, or --missing mean to "
+                "fill in the training rows' means)",
                 message,
             )
         raise BadInput(f"argument {option}: {message}") from None
@@ -224,6 +232,15 @@ def read(
         raise BadInput(
             f"argument {option}: {path!r} is too large to read (out of memory)"
         ) from None
+
+
+def index_note(command: str, path: str) -> None:
+    """Say on stderr that pandas' index column of ``path`` was left out."""
+    import sys
+
+    name = "<stdin>" if path == "-" else repr(path)
+    print(f"portable-net {command}: note: {name}: its first column, unnamed and numbering the "
+          "rows (pandas' index), is left out", file=sys.stderr, flush=True)  # fmt: skip
 
 
 # --- class names: what a model file keeps ----------------------------------------------------

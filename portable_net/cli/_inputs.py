@@ -1,6 +1,6 @@
 """What ``portable-net train`` learns from: the spiral or a user's data file on the chosen
-backend (with the held-out rows of --test-size), the checks of the options that choose it, and
-the progress bar."""
+backend (with the held-out rows of --test-size), and the checks of the options that choose
+it."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from typing import Any
 from .._validation import one_hot_problem
 from . import _categorical, _data, _training
 from ._args import BadInput, check_spiral_size
-
-
-def progress_bar(steps: int, enabled: bool) -> Any:
-    """A tqdm bar over the steps, or None (no tqdm, not a terminal, or asked for quiet)."""
-    if not enabled or steps == 0:
-        return None
-    if not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return None  # piped or redirected: no bar
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    # mininterval 0: it is redrawn at logged steps only, so every redraw is wanted
-    return tqdm(total=steps, unit="step", dynamic_ncols=True, leave=False, mininterval=0)
 
 
 @dataclass
@@ -56,10 +42,12 @@ def recorded(
     standardize: Any = None,
     categorical: Any = None,
     fill: Any = None,
+    label: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """``(preprocessing, dialect)`` that a model trained on --data records: the feature
     names (None for a file without a header), the standardisation, the categorical
-    encoding, the missing-value policy (and its fill) and the CSV dialect."""
+    encoding, the missing-value policy (and its fill) and the CSV dialect (its label
+    column by the header's name ``label``, else as --label gave it)."""
     from ._columns import names_to_record
 
     csv = _data.is_csv(args.data)
@@ -70,7 +58,8 @@ def recorded(
         "categorical": categorical,
         "missing": {"policy": policy, "fill": fill if policy == "mean" else None} if csv else None,
     }
-    dialect = {"delimiter": args.delimiter, "decimal": args.decimal, "label": args.label}
+    dialect = {"delimiter": args.delimiter, "decimal": args.decimal,
+               "label": args.label if label is None else label}  # fmt: skip
     return preprocessing, dialect if csv else None
 
 
@@ -79,6 +68,8 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     _data.check_data_options(args, parser)
     _categorical.check_categorical_option(args, parser)
     if args.data is None:
+        if args.task == "regression":
+            parser.error("argument --task: regression needs --data FILE (a real target column)")
         _training.check_training_options(args, parser)
         for option, given in (
             ("--test-size", args.test_size is not None),
@@ -96,7 +87,6 @@ def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         if too_many:  # the targets training would make, refused before the spiral is drawn
             parser.error(f"argument --n-per-class/--classes: {too_many}")
         return
-    _training.check_training_options(args, parser)
     for option, value in (("--n-per-class", args.n_per_class), ("--classes", args.classes)):
         if value is not None:
             parser.error(f"argument {option}: applies to the spiral; --data gives the data")
@@ -154,18 +144,18 @@ def user_data(
     import numpy as np
 
     from .._backend import from_host, int_dtype
-    from ..preprocessing import Standardizer, split
+    from ..preprocessing import Standardizer, split, split_rows
 
     encoding = None
     if args.categorical is None:
         try:
-            X, labels, names, fill = _data.read(
+            X, labels, names, fill, _, label_name = _data.read(
                 args.data, args.label, args.delimiter, decimal=args.decimal, missing=args.missing
             )
         except BadInput as exc:
             raise BadInput(_categorical.text_hint(str(exc))) from None
     else:
-        X, labels, names, encoding, note, fill = _categorical.read_for_training(args)
+        X, labels, names, encoding, note, fill, label_name = _categorical.read_for_training(args)
         if note:  # on stderr, also with --quiet and --json: which columns became inputs
             print(f"portable-net train: note: {note}", file=sys.stderr, flush=True)
         if len(set(names)) != len(names):
@@ -173,7 +163,14 @@ def user_data(
                 f"argument --categorical: {args.data!r}: the encoded features' names "
                 "(column=value) repeat a column's name; rename that column"
             )
-    classes, y = _data.encode(labels, args.data)
+    regression = args.task == "regression"
+    if regression:
+        from ._regression import real_targets
+
+        classes: list[int | str] = []
+        y = real_targets(labels, args.data)
+    else:
+        classes, y = _data.encode(labels, args.data)
     record: dict[str, Any] = {
         "file": args.data,
         "label": args.label,
@@ -182,20 +179,20 @@ def user_data(
     }
     X_test = y_test = None
     if args.test_size is not None:
-        names_of = np.asarray(classes)  # split by the class names: its errors name them
         try:
-            X, X_test, y, y_test = split(X, names_of[y], args.test_size, args.seed)
-            y, y_test = np.searchsorted(names_of, y), np.searchsorted(names_of, y_test)
+            if regression:  # rows drawn as train_test_split draws them, not stratified
+                rows = split_rows(y, args.test_size, np.random.RandomState(args.seed),
+                                  stratify=False)  # fmt: skip
+                X, X_test, y, y_test = X[rows[0]], X[rows[1]], y[rows[0]], y[rows[1]]
+            else:
+                names_of = np.asarray(classes)  # split by the class names: errors name them
+                X, X_test, y, y_test = split(X, names_of[y], args.test_size, args.seed)
+                y, y_test = np.searchsorted(names_of, y), np.searchsorted(names_of, y_test)
         except ValueError as exc:
             raise BadInput(
                 f"argument --test-size: {args.data!r}: {_data.cli_words(str(exc))}"
             ) from None
         record.update(test_size=args.test_size, test_rows=int(X_test.shape[0]))
-    if args.plot and X.shape[1] != 2:
-        parser.error(
-            f"argument --plot: draws data of 2 feature columns; {args.data!r} has {X.shape[1]}"
-        )
-    check_held_out(args, y)
     saved = None
     if args.standardize:
         try:
@@ -209,7 +206,7 @@ def user_data(
             raise BadInput(f"argument --standardize: {args.data!r}: {exc}") from None
         saved = scaler.to_dict()
     preprocessing, dialect = recorded(
-        args, names, standardize=saved, fill=fill,
+        args, names, standardize=saved, fill=fill, label=label_name,
         categorical=None if encoding is None else encoding.to_dict(),
     )  # fmt: skip
 
@@ -218,12 +215,12 @@ def user_data(
 
     try:
         fdtype = getattr(xp, args.dtype)
-        idtype = int_dtype(xp, device)
+        ydtype, yhost = (fdtype, np.float64) if regression else (int_dtype(xp, device), np.int64)
         return Data(
             to_xp(X, fdtype),
-            to_xp(y.astype(np.int64, copy=False), idtype),
+            to_xp(y.astype(yhost, copy=False), ydtype),
             to_xp(X_test, fdtype),
-            to_xp(None if y_test is None else y_test.astype(np.int64, copy=False), idtype),
+            to_xp(None if y_test is None else y_test.astype(yhost, copy=False), ydtype),
             classes=classes,
             record=record,
             standardize=saved,

@@ -62,6 +62,15 @@ def check_model_size(option: str, sizes: list[int], dtype: str) -> None:
         )
 
 
+def run_record(args: argparse.Namespace, sizes: list[int], xp: Any, device: Any) -> dict[str, Any]:
+    """What ``train --json`` says of any run: the model, its layer sizes, the backend, the
+    device and the dtype."""
+    from .._backend import backend_name
+
+    return {"model": args.model, "layer_sizes": sizes, "backend": backend_name(xp),
+            "device": describe_device(xp, device), "dtype": args.dtype}  # fmt: skip
+
+
 def describe_device(xp: Any, device: Any) -> str:
     if device is None:
         device = xp.asarray(0).device
@@ -301,12 +310,20 @@ def classes_of(path: str, meta: dict[str, Any]) -> list[Any]:
     return classes
 
 
-def save_model(path: str, params: dict[str, Any], **description: Any) -> None:
-    """Save a trained model with ``portable_net.save`` (the one writer of model files), or
-    Failure (exit 1) when the file cannot be written."""
+def save_model(
+    path: str, params: dict[str, Any] | None, *, estimator: Any = None, **description: Any
+) -> None:
+    """Save a trained model with ``portable_net.save`` (the one writer of model files): the
+    parameters ``params``, or a fitted ``estimator`` by the estimators' own record of it
+    (``description`` said beside); or Failure (exit 1) when the file cannot be written."""
     from .. import save
+    from ..estimators import _persistence
 
     try:
-        save(path, params, **description)
+        if estimator is not None:
+            _persistence.save(estimator, path, **description)
+        else:
+            assert params is not None
+            save(path, params, **description)
     except OSError as exc:
         raise Failure(f"could not save the model to {path!r}: {_write_error(exc)}") from None

@@ -1,7 +1,7 @@
 """What a model file says of the files it reads, applied by ``predict`` and ``evaluate``: the
 CSV dialect of its training file (the defaults of --delimiter, --decimal and --label), its
-missing-value policy (the training means filled in, or the rows dropped) and its
-standardisation (checked by the loader, applied to the points)."""
+missing-value policy (the training means filled in, or the rows dropped; the default of
+--missing) and its standardisation (checked by the loader, applied to the points)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Any
 
 from ._args import BadInput
 
-__all__ = ["apply_dialect", "missing_values", "recorded_label", "standardized", "standardizer_of"]
+__all__ = [
+    "add_missing_option",
+    "apply_dialect",
+    "missing_values",
+    "recorded_label",
+    "standardized",
+    "standardizer_of",
+]
 
 
 def standardizer_of(meta: dict[str, Any]) -> Any:
@@ -37,25 +44,53 @@ def apply_dialect(args: argparse.Namespace, parser: argparse.ArgumentParser, met
         )
 
 
+def add_missing_option(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
+    """--missing for a command that reads files for a model: the model's policy by default."""
+    parser.add_argument(
+        "--missing",
+        choices=choices,
+        default=None,
+        help="what a missing value in the file's features does: error refuses the file"
+        + (", drop drops its rows" if "drop" in choices else "")
+        + ", mean fills in the training rows' mean (the means the model recorded with "
+        "train --missing mean, else those of its --standardize) (default: the model's "
+        "policy, as trained; none recorded: error)",
+    )
+
+
 def recorded_label(meta: Any) -> int | str | None:
     """The label column of the model's training file, by name or index, or None."""
     dialect = meta["dialect"]
     return None if dialect is None else dialect["label"]
 
 
-def missing_values(meta: Any, *, labelled: bool) -> tuple[str | None, Any]:
-    """``(missing, fill)`` for reading a file for the model, as its missing-value policy says:
-    ``mean`` fills in the training rows' values (by column name where the model has names),
-    ``drop`` drops the rows of a labelled file (evaluate; predict needs every row), and
-    none or ``error`` refuses a missing value."""
-    policy = meta["preprocessing"]["missing"]
-    if policy is None or policy["policy"] == "error":
-        return None, None
-    if policy["policy"] == "drop":
-        return ("drop", None) if labelled else (None, None)
-    names = meta["preprocessing"]["feature_names"]
-    fill = policy["fill"]
-    return "mean", (dict(zip(names, fill)) if names is not None else fill)
+def missing_values(
+    meta: Any, *, labelled: bool, given: str | None = None
+) -> tuple[str | None, Any, list[float | None] | None]:
+    """``(missing, fill, fill in order)`` for reading a file for the model: as the command's
+    ``--missing`` (``given``) says, else as the model's missing-value policy says. ``mean``
+    fills in the training rows' values (by column name where the model has names; and one
+    per input, in its order): the means the model recorded (``--missing mean``), else those
+    of its standardisation; ``drop`` drops the rows of a labelled file (evaluate; predict
+    needs every row); none or ``error`` refuses a missing value."""
+    pre = meta["preprocessing"]
+    policy = pre["missing"]
+    wanted = given or (None if policy is None else policy["policy"])
+    if wanted is None or wanted == "error":
+        return given, None, None
+    if wanted == "drop":
+        return ("drop", None, None) if labelled else (None, None, None)
+    if policy is not None and policy["policy"] == "mean":
+        fill = policy["fill"]
+    elif pre["standardize"] is not None:
+        fill = pre["standardize"]["mean"]
+    else:
+        raise BadInput(
+            "argument --missing: mean fills in the training rows' means, which the model does "
+            "not record (it was trained without --missing mean or --standardize)"
+        )
+    names = pre["feature_names"]
+    return "mean", (dict(zip(names, fill)) if names is not None else fill), list(fill)
 
 
 def standardized(scaler: Any, X: Any, where: str) -> Any:

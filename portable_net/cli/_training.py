@@ -1,5 +1,7 @@
 """``portable-net train``'s training options (the optimiser, the rate and its schedule,
-held-out data, early stopping), their checks, and the keywords they give :func:`train`."""
+held-out data, early stopping), their checks, and on the spiral the keywords they give
+:func:`train` and the command's one call of it (``run_training``); what a run that went wrong
+prints, and an interrupted run's file."""
 
 from __future__ import annotations
 
@@ -11,67 +13,89 @@ from typing import Any
 
 from ..constraints import ESTIMATOR
 from ..hyperparameters import DEFAULT_RATES, HYPERPARAMETERS
-from ._args import MODEL_DEFAULTS, Failure, add_hyperparameter, add_option
+from ._args import MODEL_DEFAULTS, OPTIONS, Failure, Given, add_hyperparameter, add_option
 
 #: train(engine=...)'s names (portable_net.engines.ENGINE_NAMES, which imports the array
 #: libraries' adapters: kept here for --help; tests hold the two equal)
 ENGINE_NAMES = ("auto", "eager", "core", "fused")
 
 
-def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """How the weights are learnt: each option here is one keyword of portable_net.train
-    (see ``training_settings``); types, ranges, defaults and meanings from
-    :mod:`portable_net.hyperparameters`."""
+def add_training_options(group: argparse._ActionsContainer) -> None:
+    """How the weights are learnt. On --data the estimators' parameters by their names come
+    first (``_fit.add_estimator_options``), then the options both runs take, then the
+    spiral's own (each one keyword of portable_net.train: ``training_settings``); types,
+    ranges, defaults and meanings from :mod:`portable_net.hyperparameters`."""
+    from ._fit import add_estimator_options
+
     row = HYPERPARAMETERS
-    (mlp_steps, mlp_log), (softmax_steps, softmax_log) = MODEL_DEFAULTS.values()
-    steps = f" (default: {mlp_steps} for mlp, {softmax_steps} for softmax)"
-    log_every = f" (default: {mlp_log} for mlp, {softmax_log} for softmax)"
-    add_hyperparameter(parser, "steps", extra=steps)
+    add_estimator_options(group)
+    rates = ", ".join(f"{rate} for {name}" for name, rate in DEFAULT_RATES.items())
+    data_rate = row["learning_rate"].at(ESTIMATOR).default
+    add_hyperparameter(group, "learning_rate", "--learning-rate-init",
+                       extra=f" (default: {data_rate} with --data; on the spiral {rates})")  # fmt: skip
+    add_hyperparameter(group, "batch_size",
+                       extra=" (default: min(200, rows) with --data; the full batch on the "
+                       "spiral)")  # fmt: skip
+    add_hyperparameter(
+        group,
+        "lr_schedule",
+        help="the rate over the run, as scikit-learn's MLPClassifier (--solver sgd), at each "
+        f"epoch (logged step on the spiral): invscaling lr / (t + 1) ** "
+        f"{row['power_t'].default} (t: samples seen); adaptive divides it by 5 when the loss "
+        "has not improved for more than --patience epochs (logged steps)",
+    )
+    momentum = row["momentum"].at(ESTIMATOR).default
+    add_hyperparameter(group, "momentum", action=Given,
+                       extra=f" (default: {momentum} with --data, 0 on the spiral)")  # fmt: skip
+    add_hyperparameter(group, "n_iter_no_change", "--n-iter-no-change",
+                       help="epochs (logged steps on the spiral) without an improvement of the "
+                       "loss by --tol tolerated: one more and the run stops (--data, or "
+                       "--early-stopping) or the adaptive schedule lowers the rate (>= 1)")  # fmt: skip
+    fraction = row["validation_fraction"].at(ESTIMATOR).default
+    add_hyperparameter(
+        group,
+        "early_stopping",
+        help="hold out --validation-fraction of the training rows (stratified for classes) "
+        f"and stop when their score (the spiral: their loss, by {row['tol'].default:g}) has "
+        "not improved for more than --patience epochs (logged steps) in a row, keeping the "
+        "best parameters",
+    )
+    add_hyperparameter(
+        group, "validation_fraction",
+        help="the share of the training rows --early-stopping holds out (stratified for "
+        "classes, drawn by --seed); on the spiral also without it, their loss and accuracy "
+        f"printed at each logged step (in (0, 1)) (default: {fraction} with --early-stopping)",
+    )  # fmt: skip
+
+
+def add_spiral_options(group: argparse._ActionsContainer) -> None:
+    """The spiral's own training options: keywords of portable_net.train."""
+    row = HYPERPARAMETERS
+    (mlp_steps, _), (softmax_steps, _) = MODEL_DEFAULTS.values()
+    add_hyperparameter(group, "steps", extra=(
+        f" (the spiral; default: {mlp_steps} for mlp, {softmax_steps} for softmax; with --data "
+        "deprecated: give --max-iter, which counts epochs)"))  # fmt: skip
     adam = "betas {}, {}, epsilon {}".format(
         *(row[k].default for k in ("beta_1", "beta_2", "epsilon"))
     )
     add_hyperparameter(
-        parser,
+        group,
         "optimizer",
-        help=f"the update: gradient descent (with --momentum, --nesterov) or Adam ({adam})",
+        action=Given,
+        help=f"the spiral's update: gradient descent (with --momentum, --nesterov) or Adam "
+        f"({adam}); with --data the same as --solver",
     )
-    rates = ", ".join(f"{rate} for {name}" for name, rate in DEFAULT_RATES.items())
-    add_hyperparameter(parser, "learning_rate", extra=f" (default: {rates})")
-    add_hyperparameter(
-        parser,
-        "lr_schedule",
-        help="the rate over the run, as scikit-learn's MLPClassifier, evaluated at logged "
-        f"steps: invscaling lr / (t + 1) ** {row['power_t'].default} (t: samples seen); "
-        "adaptive divides it by 5 when the loss has not improved for more than --patience "
-        "logged steps",
-    )
-    add_option(parser, "--reg")
-    add_hyperparameter(parser, "momentum")
-    add_hyperparameter(parser, "nesterov")
-    add_hyperparameter(parser, "batch_size", extra=" (default: the full batch)")
-    add_hyperparameter(parser, "log_every", extra=log_every)
-    fraction = row["validation_fraction"].at(ESTIMATOR).default
-    add_hyperparameter(
-        parser, "validation_fraction", extra=f" (default: none; {fraction} with --early-stopping)"
-    )
-    add_hyperparameter(
-        parser,
-        "early_stopping",
-        help=f"stop when the held-out loss has not improved (by {row['tol'].default:g}) for more "
-        "than --patience logged steps in a row (scikit-learn's rule), and keep the best "
-        "held-out parameters",
-    )
-    add_hyperparameter(parser, "n_iter_no_change")
-    add_hyperparameter(parser, "activation")
-    add_hyperparameter(parser, "n_jobs")
-    parser.add_argument(
+    add_option(group, "--reg", action=Given, help=OPTIONS["--reg"]["help"]
+               + " (the spiral; with --data deprecated: give --alpha, which is per batch)")  # fmt: skip
+    add_hyperparameter(group, "nesterov", extra="; with --data the same as --nesterovs-momentum")
+    group.add_argument(
         "--engine",
         choices=ENGINE_NAMES,
         default="auto",
-        help="how the steps run, every choice the same step: auto (the library's own way: "
-        "compiled on JAX), eager (the step called step by step), core (without the faster "
-        "arrangement: the reference), fused (CuPy's fused CUDA kernels, not yet proven on a "
-        "GPU) (default: auto)",
+        help="the spiral: how the steps run, every choice the same step: auto (the library's "
+        "own way: compiled on JAX), eager (the step called step by step), core (without the "
+        "faster arrangement: the reference), fused (CuPy's fused CUDA kernels, not yet proven "
+        "on a GPU) (default: auto)",
     )
 
 
@@ -137,7 +161,7 @@ def run_training(params: Any, X: Any, y: Any, settings: dict[str, Any], *,
                  report: Callable[[int, float, Any], None], bar: Any, output: str,
                  hint: Callable[[], str | None],
                  on_interrupt: Callable[[Any], None]) -> tuple[Any, Any, list[str]]:  # fmt: skip
-    """The command's one call of :func:`portable_net.train` (every task): its settings,
+    """The command's one call of :func:`portable_net.train` (the spiral): its settings,
     ``report`` at the logged steps, ``output`` the output layer. Returns the parameters, the
     history and the texts of the TrainingWarnings it raised (the run ended worse than it
     started). A diverged run is a :class:`Failure` (with ``hint()``, when there is one);
@@ -180,6 +204,21 @@ def explain(trouble: list[str], hint: Callable[[], str | None], unsaved: str | N
         )
 
 
+def at_chance(acc: float, y: Any, n_classes: int, option: str) -> list[str]:
+    """A warning when the training accuracy ``acc`` is no better than always answering the
+    most frequent class of the class indices ``y`` (NumPy); ``option``: the rate's option."""
+    import numpy as np
+
+    counts = np.bincount(y, minlength=n_classes)
+    share = counts.max() / max(1, counts.sum())
+    if acc <= share + 1e-12:
+        return [
+            f"the training accuracy {acc:.4f} is at chance (the most frequent class is "
+            f"{share:.4f} of the rows); try a smaller {option}"
+        ]
+    return []
+
+
 def warn(trouble: list[str]) -> int:
     """Print the warnings about the run; exit status 1 if there are any."""
     for text in trouble:
@@ -187,18 +226,16 @@ def warn(trouble: list[str]) -> int:
     return 1 if trouble else 0
 
 
-def save_interrupted(path: str | None, exc: Any, meta: dict[str, Any]) -> None:
-    """Under --save (``path``), the parameters an interrupted run reached, with what the model
-    file says (``meta``: as for the finished run), said on stderr."""
-    from . import _run
-
+def save_interrupted(path: str | None, write: Callable[[], None], at: str) -> None:
+    """Under --save (``path``), the parameters an interrupted run reached, written by
+    ``write()`` (the same file as a finished run's, and where it stopped, ``at``: "step 40",
+    "epoch 3"), said on stderr."""
     if not path:
         return
     try:
-        _run.save_model(path, exc.params, history=exc.history,
-                        interrupted_at_step=exc.history.n_steps, **meta)  # fmt: skip
+        write()
     except Failure as why:  # the file cannot be written: said, and the run ends as Ctrl-C
         print(f"portable-net train: error: {why}", file=sys.stderr)
         return
-    print(f"portable-net train: interrupted at step {exc.history.n_steps}; the parameters "
-          f"reached are saved to {path}", file=sys.stderr)  # fmt: skip
+    print(f"portable-net train: interrupted at {at}; the parameters reached are saved to "
+          f"{path}", file=sys.stderr)  # fmt: skip

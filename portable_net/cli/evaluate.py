@@ -27,29 +27,31 @@ from ._args import (
 MAX_RECORDED_POINTS = 100_000
 
 NAME = "evaluate"
-HELP = "print a saved model's accuracy and loss on a spiral, or on your data"
+HELP = "print a saved model's scores on a labelled file of yours (or on a spiral)"
 DESCRIPTION = """\
-Load a saved model and print its accuracy and its loss (the mean cross-entropy,
-without the L2 penalty) on a spiral. By default the spiral it was trained on, as
-recorded by 'portable-net train --save' (at most 100,000 points from the record:
-give --n-per-class for more); choose another with --seed.
+Load a saved model and print its scores on your labelled data (--data FILE), read
+as 'train --data' reads it (a CSV file with its label column: the model's training
+label column by default, else the last; an .npz archive with X and y; or
+X.npy,y.npy): its accuracy and loss (the mean cross-entropy, without the L2
+penalty) with a per-class table (precision, recall, f1, support) and, with
+--confusion, the confusion matrix; or, for a regression model, its R^2 and mean
+squared error. The labels must be among the model's classes (as named in its
+training data); the delimiter and decimal mark default to the model's training
+file's; a model trained with --standardize has its saved statistics applied
+first, one trained with --missing mean fills in missing values with its training
+means and one trained with --missing drop drops their rows; pandas' index column
+is left out. A model trained on a CSV file with a header takes a CSV file's
+columns by name, in its own order: the header must name every feature the model
+was trained on and no other feature column (exit status 2 otherwise). A model
+evaluate cannot run exactly (a multilabel classifier, a regressor of several
+outputs) is refused, naming what the file holds.
 
-With --data FILE, on your own labelled data instead, read as 'train --data' reads
-it (a CSV file with its label column, --label, the last by default; an .npz
-archive with X and y; or X.npy,y.npy), with a per-class table (precision,
-recall, f1, support) and, with --confusion, the confusion matrix; or, for a
-regression model, its R^2 and mean squared error. The labels must be among the
-model's classes (as named in its training data); the label column, delimiter and
-decimal mark default to the model's training file's; a model trained with
---standardize has its saved statistics applied first, one trained with --missing
-mean fills in missing values with its training means and one trained with
---missing drop drops their rows. A model trained on a CSV file with a header
-takes a CSV file's columns by name, in its own order: the header must name every
-feature the model was trained on and no other feature column (exit status 2
-otherwise). A model evaluate cannot run exactly (a multilabel classifier, a
-regressor of several outputs) is refused, naming what the file holds."""
+Without --data, on a spiral: by default the spiral it was trained on, as
+recorded by 'portable-net train --save' (at most 100,000 points from the record:
+give --n-per-class for more); choose another with --seed."""
 EPILOG = """\
 examples:
+  portable-net evaluate wine.npz --data wine.csv --confusion
   portable-net evaluate net.npz
   portable-net evaluate net.npz --seed 1 --n-per-class 1000
   portable-net evaluate digits.npz --data digits.csv --label digit --confusion"""
@@ -78,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --data, also print the confusion matrix (rows: true class, columns: "
         "predicted class)",
     )
+    _trained_on.add_missing_option(parser, ("error", "drop", "mean"))
     add_option(parser, "--json")
     add_backend_options(parser, dtype=False)
 
@@ -113,16 +116,20 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     _trained_on.apply_dialect(args, parser, meta)
     if args.label is None:
         args.label = _trained_on.recorded_label(meta)
-    if meta["kind"] == "regressor":
-        return _run_regression(args, params, meta, xp, device)
-    classes = _run.classes_of(args.model, meta)
+    regression = meta["kind"] == "regressor"
+    if regression and meta["layer_sizes"][-1] != 1:
+        raise BadInput(
+            f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
+            "with one output: use portable_net.Regressor.load and its score"
+        )
+    classes = None if regression else _run.classes_of(args.model, meta)
     scaler = _trained_on.standardizer_of(meta)
     encoding = _categorical.encoding_of(meta)
-    missing, fill = _trained_on.missing_values(meta, labelled=True)
+    missing, fill, _ = _trained_on.missing_values(meta, labelled=True, given=args.missing)
     if encoding is None:
-        X, labels, names, _ = _data.read(
+        X, labels, names, *_ = _data.read(
             args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing,
-            fill=fill,
+            fill=fill, command=NAME,
         )  # fmt: skip
         X = _columns.reordered(X, names, meta, args.data)  # a model with names: by name
     else:  # text columns one-hot encoded as in training, the columns by name
@@ -131,8 +138,11 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             decimal=args.decimal, labelled=True, label=args.label, missing=missing, fill=fill,
         )  # fmt: skip
     _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
-    y = _data.class_indices(labels, classes, args.data, "--data")
     X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
+    if regression:
+        return _regression_scores(args, params, meta, xp, device, X, labels, scaler)
+    assert classes is not None
+    y = _data.class_indices(labels, classes, args.data, "--data")
     acc, loss, predicted = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores
         raise Failure(f"the model's loss on {args.data!r} is {loss}: its scores overflow")
@@ -188,22 +198,10 @@ def _scores(
     return acc, loss, predicted
 
 
-def _run_regression(args: argparse.Namespace, params: Any, meta: Any, xp: Any, device: Any) -> int:
+def _regression_scores(args: argparse.Namespace, params: Any, meta: Any, xp: Any, device: Any,
+                       X: Any, labels: Any, scaler: Any) -> int:  # fmt: skip
     """A regression model on --data: R^2 and the mean squared error of the --label column."""
-    if meta["layer_sizes"][-1] != 1:
-        raise BadInput(
-            f"{args.model!r} holds {describe(meta)}; evaluate compares one --label column "
-            "with one output: use portable_net.Regressor.load and its score"
-        )
-    scaler = _trained_on.standardizer_of(meta)
-    missing, fill = _trained_on.missing_values(meta, labelled=True)
-    X, labels, names, _ = _data.read(
-        args.data, args.label, args.delimiter, decimal=args.decimal, missing=missing, fill=fill
-    )
-    X = _columns.reordered(X, names, meta, args.data)
-    _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
     y = _regression.real_targets(labels, args.data)
-    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         values = _regression.predict(params, meta, from_host(xp, X, params["W1"].dtype, device))

@@ -20,7 +20,7 @@ from ._args import (
 )
 
 NAME = "predict"
-HELP = "print a saved model's label (or probabilities) for each point of a file"
+HELP = "print a saved model's answer (label, probabilities or value) for each row of a file"
 DESCRIPTION = """\
 Load a model saved by 'portable-net train --save' (or portable_net.save,
 Classifier.save, Regressor.save) and print the predicted label of each point of
@@ -31,21 +31,23 @@ trained (its activation, output layer, classes and preprocessing, all recorded i
 the file); a model predict cannot run exactly (a multilabel classifier) is
 refused, naming what the file holds (exit status 2).
 
-POINTS is a CSV file (or - for stdin) with one point per row: as many
-comma-separated numbers as the model has inputs (2 for the spiral). Blank lines
-and lines starting with # are skipped; a first row of column names is a header,
-and a column named 'label' is left out, so 'portable-net data' output works.
-POINTS is read to at most 1 GiB (also from stdin or a pipe).
+POINTS is a CSV file (or - for stdin) with one point per row, such as the file
+the model was trained on: its label column is left out (a header column named
+as the model's training label column, or 'label', or the column --label names),
+and so is pandas' index column (an unnamed first column counting the rows, as
+DataFrame.to_csv() writes it; with a note). The delimiter and decimal mark are
+those of the model's training file unless --delimiter and --decimal say
+otherwise. Blank lines and lines starting with # are skipped. POINTS is read to
+at most 1 GiB (also from stdin or a pipe).
 
---data FILE reads the files 'train --data' reads: a CSV file (any --delimiter),
-an .npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A CSV file
-holds features only: every column is a feature, except the column --label names
-(dropped) and, in a header, a column named 'label' or named as the label column
-the model was trained with (dropped, unless it is one of the model's features).
-The delimiter and decimal mark default to those of the model's training file. A
-model trained with --standardize has its saved statistics applied to the points
+--data FILE reads the files 'train --data' reads: a CSV file (as POINTS), an
+.npz archive with X (and y, ignored), or X.npy,y.npy (y ignored). A model
+trained with --standardize has its saved statistics applied to the points
 first; one trained with --missing mean fills in a missing value with its
-training rows' mean (other models refuse a missing value).
+training rows' mean (other models refuse a missing value, unless --missing mean
+says to fill in the means of their standardisation). A regression model's
+values are printed at full precision, in the shortest form that reads back to
+the same number.
 
 A model trained on a CSV file with a header takes the columns by name, in its
 own order: the file must have a header naming every feature the model was
@@ -54,7 +56,7 @@ trained with --categorical one-hot encodes the same text columns with the
 categories it saved; a category it was not trained on is exit status 2."""
 EPILOG = """\
 examples:
-  portable-net predict net.npz points.csv
+  portable-net predict wine.npz wine.csv      the training file: its label left out
   portable-net predict net.npz points.csv --proba --output proba.csv
   printf '0.5,0.5\\n-0.3,0.1\\n' | portable-net predict net.npz -
   portable-net predict digits.npz --data digits.csv --label digit"""
@@ -83,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print the probability of every class instead (comma-separated, one row per "
         "point, classes in order, under a header row P(class),...)",
     )
+    _trained_on.add_missing_option(parser, ("error", "mean"))
     add_option(parser, "--output")
     add_backend_options(parser, dtype=False)
 
@@ -195,8 +198,10 @@ def read_points(
         with open_text(path, MAX_BYTES, streams=option == "argument POINTS") as text:
             points, _, cols = parse_csv(
                 text, columns_of, delimiter=delimiter, decimal=decimal, comments=True,
-                missing=missing,
+                missing=missing, index=True,
             )  # fmt: skip
+        if cols.index:
+            _data.index_note(NAME, path)
         if missing == "mean":
             from ..tabular import fill_in
 
@@ -209,6 +214,11 @@ def read_points(
         where = f"{name} line {exc.line}:" if exc.line else f"{name!r}"
         column = f" (column {exc.column})" if exc.column is not None else ""
         message = f"{option}: {where} {exc.problem}{column}"
+        if missing is None:  # the model refuses a missing value: what predict can do instead
+            message = message.replace(
+                "(a missing value)",
+                "(a missing value: give --missing mean to fill in the training rows' means)",
+            )
         raise BadInput(_data.cli_words(one_line(message))) from None
     except (ValueError, OSError) as exc:
         raise BadInput(f"{option}: {_data.cli_words(str(exc))}") from None
@@ -220,7 +230,8 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
     n_inputs = meta["layer_sizes"][0]
     label = _trained_on.recorded_label(meta)
     drop_names = (label,) if isinstance(label, str) else ()
-    missing, fill = _trained_on.missing_values(meta, labelled=False)
+    missing, fill, fill_in_order = _trained_on.missing_values(meta, labelled=False,
+                                                             given=args.missing)  # fmt: skip
     encoding = _categorical.encoding_of(meta)
     if encoding is not None:  # text columns one-hot encoded as in training
         return _categorical.read_for_model(
@@ -228,35 +239,28 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
             meta,
             encoding,
             option="POINTS" if args.data is None else "--data",
-            sep="," if args.data is None else args.delimiter,
-            decimal="." if args.data is None else args.decimal,
+            sep=args.delimiter,
+            decimal=args.decimal,
             label=args.label,
             drop_names=drop_names,
             missing=missing,
             fill=fill,
         )[0]
     by_name = _columns.recorded_names(meta)
-    in_order = meta["preprocessing"]["missing"]
-    fill_in_order = None if in_order is None else in_order["fill"]
-    if args.data is None:
+    if args.data is None or _data.is_csv(args.data):
         return read_points(
-            args.points, n_inputs, by_name=by_name, missing=missing, fill=fill_in_order,
-            drop_names=drop_names,
-        )  # fmt: skip
-    if _data.is_csv(args.data):
-        return read_points(
-            args.data,
+            args.points if args.data is None else args.data,
             n_inputs,
             delimiter=args.delimiter,
             decimal=args.decimal,
             drop=args.label,
             drop_names=drop_names,
-            option="argument --data",
+            option="argument POINTS" if args.data is None else "argument --data",
             by_name=by_name,
             missing=missing,
             fill=fill_in_order,
         )
-    X = _data.read(args.data, None, args.delimiter)[0]  # an .npz or .npy pair: y is ignored
+    X = _data.read(args.data, None, args.delimiter, command=NAME).X  # .npz, .npy pair: no y
     _data.check_features(X, n_inputs, f"argument --data: {args.data!r}")
     return X
 
@@ -270,7 +274,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("the following arguments are required: POINTS (or give --data FILE)")
     if args.points is not None and args.data is not None:
         parser.error("give the points as POINTS or as --data FILE, not both")
-    _data.check_data_options(args, parser)
+    if args.data is not None:  # POINTS: a CSV file, which the options describe alike
+        _data.check_data_options(args, parser)
     xp, device = _run.namespace(parser, args, True)
     _run.check_outputs(parser, {"--output": args.output}, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
@@ -301,7 +306,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if regression:  # one value per point (comma-separated for several outputs)
             for start in range(0, out.shape[0], _ROWS):
                 rows = out[start : start + _ROWS].tolist()
-                out_file.write("".join(",".join(f"{v:.17g}" for v in r) + "\n" for r in rows))
+                out_file.write("".join(",".join(map(repr, r)) + "\n" for r in rows))
         elif args.proba:
             assert classes is not None
             header = io.StringIO()

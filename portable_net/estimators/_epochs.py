@@ -8,6 +8,10 @@ order, or one full-batch step; then the epoch's loss, the no-improvement count
 score), the learning-rate schedule (:class:`portable_net.optim.LearningRateSchedule`) and the
 stopping test. This module is the estimator's only caller of the loop.
 
+An estimator given an ``_on_epoch`` attribute (a function; ``portable-net train`` sets it for
+its progress and log lines) has it called with the estimator at the end of each epoch, after
+the epoch's loss and validation score are recorded.
+
 The state that outlives one ``fit`` lives on the estimator, as MLPClassifier keeps it: the
 no-improvement count and the best loss or score (``warm_start`` and ``partial_fit`` carry
 them on), the schedule and the optimiser's state (``partial_fit`` carries them on, ``fit``
@@ -356,6 +360,9 @@ def _epochs(est: Any, trainer: Trainer, schedule: optim.LearningRateSchedule,
         elif improved:  # the best validation score's weights (train returns new arrays)
             est.best_validation_score_ = -rule.best
             est._best_coefs, est._best_intercepts = list(est.coefs_), list(est.intercepts_)
+        on_epoch = getattr(est, "_on_epoch", None)  # the command line's progress and log
+        if on_epoch is not None:
+            on_epoch(est)
         if outcome is not None:
             if est.verbose:
                 what = "Validation score" if early_stopping else "Training loss"

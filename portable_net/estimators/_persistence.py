@@ -46,8 +46,11 @@ def _floats(values: list[float | None] | None) -> list[float] | None:
     return None if values is None else [math.nan if v is None else v for v in values]
 
 
-def save(estimator: Any, path: Any) -> Any:
-    """Write the fitted estimator to ``path``; returns the path written."""
+def save(estimator: Any, path: Any, **description: Any) -> Any:
+    """Write the fitted estimator to ``path``; returns the path written. ``description``:
+    what :func:`portable_net.io.save` is told beyond the estimator's own record (the
+    preprocessing and CSV dialect of ``portable-net train --data``, its classes' names, its
+    metadata), replacing the estimator's where both say it."""
     est = estimator
     settings = est.get_params()
     hidden = settings["hidden_layer_sizes"]
@@ -72,9 +75,7 @@ def save(estimator: Any, path: Any) -> Any:
         fitted["validation_scores_"] = _numbers(est.validation_scores_)
         fitted["best_validation_score_"] = _finite_or_none(est.best_validation_score_)
     kind = "regressor" if labels is None else ("multilabel" if multilabel else "classifier")
-    return io.save(
-        path,
-        est.params_,
+    record = dict(
         kind=kind,
         activation=est.activation,
         output=est.out_activation_,
@@ -87,6 +88,7 @@ def save(estimator: Any, path: Any) -> Any:
         backend=backend_name(array_namespace(W)),
         device=device_label(array_api_compat.device(W)),
     )
+    return io.save(path, est.params_, **{**record, **description})
 
 
 def _is_classifier(est: Any) -> bool:
