@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._metadata import shown
 from ._model_format import ACTIVATIONS, LOSSES, PREPROCESSING_KEYS, names_problem, problem
+from ._text import shown
 
 __all__ = ["from_version_1"]
 

@@ -15,6 +15,7 @@ import array_api_compat
 import numpy as np
 
 from ._backend import to_host
+from ._text import shown
 
 __all__ = ["MAX_DEPTH", "check_fields", "parse", "plain"]
 
@@ -163,9 +164,3 @@ def check_fields(metadata: dict[str, Any]) -> str | None:
         if not check(value):
             return f"its metadata field {name!r} is {shown(value)}, not {expected}"
     return None
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """A value of a file, quoted on one line of at most ``limit`` characters."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ._metadata import shown
+from ._text import shown
 
 __all__ = [
     "ACTIVATIONS",

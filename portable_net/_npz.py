@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ._text import reason
+
 __all__ = [
     "READ_ERRORS",
     "Refused",
-    "one_line",
     "open_archive",
     "read_arrays",
     "read_data",
@@ -56,11 +57,6 @@ def refusal(path: Path | str, what: str, problem: str) -> Refused:
     if len(problem) > 400:
         problem = problem[:397] + "..."
     return Refused(f"{str(path)!r} is not a usable {what}: {problem}")
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # what reading a hostile file may raise, anywhere from the OS to zipfile, zlib and numpy
@@ -149,7 +145,7 @@ def open_archive(
         raise refusal(
             path,
             what,
-            f"the file is truncated or corrupted (its zip directory is unreadable: {one_line(exc)})",
+            f"the file is truncated or corrupted (its zip directory is unreadable: {reason(exc)})",
         ) from None
     try:
         members = _members(path, what, archive, f, file_bytes, max_members, max_ratio)
@@ -244,7 +240,7 @@ def read_header(
             path,
             what,
             f"the file is truncated or corrupted (its entry {key!r} is not a readable "
-            f"array: {one_line(exc)})",
+            f"array: {reason(exc)})",
         ) from None
     return tuple(int(s) for s in shape), bool(fortran), dtype
 
@@ -352,5 +348,5 @@ def read_arrays(
     except Refused:
         raise
     except READ_ERRORS as exc:
-        raise refusal(path, what, f"the file is truncated or corrupted ({one_line(exc)})") from None
+        raise refusal(path, what, f"the file is truncated or corrupted ({reason(exc)})") from None
     return arrays

@@ -27,8 +27,9 @@ from ._backend import float_dtype, resolve_device, to_host, to_namespace
 from ._legacy import from_version_1
 from ._metadata import MAX_DEPTH, check_fields, parse, plain
 from ._model_format import MODEL_KEYS, check_kind, describe
-from ._npz import READ_ERRORS, Refused, one_line, open_archive, read_data, read_header, refusal
+from ._npz import READ_ERRORS, Refused, open_archive, read_data, read_header, refusal
 from ._output import check_output, open_output, write_output
+from ._text import reason
 from ._validation import check_float_dtype, layer_sizes
 from ._version import __version__
 
@@ -302,7 +303,7 @@ def load(
     except FileNotFoundError:
         raise FileNotFoundError(f"model file {str(path)!r} does not exist") from None
     except OSError as exc:
-        raise _bad(path, f"it cannot be read ({one_line(exc)})") from None
+        raise _bad(path, f"it cannot be read ({reason(exc)})") from None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"model file {str(path)!r} is a directory")
     if not stat.S_ISREG(info.st_mode):
@@ -312,14 +313,14 @@ def load(
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         fd = os.open(path, flags)
     except OSError as exc:
-        raise _bad(path, f"it cannot be read ({one_line(exc)})") from None
+        raise _bad(path, f"it cannot be read ({reason(exc)})") from None
     try:
         with os.fdopen(fd, "rb") as f:
             raw, document = _read_model(path, f)
     except Refused:
         raise
     except READ_ERRORS as exc:
-        raise _bad(path, f"the file is truncated or corrupted ({one_line(exc)})") from None
+        raise _bad(path, f"the file is truncated or corrupted ({reason(exc)})") from None
 
     sizes, dtype = document["layer_sizes"], document["dtype"]
     target = float_dtype(namespace, device, None if dtype == "float64" else dtype)

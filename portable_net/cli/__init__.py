@@ -133,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_command(args: argparse.Namespace, parser: argparse.ArgumentParser, prog: str) -> int:
     """Run the command; every way it can end as its exit status, with one line on stderr."""
+    from .._text import one_line
     from . import _signals
-    from ._args import BadInput, Failure, one_line
+    from ._args import BadInput, Failure
 
     try:
         return cast(int, args.run(args, parser))

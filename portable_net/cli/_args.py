@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .._backend import BACKENDS
+from .._text import one_line, shown
 from .._validation import check_int, check_real
 from ..constraints import CLI, REQUIRED
 from ..hyperparameters import HYPERPARAMETERS
@@ -33,7 +34,6 @@ _SEEDS = HYPERPARAMETERS["seed"].at(CLI).range
 assert _SEEDS is not None and _SEEDS.high is not None
 MAX_SEED = int(_SEEDS.high)
 #: error messages are cut to this many characters (a huge value must not flood the terminal)
-MAX_MESSAGE = 300
 #: the command's upper bounds of integer options that the library leaves open: a count of
 #: steps (--steps, --log-every, --patience, --batch-size, --entries) at most 2**31 - 1 (a
 #: 32-bit trip count on every engine), at most 4096 threads, hidden layers of at most 2**24
@@ -61,23 +61,6 @@ class Failure(Exception):
 
 class BadInput(Exception):
     """Input that cannot be used (a model file, a CSV file): one line on stderr, exit 2."""
-
-
-def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
-    """``text`` as one printable line of at most ``limit`` characters (control characters
-    escaped, the middle of a long text replaced by ``...``)."""
-    text = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text)
-    )
-    if len(text) > limit:
-        keep = limit - 3
-        text = text[: keep - keep // 3] + "..." + text[len(text) - keep // 3 :]
-    return text
-
-
-def shown(value: str, limit: int = 200) -> str:
-    """``value`` quoted for an error message, cut to ``limit`` characters."""
-    return one_line(repr(value), limit)
 
 
 class Parser(argparse.ArgumentParser):

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._text import one_line, shown
 from . import _columns, _data
-from ._args import BadInput, one_line, shown
+from ._args import BadInput
 
 #: --categorical's word for "every feature column that holds text"
 AUTO = "auto"

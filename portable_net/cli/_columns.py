@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ._args import BadInput, one_line
+from .._text import one_line
+from ._args import BadInput
 from ._data import is_csv
 
 __all__ = [

@@ -12,8 +12,9 @@ import argparse
 import re
 from typing import TYPE_CHECKING, Any
 
+from .._text import one_line, shown
 from .._validation import one_hot_problem
-from ._args import MAX_CLASSES, BadInput, one_line, shown
+from ._args import MAX_CLASSES, BadInput
 
 if TYPE_CHECKING:  # for annotations only: this module imports its libraries where it uses them
     from ..tabular import Table

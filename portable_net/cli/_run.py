@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from .._backend import device_label, get_namespace, resolve_device, to_host
+from .._text import one_line
 from ..engines import prepare_process
 from ..io import check_output as check_writable
 from ..io import open_output
-from ._args import BadInput, Failure, one_line
+from ._args import BadInput, Failure
 
 __all__ = ["to_host"]
 

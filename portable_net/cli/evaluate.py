@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
+from .._text import one_line
 from ..io import describe
 from . import _categorical, _columns, _data, _regression, _run, _trained_on
 from ._args import (
@@ -20,7 +21,6 @@ from ._args import (
     add_option,
     add_spiral_options,
     check_spiral_size,
-    one_line,
 )
 
 #: the most spiral points drawn from what a model file records (more need --n-per-class)

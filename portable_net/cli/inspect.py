@@ -7,8 +7,9 @@ import argparse
 import os
 from typing import Any
 
+from .._text import one_line
 from . import _run
-from ._args import add_model_argument, add_option, one_line
+from ._args import add_model_argument, add_option
 
 NAME = "inspect"
 HELP = "describe a saved model: its layers, inputs, classes, preprocessing, training, scores"

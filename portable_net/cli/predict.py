@@ -9,6 +9,7 @@ import warnings
 from typing import Any
 
 from .._backend import from_host
+from .._text import one_line
 from . import _categorical, _columns, _data, _run, _trained_on
 from ._args import (
     BadInput,
@@ -16,7 +17,6 @@ from ._args import (
     add_backend_options,
     add_model_argument,
     add_option,
-    one_line,
 )
 
 NAME = "predict"
