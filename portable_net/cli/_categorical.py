@@ -129,7 +129,7 @@ def encoding_of(meta: dict[str, Any]) -> Encoding | None:
 
 
 @dataclass
-class Table:
+class CodedTable:
     """A CSV file's rows: the numeric features (in the file's order), the labels, and each
     categorical column coded (its distinct values, the line each first appears on, and each
     row's code into them)."""
@@ -183,7 +183,7 @@ def read_categorical(
     comments: bool = False,
     streams: bool = False,
     auto: bool = False,
-) -> Table:
+) -> CodedTable:
     """Read a CSV file with a header, once, by the library's CSV reader (its rules and
     messages): the numeric feature columns, the label column and the categorical columns
     coded as they are read; rows with a missing value dropped or filled in as ``missing``
@@ -285,13 +285,13 @@ def read_categorical(
         if not keep.any():
             raise BadInput(f"argument {option}: {name!r}: every row has a missing value")
         X, labels = X[keep], None if labels is None else labels[keep]
-    return Table(X, labels, names, [c.name for c, _ in coded], [v.values for _, v in coded],
+    return CodedTable(X, labels, names, [c.name for c, _ in coded], [v.values for _, v in coded],
                  [v.first_lines for _, v in coded],
                  [v.array()[keep] if not keep.all() else v.array() for _, v in coded], used,
                  cols.label_name)  # fmt: skip
 
 
-def fit_encoding(table: Table) -> Encoding:
+def fit_encoding(table: CodedTable) -> Encoding:
     """The categories of each categorical column of the training rows (the values the kept
     rows hold)."""
     import numpy as np
@@ -302,7 +302,7 @@ def fit_encoding(table: Table) -> Encoding:
     return Encoding(list(table.cat_names), categories)
 
 
-def encoded(table: Table, encoding: Encoding, where: str) -> tuple[Any, list[str]]:
+def encoded(table: CodedTable, encoding: Encoding, where: str) -> tuple[Any, list[str]]:
     """``(X, names)``: the numeric features then each column's indicators (float64), or
     BadInput naming the first value of a category the model was not trained on."""
     import numpy as np

@@ -288,7 +288,7 @@ def class_name_problem(name: Any) -> str | None:
     return None
 
 
-def encode(labels: Any, path: str) -> tuple[list[int | str], Any]:
+def encode_classes(labels: Any, path: str) -> tuple[list[int | str], Any]:
     """``(classes, y)``: the sorted distinct labels (as kept in a model file) and each row's
     class index (int64), or BadInput (one class, too many, a name a model cannot keep)."""
     import numpy as np
@@ -382,7 +382,7 @@ def scale_hint(X: Any, names: list[str]) -> str | None:
     )
 
 
-def check_features(X: Any, n_inputs: int, where: str) -> None:
+def check_n_features(X: Any, n_inputs: int, where: str) -> None:
     if X.shape[1] != n_inputs:
         raise BadInput(
             f"{where} has {X.shape[1]} feature columns but the model has {n_inputs} inputs"

@@ -153,7 +153,7 @@ def _solver(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | 
     return None if args.solver is None else str(args.solver)
 
 
-def check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def check_estimator_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Usage errors of --data's options, before any work."""
     if args.seed > MAX_SEED_OF_ESTIMATORS:
         parser.error(f"argument --seed: must be < 2**32 with --data (the estimators' "
@@ -186,8 +186,8 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
     from .._backend import backend_name
 
     regression = args.task == "regression"
-    check_options(args, parser)
-    xp, device = _run.namespace(parser, args, args.dtype == "float64")
+    check_estimator_options(args, parser)
+    xp, device = _run.backend_namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
     _run.check_outputs(parser, {"--save": args.save, "--plot": args.plot}, inputs=(args.data,))
     data = _inputs.user_data(args, parser, xp, device)
@@ -232,7 +232,7 @@ def train(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: lis
                    **({} if regression else {"classes": data.classes, "classes_dtype": None})}  # fmt: skip
     est._on_epoch = on_epoch
     try:
-        trouble, converged = fit(est, data, args, hint)
+        trouble, converged = fit_estimator(est, data, args, hint)
     except KeyboardInterrupt:
         bar.close()
         if est.__sklearn_is_fitted__() and args.save:
@@ -306,7 +306,9 @@ def epoch_line(est: Any, regression: bool) -> str:
     return line
 
 
-def fit(est: Any, data: Any, args: argparse.Namespace, hint: Any) -> tuple[list[str], bool]:
+def fit_estimator(
+    est: Any, data: Any, args: argparse.Namespace, hint: Any
+) -> tuple[list[str], bool]:
     """Fit ``est`` on the training rows. Returns the warnings about the run (it ended worse
     than it started: the estimators' rule) and whether it converged (stopped before
     --max-iter). A diverged run is a :class:`Failure`; an input the estimator refuses before

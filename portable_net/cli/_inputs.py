@@ -170,7 +170,7 @@ def user_data(
         classes: list[int | str] = []
         y = real_targets(labels, args.data)
     else:
-        classes, y = _data.encode(labels, args.data)
+        classes, y = _data.encode_classes(labels, args.data)
     record: dict[str, Any] = {
         "file": args.data,
         "label": args.label,

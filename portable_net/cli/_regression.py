@@ -11,7 +11,7 @@ from typing import Any
 from . import _run
 from ._args import BadInput
 
-__all__ = ["evaluate", "predict", "r2_and_mse", "real_targets", "report"]
+__all__ = ["evaluate", "predict_values", "r2_and_mse", "real_targets", "report"]
 
 
 def r2_and_mse(y: Any, pred: Any) -> tuple[float, float]:
@@ -61,7 +61,7 @@ def report(est: Any, data: Any) -> tuple[dict[str, Any], None, Any]:
     return metrics, None, shown
 
 
-def predict(params: dict[str, Any], meta: dict[str, Any], X: Any) -> list[float]:
+def predict_values(params: dict[str, Any], meta: dict[str, Any], X: Any) -> list[float]:
     """A one-output regression model's predictions of the rows of X (the backend's array),
     as floats (through its output layer: identity, or a Poisson regressor's exp)."""
     from ..model import outputs

@@ -25,7 +25,7 @@ __all__ = ["to_host"]
 PLOT_FORMATS = ("eps", "jpeg", "jpg", "pdf", "png", "ps", "svg", "svgz", "tif", "tiff", "webp")
 
 
-def namespace(
+def backend_namespace(
     parser: argparse.ArgumentParser, args: argparse.Namespace, float64: bool
 ) -> tuple[Any, Any]:
     """The namespace and device object asked for, or a usage error."""
@@ -81,7 +81,7 @@ def describe_device(xp: Any, device: Any) -> str:
 # --- output files: checked before work starts, written whole or not at all ----------------
 
 
-def check_output(
+def check_output_path(
     parser: argparse.ArgumentParser, option: str, path: str | None, inputs: Iterable[Any] = ()
 ) -> None:
     """An output path must be writable by ``portable_net.io.write_output``'s rules and not
@@ -97,7 +97,7 @@ def check_output(
 def check_outputs(
     parser: argparse.ArgumentParser, outputs: dict[str, str | None], inputs: Iterable[Any] = ()
 ) -> None:
-    """Every output of a command (option -> path) checked as :func:`check_output` checks
+    """Every output of a command (option -> path) checked as :func:`check_output_path` checks
     one, and no two of them the same file (through any link or path): a usage error, before
     any work, rather than one output replacing another."""
     given = {option: path for option, path in outputs.items() if path not in (None, "", "-")}
@@ -105,7 +105,7 @@ def check_outputs(
     seen: dict[Any, tuple[str, str]] = {}
     for option, path in given.items():
         assert path is not None
-        check_output(parser, option, path, files)
+        check_output_path(parser, option, path, files)
         key = _identity(path)
         if key is None:
             continue
@@ -202,7 +202,7 @@ def write_figure(fig: Any, path: str, inputs: Iterable[Any] = ()) -> None:
 
 
 @contextlib.contextmanager
-def output(path: str | None, inputs: Iterable[Any] = ()) -> Iterator[Any]:
+def output_file(path: str | None, inputs: Iterable[Any] = ()) -> Iterator[Any]:
     """stdout, or a text file object writing ``path`` as it goes (UTF-8, by the rules of
     ``portable_net.io.open_output``: a regular file appears whole once the block ends, or
     not at all; a device or FIFO receives the text as it is written)."""
@@ -279,7 +279,7 @@ def load_model(path: str, xp: Any, device: Any) -> tuple[dict[str, Any], dict[st
     return params, meta
 
 
-def check_kind(path: str, meta: dict[str, Any], kinds: Iterable[str], command: str) -> None:
+def check_model_kind(path: str, meta: dict[str, Any], kinds: Iterable[str], command: str) -> None:
     """BadInput naming the file and what it holds unless its model is of one of ``kinds``."""
     from ..io import check_kind as check
 

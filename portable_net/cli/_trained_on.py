@@ -15,7 +15,7 @@ __all__ = [
     "apply_dialect",
     "missing_values",
     "recorded_label",
-    "standardized",
+    "scaled",
     "standardizer_of",
 ]
 
@@ -93,7 +93,7 @@ def missing_values(
     return "mean", (dict(zip(names, fill)) if names is not None else fill), list(fill)
 
 
-def standardized(scaler: Any, X: Any, where: str) -> Any:
+def scaled(scaler: Any, X: Any, where: str) -> Any:
     """``scaler.transform(X)`` (NumPy), or BadInput when the result overflows float64."""
     if scaler is None:
         return X

@@ -68,7 +68,7 @@ def add_training_options(group: argparse._ActionsContainer) -> None:
     )  # fmt: skip
 
 
-def add_spiral_options(group: argparse._ActionsContainer) -> None:
+def add_spiral_training_options(group: argparse._ActionsContainer) -> None:
     """The spiral's own training options: keywords of portable_net.train."""
     row = HYPERPARAMETERS
     (mlp_steps, _), (softmax_steps, _) = MODEL_DEFAULTS.values()

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         _run.write_figure(data_figure(X, y), args.plot)
     if args.output or not args.plot:
-        with _run.output(args.output) as out:
+        with _run.output_file(args.output) as out:
             out.write("x0,x1,label\n")
             # a block of rows as text at a time: the CSV is never whole in memory
             for start in range(0, X.shape[0], _ROWS):

@@ -110,9 +110,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    xp, device = _run.namespace(parser, args, True)
+    xp, device = _run.backend_namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
-    _run.check_kind(args.model, meta, ("classifier", "regressor"), NAME)
+    _run.check_model_kind(args.model, meta, ("classifier", "regressor"), NAME)
     _trained_on.apply_dialect(args, parser, meta)
     if args.label is None:
         args.label = _trained_on.recorded_label(meta)
@@ -137,8 +137,8 @@ def _run_on_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             args.data, meta, encoding, option="--data", sep=args.delimiter,
             decimal=args.decimal, labelled=True, label=args.label, missing=missing, fill=fill,
         )  # fmt: skip
-    _data.check_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
-    X = _trained_on.standardized(scaler, X, f"argument --data: {args.data!r}")
+    _data.check_n_features(X, meta["layer_sizes"][0], f"argument --data: {args.data!r}")
+    X = _trained_on.scaled(scaler, X, f"argument --data: {args.data!r}")
     if regression:
         return _regression_scores(args, params, meta, xp, device, X, labels, scaler)
     assert classes is not None
@@ -204,7 +204,9 @@ def _regression_scores(args: argparse.Namespace, params: Any, meta: Any, xp: Any
     y = _regression.real_targets(labels, args.data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        values = _regression.predict(params, meta, from_host(xp, X, params["W1"].dtype, device))
+        values = _regression.predict_values(
+            params, meta, from_host(xp, X, params["W1"].dtype, device)
+        )
     scores = _regression.evaluate(values, y)
     if not math.isfinite(scores["mse"]):
         raise Failure(f"the model's predictions on {args.data!r} are not finite")
@@ -220,13 +222,13 @@ def _regression_scores(args: argparse.Namespace, params: Any, meta: Any, xp: Any
 
 
 def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    xp, device = _run.namespace(parser, args, True)
+    xp, device = _run.backend_namespace(parser, args, True)
     params, meta = _run.load_model(args.model, xp, device)
     if meta["kind"] == "regressor":
         raise BadInput(
             f"{args.model!r} holds {describe(meta)}; evaluate it on its data with --data"
         )
-    _run.check_kind(args.model, meta, ("classifier",), NAME)
+    _run.check_model_kind(args.model, meta, ("classifier",), NAME)
     sizes = meta["layer_sizes"]
     n_classes = len(meta["classes"])
     if sizes[0] != 2:
@@ -268,7 +270,7 @@ def _run_on_spiral(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if scaler is not None:  # the model learnt from standardized features
-        X_host = _trained_on.standardized(scaler, _run.to_host(X), "the spiral")
+        X_host = _trained_on.scaled(scaler, _run.to_host(X), "the spiral")
         X = from_host(xp, X_host, X.dtype, device)
     acc, loss, _ = _scores(params, meta, xp, device, X, y)
     if not math.isfinite(loss):  # finite weights can still overflow the scores

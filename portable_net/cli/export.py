@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("argument OUT.onnx: give a file name (an ONNX graph is binary)")
     if args.opset is not None and opset_problem(args.opset):
         parser.error(f"argument --opset: {opset_problem(args.opset)}")
-    _run.check_output(parser, "OUT.onnx", args.output, (args.model,))
+    _run.check_output_path(parser, "OUT.onnx", args.output, (args.model,))
     # the file read as predict reads it: io.load, which checks what the model is
     params, meta = _run.load_model(args.model, None, None)
     try:

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "1e-5 is usual)"
         )
     hidden = hidden_sizes(args, parser)
-    xp, device = _run.namespace(parser, args, args.dtype == "float64")
+    xp, device = _run.backend_namespace(parser, args, args.dtype == "float64")
     sizes = [2, *hidden, args.classes]
     _run.check_model_size("--hidden", sizes, args.dtype)
 

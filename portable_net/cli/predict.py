@@ -261,7 +261,7 @@ def _points(args: argparse.Namespace, meta: dict[str, Any]) -> Any:
             fill=fill_in_order,
         )
     X = _data.read(args.data, None, args.delimiter, command=NAME).X  # .npz, .npy pair: no y
-    _data.check_features(X, n_inputs, f"argument --data: {args.data!r}")
+    _data.check_n_features(X, n_inputs, f"argument --data: {args.data!r}")
     return X
 
 
@@ -276,17 +276,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("give the points as POINTS or as --data FILE, not both")
     if args.data is not None:  # POINTS: a CSV file, which the options describe alike
         _data.check_data_options(args, parser)
-    xp, device = _run.namespace(parser, args, True)
+    xp, device = _run.backend_namespace(parser, args, True)
     _run.check_outputs(parser, {"--output": args.output}, (args.model, args.points, args.data))
     params, meta = _run.load_model(args.model, xp, device)
-    _run.check_kind(args.model, meta, ("classifier", "regressor"), NAME)
+    _run.check_model_kind(args.model, meta, ("classifier", "regressor"), NAME)
     _trained_on.apply_dialect(args, parser, meta)
     regression = meta["kind"] == "regressor"
     if regression and args.proba:
         parser.error("argument --proba: a regression model predicts values, not classes")
     classes = None if regression else _run.classes_of(args.model, meta)
     scaler = _trained_on.standardizer_of(meta)
-    points = _trained_on.standardized(scaler, _points(args, meta), "the points")
+    points = _trained_on.scaled(scaler, _points(args, meta), "the points")
     X = from_host(xp, points, params["W1"].dtype, device)
     way = {"activation": meta["activation"], "output": _run.output_layer(meta)}
     with warnings.catch_warnings():  # numpy's overflow warnings: non-finite results are reported
@@ -302,7 +302,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"(the first is point {bad[0] + 1}): its outputs overflow"
         )
     inputs = (args.model, args.points, args.data)
-    with _run.output(args.output, inputs) as out_file:
+    with _run.output_file(args.output, inputs) as out_file:
         if regression:  # one value per point (comma-separated for several outputs)
             for start in range(0, out.shape[0], _ROWS):
                 rows = out[start : start + _ROWS].tolist()

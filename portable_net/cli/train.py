@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(
         spiral, "--classes", default=None, help="number of classes (spiral arms) (default: 3)"
     )
-    _training.add_spiral_options(spiral)
+    _training.add_spiral_training_options(spiral)
 
 
 def _add_data_options(group: argparse._ActionsContainer) -> None:
@@ -218,7 +218,7 @@ def _spiral(args: argparse.Namespace, parser: argparse.ArgumentParser, hidden: l
     from .. import TrainingInterrupted, accuracy, init_params
     from .._backend import backend_name
 
-    xp, device = _run.namespace(parser, args, args.dtype == "float64")
+    xp, device = _run.backend_namespace(parser, args, args.dtype == "float64")
     _run.check_plot(parser, args.plot)
     _run.check_outputs(parser, {"--save": args.save, "--plot": args.plot})
     settings = _training.training_settings(args)
