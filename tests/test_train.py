@@ -506,6 +506,45 @@ def test_jax_compiled_loop_gives_the_eager_step_s_numbers(monkeypatch, momentum,
         )
 
 
+@pytest.mark.parametrize(
+    ("rows", "blocked", "rest"), [(64, True, True), (75, True, False), (200, False, True)]
+)
+def test_jax_cpu_stretch_sums_large_batches_over_blocks_as_the_core_step(
+    monkeypatch, rows, blocked, rest
+):
+    """A batch of at least two blocks: the stretch's gradient is a sum over blocks (a
+    ``lax.scan``) plus the examples after them; the numbers are the core step's to 1e-12."""
+    pytest.importorskip("jax")
+    if "jax" not in pn.available_backends():
+        pytest.skip("jax is not usable here")
+    from portable_net.engines import jax_engine as _jax
+
+    X, y = pn.make_spiral(100, 3, seed=3, xp="jax")  # 300 examples
+    if not all(d.platform == "cpu" for d in X.devices()):
+        pytest.skip("the blocked stretch is the CPU's")
+    params = pn.init_params([2, 30, 3], seed=3, xp="jax")
+    monkeypatch.setattr(_jax, "CPU_BLOCK_ELEMENTS", rows * 30)
+    monkeypatch.setattr(_jax, "_cache", {})  # programs traced with other blocks
+    made = []
+    own_blocks = _jax._cpu_blocks
+
+    def spy(*args):
+        made.append(own_blocks(*args))
+        return made[-1]
+
+    monkeypatch.setattr(_jax, "_cpu_blocks", spy)
+    kw = {"steps": 120, "log_every": 50, "momentum": 0.9, "learning_rate": 0.2, "reg": 1e-3}
+    got, h_got = pn.train(params, X, y, **kw)
+    full, stacked, n = made[0]
+    assert n == 300 and (stacked is not None) == blocked and (full is not None) == rest
+    if blocked:
+        assert stacked[0].shape == (300 // rows, 3, rows)  # (blocks, D + 1, rows)
+    core, h_core = pn.train(params, X, y, engine="core", **kw)
+    np.testing.assert_allclose(h_got.loss, h_core.loss, rtol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(to_numpy(got[k]), to_numpy(core[k]), rtol=1e-12, atol=1e-15)
+
+
 def test_jit_must_be_a_bool_or_none():
     X, y = pn.make_spiral(5)
     with pytest.raises(TypeError, match="jit must be True, False or None"):

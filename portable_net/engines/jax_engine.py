@@ -11,9 +11,12 @@ and update, but the hidden activations kept batch-major, (B, H), so that both pr
 over the batch (dW2 and dW1b) are plain (K, B) @ (B, H) products, and the first layer's
 parameters carried transposed. The portable layout's (H, B) products summed over the batch are
 slow in XLA:CPU's library kernels, and its masked (H, B) ReLU gradient is split across
-threads, which costs far more than it saves when the other core is busy. Only the
-order of a few sums differs: the loss after 1000 steps of the case study agrees with the
-portable layout's to about 1e-14 (as eager and compiled runs of the portable step do).
+threads, which costs far more than it saves when the other core is busy. A batch of two
+blocks or more (:data:`CPU_BLOCK_ELEMENTS`) sums its gradient over blocks of examples in a
+``lax.scan``, as NumPy's engine does in a Python loop: each block's temporaries stay in the
+caches. Only the order of a few sums differs: the loss after 1000 steps of the case study
+agrees with the portable layout's to about 1e-14 (as eager and compiled runs of the portable
+step do).
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ _CACHE_SIZE = 8
 # the ReLU gradient's (B, K) @ (K, H) product is written out as K broadcast products up to
 # this many classes (it then fuses with the mask into one pass); a matmul beyond
 _UNROLLED_CLASSES = 8
+# The CPU stretch sums a large batch's gradient over blocks of examples whose (b, H)
+# activations hold about this many values (2 MiB in float64), summed in a ``lax.scan``: each
+# block's few temporaries stay in the caches, where one pass over the whole batch's
+# activations goes to memory for each of them (bench/results/jax-blocks.md)
+CPU_BLOCK_ELEMENTS = 2**18
+MIN_BLOCK = 64
 # XLA:CPU's expensive LLVM passes: they cost compilation time and do not make these small
 # programs' steps faster
 _COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
@@ -203,7 +212,8 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     ReLU, softmax outputs, unweighted, in the batch-major layout: ``loop(packed, state, Xt1,
     onehot, n_steps, lr)``, to be traced; or None (then the fast step compiled as it is: the
     other activations, outputs and weighted examples)."""
-    if len(packed) != 3 or settings.block is not None or not settings.folded:
+    # settings.block is not read: the stretch sums over blocks of its own (_cpu_blocks)
+    if len(packed) != 3 or not settings.folded:
         return None
     if (settings.activation, settings.output, settings.weighted) != ("relu", "softmax", False):
         return None
@@ -213,13 +223,15 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     update = make_update(xp, packed, settings)
     n_classes = packed[1].shape[0]
 
-    def body(W1bT, W2T, b2, velocity, Xt1, X_ones, onehot, learning_rate):
-        # forward: hT = (W1b Xt1)^T (B, H), scores (K, B) as in the portable layout
+    def gradients(W1bT, W2T, b2, Xt1, X_ones, onehot, scale):
+        """The gradients of a block of examples, Xt1 (D+1, b), X_ones (b, D+1), onehot (K, b),
+        scaled by ``scale`` (the rate over the batch's count): [dW1b^T, dW2^T, db2]."""
+        # forward: hT = (W1b Xt1)^T (b, H), scores (K, b) as in the portable layout
         hT = X_ones @ W1bT
         rT, maskT = layers.relu_forward(xp, hT)
         scores = W2T @ rT.T
         scores += b2
-        _, dscores = softmax_xent(xp, scores, onehot, learning_rate / Xt1.shape[1], need_loss=False)
+        _, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=False)
         # backward: dW2^T = dscores r^T = dscores @ rT, dhT = dscores^T W2^T
         dW2T = dscores @ rT  # (K, H)
         db2 = xp.sum(dscores, axis=1, keepdims=True)  # (K, 1)
@@ -233,6 +245,26 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         drT = layers.relu_backward(xp, dhT, maskT)  # (B, H)
         # (D+1, H), kept as computed: XLA would otherwise fold the transpose into the product
         dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
+        return [dW1bT, dW2T, db2]
+
+    def body(W1bT, W2T, b2, velocity, data: Any, learning_rate):
+        full, blocked, n = data
+        scale = learning_rate / n
+        grads: Any = None
+        if full is not None:
+            grads = gradients(W1bT, W2T, b2, full[0], full[1], full[2], scale)
+        if (
+            blocked is not None
+        ):  # the batch's sum as a sum over blocks (whose temporaries stay in cache)
+
+            def add(total, block):
+                part = gradients(W1bT, W2T, b2, block[0], block[1], block[2], scale)
+                return [t + g for t, g in zip(total, part, strict=True)], None
+
+            zero = [xp.zeros_like(W1bT), xp.zeros_like(W2T), xp.zeros_like(b2)]
+            summed, _ = jax.lax.scan(add, zero, blocked)
+            grads = summed if grads is None else [a + b for a, b in zip(summed, grads, strict=True)]
+        dW1bT, dW2T, db2 = grads
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
         new, state = update(
@@ -244,12 +276,12 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         return new[0].T, new[1], new[2], velocity
 
     def stretch(packed, state, Xt1, onehot, n_steps, lr):
-        X_ones = Xt1.T  # (B, D+1): the inputs batch-major, with their ones column
+        data = _cpu_blocks(Xt1, onehot, packed[0].shape[0])
         velocity = state.velocity
 
         def loop(_, carry):
             W1bT, W2T, b2, v = carry
-            return body(W1bT, W2T, b2, v, Xt1, X_ones, onehot, lr)
+            return body(W1bT, W2T, b2, v, data, lr)
 
         # W1b and its velocity carried transposed, (D+1, H)
         v0 = [velocity[0].T, *velocity[1:]] if velocity else []
@@ -259,6 +291,38 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         return [W1bT.T, W2T, b2], SGDState([v[0].T, *v[1:]] if v else [])
 
     return stretch
+
+
+def cpu_block_rows(n_hidden: int) -> int:
+    """Examples per block of the CPU stretch's gradient sum: blocks whose (b, H) activations
+    hold about ``CPU_BLOCK_ELEMENTS`` values."""
+    return max(MIN_BLOCK, CPU_BLOCK_ELEMENTS // n_hidden)
+
+
+def _cpu_blocks(Xt1: Any, onehot: Any, n_hidden: int) -> tuple[Any, Any, int]:
+    """The batch for :func:`_one_hidden_cpu_stretch`'s steps: ``(full, blocked, n)``.
+
+    ``blocked``: equal blocks of :func:`cpu_block_rows` examples, stacked for ``lax.scan``
+    (Xt1 (nb, D+1, b), X_ones (nb, b, D+1), onehot (nb, K, b)), or None for a batch of under
+    two blocks; ``full``: the rest of the batch whole (the examples after the blocks, or all
+    of them), or None. Made once per stretch, outside its loop."""
+    n = Xt1.shape[1]
+    rows = cpu_block_rows(n_hidden)
+    n_blocks = n // rows if n >= 2 * rows else 0
+    m = n_blocks * rows
+
+    def stacked(a: Any) -> Any:  # (r, m) -> (nb, r, b)
+        return jnp.transpose(a[:, :m].reshape(a.shape[0], n_blocks, rows), (1, 0, 2))
+
+    blocked = None
+    if n_blocks:
+        xs = stacked(Xt1)
+        blocked = (xs, jnp.transpose(xs, (0, 2, 1)), stacked(onehot))
+    full = None
+    if m < n:
+        rest = Xt1[:, m:]
+        full = (rest, rest.T, onehot[:, m:])
+    return full, blocked, n
 
 
 def _placed(tree: Any, device: Any) -> Any:
