@@ -636,7 +636,8 @@ def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypa
             params, torch.asarray(X_np), torch.asarray(y_np), steps=40, log_every=10
         )
         # 2**18 // 100 = 2621 examples at most: 2 blocks of 1500; else NumPy's 19 of 158
-        assert used == ([1500] if raised else [blocks.block_size(packed, 3000)]) * 2
+        # (the run's blocks, and those its threads and final loss are decided by)
+        assert used and set(used) == {1500 if raised else blocks.block_size(packed, 3000)}
         assert used[0] != blocks.block_size(packed, 3000) or not raised
         np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
         for key, value in new.items():
