@@ -83,7 +83,7 @@ class Shape(NamedTuple):
 
 
 def for_sizes(xp: ModuleType, device: Any, sizes: Sequence[int], batch_size: int | None,
-              inputs: Any = None, n_jobs: int | None = None) -> int | None:  # fmt: skip
+              inputs: Any, n_jobs: int | None = None) -> int | None:  # fmt: skip
     """The intra-op threads of a run on ``inputs`` (N rows; mini-batches of ``batch_size``,
     or the full batch: None) with a net of layer sizes ``[D, H1, ..., K]``: a call's
     setting, decided at its door, as the run's :class:`portable_net.loop.Trainer` decides
