@@ -8,8 +8,10 @@ NumPy and on torch (CPU). Each side runs in a fresh process (``--worker``) that 
 data from an .npz written once, fits once and scores the test rows; it reports the fit's
 seconds (the epochs only, as a user's ``fit`` call) and the process's. Rounds rotate the
 sides; the report gives medians and the median over rounds of each side's ratio to
-MLPClassifier's fit in the same round, with the load average. ``--output DIR`` (default: a
-temporary directory) receives ``tabular.md`` and ``.json``.
+MLPClassifier's fit in the same round, with the load average. A side whose name ends in
+``float32`` (``"Classifier numpy float32"``, ``"sklearn float32"``) fits the same data as
+float32 (both estimators keep a float32 X float32). ``--output DIR`` (default: a temporary
+directory) receives ``tabular.md`` and ``.json`` (``--stem``: another name).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def make_data(path: Path, n: int) -> None:
 
 def run_worker(side: str, data: str) -> dict:
     d = dict(np.load(data))
+    if side.endswith(" float32"):
+        d = {k: v.astype(np.float32) if k.startswith("X") else v for k, v in d.items()}
     if side.startswith("sklearn"):
         from sklearn.neural_network import MLPClassifier
 
@@ -70,7 +74,7 @@ def run_worker(side: str, data: str) -> dict:
         model.fit(X_tr, y_tr)
         fit_s = time.perf_counter() - t
     return {"fit_s": fit_s, "accuracy": float(model.score(X_te, y_te)),
-            "epochs": int(model.n_iter_)}  # fmt: skip
+            "epochs": int(model.n_iter_), "dtype": str(model.coefs_[0].dtype)}  # fmt: skip
 
 
 def measure(side: str, data: Path) -> dict:
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--samples", type=int, default=200_000)
     ap.add_argument("--sides", default=",".join(SIDES))
     ap.add_argument("--output", default=None)
+    ap.add_argument("--stem", default="tabular", help="the results' file name")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--data", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -113,14 +118,17 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(args.rounds):
             for s in sides[r % len(sides) :] + sides[: r % len(sides)]:
                 runs[s].append(measure(s, data))
-                print(r, s, {k: round(v, 3) for k, v in runs[s][-1].items()}, flush=True)
+                print(r, s, runs[s][-1], flush=True)
     load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
     base = runs[sides[0]]
     lines = [
-        "# Tabular, 200,000 x 50, 5 classes: Classifier against MLPClassifier",
+        f"# Tabular, {args.samples:,} x 50, 5 classes: "
+        + ("Classifier against MLPClassifier" if "sklearn" in sides[0] else "float32 and float64"),
         "",
-        f"`python -m bench.tabular --rounds {args.rounds}`: {args.samples:,} samples (80% to "
-        "train), hidden (256, 128), Adam, batches of 256, 5 epochs, float64, each side a "
+        f"`python -m bench.tabular --rounds {args.rounds} --sides {args.sides}`: "
+        f"{args.samples:,} samples (80% to train), hidden (256, 128), Adam, batches of 256, 5 "
+        "epochs, float64 unless the side says float32 (the parameters' dtype after the fit: "
+        f"{', '.join(sorted({x['dtype'] for rs in runs.values() for x in rs}))}), each side a "
         "fresh process; fit: seconds of `fit`; ratio: the median over rounds of the side's fit "
         f"/ {sides[0]}'s in the same round. {os.cpu_count()} cores; load average {load} at "
         f"the start, {load_end} at the end.",
@@ -138,8 +146,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{', '.join(f'{v:.2f}' for v in fits)} |"
         )
     text = "\n".join(lines) + "\n"
-    (out / "tabular.md").write_text(text)
-    (out / "tabular.json").write_text(
+    (out / f"{args.stem}.md").write_text(text)
+    (out / f"{args.stem}.json").write_text(
         json.dumps({"load": [load, load_end], "runs": runs}, indent=1)
     )
     print(text)

@@ -185,6 +185,7 @@ class Trainer:
         )  # fmt: skip
         self.quiet = engines.bookkeeping_off(xp)
         # the intra-op threads of each run: a product holds one block of examples at most
+        # (train and the estimators decide the same for the whole call: threads_for_sizes)
         examples = self.settings.block or batch_size or n
         self.threads = engines.threads_for(xp, device, packed, examples, n_jobs)
         self.index_perm: tuple[Any, Any] = (None, None)

@@ -135,7 +135,7 @@ def scores(
 
 
 def check_inputs(
-    params: Any, X: Any, y: Any = None, *, one_hot: bool = True
+    params: Any, X: Any, y: Any = None, *, one_hot: bool = True, values: bool = True
 ) -> tuple[ModuleType, Any, int, Params, Any, Any]:
     """Check params, X (and y) and return (xp, device, n_layers, params in X's dtype, X, y).
 
@@ -143,17 +143,21 @@ def check_inputs(
     (the accuracy): rows x classes over ``MAX_ONE_HOT_VALUES`` are refused here, before
     anything of that size is allocated.
 
+    ``values`` False: the kinds, shapes and dtypes only, no pass over the arrays; the caller
+    checks the values with :func:`check_values` before any work (``train``, which first
+    decides the run's threads from the shapes).
+
     Arrays that record an autograd graph come back outside it (the same memory, no graph):
     the computations are hand-written backprop, and their results do not require grad.
     """
     n_layers = check_params(params)
     # sparse X (network.SparseInputs, the estimators'): its stored values are what is checked
     sparse = isinstance(X, network.SparseInputs)
-    values = X.values if sparse else X
-    arrays = array_arguments(params, X=values, **({} if y is None else {"y": y}))
+    stored = X.values if sparse else X
+    arrays = array_arguments(params, X=stored, **({} if y is None else {"y": y}))
     xp, device = namespace_and_device(arrays)
-    params, values, y = outside_autograd(params, values, y)
-    X = X if sparse else values
+    params, stored, y = outside_autograd(params, stored, y)
+    X = X if sparse else stored
     check_floating_params(xp, params)
     check_float_dtype("X", X.dtype) if sparse else check_features(xp, X, finite=False)
     check_feature_count(X, params)
@@ -164,16 +168,25 @@ def check_inputs(
             check_one_hot(int(X.shape[0]), int(n_classes))
     # dtype follows X
     params = {k: xp.astype(v, X.dtype, copy=False) for k, v in params.items()}
-    if is_traced(X):  # a graph being traced (the ONNX export): no values to check yet
-        return xp, device, n_layers, params, X, y
-    # the values: one reduction each, in one program where the library compiles
+    if values:
+        check_values(xp, params, X, y)
+    return xp, device, n_layers, params, X, y
+
+
+def check_values(xp: ModuleType, params: Mapping[str, Any], X: Any, y: Any = None) -> None:
+    """The value checks of :func:`check_inputs`' results (X finite, the labels in range, the
+    parameters finite in X's dtype): one reduction each, in one program where the library
+    compiles; none for arrays traced into a graph (the ONNX export: no values yet)."""
+    if is_traced(X):
+        return
+    values = X.values if isinstance(X, network.SparseInputs) else X
     finite, bounds, largest = summarised(xp, value_summary)(xp, values, y, params)
     if not bool(finite):
         raise ValueError("X holds NaN or infinite values")
     if y is not None:
+        n_classes = params[f"W{len(params) // 2}"].shape[1]
         check_labels(xp, y, X.shape[0], n_classes, bounds=bounds)
     check_finite_params(xp, params, largest)  # after the cast: float64 may overflow float32
-    return xp, device, n_layers, params, X, y
 
 
 def loss_and_grads(

@@ -20,7 +20,7 @@ from .errors import TrainingWarning
 from .history import History, check_final_loss
 from .hyperparameters import DEFAULT_RATES, HYPERPARAMETERS, check, check_all
 from .loop import HeldOut, Logging, Trainer, diverged_message
-from .model import check_inputs
+from .model import check_inputs, check_values
 from .optim import SGD, Adam, LearningRateSchedule
 from .preprocessing import split_rows
 from .targets import check_targets
@@ -360,71 +360,83 @@ def train(
             f"output='softmax' (they report the held-out accuracy), not output={output!r}"
         )
     lazy = engines.is_lazy(X, y)
+    xp: Any = None  # chunked lazy arrays: their engine's
+    threads: int | None = None
     if lazy:
         if held or early_stopping or restore_best:
             raise NotImplementedError("held-out data and early stopping: not for Dask arrays")
         if lr_schedule != "constant":
             raise NotImplementedError("learning-rate schedules: not for Dask arrays")
-        held_out = None
     else:
-        xp, device, n_layers, params, X, _ = check_inputs(params, X, y if labels else None)
-        if labels:
-            y = _
-        else:
-            y = check_targets(xp, X, y, params[f"W{n_layers}"].shape[1])
+        # the kinds and shapes here; the values inside the run's threads, decided by them
+        xp, device, n_layers, params, X, y_checked = check_inputs(
+            params, X, y if labels else None, values=False
+        )
         if choice == "fused" and backend_name(xp) != "cupy":
             raise ValueError(
                 f"engine='fused' runs CuPy arrays on an NVIDIA GPU; X is a {backend_name(xp)} "
                 "array (engine='auto' chooses the library's own)"
             )
-        n_classes = params[f"W{n_layers}"].shape[1]
-        X, y, validation = _held_out(
-            xp, device, X, y, validation, validation_fraction, early_stopping, seed
-        )
+        sizes = [int(params["W1"].shape[0])]
+        for i in range(1, n_layers + 1):
+            sizes.append(int(params[f"W{i}"].shape[1]))
+        threads = engines.threads_for_sizes(xp, device, sizes, batch_size, X, n_jobs)
+    # every pass of the call (the value checks, held-out data, the data laid out for the
+    # step, the steps, the final loss) on the run's intra-op threads
+    with engines.threads_limited(xp, threads):
         held_out = None
-        if validation is not None:
-            _, _, _, _, X_val, y_val = check_inputs(params, *validation)
-            held_out = HeldOut(xp, X_val, y_val, n_classes, activation)
-        elif restore_best:
-            raise ValueError(
-                "restore_best needs held-out data: validation= or validation_fraction="
+        if not lazy:
+            check_values(xp, params, X, y_checked)
+            if labels:
+                y = y_checked
+            else:
+                y = check_targets(xp, X, y, params[f"W{n_layers}"].shape[1])
+            n_classes = params[f"W{n_layers}"].shape[1]
+            X, y, validation = _held_out(
+                xp, device, X, y, validation, validation_fraction, early_stopping, seed
             )
-
-    # prepare once: private packed copies, the data in the step's layout, optimiser state
-    trainer = Trainer(
-        params, X, y, optimizer=opt, reg=reg, batch_size=batch_size, engine=choice,
-        activation=activation, output=output,
-        scheduler=scheduler, n_jobs=n_jobs,
-        optimizer_state=None if history is None else history.optimizer_state,
-    )  # fmt: skip
-    first = 0 if history is None else history.n_steps
-    record = (
-        History()
-        if history is None
-        else dataclasses.replace(
-            history,
-            steps=list(history.steps),
-            loss=list(history.loss),
-            learning_rate=list(history.learning_rate),
-            val_loss=list(history.val_loss),
-            val_accuracy=list(history.val_accuracy),
-            final_loss=None,
-            stop_reason=None,
+            if validation is not None:
+                _, _, _, _, X_val, y_val = check_inputs(params, *validation)
+                held_out = HeldOut(xp, X_val, y_val, n_classes, activation)
+            elif restore_best:
+                raise ValueError(
+                    "restore_best needs held-out data: validation= or validation_fraction="
+                )
+        # prepare once: private packed copies, the data in the step's layout, optimiser state
+        trainer = Trainer(
+            params, X, y, optimizer=opt, reg=reg, batch_size=batch_size, engine=choice,
+            activation=activation, output=output,
+            scheduler=scheduler, n_jobs=n_jobs,
+            optimizer_state=None if history is None else history.optimizer_state,
+        )  # fmt: skip
+        first = 0 if history is None else history.n_steps
+        record = (
+            History()
+            if history is None
+            else dataclasses.replace(
+                history,
+                steps=list(history.steps),
+                loss=list(history.loss),
+                learning_rate=list(history.learning_rate),
+                val_loss=list(history.val_loss),
+                val_accuracy=list(history.val_accuracy),
+                final_loss=None,
+                stop_reason=None,
+            )
         )
-    )
-    logging = Logging(
-        log_every=log_every, callback=callback, schedule=schedule, held_out=held_out,
-        early_stopping=early_stopping, restore_best=restore_best, tol=tol,
-        n_iter_no_change=n_iter_no_change,
-    )  # fmt: skip
-    g = trainer.run(steps, record, logging, seed=seed, first=first)
-    lr = opt.learning_rate if schedule is None else float(schedule.learning_rate)
-    result = trainer.params(trainer.best)
-    if not (final_loss or lazy):
-        return result, record
-    if trainer.best is not None:
-        trainer.packed = trainer.best
-    final = trainer.final_loss(reg)
+        logging = Logging(
+            log_every=log_every, callback=callback, schedule=schedule, held_out=held_out,
+            early_stopping=early_stopping, restore_best=restore_best, tol=tol,
+            n_iter_no_change=n_iter_no_change,
+        )  # fmt: skip
+        g = trainer.run(steps, record, logging, seed=seed, first=first)
+        lr = opt.learning_rate if schedule is None else float(schedule.learning_rate)
+        result = trainer.params(trainer.best)
+        if not (final_loss or lazy):
+            return result, record
+        if trainer.best is not None:
+            trainer.packed = trainer.best
+        final = trainer.final_loss(reg)
     check_final_loss(record, final, g, lr)
     message = diverged_message(trainer.first_loss, final, g - first)
     if message is not None:

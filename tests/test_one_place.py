@@ -1,7 +1,7 @@
 """Each idea in one place, and the step a learner reads is the step that runs.
 
 Traced runs: the case study's ``train`` and the default ``portable-net train`` reach the first
-matrix product five calls deep and through the arguments' checks in at most 120 calls, and
+matrix product five calls deep and through the arguments' checks in at most 140 calls, and
 update the weights through ``optim``'s SGD. Read as source (the syntax trees of the
 package): each formula is written in one function (softmax, sigmoid, the L2 term, SGD's and
 Adam's updates), and each API drives the training loop from one place.
@@ -19,8 +19,9 @@ import portable_net as pn
 from portable_net.cli import main
 
 PACKAGE = Path(pn.__file__).resolve().parent
-#: the most portable_net calls from train's entry to the first matrix product
-MOST_CALLS = 120
+#: the most portable_net calls from train's entry to the first matrix product (the run's
+#: threads decided at the door among them)
+MOST_CALLS = 140
 
 
 def _trace(run):
@@ -78,7 +79,7 @@ def _case_study():
 
 def test_the_case_study_s_train_reaches_the_first_product_five_calls_deep():
     """train -> the loop -> the step -> the forward pass -> the affine layer, on the case
-    study's 300 points (two blocks of examples on NumPy), in at most 120 calls."""
+    study's 300 points (two blocks of examples on NumPy), in at most 140 calls."""
     X, y, params = _case_study()
     pn.train(params, X, y, steps=1)  # the run's caches (masks, namespaces) made once
     frames, calls, called = _trace(lambda: pn.train(params, X, y, steps=3))
@@ -100,7 +101,7 @@ def test_the_case_study_s_train_reaches_the_first_product_five_calls_deep():
 
 
 def test_the_default_command_runs_the_same_step():
-    """``portable-net train``: the same five frames from train, at most 120 calls from its
+    """``portable-net train``: the same five frames from train, at most 140 calls from its
     entry, the weights updated by optim's SGD."""
     main(["train", "--steps", "1", "--quiet"])  # imports and caches made once
 

@@ -179,14 +179,16 @@ def recorded(monkeypatch):
 
 def test_train_n_jobs_honoured_and_checked(recorded):
     params, X, y = _spiral()
-    pn.train(params, X, y, steps=2, log_every=1)
-    pn.train(params, X, y, steps=2, log_every=1, n_jobs=2)
-    pn.train(params, X, y, steps=2, log_every=1, n_jobs=-1)
-    assert recorded == [1, 2, os.cpu_count()]
+    for n_jobs, want in ((None, 1), (2, 2), (-1, os.cpu_count())):
+        recorded.clear()
+        pn.train(params, X, y, steps=2, log_every=1, n_jobs=n_jobs)
+        # the call's setting (its checks and final loss), and the run's inside it
+        assert recorded == [want, want]
+    recorded.clear()
     for bad, error in ((0, ValueError), (-2, ValueError), (1.5, TypeError)):
         with pytest.raises(error, match="n_jobs"):
             pn.train(params, X, y, steps=2, n_jobs=bad)
-    assert len(recorded) == 3  # refused before any run
+    assert recorded == []  # refused before any run
 
 
 def test_classifier_n_jobs_honoured(recorded):
@@ -213,3 +215,96 @@ def test_cli_threads_honoured_and_checked(recorded, capsys):
         main(["train", "--steps", "2", "--quiet", "--threads", "0"])
     assert exit_info.value.code == 2
     assert "--threads" in capsys.readouterr().err
+
+
+def _seen_in(monkeypatch, module, names, read, seen=None):
+    """Wrap ``module``'s functions ``names`` to record ``read()`` at each call into ``seen``
+    (a new dict by default): the threads each pass of a call ran on."""
+    seen = {} if seen is None else seen
+    for name in names:
+        original = getattr(module, name)
+
+        def wrapped(*args, _original=original, _name=name, **kwargs):
+            seen.setdefault(_name, []).append(read())
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapped)
+    return seen
+
+
+def test_every_pass_of_train_on_the_run_s_threads(torch_two_threads, monkeypatch):
+    """The value checks, the held-out data, the data laid out for the step and the final
+    loss run on the run's one thread, not on the caller's two (torch's pool on the CPU)."""
+    from portable_net import loop, training
+
+    torch = torch_two_threads
+    params, X, y = _spiral(torch)
+    seen = _seen_in(monkeypatch, training, ["check_values", "check_targets", "_held_out"],
+                    torch.get_num_threads)  # fmt: skip
+    _seen_in(monkeypatch, loop, ["_prepare", "_full_data_loss"], torch.get_num_threads, seen)
+    pn.train(params, X, y, steps=0, validation_fraction=0.2)
+    assert seen == {"check_values": [1], "_held_out": [1], "_prepare": [1],
+                    "_full_data_loss": [1]}  # fmt: skip
+    assert torch.get_num_threads() == 2
+    seen.clear()
+    targets = torch.full((X.shape[0], 3), 0.5, dtype=X.dtype)
+    pn.train(params, X, targets, steps=2, output="squared", n_jobs=3)
+    assert seen == {"check_values": [3], "check_targets": [3], "_held_out": [3],
+                    "_prepare": [3], "_full_data_loss": [3]}  # fmt: skip
+    assert torch.get_num_threads() == 2
+    seen.clear()
+    with pytest.raises(ValueError, match="NaN"):  # refused on them too, then restored
+        pn.train(params, X * float("nan"), y, steps=2)
+    assert seen == {"check_values": [1]}
+    assert torch.get_num_threads() == 2
+
+
+def test_every_pass_of_a_fit_on_the_fit_s_threads(torch_two_threads, monkeypatch):
+    """X's values, the sample weights, the held-out scores of early stopping and the weights'
+    final check run on the fit's threads (one here, or ``n_jobs``), restored after."""
+    from portable_net.estimators import _epochs
+
+    torch = torch_two_threads
+    _, X, y = _spiral(torch)
+    names = ["check_finite_X", "fit_sample_weight", "outputs", "_check_finite_weights"]
+    for n_jobs, want in ((None, 1), (3, 3)):
+        seen = _seen_in(monkeypatch, _epochs, names, torch.get_num_threads)
+        clf = pn.Classifier(hidden_layer_sizes=(8,), max_iter=3, early_stopping=True,
+                            n_iter_no_change=100, n_jobs=n_jobs)  # fmt: skip
+        with pytest.warns(Warning):  # max_iter reached before convergence
+            clf.fit(X, y)
+        assert seen == {"check_finite_X": [want], "fit_sample_weight": [want],
+                        "outputs": [want] * 3, "_check_finite_weights": [want]}  # fmt: skip
+        assert torch.get_num_threads() == 2
+        monkeypatch.undo()
+
+
+def test_numpy_passes_of_train_on_the_run_s_blas_threads(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not any(lib["user_api"] == "blas" for lib in threadpoolctl.threadpool_info()):
+        pytest.skip("NumPy's BLAS is not one threadpoolctl controls")
+    from portable_net import loop, training
+
+    params, X, y = _spiral()
+    seen = _seen_in(monkeypatch, training, ["check_values"], _blas_threads)
+    _seen_in(monkeypatch, loop, ["_prepare", "_full_data_loss"], _blas_threads, seen)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        pn.train(params, X, y, steps=0)
+        assert seen == {"check_values": [[1]], "_prepare": [[1]], "_full_data_loss": [[1]]}
+        assert _blas_threads() == [2]
+
+
+def test_the_door_decides_as_the_run_does():
+    """threads_for_sizes (a call's door, from the shapes) and the Trainer (from its packed
+    parameters and blocks) agree, on every library and batch."""
+    import array_api_compat.numpy as xp
+
+    cases = [([2, 100, 3], 300, None), ([2, 100, 3], 300_000, None),
+             ([50, 256, 128, 5], 20_000, 256), ([1024, 4096, 10], 1_024, 256),
+             ([784, 2048, 10], 4_096, None)]  # fmt: skip
+    for sizes, n, batch in cases:
+        X = np.zeros((n, sizes[0]))
+        trainer = Trainer(pn.init_params(sizes), X, np.zeros(n, dtype=np.int64),
+                          optimizer=SGD(0.1), reg=1e-3, batch_size=batch)  # fmt: skip
+        assert threads.for_sizes(xp, None, sizes, batch, X) == trainer.threads, (sizes, n)
+        assert threads.for_sizes(xp, None, sizes, batch, X, n_jobs=2) == 2

@@ -650,15 +650,13 @@ def test_torch_on_the_cpu_runs_a_mini_batch_as_one_block(monkeypatch):
 
 def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypatch):
     """torch on the CPU: blocks of COARSE_BLOCK_ELEMENTS values when MALLOC_MMAP_THRESHOLD_
-    and MALLOC_TRIM_THRESHOLD_ are raised, NumPy's cache-sized blocks otherwise; either way
+    and MALLOC_TRIM_THRESHOLD_ are raised, of MEDIUM_BLOCK_ELEMENTS otherwise; either way
     NumPy's numbers."""
     torch = pytest.importorskip("torch")
-    from portable_net import network
     from portable_net.engines import blocks
 
     X_np, y_np = pn.make_spiral(1000)  # 3000 points
     p_np = pn.init_params([2, 100, 3], seed=2, scale=0.5)
-    packed = network.pack(np, p_np, 2)
     ref, ref_hist = pn.train(p_np, X_np, y_np, steps=40, log_every=10)
     used = []
     real = blocks.coarse_block_size
@@ -674,9 +672,10 @@ def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypa
         new, hist = pn.train(
             params, torch.asarray(X_np), torch.asarray(y_np), steps=40, log_every=10
         )
-        # 2**18 // 100 = 2621 examples at most: 2 blocks of 1500; else NumPy's 19 of 158
-        assert used == ([1500] if raised else [blocks.block_size(packed, 3000)]) * 2
-        assert used[0] != blocks.block_size(packed, 3000) or not raised
+        # (the run's blocks, and those its threads and final loss are decided by)
+        # 2**18 // 100 = 2621 examples at most: 2 blocks of 1500; else 2**16 // 100 = 655:
+        # 5 blocks of 600 (NumPy: 19 of 158)
+        assert used and set(used) == {1500 if raised else 600}
         np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
         for key, value in new.items():
             np.testing.assert_allclose(value.numpy(), ref[key], rtol=1e-9, atol=1e-13)
@@ -684,6 +683,58 @@ def test_torch_on_the_cpu_takes_coarse_blocks_where_the_heap_keeps_them(monkeypa
     assert not blocks.heap_keeps_blocks()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "lots")
     assert not blocks.heap_keeps_blocks()
+
+
+def test_torch_s_blocks_by_the_heap_and_the_batch(monkeypatch):
+    """Without raised thresholds: blocks of MEDIUM_BLOCK_ELEMENTS values in place of NumPy's
+    small ones; NumPy's large blocks for batches of over 64 of them, and NumPy's blocks where
+    glibc's mmap threshold is frozen (Dask's workers: every temporary over 128 KiB mapped
+    afresh)."""
+    from portable_net.engines import blocks
+    from portable_net.engines.threads import Shape
+
+    packed = [Shape((100, 3)), Shape((3, 100)), Shape((3, 1))]  # the case study's net
+    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                "MALLOC_MMAP_MAX_"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    assert blocks.block_size(packed, 30_000) == 163
+    assert blocks.coarse_block_size(packed, 30_000) == 653  # 46 equal blocks of <= 655
+    assert blocks.coarse_block_size(packed, 64 * 1310 - 1) == 655  # 128 blocks
+    assert blocks.coarse_block_size(packed, 300_000) == blocks.block_size(packed, 300_000)
+    assert blocks.block_size(packed, 300_000) == 1305  # 230 equal blocks of <= 1310
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # Dask's nanny
+    assert blocks.coarse_block_size(packed, 30_000) == blocks.block_size(packed, 30_000) == 163
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_torch_s_blocks_give_the_core_step_s_numbers(monkeypatch, optimizer):
+    """torch's blocked step (medium and large blocks) against the core step (one block, no
+    arrangement) on torch, float64: the same losses and weights to 1e-12."""
+    pytest.importorskip("torch")
+    from portable_net.engines import blocks
+
+    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                "MALLOC_MMAP_MAX_"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    X, y = pn.make_spiral(2000, 3, seed=5, xp="torch")
+    params = pn.init_params([2, 100, 3], seed=5, scale=0.5, xp="torch")
+    real = blocks.coarse_block_size
+    used = []
+    monkeypatch.setattr(blocks, "coarse_block_size", lambda *a: used.append(real(*a)) or used[-1])
+    # 6000 points: 10 medium blocks of 600 examples; then NumPy's large blocks made 2**13 // 100
+    # = 81 examples (the batch holds over 64 of them): 75 blocks of 80
+    for large, want in ((2**17, 600), (2**13, 80)):
+        monkeypatch.setattr(blocks, "LARGE_BLOCK_ELEMENTS", large)
+        used.clear()
+        lr = 1.0 if optimizer == "sgd" else 1e-2
+        options = dict(steps=20, log_every=5, optimizer=optimizer, learning_rate=lr)
+        ref, ref_hist = pn.train(params, X, y, engine="core", **options)
+        new, hist = pn.train(params, X, y, **options)
+        assert used and set(used) == {want}
+        np.testing.assert_allclose(hist.loss, ref_hist.loss, rtol=1e-12)
+        assert hist.final_loss == pytest.approx(ref_hist.final_loss, rel=1e-12)
+        for key, value in new.items():
+            np.testing.assert_allclose(value.numpy(), ref[key].numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_final_loss_false_skips_the_full_data_pass_only(xp):

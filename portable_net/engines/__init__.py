@@ -43,6 +43,7 @@ from .eager import EagerEngine
 from .sparse import is_sparse, sparse_inputs
 from .spiral import chunked_spiral
 from .threads import check_n_jobs, threads_for
+from .threads import for_sizes as threads_for_sizes
 from .threads import limited as threads_limited
 from .torch_arrays import bookkeeping_off, outside_autograd
 
@@ -74,6 +75,7 @@ __all__ = [
     "step_and_runner",
     "summarised",
     "threads_for",
+    "threads_for_sizes",
     "threads_limited",
 ]
 

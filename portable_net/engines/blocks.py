@@ -24,8 +24,14 @@ BLOCK_ELEMENTS = 2**14
 LARGE_BLOCK_ELEMENTS = 2**17
 # torch on the CPU: each call has a fixed cost, which blocks of about 2**18 values (2 MiB in
 # float64) spread over more examples, but only where glibc's heap keeps such temporaries (see
-# heap_keeps_blocks); elsewhere they are page-faulted back every step: the default blocks.
+# heap_keeps_blocks); elsewhere they may be page-faulted back every step: NumPy's blocks, or
+# the medium ones below.
 COARSE_BLOCK_ELEMENTS = 2**18
+# torch on the CPU where the heap may not keep those: blocks of about 2**16 values (512 KiB
+# in float64) in place of NumPy's 2**14, a quarter of the calls, whose temporaries glibc's
+# mmap threshold, raised as they are freed, keeps in the heap after the first step (batches
+# of NumPy's large blocks keep those)
+MEDIUM_BLOCK_ELEMENTS = 2**16
 # On devices (GPU memory, JAX): one block unless a layer's activations would exceed this many
 # values (256 MiB in float32), so that a step at millions of points holds a few blocks'
 # temporaries rather than several copies of a whole layer's activations.
@@ -91,10 +97,16 @@ def block_size(packed: list[Any], n: int, *, large: bool | None = None) -> int:
 
 def coarse_block_size(packed: list[Any], n: int) -> int:
     """Examples per block for libraries with costly calls (torch on the CPU): equal blocks of
-    at most COARSE_BLOCK_ELEMENTS values where the heap keeps them, else :func:`block_size`."""
-    if not heap_keeps_blocks():
+    at most COARSE_BLOCK_ELEMENTS values where the heap keeps them; else :func:`block_size`'s,
+    its small blocks made MEDIUM_BLOCK_ELEMENTS values unless glibc's mmap threshold is
+    frozen (:func:`mmap_threshold_frozen`: every temporary over 128 KiB mapped afresh)."""
+    widest = _widest(packed)
+    if heap_keeps_blocks():
+        return _equal_blocks(n, max(MIN_BLOCK, COARSE_BLOCK_ELEMENTS // widest))
+    large = max(MIN_BLOCK, LARGE_BLOCK_ELEMENTS // widest)
+    if mmap_threshold_frozen() or n >= 64 * large:
         return block_size(packed, n)
-    return _equal_blocks(n, max(MIN_BLOCK, COARSE_BLOCK_ELEMENTS // _widest(packed)))
+    return _equal_blocks(n, max(MIN_BLOCK, MEDIUM_BLOCK_ELEMENTS // widest))
 
 
 def device_block_size(packed: list[Any], n: int) -> int | None:

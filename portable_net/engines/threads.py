@@ -10,17 +10,24 @@ below :data:`SERIAL_BELOW` multiply-adds runs on one thread: torch's intra-op po
 BLAS keeps its own setting). ``n_jobs`` sets the threads of a run instead (-1: one per core).
 JAX (XLA's threads are fixed when its CPU client starts), CuPy and Dask (the workers' own
 threads) are left as they are.
+
+The setting is the run's, not only its steps': a ``train`` call or an estimator's ``fit``
+decides it once its arguments' shapes are checked (:func:`for_sizes`, before the shapes
+become parameters in the step's layout) and runs every later pass inside it (the value
+checks, the data laid out for the step, the steps, held-out scores, the final loss), so that
+no pass of the call waits for a second thread that other processes hold.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._backend import backend_name
+from .blocks import block_for
 
 #: multiply-adds of a run's largest product (examples per block times the widest layer's
 #: inputs times its outputs) below which the run uses one thread: a second thread did not pay
@@ -66,6 +73,29 @@ def threads_for(
     if n_jobs is not None:
         return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     return 1 if largest_product(packed, examples) < SERIAL_BELOW else None
+
+
+class Shape(NamedTuple):
+    """A packed parameter's shape alone (what :func:`threads_for` and
+    :func:`.blocks.block_for` read of it)."""
+
+    shape: tuple[int, int]
+
+
+def for_sizes(xp: ModuleType, device: Any, sizes: Sequence[int], batch_size: int | None,
+              inputs: Any, n_jobs: int | None = None) -> int | None:  # fmt: skip
+    """The intra-op threads of a run on ``inputs`` (N rows; mini-batches of ``batch_size``,
+    or the full batch: None) with a net of layer sizes ``[D, H1, ..., K]``: a call's
+    setting, decided at its door, as the run's :class:`portable_net.loop.Trainer` decides
+    it (:func:`threads_for` on the examples one product holds: a block,
+    :func:`.blocks.block_for`, or the batch), from the shapes of the packed parameters
+    ``[W1b, W2^T, b2, ...]`` before there are any."""
+    shapes = [Shape((sizes[1], sizes[0] + 1))]
+    for fan_in, fan_out in zip(sizes[1:-1], sizes[2:]):
+        shapes += [Shape((fan_out, fan_in)), Shape((fan_out, 1))]
+    n = batch_size or int(inputs.shape[0])
+    block = block_for(xp, device, shapes, n, inputs)
+    return threads_for(xp, device, shapes, block or n, n_jobs)
 
 
 def _blas() -> Any:

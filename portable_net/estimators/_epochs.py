@@ -28,7 +28,7 @@ from typing import Any, cast
 import array_api_compat
 import numpy as np
 
-from .. import optim
+from .. import engines, optim
 from .._backend import array_namespace, from_host, int_dtype
 from .._validation import largest_magnitude
 from ..engines import is_lazy, keep_compiled_programs, summarised
@@ -38,7 +38,7 @@ from ..model import outputs
 from ..network import SparseInputs
 from ..preprocessing import split_rows
 from ..schedule import end_epoch
-from ._inputs import validate_X
+from ._inputs import check_finite_X, validate_X
 from ._lbfgs import fit_lbfgs, scipy_optimize
 from ._outputs import fit_sample_weight, lazy_sample_weight, validation_score
 from ._settings import checked_settings, optimizer_factory, random_state
@@ -64,32 +64,50 @@ def fit(
         raise ValueError("partial_fit does not support early_stopping=True")
     if estimator.solver == "lbfgs":
         scipy_optimize()  # installed, or ImportError before any work
-    if is_lazy(X, y):
+    lazy = is_lazy(X, y)
+    if lazy:
         if estimator.solver == "lbfgs":
             raise NotImplementedError(
                 "solver='lbfgs' trains in-memory arrays (full batch); compute the Dask arrays "
                 "first (X.compute()) or use solver='adam' or 'sgd'"
             )
         X, y_fit, y_strata = estimator._lazy_targets(X, y, first)
-        xp, device = np, None
+        xp, device, threads = np, None, None  # the chunks' threads are the workers'
         weights = lazy_sample_weight(sample_weight, int(X.shape[0]))
     else:
         # JAX: a later process loads the programs instead; on before the checks, whose
         # first operations compile too
         keep_compiled_programs(X)
-        X, xp, device = validate_X(estimator, X, reset=first, method="fit")
+        # X's kind and shape here; its values inside the fit's threads, decided by them
+        X, xp, device = validate_X(estimator, X, reset=first, method="fit", values=False)
         y_fit, y_strata = estimator._fit_targets(X, y, xp, device, first, incremental, classes)
-        weights = fit_sample_weight(sample_weight, X, xp, device)
-    rng = random_state(estimator.random_state)
-    if first:
-        _initialize(estimator, settings, X, xp, device, rng)
-    if estimator.solver == "lbfgs":  # full batch, scipy's optimiser (no epochs)
-        fit_lbfgs(estimator, X, y_fit, weights, settings)
-    else:
-        _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
-                    incremental=incremental)  # fmt: skip
-    _check_finite_weights(estimator)
+        threads = _fit_threads(estimator, settings, X, xp, device)
+    # every later pass of the fit (X's values, the data laid out for the step, the epochs,
+    # the held-out scores, the weights' check) on the fit's intra-op threads
+    with engines.threads_limited(xp, threads):
+        if not lazy:
+            if not isinstance(X, SparseInputs):
+                check_finite_X(xp, X)
+            weights = fit_sample_weight(sample_weight, X, xp, device)
+        rng = random_state(estimator.random_state)
+        if first:
+            _initialize(estimator, settings, X, xp, device, rng)
+        if estimator.solver == "lbfgs":  # full batch, scipy's optimiser (no epochs)
+            fit_lbfgs(estimator, X, y_fit, weights, settings)
+        else:
+            _fit_epochs(estimator, X, y_fit, y_strata, weights, settings, optimizer, rng,
+                        incremental=incremental)  # fmt: skip
+        _check_finite_weights(estimator)
     return estimator
+
+
+def _fit_threads(est: Any, settings: dict[str, Any], X: Any, xp: Any, device: Any) -> Any:
+    """The fit's intra-op threads: those of its training loop's runs
+    (:func:`portable_net.engines.threads_for_sizes`), decided from the shapes alone."""
+    sizes = [int(X.shape[1]), *settings["hidden"], int(est.n_outputs_)]
+    n = int(X.shape[0])
+    batch = None if est.solver == "lbfgs" else _batch_of(settings["batch_size"], n)
+    return engines.threads_for_sizes(xp, device, sizes, batch, X, est.n_jobs)
 
 
 def _finite_weights(estimator: Any) -> bool:
@@ -182,16 +200,19 @@ def _validation_split(
     return tuple(take(a, idx) for idx in (train_idx, val_idx) for a in (X, y_fit, weights))
 
 
+def _batch_of(setting: Any, n: int) -> int:
+    """The examples of a batch: MLPClassifier's ``batch_size`` ("auto": 200) clipped to n."""
+    return min(200 if setting == "auto" else int(setting), n)
+
+
 def _batch_size(setting: Any, n: int) -> int:
-    if setting == "auto":
-        return min(200, n)
-    if setting > n:
+    if setting != "auto" and setting > n:
         warnings.warn(
             "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
             UserWarning,
             stacklevel=5,  # the user's call: Classifier.fit -> fit -> _fit_epochs -> here
         )
-    return min(int(setting), n)
+    return _batch_of(setting, n)
 
 
 #: the bound of each epoch's shuffle seed drawn from random_state (MLPClassifier's draw)

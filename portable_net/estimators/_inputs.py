@@ -30,6 +30,7 @@ from ..errors import DataConversionWarning, warning_category
 
 __all__ = [
     "HostLabels",
+    "check_finite_X",
     "classes_array",
     "encode",
     "host_labels",
@@ -72,12 +73,16 @@ def _feature_names(X: Any) -> np.ndarray | None:
     return None
 
 
-def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any, Any, Any]:
+def validate_X(estimator: Any, X: Any, *, reset: bool, method: str,
+               values: bool = True) -> tuple[Any, Any, Any]:  # fmt: skip
     """X as a 2-D floating array of its library (array-likes: NumPy), checked as
     scikit-learn's ``check_array``; returns (X, xp, device).
 
     ``reset``: record X's number of features and feature names on the estimator (fit);
-    otherwise check X against them and against the fitted arrays' library and device."""
+    otherwise check X against them and against the fitted arrays' library and device.
+    ``values`` False: no pass over X's values; the caller checks them with
+    :func:`check_finite_X` before any work (``fit``, which first decides its threads from
+    the shapes)."""
     name = type(estimator).__name__
     if X is None:
         raise ValueError(f"{name}.{method}(): X must be an array, got None")
@@ -127,11 +132,17 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str) -> tuple[Any
         )
     if not xp.isdtype(X.dtype, "real floating") or str(X.dtype).endswith("float16"):
         X = xp.astype(X, float_dtype(xp, device))  # integers, booleans: the default float
+    if values:
+        check_finite_X(xp, X)
+    _record_or_check(estimator, X, X, device, names, reset=reset, method=method)
+    return X, xp, device
+
+
+def check_finite_X(xp: Any, X: Any) -> None:
+    """scikit-learn's ValueError for a dense X that holds NaN or infinite values."""
     if not bool(summarised(xp, _all_finite)(xp, X)):
         what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
         raise ValueError(f"Input X contains {what}.")
-    _record_or_check(estimator, X, X, device, names, reset=reset, method=method)
-    return X, xp, device
 
 
 def _record_or_check(estimator: Any, X: Any, values: Any, device: Any,
