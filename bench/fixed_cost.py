@@ -13,9 +13,12 @@ the project (``DIR`` on ``PYTHONPATH``: the code before a change, timed in the s
 (default: a temporary directory; ``--output bench/results`` to keep them) as
 ``fixed-cost.md`` and ``fixed-cost.json`` (``fixed-cost-burn`` with ``--burn``).
 
-``--per-step``: the same sides time a training step instead (full batch, SGD, the loss at
-logged steps only; a run of ``Trainer`` after two warm-up steps, the fastest of three runs
-of at least 0.3 s each), results ``per-step.md`` and ``.json``.
+``--per-step``: the same sides time a training step instead (full batch, SGD; a run of
+``Trainer`` after two warm-up steps, none of its steps a logged one, which computes the loss
+too; the fastest of three runs of at least 0.3 s each), results ``per-step.md`` and
+``.json``. ``--sides numpy,torch,jax`` and ``--points 30000,300000,3000000`` choose the
+libraries (JAX in float64, as the others) and the sizes; other choices than the defaults
+name the results after them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 POINTS = (30_000, 300_000)
 SIDES = ("numpy", "torch")
+LIBRARIES = ("numpy", "torch", "jax")
 
 
 def per_step(params: dict, X, y) -> float:
@@ -43,26 +47,34 @@ def per_step(params: dict, X, y) -> float:
     from portable_net.optim import SGD
 
     trainer = Trainer(params, X, y, optimizer=SGD(1.0), reg=1e-3)
-    trainer.run(2, History(), Logging(log_every=1000))  # warm-up
+    trainer.run(2, History(), Logging(log_every=1000))  # warm-up (JAX: the compilation)
     best = float("inf")
     for _ in range(3):
         steps, elapsed = 1, 0.0
         while elapsed < 0.3:
             steps *= 2
             t = time.perf_counter()
-            trainer.run(steps, History(), Logging(log_every=10**9))
+            # from step 1: no step of the run is a logged one (which computes the loss too)
+            trainer.run(steps, History(), Logging(log_every=10**9), first=1)
+            _ready(trainer.packed)
             elapsed = time.perf_counter() - t
         best = min(best, elapsed / steps)
     return best
 
 
-def worker(backend: str, calls: int, steps: bool = False) -> dict:
+def _ready(packed: list) -> None:
+    """Wait for JAX's asynchronous dispatch to finish the steps timed."""
+    for p in packed:
+        getattr(p, "block_until_ready", lambda: None)()
+
+
+def worker(backend: str, calls: int, steps: bool = False, points_list=POINTS) -> dict:
     import numpy as np
 
     import portable_net as pn
 
     out: dict = {}
-    for points in POINTS:
+    for points in points_list:
         X, y = pn.make_spiral(points // 3, 3, seed=0)
         params = pn.init_params([2, 100, 3], seed=0)
         if backend == "torch":
@@ -70,6 +82,12 @@ def worker(backend: str, calls: int, steps: bool = False) -> dict:
 
             X, y = torch.asarray(X), torch.asarray(y)
             params = {k: torch.asarray(v) for k, v in params.items()}
+        elif backend == "jax":
+            import jax
+
+            jax.config.update("jax_enable_x64", True)  # float64, as the other sides
+            X, y = jax.numpy.asarray(X), jax.numpy.asarray(y)
+            params = {k: jax.numpy.asarray(v) for k, v in params.items()}
         if steps:
             step = per_step(params, X, y)
             out[str(points)] = {"first": step, "median": step, "times": [step]}
@@ -91,7 +109,7 @@ def _spin(seconds: float) -> None:
         pass
 
 
-def side(backend: str, tree: Path, calls: int, steps: bool) -> dict:
+def side(backend: str, tree: Path, calls: int, steps: bool, points: tuple = POINTS) -> dict:
     """One fresh process of ``backend`` on the checkout ``tree`` (this file run as a script:
     its directory, not the checkout's root, on ``sys.path``, and ``tree`` before the
     installed package)."""
@@ -99,6 +117,7 @@ def side(backend: str, tree: Path, calls: int, steps: bool) -> dict:
     env["PYTHONPATH"] = str(tree)
     cmd = [sys.executable, __file__, "--worker", backend, "--calls", str(calls)]
     cmd += ["--per-step"] if steps else []
+    cmd += ["--points", ",".join(map(str, points))]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=tree, env=env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if Path(result.pop("package")).resolve().parent.parent != tree.resolve():
@@ -115,17 +134,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--burn", type=int, default=0, help="spinning processes beside the runs")
     ap.add_argument("--output", default=None)
     ap.add_argument("--per-step", action="store_true", help="time a training step instead")
+    ap.add_argument("--sides", default=",".join(SIDES),
+                    help=f"comma-separated libraries, of {', '.join(LIBRARIES)}; numpy always")  # fmt: skip
+    ap.add_argument("--points", default=",".join(map(str, POINTS)),
+                    help="comma-separated sizes of the spiral (points)")  # fmt: skip
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    points = tuple(int(p) for p in args.points.split(","))
+    libraries = ["numpy", *[b for b in args.sides.split(",") if b and b != "numpy"]]
+    if set(libraries) - set(LIBRARIES):
+        ap.error(f"argument --sides: choose from {', '.join(LIBRARIES)}")
     if args.worker:
-        print(json.dumps(worker(args.worker, args.calls, args.per_step)))
+        print(json.dumps(worker(args.worker, args.calls, args.per_step, points)))
         return
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="fixed-cost-"))
     out.mkdir(parents=True, exist_ok=True)
     trees = {"": ROOT}
     if args.baseline:
         trees["baseline "] = Path(args.baseline).resolve()
-    sides = {f"{label}{b}": (b, tree) for label, tree in trees.items() for b in SIDES}
+    sides = {f"{label}{b}": (b, tree) for label, tree in trees.items() for b in libraries}
     spinners = [multiprocessing.Process(target=_spin, args=(3600,)) for _ in range(args.burn)]
     for p in spinners:
         p.start()
@@ -136,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(args.rounds):
             loads.append(os.getloadavg()[0])
             for name in sides if r % 2 == 0 else list(sides)[::-1]:
-                runs[name].append(side(*sides[name], args.calls, args.per_step))
+                runs[name].append(side(*sides[name], args.calls, args.per_step, points))
                 print(r, name, {k: round(v["median"], 3) for k, v in runs[name][-1].items()},
                       flush=True)  # fmt: skip
     finally:
@@ -145,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
             p.join()
     end_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if args.per_step:
-        title = "# A training step of the case study's net: torch against NumPy"
+        title = (
+            f"# A training step of the case study's net: {', '.join(libraries[1:])} against NumPy"
+        )
         what = ("a full-batch SGD step of the loop on the case study's net ([2, 100, 3], "
                 "float64), the fastest of three runs per process")  # fmt: skip
         columns = "| side | points | ms per step | ratio to NumPy | all rounds (ms) |\n|---|---|---|---|---|"
@@ -173,27 +202,29 @@ def main(argv: list[str] | None = None) -> None:
     for name, rounds in runs.items():
         label = name[: -len(sides[name][0])]
         base = runs[f"{label}numpy"]
-        for points in map(str, POINTS):
-            calls = [run[points]["median"] for run in rounds]
+        for size in map(str, points):
+            calls = [run[size]["median"] for run in rounds]
             ratio = statistics.median(
-                run[points]["median"] / ref[points]["median"] for run, ref in zip(rounds, base)
+                run[size]["median"] / ref[size]["median"] for run, ref in zip(rounds, base)
             )
-            first = statistics.median(run[points]["first"] for run in rounds)
-            summary.setdefault(name, {})[points] = {
+            first = statistics.median(run[size]["first"] for run in rounds)
+            summary.setdefault(name, {})[size] = {
                 "seconds": statistics.median(calls), "ratio_to_numpy": ratio, "first": first,
             }  # fmt: skip
             if args.per_step:
                 lines.append(
-                    f"| {name} | {int(points):,} | {statistics.median(calls) * 1e3:.1f} | "
+                    f"| {name} | {int(size):,} | {statistics.median(calls) * 1e3:.1f} | "
                     f"{ratio:.2f} | {', '.join(f'{c * 1e3:.1f}' for c in calls)} |"
                 )
                 continue
             lines.append(
-                f"| {name} | {int(points):,} | {statistics.median(calls):.3f} | {ratio:.2f} "
+                f"| {name} | {int(size):,} | {statistics.median(calls):.3f} | {ratio:.2f} "
                 f"| {first:.3f} | {', '.join(f'{c:.3f}' for c in calls)} |"
             )
     text = "\n".join(lines) + "\n"
     stem = ("per-step" if args.per_step else "fixed-cost") + ("-burn" if args.burn else "")
+    if libraries != ["numpy", *SIDES[1:]] or points != POINTS:
+        stem += "-" + "-".join([*libraries[1:], *(f"{p // 1000}k" for p in points)])
     (out / f"{stem}.md").write_text(text)
     (out / f"{stem}.json").write_text(json.dumps(
         {"load": load, "end_load": end_load, "round_loads": loads, "calls": args.calls,

@@ -284,6 +284,6 @@ def test_fused_and_batch_major_engines_fall_back_to_the_fast_step():
 
     jpacked = [jax.numpy.asarray(p, dtype=jax.numpy.float32) for p in packed]
     jnp = jax.numpy
-    stretch = jax_engine._one_hidden_cpu_stretch
+    stretch = jax_engine._one_hidden_cpu_run
     assert stretch(fast.arranged(jnp, relu), jpacked) is not None
     assert all(stretch(fast.arranged(jnp, s), jpacked) is None for s in others)

@@ -483,13 +483,13 @@ def test_jax_compiled_loop_gives_the_eager_step_s_numbers(monkeypatch, momentum,
     params = pn.init_params([2, *hidden, n_classes], seed=8, xp="jax")
     _jax._cache.clear()
     layouts = []
-    own_layout = _jax._one_hidden_cpu_stretch
+    own_layout = _jax._one_hidden_cpu_run
 
     def spy(settings, packed):
         layouts.append(own_layout(settings, packed))
         return layouts[-1]
 
-    monkeypatch.setattr(_jax, "_one_hidden_cpu_stretch", spy)
+    monkeypatch.setattr(_jax, "_one_hidden_cpu_run", spy)
     lr = 0.2 if momentum else 1.0
     kw = {"steps": 250, "log_every": 60, "momentum": momentum, "learning_rate": lr}
     compiled, h_c = pn.train(params, X, y, engine="auto", **kw)

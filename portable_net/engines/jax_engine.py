@@ -5,7 +5,7 @@ compiled loop on the device, and only the logged step's loss is read.
 
 On the CPU, a ReLU net with one hidden layer and softmax outputs, unweighted, trained on the
 full batch with SGD runs its stretches with the same step in a layout chosen for XLA:CPU
-(:func:`_one_hidden_cpu_stretch`; other activations, outputs and sample weights run the fast
+(:func:`_one_hidden_cpu_run`; other activations, outputs and sample weights run the fast
 step compiled as it is, with the same numbers): the same layers
 and update, but the hidden activations kept batch-major, (B, H), so that both products summed
 over the batch (dW2 and dW1b) are plain (K, B) @ (B, H) products, and the first layer's
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import layers
+from .. import layers, network
 from .._backend import array_namespace
 from ..loss import softmax_xent
 from ..network import StepData
@@ -183,22 +183,21 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
     compilation, whatever the step counts, ``log_every`` or a schedule's rates."""
     key = cache_key(settings, packed)
     if key not in _cache:
-        loop = _one_hidden_cpu_stretch(settings, packed)
-        if loop is None:
-
-            def loop(packed, state, Xt1, onehot, n_steps, lr):
-                def body(_, carry):
-                    p, s = carry
-                    p, s, _ = step(p, s, Xt1, onehot, False, lr)
-                    return p, s
-
-                return jax.lax.fori_loop(0, n_steps, body, (packed, state))
+        cpu_run = _one_hidden_cpu_run(settings, packed)
 
         def run(packed, state, Xt1, onehot, n_steps, lr):
             global traces
             traces += 1
+            if cpu_run is not None:
+                return cpu_run(packed, state, Xt1, onehot, n_steps, lr)
+
+            def body(_, carry):
+                p, s = carry
+                p, s, _ = step(p, s, Xt1, onehot, False, lr)
+                return p, s
+
             packed, state, loss = step(packed, state, Xt1, onehot, True, lr)
-            packed, state = loop(packed, state, Xt1, onehot, n_steps - 1, lr)
+            packed, state = jax.lax.fori_loop(0, n_steps - 1, body, (packed, state))
             return packed, state, loss
 
         if len(_cache) >= _CACHE_SIZE:
@@ -207,12 +206,13 @@ def _compiled(step: Step, settings: StepSettings, packed: list[Any]):
     return _cache[key]
 
 
-def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
-    """The loop of steps (without the loss) for [W1b, W2^T, b2] on the CPU, full batch, SGD,
-    ReLU, softmax outputs, unweighted, in the batch-major layout: ``loop(packed, state, Xt1,
-    onehot, n_steps, lr)``, to be traced; or None (then the fast step compiled as it is: the
-    other activations, outputs and weighted examples)."""
-    # settings.block is not read: the stretch sums over blocks of its own (_cpu_blocks)
+def _one_hidden_cpu_run(settings: StepSettings, packed: list[Any]):
+    """The steps for [W1b, W2^T, b2] on the CPU, full batch, SGD, ReLU, softmax outputs,
+    unweighted, in the batch-major layout: ``run(packed, state, Xt1, onehot, n_steps, lr) ->
+    (packed, state, loss)`` (the loss of the first step, before its update), to be traced;
+    or None (then the fast step compiled as it is: the other activations, outputs and
+    weighted examples)."""
+    # settings.block is not read: these steps sum over blocks of their own (_cpu_blocks)
     if len(packed) != 3 or not settings.folded:
         return None
     if (settings.activation, settings.output, settings.weighted) != ("relu", "softmax", False):
@@ -223,15 +223,16 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
     update = make_update(xp, packed, settings)
     n_classes = packed[1].shape[0]
 
-    def gradients(W1bT, W2T, b2, Xt1, X_ones, onehot, scale):
-        """The gradients of a block of examples, Xt1 (D+1, b), X_ones (b, D+1), onehot (K, b),
-        scaled by ``scale`` (the rate over the batch's count): [dW1b^T, dW2^T, db2]."""
+    def gradients(W1bT, W2T, b2, Xt1, X_ones, onehot, scale, need_loss):
+        """The summed loss (0-d, or 0 unless ``need_loss``) and the gradients of a block of
+        examples, Xt1 (D+1, b), X_ones (b, D+1), onehot (K, b), scaled by ``scale`` (the rate
+        over the batch's count): ``[loss, dW1b^T, dW2^T, db2]``."""
         # forward: hT = (W1b Xt1)^T (b, H), scores (K, b) as in the portable layout
         hT = X_ones @ W1bT
         rT, maskT = layers.relu_forward(xp, hT)
         scores = W2T @ rT.T
         scores += b2
-        _, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=False)
+        loss, dscores = softmax_xent(xp, scores, onehot, scale, need_loss=need_loss)
         # backward: dW2^T = dscores r^T = dscores @ rT, dhT = dscores^T W2^T
         dW2T = dscores @ rT  # (K, H)
         db2 = xp.sum(dscores, axis=1, keepdims=True)  # (K, 1)
@@ -245,26 +246,24 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         drT = layers.relu_backward(xp, dhT, maskT)  # (B, H)
         # (D+1, H), kept as computed: XLA would otherwise fold the transpose into the product
         dW1bT = jax.lax.optimization_barrier(Xt1 @ drT)
-        return [dW1bT, dW2T, db2]
+        return [xp.zeros((), dtype=W2T.dtype) if loss is None else loss, dW1bT, dW2T, db2]
 
-    def body(W1bT, W2T, b2, velocity, data: Any, learning_rate):
+    def body(W1bT, W2T, b2, velocity, data: Any, learning_rate, need_loss=False):
         full, blocked, n = data
         scale = learning_rate / n
-        grads: Any = None
+        sums: Any = None
         if full is not None:
-            grads = gradients(W1bT, W2T, b2, full[0], full[1], full[2], scale)
-        if (
-            blocked is not None
-        ):  # the batch's sum as a sum over blocks (whose temporaries stay in cache)
-
+            sums = gradients(W1bT, W2T, b2, full[0], full[1], full[2], scale, need_loss)
+        if blocked is not None:
+            # the batch's sums as sums over blocks (whose temporaries stay in the caches)
             def add(total, block):
-                part = gradients(W1bT, W2T, b2, block[0], block[1], block[2], scale)
+                part = gradients(W1bT, W2T, b2, block[0], block[1], block[2], scale, need_loss)
                 return [t + g for t, g in zip(total, part, strict=True)], None
 
-            zero = [xp.zeros_like(W1bT), xp.zeros_like(W2T), xp.zeros_like(b2)]
+            zero = [xp.zeros((), dtype=W2T.dtype), *map(xp.zeros_like, (W1bT, W2T, b2))]
             summed, _ = jax.lax.scan(add, zero, blocked)
-            grads = summed if grads is None else [a + b for a, b in zip(summed, grads, strict=True)]
-        dW1bT, dW2T, db2 = grads
+            sums = summed if sums is None else [a + b for a, b in zip(summed, sums, strict=True)]
+        loss_sum, dW1bT, dW2T, db2 = sums
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
         new, state = update(
@@ -273,24 +272,26 @@ def _one_hidden_cpu_stretch(settings: StepSettings, packed: list[Any]):
         velocity = state.velocity
         if velocity:
             velocity = [velocity[0].T, *velocity[1:]]
-        return new[0].T, new[1], new[2], velocity
+        return new[0].T, new[1], new[2], velocity, loss_sum
 
-    def stretch(packed, state, Xt1, onehot, n_steps, lr):
+    def run(packed, state, Xt1, onehot, n_steps, lr):
         data = _cpu_blocks(Xt1, onehot, packed[0].shape[0])
+        n = Xt1.shape[1]
+        loss = network.penalty(xp, packed, settings.n_features, settings.reg_for(n))
+        # W1b and its velocity carried transposed, (D+1, H)
         velocity = state.velocity
+        v0 = [velocity[0].T, *velocity[1:]] if velocity else []
+        *carry, loss_sum = body(packed[0].T, packed[1], packed[2], v0, data, lr, need_loss=True)
 
         def loop(_, carry):
             W1bT, W2T, b2, v = carry
-            return body(W1bT, W2T, b2, v, data, lr)
+            return body(W1bT, W2T, b2, v, data, lr)[:4]
 
-        # W1b and its velocity carried transposed, (D+1, H)
-        v0 = [velocity[0].T, *velocity[1:]] if velocity else []
-        W1bT, W2T, b2, v = jax.lax.fori_loop(
-            0, n_steps, loop, (packed[0].T, packed[1], packed[2], v0)
-        )
-        return [W1bT.T, W2T, b2], SGDState([v[0].T, *v[1:]] if v else [])
+        W1bT, W2T, b2, v = jax.lax.fori_loop(0, n_steps - 1, loop, tuple(carry))
+        packed = [W1bT.T, W2T, b2]
+        return packed, SGDState([v[0].T, *v[1:]] if v else []), loss_sum / n + loss
 
-    return stretch
+    return run
 
 
 def cpu_block_rows(n_hidden: int) -> int:
@@ -300,7 +301,7 @@ def cpu_block_rows(n_hidden: int) -> int:
 
 
 def _cpu_blocks(Xt1: Any, onehot: Any, n_hidden: int) -> tuple[Any, Any, int]:
-    """The batch for :func:`_one_hidden_cpu_stretch`'s steps: ``(full, blocked, n)``.
+    """The batch for :func:`_one_hidden_cpu_run`'s steps: ``(full, blocked, n)``.
 
     ``blocked``: equal blocks of :func:`cpu_block_rows` examples, stacked for ``lax.scan``
     (Xt1 (nb, D+1, b), X_ones (nb, b, D+1), onehot (nb, K, b)), or None for a batch of under
