@@ -10,13 +10,18 @@ seconds (the epochs only, as a user's ``fit`` call) and the process's. Rounds ro
 sides; the report gives medians and the median over rounds of each side's ratio to
 MLPClassifier's fit in the same round, with the load average. A side whose name ends in
 ``float32`` (``"Classifier numpy float32"``, ``"sklearn float32"``) fits the same data as
-float32 (both estimators keep a float32 X float32). ``--output DIR`` (default: a temporary
-directory) receives ``tabular.md`` and ``.json`` (``--stem``: another name).
+float32 (both estimators keep a float32 X float32). ``"keras float32"``: Keras 3 on JAX
+(``KERAS_BACKEND=jax``), the same network, loss and optimiser (Adam with MLPClassifier's
+epsilon; the L2 term as MLPClassifier adds it to a batch's mean loss, ``alpha / 2`` over the
+batch size), ``fit(batch_size=256, epochs=5)`` in float32, its own default; skipped, with a
+note in the report, where Keras or JAX is not installed. ``--output DIR`` (default: a
+temporary directory) receives ``tabular.md`` and ``.json`` (``--stem``: another name).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -55,6 +60,8 @@ def run_worker(side: str, data: str) -> dict:
     d = dict(np.load(data))
     if side.endswith(" float32"):
         d = {k: v.astype(np.float32) if k.startswith("X") else v for k, v in d.items()}
+    if side.startswith("keras"):
+        return _keras_worker(d)
     if side.startswith("sklearn"):
         from sklearn.neural_network import MLPClassifier
 
@@ -77,9 +84,49 @@ def run_worker(side: str, data: str) -> dict:
             "epochs": int(model.n_iter_), "dtype": str(model.coefs_[0].dtype)}  # fmt: skip
 
 
+def _keras_worker(d: dict) -> dict:
+    """Keras 3 on JAX, float32: MLPClassifier's network, loss, Adam and L2 term."""
+    import keras
+
+    n_classes = int(d["y_train"].max()) + 1
+    l2 = keras.regularizers.L2(0.5 * SETTINGS["alpha"] / SETTINGS["batch_size"])
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((d["X_train"].shape[1],))]
+        + [keras.layers.Dense(h, activation="relu", kernel_regularizer=l2)
+           for h in SETTINGS["hidden_layer_sizes"]]
+        + [keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=l2)]
+    )  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(SETTINGS["learning_rate_init"], epsilon=1e-8),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    t = time.perf_counter()
+    model.fit(d["X_train"], d["y_train"], batch_size=SETTINGS["batch_size"],
+              epochs=SETTINGS["max_iter"], shuffle=True, verbose=0)  # fmt: skip
+    fit_s = time.perf_counter() - t
+    _, accuracy = model.evaluate(d["X_test"], d["y_test"], batch_size=4096, verbose=0)
+    return {"fit_s": fit_s, "accuracy": float(accuracy), "epochs": SETTINGS["max_iter"],
+            "dtype": str(model.weights[0].dtype)}  # fmt: skip
+
+
+def _missing(side: str) -> str | None:
+    """What a side needs that is not installed here (None: nothing)."""
+    needs = {"keras": ("keras", "jax"), "Classifier torch": ("torch",),
+             "Classifier jax": ("jax",)}  # fmt: skip
+    for prefix, modules in needs.items():
+        if side.startswith(prefix):
+            absent = [m for m in modules if importlib.util.find_spec(m) is None]
+            if absent:
+                return f"{side!r} skipped: {', '.join(absent)} not installed"
+    return None
+
+
 def measure(side: str, data: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "PYTHON"))}
     env["PYTHONPATH"] = str(ROOT)
+    env["KERAS_BACKEND"] = "jax"
     if side == "sklearn 1 thread":
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t = time.perf_counter()
@@ -110,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="tabular-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     sides = [s for s in args.sides.split(",") if s]
+    notes = [note for note in map(_missing, sides) if note]
+    sides = [s for s in sides if _missing(s) is None]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "tabular.npz"
         make_data(data, args.samples)
@@ -133,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         f"/ {sides[0]}'s in the same round. {os.cpu_count()} cores; load average {load} at "
         f"the start, {load_end} at the end.",
         "",
+        *([" ".join(notes) + ".", ""] if notes else []),
         "| side | fit seconds | ratio | process seconds | test accuracy | fits (all rounds) |",
         "|---|---|---|---|---|---|",
     ]
