@@ -172,7 +172,9 @@ class Trainer:
             n_features=n_features,
             learning_rate=optimizer.learning_rate,
             reg=reg,
-            block=engines.block_for(xp, device, packed, batch_size or n, X),
+            block=engines.block_for(
+                xp, device, packed, batch_size or n, X, minibatch=(batch_size or n) < n
+            ),
             optimizer=optimizer,
             reg_over_batch=reg_over_batch,
             activation=activation,

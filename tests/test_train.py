@@ -615,6 +615,40 @@ def test_row_blocks_sum_to_the_full_batch_gradient(block):
     assert float(whole[0]) == pytest.approx(float(rows.sum()), rel=1e-13)
 
 
+def test_numpy_mini_batches_are_one_block_unless_the_mmap_threshold_is_frozen(monkeypatch):
+    """NumPy's mini-batches of at most MINIBATCH_ELEMENTS activations run as one block, full
+    batches in cache-sized blocks; with glibc's mmap threshold frozen (Dask's workers), the
+    blocks; either way the run's numbers are the core step's (one block, no arrangement)."""
+    from portable_net import network
+    from portable_net.engines import blocks
+
+    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                "MALLOC_MMAP_MAX_"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    p_np = pn.init_params([10, 256, 3], seed=1)
+    packed = network.pack(np, p_np, 2)
+    assert blocks.block_for(np, None, packed, 200, minibatch=True) is None
+    assert blocks.block_for(np, None, packed, 200) == blocks.block_size(packed, 200) < 200
+    made = []
+    real = blocks.block_for
+    monkeypatch.setattr(blocks, "block_for", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    from portable_net import engines
+
+    monkeypatch.setattr(engines, "block_for", blocks.block_for)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((1000, 10)), rng.integers(0, 3, 1000)
+    kw = {"steps": 30, "log_every": 10, "batch_size": 200, "optimizer": "adam",
+          "learning_rate": 1e-2}  # fmt: skip
+    got, h_got = pn.train(p_np, X, y, **kw)
+    assert made[0] is None  # the run's batches: one block
+    core, h_core = pn.train(p_np, X, y, engine="core", **kw)
+    np.testing.assert_allclose(h_got.loss, h_core.loss, rtol=1e-12)
+    for key in p_np:
+        np.testing.assert_allclose(got[key], core[key], rtol=1e-12, atol=1e-15)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as Dask's nanny sets it
+    assert blocks.block_for(np, None, packed, 200, minibatch=True) == blocks.block_size(packed, 200)
+
+
 def test_torch_on_the_cpu_runs_a_mini_batch_as_one_block(monkeypatch):
     """torch on the CPU: a batch whose widest activations hold at most COARSE_BLOCK_ELEMENTS
     values is one block, whatever the allocator settings (NumPy keeps its cache-sized
@@ -636,6 +670,11 @@ def test_torch_on_the_cpu_runs_a_mini_batch_as_one_block(monkeypatch):
     assert blocks.block_for(tx, cpu, packed_t, blocks.COARSE_BLOCK_ELEMENTS // 256) is None
     assert blocks.block_for(tx, cpu, packed_t, blocks.COARSE_BLOCK_ELEMENTS // 256 + 1)
     assert blocks.block_for(np, None, packed_n, 256) == 64  # 2**14 values of 256 units
+    # a mini-batch of NumPy: one block too, up to MINIBATCH_ELEMENTS values
+    assert blocks.block_for(np, None, packed_n, 256, minibatch=True) is None
+    assert blocks.block_for(np, None, packed_n, 257, minibatch=True) == blocks.block_size(
+        packed_n, 257
+    )
     rng = np.random.default_rng(0)
     X_np, y_np = rng.standard_normal((600, 50)), rng.integers(0, 5, 600)
     ref, ref_hist = pn.train(p_np, X_np, y_np, steps=20, log_every=5, batch_size=256,

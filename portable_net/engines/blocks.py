@@ -38,18 +38,32 @@ MEDIUM_BLOCK_ELEMENTS = 2**16
 DEVICE_BLOCK_ELEMENTS = 2**26
 # never fewer examples than this: below it, per-block call overhead dominates (wide layers)
 MIN_BLOCK = 64
+# Mini-batches on the host (NumPy, array-api-strict): one block while the batch's widest
+# activations hold at most this many values (512 KiB in float64), unless glibc's mmap
+# threshold is frozen. A mini-batch run's temporaries have the same sizes at every step and
+# one product per layer costs fewer calls than blocks: digits' fit and the tabular fit
+# (batches of 200 and 256) ran 0.75-0.82x as long with one block (the performance guide),
+# while the full batch of the case study ran 2.5x as long: full batches keep the blocks.
+MINIBATCH_ELEMENTS = 2**16
 
 
 def block_for(
-    xp: ModuleType, device: Any, packed: list[Any], n: int, inputs: Any = None
+    xp: ModuleType,
+    device: Any,
+    packed: list[Any],
+    n: int,
+    inputs: Any = None,
+    *,
+    minibatch: bool = False,
 ) -> int | None:
-    """Examples per block for a batch of n on this library and device (None: one block).
+    """Examples per block for a batch of n on this library and device (None: one block);
+    ``minibatch``: n is a mini-batch of a larger data set (see ``MINIBATCH_ELEMENTS``).
 
     Sparse ``inputs`` (:class:`portable_net.network.SparseInputs`): one block, whatever the
     library: each block's first-layer gradient is as large as the first layer's weights.
 
     NumPy and array-api-strict (host memory, cheap calls): cache-sized blocks
-    (:func:`block_size`); torch on the CPU (a fixed cost per call): one block while the
+    (:func:`block_size`), a mini-batch one block up to ``MINIBATCH_ELEMENTS``; torch on the CPU (a fixed cost per call): one block while the
     activations hold at most ``COARSE_BLOCK_ELEMENTS`` values (a mini-batch, the case study),
     larger blocks beyond (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
     exceed ``DEVICE_BLOCK_ELEMENTS`` (:func:`device_block_size`).
@@ -58,6 +72,8 @@ def block_for(
         return None
     name = backend_name(xp)
     if name in ("numpy", "array_api_strict"):
+        if minibatch and _widest(packed) * n <= MINIBATCH_ELEMENTS and not mmap_threshold_frozen():
+            return None
         return block_size(packed, n)
     if name == "torch" and getattr(device, "type", "cpu") == "cpu":
         if _widest(packed) * n <= COARSE_BLOCK_ELEMENTS:

@@ -94,7 +94,7 @@ def for_sizes(xp: ModuleType, device: Any, sizes: Sequence[int], batch_size: int
     for fan_in, fan_out in zip(sizes[1:-1], sizes[2:]):
         shapes += [Shape((fan_out, fan_in)), Shape((fan_out, 1))]
     n = batch_size or int(inputs.shape[0])
-    block = block_for(xp, device, shapes, n, inputs)
+    block = block_for(xp, device, shapes, n, inputs, minibatch=n < int(inputs.shape[0]))
     return threads_for(xp, device, shapes, block or n, n_jobs)
 
 
