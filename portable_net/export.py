@@ -386,7 +386,7 @@ def computation(xp: Any, graph: Graph, X: Any, text: Any, dtype: str) -> dict[st
     """The graph's outputs from its inputs, on any array API namespace: X (N, numeric
     features) and ``text`` (N, text columns), either None where the graph has none. Traced
     on ndonnx's lazy arrays, it is the graph."""
-    from . import model
+    from . import decision, model
     from .estimators._outputs import label_indicator, regressor_values
     from .preprocessing import filled_in, standardized
 
@@ -416,10 +416,10 @@ def computation(xp: Any, graph: Graph, X: Any, text: Any, dtype: str) -> dict[st
     if graph.multilabel:
         labels = label_indicator(xp, out, xp.int64)
     else:
-        labels = model.decide(xp, out, xp.asarray(graph.classes), graph.output)
+        labels = decision.decide(xp, out, xp.asarray(graph.classes), graph.output)
     return {
         "label": labels,
-        "probabilities": model.output_probabilities(xp, out, graph.output, graph.multilabel),
+        "probabilities": decision.output_probabilities(xp, out, graph.output, graph.multilabel),
     }
 
 

@@ -37,6 +37,7 @@ from ._validation import (
     check_real,
     value_summary,
 )
+from .decision import decide, output_probabilities
 from .engines import as_predictor, as_summary, is_traced, outside_autograd, summarised
 from .layers import activation_pair
 from .loss import one_hot, output_loss, softmax
@@ -378,15 +379,6 @@ def class_probabilities(
     return output_probabilities(array_namespace(out), out, output, multilabel)
 
 
-def output_probabilities(xp: ModuleType, out: Any, output: str, multilabel: bool) -> Any:
-    """Each class's probability from the output layer's values ``out`` (N, K): two classes'
-    one logistic output p as ``[1 - p, p]`` (N, 2); softmax and multilabel outputs as they are
-    (:func:`class_probabilities`; the ONNX export's graph)."""
-    if output == "logistic" and not multilabel:
-        return xp.concat([1.0 - out, out], axis=1)
-    return out
-
-
 def mean_loss(
     params: Mapping[str, Any], X: Any, y: Any, *, activation: str = "relu", output: str = "softmax"
 ) -> Any:
@@ -469,18 +461,6 @@ def _decided(
     """decided_labels' computation, where it costs least (:func:`portable_net.engines.predictor`)."""
     return decide(xp, output_values(xp, output, scores(xp, params, X, n_layers, activation)),
                   classes, output)  # fmt: skip
-
-
-def decide(xp: ModuleType, out: Any, classes: Any, output: str) -> Any:
-    """The label of each row from the output layer's values ``out`` (N, K), as
-    :func:`decided_labels` says (the estimators' ``predict``, the ONNX export)."""
-    if output == "logistic":  # (N, 1): class 1 where its probability is above 0.5
-        above = out[:, 0] > 0.5
-        if classes is None:
-            return xp.astype(above, xp.argmax(out, axis=1).dtype)  # the default integer
-        return xp.where(above, classes[-1], classes[0])  # one class: always that class
-    index = xp.argmax(out, axis=1)
-    return index if classes is None else xp.take(classes, index, axis=0)
 
 
 @as_predictor("n_layers", "activation")

@@ -239,7 +239,7 @@ def test_the_updates_are_written_once_in_optim():
         "layers.py:tanh_backward",  # 1 - t^2
         "plot.py:_region_colors",
         "targets.py:r2",  # 1 - SS_res / SS_tot
-        "model.py:output_probabilities",  # P(class 0) = 1 - P(class 1)
+        "decision.py:output_probabilities",  # P(class 0) = 1 - P(class 1)
     }
     assert _holding(_one_minus) - not_updates == {
         "optim/pieces.py:decay",
