@@ -14,7 +14,13 @@ float32 (both estimators keep a float32 X float32). ``"keras float32"``: Keras 3
 (``KERAS_BACKEND=jax``), the same network, loss and optimiser (Adam with MLPClassifier's
 epsilon; the L2 term as MLPClassifier adds it to a batch's mean loss, ``alpha / 2`` over the
 batch size), ``fit(batch_size=256, epochs=5)`` in float32, its own default; skipped, with a
-note in the report, where Keras or JAX is not installed. ``--output DIR`` (default: a
+note in the report, where Keras or JAX is not installed. ``"bound"`` (``"bound float32"``,
+``"bound torch"``): the fit's matrix products alone, as plain products of the same shapes
+(each batch's three forward products and five backward ones, ``X_b @ W1`` to ``X_b^T @
+dH1``), every batch of every epoch, timed once on one thread and once on every core; its
+seconds are the faster of the two (its thread count in the results). Each side's ``to
+bound`` is the median over rounds of its fit / the bound of its dtype (and library, for
+torch) in the same round. ``--output DIR`` (default: a
 temporary directory) receives ``tabular.md`` and ``.json`` (``--stem``: another name).
 """
 
@@ -60,6 +66,8 @@ def run_worker(side: str, data: str) -> dict:
     d = dict(np.load(data))
     if side.endswith(" float32"):
         d = {k: v.astype(np.float32) if k.startswith("X") else v for k, v in d.items()}
+    if side.startswith("bound"):
+        return _bound_worker(d["X_train"], int(d["y_train"].max()) + 1, "torch" in side)
     if side.startswith("keras"):
         return _keras_worker(d)
     if side.startswith("sklearn"):
@@ -82,6 +90,51 @@ def run_worker(side: str, data: str) -> dict:
         fit_s = time.perf_counter() - t
     return {"fit_s": fit_s, "accuracy": float(model.score(X_te, y_te)),
             "epochs": int(model.n_iter_), "dtype": str(model.coefs_[0].dtype)}  # fmt: skip
+
+
+def _bound_worker(X: np.ndarray, n_classes: int, torch: bool) -> dict:
+    """The fit's products alone: every batch of every epoch, on one thread and on every
+    core (threadpoolctl; torch's own pool), the faster."""
+    from threadpoolctl import threadpool_limits
+
+    h1, h2 = SETTINGS["hidden_layer_sizes"]
+    rng = np.random.default_rng(0)
+    shapes = [(X.shape[1], h1), (h1, h2), (h2, n_classes)]
+    W1, W2, W3 = (0.05 * rng.standard_normal(s).astype(X.dtype) for s in shapes)
+    if torch:
+        import torch as lib
+
+        X, W1, W2, W3 = (lib.asarray(a) for a in (X, W1, W2, W3))
+    batch, epochs = SETTINGS["batch_size"], SETTINGS["max_iter"]
+
+    def products() -> None:
+        for _ in range(epochs):
+            for i in range(0, X.shape[0], batch):
+                xb = X[i : i + batch]
+                a1 = xb @ W1  # forward
+                a2 = a1 @ W2
+                s = a2 @ W3
+                a2.T @ s  # dW3, dA2, dW2, dA1, dW1
+                d2 = s @ W3.T
+                a1.T @ d2
+                d1 = d2 @ W2.T
+                xb.T @ d1
+
+    seconds = {}
+    for threads in (1, os.cpu_count() or 1):
+        if torch:
+            before = lib.get_num_threads()
+            lib.set_num_threads(threads)
+        with threadpool_limits(limits=threads, user_api="blas"):
+            t = time.perf_counter()
+            products()
+            seconds[threads] = time.perf_counter() - t
+        if torch:
+            lib.set_num_threads(before)
+    best = min(seconds, key=lambda k: seconds[k])
+    return {"fit_s": seconds[best], "accuracy": float("nan"), "epochs": epochs,
+            "dtype": str(X.dtype).replace("torch.", ""), "threads": best,
+            "by_threads": seconds}  # fmt: skip
 
 
 def _keras_worker(d: dict) -> dict:
@@ -114,6 +167,7 @@ def _keras_worker(d: dict) -> dict:
 def _missing(side: str) -> str | None:
     """What a side needs that is not installed here (None: nothing)."""
     needs = {"keras": ("keras", "jax"), "Classifier torch": ("torch",),
+             "bound torch": ("torch", "threadpoolctl"), "bound": ("threadpoolctl",),
              "Classifier jax": ("jax",)}  # fmt: skip
     for prefix, modules in needs.items():
         if side.startswith(prefix):
@@ -121,6 +175,13 @@ def _missing(side: str) -> str | None:
             if absent:
                 return f"{side!r} skipped: {', '.join(absent)} not installed"
     return None
+
+
+def _bound_of(side: str, runs: dict[str, list[dict]]) -> list[dict] | None:
+    """The bound side's rounds for ``side`` (its dtype; torch's for torch), if measured."""
+    name = "bound" + (" torch" if "torch" in side else "")
+    name += " float32" if side.endswith(" float32") else ""
+    return runs.get(name)
 
 
 def measure(side: str, data: Path) -> dict:
@@ -183,17 +244,27 @@ def main(argv: list[str] | None = None) -> None:
         f"the start, {load_end} at the end.",
         "",
         *([" ".join(notes) + ".", ""] if notes else []),
-        "| side | fit seconds | ratio | process seconds | test accuracy | fits (all rounds) |",
-        "|---|---|---|---|---|---|",
+        "| side | fit seconds | ratio | to bound | process seconds | test accuracy | "
+        "fits (all rounds) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s, rs in runs.items():
         fits = [x["fit_s"] for x in rs]
         ratio = statistics.median(a / b["fit_s"] for a, b in zip(fits, base))
+        bound = _bound_of(s, runs)
+        to_bound = (
+            ""
+            if bound is None
+            else f"{statistics.median(a / b['fit_s'] for a, b in zip(fits, bound)):.2f}"
+        )
+        threads = sorted({x["threads"] for x in rs if "threads" in x})
         lines.append(
-            f"| {s} | {statistics.median(fits):.2f} | {ratio:.2f} | "
+            f"| {s} | {statistics.median(fits):.2f} | {ratio:.2f} | {to_bound} | "
             f"{statistics.median(x['process_s'] for x in rs):.2f} | "
             f"{statistics.median(x['accuracy'] for x in rs):.4f} | "
-            f"{', '.join(f'{v:.2f}' for v in fits)} |"
+            f"{', '.join(f'{v:.2f}' for v in fits)}"
+            + (f" (best on {', '.join(map(str, threads))} threads)" if threads else "")
+            + " |"
         )
     text = "\n".join(lines) + "\n"
     (out / f"{args.stem}.md").write_text(text)

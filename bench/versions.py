@@ -12,6 +12,11 @@ ones users run most:
   per step over 100 steps after 5 untimed ones (NumPy; torch on the CPU, if installed);
 - ``digits``: ``Classifier(max_iter=100)`` (Adam, batches of 200) on scikit-learn's digits,
   standardised, the seconds of ``fit`` (if scikit-learn is installed);
+- ``tabular``: ``Classifier(hidden_layer_sizes=(256, 128), batch_size=256, max_iter=5)``
+  on ``make_classification(50_000, 50 features, 5 classes)``, standardised, the seconds of
+  ``fit`` (a large mini-batch fit, if scikit-learn is installed);
+- ``dask 300k``: the case study's net on 300,000 spiral points in 8 Dask chunks (threads
+  scheduler), the seconds per step over 10 after a one-step call (if Dask is installed);
 - ``command``: the whole process of ``portable-net train --quiet`` (imports included).
 
 Each process also prints its final loss, so a version that got faster by computing something
@@ -33,7 +38,15 @@ import tempfile
 import time
 from pathlib import Path
 
-WORKLOADS = ("case study", "step 30k numpy", "step 30k torch", "digits", "command")
+WORKLOADS = (
+    "case study",
+    "step 30k numpy",
+    "step 30k torch",
+    "digits",
+    "tabular",
+    "dask 300k",
+    "command",
+)
 
 #: the code each worker process runs: it prints one JSON line, {"seconds": s, "loss": l}
 _WORKER = r"""
@@ -63,6 +76,29 @@ if workload == "case study":
 elif workload.startswith("step 30k"):
     seconds, loss = spiral_run(10_000, 100, workload.split()[-1], 5)
     seconds /= 100
+elif workload == "tabular":
+    from sklearn.datasets import make_classification
+    X, y = make_classification(n_samples=50_000, n_features=50, n_informative=30,
+                               n_classes=5, random_state=0)
+    clf = pn.Classifier(hidden_layer_sizes=(256, 128), batch_size=256, max_iter=5,
+                        random_state=0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = time.perf_counter()
+        clf.fit((X - X.mean(axis=0)) / X.std(axis=0), y)
+        seconds = time.perf_counter() - t
+    loss = float(clf.loss_)
+elif workload == "dask 300k":
+    import dask.array as da
+    X, y = pn.make_spiral(100_000, 3, seed=0)
+    X, y = da.from_array(X, chunks=(37_500, 2)), da.from_array(y, chunks=37_500)
+    params = pn.init_params([2, 100, 3], seed=0)
+    pn.train(params, X, y, steps=1, learning_rate=1.0, reg=1e-3, scheduler="threads")
+    t = time.perf_counter()
+    params, history = pn.train(params, X, y, steps=10, learning_rate=1.0, reg=1e-3,
+                               log_every=10, scheduler="threads")
+    seconds, loss = (time.perf_counter() - t) / 10, float(history.final_loss)
 elif workload == "digits":
     from sklearn.datasets import load_digits
     X, y = load_digits(return_X_y=True)
@@ -81,7 +117,12 @@ print(json.dumps({"seconds": seconds, "loss": loss}))
 
 def available(python: str, workload: str) -> bool:
     """Whether ``python``'s environment has what ``workload`` needs."""
-    needs = {"step 30k torch": "torch", "digits": "sklearn"}.get(workload)
+    needs = {
+        "step 30k torch": "torch",
+        "digits": "sklearn",
+        "tabular": "sklearn",
+        "dask 300k": "dask",
+    }.get(workload)
     if needs is None:
         return True
     done = subprocess.run([python, "-c", f"import {needs}"], capture_output=True, check=False)

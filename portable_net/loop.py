@@ -190,6 +190,10 @@ class Trainer:
         # (train and the estimators decide the same for the whole call: threads_for_sizes)
         examples = self.settings.block or batch_size or n
         self.threads = engines.threads_for(xp, device, packed, examples, n_jobs)
+        # large per-batch steps time their threads (one, or every core: whichever is faster
+        # on this machine now); the run then sets them within its own setting, restored after
+        self.chooser = None if self.runner is not None else engines.thread_chooser(
+            xp, device, packed, examples, n_jobs, self.threads)  # fmt: skip
         self.index_perm: tuple[Any, Any] = (None, None)
         self.best: list[Any] | None = None  # restore_best: the best held-out parameters
         self.first_loss: float | None = None  # the last run's first logged loss
@@ -203,7 +207,9 @@ class Trainer:
         ends the run). On Ctrl-C: :class:`~portable_net.TrainingInterrupted` with copies of
         the parameters reached and the record (to continue from)."""
         # the run's intra-op threads (a context manager: the steps stay in this frame)
-        with engines.threads_limited(self.xp, self.threads):
+        # (with a chooser, an int even where the library's own: the run restores its setting)
+        threads = self.threads if self.chooser is None else self.chooser.candidates[0]
+        with engines.threads_limited(self.xp, threads):
             xp, log_every = self.xp, logging.log_every
             lr = self.optimizer.learning_rate if learning_rate is None else learning_rate
             hooks = _Hooks(xp, record, logging, self.n_features, lr)
@@ -214,7 +220,12 @@ class Trainer:
             # mini-batches without host-side work at logged steps run on to the end of the epoch,
             # the logged steps' losses read at the end (one call per epoch on a compiled engine)
             extend = logging.quiet and self.batch_size is not None
+            lay_out = getattr(self.step, "lay_out", None)
+            if lay_out is not None:  # the update's own layout (views of its vectors)
+                self.packed, self.state = lay_out(self.packed, self.state)
             step, runner, data = self.step, self.runner, self.data
+            if self.chooser is not None and step is not None:
+                step = self.chooser.timed(step)
             packed, state = self.packed, self.state
             g, end = first, first + steps
             reached = g  # the steps made so far (an interrupt may come in the middle of a stretch)

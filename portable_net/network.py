@@ -313,3 +313,19 @@ def weight_masks(xp: ModuleType, packed: list[Any], n_features: int) -> list[Any
     for i in range(1, len(packed)):
         masks.append(1.0 if i % 2 == 1 else 0.0)
     return masks
+
+
+def flat(xp: ModuleType, packed: list[Any]) -> Any:
+    """The packed parameters ``[W1b, W2^T, b2, ...]`` (:mod:`portable_net.network`), each
+    row by row, as one 1-D array (a new array): the vector L-BFGS moves; the update's
+    vector where the step keeps the parameters as one (``StepSettings.flat``)."""
+    return xp.concat([xp.reshape(p, (-1,)) for p in packed], axis=0)
+
+
+def unflat(xp: ModuleType, theta: Any, shapes: tuple[tuple[int, int], ...]) -> list[Any]:
+    """:func:`flat` undone: the packed parameters of ``shapes`` as views of ``theta``."""
+    packed, start = [], 0
+    for rows, cols in shapes:
+        packed.append(xp.reshape(theta[start : start + rows * cols], (rows, cols)))
+        start += rows * cols
+    return packed

@@ -20,7 +20,7 @@ example's weight w: the loss is the weighted mean ``sum(w l) / sum(w)``, each ex
 gradient scaled by ``w / sum(w)``, and an L2 strength per example (``reg_over_batch``) divided
 by ``sum(w)`` (scikit-learn's ``sample_weight``).
 
-This is the step every run takes. Three settings arrange the same computation to do less
+This is the step every run takes. Four settings arrange the same computation to do less
 work, changing nothing but the order of a few roundings (the engines choose them per library,
 :mod:`portable_net.engines.fast`; ``train(..., engine="core")`` runs the step without them,
 the reference every arrangement is tested against to 1e-12 in float64):
@@ -29,6 +29,9 @@ the reference every arrangement is tested against to 1e-12 in float64):
   ``1 / N``), so the backward pass yields ``lr * dW`` and the update is one subtraction;
 - ``in_place``: the step's own gradient arrays reused by the update as scratch (a library whose
   arrays are writable);
+- ``flat``: the update run once on one vector of all the parameters, their arrays (and the
+  optimiser state's) views of it: the same operations entry by entry, in a few calls instead
+  of a few per parameter (Adam's, where slices are views);
 - ``block``: a large batch's loss and gradient summed over blocks of examples whose
   temporaries fit in cache.
 
@@ -74,6 +77,9 @@ class StepSettings:
     weighted : the targets' last row is each example's weight (not a target)
     folded : SGD's rate folded into the loss gradient's scale
     in_place : the update may overwrite the step's gradient arrays (writable libraries only)
+    flat : the update runs once on one vector of all the parameters (their arrays views of it,
+        as are the optimiser's state's): a few whole-vector operations where the library
+        spends more on each call than on a small array's arithmetic (with ``in_place``)
     """
 
     n_features: int
@@ -88,6 +94,7 @@ class StepSettings:
     weighted: bool = False
     folded: bool = False
     in_place: bool = False
+    flat: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer is None:
@@ -105,7 +112,7 @@ class StepSettings:
     @property
     def textbook(self) -> StepSettings:
         """These settings without the faster arrangement: the step as the notes write it."""
-        return dataclasses.replace(self, block=None, folded=False, in_place=False)
+        return dataclasses.replace(self, block=None, folded=False, in_place=False, flat=False)
 
 
 def split_targets(targets: Any, weighted: bool) -> tuple[Any, Any]:
@@ -136,6 +143,9 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Ca
     assert opt is not None  # StepSettings always sets it
     # 1 on the weights, 0 on the biases (W1b's last column is b1): what the L2 term reaches
     masks = network.weight_masks(xp, packed, settings.n_features)
+    if settings.flat:  # the same, entry by entry, along the parameters' vector
+        ones = [xp.ones_like(p) for p in packed]
+        masks = [network.flat(xp, [m * one for m, one in zip(masks, ones)])]
     made: dict[tuple[float, float], list[Any]] = {}
 
     def coefficients(lr: Any, reg: Any) -> list[Any]:
@@ -157,14 +167,68 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Ca
             return opt.update(xp, packed, grads, state, lr, l2=l2, folded=folded,
                               in_place=in_place)  # fmt: skip
 
-        return update
+        return on_one_vector(xp, update) if settings.flat else update
 
     def update_adam(packed, state, grads, learning_rate=None, reg=None):
         lr = opt.learning_rate if learning_rate is None else learning_rate
         l2 = coefficients(1.0, settings.reg if reg is None else reg)
         return opt.update(xp, packed, grads, state, lr, l2=l2, in_place=in_place)
 
-    return update_adam
+    return on_one_vector(xp, update_adam) if settings.flat else update_adam
+
+
+def on_one_vector(xp: ModuleType, update: Callable[..., Any]) -> Callable[..., Any]:
+    """``update`` (:func:`make_update`'s, its L2 masks one vector) run once on the
+    parameters as one vector (:func:`portable_net.network.flat`): the same operations, entry
+    by entry, in one call each instead of one per parameter. The parameters it returns, and
+    the state's lists, are views of that vector and of the state's own vectors, updated in
+    place; arrays that are not (a run's first step, a restored or given state) are first
+    copied into new vectors (the caller's are never modified). Writable libraries whose
+    slices and reshapes of a contiguous array are views (NumPy, torch) only."""
+    kept: dict[str, Any] = {"packed": None}
+
+    def ours(packed: list[Any], state: Any) -> bool:
+        if kept["packed"] is None or not _same(packed, kept["packed"]):
+            return False
+        return all(_same(getattr(state, f), kept[f]) for f in kept["fields"])
+
+    def vectors(packed: list[Any], state: Any) -> tuple[Any, Any]:
+        if not ours(packed, state):
+            shapes = tuple((int(p.shape[0]), int(p.shape[1])) for p in packed)
+            vector = network.flat(xp, packed)
+            kept.update(vector=vector, packed=network.unflat(xp, vector, shapes))
+            # the state's per-parameter lists (Adam's moments, SGD's velocity)
+            fields = [f for f in state._fields if _per_parameter(getattr(state, f), packed)]
+            kept["fields"] = fields
+            for f in fields:
+                kept[f"{f} vector"] = network.flat(xp, getattr(state, f))
+                kept[f] = network.unflat(xp, kept[f"{f} vector"], shapes)
+        one = state._replace(**{f: [kept[f"{f} vector"]] for f in kept["fields"]})
+        return kept["vector"], one
+
+    def update_vector(packed, state, grads, learning_rate=None, reg=None):
+        vector, one = vectors(packed, state)
+        _, new = update([vector], one, [network.flat(xp, grads)], learning_rate, reg)
+        return kept["packed"], new._replace(**{f: kept[f] for f in kept["fields"]})
+
+    def lay_out(packed: list[Any], state: Any) -> tuple[list[Any], Any]:
+        """The parameters and state as the update keeps them (views of its vectors; the
+        same arrays where they are already): the training loop lays them out before its
+        steps, outside their bookkeeping settings (torch's inference mode would make the
+        vectors inference tensors)."""
+        vectors(packed, state)
+        return kept["packed"], state._replace(**{f: kept[f] for f in kept["fields"]})
+
+    update_vector.lay_out = lay_out  # type: ignore[attr-defined]
+    return update_vector
+
+
+def _same(arrays: list[Any], kept: list[Any]) -> bool:
+    return len(arrays) == len(kept) and all(a is b for a, b in zip(arrays, kept))
+
+
+def _per_parameter(value: Any, packed: list[Any]) -> bool:
+    return isinstance(value, list) and len(value) == len(packed) and len(packed) > 0
 
 
 def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
@@ -207,4 +271,6 @@ def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step
         packed, state = update(packed, state, grads, lr, reg)
         return packed, state, loss
 
+    # where the update keeps the parameters as one vector: their layout, for the loop
+    step.lay_out = getattr(update, "lay_out", None)  # type: ignore[attr-defined]
     return step

@@ -287,3 +287,43 @@ def test_fused_and_batch_major_engines_fall_back_to_the_fast_step():
     stretch = jax_engine._one_hidden_cpu_run
     assert stretch(fast.arranged(jnp, relu), jpacked) is not None
     assert all(stretch(fast.arranged(jnp, s), jpacked) is None for s in others)
+
+
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_the_update_on_one_vector_is_the_update_per_parameter(xp, device, opt):
+    """``flat``: the update's operations entry by entry on one vector of the parameters
+    (their arrays views of it): the per-parameter update's numbers bit for bit; the arrays
+    of the first call copied in, never modified; a state that is not the update's own
+    (another run's) copied in too, and continued from as the per-parameter update does."""
+    import dataclasses
+
+    from portable_net._backend import backend_name
+
+    if backend_name(xp) not in fast.VIEWS or xp.float64 is None:
+        pytest.skip("the update on one vector is NumPy's and torch's arrangement")
+    packed, data = _setup(xp, device, (2, 9, 7, 4))
+    optimizer = OPTIMIZERS[opt]()
+    settings = fast.arranged(xp, StepSettings(n_features=2, reg=1e-2, optimizer=optimizer,
+                                              learning_rate=optimizer.learning_rate))  # fmt: skip
+    # the engines give it to Adam (SGD's two operations per parameter gain nothing from it)
+    assert settings.flat == isinstance(optimizer, pn.optim.Adam)
+    results = []
+    for flat in (False, True):
+        p = [xp.asarray(a, copy=True) for a in packed]
+        given = [to_numpy(a).copy() for a in p]
+        step = make_step(xp, p, dataclasses.replace(settings, flat=flat))
+        out, state, losses = _run(step, p, optimizer.init(xp, p), data, 15)
+        if flat:
+            for a, b in zip(p, given):
+                np.testing.assert_array_equal(to_numpy(a), b)  # copied in, untouched
+        # another run's state (copies: not the update's views) continued from
+        lists = {f: [xp.asarray(xp.asarray(a), copy=True) for a in getattr(state, f)]
+                 for f in state._fields if isinstance(getattr(state, f), list)}  # fmt: skip
+        out = [np.array(a, copy=True) for a in out]  # (the update goes on in place)
+        p2 = [xp.asarray(a, device=device, copy=True) for a in out]
+        out2, _, losses2 = _run(step, p2, state._replace(**lists), data, 5)
+        results.append((out, losses, out2, losses2))
+    (a, la, a2, la2), (b, lb, b2, lb2) = results
+    assert la == lb and la2 == lb2
+    for x, y in zip([*a, *a2], [*b, *b2]):
+        np.testing.assert_array_equal(x, y)

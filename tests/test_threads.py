@@ -308,3 +308,90 @@ def test_the_door_decides_as_the_run_does():
                           optimizer=SGD(0.1), reg=1e-3, batch_size=batch)  # fmt: skip
         assert threads.for_sizes(xp, None, sizes, batch, X) == trainer.threads, (sizes, n)
         assert threads.for_sizes(xp, None, sizes, batch, X, n_jobs=2) == 2
+
+
+class _Clock:
+    """A stand-in for ``time.perf_counter`` and a step whose time depends on the threads it
+    runs on (seconds per step by thread count, changed by the test as a load would)."""
+
+    def __init__(self, seconds):
+        self.now, self.seconds, self.threads, self.set_calls = 0.0, dict(seconds), None, []
+
+    def perf_counter(self):
+        return self.now
+
+    def set_threads(self, n):
+        self.threads = n
+        self.set_calls.append(n)
+
+    def step(self, *args):
+        self.now += self.seconds[self.threads]
+        return self.threads
+
+
+def _chooser(monkeypatch, seconds):
+    import types
+
+    clock = _Clock(seconds)
+    monkeypatch.setattr(threads, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    return clock, threads.Chooser(clock.set_threads, (1, 2))
+
+
+def test_the_chooser_takes_the_faster_setting_and_settles(monkeypatch):
+    clock, chooser = _chooser(monkeypatch, {1: 1.0, 2: 0.5})
+    step = chooser.timed(clock.step)
+    ran = [step() for _ in range(2 * chooser.WINDOW)]
+    assert ran == [1] * chooser.WINDOW + [2] * chooser.WINDOW  # the probe: each in turn
+    assert chooser.choice == 2 and chooser.last == pytest.approx({1: 1.0, 2: 0.5})
+    # settled on two threads for 20 times the probe's 7.5 s at 0.5 s a step: 300 steps
+    settled = [step() for _ in range(300)]
+    assert settled == [2] * 300
+    # then a probe again, the choice first; a later run (a fit's next epoch) keeps the state
+    step = chooser.timed(clock.step)
+    assert clock.threads == 2
+    assert [step() for _ in range(2 * chooser.WINDOW)] == [2] * 5 + [1] * 5
+
+
+def test_the_chooser_leaves_a_slow_setting_after_one_step(monkeypatch):
+    """Beside other jobs a second thread may be many times slower: its window ends at its
+    first step slower than 3x the best so far, and the run goes back to one thread."""
+    clock, chooser = _chooser(monkeypatch, {1: 1.0, 2: 20.0})
+    step = chooser.timed(clock.step)
+    assert [step() for _ in range(chooser.WINDOW + 1)] == [1] * chooser.WINDOW + [2]
+    assert chooser.choice == 1 and clock.threads == 1
+    # the probe cost 25 s: settled for 500 steps of 1 s (at least MIN_SETTLED)
+    assert [step() for _ in range(500)] == [1] * 500
+    # the load goes away: the next probe finds two threads faster
+    clock.seconds[2] = 0.4
+    [step() for _ in range(2 * chooser.WINDOW)]
+    assert chooser.choice == 2 and chooser.last == pytest.approx({1: 1.0, 2: 0.4})
+
+
+def test_large_mini_batch_runs_choose_their_threads_and_restore_them(monkeypatch):
+    """A run whose products reach MEASURE_FROM (the tabular net's batches) times its steps;
+    smaller runs, an n_jobs, or one core do not; the numbers are those of one thread, and
+    the caller's setting is restored after every run."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not any(lib["user_api"] == "blas" for lib in threadpoolctl.threadpool_info()):
+        pytest.skip("NumPy's BLAS is not one threadpoolctl controls")
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((1024, 50)), rng.integers(0, 5, 1024)
+    params = pn.init_params([50, 256, 128, 5], seed=0)
+    assert 256 * 256 * 51 >= threads.MEASURE_FROM
+    losses = {}
+    for n_jobs in (None, 1):
+        trainer = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4,
+                          batch_size=256, n_jobs=n_jobs)  # fmt: skip
+        assert (trainer.chooser is None) == (n_jobs is not None or threads.cores() < 2)
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            record = History()
+            trainer.run(12, record, Logging(log_every=1))
+            assert _blas_threads() == [1]
+        losses[n_jobs] = record.loss
+    np.testing.assert_allclose(losses[None], losses[1], rtol=1e-12)
+    small = Trainer(*_spiral(), optimizer=SGD(0.1), reg=1e-3, batch_size=32)
+    assert small.chooser is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.cores() == 1
+    one_core = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4, batch_size=256)
+    assert one_core.chooser is None

@@ -11,7 +11,8 @@ calls and, where a library runs stretches of steps its own way, a runner:
   (``engine="fused"``: not the default until a GPU run has proven them);
 - :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
 - :mod:`.torch_arrays`: torch without autograd's bookkeeping;
-- :mod:`.threads`: the intra-op threads of a run (one where more do not pay), restored after;
+- :mod:`.threads`: the intra-op threads of a run (one where more do not pay; a large
+  mini-batch fit's timed by its own steps), restored after;
 - :mod:`.sparse`: scipy's and torch's sparse inputs, the first layer's product and weight
   gradient computed sparse (the estimators);
 - :mod:`.onnx_graph`: ndonnx's lazy arrays, on which the forward pass records an ONNX graph
@@ -43,6 +44,7 @@ from .eager import EagerEngine
 from .sparse import is_sparse, sparse_inputs
 from .spiral import chunked_spiral
 from .threads import check_n_jobs, threads_for
+from .threads import chooser_for as thread_chooser
 from .threads import for_sizes as threads_for_sizes
 from .threads import limited as threads_limited
 from .torch_arrays import bookkeeping_off, outside_autograd
@@ -74,6 +76,7 @@ __all__ = [
     "sparse_inputs",
     "step_and_runner",
     "summarised",
+    "thread_chooser",
     "threads_for",
     "threads_for_sizes",
     "threads_limited",

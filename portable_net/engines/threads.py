@@ -16,13 +16,23 @@ decides it once its arguments' shapes are checked (:func:`for_sizes`, before the
 become parameters in the step's layout) and runs every later pass inside it (the value
 checks, the data laid out for the step, the steps, held-out scores, the final loss), so that
 no pass of the call waits for a second thread that other processes hold.
+
+Within that setting, a run of per-batch steps whose products hold at least
+:data:`MEASURE_FROM` multiply-adds (a large mini-batch fit's) times its own steps
+(:class:`Chooser`): a few on one thread, a few on every core, then the faster, measured again
+from time to time. A fixed rule cannot serve both machines this library meets: on a quiet
+2-core machine a second thread runs the tabular net's batches in 0.7x one thread's time, and
+beside other jobs in 2.6-26x (the performance guide has both). The thread count changes which
+thread computes each block of a product, not the sums: the steps' numbers are the same.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -33,6 +43,10 @@ from .blocks import block_for
 #: inputs times its outputs) below which the run uses one thread: a second thread did not pay
 #: below it (the performance guide has the measurements)
 SERIAL_BELOW = 2**27
+
+#: multiply-adds of a run's largest product from which the run's steps time their threads
+#: (:class:`Chooser`); below it, a product is too small for a second thread to pay
+MEASURE_FROM = 2**21
 
 _controller: Any = None  # threadpoolctl's view of the loaded BLAS libraries, made once
 
@@ -143,3 +157,113 @@ def current(xp: ModuleType) -> int | None:
         counts = [int(lib["num_threads"]) for lib in _blas().info()]
         return max(counts) if counts else None
     return None
+
+
+def cores() -> int:
+    """The cores this process may run on, capped by ``OMP_NUM_THREADS``,
+    ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` where the user set them."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = n or 1
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            n = min(n, int(value))
+    return n
+
+
+def setter(xp: ModuleType) -> Callable[[int], None] | None:
+    """A function that sets xp's intra-op threads (None: the library's are not ours to set).
+    Call it only inside :func:`limited` with an int, which restores the caller's setting."""
+    name = backend_name(xp)
+    if name == "torch":
+        import torch
+
+        return torch.set_num_threads
+    if name in ("numpy", "array_api_strict") and _blas() is not None:
+        return _set_blas_threads
+    return None
+
+
+def _set_blas_threads(n: int) -> None:
+    _blas().limit(limits=n, user_api="blas")  # the enclosing `limited` restores them
+
+
+def chooser_for(
+    xp: ModuleType, device: Any, packed: list[Any], examples: int, n_jobs: int | None,
+    threads: int | None,
+) -> Chooser | None:  # fmt: skip
+    """The :class:`Chooser` of a run of per-batch steps (None: the run keeps ``threads``,
+    :func:`threads_for`'s setting): on the CPU under NumPy or torch, ``n_jobs`` not given,
+    products of :data:`MEASURE_FROM` multiply-adds or more, and more than one core."""
+    if n_jobs is not None or getattr(device, "type", "cpu") != "cpu":
+        return None
+    if largest_product(packed, examples) < MEASURE_FROM or cores() < 2:
+        return None
+    set_threads = setter(xp)
+    if set_threads is None:
+        return None
+    many = cores()
+    return Chooser(set_threads, (threads or many, 1 if threads and threads > 1 else many))
+
+
+class Chooser:
+    """A run's intra-op threads, chosen by timing its own steps.
+
+    A probe times :data:`WINDOW` steps on each candidate (one thread, every core), the
+    current choice first; the candidate with the shortest median step is chosen, and the
+    steps then run on it for :data:`SETTLE` times the probe's time (at least
+    :data:`MIN_SETTLED` steps), so that probes take about 5% of a run's steps, before the
+    next probe. A window ends early at a step :data:`SLOWER` times the best median so far:
+    beside other jobs a second thread may wait for the scheduler at every product, and one
+    slow step is enough to tell. The state lasts from run to run (a fit's epochs).
+    """
+
+    WINDOW = 5
+    SLOWER = 3.0
+    SETTLE = 20
+    MIN_SETTLED = 100
+
+    def __init__(self, set_threads: Callable[[int], None], candidates: tuple[int, int]):
+        self.set_threads, self.candidates = set_threads, candidates
+        self.choice = candidates[0]
+        self.medians: dict[int, float] = {}  # this probe's median step per candidate
+        self.last: dict[int, float] = {}  # the last whole probe's
+        self._settled = 0  # steps left before the next probe
+        self._trying: list[int] = list(candidates)
+        self._times: list[float] = []
+        self._cost = 0.0  # the probe's seconds so far
+
+    def timed(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        """``step``, with its threads set and (while probing) its time taken; sets this
+        run's threads (inside :func:`limited`, which restores them after the run)."""
+        self.set_threads(self._trying[0] if self._trying else self.choice)
+
+        def timed_step(*args: Any) -> Any:
+            if self._settled > 0:
+                self._settled -= 1
+                return step(*args)
+            t = time.perf_counter()
+            out = step(*args)
+            self._record(time.perf_counter() - t)
+            return out
+
+        return timed_step
+
+    def _record(self, seconds: float) -> None:
+        self._times.append(seconds)
+        self._cost += seconds
+        best = min(self.medians.values(), default=math.inf)
+        if len(self._times) < self.WINDOW and seconds <= self.SLOWER * best:
+            return
+        self.medians[self._trying.pop(0)] = sorted(self._times)[len(self._times) // 2]
+        self._times = []
+        if self._trying:
+            self.set_threads(self._trying[0])
+            return
+        # the probe's end: the faster candidate, then settled for a while
+        self.choice = min(self.candidates, key=lambda c: self.medians[c])
+        self.set_threads(self.choice)
+        per_step = self.medians[self.choice]
+        self._settled = max(self.MIN_SETTLED, math.ceil(self.SETTLE * self._cost / per_step))
+        self.last, self.medians, self._cost = self.medians, {}, 0.0
+        self._trying = [self.choice, *[c for c in self.candidates if c != self.choice]]

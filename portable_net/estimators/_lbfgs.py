@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from types import ModuleType
 from typing import Any
 
 import array_api_compat
@@ -36,7 +35,7 @@ from ..loop import diverged_message
 from ..model import with_l2
 from ..step import split_targets
 
-__all__ = ["fit_lbfgs", "flat", "scipy_optimize", "unflat"]
+__all__ = ["fit_lbfgs", "scipy_optimize"]
 
 
 def scipy_optimize() -> Any:
@@ -55,30 +54,15 @@ def _layer_sizes(estimator: Any) -> tuple[int, ...]:
     return (int(estimator.coefs_[0].shape[0]), *[int(W.shape[1]) for W in estimator.coefs_])
 
 
-def flat(xp: ModuleType, packed: list[Any]) -> Any:
-    """The packed parameters ``[W1b, W2^T, b2, ...]`` (:mod:`portable_net.network`), each
-    row by row, as one 1-D array: the vector L-BFGS moves."""
-    return xp.concat([xp.reshape(p, (-1,)) for p in packed], axis=0)
-
-
-def unflat(xp: ModuleType, theta: Any, shapes: tuple[tuple[int, int], ...]) -> list[Any]:
-    """:func:`flat` undone: the packed parameters of ``shapes`` as views of ``theta``."""
-    packed, start = [], 0
-    for rows, cols in shapes:
-        packed.append(xp.reshape(theta[start : start + rows * cols], (rows, cols)))
-        start += rows * cols
-    return packed
-
-
 @engines.as_program("alpha", "shapes", "activation", "output", "weighted", "block")
 def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, shapes, activation, output,
                        weighted, block):  # fmt: skip
     """MLPClassifier's ``_loss_grad_lbfgs``: the regularised mean loss (0-d) and its
-    gradient as a flat vector, of the flat packed parameters ``theta`` (:func:`flat`) on the
+    gradient as a flat vector, of the flat packed parameters ``theta`` (:func:`portable_net.network.flat`) on the
     data in the step's layout (Xt1 (D + 1, N), targets (K, N), with the examples' weights as a
     last row when ``weighted``); ``masks``: the weights' (``network.weight_masks``)."""
     n_features = shapes[0][1] - 1
-    packed = unflat(xp, theta, shapes)
+    packed = network.unflat(xp, theta, shapes)
     targets, weights = split_targets(targets, weighted)
     n = Xt1.shape[1] if weights is None else xp.sum(weights)  # or the sum of the weights
     scale = 1.0 / n if weights is None else weights / n  # each example's share of the mean
@@ -87,7 +71,7 @@ def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, shapes, activation
     reg = alpha / n  # MLPClassifier's alpha, over the examples (or their weights)
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
     # the gradients are backprop's own arrays: the L2 term added in place where writable
-    return loss, flat(xp, with_l2(xp, packed, grads, n_features, reg, masks, in_place=True))
+    return loss, network.flat(xp, with_l2(xp, packed, grads, n_features, reg, masks, in_place=True))
 
 
 def _options(settings: dict[str, Any], verbose: Any) -> dict[str, Any]:
@@ -148,7 +132,7 @@ def fit_lbfgs(est: Any, X: Any, y_fit: Any, weights: Any, settings: dict[str, An
         host = grad if isinstance(grad, np.ndarray) else to_host(grad)
         return losses[-1], np.asarray(host, dtype=np.float64)
 
-    theta0 = np.asarray(to_host(flat(xp, packed)), dtype=np.float64)
+    theta0 = np.asarray(to_host(network.flat(xp, packed)), dtype=np.float64)
     with engines.threads_limited(xp, threads), engines.bookkeeping_off(xp)():
         result = optimize.minimize(objective, theta0, method="L-BFGS-B", jac=True,
                                    options=_options(settings, est.verbose))  # fmt: skip
@@ -162,7 +146,7 @@ def fit_lbfgs(est: Any, X: Any, y_fit: Any, weights: Any, settings: dict[str, An
         )
     est.loss_ = float(result.fun)
     theta = from_host(xp, np.asarray(result.x), dtype, device)
-    fitted = network.unpack(xp, unflat(xp, theta, shapes), sizes[0], copy=True)
+    fitted = network.unpack(xp, network.unflat(xp, theta, shapes), sizes[0], copy=True)
     est.coefs_ = [fitted[f"W{i}"] for i in range(1, len(sizes))]
     est.intercepts_ = [fitted[f"b{i}"] for i in range(1, len(sizes))]
     first = losses[0] if losses and math.isfinite(losses[0]) else None
