@@ -233,7 +233,13 @@ def main(argv: list[str] | None = None) -> None:
     base = runs[sides[0]]
     lines = [
         f"# Tabular, {args.samples:,} x 50, 5 classes: "
-        + ("Classifier against MLPClassifier" if "sklearn" in sides[0] else "float32 and float64"),
+        + (
+            "Classifier against MLPClassifier"
+            if "sklearn" in sides[0]
+            else "the fit against its products alone"
+            if sides[0].startswith("bound")
+            else "float32 and float64"
+        ),
         "",
         f"`python -m bench.tabular --rounds {args.rounds} --sides {args.sides}`: "
         f"{args.samples:,} samples (80% to train), hidden (256, 128), Adam, batches of 256, 5 "
