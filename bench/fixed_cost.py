@@ -9,7 +9,8 @@ median of the others. Rounds alternate the sides (NumPy, torch); the report give
 and the median over rounds of each side's ratio to NumPy's in the same round, with the load
 average of each round. ``--baseline DIR`` adds the same sides run from another checkout of
 the project (``DIR`` on ``PYTHONPATH``: the code before a change, timed in the same run).
-``--burn N`` runs N spinning processes beside the measurement. Results go to ``--output``
+Run from a folder that holds only ``bench/``, the sides time the installed package (its
+wheel). ``--burn N`` runs N spinning processes beside the measurement. Results go to ``--output``
 (default: a temporary directory; ``--output bench/results`` to keep them) as
 ``fixed-cost.md`` and ``fixed-cost.json`` (``fixed-cost-burn`` with ``--burn``).
 
@@ -120,7 +121,9 @@ def side(backend: str, tree: Path, calls: int, steps: bool, points: tuple = POIN
     cmd += ["--points", ",".join(map(str, points))]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=tree, env=env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    if Path(result.pop("package")).resolve().parent.parent != tree.resolve():
+    package = Path(result.pop("package")).resolve().parent.parent
+    # a checkout's code is its own; from a folder holding only bench/, the installed wheel's
+    if (tree / "portable_net").is_dir() and package != tree.resolve():
         raise RuntimeError(f"the worker imported portable_net from outside {tree}")
     return result
 
