@@ -190,8 +190,8 @@ class Trainer:
         # (train and the estimators decide the same for the whole call: threads_for_sizes)
         examples = self.settings.block or batch_size or n
         self.threads = engines.threads_for(xp, device, packed, examples, n_jobs)
-        # large per-batch steps time their threads (one, or every core: whichever is faster
-        # on this machine now); the run then sets them within its own setting, restored after
+        # large per-batch steps time their threads (one, or the library's own: whichever is
+        # faster on this machine now); the run sets them within its own setting, restored after
         self.chooser = None if self.runner is not None else engines.thread_chooser(
             xp, device, packed, examples, n_jobs, self.threads)  # fmt: skip
         self.index_perm: tuple[Any, Any] = (None, None)

@@ -367,7 +367,7 @@ def test_the_chooser_leaves_a_slow_setting_after_one_step(monkeypatch):
     assert chooser.choice == 2 and chooser.last == pytest.approx({1: 1.0, 2: 0.4})
 
 
-def test_large_mini_batch_runs_choose_their_threads_and_restore_them(monkeypatch):
+def test_large_mini_batch_runs_choose_their_threads_and_restore_them():
     """A run whose products reach MEASURE_FROM (the tabular net's batches) times its steps;
     smaller runs, an n_jobs, or one core do not; the numbers are those of one thread, and
     the caller's setting is restored after every run."""
@@ -391,7 +391,32 @@ def test_large_mini_batch_runs_choose_their_threads_and_restore_them(monkeypatch
     np.testing.assert_allclose(losses[None], losses[1], rtol=1e-12)
     small = Trainer(*_spiral(), optimizer=SGD(0.1), reg=1e-3, batch_size=32)
     assert small.chooser is None
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert threads.cores() == 1
-    one_core = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4, batch_size=256)
-    assert one_core.chooser is None
+    # a caller who set one thread (or one core) keeps it: no second thread to try
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        one = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4, batch_size=256)
+        assert one.chooser is None
+    if threads.cores() >= 2:
+        with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+            # inside the library's own setting (a fit's door): the caller's, not the door's
+            with threads.limited(np, 1):
+                two = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4,
+                              batch_size=256)  # fmt: skip
+            assert two.chooser is not None and set(two.chooser.candidates) == {1, 2}
+
+
+def test_the_chooser_keeps_torch_s_own_setting(torch_two_threads):
+    """torch's pool as the caller set it is the most the chooser tries."""
+    torch = torch_two_threads
+    rng = np.random.default_rng(0)
+    X, y = torch.asarray(rng.standard_normal((512, 50))), torch.asarray(rng.integers(0, 5, 512))
+    params = {k: torch.asarray(v) for k, v in pn.init_params([50, 256, 128, 5]).items()}
+    torch.set_num_threads(1)
+    one = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4, batch_size=256)
+    assert one.chooser is None
+    torch.set_num_threads(2)
+    two = Trainer(params, X, y, optimizer=pn.optim.Adam(1e-3), reg=1e-4, batch_size=256)
+    if threads.cores() >= 2:
+        assert set(two.chooser.candidates) == {1, 2}
+        record = History()
+        two.run(4, record, Logging(log_every=1))
+        assert torch.get_num_threads() == 2  # restored

@@ -19,7 +19,8 @@ no pass of the call waits for a second thread that other processes hold.
 
 Within that setting, a run of per-batch steps whose products hold at least
 :data:`MEASURE_FROM` multiply-adds (a large mini-batch fit's) times its own steps
-(:class:`Chooser`): a few on one thread, a few on every core, then the faster, measured again
+(:class:`Chooser`): a few on one thread, a few on the library's own setting (every core by
+default), then the faster, measured again
 from time to time. A fixed rule cannot serve both machines this library meets: on a quiet
 2-core machine a second thread runs the tabular net's batches in 0.7x one thread's time, and
 beside other jobs in 2.6-26x (the performance guide has both). The thread count changes which
@@ -48,7 +49,11 @@ SERIAL_BELOW = 2**27
 #: (:class:`Chooser`); below it, a product is too small for a second thread to pay
 MEASURE_FROM = 2**21
 
-_controller: Any = None  # threadpoolctl's view of the loaded BLAS libraries, made once
+_controller: Any = None
+_depth: dict[str, int] = {}  # by library: how many `limited` blocks are open
+_outside: dict[
+    str, int | None
+] = {}  # by library: its setting as the outermost one began  # threadpoolctl's view of the loaded BLAS libraries, made once
 
 
 def check_n_jobs(n_jobs: Any) -> int | None:
@@ -127,22 +132,41 @@ def _blas() -> Any:
 @contextlib.contextmanager
 def limited(xp: ModuleType, threads: int | None) -> Iterator[None]:
     """Run the block with ``threads`` intra-op threads on xp's library (None: as it is),
-    restoring the previous setting afterwards (also on errors and interrupts)."""
+    restoring the previous setting afterwards (also on errors and interrupts). The
+    outermost block also keeps the caller's setting for :func:`own_threads`."""
     name = backend_name(xp) if threads is not None else None
     if name == "torch":
         import torch
 
         before = torch.get_num_threads()
+        if not _depth.get(name):
+            _outside[name] = before
+        _depth[name] = _depth.get(name, 0) + 1
         torch.set_num_threads(threads)
         try:
             yield
         finally:
             torch.set_num_threads(before)
+            _depth[name] -= 1
     elif name in ("numpy", "array_api_strict") and _blas() is not None:
-        with _blas().limit(limits=threads, user_api="blas"):
-            yield
+        if not _depth.get(name):
+            _outside[name] = max([int(lib["num_threads"]) for lib in _blas().info()], default=0)
+        _depth[name] = _depth.get(name, 0) + 1
+        try:
+            with _blas().limit(limits=threads, user_api="blas"):
+                yield
+        finally:
+            _depth[name] -= 1
     else:
         yield
+
+
+def own_threads(xp: ModuleType) -> int | None:
+    """The intra-op threads xp's library has outside this module's settings: the caller's
+    (torch's pool as the caller set it, NumPy's BLAS as ``OMP_NUM_THREADS`` or
+    ``OPENBLAS_NUM_THREADS`` started it), None where unknown."""
+    name = backend_name(xp)
+    return (_outside.get(name) or None) if _depth.get(name) else current(xp)
 
 
 def current(xp: ModuleType) -> int | None:
@@ -160,15 +184,9 @@ def current(xp: ModuleType) -> int | None:
 
 
 def cores() -> int:
-    """The cores this process may run on, capped by ``OMP_NUM_THREADS``,
-    ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` where the user set them."""
+    """The cores this process may run on."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    n = n or 1
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            n = min(n, int(value))
-    return n
+    return n or 1
 
 
 def setter(xp: ModuleType) -> Callable[[int], None] | None:
@@ -194,23 +212,25 @@ def chooser_for(
 ) -> Chooser | None:  # fmt: skip
     """The :class:`Chooser` of a run of per-batch steps (None: the run keeps ``threads``,
     :func:`threads_for`'s setting): on the CPU under NumPy or torch, ``n_jobs`` not given,
-    products of :data:`MEASURE_FROM` multiply-adds or more, and more than one core."""
+    products of :data:`MEASURE_FROM` multiply-adds or more, and more than one thread in the
+    library's own setting (:func:`own_threads`, at most one per core): one thread against
+    that many."""
     if n_jobs is not None or getattr(device, "type", "cpu") != "cpu":
         return None
-    if largest_product(packed, examples) < MEASURE_FROM or cores() < 2:
+    if largest_product(packed, examples) < MEASURE_FROM:
         return None
+    many = min(cores(), own_threads(xp) or cores())
     set_threads = setter(xp)
-    if set_threads is None:
+    if many < 2 or set_threads is None:
         return None
-    many = cores()
     return Chooser(set_threads, (threads or many, 1 if threads and threads > 1 else many))
 
 
 class Chooser:
     """A run's intra-op threads, chosen by timing its own steps.
 
-    A probe times :data:`WINDOW` steps on each candidate (one thread, every core), the
-    current choice first; the candidate with the shortest median step is chosen, and the
+    A probe times :data:`WINDOW` steps on each candidate (one thread, the library's own
+    setting), the current choice first; the candidate with the shortest median step is chosen, and the
     steps then run on it for :data:`SETTLE` times the probe's time (at least
     :data:`MIN_SETTLED` steps), so that probes take about 5% of a run's steps, before the
     next probe. A window ends early at a step :data:`SLOWER` times the best median so far:
