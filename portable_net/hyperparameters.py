@@ -259,11 +259,14 @@ _ROWS = (
     Hyperparameter(
         "n_jobs", "int", None,
         "intra-op threads of a run on the CPU (torch, NumPy's BLAS): None chooses by the "
-        "problem's size (one thread where more do not pay), -1 one per core; 0 is refused",
+        "problem's size (one thread where more do not pay; a large mini-batch run times "
+        "its batches on one thread and on the library's own setting), -1 one per core; 0 "
+        "is refused",
         range=Range(-1, None),
         names={TRAIN: "n_jobs", ESTIMATOR: "n_jobs", CLI: Alias("--threads", meaning=(
             "intra-op threads on the CPU (torch, NumPy's BLAS); default: chosen by the "
-            "problem's size, one where more do not pay; -1: one per core"))},
+            "problem's size, one where more do not pay (a large mini-batch fit times its "
+            "batches); -1: one per core"))},
     ),
 )  # fmt: skip
 

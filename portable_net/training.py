@@ -263,8 +263,10 @@ def train(
     n_jobs : int or None
         Intra-op threads of the run on the CPU (torch's, and NumPy's BLAS through
         threadpoolctl when installed), restored afterwards: None chooses by the problem's
-        size (one thread where more do not pay, see the performance guide), -1 one per
-        core; an int >= -1 other than 0. JAX, CuPy and Dask keep their own.
+        size (one thread where more do not pay; a large mini-batch run times its own
+        batches on one thread and on the library's own setting and takes the faster; see
+        the performance guide), -1 one per core; an int >= -1 other than 0. JAX, CuPy and
+        Dask keep their own.
     output : {"softmax", "logistic", "squared"}
         The output layer and its loss: softmax with the cross-entropy of integer labels (the
         case study's); logistic outputs with the binary log-loss of 0/1 targets (one output

@@ -98,7 +98,9 @@ class Classifier(MLP):
     n_jobs : int or None, default=None
         Intra-op threads of the fit on the CPU (torch's, and NumPy's BLAS through
         threadpoolctl), restored afterwards: None chooses by the problem's size (one
-        thread where more do not pay), -1 one per core. Not one of MLPClassifier's.
+        thread where more do not pay; a large mini-batch fit times its own batches on one
+        thread and on the library's own setting, and takes the faster), -1 one per core.
+        Not one of MLPClassifier's.
 
     Attributes
     ----------
