@@ -287,7 +287,7 @@ class Trainer:
 
     def _batch(self, data, perm, start, j, count, size, ragged):
         """Batch j of a stretch in the step's layout, (D + 1, B) and (K, B): the full batch as
-        it is; a mini-batch gathered row by row (contiguous), transposed, with its ones."""
+        it is; a mini-batch gathered row by row (contiguous) and transposed."""
         if perm is None:
             return data
         xp = self.xp
@@ -295,9 +295,9 @@ class Trainer:
             self.index_perm = (perm, from_host(xp, perm, int_dtype(xp, self.device), self.device))
         lo = start + j * size if j < count else perm.shape[0] - ragged
         idx = self.index_perm[1][lo : lo + (size if j < count else ragged)]
-        X, onehot_rows = data
+        X1, onehot_rows = data
         return (
-            network.batch_inputs(xp, X, idx),
+            network.batch_inputs(xp, X1, idx),
             xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
         )
 
@@ -456,12 +456,11 @@ def _state_copies(xp: ModuleType, state: Any) -> Any:
 @engines.as_program("n_layers", "n_outputs", "opt", "by_rows", "output")
 def _prepare(xp, params, X, y, sample_weight, n_layers, n_outputs, opt, by_rows, output):
     """Private packed copies of the parameters, in X's dtype; the data in the step's layout
-    (Xt1, targets), or ``by_rows`` example by example (X (N, D), never modified, its rows in
-    order; target rows (N, K)); the optimiser's fresh state. The targets:
-    :func:`portable_net.network.target_rows`."""
+    (Xt1, targets), or ``by_rows`` example by example ([X, 1] (N, D + 1), target rows (N,
+    K)); the optimiser's fresh state. The targets: :func:`portable_net.network.target_rows`."""
     rows = network.target_rows(xp, y, X.shape[0], n_outputs, X.dtype, output, sample_weight)
-    if by_rows:  # X as it is where its rows lie in order: batches gather theirs
-        data = (engines.rows_in_order(xp, X), rows)
+    if by_rows:
+        data = (network.rows_with_ones(xp, X), rows)
     else:
         step_data = network.step_data(xp, X, rows)
         data = (step_data.Xt1, step_data.onehot)
@@ -486,7 +485,7 @@ def _full_data_loss(xp, packed, Xt1, targets, reg, n_features, block, by_rows, a
                     output, weighted):  # fmt: skip
     """The full-data loss (0-d) of the data as :func:`_prepare` made it (``by_rows``: example
     by example), where it costs least."""
-    if by_rows:  # (X and target rows: the step's layout, once)
-        Xt1, targets = network.inputs_with_ones(xp, Xt1), xp.permute_dims(targets, (1, 0))
+    if by_rows:
+        Xt1, targets = xp.permute_dims(Xt1, (1, 0)), xp.permute_dims(targets, (1, 0))
     return network.mean_loss(xp, packed, Xt1, targets, reg, n_features, activation=activation,
                              output=output, weighted=weighted, block=block)  # fmt: skip

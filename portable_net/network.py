@@ -95,12 +95,22 @@ def inputs_with_ones(xp: ModuleType, X: Any) -> Any:
     return xp.concat([X.T, ones.T], axis=0)
 
 
-def batch_inputs(xp: ModuleType, X: Any, index: Any) -> Any:
-    """The rows ``index`` of X (N, D) in the step's layout, ``Xt1`` of the batch (D + 1, B):
-    gathered (contiguous), transposed, with their row of ones (sparse X: its own, sparse)."""
+def rows_with_ones(xp: ModuleType, X: Any) -> Any:
+    """X (N, D) -> [X, 1] (N, D + 1): the inputs example by example (mini-batches gather
+    rows of it; the step gets a batch transposed, ``Xt1`` of the batch). Sparse X: itself
+    (a batch of its rows gets its ones with its ``Xt1``, :func:`batch_inputs`)."""
     if isinstance(X, SparseInputs):
-        return X.take(index).with_ones()
-    return inputs_with_ones(xp, xp.take(X, index, axis=0))
+        return X
+    ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device_of(X))
+    return xp.concat([X, ones], axis=1)
+
+
+def batch_inputs(xp: ModuleType, X1: Any, index: Any) -> Any:
+    """The rows ``index`` of [X, 1] (:func:`rows_with_ones`) in the step's layout, ``Xt1``
+    of the batch (D + 1, B): gathered (contiguous) and transposed."""
+    if isinstance(X1, SparseInputs):
+        return X1.take(index).with_ones()
+    return xp.permute_dims(xp.take(X1, index, axis=0), (1, 0))
 
 
 @dataclass

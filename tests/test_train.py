@@ -789,35 +789,3 @@ def test_final_loss_false_skips_the_full_data_pass_only(xp):
             np.testing.assert_array_equal(to_numpy(with_loss[k]), to_numpy(without[k]))
     with pytest.raises(TypeError, match="final_loss must be True or False"):
         pn.train(params, X, y, steps=1, final_loss=1)
-
-
-def test_mini_batches_gather_from_x_itself_in_row_order():
-    """A mini-batch run keeps X itself where its rows lie in order (no copy of the data),
-    a row-ordered copy of a column-major X (pandas' ``to_numpy()``), and never modifies the
-    caller's X; the numbers are the same either way (and those of the full copy before)."""
-    from portable_net.history import History
-    from portable_net.loop import Logging, Trainer
-
-    X, y = pn.make_spiral(60, 3, seed=2)
-    params = pn.init_params([2, 16, 3], seed=2)
-    losses = []
-    for order in ("C", "F"):
-        Xo = np.asarray(X, order=order)
-        before = Xo.copy()
-        trainer = Trainer(params, Xo, y, optimizer=pn.optim.Adam(0.01), reg=1e-3, batch_size=32)
-        rows = trainer.data[0]
-        assert (rows is Xo) == (order == "C") and rows.flags.c_contiguous
-        record = History()
-        trainer.run(20, record, Logging(log_every=1))
-        np.testing.assert_array_equal(Xo, before)
-        losses.append(record.loss)
-    np.testing.assert_array_equal(losses[0], losses[1])
-    torch = pytest.importorskip("torch")
-    Xt = torch.asarray(np.asarray(X, order="F"))
-    assert not Xt.is_contiguous()
-    trainer = Trainer({k: torch.asarray(v) for k, v in params.items()}, Xt, torch.asarray(y),
-                      optimizer=pn.optim.Adam(0.01), reg=1e-3, batch_size=32)  # fmt: skip
-    assert trainer.data[0].is_contiguous()
-    record = History()
-    trainer.run(20, record, Logging(log_every=1))
-    np.testing.assert_allclose(record.loss, losses[0], rtol=1e-12)

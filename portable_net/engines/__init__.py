@@ -39,7 +39,7 @@ from .._backend import backend_name
 from ..network import StepData
 from ..step import Step, StepSettings, make_step
 from . import fast
-from .blocks import block_for, rows_in_order
+from .blocks import block_for
 from .eager import EagerEngine
 from .sparse import is_sparse, sparse_inputs
 from .spiral import chunked_spiral
@@ -73,7 +73,6 @@ __all__ = [
     "outside_autograd",
     "predictor",
     "prepare_process",
-    "rows_in_order",
     "sparse_inputs",
     "step_and_runner",
     "summarised",

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from .._backend import backend_name
-from ..network import SparseInputs, row_major
+from ..network import SparseInputs
 
 # Activations per block (H * B). Batches use blocks of at most 2**14 values (128 KiB in
 # float64): below glibc's mmap threshold, so a step's few temporaries are not returned to the
@@ -164,19 +164,3 @@ def mmap_threshold_frozen() -> bool:
         except ValueError:
             return True
     return bool({"MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"} & env.keys())
-
-
-def rows_in_order(xp: ModuleType, X: Any) -> Any:
-    """X (N, D) itself where its rows lie one after another in memory (NumPy's and CuPy's C
-    order, torch's contiguous tensors; JAX's arrays and sparse inputs, whose layout is their
-    library's), else a copy that lies so (:func:`portable_net.network.row_major`):
-    mini-batches gather their rows from it, and gathering rows from a column-major array
-    (pandas' ``to_numpy()`` gives one) reads each row's values a column apart."""
-    if isinstance(X, SparseInputs):
-        return X
-    name = backend_name(xp)
-    if name in ("numpy", "cupy"):
-        return X if X.flags.c_contiguous else row_major(xp, X)
-    if name == "torch":
-        return X if X.is_contiguous() else X.contiguous()
-    return X if name == "jax" else row_major(xp, X)

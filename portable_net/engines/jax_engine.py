@@ -396,7 +396,7 @@ class JaxBatches:
             )
         self.compiled = _cache[key]
 
-    def run(self, packed, state, X, onehot_rows, perm, start, count, size, ragged, want,
+    def run(self, packed, state, X1, onehot_rows, perm, start, count, size, ragged, want,
             learning_rate=None):  # fmt: skip
         """As :meth:`portable_net.engines.portable.PortableBatches.run`, one compiled call
         (every step's loss is computed; the wanted ones are read at the end, one transfer,
@@ -407,16 +407,16 @@ class JaxBatches:
         # the last batch's width: padded to the batch size, or (under half a batch) its own
         tail = ragged if 0 < 2 * ragged < size else size
         if not self.placed:
-            given = (packed, state, (X, onehot_rows))
+            given = (packed, state, (X1, onehot_rows))
             packed, state = _placed(given, self.device)[:2]
-            leaves = jax.tree_util.tree_leaves((packed, state, (X, onehot_rows)))
+            leaves = jax.tree_util.tree_leaves((packed, state, (X1, onehot_rows)))
             self.committed = any(getattr(x, "committed", False) for x in leaves)
             self.placed = True
         if perm is not self.host_perm:  # once per epoch, placed as the data
             self.host_perm = perm
             perm = perm.astype(_index_dtype())
             self.perm = jax.device_put(perm, self.device if self.committed else None)
-        args = (packed, state, X, onehot_rows, self.perm, start, count, size, tail, ragged, lr)
+        args = (packed, state, X1, onehot_rows, self.perm, start, count, size, tail, ragged, lr)
         packed, state, losses = self.compiled(*args)
         if not want:
             return packed, state, []
@@ -429,11 +429,11 @@ def _index_dtype() -> Any:
 
 
 def _batch_run(step: Step):
-    """``run(packed, state, X, onehot_rows, perm, start, count, size, tail, ragged, lr)``:
+    """``run(packed, state, X1, onehot_rows, perm, start, count, size, tail, ragged, lr)``:
     ``size`` and ``tail`` static (``tail == size``: the last batch padded, see
     :class:`JaxBatches`; else its own width, ``tail == ragged``)."""
 
-    def run(packed, state, X, onehot_rows, perm, start, count, size, tail, ragged, lr):
+    def run(packed, state, X1, onehot_rows, perm, start, count, size, tail, ragged, lr):
         global traces
         traces += 1
         n = perm.shape[0]
@@ -442,7 +442,7 @@ def _batch_run(step: Step):
 
         def batch(lo, width):  # the batch's rows, transposed: (D + 1, B), (K, B)
             idx = jax.lax.dynamic_slice_in_dim(perm, lo, width)
-            return network.batch_inputs(jnp, X, idx), jnp.take(onehot_rows, idx, axis=0).T
+            return jnp.take(X1, idx, axis=0).T, jnp.take(onehot_rows, idx, axis=0).T
 
         # batch j < count: the size positions from start + j * size; padded, batch count
         # (when ragged > 0) is the epoch's last ragged positions at the same width (the size
@@ -454,13 +454,13 @@ def _batch_run(step: Step):
                 last = j == count
                 Xt1, onehot = batch(jnp.where(last, n - size, start + j * size), size)
                 keep = jnp.where(last, columns >= size - ragged, True)
-                weights = keep.astype(X.dtype)[None, :]  # (1, B)
+                weights = keep.astype(X1.dtype)[None, :]  # (1, B)
                 p, s, loss = step(p, s, Xt1, onehot * weights, True, lr, weights)
             else:
                 p, s, loss = step(p, s, *batch(start + j * size, size), True, lr)
             return p, s, losses.at[j].set(loss)
 
-        losses = jnp.zeros((n // size + 1,), dtype=X.dtype)
+        losses = jnp.zeros((n // size + 1,), dtype=X1.dtype)
         steps = count + (ragged > 0) if padded else count
         packed, state, losses = jax.lax.fori_loop(0, steps, body, (packed, state, losses))
         if not padded:  # the epoch's last batch, under half a batch: at its own width
