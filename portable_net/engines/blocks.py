@@ -41,9 +41,8 @@ MIN_BLOCK = 64
 # Mini-batches on the host (NumPy, array-api-strict): one block while the batch's widest
 # activations hold at most this many values (512 KiB in float64), unless glibc's mmap
 # threshold is frozen. A mini-batch run's temporaries have the same sizes at every step and
-# one product per layer costs fewer calls than blocks: digits' fit and the tabular fit
-# (batches of 200 and 256) ran 0.75-0.82x as long with one block (the performance guide),
-# while the full batch of the case study ran 2.5x as long: full batches keep the blocks.
+# one product per layer costs fewer calls than blocks, where a full batch's one block would
+# leave the caches (the performance guide has both): full batches keep the blocks.
 MINIBATCH_ELEMENTS = 2**16
 
 
@@ -63,9 +62,10 @@ def block_for(
     library: each block's first-layer gradient is as large as the first layer's weights.
 
     NumPy and array-api-strict (host memory, cheap calls): cache-sized blocks
-    (:func:`block_size`), a mini-batch one block up to ``MINIBATCH_ELEMENTS``; torch on the CPU (a fixed cost per call): one block while the
-    activations hold at most ``COARSE_BLOCK_ELEMENTS`` values (a mini-batch, the case study),
-    larger blocks beyond (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
+    (:func:`block_size`), a mini-batch one block up to ``MINIBATCH_ELEMENTS``; torch on the
+    CPU (a fixed cost per call): one block while the activations hold at most
+    ``COARSE_BLOCK_ELEMENTS`` values (a mini-batch, the case study), larger blocks beyond
+    (:func:`coarse_block_size`); devices and JAX: one block unless the activations would
     exceed ``DEVICE_BLOCK_ELEMENTS`` (:func:`device_block_size`).
     """
     if isinstance(inputs, SparseInputs):

@@ -45,7 +45,7 @@ _UNROLLED_CLASSES = 8
 # The CPU stretch sums a large batch's gradient over blocks of examples whose (b, H)
 # activations hold about this many values (2 MiB in float64), summed in a ``lax.scan``: each
 # block's few temporaries stay in the caches, where one pass over the whole batch's
-# activations goes to memory for each of them (bench/results/jax-blocks.md)
+# activations goes to memory for each of them (bench/results/per-step-jax-before-after.md)
 CPU_BLOCK_ELEMENTS = 2**18
 MIN_BLOCK = 64
 # XLA:CPU's expensive LLVM passes: they cost compilation time and do not make these small
@@ -380,7 +380,8 @@ class JaxBatches:
     epoch's order, those before the batch's own weighted 0 (the step's ``weights``: they add
     nothing; the loss and the gradient are the batch's means), its numbers the portable
     loop's to the order of a few sums. One copy of the step compiles faster than two, for at
-    most half a batch of extra work per epoch. A smaller last batch gets a second copy of the step at its own width."""
+    most half a batch of extra work per epoch. A smaller last batch gets a second copy of the
+    step at its own width."""
 
     def __init__(self, step: Step, settings: StepSettings, packed: list[Any], device: Any):
         self.learning_rate = settings.learning_rate

@@ -20,11 +20,11 @@ no pass of the call waits for a second thread that other processes hold.
 Within that setting, a run of per-batch steps whose products hold at least
 :data:`MEASURE_FROM` multiply-adds (a large mini-batch fit's) times its own steps
 (:class:`Chooser`): a few on one thread, a few on the library's own setting (every core by
-default), then the faster, measured again
-from time to time. A fixed rule cannot serve both machines this library meets: on a quiet
-2-core machine a second thread runs the tabular net's batches in 0.7x one thread's time, and
-beside other jobs in 2.6-26x (the performance guide has both). The thread count changes which
-thread computes each block of a product, not the sums: the steps' numbers are the same.
+default), then the faster, measured again from time to time. A fixed rule cannot serve both
+machines this library meets: on a quiet machine a second thread pays at these sizes, beside
+other jobs it waits for the scheduler at every product (the performance guide has both). The
+thread count changes which thread computes each block of a product, not the sums: the steps'
+numbers are the same.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -49,11 +50,9 @@ SERIAL_BELOW = 2**27
 #: (:class:`Chooser`); below it, a product is too small for a second thread to pay
 MEASURE_FROM = 2**21
 
-_controller: Any = None
+_controller: Any = None  # threadpoolctl's view of the loaded BLAS libraries, made once
 _depth: dict[str, int] = {}  # by library: how many `limited` blocks are open
-_outside: dict[
-    str, int | None
-] = {}  # by library: its setting as the outermost one began  # threadpoolctl's view of the loaded BLAS libraries, made once
+_outside: dict[str, int | None] = {}  # by library: its setting as the outermost block began
 
 
 def check_n_jobs(n_jobs: Any) -> int | None:
@@ -150,7 +149,7 @@ def limited(xp: ModuleType, threads: int | None) -> Iterator[None]:
             _depth[name] -= 1
     elif name in ("numpy", "array_api_strict") and _blas() is not None:
         if not _depth.get(name):
-            _outside[name] = max([int(lib["num_threads"]) for lib in _blas().info()], default=0)
+            _outside[name] = _blas_threads()
         _depth[name] = _depth.get(name, 0) + 1
         try:
             with _blas().limit(limits=threads, user_api="blas"):
@@ -166,7 +165,7 @@ def own_threads(xp: ModuleType) -> int | None:
     (torch's pool as the caller set it, NumPy's BLAS as ``OMP_NUM_THREADS`` or
     ``OPENBLAS_NUM_THREADS`` started it), None where unknown."""
     name = backend_name(xp)
-    return (_outside.get(name) or None) if _depth.get(name) else current(xp)
+    return _outside.get(name) if _depth.get(name) else current(xp)
 
 
 def current(xp: ModuleType) -> int | None:
@@ -178,9 +177,13 @@ def current(xp: ModuleType) -> int | None:
 
         return int(torch.get_num_threads())
     if name in ("numpy", "array_api_strict") and _blas() is not None:
-        counts = [int(lib["num_threads"]) for lib in _blas().info()]
-        return max(counts) if counts else None
+        return _blas_threads()
     return None
+
+
+def _blas_threads() -> int | None:
+    """The BLAS libraries' threads now, the largest over them (None: none loaded)."""
+    return max(map(int, map(itemgetter("num_threads"), _blas().info())), default=None)
 
 
 def cores() -> int:
@@ -223,15 +226,16 @@ def chooser_for(
     set_threads = setter(xp)
     if many < 2 or set_threads is None:
         return None
-    return Chooser(set_threads, (threads or many, 1 if threads and threads > 1 else many))
+    first = threads or many  # threads_for's setting (one, or the library's own) first
+    return Chooser(set_threads, (first, many if first == 1 else 1))
 
 
 class Chooser:
     """A run's intra-op threads, chosen by timing its own steps.
 
     A probe times :data:`WINDOW` steps on each candidate (one thread, the library's own
-    setting), the current choice first; the candidate with the shortest median step is chosen, and the
-    steps then run on it for :data:`SETTLE` times the probe's time (at least
+    setting), the current choice first; the candidate with the shortest median step is
+    chosen, and the steps then run on it for :data:`SETTLE` times the probe's time (at least
     :data:`MIN_SETTLED` steps), so that probes take about 5% of a run's steps, before the
     next probe. A window ends early at a step :data:`SLOWER` times the best median so far:
     beside other jobs a second thread may wait for the scheduler at every product, and one

@@ -58,9 +58,10 @@ def _layer_sizes(estimator: Any) -> tuple[int, ...]:
 def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, shapes, activation, output,
                        weighted, block):  # fmt: skip
     """MLPClassifier's ``_loss_grad_lbfgs``: the regularised mean loss (0-d) and its
-    gradient as a flat vector, of the flat packed parameters ``theta`` (:func:`portable_net.network.flat`) on the
-    data in the step's layout (Xt1 (D + 1, N), targets (K, N), with the examples' weights as a
-    last row when ``weighted``); ``masks``: the weights' (``network.weight_masks``)."""
+    gradient as a flat vector, of the flat packed parameters ``theta``
+    (:func:`portable_net.network.flat`) on the data in the step's layout (Xt1 (D + 1, N),
+    targets (K, N), with the examples' weights as a last row when ``weighted``); ``masks``:
+    the weights' (``network.weight_masks``)."""
     n_features = shapes[0][1] - 1
     packed = network.unflat(xp, theta, shapes)
     targets, weights = split_targets(targets, weighted)
@@ -71,7 +72,8 @@ def _loss_and_gradient(xp, theta, Xt1, targets, masks, alpha, shapes, activation
     reg = alpha / n  # MLPClassifier's alpha, over the examples (or their weights)
     loss = loss_sum / n + network.penalty(xp, packed, n_features, reg)
     # the gradients are backprop's own arrays: the L2 term added in place where writable
-    return loss, network.flat(xp, with_l2(xp, packed, grads, n_features, reg, masks, in_place=True))
+    grads = with_l2(xp, packed, grads, n_features, reg, masks, in_place=True)
+    return loss, network.flat(xp, grads)
 
 
 def _options(settings: dict[str, Any], verbose: Any) -> dict[str, Any]:
