@@ -15,6 +15,8 @@ ones users run most:
 - ``tabular``: ``Classifier(hidden_layer_sizes=(256, 128), batch_size=256, max_iter=5)``
   on ``make_classification(50_000, 50 features, 5 classes)``, standardised, the seconds of
   ``fit`` (a large mini-batch fit, if scikit-learn is installed);
+- ``tabular torch`` and ``digits torch``: the same two fits on torch tensors (CPU, if torch
+  is installed);
 - ``dask 300k``: the case study's net on 300,000 spiral points in 8 Dask chunks (threads
   scheduler), the seconds per step over 10 after a one-step call (if Dask is installed);
 - ``command``: the whole process of ``portable-net train --quiet`` (imports included).
@@ -44,6 +46,8 @@ WORKLOADS = (
     "step 30k torch",
     "digits",
     "tabular",
+    "tabular torch",
+    "digits torch",
     "dask 300k",
     "command",
 )
@@ -76,7 +80,7 @@ if workload == "case study":
 elif workload.startswith("step 30k"):
     seconds, loss = spiral_run(10_000, 100, workload.split()[-1], 5)
     seconds /= 100
-elif workload == "tabular":
+elif workload.startswith("tabular"):
     from sklearn.datasets import make_classification
     X, y = make_classification(n_samples=50_000, n_features=50, n_informative=30,
                                n_classes=5, random_state=0)
@@ -85,8 +89,12 @@ elif workload == "tabular":
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+        if workload.endswith("torch"):
+            import torch
+            X, y = torch.asarray(X), torch.asarray(y)
         t = time.perf_counter()
-        clf.fit((X - X.mean(axis=0)) / X.std(axis=0), y)
+        clf.fit(X, y)
         seconds = time.perf_counter() - t
     loss = float(clf.loss_)
 elif workload == "dask 300k":
@@ -99,10 +107,13 @@ elif workload == "dask 300k":
     params, history = pn.train(params, X, y, steps=10, learning_rate=1.0, reg=1e-3,
                                log_every=10, scheduler="threads")
     seconds, loss = (time.perf_counter() - t) / 10, float(history.final_loss)
-elif workload == "digits":
+elif workload.startswith("digits"):
     from sklearn.datasets import load_digits
     X, y = load_digits(return_X_y=True)
     X = (X - X.mean(axis=0)) / np.maximum(X.std(axis=0), 1e-12)
+    if workload.endswith("torch"):
+        import torch
+        X, y = torch.asarray(X), torch.asarray(y)
     clf = pn.Classifier(max_iter=100, random_state=0)
     import warnings
     with warnings.catch_warnings():
@@ -121,6 +132,8 @@ def available(python: str, workload: str) -> bool:
         "step 30k torch": "torch",
         "digits": "sklearn",
         "tabular": "sklearn",
+        "tabular torch": "sklearn, torch",
+        "digits torch": "sklearn, torch",
         "dask 300k": "dask",
     }.get(workload)
     if needs is None:

@@ -195,6 +195,7 @@ class Trainer:
         self.chooser = None if self.runner is not None else engines.thread_chooser(
             xp, device, packed, examples, n_jobs, self.threads)  # fmt: skip
         self.index_perm: tuple[Any, Any] = (None, None)
+        self.take: Any = None  # a mini-batch's rows: engines.take_rows, made at the first
         self.best: list[Any] | None = None  # restore_best: the best held-out parameters
         self.first_loss: float | None = None  # the last run's first logged loss
         self.steps_made = 0  # by all runs
@@ -291,14 +292,16 @@ class Trainer:
         if perm is None:
             return data
         xp = self.xp
+        if self.take is None:
+            self.take = engines.take_rows(xp)
         if self.index_perm[0] is not perm:  # once per epoch, moved to the device
             self.index_perm = (perm, from_host(xp, perm, int_dtype(xp, self.device), self.device))
         lo = start + j * size if j < count else perm.shape[0] - ragged
         idx = self.index_perm[1][lo : lo + (size if j < count else ragged)]
         X1, onehot_rows = data
         return (
-            network.batch_inputs(xp, X1, idx),
-            xp.permute_dims(xp.take(onehot_rows, idx, axis=0), (1, 0)),
+            network.batch_inputs(xp, X1, idx, self.take),
+            xp.permute_dims(self.take(onehot_rows, idx), (1, 0)),
         )
 
     def epoch(self, seed: int, learning_rate: float, *, finite_only: bool = True) -> list[float]:

@@ -105,12 +105,14 @@ def rows_with_ones(xp: ModuleType, X: Any) -> Any:
     return xp.concat([X, ones], axis=1)
 
 
-def batch_inputs(xp: ModuleType, X1: Any, index: Any) -> Any:
+def batch_inputs(xp: ModuleType, X1: Any, index: Any, take: Any = None) -> Any:
     """The rows ``index`` of [X, 1] (:func:`rows_with_ones`) in the step's layout, ``Xt1``
-    of the batch (D + 1, B): gathered (contiguous) and transposed."""
+    of the batch (D + 1, B): gathered (contiguous) and transposed; ``take(X1, index)``
+    gathers them (None: ``xp.take`` along the rows)."""
     if isinstance(X1, SparseInputs):
         return X1.take(index).with_ones()
-    return xp.permute_dims(xp.take(X1, index, axis=0), (1, 0))
+    rows = xp.take(X1, index, axis=0) if take is None else take(X1, index)
+    return xp.permute_dims(rows, (1, 0))
 
 
 @dataclass
@@ -145,11 +147,13 @@ def step_data(xp: ModuleType, X: Any, onehot_rows: Any) -> StepData:
 
 
 def forward(
-    xp: ModuleType, packed: list[Any], Xt1: Any, activation: str = "relu"
+    xp: ModuleType, packed: list[Any], Xt1: Any, activation: Any = "relu"
 ) -> tuple[Any, list[Any]]:
     """Scores (K, B) of the columns of Xt1 (D + 1, B), and what backward needs per layer;
-    ``activation`` names the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`)."""
-    activate = layers.activation_pair(activation)[0]
+    ``activation`` names the hidden layers' (:data:`portable_net.layers.ACTIVATIONS`), or is
+    a library's own (forward, backward) pair of it (:class:`portable_net.step.Kernels`)."""
+    pair = layers.activation_pair(activation) if isinstance(activation, str) else activation
+    activate = pair[0]
     n_layers = (len(packed) + 1) // 2
     caches = []
     h, cache = layers.affine_forward(packed[0], Xt1, None)  # (H1, B)
@@ -162,11 +166,12 @@ def forward(
 
 
 def backward(
-    xp: ModuleType, dscores: Any, caches: list[Any], activation: str = "relu"
+    xp: ModuleType, dscores: Any, caches: list[Any], activation: Any = "relu"
 ) -> list[Any]:
     """d loss / d scores (K, B) -> [dW1b, dW2^T, db2, ...], last layer first; ``activation``
     as :func:`forward`'s."""
-    derivative = layers.activation_pair(activation)[1]
+    pair = layers.activation_pair(activation) if isinstance(activation, str) else activation
+    derivative = pair[1]
     n_layers = len(caches)
     grads: list[Any] = [None] * (2 * n_layers - 1)
     dout = dscores  # (H_i, B)

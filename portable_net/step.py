@@ -115,6 +115,22 @@ class StepSettings:
         return dataclasses.replace(self, block=None, folded=False, in_place=False, flat=False)
 
 
+@dataclass(frozen=True)
+class Kernels:
+    """A library's own kernels for pieces of the step (an engine's choice,
+    :mod:`portable_net.engines.torch_kernels`): the same computation in fewer calls, each
+    tested against the pieces it replaces to 1e-12 in float64.
+
+    activation : the hidden layers' (forward, backward) pair, for :mod:`portable_net.layers`'
+        of ``settings.activation`` (None: those)
+    adam : Adam's update of the one vector of the parameters, called as
+        :meth:`portable_net.optim.Adam.update` (None: that)
+    """
+
+    activation: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+    adam: Callable[..., Any] | None = None
+
+
 def split_targets(targets: Any, weighted: bool) -> tuple[Any, Any]:
     """(targets (K, B), weights (1, B) or None): with ``weighted``, the last row of the
     step's targets is each example's weight."""
@@ -134,11 +150,14 @@ def cache_key(settings: StepSettings, packed: list[Any]) -> tuple[Any, ...]:
     return (key, arrays)
 
 
-def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Callable[..., Any]:
+def make_update(
+    xp: ModuleType, packed: list[Any], settings: StepSettings, kernels: Kernels | None = None
+) -> Callable[..., Any]:
     """``update(packed, state, grads, learning_rate=None, reg=None) -> (packed, state)``: the
     optimiser's update (:mod:`portable_net.optim`) with the L2 term of strength ``reg`` (None:
     the settings'), the gradients scaled as :meth:`StepSettings.gradient_scale` scales them.
-    The L2 coefficients are made once per rate and strength where the step runs eagerly."""
+    The L2 coefficients are made once per rate and strength where the step runs eagerly.
+    ``kernels.adam``, where given, runs Adam's update on the one vector (``settings.flat``)."""
     opt, folded, in_place = settings.optimizer, settings.folded, settings.in_place
     assert opt is not None  # StepSettings always sets it
     # 1 on the weights, 0 on the biases (W1b's last column is b1): what the L2 term reaches
@@ -169,10 +188,12 @@ def make_update(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Ca
 
         return on_one_vector(xp, update) if settings.flat else update
 
+    adam = opt.update if kernels is None or kernels.adam is None else kernels.adam
+
     def update_adam(packed, state, grads, learning_rate=None, reg=None):
         lr = opt.learning_rate if learning_rate is None else learning_rate
         l2 = coefficients(1.0, settings.reg if reg is None else reg)
-        return opt.update(xp, packed, grads, state, lr, l2=l2, in_place=in_place)
+        return adam(xp, packed, grads, state, lr, l2=l2, in_place=in_place)
 
     return on_one_vector(xp, update_adam) if settings.flat else update_adam
 
@@ -231,14 +252,21 @@ def _per_parameter(value: Any, packed: list[Any]) -> bool:
     return isinstance(value, list) and len(value) == len(packed) and len(packed) > 0
 
 
-def make_step(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Step:
+def make_step(
+    xp: ModuleType, packed: list[Any], settings: StepSettings, kernels: Kernels | None = None
+) -> Step:
     """The step of one run; its constants (the masks of the weights) made once, here.
 
     ``step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None) ->
     (packed, state, loss or None)``; ``weights`` (1, B) of 0 and 1 marks the columns that
-    count in a padded batch (a fixed width for batches of any size, in a compiled loop)."""
-    update = make_update(xp, packed, settings)
-    activation, output, block = settings.activation, settings.output, settings.block
+    count in a padded batch (a fixed width for batches of any size, in a compiled loop).
+    ``kernels``: a library's own for some pieces (:class:`Kernels`; None: the step as written
+    here)."""
+    update = make_update(xp, packed, settings, kernels)
+    activation: Any = settings.activation  # a name, or a library's own pair of kernels
+    if kernels is not None and kernels.activation is not None:
+        activation = kernels.activation
+    output, block = settings.output, settings.block
     loss_of = output_loss(output)
 
     def step(packed, state, Xt1, onehot, need_loss, learning_rate=None, weights=None):

@@ -244,10 +244,12 @@ def train(
         loss, backward, ``W -= lr * (dW + reg * W)``), run eagerly: the reference.
         ``"eager"``: the same step arranged to do less work (``portable_net.engines.fast``:
         the rate folded into the gradient, the gradients reused in place, sums over
-        cache-sized blocks), run eagerly, on any library (``"portable"`` is its earlier
-        name, accepted with a FutureWarning). ``"auto"`` (the default): that step, run the
-        array library's own way where it has one (JAX: the steps between two logged steps as
-        one compiled loop, full batch or mini-batches, any optimiser), else eagerly.
+        cache-sized blocks; on torch's CPU tensors torch's own kernels for the ReLU pair and
+        Adam's update, ``portable_net.engines.torch_kernels``), run eagerly, on any library
+        (``"portable"`` is its earlier name, accepted with a FutureWarning). ``"auto"`` (the
+        default): that step, run the array library's own way where it has one (JAX: the
+        steps between two logged steps as one compiled loop, full batch or mini-batches, any
+        optimiser), else eagerly.
         ``"fused"``: CuPy arrays only, three fused CUDA kernels per step for nets with one
         hidden layer and SGD without Nesterov, full batch (a RuntimeWarning and the eager step
         where they do not apply or cannot be built); not yet the default, see the GPU guide.

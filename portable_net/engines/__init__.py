@@ -11,6 +11,8 @@ calls and, where a library runs stretches of steps its own way, a runner:
   (``engine="fused"``: not the default until a GPU run has proven them);
 - :mod:`.dask_engine`: chunked lazy arrays, each step's gradient summed over the chunks;
 - :mod:`.torch_arrays`: torch without autograd's bookkeeping;
+- :mod:`.torch_kernels`: torch's own kernels on the CPU for the ReLU pair and Adam's
+  update, and its row gather without array-api-compat's handling of negative indices;
 - :mod:`.threads`: the intra-op threads of a run (one where more do not pay; a large
   mini-batch fit's timed by its own steps), restored after;
 - :mod:`.sparse`: scipy's and torch's sparse inputs, the first layer's product and weight
@@ -33,12 +35,12 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
-from array_api_compat import is_dask_array, is_jax_array
+from array_api_compat import is_dask_array, is_jax_array, is_torch_namespace
 
 from .._backend import backend_name
 from ..network import StepData
 from ..step import Step, StepSettings, make_step
-from . import fast
+from . import fast, torch_kernels
 from .blocks import block_for
 from .eager import EagerEngine
 from .sparse import is_sparse, sparse_inputs
@@ -48,6 +50,7 @@ from .threads import chooser_for as thread_chooser
 from .threads import for_sizes as threads_for_sizes
 from .threads import limited as threads_limited
 from .torch_arrays import bookkeeping_off, outside_autograd
+from .torch_kernels import take_rows
 
 __all__ = [
     "ENGINE_NAMES",
@@ -76,6 +79,7 @@ __all__ = [
     "sparse_inputs",
     "step_and_runner",
     "summarised",
+    "take_rows",
     "thread_chooser",
     "threads_for",
     "threads_for_sizes",
@@ -394,7 +398,8 @@ def step_and_runner(
 
         return None, dask_engine.DaskRunner(xp, settings, packed, lazy, batch_size, shuffle)
     by_rows = batch_size is not None
-    step = make_step(xp, packed, settings)
+    kernels = torch_kernels.kernels_for(xp, packed, settings) if is_torch_namespace(xp) else None
+    step = make_step(xp, packed, settings, kernels)
     if engine == "eager":
         return step, None
     if callable(engine):

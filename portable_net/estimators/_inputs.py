@@ -48,6 +48,12 @@ class HostLabels:
         self.values = values
 
 
+def _sum_finite(xp: Any, X: Any) -> Any:
+    """Whether X's sum is finite (0-d): then every value is (a NaN or an infinity makes the
+    sum one); one pass without a boolean array of X's size (scikit-learn's first test)."""
+    return xp.isfinite(xp.sum(X))
+
+
 def _all_finite(xp: Any, X: Any) -> Any:
     """Whether every value of X is finite (0-d): one pass, where it costs least
     (:func:`portable_net.engines.summarised`)."""
@@ -140,6 +146,9 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str,
 
 def check_finite_X(xp: Any, X: Any) -> None:
     """scikit-learn's ValueError for a dense X that holds NaN or infinite values."""
+    # the sum first (finite values may still overflow it: then each value, to be sure)
+    if bool(summarised(xp, _sum_finite)(xp, X)):
+        return
     if not bool(summarised(xp, _all_finite)(xp, X)):
         what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
         raise ValueError(f"Input X contains {what}.")
