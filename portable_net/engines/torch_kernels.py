@@ -14,10 +14,10 @@ in fewer calls:
 - **Adam**: torch's fused kernel (what ``torch.optim.Adam(fused=True)`` runs: the moments, the
   bias corrections and the step in one pass over the parameters) on the one vector of the
   parameters (``flat``, :func:`portable_net.step.on_one_vector`), instead of some fifteen
-  whole-vector operations. The L2 term and the bias corrections are
-  :mod:`portable_net.optim.pieces`'; scikit-learn's placement of epsilon (before the
-  correction) is torch's with epsilon divided by ``sqrt(1 - beta_2**t)``. The same
-  computation, rounded in another order: within a few units in the last place.
+  whole-vector operations, the L2 term added by ``addcmul_`` (no temporary ``reg * W``).
+  The bias corrections are :mod:`portable_net.optim.pieces`'; scikit-learn's placement of
+  epsilon (before the correction) is torch's with epsilon divided by ``sqrt(1 - beta_2**t)``.
+  The same computation, rounded in another order: within a few units in the last place.
 
 :func:`kernels_for` gives them to torch's arranged step on the CPU (not on a GPU, where
 no run has yet compared them), after a check on this torch that the kernel exists and
@@ -71,7 +71,11 @@ def fused_adam(opt: Adam) -> Callable[..., Any]:
             return opt.update(xp, params, grads, state, learning_rate, l2=l2, in_place=in_place)
         lr = opt.learning_rate if learning_rate is None else learning_rate
         p, m, v = params[0], state.m[0], state.v[0]
-        g = l2_term(grads[0], p, None if l2 is None else l2[0], in_place=True)  # dW += reg W
+        g, c = grads[0], None if l2 is None else l2[0]
+        if isinstance(c, torch.Tensor):
+            g.addcmul_(c, p)  # dW += reg * W in one pass (optim's l2_term makes reg * W first)
+        else:
+            g = l2_term(g, p, c, in_place=True)
         _, bc2_sqrt = adam_corrections(opt, xp, lr, t, p.dtype)
         # torch's kernel: p -= lr / bc1 * m / (sqrt(v) / bc2_sqrt + eps); epsilon before the
         # correction is the same with eps / bc2_sqrt
