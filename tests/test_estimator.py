@@ -483,6 +483,46 @@ def test_bad_fit_arguments(kwargs, X, y, error, match):
         _clf(**kwargs).fit(X, y)
 
 
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf, "both"])
+def test_the_finite_check_of_x_is_scikit_learn_s_when_the_sum_overflows(xp, device, bad):
+    """Finite values whose sum overflows are accepted (the check falls back from the sum to
+    each value), a NaN or an infinity among them refused with scikit-learn's message: as
+    check_array decides, on every library, without NumPy's warnings of the sum; the caller's
+    X unchanged."""
+    from sklearn.utils import check_array
+
+    X_np = np.full((6, 2), 1e308)
+    X_np[::2] *= -1.0
+    X_np[:, 1] = [1e308, 1e308, 1e308, 0.0, 0.0, 0.0]  # its column sum overflows
+    if bad == "both":  # its sum inf - inf: NaN
+        X_np[4, 0], X_np[5, 0], bad = np.inf, -np.inf, np.inf
+    elif bad is not None:
+        X_np[4, 0] = bad
+    X = xp.asarray(X_np, device=device)
+    y = xp.asarray(np.array([0, 1, 0, 1, 0, 1]), device=device)
+    before = to_numpy(X).copy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its sum's inf - inf warns (ours does not)
+            check_array(X_np)
+        expected = None
+    except ValueError as exc:
+        expected = str(exc)
+    clf = _clf(max_iter=1)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        if expected is None:
+            clf.fit(X, y)
+            assert bad is None
+        else:
+            with pytest.raises(ValueError, match="NaN" if bad != bad else "infinity"):
+                clf.fit(X, y)
+            assert ("NaN" in expected) == (bad != bad)
+    # one iteration may not converge; the check itself says nothing
+    assert [w for w in seen if not issubclass(w.category, ConvergenceWarning)] == []
+    np.testing.assert_array_equal(to_numpy(X), before)
+
+
 @pytest.mark.parametrize(
     ("solver", "extra", "rtol"),
     [

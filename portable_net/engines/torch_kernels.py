@@ -93,13 +93,11 @@ def fused_adam(opt: Adam) -> Callable[..., Any]:
 def _fused_adam_works(dtype: Any) -> bool:
     """Whether this torch has the fused kernel on the CPU for ``dtype`` and it gives the
     portable update's numbers (three updates of a few values, both placements of epsilon)."""
+    import array_api_compat.torch as xp
     import torch
 
-    import portable_net.optim as optim
-
-    xp = _torch_namespace()
     for after in (True, False):
-        opt = optim.Adam(0.01, epsilon=1e-3, epsilon_after_correction=after)
+        opt = Adam(0.01, epsilon=1e-3, epsilon_after_correction=after)
         grads = torch.linspace(-2.0, 3.0, 7, dtype=dtype)
         ours = [torch.linspace(-1.0, 1.0, 7, dtype=dtype)]
         theirs = [ours[0].clone()]
@@ -117,12 +115,6 @@ def _fused_adam_works(dtype: Any) -> bool:
         if not torch.allclose(ours[0], theirs[0], rtol=tolerance, atol=tolerance):
             return False
     return True
-
-
-def _torch_namespace() -> ModuleType:
-    import array_api_compat.torch
-
-    return array_api_compat.torch
 
 
 def kernels_for(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Kernels | None:

@@ -146,9 +146,11 @@ def validate_X(estimator: Any, X: Any, *, reset: bool, method: str,
 
 def check_finite_X(xp: Any, X: Any) -> None:
     """scikit-learn's ValueError for a dense X that holds NaN or infinite values."""
-    # the sum first (finite values may still overflow it: then each value, to be sure)
-    if bool(summarised(xp, _sum_finite)(xp, X)):
-        return
+    # the sum first (finite values may still overflow it: then each value, to be sure);
+    # NumPy's warnings of an overflowing or undefined (inf - inf) sum are not the caller's
+    with np.errstate(over="ignore", invalid="ignore"):
+        if bool(summarised(xp, _sum_finite)(xp, X)):
+            return
     if not bool(summarised(xp, _all_finite)(xp, X)):
         what = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity or a value too large"
         raise ValueError(f"Input X contains {what}.")
