@@ -22,8 +22,8 @@ import contextlib
 import errno
 import io
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -140,9 +140,10 @@ def open_output(
             yield f
         return
     directory, base = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(directory, base), suffix=".tmp",
-                               dir=directory)  # fmt: skip
+    made: list[str] = []  # the temporary's path, known before the file exists
     try:
+        fd = _new_temporary(directory, _temporary_prefix(directory, base), made)
+        tmp = made[-1]
         with os.fdopen(fd, "wb") as file, _opened(file, encoding) as f:
             yield f
         if st is None:
@@ -156,18 +157,45 @@ def open_output(
                     os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp in made:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
-#: the bytes of a temporary name beyond its prefix: mkstemp's 8 random characters, ".tmp"
+#: the characters of a temporary name's random part (tempfile's)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _new_temporary(directory: str, prefix: str, made: list[str]) -> int:
+    """A new file ``prefix`` + 8 random characters + ``.tmp`` in ``directory``, opened for
+    writing as ``tempfile.mkstemp`` makes one (``O_EXCL``, mode 0600); its descriptor.
+
+    Its path is put in ``made`` before the file is created: a signal raised at any point
+    (the command raises them where the program is) leaves the caller knowing what to
+    remove, where mkstemp names the file only once it has returned."""
+    flags = (os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_BINARY", 0))  # fmt: skip
+    for _ in range(100):
+        made.append(os.path.join(directory, f"{prefix}{_random_part()}.tmp"))
+        try:
+            return os.open(made[-1], flags, 0o600)
+        except FileExistsError:
+            made.pop()  # someone else's file: not ours to remove
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", directory)
+
+
+def _random_part() -> str:
+    return "".join(secrets.choice(_LETTERS) for _ in range(8))
+
+
+#: the bytes of a temporary name beyond its prefix: 8 random characters, ".tmp"
 _TEMPORARY_TAIL = 8 + len(".tmp")
 
 
 def _temporary_prefix(directory: str, base: str) -> str:
     """``.{base}.``, the start of the temporary file's name beside ``base``, shortened (never
     the user's name itself) to fit the file system's limit on a name's bytes with the
-    random tail mkstemp adds."""
+    random tail :func:`_new_temporary` adds."""
     try:
         limit = os.pathconf(directory or ".", "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):

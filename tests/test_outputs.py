@@ -164,6 +164,36 @@ def test_an_interrupted_write_leaves_the_file_and_no_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
+def test_an_interrupt_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A signal raised just after the temporary file exists, before its name is returned
+    (the command raises signals where the program is): the file is removed on the way out;
+    a name already taken is skipped, and that file is left alone."""
+    path = tmp_path / "out.txt"
+    path.write_text("before")
+    real_open = os.open
+    made = []
+
+    def open_then_interrupt(name, flags, *args, **kwargs):
+        if flags & os.O_EXCL and not made:  # the first name: someone else's file
+            made.append(name)
+            with open(name, "w") as other:
+                other.write("theirs")
+        fd = real_open(name, flags, *args, **kwargs)
+        if flags & os.O_EXCL:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_output(path, lambda f: f.write(b"new"))
+    monkeypatch.undo()
+    assert path.read_text() == "before"
+    theirs = os.path.basename(made[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.txt", theirs])
+    assert (tmp_path / theirs).read_text() == "theirs"
+
+
 def test_text_output_streams_to_a_new_file(tmp_path):
     path = tmp_path / "rows.csv"
     with open_output(path, encoding="utf-8") as f:
