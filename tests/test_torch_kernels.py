@@ -180,6 +180,27 @@ def test_without_a_working_fused_kernel_the_update_is_optim_s(monkeypatch):
         torch_kernels._fused_adam_works.cache_clear()
 
 
+def test_without_working_relu_operations_the_relu_is_layers_s(monkeypatch):
+    """A torch without threshold_backward's in-place form: kernels_for gives no ReLU pair
+    (the step's own), after its check on this torch, which passes here."""
+    torch_kernels._relu_works.cache_clear()
+    assert torch_kernels._relu_works()
+
+    def missing(xp, dout, cache):
+        raise AttributeError("no such operation")
+
+    monkeypatch.setattr(torch_kernels, "relu_backward", missing)
+    torch_kernels._relu_works.cache_clear()
+    try:
+        assert not torch_kernels._relu_works()
+        settings = fast.arranged(xp, StepSettings(n_features=2, learning_rate=0.1, reg=0.0))
+        kernels = torch_kernels.kernels_for(xp, [torch.ones((3, 3), dtype=torch.float64)],
+                                            settings)  # fmt: skip
+        assert kernels is None  # SGD: nothing else to replace
+    finally:
+        torch_kernels._relu_works.cache_clear()
+
+
 def test_a_batch_s_rows_are_taken_as_xp_take_takes_them():
     x = torch.arange(30.0, dtype=torch.float64).reshape(10, 3)
     index = torch.asarray([7, 0, 7, 3])

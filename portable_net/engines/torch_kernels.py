@@ -20,8 +20,9 @@ in fewer calls:
   The same computation, rounded in another order: within a few units in the last place.
 
 :func:`kernels_for` gives them to torch's arranged step on the CPU (not on a GPU, where
-no run has yet compared them), after a check on this torch that the kernel exists and
-reproduces the portable update (:func:`_fused_adam_works`); ``engine="core"`` never uses them.
+no run has yet compared them), each after a check on this torch that its operations exist
+and reproduce the portable piece (:func:`_relu_works`, :func:`_fused_adam_works`);
+``engine="core"`` never uses them.
 ``tests/test_torch_kernels.py`` holds the step with them to the core step, 1e-12 in float64.
 """
 
@@ -90,6 +91,28 @@ def fused_adam(opt: Adam) -> Callable[..., Any]:
 
 
 @functools.cache
+def _relu_works() -> bool:
+    """Whether this torch has the two operations of the ReLU pair and they give
+    :mod:`portable_net.layers`' ReLU values (a few values, zeros and negatives among them)."""
+    import array_api_compat.torch as xp
+    import torch
+
+    from .. import layers
+
+    x = torch.tensor([[-1.5, 0.0, 2.0], [3.0, -0.5, 1e-300]], dtype=torch.float64)
+    dout = torch.tensor([[1.0, 2.0, -3.0], [4.0, 5.0, 6.0]], dtype=torch.float64)
+    try:
+        out, cache = relu_forward(xp, x.clone())
+        grad = relu_backward(xp, dout.clone(), cache)
+    except (AttributeError, RuntimeError, NotImplementedError, TypeError):
+        return False
+    theirs, mask = layers.relu_forward(xp, x.clone())
+    return bool(torch.equal(out, theirs)) and bool(
+        torch.equal(grad, layers.relu_backward(xp, dout.clone(), mask))
+    )
+
+
+@functools.cache
 def _fused_adam_works(dtype: Any) -> bool:
     """Whether this torch has the fused kernel on the CPU for ``dtype`` and it gives the
     portable update's numbers (three updates of a few values, both placements of epsilon)."""
@@ -124,7 +147,9 @@ def kernels_for(xp: ModuleType, packed: list[Any], settings: StepSettings) -> Ke
     kernel works here for the parameters' dtype."""
     if not is_torch_namespace(xp) or getattr(packed[0].device, "type", "cpu") != "cpu":
         return None
-    relu = (relu_forward, relu_backward) if settings.activation == "relu" else None
+    relu = (
+        (relu_forward, relu_backward) if settings.activation == "relu" and _relu_works() else None
+    )
     adam = None
     opt = settings.optimizer
     if isinstance(opt, Adam) and settings.flat and settings.in_place:
