@@ -42,7 +42,8 @@ from ..step import Kernels, StepSettings
 
 __all__ = ["kernels_for", "take_rows"]
 
-#: the step counts the fused kernel reads exactly (it reads them as float32 on some versions)
+#: the step counts the fused kernel is given exactly: as a float32 tensor, as torch.optim
+#: keeps them (integers exact below 2**24); later counts take optim's update
 _MOST_STEPS = 2**24
 
 
